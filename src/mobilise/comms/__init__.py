@@ -1,0 +1,1 @@
+"""Mobilise comms package."""

@@ -1,0 +1,125 @@
+"""The one configuration object.
+
+Values come, highest first, from: explicit keyword arguments, ``MOBILISE_*`` environment
+variables, a ``mobilise.toml`` file (path in ``MOBILISE_CONFIG``, default ``./mobilise.toml``),
+then the defaults below, which are the embedded demo set-up (SQLite, local folders, the
+Graph emulator). Domain code receives a ``Settings``; nothing reads ``os.environ`` itself.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MOBILISE_", extra="ignore")
+
+    # --- core -------------------------------------------------------------------------
+    database_url: str = Field(
+        default="sqlite:///./mobilise.db",
+        description="SQLAlchemy URL; sqlite:///path (embedded) or postgresql+psycopg://...",
+    )
+    data_dir: Path = Field(default=Path("./mobilise-data"), description="inventories, journals")
+    secret_key: SecretStr = Field(
+        default=SecretStr("change-me-mobilise-dev-secret"),
+        description="signs web sessions and CSRF tokens; set it in production",
+    )
+    organisation: str = Field(default="Example Police", description="used in User-Agent")
+    email_domain: str = Field(default="example.police.uk")
+    timezone: str = Field(default="Europe/London")
+    secure_cookies: bool = Field(default=False, description="set true behind HTTPS")
+    login_attempts: int = Field(default=5, description="failed logins before a lock-out")
+    login_lockout_seconds: int = Field(default=300)
+
+    # --- Microsoft Graph --------------------------------------------------------------
+    graph_url: str = Field(default="https://127.0.0.1:8443/v1.0")
+    graph_authority: str = Field(default="https://127.0.0.1:8443/mobilise-tenant")
+    graph_tenant_id: str = Field(default="mobilise-tenant")
+    graph_client_id: str = Field(default="mobilise-app")
+    graph_client_secret: SecretStr = Field(default=SecretStr("emulator-secret"))
+    graph_certificate_path: Path | None = None
+    graph_certificate_thumbprint: str | None = None
+    graph_ca_bundle: Path | None = Field(default=None, description="CA for a private endpoint")
+    graph_resource_units_per_minute: int = Field(default=1250)
+    graph_max_retries: int = Field(default=8)
+    graph_simple_upload_limit: int = Field(default=4 * 1024 * 1024)
+    graph_fragment_size: int = Field(default=10 * 1024 * 1024)
+    tenant_host: str = Field(default="example-my.sharepoint.com")
+
+    # --- storage, drives, migration ---------------------------------------------------
+    home_root: Path = Field(default=Path("./mobilise-data/home"), description="H: share mount")
+    home_template: str | None = Field(default=None, description="e.g. /mnt/isilon/home/{sam}")
+    smb_server: str | None = None
+    smb_port: int = 445
+    smb_share: str | None = None
+    smb_username: str | None = None
+    smb_password: SecretStr | None = None
+    onedrive_quota_bytes: int = Field(default=1024**4)
+    archive_root: Path = Field(default=Path("./mobilise-data/archive"))
+    scan_processes: int = Field(default=2)
+    migration_concurrency: int = Field(default=8)
+
+    # --- devices, rollout, comms, finance ---------------------------------------------
+    mdm_capacity: int = Field(default=40_000)
+    mdm_warning_ratio: float = Field(default=0.95)
+    intune_writes_per_20s: int = Field(default=200)
+    handset_service_life_years: int = Field(default=3)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = "mobilise@example.police.uk"
+    procurement_threshold: int = Field(default=213_477, description="PCR 2015, pounds")
+    delegation_limit: int = Field(default=500_000, description="Deputy Mayor approval, pounds")
+
+    # --- celery -----------------------------------------------------------------------
+    broker_url: str = "redis://127.0.0.1:6379/0"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("MOBILISE_CONFIG", "mobilise.toml"))
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
+        )
+
+    def masked(self) -> dict[str, Any]:
+        """Every setting, secrets shown as ``********`` (and passwords in URLs hidden)."""
+        out: dict[str, Any] = {}
+        for name, value in self.model_dump().items():
+            if isinstance(getattr(self, name), SecretStr):
+                out[name] = "********" if value is not None else None
+            elif name.endswith("_url") and isinstance(value, str):
+                out[name] = mask_url(value)
+            else:
+                out[name] = str(value) if isinstance(value, Path) else value
+        return out
+
+
+def mask_url(url: str) -> str:
+    """Hide the password in ``scheme://user:password@host/...``."""
+    if "://" not in url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    if ":" in creds:
+        creds = creds.split(":", 1)[0] + ":********"
+    return f"{scheme}://{creds}@{host}"

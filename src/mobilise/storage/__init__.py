@@ -1,0 +1,1 @@
+"""Mobilise storage package."""

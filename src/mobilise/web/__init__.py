@@ -1,0 +1,1 @@
+"""Mobilise web package."""

@@ -1,0 +1,1 @@
+"""Mobilise web pages package."""
