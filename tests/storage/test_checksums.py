@@ -4,8 +4,9 @@ import io
 import os
 from pathlib import Path
 
-from mobilise.storage.checksums import READ_SIZE, HashType, hash_file, hash_stream
+from mobilise.storage.checksums import HashType, hash_file, hash_stream
 from mobilise.storage.quickxor import QuickXorHash
+from mobilise.storage.streams import READ_SIZE
 
 
 class PlainStream:

@@ -4,22 +4,18 @@ text forms the tools show them (base64 for quickxor as Graph does, hex for the o
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from mobilise.storage.quickxor import QuickXorHash
+from mobilise.storage.streams import Readable, read_chunks
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
-
-# Large reads keep per-call overhead negligible next to the hash itself; 4 MiB stays
-# well inside the CPU caches' reach without costing much memory per worker.
-READ_SIZE = 4 * 1024 * 1024
 
 
 class HashType(StrEnum):
@@ -48,24 +44,11 @@ def render_digest(kind: HashType, hasher: Hasher) -> str:
     return hasher.hexdigest()
 
 
-def hash_stream(stream: BinaryIO | io.RawIOBase | io.BufferedIOBase, kind: HashType) -> str:
+def hash_stream(stream: Readable, kind: HashType) -> str:
     hasher = new_hasher(kind)
     for chunk in read_chunks(stream):
         hasher.update(chunk)
     return render_digest(kind, hasher)
-
-
-def read_chunks(stream: BinaryIO | io.RawIOBase | io.BufferedIOBase) -> Iterator[memoryview]:
-    """The stream's content in pieces. Each piece is only valid until the next one is
-    asked for: the same buffer is refilled, which avoids allocating (and page-faulting)
-    a fresh 4 MiB object per read."""
-    if not isinstance(stream, io.RawIOBase | io.BufferedIOBase):
-        while chunk := stream.read(READ_SIZE):
-            yield memoryview(chunk)
-        return
-    view = memoryview(bytearray(READ_SIZE))
-    while count := stream.readinto(view):
-        yield view[:count]
 
 
 def hash_file(path: str | os.PathLike[str], kind: HashType) -> str:
