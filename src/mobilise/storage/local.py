@@ -32,6 +32,8 @@ from mobilise.storage.os_errors import translated
 from mobilise.storage.streams import read_chunks
 from mobilise.storage.timestamps import from_ns, to_ns
 
+# Path segments below the root; spelled out because the backends have a ``list`` method.
+Parts = list[str]
 _FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK so that opening a FIFO by mistake cannot hang a scan; it has no effect on
@@ -84,7 +86,7 @@ class LocalBackend:
         return f"LocalBackend({self.root!r})"
 
     @contextmanager
-    def _folder(self, parts: list[str], *, create: bool = False) -> Iterator[int]:
+    def _folder(self, parts: Parts, *, create: bool = False) -> Iterator[int]:
         """A descriptor of the folder ``parts`` below the root, reached without following
         links; with ``create``, missing folders are made on the way."""
         fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -97,7 +99,7 @@ class LocalBackend:
         finally:
             os.close(fd)
 
-    def _open_child_folder(self, fd: int, part: str, parts: list[str], create: bool) -> int:
+    def _open_child_folder(self, fd: int, part: str, parts: Parts, create: bool) -> int:
         where = join(*parts)
         with translated(where):
             try:
