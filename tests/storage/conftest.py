@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,10 +61,8 @@ SMB_ENVIRONMENT = (
 )
 
 
-@contextmanager
-def smb_subject(tmp_path: Path) -> Iterator[Subject]:
-    from mobilise.storage.smb import SmbBackend
-
+def smb_settings() -> dict[str, Any]:
+    """The Samba server script/services.sh started; a missing one fails the test."""
     missing = [name for name in SMB_ENVIRONMENT if not os.environ.get(name)]
     if missing:
         pytest.fail(
@@ -71,13 +70,20 @@ def smb_subject(tmp_path: Path) -> Iterator[Subject]:
             "them through script/test, or `source script/services.sh; start_samba` first",
             pytrace=False,
         )
-    settings = {
+    return {
         "server": os.environ["MOBILISE_TEST_SMB_SERVER"],
         "port": int(os.environ["MOBILISE_TEST_SMB_PORT"]),
         "share": os.environ["MOBILISE_TEST_SMB_SHARE"],
         "username": os.environ["MOBILISE_TEST_SMB_USER"],
         "password": os.environ["MOBILISE_TEST_SMB_PASSWORD"],
     }
+
+
+@contextmanager
+def smb_subject(tmp_path: Path) -> Iterator[Subject]:
+    from mobilise.storage.smb import SmbBackend
+
+    settings = smb_settings()
     folder = f"conformance-{uuid.uuid4().hex[:12]}"
     with SmbBackend(**settings) as share:
         share.mkdir(folder)

@@ -16,7 +16,7 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from mobilise.storage.base import (
     Capability,
@@ -29,8 +29,11 @@ from mobilise.storage.base import (
     join,
 )
 from mobilise.storage.os_errors import translated
-from mobilise.storage.streams import read_chunks
+from mobilise.storage.streams import source_chunks, source_errors_raised
 from mobilise.storage.timestamps import from_ns, to_ns
+
+if TYPE_CHECKING:
+    from mobilise.core.settings import Settings
 
 # Path segments below the root; spelled out because the backends have a ``list`` method.
 Parts = list[str]
@@ -81,6 +84,12 @@ class LocalBackend:
         self.durable = durable
         if not os.path.isdir(self.root):
             raise EntryNotFound(f"{self.root!r}: the backend root is not a folder")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> LocalBackend:
+        """The home-drive share mount (``MOBILISE_HOME_ROOT``) unless ``root`` is given."""
+        options: dict[str, Any] = {"root": settings.home_root, **overrides}
+        return cls(**options)
 
     def __repr__(self) -> str:
         return f"LocalBackend({self.root!r})"
@@ -169,7 +178,11 @@ class LocalBackend:
         if not parts:
             raise KindMismatch("'': the root is a folder")
         name = parts[-1]
-        with self._folder(parts[:-1], create=True) as folder, translated(where):
+        with (
+            source_errors_raised(),
+            self._folder(parts[:-1], create=True) as folder,
+            translated(where),
+        ):
             with suppress(FileNotFoundError):
                 if stat.S_ISDIR(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode):
                     raise KindMismatch(f"{where!r}: a folder is there")
@@ -179,12 +192,9 @@ class LocalBackend:
             try:
                 self._write_partial(folder, partial, stream, size, modified, where)
                 os.replace(partial, name, src_dir_fd=folder, dst_dir_fd=folder)
-            except BaseException as exc:
+            except BaseException:
                 with suppress(OSError):
                     os.unlink(partial, dir_fd=folder)
-                if isinstance(exc, SourceFailed):
-                    # The source's own error, not dressed up as one of this backend's.
-                    raise exc.error from None
                 raise
             if self.durable:
                 os.fsync(folder)
@@ -249,27 +259,6 @@ class LocalBackend:
 def _is_link_or_file_error(exc: OSError) -> bool:
     """O_NOFOLLOW on a link gives ELOOP; O_DIRECTORY on a file gives ENOTDIR."""
     return exc.errno in (errno.ELOOP, errno.ENOTDIR)
-
-
-class SourceFailed(Exception):
-    """Carries an error raised while reading the stream given to ``write`` past the
-    translation of this backend's own ``OSError``s."""
-
-    def __init__(self, error: Exception) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def source_chunks(stream: BinaryIO) -> Iterator[memoryview]:
-    chunks = read_chunks(stream)
-    while True:
-        try:
-            chunk = next(chunks, None)
-        except OSError as exc:
-            raise SourceFailed(exc) from exc
-        if chunk is None:
-            return
-        yield chunk
 
 
 def _write_all(fd: int, data: memoryview) -> None:

@@ -17,7 +17,7 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import smbclient
 
@@ -25,11 +25,17 @@ import smbclient
 # rename that works on Samba need the building blocks those functions are made of.
 from smbclient._io import SMBFileTransaction, SMBRawIO, set_info
 from smbclient._os import _set_basic_information
-from smbprotocol.exceptions import SMBAuthenticationError, SMBException, SMBOSError
+from smbprotocol.exceptions import (
+    SMBAuthenticationError,
+    SMBException,
+    SMBOSError,
+    SMBResponseException,
+)
 from smbprotocol.file_info import FileAttributes, FileRenameInformation
 from smbprotocol.header import NtStatus
 from smbprotocol.open import CreateOptions, FilePipePrinterAccessMask
 
+from mobilise.core.errors import InvalidInput
 from mobilise.storage.base import (
     AccessDenied,
     Capability,
@@ -44,9 +50,13 @@ from mobilise.storage.base import (
     TransientError,
     join,
 )
-from mobilise.storage.local import Parts, SourceFailed, source_chunks, split_path
+from mobilise.storage.local import Parts, split_path
 from mobilise.storage.os_errors import storage_error
+from mobilise.storage.streams import source_chunks, source_errors_raised
 from mobilise.storage.timestamps import from_ns, to_ns
+
+if TYPE_CHECKING:
+    from mobilise.core.settings import Settings
 
 # FILETIME counts 100 ns steps from 1601-01-01; this is the Unix epoch in those units.
 _EPOCH_FILETIME = 116_444_736_000_000_000
@@ -58,6 +68,10 @@ _BY_STATUS: dict[int, type[StorageError]] = {
     NtStatus.STATUS_OBJECT_PATH_SYNTAX_BAD: NameRejected,
     NtStatus.STATUS_OBJECT_PATH_INVALID: NameRejected,
     NtStatus.STATUS_ACCESS_DENIED: AccessDenied,
+    NtStatus.STATUS_LOGON_FAILURE: AccessDenied,
+    NtStatus.STATUS_WRONG_PASSWORD: AccessDenied,
+    NtStatus.STATUS_PASSWORD_EXPIRED: AccessDenied,
+    NtStatus.STATUS_BAD_NETWORK_NAME: EntryNotFound,  # no such share
     NtStatus.STATUS_DISK_FULL: QuotaExceeded,
     NtStatus.STATUS_SHARING_VIOLATION: TransientError,  # someone has the file open
     NtStatus.STATUS_DELETE_PENDING: TransientError,
@@ -86,6 +100,8 @@ def translated(path: str) -> Iterator[None]:
         raise (kind(f"{path!r}: {exc.strerror}") if kind else storage_error(exc, path)) from exc
     except SMBAuthenticationError as exc:
         raise AccessDenied(f"{path!r}: {exc}") from exc
+    except SMBResponseException as exc:
+        raise _BY_STATUS.get(exc.status, TransientError)(f"{path!r}: {exc}") from exc
     except OSError as exc:  # sockets: resets, refusals, timeouts
         raise storage_error(exc, path) from exc
     except SMBException as exc:  # connection closed and other protocol-level failures
@@ -132,6 +148,24 @@ class SmbBackend:
                 connection_timeout=connection_timeout,
                 connection_cache=self._cache,
             )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> SmbBackend:
+        """From ``MOBILISE_SMB_SERVER``, ``_PORT``, ``_SHARE``, ``_USERNAME`` and
+        ``_PASSWORD``; keyword ``overrides`` (e.g. ``root``) win."""
+        password = settings.smb_password.get_secret_value() if settings.smb_password else None
+        options: dict[str, Any] = {
+            "server": settings.smb_server,
+            "port": settings.smb_port,
+            "share": settings.smb_share,
+            "username": settings.smb_username,
+            "password": password,
+            **overrides,
+        }
+        unset = [f"MOBILISE_SMB_{key.upper()}" for key, value in options.items() if value is None]
+        if unset:
+            raise InvalidInput(f"the smb backend needs {', '.join(unset)}")
+        return cls(**options)
 
     def __repr__(self) -> str:
         root = "/".join(self.root_parts)
@@ -227,7 +261,7 @@ class SmbBackend:
         where = join(*parts)
         if not parts:
             raise KindMismatch("'': the root is a folder")
-        with translated(where):
+        with source_errors_raised(), translated(where):
             self._make_folders(parts[:-1])
             with suppress(EntryNotFound), translated(where):
                 if self._stat_parts(parts).kind is EntryKind.FOLDER:
@@ -237,11 +271,9 @@ class SmbBackend:
                 self._write_partial(partial, stream, size, where)
                 self._set_times(partial, modified, created)
                 self._replace(partial, parts)
-            except BaseException as exc:
+            except BaseException:
                 with suppress(SMBException, OSError):
                     smbclient.remove(self._unc(partial), **self._session)
-                if isinstance(exc, SourceFailed):
-                    raise exc.error from None
                 raise
             return self._stat_parts(parts)
 
