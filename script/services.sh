@@ -7,8 +7,9 @@
 #   ...run tests...
 #   stop_redis; stop_samba
 #
-# Each service runs in its own process group (setsid), so stopping it signals the whole
-# group: smbd's per-connection children and any samba-dcerpcd helpers go with it.
+# smbd makes itself a session and process group leader, so stopping it signals the whole
+# group: its per-connection children and any samba-dcerpcd helpers go with it. redis-server
+# is a single process here (no persistence, so it never forks a saver).
 
 MOBILISE_SMB_UNIX_USER=${MOBILISE_SMB_UNIX_USER:-mobilise-smb}
 
@@ -31,16 +32,21 @@ _services_wait_port() {
     return 1
 }
 
-# _services_stop_group PID: TERM the process group led by PID, then KILL what is left.
-_services_stop_group() {
-    local pid=$1 i
+# _services_stop PID: TERM the process group PID leads (or PID alone when it leads
+# none), wait up to 5 s, then KILL whatever is left.
+_services_stop() {
+    local pid=$1 target i
     [[ -n "$pid" ]] || return 0
-    kill -TERM -- "-$pid" 2>/dev/null || return 0
+    target=$pid
+    if [[ "$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')" == "$pid" ]]; then
+        target=-$pid
+    fi
+    kill -TERM -- "$target" 2>/dev/null || return 0
     for ((i = 0; i < 50; i++)); do
-        kill -0 -- "-$pid" 2>/dev/null || return 0
+        kill -0 -- "$target" 2>/dev/null || return 0
         sleep 0.1
     done
-    kill -KILL -- "-$pid" 2>/dev/null || true
+    kill -KILL -- "$target" 2>/dev/null || true
 }
 
 _samba_ensure_installed() {
@@ -120,7 +126,7 @@ start_samba() {
         echo "start_samba: smbpasswd failed; see $dir/log/smbpasswd.log" >&2
         return 1
     }
-    setsid smbd --foreground --no-process-group --configfile="$dir/smb.conf" \
+    smbd --foreground --configfile="$dir/smb.conf" \
         </dev/null >"$dir/log/stdout.log" 2>&1 &
     _MOBILISE_SAMBA_PID=$!
     _MOBILISE_SAMBA_DIR=$dir
@@ -138,7 +144,7 @@ start_samba() {
 }
 
 stop_samba() {
-    _services_stop_group "${_MOBILISE_SAMBA_PID:-}"
+    _services_stop "${_MOBILISE_SAMBA_PID:-}"
     wait "${_MOBILISE_SAMBA_PID:-}" 2>/dev/null || true
     if [[ -n "${_MOBILISE_SAMBA_DIR:-}" && -d "$_MOBILISE_SAMBA_DIR" ]]; then
         rm -rf -- "$_MOBILISE_SAMBA_DIR"
@@ -163,7 +169,7 @@ start_redis() {
     local dir port
     dir=$(mktemp -d /tmp/mobilise-redis.XXXXXX) || return 1
     port=$(_services_free_port) || return 1
-    setsid redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
         --dir "$dir" --daemonize no --logfile "$dir/redis.log" </dev/null >/dev/null 2>&1 &
     _MOBILISE_REDIS_PID=$!
     _MOBILISE_REDIS_DIR=$dir
@@ -177,7 +183,7 @@ start_redis() {
 }
 
 stop_redis() {
-    _services_stop_group "${_MOBILISE_REDIS_PID:-}"
+    _services_stop "${_MOBILISE_REDIS_PID:-}"
     wait "${_MOBILISE_REDIS_PID:-}" 2>/dev/null || true
     if [[ -n "${_MOBILISE_REDIS_DIR:-}" && -d "$_MOBILISE_REDIS_DIR" ]]; then
         rm -rf -- "$_MOBILISE_REDIS_DIR"

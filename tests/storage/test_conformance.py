@@ -335,3 +335,9 @@ def test_symlinks_are_reported_and_never_followed(subject: Subject) -> None:
         backend.open_read("to-file")
     backend.remove("to-folder")  # removes the link, not what it points to
     assert get(backend, "real/file.txt") == b"x"
+
+
+def test_listing_a_file_is_not_found(backend: Backend) -> None:
+    put(backend, "f.txt", b"x")
+    with pytest.raises(EntryNotFound):
+        list(backend.list("f.txt"))
