@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mobilise.storage.quickxor import QuickXorHash
+from mobilise.storage.quickxor import GATHER_LIMIT, SMALL_UPDATE, SPAN, QuickXorHash
 from tests.storage.quickxor_reference import quickxor_reference
 
 # Vectors published with Microsoft's description of the hash (see reference/onedrive-graph.md).
@@ -69,3 +69,34 @@ def test_equals_reference_under_any_chunking(data: bytes, draw: st.DataObject) -
         h.update(data[start:cut])
         start = cut
     assert h.digest() == quickxor_reference(data)
+
+
+# Chunk sizes around every boundary of the implementation: the 160-byte period, the
+# 10 KiB span, the small-update gathering threshold and its limit.
+CHUNK_SIZES = st.one_of(
+    st.integers(0, 400),
+    st.sampled_from([SPAN - 1, SPAN, SPAN + 1, SMALL_UPDATE - 1, SMALL_UPDATE]),
+    st.integers(SMALL_UPDATE, GATHER_LIMIT + 5000),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 3 * GATHER_LIMIT), st.lists(CHUNK_SIZES))
+def test_equals_reference_across_every_boundary(seed: int, size: int, chunks: list[int]) -> None:
+    data = np.random.default_rng(seed).integers(0, 256, size, dtype=np.uint8).tobytes()
+    h = QuickXorHash()
+    start = 0
+    for chunk in chunks:
+        h.update(data[start : start + chunk])
+        start += chunk
+    h.update(data[start:])
+    assert h.length == size
+    assert h.digest() == quickxor_reference(data)
+
+
+def test_copy_carries_gathered_small_updates() -> None:
+    h = QuickXorHash(b"a" * 100)  # small: still gathered, not folded
+    twin = h.copy()
+    h.update(b"b")
+    assert twin.digest() == quickxor_reference(b"a" * 100)
+    assert h.digest() == quickxor_reference(b"a" * 100 + b"b")
