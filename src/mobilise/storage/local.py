@@ -29,28 +29,18 @@ from mobilise.storage.base import (
     join,
 )
 from mobilise.storage.os_errors import translated
+from mobilise.storage.paths import Parts, split_path
 from mobilise.storage.streams import source_chunks, source_errors_raised
 from mobilise.storage.timestamps import from_ns, to_ns
 
 if TYPE_CHECKING:
     from mobilise.core.settings import Settings
 
-# Path segments below the root; spelled out because the backends have a ``list`` method.
-Parts = list[str]
 _FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK so that opening a FIFO by mistake cannot hang a scan; it has no effect on
 # regular files, which are all we go on to read.
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-
-
-def split_path(path: str) -> list[str]:
-    """The segments of a backend path; ``..`` and ``.`` could escape or alias the root."""
-    parts = [part for part in path.split("/") if part]
-    for part in parts:
-        if part in (".", ".."):
-            raise NameRejected(f"{path!r}: '.' and '..' are not names")
-    return parts
 
 
 def entry_from_stat(path: str, result: os.stat_result) -> Entry:

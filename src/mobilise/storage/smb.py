@@ -50,8 +50,8 @@ from mobilise.storage.base import (
     TransientError,
     join,
 )
-from mobilise.storage.local import Parts, split_path
 from mobilise.storage.os_errors import storage_error
+from mobilise.storage.paths import Parts, split_path
 from mobilise.storage.streams import source_chunks, source_errors_raised
 from mobilise.storage.timestamps import from_ns, to_ns
 
@@ -62,7 +62,7 @@ if TYPE_CHECKING:
 _EPOCH_FILETIME = 116_444_736_000_000_000
 _FORBIDDEN = set('\\:*?"<>|') | {chr(c) for c in range(32)} | {"\x7f"}
 
-# NT statuses that smbprotocol does not give an errno, in the storage vocabulary.
+# NT statuses in the storage vocabulary, where smbprotocol's errno says too little.
 _BY_STATUS: dict[int, type[StorageError]] = {
     NtStatus.STATUS_OBJECT_NAME_INVALID: NameRejected,
     NtStatus.STATUS_OBJECT_PATH_SYNTAX_BAD: NameRejected,
@@ -75,6 +75,11 @@ _BY_STATUS: dict[int, type[StorageError]] = {
     NtStatus.STATUS_DISK_FULL: QuotaExceeded,
     NtStatus.STATUS_SHARING_VIOLATION: TransientError,  # someone has the file open
     NtStatus.STATUS_DELETE_PENDING: TransientError,
+    NtStatus.STATUS_IO_TIMEOUT: TransientError,
+    NtStatus.STATUS_INSUFFICIENT_RESOURCES: TransientError,
+    NtStatus.STATUS_INSUFF_SERVER_RESOURCES: TransientError,
+    NtStatus.STATUS_NETWORK_NAME_DELETED: TransientError,
+    NtStatus.STATUS_USER_SESSION_DELETED: TransientError,
 }
 
 
@@ -101,7 +106,7 @@ def translated(path: str) -> Iterator[None]:
     except SMBAuthenticationError as exc:
         raise AccessDenied(f"{path!r}: {exc}") from exc
     except SMBResponseException as exc:
-        raise _BY_STATUS.get(exc.status, TransientError)(f"{path!r}: {exc}") from exc
+        raise _BY_STATUS.get(exc.status, StorageError)(f"{path!r}: {exc}") from exc
     except OSError as exc:  # sockets: resets, refusals, timeouts
         raise storage_error(exc, path) from exc
     except SMBException as exc:  # connection closed and other protocol-level failures
