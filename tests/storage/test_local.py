@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,9 @@ def test_written_file_has_the_umask_mode(tmp_path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_coarser_time_precision_can_be_declared(tmp_path: Path) -> None:
+    fat = LocalBackend(tmp_path, time_precision=timedelta(seconds=2))
+    assert fat.time_precision == timedelta(seconds=2)
+    assert LocalBackend(tmp_path).time_precision == timedelta(microseconds=1)

@@ -66,12 +66,21 @@ class LocalBackend:
     capabilities = frozenset({Capability.SET_TIMES, Capability.SYMLINKS, Capability.RAW_NAMES})
     time_precision = timedelta(microseconds=1)
 
-    def __init__(self, root: str | os.PathLike[str], *, durable: bool = True) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        durable: bool = True,
+        time_precision: timedelta | None = None,
+    ) -> None:
         """``root`` must be an existing folder (it may itself be reached through a link).
         ``durable`` flushes each written file and its folder to disk before reporting it
-        written; turn it off only for scratch data."""
+        written; turn it off only for scratch data. ``time_precision`` overrides the
+        microsecond default for mounts that keep coarser times (FAT keeps 2 s)."""
         self.root = os.path.abspath(os.fsdecode(root))
         self.durable = durable
+        if time_precision is not None:
+            self.time_precision = time_precision
         if not os.path.isdir(self.root):
             raise EntryNotFound(f"{self.root!r}: the backend root is not a folder")
 
