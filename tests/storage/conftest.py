@@ -2,6 +2,7 @@
 
 Adding a backend is one line in ``BACKENDS``: a name, a factory that yields a fresh,
 empty ``Subject`` for one test (and cleans up after it), and the pytest marks it needs.
+A factory may live in another module; it gets pytest's ``request`` and ``tmp_path``.
 The suite itself (test_conformance.py) is never edited per backend; a backend's
 limitations come from its declared ``capabilities``.
 """
@@ -32,7 +33,9 @@ class Subject:
     make_symlink: Callable[[str, str], None] | None = None
 
 
-SubjectFactory = Callable[[Path], AbstractContextManager[Subject]]
+# factory(request, tmp_path): ``request.getfixturevalue`` reaches session fixtures, such
+# as a server started once for the whole run.
+SubjectFactory = Callable[[pytest.FixtureRequest, Path], AbstractContextManager[Subject]]
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class BackendUnderTest:
 
 
 @contextmanager
-def local_subject(tmp_path: Path) -> Iterator[Subject]:
+def local_subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
     root = tmp_path / "local-root"
     root.mkdir()
 
@@ -80,7 +83,7 @@ def smb_settings() -> dict[str, Any]:
 
 
 @contextmanager
-def smb_subject(tmp_path: Path) -> Iterator[Subject]:
+def smb_subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
     from mobilise.storage.smb import SmbBackend
 
     settings = smb_settings()
@@ -111,5 +114,5 @@ BACKENDS: dict[str, BackendUnderTest] = {
 
 @pytest.fixture(params=[pytest.param(name, marks=b.marks) for name, b in BACKENDS.items()])
 def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
-    with BACKENDS[request.param].factory(tmp_path) as made:
+    with BACKENDS[request.param].factory(request, tmp_path) as made:
         yield made
