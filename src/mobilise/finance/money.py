@@ -46,3 +46,13 @@ def format_millions(pence: int) -> str:
 
 def as_decimal_pounds(pence: int) -> Decimal:
     return (Decimal(pence) / 100).quantize(Decimal("0.01"))
+
+
+def in_pounds(row: dict[str, object]) -> dict[str, object]:
+    """A copy of ``row`` where each ``x_pence`` also appears as ``x`` in Decimal pounds,
+    which every output format (table, JSON, CSV) prints exactly."""
+    out = dict(row)
+    for key, value in row.items():
+        if key.endswith("_pence") and isinstance(value, int):
+            out[key.removesuffix("_pence")] = as_decimal_pounds(value)
+    return out
