@@ -51,19 +51,24 @@ class Completion:
         return "forecast to finish by the deadline"
 
 
-def forecast_completion(progress: DeliveryProgress, today: date) -> Completion:
-    remaining = max(progress.target - progress.done, 0)
-    if remaining == 0:
-        finished = progress.cumulative[-1][0] if progress.cumulative else today
-        late = (finished - progress.deadline).days if progress.deadline else None
-        return Completion(Decimal(0), finished, late)
-    since = today - timedelta(days=RATE_WINDOW_DAYS)
-    earlier = [n for day, n in progress.cumulative if day <= since]
-    start = earlier[-1] if earlier else 0
-    rate = Decimal(progress.done - start) / RATE_WINDOW_DAYS
-    if rate <= 0:
+def forecast_completion(progress: DeliveryProgress) -> Completion:
+    """Project the rate of the last ``RATE_WINDOW_DAYS`` (from the last reading at or
+    before the window's start, else the first reading) forward from the latest reading."""
+    if not progress.cumulative:
         return Completion(Decimal(0), None, None)
-    finishes = today + timedelta(days=math.ceil(Decimal(remaining) / rate))
+    last_day, done = progress.cumulative[-1]
+    remaining = max(progress.target - done, 0)
+    if remaining == 0:
+        late = (last_day - progress.deadline).days if progress.deadline else None
+        return Completion(Decimal(0), last_day, late)
+    since = last_day - timedelta(days=RATE_WINDOW_DAYS)
+    base_day, base = next(((d, n) for d, n in reversed(progress.cumulative) if d <= since),
+                          progress.cumulative[0])
+    days = (last_day - base_day).days
+    if days <= 0 or done <= base:
+        return Completion(Decimal(0), None, None)
+    rate = Decimal(done - base) / days
+    finishes = last_day + timedelta(days=math.ceil(Decimal(remaining) / rate))
     late = (finishes - progress.deadline).days if progress.deadline else None
     return Completion(rate.quantize(Decimal("0.1")), finishes, late)
 
@@ -158,8 +163,8 @@ def unit_costs(session: Session, sources: ProgrammeSources) -> list[UnitCost]:
             UnitCost("per TB moved", migration, sources.terabytes_moved(session))]
 
 
-def _workstream(name: str, reading: Reading[DeliveryProgress], today: date) -> Workstream:
-    completion = forecast_completion(reading.value, today) if reading.value else None
+def _workstream(name: str, reading: Reading[DeliveryProgress]) -> Workstream:
+    completion = forecast_completion(reading.value) if reading.value else None
     return Workstream(name, reading, completion)
 
 
@@ -175,9 +180,8 @@ def build_board_report(session: Session, settings: Settings, clock: Clock,
         current_year=financial_year(today),
         decisions=[decision_row(d) for d in list_decisions(session)],
         budget=by_year_and_budget(detail), budget_detail=detail,
-        workstreams=[_workstream("Smartphone rollout", sources.rollout_progress(session), today),
-                     _workstream("OneDrive migration", sources.migration_progress(session),
-                                 today)],
+        workstreams=[_workstream("Smartphone rollout", sources.rollout_progress(session)),
+                     _workstream("OneDrive migration", sources.migration_progress(session))],
         unit_costs=unit_costs(session, sources), refresh=refresh,
         refresh_note=(f"{purchases.source}; service life "
                       f"{settings.handset_service_life_years} years") if purchases.available
