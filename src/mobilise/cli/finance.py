@@ -117,10 +117,8 @@ def refresh(unit_cost: str | None = typer.Option(
     envelopes (service life: MOBILISE_HANDSET_SERVICE_LIFE_YEARS)."""
     price = parse_pounds(unit_cost) if unit_cost else None
     with session() as s:
-        purchases = current_sources().handset_purchases(s)
-        years = refresh_forecast.forecast_refresh(
-            purchases.value or [], settings().handset_service_life_years,
-            refresh_forecast.refresh_envelopes(s), unit_cost_pence=price)
+        purchases, years = refresh_forecast.refresh_plan(
+            s, settings().handset_service_life_years, current_sources(), unit_cost_pence=price)
     if not purchases.available:
         err_console.print(purchases.note)
     emit([in_pounds(y.row()) for y in years], refresh_forecast.REFRESH_COLUMNS, fmt,

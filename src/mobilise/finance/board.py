@@ -23,7 +23,7 @@ from mobilise.core.settings import Settings
 from mobilise.finance.decisions import decision_row, list_decisions
 from mobilise.finance.models import Decision, Programme, Purpose, SpendKind, SpendLine
 from mobilise.finance.money import format_millions, format_pounds
-from mobilise.finance.refresh import RefreshYear, forecast_refresh, refresh_envelopes
+from mobilise.finance.refresh import RefreshYear, refresh_plan
 from mobilise.finance.sources import DeliveryProgress, ProgrammeSources, Reading, Risk
 from mobilise.finance.thresholds import flagged_commitments
 from mobilise.finance.variance import Line, by_year_and_budget, variance_lines
@@ -172,9 +172,7 @@ def build_board_report(session: Session, settings: Settings, clock: Clock,
                        sources: ProgrammeSources) -> BoardReport:
     today = clock.today()
     detail = variance_lines(session)
-    purchases = sources.handset_purchases(session)
-    refresh = forecast_refresh(purchases.value or [], settings.handset_service_life_years,
-                               refresh_envelopes(session))
+    purchases, refresh = refresh_plan(session, settings.handset_service_life_years, sources)
     report = BoardReport(
         organisation=settings.organisation, generated_at=clock.now(), today=today,
         current_year=financial_year(today),

@@ -22,7 +22,7 @@ from mobilise.core.actor import Actor
 from mobilise.core.importer import read_rows
 from mobilise.finance.importers import PURCHASES
 from mobilise.finance.models import BudgetType, Envelope, HandsetPurchase, Purpose
-from mobilise.finance.sources import PurchaseBatch
+from mobilise.finance.sources import ProgrammeSources, PurchaseBatch, Reading
 from mobilise.finance.years import FinancialYear, add_years, financial_year
 
 
@@ -72,6 +72,19 @@ def refresh_envelopes(session: Session) -> dict[int, int]:
                    Envelope.purpose == Purpose.REFRESH.value)):
         out[year] += amount
     return dict(out)
+
+
+def refresh_plan(session: Session, service_life_years: int, sources: ProgrammeSources, *,
+                 unit_cost_pence: int | None = None
+                 ) -> tuple[Reading[list[PurchaseBatch]], list[RefreshYear]]:
+    """The forecast from the installed sources' purchase dates; no purchase dates, no
+    forecast (rather than a year of envelopes against zero handsets)."""
+    purchases = sources.handset_purchases(session)
+    if purchases.value is None:
+        return purchases, []
+    return purchases, forecast_refresh(purchases.value, service_life_years,
+                                       refresh_envelopes(session),
+                                       unit_cost_pence=unit_cost_pence)
 
 
 def import_purchases(session: Session, actor: Actor, path: Path) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
-from mobilise.core.errors import InvalidInput
+from mobilise.core.errors import FileProblem, ImportRejected, InvalidInput
 from mobilise.finance import decisions as register
 from mobilise.finance import refresh as refresh_forecast
 from mobilise.finance import spend as spending
@@ -32,6 +34,19 @@ def _upload(file: UploadFile, folder: str) -> Path:
     path = Path(folder) / name
     path.write_bytes(file.file.read())
     return path
+
+
+@contextmanager
+def uploaded(file: UploadFile) -> Iterator[Path]:
+    """The upload as a temporary file; problems name the file the user sent, never the
+    server's temporary path."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = _upload(file, tmp)
+        try:
+            yield path
+        except ImportRejected as err:
+            raise ImportRejected([FileProblem(path.name, p.line, p.column, p.message)
+                                  for p in err.problems]) from None
 
 
 @router.get("/decisions")
@@ -66,8 +81,8 @@ def spend(kind: str | None = Query(None, pattern="^(order|invoice)$"),
 def import_spend(file: UploadFile = File(..., description="spend CSV or XLSX"),
                  dry_run: bool = Query(False), session: Session = Depends(db),
                  actor: Actor = WRITE) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        result = spending.import_spend(session, actor, _upload(file, tmp), dry_run=dry_run)
+    with uploaded(file) as path:
+        result = spending.import_spend(session, actor, path, dry_run=dry_run)
     if dry_run:
         session.rollback()
     return {"dry_run": dry_run, **result.summary(), "added": result.added,
@@ -77,8 +92,8 @@ def import_spend(file: UploadFile = File(..., description="spend CSV or XLSX"),
 @router.post("/purchases/import")
 def import_purchases(file: UploadFile = File(..., description="purchase batches CSV/XLSX"),
                      session: Session = Depends(db), actor: Actor = WRITE) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        count = refresh_forecast.import_purchases(session, actor, _upload(file, tmp))
+    with uploaded(file) as path:
+        count = refresh_forecast.import_purchases(session, actor, path)
     return {"batches": count}
 
 
@@ -98,10 +113,8 @@ def refresh(request: Request, unit_cost: str | None = Query(None, max_length=20)
     except ValueError as err:
         raise InvalidInput(str(err)) from None
     settings = request.app.state.settings
-    purchases = current_sources().handset_purchases(session)
-    years = refresh_forecast.forecast_refresh(
-        purchases.value or [], settings.handset_service_life_years,
-        refresh_forecast.refresh_envelopes(session), unit_cost_pence=price)
+    purchases, years = refresh_forecast.refresh_plan(
+        session, settings.handset_service_life_years, current_sources(), unit_cost_pence=price)
     return {"service_life_years": settings.handset_service_life_years,
             "source": purchases.source, "available": purchases.available,
             "note": purchases.note, "years": [in_pounds(y.row()) for y in years]}

@@ -17,6 +17,7 @@ from mobilise.finance import decisions as register
 from mobilise.finance import spend as spending
 from mobilise.finance.board import build_board_report
 from mobilise.finance.sources import current_sources
+from mobilise.web.api.finance import uploaded
 from mobilise.web.auth import db, requires
 from mobilise.web.board_report import charts, context, render_document
 from mobilise.web.chromium import print_pdf
@@ -43,14 +44,12 @@ def finance(request: Request, session: Session = Depends(db),
 def upload_spend(request: Request, file: UploadFile = File(...),
                  session: Session = Depends(db),
                  actor: Actor = Depends(requires(Role.PROGRAMME))) -> HTMLResponse:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / (Path(file.filename or "spend.csv").name or "spend.csv")
-        path.write_bytes(file.file.read())
-        try:
+    try:
+        with uploaded(file) as path:
             result = spending.import_spend(session, actor, path)
-        except ImportRejected as err:
-            session.rollback()
-            return _finance_page(request, session, problems=err.details, imported=None)
+    except ImportRejected as err:
+        session.rollback()
+        return _finance_page(request, session, problems=err.details, imported=None)
     session.flush()
     return _finance_page(request, session, problems=None, imported=result.summary())
 
