@@ -65,13 +65,18 @@ def import_envelopes(path: Path = FileArgument) -> None:
 @app.command("import-spend")
 def import_spend(
     path: Path = FileArgument,
-    dry_run: bool = typer.Option(False, "--dry-run", help="validate and count, change nothing"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="show what would change, change nothing"),
+    fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Purchase orders and invoices; every line valid or nothing is imported."""
     with session() as s:
         result = spending.import_spend(s, actor(), path, dry_run=dry_run)
         if dry_run:
             s.rollback()
+    if dry_run:
+        rows = [{"change": "add", "document": d} for d in result.added]
+        rows += [{"change": "update", "document": d} for d in result.changed]
+        emit(rows, ["change", "document"], fmt, title="spend difference (dry run)")
     summary = result.summary()
     verb = "would import" if dry_run else "imported"
     err_console.print(f"{verb}: {summary['added']} added, {summary['changed']} changed, "
