@@ -23,7 +23,7 @@ from mobilise.core.settings import Settings
 from mobilise.finance.decisions import record_decision
 from mobilise.finance.importers import spend_spec
 from mobilise.finance.papers import PAPERS
-from mobilise.finance.spend import _envelope_keys, import_spend
+from mobilise.finance.spend import envelope_keys, import_spend
 from mobilise.finance.variance import variance_lines
 
 BENCH = Actor("bench")
@@ -64,7 +64,7 @@ def main() -> None:
         with session_scope(settings) as s:
             for paper in PAPERS:
                 record_decision(s, BENCH, paper)
-            keys = _envelope_keys(s)
+            keys = envelope_keys(s)
         path = Path(tmp) / "spend.csv"
         write_spend(path, lines)
         print(f"{lines:,} spend lines")

@@ -187,3 +187,9 @@ def test_installed_sources_reach_the_web_page(installed_sources: None,
     assert page.status_code == 200
     assert "16,000</strong> of 29,737 handsets issued" in page.text
     assert page.text.count('class="pygal-chart"') == 4  # progress chart joins the three
+
+
+def test_demo_finance_step_runs_twice_without_counting_twice(demo_settings: Settings,
+                                                             tmp_path: Path) -> None:
+    note = load_finance(demo_settings, tmp_path / "again", 0, 1322)
+    assert "'added': 0, 'changed': 0, 'unchanged': 44" in note

@@ -38,7 +38,7 @@ class SpendImport:
                 "unchanged": self.unchanged}
 
 
-def _envelope_keys(session: Session) -> set[EnvelopeKey]:
+def envelope_keys(session: Session) -> set[EnvelopeKey]:
     rows = session.execute(select(Decision.reference, Envelope.year, Envelope.budget,
                                   Envelope.purpose)
                            .join(Decision, Envelope.decision_id == Decision.id)).all()
@@ -47,7 +47,7 @@ def _envelope_keys(session: Session) -> set[EnvelopeKey]:
 
 def import_spend(session: Session, actor: Actor, path: Path, *,
                  dry_run: bool = False) -> SpendImport:
-    rows = read_rows(path, spend_spec(_envelope_keys(session)))
+    rows = read_rows(path, spend_spec(envelope_keys(session)))
     decisions = {d.reference: d.id for d in session.scalars(select(Decision))}
     existing = {(s.kind, s.reference): s for s in session.scalars(select(SpendLine))}
     _check_documents(path, rows, existing, decisions)
