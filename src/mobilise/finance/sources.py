@@ -107,8 +107,8 @@ class FinanceSources:
         return Reading.missing("migration", NOT_CONNECTED.format(what="migration journal"))
 
     def risks(self, session: Session) -> Reading[list[Risk]]:
-        return Reading.missing("workstreams", NOT_CONNECTED.format(what="workstreams' risk "
-                                                                        "registers"))
+        return Reading.missing("workstreams", "not yet available: no workstream's risk "
+                                              "register has been connected to finance")
 
     def handset_purchases(self, session: Session) -> Reading[list[PurchaseBatch]]:
         batches = [PurchaseBatch(p.reference, p.purchased_on, p.handsets, p.unit_cost_pence)
