@@ -2,8 +2,8 @@
 
 - *committed*: purchase orders raised;
 - *actual*: invoices received;
-- *outstanding*: for each order, what is not yet invoiced against it (never below zero);
-  it stays with the order's own year and type;
+- *outstanding*: for each order, what is not yet invoiced against it (never below zero
+  nor above the order); it stays with the order's own year and type;
 - *forecast* (outturn): actual + outstanding;
 - *variance*: envelope − forecast; negative means a forecast overspend.
 """
@@ -11,10 +11,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mobilise.finance.models import Decision, Envelope, SpendKind, SpendLine
@@ -55,7 +56,18 @@ def _percent(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
-def variance_lines(session: Session, *, decision: str | None = None) -> list[Line]:
+@dataclass(frozen=True)
+class SpendFact:
+    key: Key
+    kind: str
+    reference: str
+    amount: int
+    order: str | None = None
+
+
+def compute_variance(envelopes: Iterable[tuple[Key, int]],
+                     spend: Iterable[SpendFact]) -> list[Line]:
+    """The variance arithmetic, apart from the database (and property-tested alone)."""
     lines: dict[Key, Line] = {}
 
     def line(key: Key) -> Line:
@@ -63,35 +75,42 @@ def variance_lines(session: Session, *, decision: str | None = None) -> list[Lin
             lines[key] = Line(*key)
         return lines[key]
 
-    stmt = (select(Decision.reference, Envelope.year, Envelope.budget, Envelope.purpose,
-                   Envelope.amount_pence).join(Decision, Envelope.decision_id == Decision.id))
-    if decision:
-        stmt = stmt.where(Decision.reference == decision)
-    for ref, year, budget, purpose, amount in session.execute(stmt):
-        line((ref, year, budget, purpose)).envelope += amount
-    invoiced = _invoiced_by_order(session)
-    spend = (select(Decision.reference, SpendLine.year, SpendLine.budget, SpendLine.purpose,
-                    SpendLine.kind, SpendLine.reference, SpendLine.amount_pence)
-             .join(Decision, SpendLine.decision_id == Decision.id))
-    if decision:
-        spend = spend.where(Decision.reference == decision)
-    for ref, year, budget, purpose, kind, doc, amount in session.execute(spend):
-        target = line((ref, year, budget, purpose))
-        if kind == SpendKind.ORDER.value:
-            target.committed += amount
-            target.outstanding += max(amount - invoiced.get(doc, 0), 0)
+    for key, amount in envelopes:
+        line(key).envelope += amount
+    facts = list(spend)
+    invoiced: dict[str, int] = defaultdict(int)
+    for fact in facts:
+        if fact.kind == SpendKind.INVOICE.value and fact.order:
+            invoiced[fact.order] += fact.amount
+    for fact in facts:
+        target = line(fact.key)
+        if fact.kind == SpendKind.ORDER.value:
+            target.committed += fact.amount
+            # Never below zero (over-invoiced) nor above the order (more credited than
+            # invoiced): a credit note cannot commit more than the order did.
+            left = fact.amount - invoiced[fact.reference]
+            target.outstanding += min(max(left, 0), fact.amount)
         else:
-            target.actual += amount
+            target.actual += fact.amount
     return sorted(lines.values(), key=lambda x: (x.decision, x.year, x.budget, x.purpose))
 
 
-def _invoiced_by_order(session: Session) -> dict[str, int]:
-    rows = session.execute(
-        select(SpendLine.order_reference, func.sum(SpendLine.amount_pence))
-        .where(SpendLine.kind == SpendKind.INVOICE.value,
-               SpendLine.order_reference.is_not(None))
-        .group_by(SpendLine.order_reference)).all()
-    return {str(ref): int(total or 0) for ref, total in rows}
+def variance_lines(session: Session, *, decision: str | None = None) -> list[Line]:
+    envelopes = (select(Decision.reference, Envelope.year, Envelope.budget, Envelope.purpose,
+                        Envelope.amount_pence)
+                 .join(Decision, Envelope.decision_id == Decision.id))
+    spend = (select(Decision.reference, SpendLine.year, SpendLine.budget, SpendLine.purpose,
+                    SpendLine.kind, SpendLine.reference, SpendLine.amount_pence,
+                    SpendLine.order_reference)
+             .join(Decision, SpendLine.decision_id == Decision.id))
+    if decision:
+        envelopes = envelopes.where(Decision.reference == decision)
+        spend = spend.where(Decision.reference == decision)
+    return compute_variance(
+        (((ref, year, budget, purpose), amount)
+         for ref, year, budget, purpose, amount in session.execute(envelopes)),
+        (SpendFact((ref, year, budget, purpose), kind, doc, amount, order)
+         for ref, year, budget, purpose, kind, doc, amount, order in session.execute(spend)))
 
 
 def by_year_and_budget(lines: list[Line]) -> list[Line]:
