@@ -12,7 +12,9 @@ from mobilise.cli import audit as audit_cli
 from mobilise.cli import config as config_cli
 from mobilise.cli import demo as demo_cli
 from mobilise.cli import hash as hash_cli
+from mobilise.cli import finance as finance_cli
 from mobilise.cli import people as people_cli
+from mobilise.cli import report as report_cli
 from mobilise.cli import users as users_cli
 from mobilise.cli.context import err_console, settings
 from mobilise.core.errors import MobiliseError
@@ -25,6 +27,8 @@ app.add_typer(people_cli.app, name="people")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(demo_cli.app, name="demo")
 hash_cli.register(app)
+app.add_typer(finance_cli.app, name="finance")
+app.add_typer(report_cli.app, name="report")
 
 
 @app.command()

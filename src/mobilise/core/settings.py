@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     smtp_sender: str = "mobilise@example.police.uk"
     procurement_threshold: int = Field(default=213_477, description="PCR 2015, pounds")
     delegation_limit: int = Field(default=500_000, description="Deputy Mayor approval, pounds")
+    chromium: str = Field(default="chromium", description="headless Chromium for PDF reports")
+    chromium_timeout_seconds: int = Field(default=120)
 
     # --- celery -----------------------------------------------------------------------
     broker_url: str = "redis://127.0.0.1:6379/0"
