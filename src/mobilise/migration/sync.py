@@ -1,0 +1,628 @@
+"""The per-person sync: rclone's model, two sorted listings compared and what differs copied.
+
+``sync_person`` is the idempotent unit of work. It lists the source and the destination,
+plans every file (copy new, copy changed, skip identical; destination-newer and
+destination-only files are reported and never touched), then copies concurrently,
+hashing while reading and verifying each copy against what arrived. The source is only
+ever read. A crash at any moment is repaired by running it again: the plan is made from
+the two sides, never from the journal.
+
+Only files whose retention decision is ``migrate`` go to the main destination; ``archive``
+files go to the archive backend; ``review`` files wait (and block cutover); ``dispose``
+files stay where they are until an approved disposal batch removes them.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, BinaryIO
+
+from mobilise.core.clock import Clock, SystemClock
+from mobilise.core.progress import NullProgress, Progress
+from mobilise.migration.journal import Journal, Record
+from mobilise.storage.base import (
+    Backend,
+    Capability,
+    Entry,
+    EntryKind,
+    EntryNotFound,
+    SizeMismatch,
+    StorageError,
+    join,
+)
+from mobilise.storage.quickxor import QuickXorHash
+from mobilise.storage.streams import read_chunks
+
+HASH_NAME = "quickxor"  # the key of Entry.hashes a backend with a native quickXorHash fills
+# The local backend's in-flight files: a crash mid-write leaves one behind. They are ours,
+# never a person's file, so a later round removes them once they are old enough that no
+# live writer can own them.
+PARTIAL_PREFIX = ".mobilise-"
+PARTIAL_SUFFIX = ".partial"
+
+
+class Disposition(StrEnum):
+    """What the retention rules decided for a file."""
+
+    MIGRATE = "migrate"
+    ARCHIVE = "archive"
+    REVIEW = "review"
+    DISPOSE = "dispose"
+
+
+class Outcome(StrEnum):
+    COPIED = "copied"  # copied this round and verified
+    SKIPPED = "skipped"  # already identical at the destination
+    VERIFIED = "verified"  # present and hash-checked (cutover verification)
+    DESTINATION_NEWER = "destination_newer"  # never overwritten
+    DESTINATION_ONLY = "destination_only"  # never deleted
+    WAITING = "waiting"  # retention review pending
+    NOT_MOVED = "not_moved"  # with a reason (link, dispose, collision, no archive)
+    SOURCE_CHANGED = "source_changed"  # changed while it was copied: next round
+    FAILED = "failed"  # with the error
+
+    @property
+    def colour(self) -> str:
+        return _OUTCOME_COLOURS[self.value]
+
+
+_OUTCOME_COLOURS = {
+    "copied": "green", "skipped": "green", "verified": "green", "destination_newer": "amber",
+    "destination_only": "grey", "waiting": "amber", "not_moved": "grey",
+    "source_changed": "amber", "failed": "red",
+}
+
+
+class Step(StrEnum):
+    COPY_NEW = "copy_new"
+    COPY_CHANGED = "copy_changed"
+    SKIP = "skip"
+    REPORT = "report"  # nothing to do but say so
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    source: Entry | None  # None for a destination-only file
+    dest_path: str
+    target: str  # "main" or "archive"
+    step: Step
+    outcome: Outcome | None = None  # for REPORT and SKIP
+    reason: str | None = None
+
+    @property
+    def path(self) -> str:
+        return self.source.path if self.source else self.dest_path
+
+    @property
+    def renamed(self) -> bool:
+        return self.source is not None and self.source.path != self.dest_path
+
+
+@dataclass
+class FileResult:
+    path: str
+    dest_path: str
+    target: str
+    outcome: Outcome
+    size: int = 0
+    modified: datetime | None = None  # the source's, when the outcome was decided
+    hash: str | None = None
+    reason: str | None = None
+    attempts: int = 0
+
+
+@dataclass
+class SyncResult:
+    files: list[FileResult] = field(default_factory=list)
+    throttle_events: int = 0
+    seconds: float = 0.0
+    final_concurrency: int = 0
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for f in self.files if f.outcome is outcome)
+
+    def by_outcome(self) -> dict[str, int]:
+        counts = {o.value: 0 for o in Outcome}
+        for f in self.files:
+            counts[f.outcome.value] += 1
+        return counts
+
+    @property
+    def bytes_copied(self) -> int:
+        return sum(f.size for f in self.files if f.outcome is Outcome.COPIED)
+
+    @property
+    def complete(self) -> bool:
+        """Nothing left to do this round but what waits on people (review) or is
+        reported only."""
+        return not any(f.outcome in (Outcome.FAILED, Outcome.SOURCE_CHANGED) for f in self.files)
+
+
+# --------------------------------------------------------------------------- listing
+
+
+def is_partial(name: str) -> bool:
+    return name.startswith(PARTIAL_PREFIX) and name.endswith(PARTIAL_SUFFIX)
+
+
+def walk(backend: Backend, under: str = "") -> Iterator[Entry]:
+    """Every entry below ``under`` (folders first visited, then their children), in
+    sorted order, one folder listed at a time so memory stays flat on deep trees."""
+    children = sorted(backend.list(under), key=lambda e: e.path)
+    for entry in children:
+        yield entry
+        if entry.kind is EntryKind.FOLDER:
+            yield from walk(backend, entry.path)
+
+
+def list_files(backend: Backend, under: str = "") -> dict[str, Entry]:
+    """The files below ``under`` keyed by path; through one delta stream when the
+    backend has one (a folder-by-folder walk of a large OneDrive costs a request per
+    folder), else by walking."""
+    delta = getattr(backend, "delta", None)
+    if Capability.DELTA in backend.capabilities and callable(delta):
+        listing = delta(None)
+        prefix = under.strip("/")
+        return {
+            e.path: e for e in listing.entries
+            if e.kind is EntryKind.FILE
+            and (not prefix or e.path == prefix or e.path.startswith(prefix + "/"))
+        }
+    try:
+        return {e.path: e for e in walk(backend, under) if e.kind is EntryKind.FILE}
+    except EntryNotFound:
+        return {}
+
+
+def remediated_path(path: str, renames: Mapping[str, str]) -> str:
+    """The destination path of source ``path``: the deepest renamed ancestor (or the path
+    itself) is replaced by its new name; the rest of the path follows it."""
+    if not renames:
+        return path
+    if path in renames:
+        return renames[path]
+    parts = path.split("/")
+    for depth in range(len(parts) - 1, 0, -1):
+        prefix = "/".join(parts[:depth])
+        if prefix in renames:
+            return join(renames[prefix], *parts[depth:])
+    return path
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def same_time(a: datetime, b: datetime, precision: timedelta) -> bool:
+    return abs(a - b) <= precision
+
+
+def _compare(source: Entry, dest: Entry | None,
+             precision: timedelta) -> tuple[Step, Outcome | None]:
+    if dest is None:
+        return Step.COPY_NEW, None
+    if dest.size == source.size and same_time(dest.modified, source.modified, precision):
+        return Step.SKIP, Outcome.SKIPPED
+    if dest.modified > source.modified + precision:
+        return Step.REPORT, Outcome.DESTINATION_NEWER
+    return Step.COPY_CHANGED, None
+
+
+@dataclass
+class Sides:
+    """The listings a plan is made from."""
+
+    source: list[Entry]  # every entry of the source (files, links, special files)
+    main: dict[str, Entry]  # files at the main destination
+    archive: dict[str, Entry] | None  # files at the archive, None when there is none
+    precision: timedelta
+    archive_precision: timedelta = timedelta(0)
+    # Keyed by case-folded path: OneDrive names are case-insensitive, so Report.doc and
+    # report.doc are one file there.
+    folded: dict[str, dict[str, Entry]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.folded = {"main": {p.casefold(): e for p, e in self.main.items()}}
+        if self.archive is not None:
+            self.folded["archive"] = {p.casefold(): e for p, e in self.archive.items()}
+
+
+def plan_files(
+    sides: Sides,
+    dispositions: Mapping[str, Disposition | str] | None = None,
+    renames: Mapping[str, str] | None = None,
+) -> list[PlannedFile]:
+    """One planned step per source file and per destination-only file.
+
+    Without ``dispositions`` every file migrates; with them, a file that has no decision
+    waits for review rather than moving on a guess.
+    """
+    plan: list[PlannedFile] = []
+    claimed: dict[tuple[str, str], str] = {}  # (target, folded dest path) → source path
+    for entry in sides.source:
+        if entry.kind is EntryKind.FOLDER:
+            continue
+        dest_path = remediated_path(entry.path, renames or {})
+        if entry.kind is not EntryKind.FILE:
+            plan.append(PlannedFile(entry, dest_path, "main", Step.REPORT, Outcome.NOT_MOVED,
+                                    f"a {entry.kind.value}, not a file"))
+            continue
+        disposition = _disposition(entry.path, dispositions)
+        plan.append(_plan_one(entry, dest_path, disposition, sides, claimed))
+    for folded, dest in sorted(sides.folded["main"].items()):
+        if ("main", folded) not in claimed:
+            plan.append(PlannedFile(None, dest.path, "main", Step.REPORT,
+                                    Outcome.DESTINATION_ONLY, "only at the destination"))
+    return plan
+
+
+def _disposition(path: str,
+                 dispositions: Mapping[str, Disposition | str] | None) -> Disposition | None:
+    if dispositions is None:
+        return Disposition.MIGRATE
+    value = dispositions.get(path)
+    return Disposition(value) if value is not None else None
+
+
+def _plan_one(
+    entry: Entry,
+    dest_path: str,
+    disposition: Disposition | None,
+    sides: Sides,
+    claimed: dict[tuple[str, str], str],
+) -> PlannedFile:
+    if disposition is None:
+        return PlannedFile(entry, dest_path, "main", Step.REPORT, Outcome.WAITING,
+                           "no retention decision yet")
+    if disposition is Disposition.REVIEW:
+        return PlannedFile(entry, dest_path, "main", Step.REPORT, Outcome.WAITING,
+                           "retention review pending")
+    if disposition is Disposition.DISPOSE:
+        return PlannedFile(entry, dest_path, "main", Step.REPORT, Outcome.NOT_MOVED,
+                           "retention: dispose (only through an approved disposal batch)")
+    target = "archive" if disposition is Disposition.ARCHIVE else "main"
+    listing = sides.archive if target == "archive" else sides.main
+    if listing is None:
+        return PlannedFile(entry, dest_path, target, Step.REPORT, Outcome.NOT_MOVED,
+                           "retention: archive, but no archive backend is configured")
+    key = (target, dest_path.casefold())
+    if key in claimed:
+        return PlannedFile(entry, dest_path, target, Step.REPORT, Outcome.NOT_MOVED,
+                           f"name collides with {claimed[key]!r} at the destination")
+    claimed[key] = entry.path
+    dest = listing.get(dest_path) or sides.folded[target].get(dest_path.casefold())
+    precision = sides.archive_precision if target == "archive" else sides.precision
+    step, outcome = _compare(entry, dest, precision)
+    reason = "newer at the destination; not overwritten" \
+        if outcome is Outcome.DESTINATION_NEWER else None
+    return PlannedFile(entry, dest_path, target, step, outcome, reason)
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+class AdaptiveLimit:
+    """How many copies may run at once: halved on throttling, grown by one after a run
+    of successes as long as the limit itself, so a throttled migration slows down
+    rather than fails, and creeps back up when the service recovers."""
+
+    def __init__(self, start: int, maximum: int, minimum: int = 1) -> None:
+        self.maximum = max(1, maximum)
+        self.minimum = max(1, min(minimum, self.maximum))
+        self.limit = max(self.minimum, min(start, self.maximum))
+        self.throttle_events = 0
+        self._in_flight = 0
+        self._successes = 0
+        self._cond = threading.Condition()
+
+    def acquire(self) -> None:
+        with self._cond:
+            while self._in_flight >= self.limit:
+                self._cond.wait()
+            self._in_flight += 1
+
+    def release(self) -> None:
+        with self._cond:
+            self._in_flight -= 1
+            self._cond.notify()
+
+    def succeeded(self) -> None:
+        with self._cond:
+            self._successes += 1
+            if self._successes >= self.limit * 4 and self.limit < self.maximum:
+                self.limit += 1
+                self._successes = 0
+                self._cond.notify()
+
+    def throttled(self) -> None:
+        with self._cond:
+            self.throttle_events += 1
+            self.limit = max(self.minimum, self.limit // 2)
+            self._successes = 0
+
+
+def is_throttling(error: BaseException) -> bool:
+    """A 429/503 from the service. Graph's client raises ``Throttled`` (mobilise.graph);
+    matched by name so storage engines need not import the Graph client."""
+    return any(cls.__name__ == "Throttled" for cls in type(error).__mro__) or \
+        getattr(error, "status_code", None) in (429, 503)
+
+
+def retry_delay(error: BaseException, attempt: int) -> float:
+    after = getattr(error, "retry_after", None)
+    if isinstance(after, int | float) and after > 0:
+        return float(after)
+    return float(min(30.0, 0.05 * 2.0 ** attempt) * (0.5 + random.random()))
+
+
+# --------------------------------------------------------------------------- copying
+
+
+class HashingReader(io.RawIOBase):
+    """The source stream, hashed (QuickXorHash) as the destination reads it, so a copy
+    reads the source once."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.hasher = QuickXorHash()
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        readinto = getattr(self._stream, "readinto", None)
+        if readinto is not None:
+            count = readinto(view)
+        else:
+            data = self._stream.read(len(view))
+            count = len(data)
+            view[:count] = data
+        count = count or 0
+        if count:
+            self.hasher.update(view[:count])
+            self.count += count
+        return count
+
+
+def hash_entry(backend: Backend, path: str) -> str:
+    """The quickXorHash of a file as stored, by reading it."""
+    hasher = QuickXorHash()
+    with backend.open_read(path) as stream:
+        for chunk in read_chunks(stream):
+            hasher.update(chunk)
+    return hasher.b64digest()
+
+
+def destination_hash(backend: Backend, entry: Entry) -> str:
+    """The destination's own hash when it keeps one, else the content read back."""
+    if Capability.NATIVE_HASH in backend.capabilities and entry.hashes.get(HASH_NAME):
+        return entry.hashes[HASH_NAME]
+    return hash_entry(backend, entry.path)
+
+
+class SourceChanged(Exception):
+    pass
+
+
+@dataclass
+class Copier:
+    source: Backend
+    main: Backend
+    archive: Backend | None
+    limit: AdaptiveLimit
+    max_attempts: int = 6
+    sleep: Callable[[float], None] = time.sleep
+
+    def backend_for(self, target: str) -> Backend:
+        if target == "archive":
+            assert self.archive is not None
+            return self.archive
+        return self.main
+
+    def copy(self, planned: PlannedFile) -> FileResult:
+        assert planned.source is not None
+        source = planned.source
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                digest = self._copy_once(planned)
+            except SourceChanged as exc:
+                return self._result(planned, Outcome.SOURCE_CHANGED, attempt, reason=str(exc))
+            except StorageError as exc:
+                throttled = is_throttling(exc)
+                if throttled:
+                    self.limit.throttled()
+                if (exc.retryable or throttled) and attempt < self.max_attempts:
+                    self.sleep(retry_delay(exc, attempt))
+                    continue
+                return self._result(planned, Outcome.FAILED, attempt,
+                                    reason=f"{type(exc).__name__}: {exc}")
+            except OSError as exc:
+                return self._result(planned, Outcome.FAILED, attempt,
+                                    reason=f"{type(exc).__name__}: {exc}")
+            self.limit.succeeded()
+            return FileResult(source.path, planned.dest_path, planned.target, Outcome.COPIED,
+                              size=source.size, modified=source.modified, hash=digest,
+                              attempts=attempt)
+
+    def _result(self, planned: PlannedFile, outcome: Outcome, attempts: int,
+                reason: str) -> FileResult:
+        assert planned.source is not None
+        return FileResult(planned.source.path, planned.dest_path, planned.target, outcome,
+                          size=planned.source.size, modified=planned.source.modified,
+                          reason=reason, attempts=attempts)
+
+    def _copy_once(self, planned: PlannedFile) -> str:
+        assert planned.source is not None
+        source = planned.source
+        destination = self.backend_for(planned.target)
+        with self.source.open_read(source.path) as stream:
+            reader = HashingReader(stream)
+            try:
+                written = destination.write(planned.dest_path, reader, source.size,  # type: ignore[arg-type]
+                                            modified=source.modified, created=source.created)
+            except SizeMismatch as exc:
+                raise SourceChanged(f"the source changed size while it was read: {exc}") from exc
+        digest = reader.hasher.b64digest()
+        # What was read must still be what the source holds: a file written to while we
+        # read it may have given us a mixture. Such a copy is never recorded verified;
+        # its modified time (the old one) makes the next round copy it again.
+        now = self.source.stat(source.path)
+        if now.size != source.size or now.modified != source.modified:
+            raise SourceChanged("the source changed while it was copied; next round")
+        if written.size != source.size:
+            raise _VerifyFailed(f"{planned.dest_path!r}: {written.size} bytes arrived, "
+                                f"not {source.size}")
+        arrived = destination_hash(destination, written)
+        if arrived != digest:
+            raise _VerifyFailed(f"{planned.dest_path!r}: quickXorHash {arrived} at the "
+                                f"destination, {digest} read from the source")
+        return digest
+
+
+class _VerifyFailed(StorageError):
+    """The copy arrived different from what was read; worth another attempt."""
+
+    retryable = True
+
+
+# --------------------------------------------------------------------------- the sync
+
+
+@dataclass
+class SyncOptions:
+    concurrency: int = 8
+    max_concurrency: int = 32
+    max_attempts: int = 6
+    # Partial files left by a crashed writer older than this are removed.
+    stale_partial_after: timedelta = timedelta(minutes=30)
+    clock: Clock | None = None
+
+
+def sync_person(
+    source: Backend,
+    main: Backend,
+    *,
+    archive: Backend | None = None,
+    dispositions: Mapping[str, Disposition | str] | None = None,
+    renames: Mapping[str, str] | None = None,
+    journal: Journal | None = None,
+    options: SyncOptions | None = None,
+    progress: Progress | None = None,
+    under: Iterable[str] = ("",),
+) -> SyncResult:
+    """Bring ``main`` (and ``archive``) up to date with ``source`` for the folders
+    ``under`` (a shard; the whole drive by default). Safe to run any number of times,
+    concurrently with a crashed earlier run's leftovers."""
+    options = options or SyncOptions()
+    progress = progress or NullProgress()
+    started = time.monotonic()
+    plan: list[PlannedFile] = []
+    for prefix in under:
+        plan += plan_files(_sides(source, main, archive, prefix, options), dispositions, renames)
+    result = SyncResult()
+    limit = AdaptiveLimit(options.concurrency, options.max_concurrency)
+    copier = Copier(source, main, archive, limit, options.max_attempts)
+    to_copy = [p for p in plan if p.step in (Step.COPY_NEW, Step.COPY_CHANGED)]
+    progress.start(len(plan), "sync")
+    for planned in plan:
+        if planned.step in (Step.SKIP, Step.REPORT):
+            _record(result, journal, _reported(planned))
+            progress.advance(1)
+    _copy_all(copier, to_copy, limit, result, journal, progress)
+    result.seconds = time.monotonic() - started
+    result.throttle_events = limit.throttle_events
+    result.final_concurrency = limit.limit
+    progress.finish(f"{result.count(Outcome.COPIED)} copied")
+    return result
+
+
+def _sides(source: Backend, main: Backend, archive: Backend | None, prefix: str,
+           options: SyncOptions) -> Sides:
+    entries = list(walk(source, prefix)) if prefix == "" else _walk_shard(source, prefix)
+    main_files = _without_partials(main, list_files(main, prefix), options)
+    archive_files = _without_partials(archive, list_files(archive, prefix), options) \
+        if archive is not None else None
+    return Sides(entries, main_files, archive_files,
+                 max(source.time_precision, main.time_precision),
+                 max(source.time_precision, archive.time_precision) if archive else timedelta(0))
+
+
+def _walk_shard(source: Backend, prefix: str) -> list[Entry]:
+    top = source.stat(prefix)
+    if top.kind is not EntryKind.FOLDER:
+        return [top]
+    return [top, *walk(source, prefix)]
+
+
+def _without_partials(backend: Backend, files: dict[str, Entry],
+                      options: SyncOptions) -> dict[str, Entry]:
+    kept: dict[str, Entry] = {}
+    now = (options.clock or SystemClock()).now()
+    for path, entry in files.items():
+        if not is_partial(entry.name):
+            kept[path] = entry
+            continue
+        if now - entry.modified >= options.stale_partial_after:
+            with suppress(StorageError):  # another run removed it first
+                backend.remove(path)
+    return kept
+
+
+def _reported(planned: PlannedFile) -> FileResult:
+    assert planned.outcome is not None
+    source = planned.source
+    return FileResult(planned.path, planned.dest_path, planned.target, planned.outcome,
+                      size=source.size if source else 0,
+                      modified=source.modified if source else None, reason=planned.reason)
+
+
+def _copy_all(copier: Copier, to_copy: list[PlannedFile], limit: AdaptiveLimit,
+              result: SyncResult, journal: Journal | None, progress: Progress) -> None:
+    lock = threading.Lock()
+    stats = {"bytes": 0, "files": 0}
+
+    def run(planned: PlannedFile) -> None:
+        try:
+            outcome = copier.copy(planned)
+        finally:
+            limit.release()
+        with lock:
+            _record(result, journal, outcome)
+            stats["files"] += 1
+            stats["bytes"] += outcome.size if outcome.outcome is Outcome.COPIED else 0
+            progress.advance(1, bytes=stats["bytes"], throttled=limit.throttle_events,
+                             concurrency=limit.limit)
+
+    with ThreadPoolExecutor(max_workers=limit.maximum, thread_name_prefix="copy") as pool:
+        futures: list[Future[None]] = []
+        for planned in to_copy:
+            limit.acquire()
+            futures.append(pool.submit(run, planned))
+        for future in futures:
+            future.result()
+
+
+def _record(result: SyncResult, journal: Journal | None, outcome: FileResult) -> None:
+    result.files.append(outcome)
+    if journal is not None:
+        journal.append(to_record(outcome))
+
+
+def to_record(outcome: FileResult) -> Record:
+    modified = outcome.modified
+    return Record(path=outcome.path, outcome=outcome.outcome.value, dest=outcome.dest_path,
+                  target=outcome.target, size=outcome.size,
+                  modified=modified.isoformat() if modified else None, hash=outcome.hash,
+                  reason=outcome.reason, attempts=outcome.attempts)
