@@ -278,3 +278,18 @@ def test_dispose_files_never_move_and_review_files_wait(
     check = verify_person(local(source_tree.root), local(destination_root),
                           dispositions=dispositions)
     assert check.ok and [w.path for w in check.waiting] == [names[1]]
+
+
+def test_shards_together_cover_the_drive_exactly_once(
+        source_tree: GuardedTree, destination_root: Path) -> None:
+    from mobilise.migration.sync import plan_shards
+
+    shards = plan_shards(local(source_tree.root), max_files=15)
+    assert len(shards) >= 3
+    seen: list[str] = []
+    for shard in shards:
+        result = sync_person(local(source_tree.root), local(destination_root), under=shard,
+                             options=FAST)
+        seen += [f.path for f in result.files]
+    assert sorted(seen) == sorted(files_under(source_tree.root))
+    assert files_under(destination_root) == files_under(source_tree.root)

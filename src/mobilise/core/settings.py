@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     archive_root: Path = Field(default=Path("./mobilise-data/archive"))
     scan_processes: int = Field(default=2)
     migration_concurrency: int = Field(default=8)
+    migration_max_concurrency: int = Field(default=32)
+    migration_destination: str = Field(
+        default="onedrive", description="onedrive, or local (a folder per person) for trials")
+    migration_destination_root: Path = Field(
+        default=Path("./mobilise-data/onedrive"), description="with migration_destination=local")
+    migration_shard_files: int = Field(
+        default=50_000, description="files per task at most: large drives are split")
 
     # --- devices, rollout, comms, finance ---------------------------------------------
     mdm_capacity: int = Field(default=40_000)
@@ -86,6 +93,8 @@ class Settings(BaseSettings):
 
     # --- celery -----------------------------------------------------------------------
     broker_url: str = "redis://127.0.0.1:6379/0"
+    worker_visibility_timeout: int = Field(
+        default=3600, description="seconds before a dead worker's task is delivered again")
 
     @classmethod
     def settings_customise_sources(

@@ -550,13 +550,55 @@ def sync_person(
 
 def _sides(source: Backend, main: Backend, archive: Backend | None, prefix: str,
            options: SyncOptions) -> Sides:
-    entries = list(walk(source, prefix)) if prefix == "" else _walk_shard(source, prefix)
-    main_files = _without_partials(main, list_files(main, prefix), options)
-    archive_files = _without_partials(archive, list_files(archive, prefix), options) \
-        if archive is not None else None
+    if prefix == ROOT_FILES:
+        entries = sorted((e for e in source.list("") if e.kind is not EntryKind.FOLDER),
+                         key=lambda e: e.path)
+        main_files = _root_files(main)
+        archive_files = _root_files(archive) if archive is not None else None
+    else:
+        entries = list(walk(source, prefix)) if prefix == "" else _walk_shard(source, prefix)
+        main_files = list_files(main, prefix)
+        archive_files = list_files(archive, prefix) if archive is not None else None
+    main_files = _without_partials(main, main_files, options)
+    if archive is not None and archive_files is not None:
+        archive_files = _without_partials(archive, archive_files, options)
     return Sides(entries, main_files, archive_files,
                  max(source.time_precision, main.time_precision),
                  max(source.time_precision, archive.time_precision) if archive else timedelta(0))
+
+
+def _root_files(backend: Backend) -> dict[str, Entry]:
+    return {e.path: e for e in backend.list("") if e.kind is EntryKind.FILE}
+
+
+# --------------------------------------------------------------------------- shards
+
+# The shard of the files directly in the root (top-level folders are shards of their own).
+ROOT_FILES = ":files-at-root"
+
+
+def plan_shards(source: Backend, max_files: int) -> list[list[str]]:
+    """Split a drive into shards of at most about ``max_files`` files, by top-level
+    folder, so that no task runs for hours and a redelivered task redoes little. The
+    files at the root are one shard; a single top-level folder larger than the limit is
+    a shard of its own. Each shard is a list of ``under`` prefixes for ``sync_person``."""
+    sizes: list[tuple[str, int]] = []
+    for entry in sorted(source.list(""), key=lambda e: e.path):
+        if entry.kind is EntryKind.FOLDER:
+            count = sum(1 for e in walk(source, entry.path) if e.kind is not EntryKind.FOLDER)
+            sizes.append((entry.path, count))
+    shards: list[list[str]] = [[ROOT_FILES]]
+    current: list[str] = []
+    filled = 0
+    for path, count in sizes:
+        if current and filled + count > max_files:
+            shards.append(current)
+            current, filled = [], 0
+        current.append(path)
+        filled += count
+    if current:
+        shards.append(current)
+    return shards
 
 
 def _walk_shard(source: Backend, prefix: str) -> list[Entry]:

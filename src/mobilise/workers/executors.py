@@ -1,0 +1,87 @@
+"""Executors: run many payloads of one task and give back each one's result or error."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from mobilise.core.errors import InvalidInput
+from mobilise.core.settings import Settings
+from mobilise.workers.registry import Payload, run_task
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    payload: Payload
+    value: Payload | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Executor(Protocol):
+    name: str
+
+    def run_all(self, task_name: str, payloads: Sequence[Payload]) -> list[TaskResult]:
+        """Run the task once per payload; results in payload order. A failing payload
+        gives a result with ``error``, never an exception for the whole batch."""
+        ...
+
+
+class InProcessExecutor:
+    """A thread pool in this process: the default, and what tests and the demo use."""
+
+    name = "inprocess"
+
+    def __init__(self, settings: Settings, workers: int = 4) -> None:
+        self.settings = settings
+        self.workers = max(1, workers)
+
+    def run_all(self, task_name: str, payloads: Sequence[Payload]) -> list[TaskResult]:
+        def one(payload: Payload) -> TaskResult:
+            try:
+                return TaskResult(payload, run_task(self.settings, task_name, payload))
+            except Exception as exc:  # noqa: BLE001 - reported per payload, not raised
+                return TaskResult(payload, error=f"{type(exc).__name__}: {exc}")
+
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="task") as pool:
+            return list(pool.map(one, payloads))
+
+
+class CeleryExecutor:
+    """Sends each payload to Celery workers (``mobilise worker``) and waits for all."""
+
+    name = "celery"
+
+    def __init__(self, settings: Settings, timeout: float | None = None) -> None:
+        from mobilise.workers.celery_app import make_celery
+
+        self.settings = settings
+        self.app = make_celery(settings)
+        self.timeout = timeout
+
+    def run_all(self, task_name: str, payloads: Sequence[Payload]) -> list[TaskResult]:
+        pending = [self.app.send_task("mobilise.run", args=(task_name, p)) for p in payloads]
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        results: list[TaskResult] = []
+        for payload, async_result in zip(payloads, pending, strict=True):
+            remaining = None if deadline is None else max(0.1, deadline - time.monotonic())
+            try:
+                value: Any = async_result.get(timeout=remaining, propagate=True)
+                results.append(TaskResult(payload, value))
+            except Exception as exc:  # noqa: BLE001 - a task's own error, per payload
+                results.append(TaskResult(payload, error=f"{type(exc).__name__}: {exc}"))
+        return results
+
+
+def open_executor(kind: str, settings: Settings, **options: Any) -> Executor:
+    if kind == "inprocess":
+        return InProcessExecutor(settings, **options)
+    if kind == "celery":
+        return CeleryExecutor(settings, **options)
+    raise InvalidInput(f"unknown executor {kind!r}; known: inprocess, celery")

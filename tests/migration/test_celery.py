@@ -1,0 +1,117 @@
+"""A Celery worker killed with SIGKILL in the middle of a migration task: after the task
+is delivered again to a new worker, nothing is missing or duplicated."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mobilise.core.settings import Settings
+from mobilise.migration.journal import journal_path
+from mobilise.migration.sync import plan_shards
+from mobilise.storage.local import LocalBackend
+from mobilise.workers import CeleryExecutor, TaskResult
+from tests.migration.conftest import GuardedTree, make_tree, tree_snapshot
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """MOBILISE_TEST_REDIS_URL (script/services.sh start_redis), else a redis-server of
+    our own on a free loopback port. A missing redis-server fails, never skips."""
+    if url := os.environ.get("MOBILISE_TEST_REDIS_URL"):
+        yield url
+        return
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                               "--save", "", "--appendonly", "no", "--dir", str(folder)],
+                              stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        import socket
+
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "mobilise.cli.main", "worker", "--pool", "solo"],
+            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+            start_new_session=True)
+
+
+def test_worker_killed_mid_task_redelivers_and_nothing_is_missing_or_duplicated(
+        tmp_path: Path, redis_url: str) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    make_tree(source, 3000, seed=3, max_size=40_000)
+    guard = GuardedTree(source, tree_snapshot(source))
+    destination = tmp_path / "dest"
+    destination.mkdir()
+    data_dir = tmp_path / "data"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "MOBILISE_BROKER_URL": redis_url,
+           "MOBILISE_DATA_DIR": str(data_dir), "MOBILISE_WORKER_VISIBILITY_TIMEOUT": "3",
+           "MOBILISE_MIGRATION_CONCURRENCY": "2"}
+    settings = Settings(broker_url=redis_url, data_dir=data_dir, worker_visibility_timeout=3)
+    shards = plan_shards(LocalBackend(source), max_files=1200)
+    payloads = [{"person": "p1", "round": "pre-seed", "under": shard,
+                 "source": {"kind": "local", "root": str(source), "durable": False},
+                 "destination": {"kind": "local", "root": str(destination)},
+                 "stale_partial_seconds": 0} for shard in shards]
+    results: list[TaskResult] = []
+    dispatcher = threading.Thread(
+        target=lambda: results.extend(CeleryExecutor(settings, timeout=240).run_all(
+            "migration.sync_shard", payloads)))
+    dispatcher.start()
+    log = tmp_path / "worker.log"
+    first = start_worker(env, log)
+    journal = journal_path(data_dir, "p1", "pre-seed")
+    deadline = time.monotonic() + 60
+    while (not journal.exists() or journal.read_bytes().count(b"\n") < 400) \
+            and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.killpg(first.pid, signal.SIGKILL)  # the worker and anything it started
+    first.wait()
+    copied_before_kill = journal.read_bytes().count(b"\n")
+    assert 400 <= copied_before_kill < 3000, "the kill did not land mid-migration"
+    second = start_worker(env, log)
+    try:
+        dispatcher.join(timeout=240)
+        assert not dispatcher.is_alive(), log.read_text()
+    finally:
+        os.killpg(second.pid, signal.SIGTERM)
+        second.wait(timeout=30)
+    assert all(r.ok for r in results), [r.error for r in results]
+    assert all(r.value and r.value["complete"] for r in results)
+    assert tree_snapshot(destination) == guard.snapshot  # nothing missing, nothing extra
+    assert tree_snapshot(source) == guard.snapshot
