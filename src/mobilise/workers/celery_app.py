@@ -31,7 +31,13 @@ def make_celery(settings: Settings) -> Celery:
         result_serializer="json",
         accept_content=["json"],
         result_expires=7 * 24 * 3600,
-        broker_transport_options={"visibility_timeout": settings.worker_visibility_timeout},
+        # A dead worker's message is handed on after the visibility timeout, found by a
+        # periodic sweep; sweep every tenth of the timeout so the wait stays near it.
+        broker_transport_options={
+            "visibility_timeout": settings.worker_visibility_timeout,
+            "unacked_restore_interval": max(1, settings.worker_visibility_timeout // 10),
+            "unacked_restore_throttle": 1,
+        },
         result_backend_transport_options={
             "visibility_timeout": settings.worker_visibility_timeout},
         broker_connection_retry_on_startup=True,
