@@ -1,0 +1,334 @@
+"""Running a wave's rounds and cutting people over.
+
+A round dispatches one sync task per shard of each person's drive to an executor (the
+in-process pool or Celery), then records each person's totals. Cutover is the only way a
+person becomes ``migrated``: the operator confirms the source is frozen, a final delta
+round runs, and a full verification must find every file that should move at its
+destination with the source's hash. Any problem leaves the person on their H: drive,
+``failed`` with the reason, to be retried.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from mobilise.core import audit
+from mobilise.core.actor import Actor
+from mobilise.core.clock import Clock, SystemClock
+from mobilise.core.errors import InvalidInput, TransitionRefused
+from mobilise.core.progress import NullProgress, Progress
+from mobilise.core.settings import Settings
+from mobilise.core.transitions import run_transition
+from mobilise.migration.journal import Journal, journal_path, verified_hashes
+from mobilise.migration.models import (
+    MigrationState,
+    PersonMigration,
+    Round,
+    RoundKind,
+    RoundStatus,
+    Wave,
+)
+from mobilise.migration.sync import plan_shards
+from mobilise.migration.tasks import backend_from_spec, read_plan_inputs
+from mobilise.migration.transitions import PERSON_LIFECYCLE, ROUND_LIFECYCLE
+from mobilise.migration.verify import verify_person
+from mobilise.migration.waves import wave_people
+from mobilise.people.models import Person
+from mobilise.workers.executors import Executor, TaskResult
+
+# Per person: (dispositions or None for "everything migrates", renames old → new).
+PlanInputs = Callable[[Person], tuple[dict[str, str] | None, dict[str, str]]]
+
+
+# --------------------------------------------------------------------------- endpoints
+
+
+def source_spec(settings: Settings, person: Person) -> dict[str, Any]:
+    """The person's H: drive: their recorded home directory, else the template."""
+    if person.home_directory:
+        root = person.home_directory
+    elif settings.home_template:
+        root = settings.home_template.format(sam=person.sam_account_name or person.number,
+                                             number=person.number)
+    else:
+        root = str(Path(settings.home_root) / (person.sam_account_name or person.number))
+    return {"kind": "local", "root": root, "durable": False}
+
+
+def destination_spec(settings: Settings, person: Person) -> dict[str, Any]:
+    if settings.migration_destination == "local":
+        root = Path(settings.migration_destination_root) / person.upn
+        root.mkdir(parents=True, exist_ok=True)
+        return {"kind": "local", "root": str(root)}
+    return {"kind": settings.migration_destination, "settings": True, "upn": person.upn}
+
+
+def archive_spec(settings: Settings, person: Person) -> dict[str, Any]:
+    root = Path(settings.archive_root) / (person.sam_account_name or person.number)
+    root.mkdir(parents=True, exist_ok=True)
+    return {"kind": "local", "root": str(root)}
+
+
+def write_plan_inputs(settings: Settings, person: Person,
+                      plan_inputs: PlanInputs | None) -> str | None:
+    if plan_inputs is None:
+        return None
+    dispositions, renames = plan_inputs(person)
+    path = Path(settings.data_dir) / "plans" / f"{person.number}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"dispositions": dispositions, "renames": renames}),
+                    encoding="utf-8")
+    return str(path)
+
+
+# --------------------------------------------------------------------------- rounds
+
+
+@dataclass
+class RoundReport:
+    round: Round
+    people: dict[str, dict[str, Any]] = field(default_factory=dict)  # number → totals
+    errors: list[str] = field(default_factory=list)
+
+
+def next_round(wave: Wave, number: int | None = None) -> Round:
+    if number is not None:
+        for candidate in wave.rounds:
+            if candidate.number == number:
+                return candidate
+        raise InvalidInput(f"wave {wave.name!r} has no round {number}")
+    for candidate in wave.rounds:
+        if candidate.status == RoundStatus.PLANNED.value:
+            return candidate
+    raise InvalidInput(f"wave {wave.name!r} has no planned round left")
+
+
+def run_round(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    wave: Wave,
+    executor: Executor,
+    *,
+    number: int | None = None,
+    plan_inputs: PlanInputs | None = None,
+    progress: Progress | None = None,
+    clock: Clock | None = None,
+) -> RoundReport:
+    """Run a pre-seed or delta round for everyone in the wave not yet migrated."""
+    clock = clock or SystemClock()
+    round_ = next_round(wave, number)
+    if round_.kind == RoundKind.CUTOVER.value:
+        raise InvalidInput("the cutover round runs through `migrate cutover`, which needs "
+                           "the operator to confirm the sources are frozen")
+    members = [m for m in wave_people(session, wave)
+               if m.state != MigrationState.MIGRATED.value]
+    _start_round(session, actor, round_, clock)
+    starting = [m for m in members if m.state != MigrationState.IN_PROGRESS.value]
+    if starting:
+        run_transition(session, actor, PERSON_LIFECYCLE, "start", starting)
+    session.commit()
+    report = sync_people(session, actor, settings, round_, members, executor,
+                         plan_inputs=plan_inputs, progress=progress)
+    _finish_round(session, actor, round_, report, executor, clock)
+    return report
+
+
+def _start_round(session: Session, actor: Actor, round_: Round, clock: Clock) -> None:
+    run_transition(session, actor, ROUND_LIFECYCLE, "start", [round_])
+    with audit.change(session, actor, "migration_round.started", round_):
+        round_.started_at = clock.now()
+
+
+def _finish_round(session: Session, actor: Actor, round_: Round, report: RoundReport,
+                  executor: Executor, clock: Clock) -> None:
+    totals: dict[str, Any] = {"executor": executor.name, "people": len(report.people),
+                              "errors": report.errors[:50]}
+    for person_totals in report.people.values():
+        for key, value in person_totals.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                totals[key] = totals.get(key, 0) + value
+    with audit.change(session, actor, "migration_round.summarised", round_):
+        round_.summary = totals
+        round_.finished_at = clock.now()
+    if report.errors:
+        run_transition(session, actor, ROUND_LIFECYCLE, "fail", [round_],
+                       reason=f"{len(report.errors)} task(s) failed: {report.errors[0]}")
+    else:
+        run_transition(session, actor, ROUND_LIFECYCLE, "finish", [round_])
+    session.commit()
+
+
+def sync_people(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    round_: Round,
+    members: Sequence[PersonMigration],
+    executor: Executor,
+    *,
+    plan_inputs: PlanInputs | None = None,
+    progress: Progress | None = None,
+) -> RoundReport:
+    progress = progress or NullProgress()
+    payloads: list[dict[str, Any]] = []
+    for member in members:
+        payloads += person_payloads(settings, member.person, round_, plan_inputs)
+    progress.start(len(payloads), f"round {round_.number} ({round_.kind})")
+    results = executor.run_all("migration.sync_shard", payloads)
+    progress.advance(len(results))
+    report = RoundReport(round_)
+    by_person: dict[str, list[TaskResult]] = {}
+    for result in results:
+        by_person.setdefault(result.payload["person"], []).append(result)
+    for member in members:
+        totals = _person_totals(by_person.get(member.person.number, []), report)
+        report.people[member.person.number] = totals
+        with audit.change(session, actor, "migration_person.round", member):
+            member.counts = totals
+            member.last_round = round_.number
+    progress.finish(f"{len(payloads)} shard(s)")
+    return report
+
+
+def person_payloads(settings: Settings, person: Person, round_: Round,
+                    plan_inputs: PlanInputs | None) -> list[dict[str, Any]]:
+    source = source_spec(settings, person)
+    backend = backend_from_spec(settings, source)
+    assert backend is not None
+    base = {
+        "person": person.number, "round": round_.journal_name, "source": source,
+        "destination": destination_spec(settings, person),
+        "archive": archive_spec(settings, person),
+        "plan_inputs": write_plan_inputs(settings, person, plan_inputs),
+    }
+    return [{**base, "under": shard}
+            for shard in plan_shards(backend, settings.migration_shard_files)]
+
+
+def _person_totals(results: list[TaskResult], report: RoundReport) -> dict[str, Any]:
+    totals: dict[str, Any] = {"bytes_copied": 0, "throttle_events": 0, "shards": len(results)}
+    for result in results:
+        if not result.ok or result.value is None:
+            report.errors.append(f"{result.payload['person']} {result.payload['under']}: "
+                                 f"{result.error}")
+            totals["task_errors"] = totals.get("task_errors", 0) + 1
+            continue
+        for outcome, count in result.value["outcomes"].items():
+            totals[outcome] = totals.get(outcome, 0) + count
+        totals["bytes_copied"] += result.value["bytes_copied"]
+        totals["throttle_events"] += result.value["throttle_events"]
+    return totals
+
+
+# --------------------------------------------------------------------------- cutover
+
+
+@dataclass
+class CutoverResult:
+    person: str
+    migrated: bool
+    reason: str | None
+    verified: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def cutover(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    wave: Wave,
+    executor: Executor,
+    *,
+    frozen_confirmed: bool,
+    people: Sequence[str] = (),
+    review_override: str | None = None,
+    plan_inputs: PlanInputs | None = None,
+    clock: Clock | None = None,
+) -> list[CutoverResult]:
+    """Cut over the wave (or the ``people`` named in it): final delta, full verification,
+    then migrated or failed with the reason. ``review_override`` (a reason) lets files
+    still awaiting retention review stay behind without blocking the cutover."""
+    if not frozen_confirmed:
+        raise InvalidInput("cutover needs the operator to confirm the sources are frozen "
+                           "(--confirm-frozen): files changed after the final round would "
+                           "be left behind")
+    clock = clock or SystemClock()
+    round_ = next((r for r in wave.rounds if r.kind == RoundKind.CUTOVER.value), None)
+    if round_ is None:
+        raise InvalidInput(f"wave {wave.name!r} has no cutover round")
+    members = [m for m in wave_people(session, wave)
+               if m.state != MigrationState.MIGRATED.value
+               and (not people or m.person.number in people or m.person.upn in people)]
+    if not members:
+        raise InvalidInput("nobody left to cut over")
+    _freeze(session, actor, members, review_override, clock)
+    if round_.status == RoundStatus.PLANNED.value:
+        _start_round(session, actor, round_, clock)
+    starting = [m for m in members if m.state != MigrationState.IN_PROGRESS.value]
+    if starting:
+        run_transition(session, actor, PERSON_LIFECYCLE, "start", starting)
+    session.commit()
+    report = sync_people(session, actor, settings, round_, members, executor,
+                         plan_inputs=plan_inputs)
+    outcomes = [_verify_and_decide(session, actor, settings, round_, m, plan_inputs)
+                for m in members]
+    _close_cutover_round(session, actor, wave, round_, report, executor, clock)
+    return outcomes
+
+
+def _freeze(session: Session, actor: Actor, members: Sequence[PersonMigration],
+            review_override: str | None, clock: Clock) -> None:
+    for member in members:
+        with audit.change(session, actor, "migration_person.source_frozen", member,
+                          reason=review_override):
+            member.source_frozen_at = clock.now()
+            member.review_override = review_override
+
+
+def _verify_and_decide(session: Session, actor: Actor, settings: Settings, round_: Round,
+                       member: PersonMigration, plan_inputs: PlanInputs | None) -> CutoverResult:
+    person = member.person
+    source = backend_from_spec(settings, source_spec(settings, person))
+    main = backend_from_spec(settings, destination_spec(settings, person))
+    archive = backend_from_spec(settings, archive_spec(settings, person))
+    assert source is not None and main is not None
+    dispositions, renames = read_plan_inputs(write_plan_inputs(settings, person, plan_inputs))
+    path = journal_path(settings.data_dir, person.number, round_.journal_name)
+    with Journal(path) as journal:
+        check = verify_person(source, main, archive=archive, dispositions=dispositions,
+                              renames=renames, journal=journal,
+                              known_hashes=verified_hashes(settings.data_dir, person.number))
+    problems = [f"{p.path}: {p.reason}" for p in check.problems]
+    reason = None
+    if problems:
+        reason = f"{len(problems)} file(s) not verified at the destination: {problems[0]}"
+    elif check.waiting and not member.review_override:
+        reason = (f"{len(check.waiting)} file(s) await retention review; review them or "
+                  f"override with a reason")
+    if reason is None:
+        try:
+            run_transition(session, actor, PERSON_LIFECYCLE, "migrate", [member],
+                           verified=True)
+        except TransitionRefused as refused:
+            reason = refused.message
+    if reason is not None:
+        run_transition(session, actor, PERSON_LIFECYCLE, "fail", [member], reason=reason)
+    session.commit()
+    return CutoverResult(person.number, reason is None, reason, len(check.verified),
+                         problems[:100])
+
+
+def _close_cutover_round(session: Session, actor: Actor, wave: Wave, round_: Round,
+                         report: RoundReport, executor: Executor, clock: Clock) -> None:
+    pending = [m for m in wave_people(session, wave)
+               if m.state not in (MigrationState.MIGRATED.value, MigrationState.FAILED.value)]
+    if pending or round_.status != RoundStatus.RUNNING.value:
+        return  # the rest of the wave is still to be cut over
+    _finish_round(session, actor, round_, report, executor, clock)

@@ -1,0 +1,140 @@
+"""Creating waves: a set of people and a schedule of rounds (pre-seed, deltas, cutover)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from mobilise.core import audit
+from mobilise.core.actor import Actor
+from mobilise.core.clock import Clock, SystemClock
+from mobilise.core.errors import Conflict, InvalidInput, NotFound
+from mobilise.migration.models import PersonMigration, Round, RoundKind, Wave
+from mobilise.people.models import OrgUnit, Person, PersonStatus, Site
+
+
+@dataclass(frozen=True)
+class WaveSelection:
+    """Who is in a wave: the union of the org units, sites and people named, narrowed by
+    drive size when sizes are known (from the drive scans)."""
+
+    org_units: Sequence[str] = ()
+    sites: Sequence[str] = ()
+    people: Sequence[str] = ()  # numbers or UPNs
+    min_bytes: int | None = None
+    max_bytes: int | None = None
+    drive_sizes: Mapping[str, int] = field(default_factory=dict)  # person number → bytes
+
+    def as_json(self) -> dict[str, object]:
+        return {"org_units": list(self.org_units), "sites": list(self.sites),
+                "people": list(self.people), "min_bytes": self.min_bytes,
+                "max_bytes": self.max_bytes}
+
+
+def select_people(session: Session, selection: WaveSelection) -> list[Person]:
+    chosen: dict[int, Person] = {}
+    active = select(Person).where(Person.status == PersonStatus.ACTIVE.value)
+    if selection.org_units:
+        stmt = active.join(OrgUnit, Person.org_unit_id == OrgUnit.id).where(
+            OrgUnit.code.in_(selection.org_units))
+        chosen.update({p.id: p for p in session.scalars(stmt)})
+    if selection.sites:
+        stmt = active.join(Site, Person.site_id == Site.id).where(
+            Site.code.in_(selection.sites))
+        chosen.update({p.id: p for p in session.scalars(stmt)})
+    if selection.people:
+        keys = [k.strip() for k in selection.people]
+        stmt = select(Person).where(Person.number.in_(keys) | Person.upn.in_(
+            [k.lower() for k in keys]))
+        found = list(session.scalars(stmt))
+        missing = set(keys) - {p.number for p in found} - {p.upn for p in found}
+        if missing:
+            raise NotFound(f"no such people: {', '.join(sorted(missing)[:20])}")
+        chosen.update({p.id: p for p in found})
+    people = sorted(chosen.values(), key=lambda p: p.number)
+    if selection.min_bytes is not None or selection.max_bytes is not None:
+        people = [p for p in people if _size_fits(selection, selection.drive_sizes.get(p.number))]
+    return people
+
+
+def _size_fits(selection: WaveSelection, size: int | None) -> bool:
+    if size is None:
+        return False  # not scanned: its size is unknown, so it cannot be placed by size
+    if selection.min_bytes is not None and size < selection.min_bytes:
+        return False
+    return selection.max_bytes is None or size <= selection.max_bytes
+
+
+def create_wave(
+    session: Session,
+    actor: Actor,
+    name: str,
+    selection: WaveSelection,
+    *,
+    delta_rounds: int = 1,
+    schedule: Sequence[datetime | None] = (),
+    description: str | None = None,
+    clock: Clock | None = None,
+) -> Wave:
+    """A wave with rounds 1 (pre-seed), 2..n+1 (deltas) and the cutover last; the
+    ``schedule`` gives their dates in that order where known."""
+    if not name.strip():
+        raise InvalidInput("a wave needs a name")
+    if delta_rounds < 0:
+        raise InvalidInput("delta rounds cannot be negative")
+    if session.scalar(select(Wave).where(Wave.name == name)) is not None:
+        raise Conflict(f"a wave named {name!r} exists already")
+    people = select_people(session, selection)
+    if not people:
+        raise InvalidInput("the selection names nobody")
+    taken = _already_in_a_wave(session, [p.id for p in people])
+    if taken:
+        raise Conflict(f"already in an unfinished wave: {', '.join(taken[:20])}")
+    clock = clock or SystemClock()
+    wave: Wave = audit.create(session, actor, "migration_wave.create",
+                        Wave(name=name, description=description,
+                             selection=selection.as_json(), created_at=clock.now()))
+    session.flush()
+    kinds = [RoundKind.PRE_SEED] + [RoundKind.DELTA] * delta_rounds + [RoundKind.CUTOVER]
+    for number, kind in enumerate(kinds, start=1):
+        when = schedule[number - 1] if number - 1 < len(schedule) else None
+        audit.create(session, actor, "migration_round.plan",
+                     Round(wave_id=wave.id, number=number, kind=kind.value,
+                           scheduled_for=when))
+    for person in people:
+        audit.create(session, actor, "migration_person.add",
+                     PersonMigration(wave_id=wave.id, person_id=person.id,
+                                     drive_bytes=selection.drive_sizes.get(person.number)))
+    session.flush()
+    return wave
+
+
+def _already_in_a_wave(session: Session, person_ids: list[int]) -> list[str]:
+    stmt = (select(Person.number).join(PersonMigration, PersonMigration.person_id == Person.id)
+            .where(PersonMigration.person_id.in_(person_ids),
+                   PersonMigration.state != "migrated"))
+    return list(session.scalars(stmt))
+
+
+def get_wave(session: Session, key: str | int) -> Wave:
+    text = str(key).strip()
+    wave = session.scalar(select(Wave).where(Wave.name == text))
+    if wave is None and text.isdigit():
+        wave = session.get(Wave, int(text))
+    if wave is None:
+        raise NotFound(f"no wave {text!r}")
+    return wave
+
+
+def list_waves(session: Session) -> list[Wave]:
+    return list(session.scalars(select(Wave).order_by(Wave.created_at, Wave.id)))
+
+
+def wave_people(session: Session, wave: Wave) -> list[PersonMigration]:
+    return list(session.scalars(
+        select(PersonMigration).options(joinedload(PersonMigration.person))
+        .where(PersonMigration.wave_id == wave.id).order_by(PersonMigration.id)))

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from mobilise.core.errors import Conflict, InvalidInput
+from mobilise.core.settings import Settings
+from mobilise.migration.journal import journal_path, read_journal
+from mobilise.migration.rounds import cutover, run_round
+from mobilise.migration.waves import WaveSelection, create_wave, wave_people
+from mobilise.people.models import Person
+from mobilise.workers import InProcessExecutor
+from tests.factories import ADMIN, load_people
+from tests.migration.conftest import make_tree, tree_snapshot
+
+
+@pytest.fixture
+def estate(settings: Settings, session: Session, tmp_path: Path) -> Settings:
+    load_people(session, tmp_path, count=3)
+    for n in range(3):
+        home = Path(settings.home_root) / f"asmith{n}"
+        home.mkdir(parents=True)
+        make_tree(home, 25, seed=n)
+    return settings.model_copy(update={"migration_destination": "local",
+                                       "migration_destination_root": tmp_path / "onedrive",
+                                       "archive_root": tmp_path / "archive",
+                                       "migration_shard_files": 10})
+
+
+def onedrive(settings: Settings, n: int) -> Path:
+    return Path(settings.migration_destination_root) / f"alex{n}.smith@example.police.uk"
+
+
+def test_wave_rounds_then_cutover_migrates_everyone(estate: Settings, session: Session) -> None:
+    homes = {n: Path(estate.home_root) / f"asmith{n}" for n in range(3)}
+    before = {n: tree_snapshot(h) for n, h in homes.items()}
+    wave = create_wave(session, ADMIN, "W1", WaveSelection(org_units=["CE"]), delta_rounds=1)
+    session.commit()
+    assert [r.kind for r in wave.rounds] == ["pre_seed", "delta", "cutover"]
+    with pytest.raises(Conflict):
+        create_wave(session, ADMIN, "W2", WaveSelection(people=["100001"]))
+    executor = InProcessExecutor(estate, workers=3)
+    report = run_round(session, ADMIN, estate, wave, executor)
+    assert report.round.status == "done"
+    assert {n: t["copied"] for n, t in report.people.items()} == \
+        {"100000": 25, "100001": 25, "100002": 25}
+    assert all(m.state == "in_progress" for m in wave_people(session, wave))
+    for n in range(3):
+        assert tree_snapshot(onedrive(estate, n)) == before[n]
+
+    changed = sorted(p for p in homes[1].rglob("*.dat"))[0]
+    changed.write_bytes(b"saved on Monday")
+    os.utime(changed, (1_900_000_000, 1_900_000_000))
+    delta = run_round(session, ADMIN, estate, wave, executor)
+    assert delta.people["100001"]["copied"] == 1
+    assert delta.people["100000"]["skipped"] == 25
+
+    with pytest.raises(InvalidInput):
+        cutover(session, ADMIN, estate, wave, executor, frozen_confirmed=False)
+    outcomes = cutover(session, ADMIN, estate, wave, executor, frozen_confirmed=True)
+    assert [o.migrated for o in outcomes] == [True, True, True]
+    assert all(m.state == "migrated" for m in wave_people(session, wave))
+    assert wave.rounds[-1].status == "done"
+    verified = [r for r in read_journal(journal_path(estate.data_dir, "100000",
+                                                     "round-03-cutover"))
+                if r.outcome == "verified"]
+    assert len(verified) == 25
+    for n in (0, 2):
+        assert tree_snapshot(homes[n]) == before[n]
+
+
+def test_failed_cutover_leaves_the_person_with_the_reason_and_retry_succeeds(
+        estate: Settings, session: Session) -> None:
+    wave = create_wave(session, ADMIN, "W1", WaveSelection(people=["100000", "100002"]),
+                       delta_rounds=0)
+    session.commit()
+    executor = InProcessExecutor(estate)
+    run_round(session, ADMIN, estate, wave, executor)
+    home = Path(estate.home_root) / "asmith0"
+    review = sorted(str(p.relative_to(home)) for p in home.rglob("*.dat"))[0]
+
+    def plan_inputs(person: Person) -> tuple[dict[str, str] | None, dict[str, str]]:
+        root = Path(estate.home_root) / (person.sam_account_name or "")
+        names = [str(p.relative_to(root)) for p in root.rglob("*.dat")]
+        return {n: "review" if n == review and person.number == "100000" else "migrate"
+                for n in names}, {}
+
+    outcomes = {o.person: o for o in cutover(session, ADMIN, estate, wave, executor,
+                                             frozen_confirmed=True, plan_inputs=plan_inputs)}
+    assert outcomes["100002"].migrated
+    assert not outcomes["100000"].migrated
+    assert "retention review" in (outcomes["100000"].reason or "")
+    member = next(m for m in wave_people(session, wave) if m.person.number == "100000")
+    assert member.state == "failed" and "retention review" in (member.reason or "")
+    assert (home / review).exists()  # still on the H: drive
+
+    again = cutover(session, ADMIN, estate, wave, executor, frozen_confirmed=True,
+                    people=["100000"], plan_inputs=plan_inputs,
+                    review_override="records manager agreed on 21 Nov")
+    assert again[0].migrated
+    assert member.state == "migrated"
+
+
+def test_cutover_fails_when_a_copy_is_corrupt(estate: Settings, session: Session) -> None:
+    wave = create_wave(session, ADMIN, "W1", WaveSelection(people=["100000"]), delta_rounds=0)
+    session.commit()
+    executor = InProcessExecutor(estate)
+    run_round(session, ADMIN, estate, wave, executor)
+    target = max(onedrive(estate, 0).rglob("*.dat"), key=lambda p: p.stat().st_size)
+    info = target.stat()
+    data = bytearray(target.read_bytes())
+    data[0] ^= 1
+    target.write_bytes(bytes(data))
+    os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns))
+    outcome = cutover(session, ADMIN, estate, wave, executor, frozen_confirmed=True)[0]
+    assert not outcome.migrated
+    assert "not verified" in (outcome.reason or "") and target.name in (outcome.reason or "")
