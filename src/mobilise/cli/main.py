@@ -13,9 +13,11 @@ from mobilise.cli import config as config_cli
 from mobilise.cli import demo as demo_cli
 from mobilise.cli import finance as finance_cli
 from mobilise.cli import hash as hash_cli
+from mobilise.cli import migrate as migrate_cli
 from mobilise.cli import people as people_cli
 from mobilise.cli import report as report_cli
 from mobilise.cli import users as users_cli
+from mobilise.cli import waves as waves_cli
 from mobilise.cli import worker as worker_cli
 from mobilise.cli.context import err_console, settings
 from mobilise.core.errors import MobiliseError
@@ -31,6 +33,8 @@ hash_cli.register(app)
 app.add_typer(finance_cli.app, name="finance")
 app.add_typer(report_cli.app, name="report")
 worker_cli.register(app)
+app.add_typer(waves_cli.app, name="waves")
+app.add_typer(migrate_cli.app, name="migrate")
 
 
 @app.command()

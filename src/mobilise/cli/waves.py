@@ -1,0 +1,105 @@
+"""``mobilise waves``: migration waves (who moves together, and the rounds' schedule)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import typer
+
+from mobilise.cli.context import FormatOption, actor, emit, err_console, session, settings
+from mobilise.core.errors import InvalidInput
+from mobilise.core.output import Format
+from mobilise.migration import reports, spmt, waves
+
+app = typer.Typer(help="Migration waves: create, list, show.", no_args_is_help=True)
+
+
+def _when(text: str) -> datetime | None:
+    if not text.strip():
+        return None
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(f"{text!r}: not an ISO date or date-time") from None
+
+
+@app.command("create")
+def create(
+    name: str = typer.Argument(..., help="wave name"),
+    org_unit: list[str] = typer.Option([], "--org-unit", help="org unit code (repeatable)"),
+    site: list[str] = typer.Option([], "--site", help="site code (repeatable)"),
+    person: list[str] = typer.Option([], "--person", help="number or UPN (repeatable)"),
+    people_file: Path | None = typer.Option(None, exists=True, dir_okay=False,
+                                            help="a file of numbers/UPNs, one a line"),
+    tasks: Path | None = typer.Option(None, exists=True, dir_okay=False,
+                                      help="SPMT bulk task CSV or JSON: its people"),
+    delta_rounds: int = typer.Option(1, min=0, help="delta rounds between pre-seed and cutover"),
+    schedule: str = typer.Option("", help="round dates in order, comma-separated ISO"),
+    description: str | None = typer.Option(None),
+) -> None:
+    """Create a wave from org units, sites, a list or an SPMT task file."""
+    people = list(person)
+    if people_file:
+        people += [line.strip() for line in people_file.read_text().splitlines() if line.strip()]
+    with session() as s:
+        if tasks:
+            found = spmt.match_people(s, settings(), spmt.read_tasks(tasks), tasks.name)
+            people += [p.number for p in found]
+        selection = waves.WaveSelection(org_units=org_unit, sites=site, people=people)
+        wave = waves.create_wave(s, actor(), name, selection, delta_rounds=delta_rounds,
+                                 schedule=[_when(t) for t in schedule.split(",")]
+                                 if schedule else [], description=description)
+        count = len(wave.people)
+    err_console.print(f"wave {name!r}: {count} people, {delta_rounds + 2} rounds")
+
+
+@app.command("list")
+def list_(fmt: FormatOption = Format.TABLE) -> None:
+    """List waves with their people's states."""
+    with session() as s:
+        rows = []
+        for wave in waves.list_waves(s):
+            summary = reports.wave_summary(s, wave)
+            rounds = summary["rounds"]
+            rows.append({"name": wave.name, "people": summary["people"],
+                         **{k: summary["states"].get(k, 0) for k in
+                            ("not_started", "in_progress", "migrated", "failed")},
+                         "rounds": "/".join(r["status"][0] for r in rounds)})
+    emit(rows, ["name", "people", "not_started", "in_progress", "migrated", "failed",
+                "rounds"], fmt, title="waves")
+
+
+@app.command("show")
+def show(name: str = typer.Argument(...), fmt: FormatOption = Format.TABLE) -> None:
+    """A wave's rounds and people."""
+    with session() as s:
+        wave = waves.get_wave(s, name)
+        summary = reports.wave_summary(s, wave)
+        people = reports.wave_rows(s, wave)
+    if fmt is Format.JSON:  # one document, not two
+        typer.echo(json.dumps({**summary, "people": people}, default=str, indent=2))
+        return
+    emit(summary["rounds"], ["number", "kind", "status", "scheduled_for", "started_at",
+                             "finished_at", "copied", "bytes_copied", "mb_per_s",
+                             "throttle_events"], fmt, title=f"wave {name}: rounds")
+    emit(people, reports.WAVE_COLUMNS, fmt, title=f"wave {name}: people")
+
+
+@app.command("export-tasks")
+def export_tasks(
+    name: str = typer.Argument(...),
+    output: Path = typer.Option(..., "--output", "-o", help="file to write (.csv or .json)"),
+) -> None:
+    """Write the wave as an SPMT / Migration Manager bulk task file."""
+    from mobilise.migration.rounds import source_spec
+
+    with session() as s:
+        wave = waves.get_wave(s, name)
+        tasks = [spmt.person_task(settings(), m.person,
+                                  str(source_spec(settings(), m.person)["root"]))
+                 for m in waves.wave_people(s, wave)]
+    text = spmt.tasks_json(tasks) if output.suffix.lower() == ".json" else spmt.tasks_csv(tasks)
+    output.write_text(text, encoding="utf-8")
+    err_console.print(f"{len(tasks)} task(s) written to {output}")

@@ -1,0 +1,83 @@
+"""The migration CLI end to end, as an operator types it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.factories import ROSTER_HEADER, person_row, write_csv
+from tests.migration.conftest import make_tree, tree_snapshot
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path, ok: bool = True
+        ) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([sys.executable, "-m", "mobilise.cli.main", *args], env=env,
+                            cwd=cwd, capture_output=True, text=True, timeout=120)
+    if ok:
+        assert result.returncode == 0, result.stderr + result.stdout
+    return result
+
+
+def test_wave_rounds_cutover_reports_and_spmt_tasks(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOBILISE_")}
+    env.update({"MOBILISE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+                "MOBILISE_CONFIG": str(tmp_path / "none.toml"),
+                "MOBILISE_DATA_DIR": str(tmp_path / "data"),
+                "MOBILISE_HOME_ROOT": str(tmp_path / "home"),
+                "MOBILISE_MIGRATION_DESTINATION": "local",
+                "MOBILISE_MIGRATION_DESTINATION_ROOT": str(tmp_path / "onedrive"),
+                "MOBILISE_ARCHIVE_ROOT": str(tmp_path / "archive"), "COLUMNS": "250"})
+    run(["init"], env, tmp_path)
+    units = write_csv(tmp_path / "u.csv", ["code", "name", "kind"], [["CE", "Central", "bcu"]])
+    roster = write_csv(tmp_path / "r.csv", ROSTER_HEADER, [person_row(i) for i in range(2)])
+    run(["people", "import", str(roster), "--units", str(units)], env, tmp_path)
+    snapshots = {}
+    for n in range(2):
+        home = tmp_path / "home" / f"asmith{n}"
+        home.mkdir(parents=True)
+        make_tree(home, 12, seed=n)
+        snapshots[n] = tree_snapshot(home)
+
+    run(["waves", "create", "W1", "--org-unit", "CE", "--delta-rounds", "1",
+         "--schedule", "2026-12-01,2026-12-08,2026-12-15"], env, tmp_path)
+    listed = json.loads(run(["waves", "list", "--format", "json"], env, tmp_path).stdout)
+    assert listed == [{"name": "W1", "people": 2, "not_started": 2, "in_progress": 0,
+                       "migrated": 0, "failed": 0, "rounds": "p/p/p"}]
+    run(["migrate", "run", "W1"], env, tmp_path)
+    run(["migrate", "run", "W1"], env, tmp_path)
+    refused = run(["migrate", "cutover", "W1"], env, tmp_path, ok=False)
+    assert refused.returncode != 0 and "frozen" in refused.stderr
+    out = json.loads(run(["migrate", "cutover", "W1", "--confirm-frozen", "--format", "json"],
+                         env, tmp_path).stdout)
+    assert [r["migrated"] for r in out] == [True, True]
+    status = json.loads(run(["migrate", "status", "W1", "--format", "json"], env,
+                            tmp_path).stdout)
+    assert [s["state"] for s in status] == ["migrated", "migrated"]
+    run(["migrate", "verify", "W1"], env, tmp_path)
+    run(["migrate", "report", "W1", "--output", str(tmp_path / "reports")], env, tmp_path)
+    with open(tmp_path / "reports" / "SummaryReport.csv", newline="") as f:
+        summary = list(csv.DictReader(f))
+    assert [row["Migrated items"] for row in summary] == ["12", "12"]
+    assert (tmp_path / "reports" / "FailureSummary.csv").read_text().startswith("Source,")
+    files = json.loads(run(["migrate", "report", "W1", "--person", "100000", "--format",
+                            "json"], env, tmp_path).stdout)
+    assert len(files) == 12 and {f["outcome"] for f in files} == {"verified"}
+
+    run(["waves", "export-tasks", "W1", "-o", str(tmp_path / "tasks.csv")], env, tmp_path)
+    rows = list(csv.reader(open(tmp_path / "tasks.csv", newline="")))
+    assert rows[0][3] == "https://example-my.sharepoint.com/personal/alex0_smith_example_police_uk/"
+    assert rows[0][4] == "Documents" and len(rows[0]) == 6
+    run(["waves", "export-tasks", "W1", "-o", str(tmp_path / "tasks.json")], env, tmp_path)
+    run(["waves", "create", "W2", "--tasks", str(tmp_path / "tasks.json")], env, tmp_path)
+    shown = json.loads(run(["waves", "show", "W2", "--format", "json"], env, tmp_path).stdout)
+    assert len(shown["rounds"]) == 3 and len(shown["people"]) == 2
+    (tmp_path / "bad.csv").write_text("a,b,c\n")
+    bad = run(["waves", "create", "W3", "--tasks", str(tmp_path / "bad.csv")], env, tmp_path,
+              ok=False)
+    assert "bad.csv:1:1" in bad.stderr
+    for n in range(2):
+        assert tree_snapshot(tmp_path / "home" / f"asmith{n}") == snapshots[n]
