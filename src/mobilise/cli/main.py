@@ -11,8 +11,8 @@ from mobilise import __version__
 from mobilise.cli import audit as audit_cli
 from mobilise.cli import config as config_cli
 from mobilise.cli import demo as demo_cli
-from mobilise.cli import hash as hash_cli
 from mobilise.cli import finance as finance_cli
+from mobilise.cli import hash as hash_cli
 from mobilise.cli import people as people_cli
 from mobilise.cli import report as report_cli
 from mobilise.cli import users as users_cli
