@@ -125,12 +125,12 @@ class Emulator:
         if path == tenant_token or path.endswith("/oauth2/v2.0/token"):
             return Outcome(await self.token(request))
         if path.startswith("/v1.0/"):
-            client_id = self.authenticate(request)
-            return await self.with_faults(request, client_id, path[len("/v1.0"):], self.graph)
+            app_id = self.authenticate(request)
+            return await self.with_faults(request, app_id, path[len("/v1.0"):], self.graph)
         if path.startswith("/_upload/"):
             session = self.store.session(path[len("/_upload/"):])
-            client_id = session.client_id if session else None
-            return await self.with_faults(request, client_id, path, self.upload)
+            session_app = session.client_id if session else None
+            return await self.with_faults(request, session_app, path, self.upload)
         if path.startswith("/_download/"):
             return await self.with_faults(request, None, path, self.download)
         raise invalid_request(f"Unsupported path '{path}'.")

@@ -43,7 +43,9 @@ class GraphFault(Exception):
         }
 
 
-def not_found(message: str = "The resource could not be found.", inner: str | None = None) -> GraphFault:
+def not_found(
+    message: str = "The resource could not be found.", inner: str | None = None
+) -> GraphFault:
     return GraphFault(404, "itemNotFound", message, inner)
 
 
