@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -101,7 +102,7 @@ class EmulatorProcess:
                     f"{self.root / 'emulator.log'}")
             try:
                 if self.ca.exists():
-                    httpx.get(f"{self.url}/_emulator/health", verify=str(self.ca), timeout=2)
+                    httpx.get(f"{self.url}/_emulator/health", verify=self.tls(), timeout=2)
                     return
             except httpx.TransportError:
                 pass
@@ -120,4 +121,8 @@ class EmulatorProcess:
         self.process = None
 
     def admin(self) -> httpx.Client:
-        return httpx.Client(base_url=f"{self.url}/_emulator", verify=str(self.ca), timeout=30)
+        return httpx.Client(base_url=f"{self.url}/_emulator", verify=self.tls(), timeout=30)
+
+    def tls(self) -> ssl.SSLContext:
+        """A client TLS context trusting the emulator's CA."""
+        return ssl.create_default_context(cafile=str(self.ca))

@@ -17,6 +17,7 @@ service's logs (and the emulator's) can tell a retry from a new request.
 from __future__ import annotations
 
 import random
+import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -64,8 +65,9 @@ class GraphClient:
         self.backoff_cap = settings.graph_backoff_cap_seconds
         self._sleep = sleep
         self._rng = rng or random.Random()
-        verify: str | bool = (
-            str(settings.graph_ca_bundle) if settings.graph_ca_bundle is not None else True)
+        verify: ssl.SSLContext | bool = True
+        if settings.graph_ca_bundle is not None:
+            verify = ssl.create_default_context(cafile=str(settings.graph_ca_bundle))
         self.http = httpx.Client(
             verify=verify,
             transport=transport,
