@@ -4,7 +4,7 @@ Retry rules (after rclone's OneDrive backend and Microsoft's throttling guidance
 
 - 429, 503 and 509: wait the larger of ``Retry-After`` and ``RateLimit-Reset`` (seconds,
   fractions accepted), by pausing the process-wide pacer, then try again;
-- other 5xx and transport failures (refused or cut connections, timeouts): exponential
+- 500, 502, 504 and transport failures (refused or cut connections, timeouts): exponential
   back-off with jitter, capped;
 - 401 once: drop the cached token and fetch a new one;
 - anything else (400, 403, 404, 409, 410, 416, 507...) is a semantic answer and is raised
@@ -38,6 +38,8 @@ from mobilise.graph.errors import (
 from mobilise.graph.pacer import Pacer, cost_of, process_pacer
 
 THROTTLE_STATUSES = (429, 503, 509)
+# 501 (not implemented) and 507 (quota) are answers, not failures: never retried.
+TRANSIENT_STATUSES = (500, 502, 504)
 
 
 def user_agent(organisation: str) -> str:
@@ -140,7 +142,7 @@ class GraphClient:
 
     @staticmethod
     def _retryable(response: httpx.Response) -> bool:
-        return response.status_code in THROTTLE_STATUSES or response.status_code >= 500
+        return response.status_code in THROTTLE_STATUSES + TRANSIENT_STATUSES
 
     def _wait_before_retry(self, response: httpx.Response, error: GraphError,
                            attempt: int) -> None:

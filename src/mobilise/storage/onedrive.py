@@ -419,13 +419,14 @@ class OneDriveBackend:
             except InvalidRange:
                 # Already received (our earlier attempt got through): ask where to go on.
                 answer = self.client.request("GET", url, authenticated=False)
-            if answer.status_code in (200, 201):
+            body: dict[str, Any] = answer.json()
+            if answer.status_code in (200, 201) and "id" in body:
+                # The driveItem: the last fragment completed the file.
                 key = UploadJournal.key(self.drive_id, upload.path, upload.size,
                                         upload.modified)
                 self.journal.forget(key)
-                body: dict[str, Any] = answer.json()
                 return body
-            expected = first_expected(answer.json().get("nextExpectedRanges") or [])
+            expected = first_expected(body.get("nextExpectedRanges") or [])
             if expected is None:
                 raise UploadSessionNotFound(f"{upload.path!r}: the session has nothing left "
                                             "to receive but did not return the item")
