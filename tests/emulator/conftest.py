@@ -14,10 +14,15 @@ __all__ = ["onedrive_emulator"]
 
 def token_for(emulator: EmulatorProcess) -> str:
     answer = httpx.post(
-        f"{emulator.authority}/oauth2/v2.0/token", verify=emulator.tls(),
-        data={"client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_CLIENT_SECRET,
-              "grant_type": "client_credentials",
-              "scope": "https://graph.microsoft.com/.default"})
+        f"{emulator.authority}/oauth2/v2.0/token",
+        verify=emulator.tls(),
+        data={
+            "client_id": DEFAULT_CLIENT_ID,
+            "client_secret": DEFAULT_CLIENT_SECRET,
+            "grant_type": "client_credentials",
+            "scope": "https://graph.microsoft.com/.default",
+        },
+    )
     answer.raise_for_status()
     return str(answer.json()["access_token"])
 
@@ -28,9 +33,12 @@ class Graph:
     def __init__(self, emulator: EmulatorProcess, upn: str) -> None:
         self.emulator = emulator
         self.upn = upn
-        self.http = httpx.Client(base_url=emulator.graph_url, verify=emulator.tls(),
-                                 headers={"Authorization": f"Bearer {token_for(emulator)}"},
-                                 timeout=60)
+        self.http = httpx.Client(
+            base_url=emulator.graph_url,
+            verify=emulator.tls(),
+            headers={"Authorization": f"Bearer {token_for(emulator)}"},
+            timeout=60,
+        )
         self.plain = httpx.Client(verify=emulator.tls(), timeout=60)
 
     @property
@@ -41,13 +49,17 @@ class Graph:
         return self.http.put(f"{self.drive}/root:/{path}:/content", content=data, params=params)
 
     def mkdir(self, parent: str, name: str, conflict: str = "fail") -> httpx.Response:
-        where = f"{self.drive}/root:/{parent}:/children" if parent else f"{self.drive}/root/children"
-        return self.http.post(where, json={"name": name, "folder": {},
-                                           "@microsoft.graph.conflictBehavior": conflict})
+        where = (
+            f"{self.drive}/root:/{parent}:/children" if parent else f"{self.drive}/root/children"
+        )
+        return self.http.post(
+            where, json={"name": name, "folder": {}, "@microsoft.graph.conflictBehavior": conflict}
+        )
 
     def session(self, path: str, **item: Any) -> httpx.Response:
-        return self.http.post(f"{self.drive}/root:/{path}:/createUploadSession",
-                              json={"item": item})
+        return self.http.post(
+            f"{self.drive}/root:/{path}:/createUploadSession", json={"item": item}
+        )
 
 
 @pytest.fixture
@@ -61,8 +73,9 @@ def graph(onedrive_emulator: EmulatorProcess) -> Iterator[Graph]:
     client.plain.close()
 
 
-def assert_graph_error(response: httpx.Response, status: int, code: str,
-                       inner: str | None = None) -> None:
+def assert_graph_error(
+    response: httpx.Response, status: int, code: str, inner: str | None = None
+) -> None:
     assert response.status_code == status, response.text
     error = response.json()["error"]
     assert error["code"] == code

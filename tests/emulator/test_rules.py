@@ -10,10 +10,34 @@ from tests.emulator.conftest import Graph, assert_graph_error
 from tests.storage.onedrive_fixture import fresh_upn, provision
 
 BAD_NAMES = [
-    'quote"d', "star*", "colon:", "less<", "more>", "question?", "back\\slash", "pipe|",
-    " leading", "trailing ", "trailing.", "ctrl\x01char", "del\x7fchar",
-    ".lock", "CON", "con", "PRN", "AUX", "NUL", "COM0", "COM9", "LPT1", "lpt9",
-    "desktop.ini", "Desktop.INI", "~$report.docx", "x_vti_y", "_vti_cnf",
+    'quote"d',
+    "star*",
+    "colon:",
+    "less<",
+    "more>",
+    "question?",
+    "back\\slash",
+    "pipe|",
+    " leading",
+    "trailing ",
+    "trailing.",
+    "ctrl\x01char",
+    "del\x7fchar",
+    ".lock",
+    "CON",
+    "con",
+    "PRN",
+    "AUX",
+    "NUL",
+    "COM0",
+    "COM9",
+    "LPT1",
+    "lpt9",
+    "desktop.ini",
+    "Desktop.INI",
+    "~$report.docx",
+    "x_vti_y",
+    "_vti_cnf",
 ]
 
 
@@ -21,19 +45,23 @@ BAD_NAMES = [
 def test_bad_file_name_refused(graph: Graph, name: str) -> None:
     # The name goes in the JSON body of an upload session, so any character can be sent.
     response = graph.http.post(
-        f"{graph.drive}/root:/placeholder:/createUploadSession", json={"item": {}})
+        f"{graph.drive}/root:/placeholder:/createUploadSession", json={"item": {}}
+    )
     assert response.status_code == 200
     response = graph.mkdir("", name)
     assert_graph_error(response, 400, "invalidRequest", "invalidPath")
 
 
-@pytest.mark.parametrize("name", [n for n in BAD_NAMES if "/" not in n and ":" not in n
-                                  and "?" not in n and "\\" not in n])
+@pytest.mark.parametrize(
+    "name",
+    [n for n in BAD_NAMES if "/" not in n and ":" not in n and "?" not in n and "\\" not in n],
+)
 def test_bad_name_refused_on_simple_upload(graph: Graph, name: str) -> None:
     from urllib.parse import quote
 
-    response = graph.http.put(f"{graph.drive}/root:/{quote(name, safe='')}:/content",
-                              content=b"data")
+    response = graph.http.put(
+        f"{graph.drive}/root:/{quote(name, safe='')}:/content", content=b"data"
+    )
     assert_graph_error(response, 400, "invalidRequest", "invalidPath")
 
 
@@ -61,7 +89,9 @@ def test_path_budget_differs_per_person(onedrive_emulator) -> None:  # type: ign
         provision(onedrive_emulator, upn)
     name = "n" * (400 - len(server_relative_prefix(short)))
     assert Graph(onedrive_emulator, short).put_file(name[:255], b"x").status_code == 201
-    path = "p" * 100 + "/" + "r" * 100 + "/" + "q" * (400 - len(server_relative_prefix(short)) - 202)
+    path = (
+        "p" * 100 + "/" + "r" * 100 + "/" + "q" * (400 - len(server_relative_prefix(short)) - 202)
+    )
     for upn, expected in ((short, 201), (long, 400)):
         graph = Graph(onedrive_emulator, upn)
         graph.mkdir("", "p" * 100)
@@ -81,8 +111,11 @@ def test_declared_size_over_250_gb_refused(graph: Graph) -> None:
 
 def test_content_range_total_over_250_gb_refused(graph: Graph) -> None:
     url = graph.session("huge.bin").json()["uploadUrl"]
-    response = graph.plain.put(url, content=b"x" * 327_680, headers={
-        "Content-Range": f"bytes 0-327679/{MAX_FILE_SIZE + 1}"})
+    response = graph.plain.put(
+        url,
+        content=b"x" * 327_680,
+        headers={"Content-Range": f"bytes 0-327679/{MAX_FILE_SIZE + 1}"},
+    )
     assert_graph_error(response, 400, "invalidRequest", "maxFileSizeExceeded")
 
 
@@ -96,8 +129,13 @@ def test_quota_refused_with_507(onedrive_emulator) -> None:  # type: ignore[no-u
     # Replacing a file frees its old size first.
     assert graph.put_file("fits.bin", b"y" * 1000).status_code == 200
     drive = graph.http.get(graph.drive).json()
-    assert drive["quota"] == {"total": 1000, "used": 1000, "remaining": 0, "deleted": 0,
-                              "state": "exceeded"}
+    assert drive["quota"] == {
+        "total": 1000,
+        "used": 1000,
+        "remaining": 0,
+        "deleted": 0,
+        "state": "exceeded",
+    }
 
 
 def test_quota_checked_when_the_last_fragment_lands(onedrive_emulator) -> None:  # type: ignore[no-untyped-def]
@@ -105,7 +143,9 @@ def test_quota_checked_when_the_last_fragment_lands(onedrive_emulator) -> None: 
     provision(onedrive_emulator, upn, quota=100)
     graph = Graph(onedrive_emulator, upn)
     url = graph.session("undeclared.bin").json()["uploadUrl"]
-    response = graph.plain.put(url, content=b"z" * 101, headers={"Content-Range": "bytes 0-100/101"})
+    response = graph.plain.put(
+        url, content=b"z" * 101, headers={"Content-Range": "bytes 0-100/101"}
+    )
     assert_graph_error(response, 507, "quotaLimitReached")
 
 
@@ -118,11 +158,21 @@ UNIT = 327_680
         # overlap: the same first fragment twice
         ((0, UNIT - 1, 3 * UNIT), (0, UNIT - 1, 3 * UNIT), 416, "invalidRange", "fragmentOverlap"),
         # out of order: skipping the second fragment
-        ((0, UNIT - 1, 3 * UNIT), (2 * UNIT, 3 * UNIT - 1, 3 * UNIT), 400, "invalidRequest",
-         "fragmentOutOfOrder"),
+        (
+            (0, UNIT - 1, 3 * UNIT),
+            (2 * UNIT, 3 * UNIT - 1, 3 * UNIT),
+            400,
+            "invalidRequest",
+            "fragmentOutOfOrder",
+        ),
         # a different total from the first fragment's
-        ((0, UNIT - 1, 3 * UNIT), (UNIT, 2 * UNIT - 1, 4 * UNIT), 400, "invalidRequest",
-         "fragmentLengthMismatch"),
+        (
+            (0, UNIT - 1, 3 * UNIT),
+            (UNIT, 2 * UNIT - 1, 4 * UNIT),
+            400,
+            "invalidRequest",
+            "fragmentLengthMismatch",
+        ),
         # not a multiple of 320 KiB, and not the last
         (None, (0, UNIT + 9, 3 * UNIT), 400, "invalidRequest", None),
     ],
@@ -131,20 +181,27 @@ def test_fragment_rules(graph: Graph, first, second, status, code, inner) -> Non
     url = graph.session("fragments.bin").json()["uploadUrl"]
     if first is not None:
         start, end, total = first
-        ok = graph.plain.put(url, content=b"a" * (end - start + 1),
-                             headers={"Content-Range": f"bytes {start}-{end}/{total}"})
+        ok = graph.plain.put(
+            url,
+            content=b"a" * (end - start + 1),
+            headers={"Content-Range": f"bytes {start}-{end}/{total}"},
+        )
         assert ok.status_code == 202
     start, end, total = second
-    response = graph.plain.put(url, content=b"b" * (end - start + 1),
-                               headers={"Content-Range": f"bytes {start}-{end}/{total}"})
+    response = graph.plain.put(
+        url,
+        content=b"b" * (end - start + 1),
+        headers={"Content-Range": f"bytes {start}-{end}/{total}"},
+    )
     assert_graph_error(response, status, code, inner)
 
 
 def test_fragment_of_60_mib_refused(graph: Graph) -> None:
     url = graph.session("big.bin").json()["uploadUrl"]
     size = 60 * 1024 * 1024
-    response = graph.plain.put(url, content=b"\0" * size,
-                               headers={"Content-Range": f"bytes 0-{size - 1}/{2 * size}"})
+    response = graph.plain.put(
+        url, content=b"\0" * size, headers={"Content-Range": f"bytes 0-{size - 1}/{2 * size}"}
+    )
     assert_graph_error(response, 413, "invalidRequest", "maxFragmentLengthExceeded")
 
 
@@ -157,7 +214,8 @@ def test_fragment_with_authorization_refused(graph: Graph) -> None:
 def test_name_conflict_at_the_last_fragment(graph: Graph) -> None:
     assert graph.put_file("taken.txt", b"first").status_code == 201
     url = graph.session("taken.txt", **{"@microsoft.graph.conflictBehavior": "fail"}).json()[
-        "uploadUrl"]
+        "uploadUrl"
+    ]
     response = graph.plain.put(url, content=b"second", headers={"Content-Range": "bytes 0-5/6"})
     assert_graph_error(response, 409, "nameAlreadyExists")
 
