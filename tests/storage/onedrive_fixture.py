@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +89,14 @@ def onedrive_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emul
     emulator = start_emulator(tmp_path_factory.mktemp("graph-emulator"))
     yield emulator
     emulator.stop()
+
+
+@contextmanager
+def onedrive_backend_for_test(request: pytest.FixtureRequest,
+                              tmp_path: Path) -> Iterator[OneDriveBackend]:
+    """Conformance factory: a fresh, empty drive for one test on the session's emulator
+    (needs ``onedrive_emulator`` importable as a fixture where the suite runs). Each test
+    gets its own person, so nothing needs cleaning afterwards."""
+    emulator: EmulatorProcess = request.getfixturevalue("onedrive_emulator")
+    set_faults(emulator)
+    yield make_onedrive_backend(emulator, tmp_path / "onedrive-journal")

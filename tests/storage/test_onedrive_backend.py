@@ -25,6 +25,7 @@ from mobilise.storage.onedrive import (
     FolderNotEmpty,
     HashMismatch,
     OneDriveBackend,
+    SizeMismatch,
     UploadJournal,
     first_expected,
 )
@@ -255,3 +256,26 @@ def test_request_log_records_fragments(onedrive_emulator: EmulatorProcess,
     ranges = [r["content_range"] for r in request_log(onedrive_emulator)
               if r["method"] == "PUT" and r["path"].startswith("/_upload/")]
     assert ranges == [f"bytes {i * UNIT}-{(i + 1) * UNIT - 1}/{3 * UNIT}" for i in range(3)]
+
+
+def test_backend_contract_edges(backend: OneDriveBackend) -> None:
+    backend.write("file.txt", io.BytesIO(b"old"), 3)
+    with pytest.raises(EntryNotFound):
+        list(backend.list("file.txt"))
+    with pytest.raises(EntryNotFound):
+        backend.stat("file.txt/below")
+    backend.mkdir("folder")
+    with pytest.raises(EntryExists):
+        backend.write("folder", io.BytesIO(b"x"), 1)
+    for path in ("../escape", "a/./b", "a//b"):
+        with pytest.raises(NameRejected):
+            backend.write(path, io.BytesIO(b"x"), 1)
+
+
+@pytest.mark.parametrize("size", [10, 3 * UNIT])
+def test_short_stream_leaves_the_old_file(backend: OneDriveBackend, size: int) -> None:
+    backend.write("keep.bin", io.BytesIO(b"old"), 3)
+    with pytest.raises(SizeMismatch):
+        backend.write("keep.bin", io.BytesIO(b"s" * (size - 1)), size, modified=MODIFIED)
+    assert backend.open_read("keep.bin").read() == b"old"
+    assert backend.journal.pending() == []

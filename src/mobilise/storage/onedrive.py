@@ -25,7 +25,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 from urllib.parse import parse_qs, quote, urlparse
@@ -36,6 +36,7 @@ from mobilise.graph import (
     DriveNotProvisioned,
     GraphClient,
     InvalidRange,
+    InvalidRequest,
     ItemNotFound,
     NameExists,
     UploadSessionNotFound,
@@ -45,6 +46,7 @@ from mobilise.storage.base import (
     Entry,
     EntryExists,
     EntryKind,
+    EntryNotFound,
     NameRejected,
     Quota,
     StorageError,
@@ -62,8 +64,14 @@ class HashMismatch(ExternalServiceError, TransientError):
     """The server's quickXorHash differs from the one computed while reading the source."""
 
 
+# The storage branch adds FolderNotEmpty and SizeMismatch to mobilise.storage.base; these
+# stand in for them until the merge (then: import them from base instead).
 class FolderNotEmpty(StorageError):
-    pass
+    """A folder with children cannot be removed."""
+
+
+class SizeMismatch(StorageError):
+    """The source stream gave a different number of bytes from the size announced."""
 
 
 def _utc(moment: datetime) -> str:
@@ -84,6 +92,8 @@ def _split(path: str) -> tuple[str, str]:
 
 
 def _quote_path(path: str) -> str:
+    if any(segment in ("", ".", "..") for segment in path.split("/")):
+        raise NameRejected(f"{path!r} is not a plain relative path")
     try:
         return "/".join(quote(segment, safe="") for segment in path.split("/"))
     except UnicodeEncodeError as exc:
@@ -165,6 +175,8 @@ class OneDriveBackend:
     capabilities = frozenset({Capability.NATIVE_HASH, Capability.QUOTA, Capability.DELTA,
                               Capability.RESUMABLE_UPLOAD})
     hash_name = HASH_NAME
+    # fileSystemInfo times are kept to the second.
+    time_precision = timedelta(seconds=1)
 
     def __init__(self, client: GraphClient, upn: str, *, journal_dir: Path,
                  simple_upload_limit: int | None = None,
@@ -226,8 +238,17 @@ class OneDriveBackend:
 
     # --- reading ----------------------------------------------------------------------
     def list(self, path: str) -> Iterator[Entry]:
-        for item in self.client.items(self._by_path(path, "/children"),
-                                      params={"$top": LIST_PAGE}):
+        pages = self.client.items(self._by_path(path, "/children"), params={"$top": LIST_PAGE})
+        try:
+            first = next(pages, None)
+        except InvalidRequest as exc:
+            # Graph refuses /children of a file; to the Backend contract it is no folder.
+            if self.stat(path).kind is EntryKind.FILE:
+                raise EntryNotFound(f"{path!r} is a file, not a folder") from exc
+            raise
+        if first is not None:
+            yield self._entry(join(path, first["name"]), first)
+        for item in pages:
             yield self._entry(join(path, item["name"]), item)
 
     def stat(self, path: str) -> Entry:
@@ -299,6 +320,7 @@ class OneDriveBackend:
               modified: datetime | None = None, created: datetime | None = None) -> Entry:
         parent, name = _split(path)
         _quote_path(path)
+        self._refuse_folder(path)
         for attempt in (0, 1):
             parent_id = self._ensure_folder(parent)
             try:
@@ -324,6 +346,16 @@ class OneDriveBackend:
                 stream.seek(0)
         return self._verified(path, item, digest, size)
 
+    def _refuse_folder(self, path: str) -> None:
+        """Graph's "replace" would swap a folder (and everything in it) for the file; the
+        Backend contract says writing over a folder is refused."""
+        try:
+            item = self.client.get_json(self._by_path(path))
+        except ItemNotFound:
+            return
+        if "folder" in item:
+            raise EntryExists(f"{path!r} is a folder")
+
     def _verified(self, path: str, item: dict[str, Any], digest: str, size: int) -> Entry:
         entry = self._entry(path, item)
         server = entry.hashes.get(HASH_NAME)
@@ -337,7 +369,7 @@ class OneDriveBackend:
                        size: int) -> tuple[dict[str, Any], str]:
         data = stream.read(size)
         if len(data) != size:
-            raise StorageError(f"the source gave {len(data)} bytes, {size} were expected")
+            raise SizeMismatch(f"the source gave {len(data)} bytes, {size} were expected")
         url = self._by_id(parent_id, f":/{_quote_path(name)}:/content")
         item: dict[str, Any] = self.client.request("PUT", url, content=data).json()
         return item, QuickXorHash(data).b64digest()
@@ -398,7 +430,7 @@ class OneDriveBackend:
         while upload.position < target:
             chunk = upload.stream.read(min(8 * 1024 * 1024, target - upload.position))
             if not chunk:
-                raise StorageError(f"{upload.path!r}: the source ended early")
+                raise SizeMismatch(f"{upload.path!r}: the source ended early")
             upload.digest.update(chunk)
             upload.position += len(chunk)
 
@@ -408,7 +440,9 @@ class OneDriveBackend:
             length = min(self.fragment_size, upload.size - upload.position)
             chunk = upload.stream.read(length)
             if len(chunk) != length:
-                raise StorageError(f"{upload.path!r}: the source ended early")
+                self._abandon(upload, url)
+                raise SizeMismatch(f"{upload.path!r}: the source ended before {upload.size} "
+                                   "bytes; the upload session was cancelled")
             first, last = upload.position, upload.position + length - 1
             upload.digest.update(chunk)
             upload.position += length
@@ -431,6 +465,13 @@ class OneDriveBackend:
                 raise UploadSessionNotFound(f"{upload.path!r}: the session has nothing left "
                                             "to receive but did not return the item")
             self._advance(upload, expected)
+
+    def _abandon(self, upload: _Upload, url: str) -> None:
+        """Cancel a session that can never complete, so the old file stays as it was."""
+        self.journal.forget(UploadJournal.key(self.drive_id, upload.path, upload.size,
+                                              upload.modified))
+        with contextlib.suppress(ItemNotFound):
+            self.client.request("DELETE", url, authenticated=False)
 
     def _finished_elsewhere(self, upload: _Upload) -> dict[str, Any] | None:
         """After a lost session: if every byte was sent, the last fragment may have
