@@ -279,3 +279,31 @@ def test_short_stream_leaves_the_old_file(backend: OneDriveBackend, size: int) -
         backend.write("keep.bin", io.BytesIO(b"s" * (size - 1)), size, modified=MODIFIED)
     assert backend.open_read("keep.bin").read() == b"old"
     assert backend.journal.pending() == []
+
+
+@pytest.mark.parametrize("size", [3, 2 * UNIT])
+def test_long_stream_leaves_the_old_file(backend: OneDriveBackend, size: int) -> None:
+    backend.write("keep.bin", io.BytesIO(b"old"), 3)
+    with pytest.raises(SizeMismatch):
+        backend.write("keep.bin", io.BytesIO(b"l" * (size + 1)), size, modified=MODIFIED)
+    assert backend.open_read("keep.bin").read() == b"old"
+
+
+class Trickle(io.RawIOBase):
+    """Hands out at most 1,000 bytes per read, like a network body."""
+
+    def __init__(self, data: bytes) -> None:
+        self.inner = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        return self.inner.read(min(size, 1000) if size >= 0 else 1000)
+
+
+def test_short_reads_are_not_short_streams(backend: OneDriveBackend) -> None:
+    data = os.urandom(2 * UNIT + 5)
+    for times in ({}, {"modified": MODIFIED}):
+        entry = backend.write("trickle.bin", Trickle(data), len(data), **times)  # type: ignore[arg-type]
+        assert entry.hashes["quickxor"] == quickxor_b64(data)

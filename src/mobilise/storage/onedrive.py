@@ -100,6 +100,20 @@ def _quote_path(path: str) -> str:
         raise NameRejected(f"{path!r} is not valid UTF-8; OneDrive names must be") from exc
 
 
+def read_exactly(stream: BinaryIO, size: int) -> bytes:
+    """``size`` bytes, or fewer only at the end of the stream: a network body may hand
+    out less than asked on each read."""
+    parts: list[bytes] = []
+    wanted = size
+    while wanted > 0:
+        chunk = stream.read(wanted)
+        if not chunk:
+            break
+        parts.append(chunk)
+        wanted -= len(chunk)
+    return b"".join(parts)
+
+
 def first_expected(ranges: list[str]) -> int | None:
     """The lowest start among ``nextExpectedRanges`` ("s-e" or "s-"); None if empty."""
     starts = [int(r.split("-", 1)[0]) for r in ranges if r and r[0].isdigit()]
@@ -367,9 +381,9 @@ class OneDriveBackend:
 
     def _simple_upload(self, parent_id: str, name: str, stream: BinaryIO,
                        size: int) -> tuple[dict[str, Any], str]:
-        data = stream.read(size)
-        if len(data) != size:
-            raise SizeMismatch(f"the source gave {len(data)} bytes, {size} were expected")
+        data = read_exactly(stream, size)
+        if len(data) != size or stream.read(1):
+            raise SizeMismatch(f"the source did not give exactly the {size} bytes announced")
         url = self._by_id(parent_id, f":/{_quote_path(name)}:/content")
         item: dict[str, Any] = self.client.request("PUT", url, content=data).json()
         return item, QuickXorHash(data).b64digest()
@@ -428,7 +442,7 @@ class OneDriveBackend:
             upload.stream.seek(0)
             upload.digest, upload.position = QuickXorHash(), 0
         while upload.position < target:
-            chunk = upload.stream.read(min(8 * 1024 * 1024, target - upload.position))
+            chunk = read_exactly(upload.stream, min(8 * 1024 * 1024, target - upload.position))
             if not chunk:
                 raise SizeMismatch(f"{upload.path!r}: the source ended early")
             upload.digest.update(chunk)
@@ -438,11 +452,13 @@ class OneDriveBackend:
         self._advance(upload, start)
         while True:
             length = min(self.fragment_size, upload.size - upload.position)
-            chunk = upload.stream.read(length)
-            if len(chunk) != length:
+            chunk = read_exactly(upload.stream, length)
+            final = upload.position + length == upload.size
+            if len(chunk) != length or (final and upload.stream.read(1)):
+                # Refuse before the last fragment, so the old file is never replaced.
                 self._abandon(upload, url)
-                raise SizeMismatch(f"{upload.path!r}: the source ended before {upload.size} "
-                                   "bytes; the upload session was cancelled")
+                raise SizeMismatch(f"{upload.path!r}: the source did not give exactly the "
+                                   f"{upload.size} bytes announced; the session was cancelled")
             first, last = upload.position, upload.position + length - 1
             upload.digest.update(chunk)
             upload.position += length
