@@ -283,3 +283,33 @@ def test_path_and_id_addressing_agree(graph: Graph, upn_path: str) -> None:
     by_parent = graph.http.get(f"{prefix}/items/{parent}:/a.txt:").json()
     assert by_id["id"] == by_path["id"] == by_parent["id"] == item["id"]
     assert by_path["parentReference"]["path"] == "/drive/root:/Docs"
+
+
+def test_delta_repeats_an_item_changed_during_paging(graph: Graph) -> None:
+    for i in range(4):
+        graph.put_file(f"r{i}.txt", b"1").raise_for_status()
+    first = graph.http.get(f"{graph.drive}/root/delta", params={"$top": 2}).json()
+    seen = [i["id"] for i in first["value"]]
+    changed = next(i for i in first["value"] if i.get("name", "").startswith("r"))
+    graph.put_file(changed["name"], b"22").raise_for_status()
+    page = first
+    while "@odata.nextLink" in page:
+        page = graph.http.get(page["@odata.nextLink"]).json()
+        seen += [i["id"] for i in page["value"]]
+    assert seen.count(changed["id"]) == 2
+    again = graph.http.get(page["@odata.deltaLink"]).json()
+    assert changed["id"] not in [i["id"] for i in again["value"]]
+
+
+def test_removal_during_a_first_enumeration_is_reported(graph: Graph) -> None:
+    for i in range(4):
+        graph.put_file(f"d{i}.txt", b"1").raise_for_status()
+    first = graph.http.get(f"{graph.drive}/root/delta", params={"$top": 2}).json()
+    victim = next(i for i in first["value"] if i.get("name", "").startswith("d"))
+    graph.http.delete(f"{graph.drive}/items/{victim['id']}").raise_for_status()
+    page, later = first, []
+    while "@odata.nextLink" in page:
+        page = graph.http.get(page["@odata.nextLink"]).json()
+        later += page["value"]
+    assert {"id": victim["id"], "deleted": {}}.items() <= next(
+        i for i in later if i["id"] == victim["id"]).items()

@@ -93,14 +93,14 @@ class Emulator:
         outcome = Outcome(JSONResponse({}))
         try:
             outcome = await self.route(request, path)
-        except GraphFault as fault:
-            outcome.response = self.error(fault, request, request_id)
+        except GraphFault as refusal:
+            outcome.response = self.error(refusal, request, request_id)
         except ClientDisconnect:
             self.store.log_finish(log_id, 499, None, outcome.client_id, "client-disconnect")
             return Response(status_code=499)
         except Exception as exc:  # noqa: BLE001 - an emulator bug must still answer and log
-            fault = GraphFault(500, "generalException", f"Unexpected error: {exc!r}")
-            outcome.response = self.error(fault, request, request_id)
+            bug = GraphFault(500, "generalException", f"Unexpected error: {exc!r}")
+            outcome.response = self.error(bug, request, request_id)
         response = outcome.response
         response.headers["request-id"] = request_id
         if "client-request-id" in request.headers:

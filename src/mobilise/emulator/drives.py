@@ -224,20 +224,25 @@ class DeltaPage:
 
 def delta_page(store: Store, drive: Drive, token: str | None, skiptoken: str | None,
                top: int) -> DeltaPage:
+    """Changes in sequence order from a position. The round is not frozen: an item changed
+    while a client pages through comes again later in the same round, which is how
+    Microsoft's "an item may appear more than once" arises here. Removals are shown when
+    they happened after the token (or, in a first enumeration, after the round began)."""
     if skiptoken:
         cursor = decode_cursor(skiptoken)
-        after, until, position = int(cursor["a"]), int(cursor["u"]), int(cursor["p"])
+        start, position = int(cursor["s"]), int(cursor["p"])
     elif token == "latest":
         return DeltaPage([], None, str(store.current_seq()))
+    elif token:
+        start = position = _delta_token(store, token)
     else:
-        after = _delta_token(store, token) if token else 0
-        until, position = store.current_seq(), after
-    # A first enumeration shows what exists; a later round also shows what went away.
-    items = store.changes(drive.id, position, until, top + 1, include_deleted=after > 0)
+        start, position = store.current_seq(), 0
+    items = store.changes(drive.id, position, top + 1, tombstones_after=start)
     if len(items) > top:
         items = items[:top]
-        return DeltaPage(items, encode_cursor({"a": after, "u": until, "p": items[-1].seq}), None)
-    return DeltaPage(items, None, str(until))
+        return DeltaPage(items, encode_cursor({"s": start, "p": items[-1].seq}), None)
+    last = max([position, *(i.seq for i in items)])
+    return DeltaPage(items, None, str(last))
 
 
 def _delta_token(store: Store, token: str) -> int:

@@ -409,13 +409,12 @@ class Store:
             ).fetchone()
             current = None if row is None else row["parent_id"]
 
-    def changes(self, drive_id: str, after: int, until: int, limit: int,
-                include_deleted: bool) -> list[Item]:
-        deleted_clause = "" if include_deleted else " AND deleted = 0"
+    def changes(self, drive_id: str, after: int, limit: int,
+                tombstones_after: int) -> list[Item]:
         rows = self.db.execute(
-            "SELECT * FROM items WHERE drive_id = ? AND seq > ? AND seq <= ?"
-            f"{deleted_clause} ORDER BY seq LIMIT ?",
-            (drive_id, after, until, limit),
+            "SELECT * FROM items WHERE drive_id = ? AND seq > ? "
+            "AND (deleted = 0 OR seq > ?) ORDER BY seq LIMIT ?",
+            (drive_id, after, tombstones_after, limit),
         ).fetchall()
         return [Item.from_row(r) for r in rows]
 
