@@ -334,19 +334,19 @@ class OneDriveBackend:
               modified: datetime | None = None, created: datetime | None = None) -> Entry:
         parent, name = _split(path)
         _quote_path(path)
-        self._refuse_folder(path)
         for attempt in (0, 1):
             parent_id = self._ensure_folder(parent)
             try:
                 if size == 0 or (size <= self.simple_upload_limit and modified is None
                                  and created is None):
-                    item, digest = self._simple_upload(parent_id, name, stream, size)
+                    item, digest = self._simple_upload(path, parent_id, name, stream, size)
                     if size == 0 and (modified is not None or created is not None):
                         # An upload session cannot carry zero bytes; PATCH is the only way.
                         self.set_times(path, modified=modified or datetime.now(UTC),
                                        created=created)
                         item = self.client.get_json(self._by_path(path))
                 else:
+                    self._refuse_folder(path)
                     upload = _Upload(path, parent_id, name, stream, size, modified, created)
                     item = self._session_upload(upload)
                     digest = upload.digest.b64digest()
@@ -379,13 +379,21 @@ class OneDriveBackend:
                 f"{entry.size} bytes with {server}")
         return entry
 
-    def _simple_upload(self, parent_id: str, name: str, stream: BinaryIO,
+    def _simple_upload(self, path: str, parent_id: str, name: str, stream: BinaryIO,
                        size: int) -> tuple[dict[str, Any], str]:
         data = read_exactly(stream, size)
         if len(data) != size or stream.read(1):
             raise SizeMismatch(f"the source did not give exactly the {size} bytes announced")
         url = self._by_id(parent_id, f":/{_quote_path(name)}:/content")
-        item: dict[str, Any] = self.client.request("PUT", url, content=data).json()
+        conflict = "@microsoft.graph.conflictBehavior"
+        # Most writes are new files: ask for "fail" and look closer only when something is
+        # there, so that a new file costs one request and a folder is never replaced.
+        try:
+            answer = self.client.request("PUT", url, content=data, params={conflict: "fail"})
+        except NameExists:
+            self._refuse_folder(path)
+            answer = self.client.request("PUT", url, content=data, params={conflict: "replace"})
+        item: dict[str, Any] = answer.json()
         return item, QuickXorHash(data).b64digest()
 
     def _session_upload(self, upload: _Upload) -> dict[str, Any]:
