@@ -4,6 +4,7 @@ transports."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -214,3 +215,32 @@ def test_client_retries_through_injected_faults(onedrive_emulator: EmulatorProce
         set_faults(onedrive_emulator)
     statuses = {r["status"] for r in request_log(onedrive_emulator)}
     assert {429, 503} <= statuses
+
+
+def test_downloads_survive_cut_connections(onedrive_emulator: EmulatorProcess,
+                                           tmp_path: Path) -> None:
+    from tests.storage.onedrive_fixture import make_onedrive_backend
+
+    client = make_client(onedrive_emulator, graph_max_retries=16)
+    backend = make_onedrive_backend(onedrive_emulator, tmp_path, client=client)
+    data = bytes(range(256)) * 4096
+    backend.write("read-me.bin", io.BytesIO(data), len(data))
+    set_faults(onedrive_emulator, seed=5, reset_rate=0.2, throttle_rate=0.1, retry_after=0.01)
+    try:
+        for _ in range(10):
+            assert backend.open_read("read-me.bin").read() == data
+    finally:
+        set_faults(onedrive_emulator)
+    faults = {r["fault"] for r in request_log(onedrive_emulator)}
+    assert {"reset-before", "reset-after"} & faults
+
+
+def test_unreachable_identity_platform_is_a_retryable_failure(tmp_path: Path) -> None:
+    from mobilise.emulator.server import free_port
+
+    settings = Settings(graph_authority=f"https://127.0.0.1:{free_port()}/tenant",
+                        graph_ca_bundle=None, graph_max_retries=2,
+                        graph_backoff_base_seconds=0.01)
+    with pytest.raises(ServiceFailed) as failure:
+        GraphClient(settings, pacer=Pacer(60_000)).get_json("users")
+    assert failure.value.retryable

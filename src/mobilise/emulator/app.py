@@ -110,10 +110,20 @@ class Emulator:
             log_id, response.status_code, float(retry_after) if retry_after else None,
             outcome.client_id, outcome.fault)
         if outcome.fault in ("reset-before", "reset-after"):
-            cut = CutResponse(response.body, status_code=response.status_code)
-            cut.raw_headers = response.raw_headers
-            return cut
+            return self.cut(response)
         return response
+
+    @staticmethod
+    def cut(response: Response) -> Response:
+        if isinstance(response, FileResponse):
+            # Only the start of a file is ever sent before the cut: no need to read it all.
+            with open(response.path, "rb") as handle:
+                body = handle.read(64 * 1024)
+        else:
+            body = bytes(response.body)
+        cut = CutResponse(body, status_code=response.status_code)
+        cut.raw_headers = response.raw_headers
+        return cut
 
     def error(self, fault: GraphFault, request: Request, request_id: str) -> Response:
         return JSONResponse(

@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from mobilise.core.settings import Settings
-from mobilise.graph.errors import Unauthenticated
+from mobilise.graph.errors import ServiceFailed, Unauthenticated
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 
@@ -41,34 +41,42 @@ def certificate_credential(path: Path, thumbprint: str | None) -> dict[str, str]
 
 class MsalTokenSource:
     def __init__(self, settings: Settings) -> None:
-        credential: Any
-        if settings.graph_certificate_path is not None:
-            credential = certificate_credential(
-                settings.graph_certificate_path, settings.graph_certificate_thumbprint)
-        else:
-            credential = settings.graph_client_secret.get_secret_value()
-        http = requests.Session()
-        if settings.graph_ca_bundle is not None:
-            # requests lets REQUESTS_CA_BUNDLE override a session's verify; a private CA
-            # must win, so the environment is not consulted for this session.
-            http.trust_env = False
-            http.verify = str(settings.graph_ca_bundle)
-        self._app = msal.ConfidentialClientApplication(
-            settings.graph_client_id,
-            client_credential=credential,
-            authority=settings.graph_authority,
-            instance_discovery=False,
-            http_client=http,
-            token_cache=msal.TokenCache(),
-        )
+        self._settings = settings
+        self._app: Any = None   # made on first use: MSAL fetches the authority's metadata
         self._lock = threading.Lock()
+
+    def _application(self) -> Any:
+        if self._app is None:
+            settings = self._settings
+            credential: Any
+            if settings.graph_certificate_path is not None:
+                credential = certificate_credential(
+                    settings.graph_certificate_path, settings.graph_certificate_thumbprint)
+            else:
+                credential = settings.graph_client_secret.get_secret_value()
+            http = requests.Session()
+            if settings.graph_ca_bundle is not None:
+                # requests lets REQUESTS_CA_BUNDLE override a session's verify; a private CA
+                # must win, so the environment is not consulted for this session.
+                http.trust_env = False
+                http.verify = str(settings.graph_ca_bundle)
+            self._app = msal.ConfidentialClientApplication(
+                settings.graph_client_id,
+                client_credential=credential,
+                authority=settings.graph_authority,
+                instance_discovery=False,
+                http_client=http,
+                token_cache=msal.TokenCache(),
+            )
+        return self._app
 
     def token(self) -> str:
         with self._lock:
             try:
-                result = self._app.acquire_token_for_client(scopes=[GRAPH_SCOPE])
+                result = self._application().acquire_token_for_client(scopes=[GRAPH_SCOPE])
             except (requests.RequestException, ValueError) as exc:
-                raise Unauthenticated(f"could not reach the token endpoint: {exc}") from exc
+                # Not a refusal: the identity platform could not be reached. Retryable.
+                raise ServiceFailed(f"could not reach the token endpoint: {exc}") from exc
         if "access_token" not in result:
             raise Unauthenticated(
                 f"token refused: {result.get('error')}: {result.get('error_description')}",
@@ -77,4 +85,5 @@ class MsalTokenSource:
 
     def invalidate(self) -> None:
         with self._lock:
-            self._app.remove_tokens_for_client()
+            if self._app is not None:
+                self._app.remove_tokens_for_client()

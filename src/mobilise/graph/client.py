@@ -117,13 +117,15 @@ class GraphClient:
         while True:
             self.pacer.acquire(cost_of(method))
             sent = {**(headers or {}), "client-request-id": request_id}
-            if authenticated:
-                sent["Authorization"] = f"Bearer {self.tokens.token()}"
             try:
+                if authenticated:
+                    sent["Authorization"] = f"Bearer {self.tokens.token()}"
                 response = self.http.request(method, url, json=json, content=content,
                                              params=params, headers=sent)
-            except httpx.TransportError as exc:
+            except (httpx.TransportError, ServiceFailed) as exc:
                 if attempt >= self.max_retries:
+                    if isinstance(exc, ServiceFailed):
+                        raise
                     raise ServiceFailed(f"Graph {method} {url}: {exc!r}") from exc
                 self._sleep(self.backoff(attempt))
                 attempt += 1
@@ -207,7 +209,8 @@ class GraphClient:
     def _stream_to(self, url: str, sink: IO[bytes]) -> int:
         self.pacer.acquire(1)
         written = 0
-        with self.http.stream("GET", url) as response:
+        with self.http.stream("GET", url,
+                              headers={"client-request-id": str(uuid.uuid4())}) as response:
             if response.status_code >= 400:
                 response.read()
                 raise error_from_response(response)
