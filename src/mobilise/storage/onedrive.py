@@ -73,6 +73,8 @@ class FolderNotEmpty(StorageError):
 class SizeMismatch(StorageError):
     """The source stream gave a different number of bytes from the size announced."""
 
+    retryable = True
+
 
 def _utc(moment: datetime) -> str:
     if moment.tzinfo is None:
