@@ -307,3 +307,13 @@ def test_short_reads_are_not_short_streams(backend: OneDriveBackend) -> None:
     for times in ({}, {"modified": MODIFIED}):
         entry = backend.write("trickle.bin", Trickle(data), len(data), **times)  # type: ignore[arg-type]
         assert entry.hashes["quickxor"] == quickxor_b64(data)
+
+
+@pytest.mark.parametrize("name", ["50% off #1 & co.txt", "naïve résumé.docx", "日本語 ノート.txt",
+                                  "a+b=c;d,e'f.txt", "[brackets] {braces} (parens).md",
+                                  "emoji 📁.txt", "dots.in.the.middle.txt"])
+def test_odd_names_round_trip(backend: OneDriveBackend, name: str) -> None:
+    backend.write(f"Odd {name}/{name}", io.BytesIO(b"odd"), 3, modified=MODIFIED)
+    assert [e.name for e in backend.list(f"Odd {name}")] == [name]
+    assert backend.open_read(f"Odd {name}/{name}").read() == b"odd"
+    assert {e.path for e in backend.list_all()} == {f"Odd {name}", f"Odd {name}/{name}"}

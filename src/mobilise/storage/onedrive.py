@@ -82,6 +82,15 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _file_system_info(modified: datetime | None, created: datetime | None) -> dict[str, str]:
+    info = {}
+    if created is not None:
+        info["createdDateTime"] = _utc(created)
+    if modified is not None:
+        info["lastModifiedDateTime"] = _utc(modified)
+    return info
+
+
 def _parse_time(text: str | None) -> datetime | None:
     if not text:
         return None
@@ -344,9 +353,8 @@ class OneDriveBackend:
                     item, digest = self._simple_upload(path, parent_id, name, stream, size)
                     if size == 0 and (modified is not None or created is not None):
                         # An upload session cannot carry zero bytes; PATCH is the only way.
-                        self.set_times(path, modified=modified or datetime.now(UTC),
-                                       created=created)
-                        item = self.client.get_json(self._by_path(path))
+                        item = self.client.send_json("PATCH", self._by_id(str(item["id"])), {
+                            "fileSystemInfo": _file_system_info(modified, created)})
                 else:
                     self._refuse_folder(path)
                     upload = _Upload(path, parent_id, name, stream, size, modified, created)
@@ -430,11 +438,7 @@ class OneDriveBackend:
 
     def _new_session(self, key: str, upload: _Upload) -> str:
         item: dict[str, Any] = {"@microsoft.graph.conflictBehavior": "replace"}
-        info = {}
-        if upload.created is not None:
-            info["createdDateTime"] = _utc(upload.created)
-        if upload.modified is not None:
-            info["lastModifiedDateTime"] = _utc(upload.modified)
+        info = _file_system_info(upload.modified, upload.created)
         if info:
             item["fileSystemInfo"] = info
         url = self._by_id(upload.parent_id, f":/{_quote_path(upload.name)}:/createUploadSession")
