@@ -241,10 +241,15 @@ class Emulator:
         address = drives.parse_address(rest)
         if address is None:
             raise invalid_request(f"Unsupported path '{rest}'.")
+        if (address.suffix, method) in (("/content", "PUT"), ("/createUploadSession", "POST")):
+            return await self.upload_request(request, drive, upn, address, client_id)
+        return await self.item_request(request, drive, upn, address)
+
+    async def upload_request(self, request: Request, drive: Drive, upn: str,
+                             address: drives.Address, client_id: str | None) -> Response:
         base = self.base(request)
-        suffix = address.suffix
         conflict = request.query_params.get("@microsoft.graph.conflictBehavior")
-        if suffix == "/content" and method == "PUT":
+        if address.suffix == "/content":
             parent, name = self.content_target(drive, address)
             body = await request.body()
             if parent is None:
@@ -252,13 +257,15 @@ class Emulator:
             done = uploads.simple_upload(self.store, drive, upn, parent, name, conflict, body)
             return JSONResponse(item_json(self.store, done.item, base),
                                 status_code=201 if done.created else 200)
-        if suffix == "/createUploadSession" and method == "POST":
-            parent, name = drives.resolve_parent(self.store, drive, address)
-            payload = await self.json_body(request)
-            session = uploads.create_session(
-                self.store, drive, upn, parent, name, payload, conflict, client_id,
-                self.plan.config)
-            return JSONResponse(uploads.session_json(session, f"{base}/_upload/{session.id}"))
+        parent, name = drives.resolve_parent(self.store, drive, address)
+        payload = await self.json_body(request)
+        session = uploads.create_session(self.store, drive, upn, parent, name, payload,
+                                         conflict, client_id, self.plan.config)
+        return JSONResponse(uploads.session_json(session, f"{base}/_upload/{session.id}"))
+
+    async def item_request(self, request: Request, drive: Drive, upn: str,
+                           address: drives.Address) -> Response:
+        method, suffix, base = request.method, address.suffix, self.base(request)
         item = drives.resolve(self.store, drive, address)
         if suffix == "/children" and method == "GET":
             return self.children(request, item)
@@ -281,7 +288,7 @@ class Emulator:
         if suffix == "" and method == "DELETE":
             drives.delete_item(self.store, item)
             return Response(status_code=204)
-        raise invalid_request(f"{method} is not supported on '{rest}'.")
+        raise invalid_request(f"{method} is not supported here.")
 
     def content_target(self, drive: Drive, address: drives.Address) -> tuple[Any, str]:
         """PUT content addresses either an existing file or ``parent:/name:``."""
