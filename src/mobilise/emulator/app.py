@@ -96,7 +96,8 @@ class Emulator:
         except GraphFault as refusal:
             outcome.response = self.error(refusal, request, request_id)
         except ClientDisconnect:
-            self.store.log_finish(log_id, 499, None, outcome.client_id, "client-disconnect")
+            self.store.log_finish(log_id, 499, None, outcome.client_id, "client-disconnect",
+                                  getattr(request.state, "latency", None))
             return Response(status_code=499)
         except Exception as exc:  # noqa: BLE001 - an emulator bug must still answer and log
             bug = GraphFault(500, "generalException", f"Unexpected error: {exc!r}")
@@ -108,7 +109,7 @@ class Emulator:
         retry_after = response.headers.get("retry-after")
         self.store.log_finish(
             log_id, response.status_code, float(retry_after) if retry_after else None,
-            outcome.client_id, outcome.fault)
+            outcome.client_id, outcome.fault, getattr(request.state, "latency", None))
         if outcome.fault in ("reset-before", "reset-after"):
             return self.cut(response)
         return response
@@ -152,6 +153,7 @@ class Emulator:
                           handler: Any) -> Outcome:
         decision = self.plan.draw()
         if decision.latency:
+            request.state.latency = decision.latency
             await asyncio.sleep(decision.latency)
         if client_id is not None:
             self.budget.charge(client_id, request_cost(request.method),

@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY AUTOINCREMENT, started REAL NOT NULL, finished REAL,
     method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER, retry_after REAL,
-    client_request_id TEXT, client_id TEXT, fault TEXT, content_range TEXT);
+    client_request_id TEXT, client_id TEXT, fault TEXT, content_range TEXT, latency REAL);
 """
 
 
@@ -465,11 +465,12 @@ class Store:
         return int(cursor.lastrowid or 0)
 
     def log_finish(self, row_id: int, status: int, retry_after: float | None,
-                   client_id: str | None, fault: str | None) -> None:
+                   client_id: str | None, fault: str | None,
+                   latency: float | None = None) -> None:
         self.db.execute(
             "UPDATE requests SET finished = ?, status = ?, retry_after = ?, client_id = ?,"
-            " fault = ? WHERE id = ?",
-            (time.time(), status, retry_after, client_id, fault, row_id),
+            " fault = ?, latency = ? WHERE id = ?",
+            (time.time(), status, retry_after, client_id, fault, latency, row_id),
         )
         self.db.commit()
 
