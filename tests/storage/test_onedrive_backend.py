@@ -317,3 +317,20 @@ def test_odd_names_round_trip(backend: OneDriveBackend, name: str) -> None:
     assert [e.name for e in backend.list(f"Odd {name}")] == [name]
     assert backend.open_read(f"Odd {name}/{name}").read() == b"odd"
     assert {e.path for e in backend.list_all()} == {f"Odd {name}", f"Odd {name}/{name}"}
+
+
+def test_from_settings(onedrive_emulator: EmulatorProcess, tmp_path: Path) -> None:
+    from mobilise.core.errors import InvalidInput
+    from tests.storage.onedrive_fixture import provision
+
+    upn = fresh_upn()
+    provision(onedrive_emulator, upn)
+    settings = emulator_settings(onedrive_emulator, data_dir=tmp_path,
+                                 graph_fragment_size=2 * UNIT)
+    backend = OneDriveBackend.from_settings(settings, upn=upn, client=make_client(
+        onedrive_emulator))
+    assert backend.journal.folder == tmp_path / "upload-journal"
+    assert backend.fragment_size == 2 * UNIT
+    backend.write("via-settings.txt", io.BytesIO(b"s"), 1)
+    with pytest.raises(InvalidInput):
+        OneDriveBackend.from_settings(settings)

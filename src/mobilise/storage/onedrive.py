@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 from urllib.parse import parse_qs, quote, urlparse
 
-from mobilise.core.errors import ExternalServiceError
+from mobilise.core.errors import ExternalServiceError, InvalidInput
+from mobilise.core.settings import Settings
 from mobilise.emulator._quickxor_reference import QuickXorHash  # swap for storage.quickxor
 from mobilise.graph import (
     DriveNotProvisioned,
@@ -218,6 +219,23 @@ class OneDriveBackend:
         self._lock = threading.Lock()
         self._drive: dict[str, Any] | None = None
         self._folders: dict[str, str] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> OneDriveBackend:
+        """The OneDrive of ``upn`` (required) through a client on the process's pacer;
+        the upload journal lives under ``MOBILISE_DATA_DIR/upload-journal``."""
+        upn = overrides.pop("upn", None)
+        if not upn:
+            raise InvalidInput("the onedrive backend needs the person's UPN (upn=...)")
+        client = overrides.pop("client", None) or GraphClient(settings)
+        journal = overrides.pop("journal_dir", settings.data_dir / "upload-journal")
+        options: dict[str, Any] = {
+            "simple_upload_limit": settings.graph_simple_upload_limit,
+            "fragment_size": settings.graph_fragment_size, **overrides}
+        return cls(client, str(upn), journal_dir=Path(journal), **options)
+
+    def __repr__(self) -> str:
+        return f"OneDriveBackend({self.upn!r})"
 
     # --- addressing -------------------------------------------------------------------
     @property
