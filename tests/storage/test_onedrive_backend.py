@@ -143,8 +143,10 @@ def test_full_listing_through_delta(backend: OneDriveBackend) -> None:
     backend.remove("Z/d.txt")
     backend.write("A/B/new.txt", io.BytesIO(b"n"), 1)
     later = backend.delta(first.token)
-    assert removed_id in later.removed
+    assert removed_id in later.removed and not later.resynced
     assert "A/B/new.txt" in {e.path for e in later.entries}
+    stale = backend.delta("999999999")
+    assert stale.resynced and "A/B/new.txt" in {e.path for e in stale.entries}
 
 
 def test_quota(onedrive_emulator: EmulatorProcess, tmp_path: Path) -> None:

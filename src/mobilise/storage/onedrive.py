@@ -40,6 +40,7 @@ from mobilise.graph import (
     InvalidRequest,
     ItemNotFound,
     NameExists,
+    ResyncRequired,
     UploadSessionNotFound,
 )
 from mobilise.storage.base import (
@@ -179,6 +180,9 @@ class DeltaListing:
     removed: list[str]          # ids of items deleted since the token
     token: str                  # pass to the next ``delta`` call
     ids: dict[str, str] = field(default_factory=dict)   # id -> path of what was seen
+    # The token had expired (410 resyncRequired): this is a full enumeration, and anything
+    # not in it is gone.
+    resynced: bool = False
 
 
 @dataclass
@@ -541,6 +545,18 @@ class OneDriveBackend:
         yield from self.delta(None).entries
 
     def delta(self, token: str | None = None) -> DeltaListing:
+        """Changes since ``token`` (everything when None). A token the service no longer
+        honours gives a full enumeration marked ``resynced``."""
+        try:
+            return self._delta(token)
+        except ResyncRequired:
+            if token is None:
+                raise
+            listing = self._delta(None)
+            listing.resynced = True
+            return listing
+
+    def _delta(self, token: str | None) -> DeltaListing:
         params: dict[str, str | int] = {"$top": LIST_PAGE}
         if token is not None:
             params["token"] = token
