@@ -34,7 +34,8 @@ def timed(work: Callable[[], None]) -> float:
     return time.perf_counter() - started
 
 
-def anchor(emulator: EmulatorProcess, upn: str, small: list[bytes], large: bytes) -> tuple[float, float]:
+def anchor(emulator: EmulatorProcess, upn: str, small: list[bytes],
+           large: bytes) -> tuple[float, float]:
     token = httpx.post(f"{emulator.authority}/oauth2/v2.0/token", verify=emulator.tls(), data={
         "client_id": "mobilise-app", "client_secret": "emulator-secret",
         "grant_type": "client_credentials",
