@@ -207,14 +207,24 @@ def test_state_survives_restart(tmp_path: Path) -> None:
     upn = fresh_upn()
     try:
         provision(emulator, upn)
-        Graph(emulator, upn).put_file("kept.txt", b"still here").raise_for_status()
+        graph = Graph(emulator, upn)
+        graph.put_file("kept.txt", b"still here").raise_for_status()
+        path = urlparse(graph.session("half.bin").json()["uploadUrl"]).path
+        graph.plain.put(f"{emulator.url}{path}", content=b"h" * UNIT, headers={
+            "Content-Range": f"bytes 0-{UNIT - 1}/{UNIT + 3}"}).raise_for_status()
     finally:
         emulator.stop()
-    again = EmulatorProcess(tmp_path / "root").start()
+    again = EmulatorProcess(tmp_path / "root").start()   # a new port, the same root
     try:
         graph = Graph(again, upn)
         location = graph.http.get(f"{graph.drive}/root:/kept.txt:/content").headers["location"]
         assert graph.plain.get(location).content == b"still here"
+        url = f"{again.url}{path}"
+        assert graph.plain.get(url).json()["nextExpectedRanges"] == [f"{UNIT}-{UNIT + 2}"]
+        done = graph.plain.put(url, content=b"end", headers={
+            "Content-Range": f"bytes {UNIT}-{UNIT + 2}/{UNIT + 3}"})
+        assert done.status_code == 201
+        assert done.json()["file"]["hashes"]["quickXorHash"] == quickxor_b64(b"h" * UNIT + b"end")
     finally:
         again.stop()
 
