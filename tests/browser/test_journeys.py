@@ -8,7 +8,8 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Site, sign_in
 
-PAGES = ["/", "/people", "/people?q=alex1", "/people/100001", "/audit?verify=true", "/login"]
+PAGES = ["/", "/people", "/people?q=alex1", "/people/100001", "/audit?verify=true", "/jobs",
+         "/finance", "/reports/board", "/login"]
 
 
 def test_sign_in_find_a_person_and_sign_out(page: Page, site: Site) -> None:

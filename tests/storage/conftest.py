@@ -21,6 +21,10 @@ import pytest
 
 from mobilise.storage.base import Backend, EntryKind, join
 from mobilise.storage.local import LocalBackend
+from tests.storage.onedrive_fixture import (  # noqa: F401 - the fixture is used by name
+    onedrive_backend_for_test,
+    onedrive_emulator,
+)
 
 
 @dataclass
@@ -106,9 +110,16 @@ def remove_tree(backend: Backend, path: str) -> None:
     backend.remove(join(path))
 
 
+@contextmanager
+def onedrive_subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
+    with onedrive_backend_for_test(request, tmp_path) as backend:
+        yield Subject(backend)
+
+
 BACKENDS: dict[str, BackendUnderTest] = {
     "local": BackendUnderTest(local_subject),
     "smb": BackendUnderTest(smb_subject, marks=(pytest.mark.smb,)),
+    "onedrive": BackendUnderTest(onedrive_subject),
 }
 
 

@@ -18,3 +18,10 @@ def quickxor_reference(data: bytes) -> bytes:
     for i, value in enumerate(len(data).to_bytes(8, "little")):
         out[12 + i] ^= value
     return bytes(out)
+
+
+def quickxor_b64(data: bytes) -> str:
+    """Graph's base64 form of the reference digest."""
+    import base64
+
+    return base64.b64encode(quickxor_reference(data)).decode("ascii")

@@ -11,6 +11,7 @@ from mobilise import __version__
 from mobilise.cli import audit as audit_cli
 from mobilise.cli import config as config_cli
 from mobilise.cli import demo as demo_cli
+from mobilise.cli import emulator as emulator_cli
 from mobilise.cli import finance as finance_cli
 from mobilise.cli import hash as hash_cli
 from mobilise.cli import migrate as migrate_cli
@@ -29,6 +30,7 @@ app.add_typer(users_cli.app, name="users")
 app.add_typer(people_cli.app, name="people")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(demo_cli.app, name="demo")
+app.add_typer(emulator_cli.app, name="emulator")
 hash_cli.register(app)
 app.add_typer(finance_cli.app, name="finance")
 app.add_typer(report_cli.app, name="report")

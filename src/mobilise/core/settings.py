@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     graph_max_retries: int = Field(default=8)
     graph_simple_upload_limit: int = Field(default=4 * 1024 * 1024)
     graph_fragment_size: int = Field(default=10 * 1024 * 1024)
+    graph_backoff_base_seconds: float = Field(default=0.5, description="first 5xx back-off")
+    graph_backoff_cap_seconds: float = Field(default=60.0, description="longest back-off")
+    graph_timeout_seconds: float = Field(default=120.0, description="per request")
     tenant_host: str = Field(default="example-my.sharepoint.com")
 
     # --- storage, drives, migration ---------------------------------------------------

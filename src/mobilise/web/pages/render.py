@@ -20,6 +20,7 @@ NAVIGATION: list[tuple[str, str]] = [
     ("People", "/people"),
     ("Finance", "/finance"),
     ("Board report", "/reports/board"),
+    ("Work in progress", "/jobs"),
     ("Audit", "/audit"),
 ]
 
