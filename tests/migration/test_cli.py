@@ -68,7 +68,8 @@ def test_wave_rounds_cutover_reports_and_spmt_tasks(tmp_path: Path) -> None:
     assert len(files) == 12 and {f["outcome"] for f in files} == {"verified"}
 
     run(["waves", "export-tasks", "W1", "-o", str(tmp_path / "tasks.csv")], env, tmp_path)
-    rows = list(csv.reader(open(tmp_path / "tasks.csv", newline="")))
+    with open(tmp_path / "tasks.csv", newline="") as f:
+        rows = list(csv.reader(f))
     assert rows[0][3] == "https://example-my.sharepoint.com/personal/alex0_smith_example_police_uk/"
     assert rows[0][4] == "Documents" and len(rows[0]) == 6
     run(["waves", "export-tasks", "W1", "-o", str(tmp_path / "tasks.json")], env, tmp_path)

@@ -97,8 +97,8 @@ def export_tasks(
 
     with session() as s:
         wave = waves.get_wave(s, name)
-        tasks = [spmt.person_task(settings(), m.person,
-                                  str(source_spec(settings(), m.person)["root"]))
+        tasks = [spmt.person_task(settings(), m.person, m.person.home_directory
+                                  or str(source_spec(settings(), m.person)["root"]))
                  for m in waves.wave_people(s, wave)]
     text = spmt.tasks_json(tasks) if output.suffix.lower() == ".json" else spmt.tasks_csv(tasks)
     output.write_text(text, encoding="utf-8")

@@ -50,14 +50,15 @@ PlanInputs = Callable[[Person], tuple[dict[str, str] | None, dict[str, str]]]
 
 
 def source_spec(settings: Settings, person: Person) -> dict[str, Any]:
-    """The person's H: drive: their recorded home directory, else the template."""
-    if person.home_directory:
-        root = person.home_directory
-    elif settings.home_template:
-        root = settings.home_template.format(sam=person.sam_account_name or person.number,
-                                             number=person.number)
+    """The person's H: drive as this machine reaches it: through the home template, else
+    the folder of their recorded home directory (``\\\\isilon\\home$\\asmith``) under the
+    share's mount point (``MOBILISE_HOME_ROOT``)."""
+    name = person.sam_account_name or person.number
+    if settings.home_template:
+        root = settings.home_template.format(sam=name, number=person.number)
     else:
-        root = str(Path(settings.home_root) / (person.sam_account_name or person.number))
+        recorded = (person.home_directory or "").replace("\\", "/").rstrip("/")
+        root = str(Path(settings.home_root) / (recorded.rsplit("/", 1)[-1] or name))
     return {"kind": "local", "root": root, "durable": False}
 
 
