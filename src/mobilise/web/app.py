@@ -16,12 +16,14 @@ from mobilise.core.settings import Settings
 from mobilise.web import problems
 from mobilise.web.api import finance as finance_api
 from mobilise.web.api import jobs as jobs_api
+from mobilise.web.api import migration as migration_api
 from mobilise.web.api import people as people_api
 from mobilise.web.api import system as system_api
 from mobilise.web.pages import audit as audit_pages
 from mobilise.web.pages import finance as finance_pages
 from mobilise.web.pages import home as home_pages
 from mobilise.web.pages import jobs as jobs_pages
+from mobilise.web.pages import migration as migration_pages
 from mobilise.web.pages import people as people_pages
 
 SECURITY_HEADERS = {
@@ -57,7 +59,8 @@ def create_app(settings: Settings) -> FastAPI:
     problems.install(app)
     for router in (system_api.router, people_api.router, home_pages.router,
                    people_pages.router, audit_pages.router, finance_api.router,
-                   finance_pages.router, jobs_api.router, jobs_pages.router):
+                   finance_pages.router, jobs_api.router, jobs_pages.router,
+                   migration_api.router, migration_pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
               name="static")

@@ -18,6 +18,7 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templa
 NAVIGATION: list[tuple[str, str]] = [
     ("Overview", "/"),
     ("People", "/people"),
+    ("Waves", "/waves"),
     ("Finance", "/finance"),
     ("Board report", "/reports/board"),
     ("Work in progress", "/jobs"),

@@ -1,0 +1,42 @@
+"""Wave pages: the list of waves, and one wave with its rounds, throughput and people."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from mobilise.core.actor import Actor, Role
+from mobilise.migration import reports, waves
+from mobilise.migration.models import MigrationState, RoundStatus
+from mobilise.web.auth import db, requires
+from mobilise.web.charts import bar_chart, grouped_bar_chart
+from mobilise.web.pages.render import page
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/waves")
+def wave_list(request: Request, session: Session = Depends(db),
+              _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
+    rows = [reports.wave_summary(session, w) for w in waves.list_waves(session)]
+    return page(request, "waves.html", waves=rows)
+
+
+@router.get("/waves/{key}")
+def wave_page(request: Request, key: str, session: Session = Depends(db),
+              _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
+    wave = waves.get_wave(session, key)
+    summary = reports.wave_summary(session, wave)
+    rounds = summary["rounds"]
+    labels = [f"{r['number']} {r['kind']}" for r in rounds]
+    throughput = bar_chart("Throughput by round (MB/s)",
+                           [(label, r["mb_per_s"] or 0.0) for label, r in zip(labels, rounds,
+                                                                               strict=True)])
+    files = grouped_bar_chart("Files copied and throttling events by round", labels,
+                              {"files copied": [r["copied"] for r in rounds],
+                               "throttling events": [r["throttle_events"] for r in rounds]})
+    return page(request, "wave.html", wave=summary, people=reports.wave_rows(session, wave),
+                throughput=throughput, files_chart=files,
+                state_colours={s.value: s.colour for s in MigrationState},
+                round_colours={s.value: s.colour for s in RoundStatus})
