@@ -1,0 +1,42 @@
+"""Waves over the API and on the pages, after a real round."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mobilise.core.db import session_scope
+from mobilise.migration.rounds import run_round
+from mobilise.migration.waves import get_wave
+from mobilise.workers import InProcessExecutor
+from tests.factories import ADMIN
+from tests.migration.conftest import make_tree
+from tests.web.conftest import Web
+
+
+def test_wave_api_and_page_after_a_round(web: Web, tmp_path: Path) -> None:
+    settings = web.settings.model_copy(update={
+        "migration_destination": "local", "migration_destination_root": tmp_path / "od",
+        "archive_root": tmp_path / "archive"})
+    make_tree(Path(settings.home_root) / "asmith0", 9, seed=2)
+    make_tree(Path(settings.home_root) / "asmith1", 5, seed=3)
+    created = web.client.post("/api/v1/waves", headers=web.as_("admin"),
+                              json={"name": "Pilot", "people": ["100000", "100001"]})
+    assert created.status_code == 201, created.text
+    assert web.client.post("/api/v1/waves", headers=web.as_("viewer"),
+                           json={"name": "X", "people": ["100002"]}).status_code == 403
+    with session_scope(settings) as s:
+        run_round(s, ADMIN, settings, get_wave(s, "Pilot"), InProcessExecutor(settings))
+    shown = web.client.get("/api/v1/waves/Pilot", headers=web.as_("viewer")).json()
+    assert [p["copied"] for p in shown["people"]] == [9, 5]
+    assert shown["rounds"][0]["status"] == "done"
+    page = web.client.get(f"/waves/{shown['id']}", headers=web.as_("viewer"))
+    assert page.status_code == 200
+    assert "Throughput by round (MB/s)" in page.text and "<svg" in page.text
+    assert "Alex0 Smith" in page.text
+    web.app.state.settings = settings  # the reports read the journals where they were written
+    files = web.client.get("/api/v1/migration/people/100000", headers=web.as_("admin")).json()
+    assert files["summary"]["moved"] == 9
+    summary = web.client.get("/api/v1/migration/waves/Pilot/summary",
+                             headers=web.as_("viewer")).json()
+    assert [r["Migrated items"] for r in summary] == [9, 5]
+    assert web.client.get("/api/v1/waves/nope", headers=web.as_("viewer")).status_code == 404
