@@ -8,7 +8,7 @@ import typer
 
 from mobilise.cli.context import FormatOption, actor, emit, err_console, session, settings
 from mobilise.core.output import Format
-from mobilise.core.progress import RichProgress
+from mobilise.core.progress import JobProgress, RichProgress, Tee
 from mobilise.migration import reports, rounds, waves
 from mobilise.workers import open_executor
 
@@ -28,9 +28,11 @@ def run(
     """Run the wave's next pre-seed or delta round."""
     options = {"workers": workers} if executor == "inprocess" else {}
     pool = open_executor(executor, settings(), **options)
-    with session() as s:
+    with session() as s, session() as job_session:
         found = waves.get_wave(s, wave)
-        with RichProgress(unit="shards") as progress:
+        # The bar for the operator, a Job row for the web's live status page.
+        with RichProgress(unit="shards") as bar:
+            progress = Tee(bar, JobProgress(job_session, "migration"))
             report = rounds.run_round(s, actor(), settings(), found, pool, number=round_,
                                       progress=progress)
         rows = [{"number": n, **t} for n, t in report.people.items()]

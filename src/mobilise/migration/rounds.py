@@ -11,6 +11,7 @@ destination with the source's hash. Any problem leaves the person on their H: dr
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,8 +183,8 @@ def sync_people(
     for member in members:
         payloads += person_payloads(settings, member.person, round_, plan_inputs)
     progress.start(len(payloads), f"round {round_.number} ({round_.kind})")
-    results = executor.run_all("migration.sync_shard", payloads)
-    progress.advance(len(results))
+    results = executor.run_all("migration.sync_shard", payloads,
+                               on_result=ShardProgress(progress))
     report = RoundReport(round_)
     by_person: dict[str, list[TaskResult]] = {}
     for result in results:
@@ -196,6 +197,31 @@ def sync_people(
             member.last_round = round_.number
     progress.finish(f"{len(payloads)} shard(s)")
     return report
+
+
+class ShardProgress:
+    """Turns finished shards into progress: files, bytes, files/s, MB/s, throttling."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.started = time.monotonic()
+        self.files = 0
+        self.bytes = 0
+        self.throttled = 0
+        self.failed = 0
+
+    def __call__(self, result: TaskResult) -> None:
+        value = result.value or {}
+        outcomes = value.get("outcomes", {})
+        self.files += sum(outcomes.values())
+        self.bytes += value.get("bytes_copied", 0)
+        self.throttled += value.get("throttle_events", 0)
+        self.failed += outcomes.get("failed", 0) + (0 if result.ok else 1)
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        self.progress.advance(1, files=self.files, bytes=self.bytes,
+                              files_per_s=round(self.files / elapsed, 1),
+                              mb_per_s=round(self.bytes / elapsed / 1e6, 2),
+                              throttled=self.throttled, failed=self.failed)
 
 
 def person_payloads(settings: Settings, person: Person, round_: Round,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,12 +24,17 @@ class TaskResult:
         return self.error is None
 
 
+OnResult = Callable[[TaskResult], None]
+
+
 class Executor(Protocol):
     name: str
 
-    def run_all(self, task_name: str, payloads: Sequence[Payload]) -> list[TaskResult]:
+    def run_all(self, task_name: str, payloads: Sequence[Payload],
+                on_result: OnResult | None = None) -> list[TaskResult]:
         """Run the task once per payload; results in payload order. A failing payload
-        gives a result with ``error``, never an exception for the whole batch."""
+        gives a result with ``error``, never an exception for the whole batch.
+        ``on_result`` hears of each result as it arrives (for live progress)."""
         ...
 
 
@@ -42,7 +47,8 @@ class InProcessExecutor:
         self.settings = settings
         self.workers = max(1, workers)
 
-    def run_all(self, task_name: str, payloads: Sequence[Payload]) -> list[TaskResult]:
+    def run_all(self, task_name: str, payloads: Sequence[Payload],
+                on_result: OnResult | None = None) -> list[TaskResult]:
         def one(payload: Payload) -> TaskResult:
             try:
                 return TaskResult(payload, run_task(self.settings, task_name, payload))
@@ -50,7 +56,11 @@ class InProcessExecutor:
                 return TaskResult(payload, error=f"{type(exc).__name__}: {exc}")
 
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="task") as pool:
-            return list(pool.map(one, payloads))
+            futures = [pool.submit(one, p) for p in payloads]
+            if on_result is not None:
+                for future in as_completed(futures):
+                    on_result(future.result())
+            return [f.result() for f in futures]
 
 
 class CeleryExecutor:
@@ -65,7 +75,8 @@ class CeleryExecutor:
         self.app = make_celery(settings)
         self.timeout = timeout
 
-    def run_all(self, task_name: str, payloads: Sequence[Payload]) -> list[TaskResult]:
+    def run_all(self, task_name: str, payloads: Sequence[Payload],
+                on_result: OnResult | None = None) -> list[TaskResult]:
         pending = [self.app.send_task("mobilise.run", args=(task_name, p)) for p in payloads]
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         results: list[TaskResult] = []
@@ -76,6 +87,8 @@ class CeleryExecutor:
                 results.append(TaskResult(payload, value))
             except Exception as exc:  # noqa: BLE001 - a task's own error, per payload
                 results.append(TaskResult(payload, error=f"{type(exc).__name__}: {exc}"))
+            if on_result is not None:
+                on_result(results[-1])
         return results
 
 
