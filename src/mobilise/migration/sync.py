@@ -394,12 +394,36 @@ class HashingReader(io.RawIOBase):
         return count
 
 
-def hash_entry(backend: Backend, path: str) -> str:
+class SmallHashingReader:
+    """The same for small files, deliberately not an ``io`` stream: readers then call
+    ``read`` instead of filling a reused 4 MiB buffer, whose allocation would cost more
+    than copying a small file."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.hasher = QuickXorHash()
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        if data:
+            self.hasher.update(data)
+            self.count += len(data)
+        return data
+
+
+SMALL_FILE = 1024 * 1024
+
+
+def hash_entry(backend: Backend, path: str, size: int | None = None) -> str:
     """The quickXorHash of a file as stored, by reading it."""
     hasher = QuickXorHash()
     with backend.open_read(path) as stream:
-        for chunk in read_chunks(stream):
-            hasher.update(chunk)
+        if size is not None and size < SMALL_FILE:
+            hasher.update(stream.read())
+        else:
+            for chunk in read_chunks(stream):
+                hasher.update(chunk)
     return hasher.b64digest()
 
 
@@ -407,7 +431,7 @@ def destination_hash(backend: Backend, entry: Entry) -> str:
     """The destination's own hash when it keeps one, else the content read back."""
     if Capability.NATIVE_HASH in backend.capabilities and entry.hashes.get(HASH_NAME):
         return entry.hashes[HASH_NAME]
-    return hash_entry(backend, entry.path)
+    return hash_entry(backend, entry.path, entry.size)
 
 
 class SourceChanged(Exception):
@@ -469,7 +493,10 @@ class Copier:
         source = planned.source
         destination = self.backend_for(planned.target)
         with self.source.open_read(source.path) as stream:
-            reader = HashingReader(stream) if self.verify else None
+            reader: HashingReader | SmallHashingReader | None = None
+            if self.verify:
+                reader = SmallHashingReader(stream) if source.size < SMALL_FILE \
+                    else HashingReader(stream)
             try:
                 written = destination.write(planned.dest_path, reader or stream,  # type: ignore[arg-type]
                                             source.size, modified=source.modified,

@@ -105,7 +105,7 @@ def _check(source: Backend, main: Backend, archive: Backend | None, sides: Sides
     dest = listing[planned.dest_path.casefold()]
     try:
         expected = known.get((entry.path, entry.size, entry.modified.isoformat())) \
-            or hash_entry(source, entry.path)
+            or hash_entry(source, entry.path, entry.size)
         arrived = destination_hash(destination, dest)
     except StorageError as exc:
         return _result(planned, Outcome.FAILED, f"could not hash: {type(exc).__name__}: {exc}")
