@@ -184,7 +184,7 @@ def open_recovery_tasks(session: Session, actor: Actor, settings: Settings,
         select(Handset, Person).join(Person, Handset.holder_id == Person.id)
         .where(Handset.status == HandsetStatus.ISSUED.value,
                Person.status == PersonStatus.LEAVER.value, Handset.id.not_in(already))
-        .order_by(Handset.id)).tuples().all()
+        .order_by(Handset.id)).all()
     tasks = []
     for handset, person in rows:
         start = person.left_on or clock.today()

@@ -57,7 +57,7 @@ def add_months(day: date, months: int) -> date:
 
 def _registered(session: Session) -> Registered:
     imeis: set[str] = set()
-    for imei, imei2 in session.execute(select(Handset.imei, Handset.imei2)).tuples():
+    for imei, imei2 in session.execute(select(Handset.imei, Handset.imei2)):
         imeis.add(imei)
         if imei2:
             imeis.add(imei2)
@@ -89,7 +89,7 @@ def import_manifest(
     clock = clock or SystemClock()
     progress = progress or NullProgress()
     models = folded_models(list(session.execute(
-        select(HandsetModel.id, HandsetModel.code, HandsetModel.name)).tuples()))
+        select(HandsetModel.id, HandsetModel.code, HandsetModel.name))))
     catalogue = {m.id: m for m in session.scalars(select(HandsetModel))}
     rows = read_rows(path, manifest_spec(models, _registered(session)), mapping=mapping)
     problems = _cross_column_duplicates(path, rows)
@@ -160,7 +160,7 @@ def export_identifiers(
     stmt = stmt.where(Handset.status.in_([s.value for s in wanted]))
     if purchase_order:
         stmt = stmt.where(Handset.purchase_order == purchase_order)
-    rows = session.execute(stmt).tuples().all()
+    rows = session.execute(stmt).all()
     files: list[Path] = []
     for part, start in enumerate(range(0, max(len(rows), 1), INTUNE_ROWS_PER_FILE), start=1):
         target = path if part == 1 else path.with_name(f"{path.stem}-{part}{path.suffix}")

@@ -139,7 +139,7 @@ HANDSET_COLUMNS = ["imei", "serial", "model", "status", "holder", "site", "iccid
 
 def status_counts(session: Session) -> dict[str, int]:
     counts = dict(session.execute(
-        select(Handset.status, func.count()).group_by(Handset.status)).tuples().all())
+        select(Handset.status, func.count()).group_by(Handset.status)).all())
     return {s.value: counts.get(s.value, 0) for s in HandsetStatus}
 
 
@@ -161,7 +161,7 @@ def sim_rows(session: Session, *, free_only: bool = False, limit: int = 200,
         stmt = stmt.where(Handset.id.is_(None), Sim.barred.is_(False))
     return [{"iccid": s.iccid, "msisdn": s.msisdn, "carrier": s.carrier, "barred": s.barred,
              "barred_at": s.barred_at, "handset": imei}
-            for s, imei in session.execute(stmt).tuples()]
+            for s, imei in session.execute(stmt)]
 
 
 SIM_COLUMNS = ["iccid", "msisdn", "carrier", "barred", "handset"]
@@ -170,7 +170,7 @@ SIM_COLUMNS = ["iccid", "msisdn", "carrier", "barred", "handset"]
 def pool_rows(session: Session) -> list[dict[str, Any]]:
     used = dict(session.execute(
         select(LicenceSeat.pool_id, func.count()).where(LicenceSeat.released_at.is_(None))
-        .group_by(LicenceSeat.pool_id)).tuples().all())
+        .group_by(LicenceSeat.pool_id)).all())
     return [{"code": p.code, "product": p.product, "reseller": p.reseller,
              "purchase_order": p.purchase_order, "seats_bought": p.seats_bought,
              "seats_assigned": used.get(p.id, 0),
@@ -193,7 +193,7 @@ def seat_rows(session: Session, pool_code: str | None = None, limit: int = 500,
     if pool_code:
         stmt = stmt.where(LicencePool.code == pool_code)
     return [{"pool": code, "imei": imei, "person": number, "assigned_at": seat.assigned_at}
-            for seat, code, imei, number in session.execute(stmt).tuples()]
+            for seat, code, imei, number in session.execute(stmt)]
 
 
 SEAT_COLUMNS = ["pool", "imei", "person", "assigned_at"]
@@ -210,7 +210,7 @@ def action_rows(session: Session, handset: Handset | None = None,
     return [{"id": a.id, "imei": imei, "kind": a.kind, "status": a.status,
              "attempts": a.attempts, "last_error": a.last_error, "queued_at": a.queued_at,
              "finished_at": a.finished_at, "reason": a.reason}
-            for a, imei in session.execute(stmt).tuples()]
+            for a, imei in session.execute(stmt)]
 
 
 ACTION_COLUMNS = ["id", "imei", "kind", "status", "attempts", "queued_at", "last_error"]
@@ -226,7 +226,7 @@ def recovery_rows(session: Session, open_only: bool = True) -> list[dict[str, An
         stmt = stmt.where(RecoveryTask.status == "open")
     return [{"id": t.id, "imei": imei, "person": number, "name": f"{first} {last}",
              "due_on": t.due_on, "status": t.status}
-            for t, imei, number, first, last in session.execute(stmt).tuples()]
+            for t, imei, number, first, last in session.execute(stmt)]
 
 
 RECOVERY_COLUMNS = ["id", "imei", "person", "name", "due_on", "status"]
