@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from mobilise.core.audit import AuditEntry
 from mobilise.core.errors import TransitionRefused
-from mobilise.core.transitions import run_transition
 from mobilise.devices import handsets
 from mobilise.devices.models import (
     Acceptance,

@@ -154,9 +154,11 @@ def get_sim(session: Session, key: str) -> Sim:
 
 
 def sim_rows(session: Session, *, free_only: bool = False, limit: int = 200,
-             offset: int = 0) -> list[dict[str, Any]]:
+             offset: int = 0, iccid: str | None = None) -> list[dict[str, Any]]:
     stmt = (select(Sim, Handset.imei).outerjoin(Handset, Handset.sim_id == Sim.id)
             .order_by(Sim.id).limit(limit).offset(offset))
+    if iccid:
+        stmt = stmt.where(Sim.iccid == iccid)
     if free_only:
         stmt = stmt.where(Handset.id.is_(None), Sim.barred.is_(False))
     return [{"iccid": s.iccid, "msisdn": s.msisdn, "carrier": s.carrier, "barred": s.barred,
