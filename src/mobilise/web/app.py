@@ -14,9 +14,11 @@ from mobilise import __version__
 from mobilise.core.db import session_factory
 from mobilise.core.settings import Settings
 from mobilise.web import problems
+from mobilise.web.api import devices as devices_api
 from mobilise.web.api import people as people_api
 from mobilise.web.api import system as system_api
 from mobilise.web.pages import audit as audit_pages
+from mobilise.web.pages import devices as devices_pages
 from mobilise.web.pages import home as home_pages
 from mobilise.web.pages import people as people_pages
 
@@ -51,8 +53,9 @@ def create_app(settings: Settings) -> FastAPI:
         return response
 
     problems.install(app)
-    for router in (system_api.router, people_api.router, home_pages.router,
-                   people_pages.router, audit_pages.router):
+    for router in (system_api.router, people_api.router, devices_api.router,
+                   home_pages.router, people_pages.router, devices_pages.router,
+                   audit_pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
               name="static")
