@@ -138,3 +138,13 @@ def spares(fleet: Fleet) -> list[Handset]:
     return [h for h in fleet.session.scalars(select(Handset).order_by(Handset.id))
             if h.status == S.IN_STOCK.value and h.holder_id is None
             and h.id != fleet.by_state[S.IN_STOCK].id]
+
+
+def stock(session: Session, settings: Settings, tmp: Path, numbers: range) -> list[Handset]:
+    """Register, stage, enrol (compliant) and stock handsets at CE-01."""
+    site = session.scalars(select(Site).where(Site.code == "CE-01")).one()
+    hs = register(session, settings, tmp, numbers, site, name=f"stock-{numbers.start}.csv")
+    for name, params in (("stage", {}), ("enrol", {"compliance": "compliant"}),
+                         ("stock", {"site": site})):
+        handsets.move_handsets(session, ADMIN, settings, clock(), name, hs, **params)
+    return hs

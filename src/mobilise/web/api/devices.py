@@ -61,8 +61,11 @@ def _move(session: Session, actor: Actor, settings: Settings, name: str,
         params["site"] = handsets.get_site(session, body.site)
     moved = handsets.move_handsets(session, actor, settings, SystemClock(), name, found,
                                    reason=body.reason, **params)
+    shown = moved.handsets[:100]
+    for h in shown:
+        session.refresh(h)  # holder, site and SIM relationships after the move
     return {"transition": name, "moved": len(moved.handsets), "warnings": moved.warnings,
-            "handsets": [register.handset_row(h) for h in moved.handsets[:100]]}
+            "handsets": [register.handset_row(h) for h in shown]}
 
 
 @router.get("/handsets")
@@ -173,6 +176,7 @@ def issue(request: Request, key: str, body: IssueBody, session: Session = Depend
                            method=body.method, policy_version=body.policy_version, sim=sim,
                            kit=kit)
     session.flush()
+    session.refresh(h)
     return register.handset_row(h)
 
 
