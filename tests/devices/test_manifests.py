@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from mobilise.core import audit
 from mobilise.core.audit import AuditEntry
 from mobilise.core.errors import ImportRejected
 from mobilise.core.settings import Settings
@@ -48,7 +49,14 @@ def test_manifest_registers_handsets_and_sims(settings: Settings, session: Sessi
     assert (h.status, h.purchase_date, h.warranty_end, h.end_of_life) == (
         "received", date(2023, 1, 10), date(2025, 1, 10), date(2026, 1, 10))
     assert h.sim is not None and h.sim.iccid == iccid(0)
-    assert _count(session, AuditEntry) >= 12
+    # One audit entry per handset and per SIM, recording the row as stored; the chain holds.
+    entries = session.scalars(select(AuditEntry).where(
+        AuditEntry.action.in_(["handset.register", "sim.add"]))).all()
+    assert len(entries) == 12
+    logged = next(e for e in entries if e.entity == "handset" and e.entity_id == str(h.id))
+    assert logged.after == h.audit_snapshot()
+    assert logged.reason == "manifest delivery.csv"
+    assert audit.verify(session).entries == _count(session, AuditEntry)
 
 
 def test_thirty_thousand_lines_with_one_bad_check_digit_import_nothing(

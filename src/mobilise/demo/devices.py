@@ -22,7 +22,7 @@ from mobilise.core.db import session_scope
 from mobilise.core.settings import Settings
 from mobilise.devices import handsets, manifests
 from mobilise.devices.identifiers import with_check_digit
-from mobilise.devices.models import Handset, HandsetModel, HandsetStatus
+from mobilise.devices.models import Handset, HandsetModel
 from mobilise.people.models import Person, PersonStatus, Site
 
 DEMO_ACTOR = Actor("demo")

@@ -31,7 +31,7 @@ from mobilise.people.models import Site
 
 # Intune refuses a corporate-identifier upload of more than 5,000 rows.
 INTUNE_ROWS_PER_FILE = 5000
-FLUSH_EVERY = 2000
+FLUSH_EVERY = 5000
 ARRIVAL_STATES = (HandsetStatus.ORDERED, HandsetStatus.RECEIVED)
 
 
@@ -118,32 +118,29 @@ def _register(
     catalogue: dict[int, HandsetModel], models: Mapping[str, int], site: Site | None,
     status: HandsetStatus, today: date, why: str,
 ) -> int:
-    """Register a chunk: SIMs first and flushed, so each handset names its SIM by id (a
-    relationship per row would cost the unit of work a dependency sort per object)."""
-    sims: dict[str, Sim] = {}
-    for row in rows:
-        v = row.values
-        if v["iccid"]:
-            sim = Sim(iccid=v["iccid"], msisdn=v["msisdn"], carrier="", barred=False)
-            audit.create(session, actor, "sim.add", sim, reason=why)
-            sims[v["iccid"]] = sim
-    if sims:
-        session.flush()
+    """Register a chunk in batched inserts, one audit entry per SIM and per handset: SIMs
+    first, so that each handset names its SIM by id."""
+    fitted = [r.values for r in rows if r.values["iccid"]]
+    sim_ids = audit.create_many(session, actor, "sim.add", Sim, [
+        {"iccid": v["iccid"], "msisdn": v["msisdn"], "carrier": "", "barred": False}
+        for v in fitted], reason=why)
+    sim_of = {v["iccid"]: sim_id for v, sim_id in zip(fitted, sim_ids, strict=True)}
+    phones = []
     for row in rows:
         v = row.values
         model = catalogue[models[v["model"].strip().lower()]]
         bought = v["purchase_date"] or today
-        fitted = sims.get(v["iccid"]) if v["iccid"] else None
-        audit.create(session, actor, "handset.register", Handset(
-            imei=v["imei"], imei2=v["imei2"], serial=v["serial"], model_id=model.id,
-            asset_tag=v["asset_tag"], purchase_order=v["purchase_order"],
-            purchase_date=bought, warranty_end=add_months(bought, model.warranty_months),
-            end_of_life=add_months(bought, 12 * settings.handset_service_life_years),
-            status=status.value, compliance="unknown", site_id=site.id if site else None,
-            sim_id=fitted.id if fitted else None,
-        ), reason=why)
-    session.flush()
-    return len(sims)
+        phones.append({
+            "imei": v["imei"], "imei2": v["imei2"], "serial": v["serial"],
+            "model_id": model.id, "asset_tag": v["asset_tag"],
+            "purchase_order": v["purchase_order"], "purchase_date": bought,
+            "warranty_end": add_months(bought, model.warranty_months),
+            "end_of_life": add_months(bought, 12 * settings.handset_service_life_years),
+            "status": status.value, "compliance": "unknown",
+            "site_id": site.id if site else None, "sim_id": sim_of.get(v["iccid"]),
+        })
+    audit.create_many(session, actor, "handset.register", Handset, phones, reason=why)
+    return len(sim_ids)
 
 
 def export_identifiers(
