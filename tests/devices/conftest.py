@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from mobilise.core.db import session_factory
 from mobilise.core.settings import Settings
 from tests.devices.fleet import Fleet, build_fleet
+from tests.web.conftest import web  # noqa: F401  (the app fixture, shared with tests/web)
 
 
 @pytest.fixture

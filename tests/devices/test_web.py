@@ -13,7 +13,7 @@ from mobilise.core.db import session_scope
 from mobilise.devices.models import Acceptance, Handset
 from tests.devices.fleet import catalogue, imei, manifest_row, stock, write_manifest
 from tests.factories import ADMIN
-from tests.web.conftest import PASSWORD, Web, web  # noqa: F401  (the fixture)
+from tests.web.conftest import PASSWORD, Web
 
 
 @pytest.fixture
