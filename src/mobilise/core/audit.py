@@ -172,7 +172,7 @@ def create(
 
 def create_many(
     session: Session, actor: Actor, action: str, model: type[Audited],
-    rows: list[dict[str, Any]], *, reason: str | None = None,
+    rows: list[dict[str, Any]], *, reason: str | None = None, natural_key: str | None = None,
 ) -> list[Any]:
     """Insert many new rows of one audited model in batched statements, with one audit
     entry each, in the current transaction; returns their primary keys in order.
@@ -188,8 +188,7 @@ def create_many(
     defaults = {c.key: (c.default.arg if c.default is not None and c.default.is_scalar
                         else None) for c in table.columns if c is not key}
     full = [{**defaults, **row} for row in rows]
-    stmt = insert(table).returning(key, sort_by_parameter_order=True)
-    ids = list(session.execute(stmt, full).scalars())
+    ids = _insert_many(session, table, key, full, natural_key)
     entity = str(table.name)
     columns = _snapshot_keys(model)
     pending = [
@@ -199,6 +198,26 @@ def create_many(
     ]
     _append(session, pending)
     return ids
+
+
+def _insert_many(session: Session, table: Any, key: Any, rows: list[dict[str, Any]],
+                 natural_key: str | None) -> list[Any]:
+    """The new rows' keys, in order. With a unique ``natural_key`` the rows go in as a plain
+    executemany (a pipeline on PostgreSQL) and the keys are read back by it: several times
+    faster on PostgreSQL than a multi-row INSERT ... RETURNING, whose very long statements
+    the driver must parse."""
+    if natural_key is None:
+        stmt = insert(table).returning(key, sort_by_parameter_order=True)
+        return list(session.execute(stmt, rows).scalars())
+    session.execute(insert(table), rows)
+    column = table.c[natural_key]
+    wanted = [row[natural_key] for row in rows]
+    found: dict[Any, Any] = {}
+    for start in range(0, len(wanted), 1000):
+        chunk = wanted[start:start + 1000]
+        found.update((n, k) for k, n in session.execute(
+            select(key, column).where(column.in_(chunk))))
+    return [found[n] for n in wanted]
 
 
 @contextmanager

@@ -123,7 +123,7 @@ def _register(
     fitted = [r.values for r in rows if r.values["iccid"]]
     sim_ids = audit.create_many(session, actor, "sim.add", Sim, [
         {"iccid": v["iccid"], "msisdn": v["msisdn"], "carrier": "", "barred": False}
-        for v in fitted], reason=why)
+        for v in fitted], reason=why, natural_key="iccid")
     sim_of = {v["iccid"]: sim_id for v, sim_id in zip(fitted, sim_ids, strict=True)}
     phones = []
     for row in rows:
@@ -139,7 +139,8 @@ def _register(
             "status": status.value, "compliance": "unknown",
             "site_id": site.id if site else None, "sim_id": sim_of.get(v["iccid"]),
         })
-    audit.create_many(session, actor, "handset.register", Handset, phones, reason=why)
+    audit.create_many(session, actor, "handset.register", Handset, phones, reason=why,
+                      natural_key="imei")
     return len(sim_ids)
 
 
