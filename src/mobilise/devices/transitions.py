@@ -18,10 +18,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select, true, update
 
 from mobilise.core import audit
 from mobilise.core.clock import Clock
+from mobilise.core.db import is_postgres
 from mobilise.core.settings import Settings
 from mobilise.core.transitions import Context, Effect, Lifecycle, Transition
 from mobilise.devices import actions
@@ -62,6 +63,18 @@ def _text_param(ctx: Context, key: str) -> str | None:
 
 
 # --- guards --------------------------------------------------------------------------------
+
+def _serialise(ctx: Context, table: Any, where: Any) -> None:
+    """Take the lock that makes concurrent hand-overs count one after the other, before
+    counting: two desks must not both give out the last seat, or a person two phones.
+    PostgreSQL locks the rows; SQLite has one writer, so taking its write lock (a no-op
+    update) makes the other desk wait, and then see what the first one committed."""
+    if is_postgres(ctx.session):
+        ctx.session.execute(select(table.c.id).where(where).with_for_update())
+    else:
+        ctx.session.connection().execute(
+            update(table).where(false()).values(id=table.c.id))
+
 
 def _needs(key: str, label: str) -> Any:
     def guard(ctx: Context, _h: Handset) -> str | None:
@@ -107,6 +120,7 @@ def _person_may_receive(ctx: Context, _h: Handset) -> str | None:
     if not person.eligible:
         why = f": {person.eligibility_reason}" if person.eligibility_reason else ""
         return f"{who} is not eligible for a handset{why}"
+    _serialise(ctx, Person.__table__, Person.id == person.id)
     held = active_handsets(ctx.session, person)
     allowance = ctx.session.scalar(select(HandsetAllowance).where(
         HandsetAllowance.person_id == person.id))
@@ -140,6 +154,8 @@ def _licence_seat_free(ctx: Context, h: Handset) -> str | None:
         return None
     # Several handsets in one run each need their own seat.
     wanted: list[int] = ctx.params.setdefault("_seats_wanted", [0])
+    if wanted[0] == 0:
+        _serialise(ctx, LicencePool.__table__, true())
     wanted[0] += 1
     bought = ctx.session.scalar(select(func.coalesce(func.sum(LicencePool.seats_bought), 0)))
     used = ctx.session.scalar(select(func.count()).select_from(LicenceSeat).where(
