@@ -117,3 +117,22 @@ def test_hand_over_screen(desk: Web) -> None:
         accepted = s.scalars(select(Acceptance).where(Acceptance.handset_id == h.id)).one()
         assert (h.status, accepted.recorded_by, accepted.policy_version) == (
             "issued", "desk", "1.0")
+
+
+def test_recovery_tasks_for_leavers(desk: Web) -> None:
+    from mobilise.core import audit
+    from mobilise.people.models import Person
+
+    r = desk.client.post(f"/api/v1/handsets/{imei(1)}/issue",
+                         json={"person": "100002", "method": "paper"}, headers=desk.as_("desk"))
+    assert r.status_code == 200
+    with session_scope(desk.settings) as s:
+        person = s.scalars(select(Person).where(Person.number == "100002")).one()
+        with audit.change(s, ADMIN, "person.leave", person):
+            person.status = "leaver"
+    r = desk.client.post("/api/v1/handsets/recovery-tasks", headers=desk.as_("desk"))
+    assert r.status_code == 200 and r.json()["opened"] == 1
+    items = desk.client.get("/api/v1/handsets/recovery-tasks",
+                            headers=desk.as_("viewer")).json()["items"]
+    assert [(t["imei"], t["person"], t["status"]) for t in items] == [
+        (imei(1), "100002", "open")]

@@ -107,6 +107,20 @@ def list_actions(status: str | None = Query(None, pattern="^(queued|sent|done|fa
     return {"items": register.action_rows(session, status=status, limit=limit)}
 
 
+@router.get("/handsets/recovery-tasks")
+def list_recovery_tasks(open_only: bool = Query(True), session: Session = Depends(db),
+                        _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
+    return {"items": register.recovery_rows(session, open_only=open_only)}
+
+
+@router.post("/handsets/recovery-tasks")
+def open_recovery_tasks(request: Request, session: Session = Depends(db),
+                        actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
+    """Open a recovery task for every handset held by a leaver that has none."""
+    opened = handsets.open_recovery_tasks(session, actor, _settings(request), SystemClock())
+    return {"opened": len(opened), "items": register.recovery_rows(session)}
+
+
 @router.post("/handsets/transitions/{name}")
 def bulk_transition(request: Request, name: str, body: TransitionBody,
                     session: Session = Depends(db),
