@@ -64,3 +64,53 @@ def test_the_last_seat_is_given_once(settings: Settings, session: Session,
         LicenceSeat.released_at.is_(None)))
     check.close()
     assert in_use == 2
+
+
+def test_two_staging_runs_cannot_both_take_the_last_enrolments(
+        settings: Settings, session: Session, tmp_path: Path) -> None:
+    from mobilise.core.errors import CapacityExceeded, TransitionRefused
+    from mobilise.devices.models import HandsetStatus
+    from tests.devices.fleet import register
+
+    fleet = build_fleet(session, settings, tmp_path)
+    new = register(session, settings, tmp_path, range(100, 104), fleet.site, name="more.csv")
+    session.commit()
+    ids = [h.id for h in new]
+    # 12 managed already; room for 2 more.
+    small = settings.model_copy(update={"mdm_capacity": 14})
+    session.close()
+
+    def stage(s: Session, which: list[int]) -> None:
+        hs = [s.get(Handset, i) for i in which]
+        handsets.move_handsets(s, ADMIN, small, clock(), "stage", hs)  # type: ignore[arg-type]
+        s.flush()
+
+    run_a = session_factory(settings)()
+    stage(run_a, ids[:2])
+    outcome: dict[str, BaseException | None] = {}
+
+    def run_b() -> None:
+        s = session_factory(settings)()
+        try:
+            stage(s, ids[2:])
+            s.commit()
+            outcome["b"] = None
+        except BaseException as err:  # noqa: BLE001 - the outcome is what we test
+            s.rollback()
+            outcome["b"] = err
+        finally:
+            s.close()
+
+    thread = threading.Thread(target=run_b)
+    thread.start()
+    time.sleep(0.5)
+    run_a.commit()
+    run_a.close()
+    thread.join(timeout=60)
+    assert isinstance(outcome["b"], CapacityExceeded | TransitionRefused), outcome
+    assert "14 of 14" in str(outcome["b"])
+    check = session_factory(settings)()
+    staged = check.scalar(select(func.count()).select_from(Handset).where(
+        Handset.status == HandsetStatus.STAGED.value, Handset.id.in_(ids)))
+    check.close()
+    assert staged == 2

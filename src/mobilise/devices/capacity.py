@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select, update
 from sqlalchemy.orm import Session
 
+from mobilise.core.db import is_postgres
 from mobilise.core.errors import CapacityExceeded
 from mobilise.core.settings import Settings
 from mobilise.devices.models import MANAGED_STATES, Handset
@@ -45,6 +46,20 @@ class Capacity:
         return f"{used} ({self.spare:,} spare)"
 
 
+# Any fixed number, unique among Mobilise's advisory locks: "MDM" in ASCII.
+STAGING_LOCK = 0x4D444D
+
+
+def hold_staging_lock(session: Session) -> None:
+    """Serialise staging runs until the transaction ends, so that two runs cannot both
+    take the last spare enrolments. PostgreSQL: a transaction advisory lock. SQLite has
+    one writer: taking its write lock (a no-op update) makes the other run wait."""
+    if is_postgres(session):
+        session.execute(select(func.pg_advisory_xact_lock(STAGING_LOCK)))
+    else:
+        session.connection().execute(update(Handset).where(false()).values(id=Handset.id))
+
+
 def managed_count(session: Session) -> int:
     states = [s.value for s in MANAGED_STATES]
     return session.scalar(
@@ -59,6 +74,7 @@ def capacity(session: Session, settings: Settings) -> Capacity:
 
 def check_room(session: Session, settings: Settings, adding: int) -> Capacity:
     """Refuse, naming the numbers, if ``adding`` more managed devices would pass the limit."""
+    hold_staging_lock(session)
     now = capacity(session, settings)
     if now.managed + adding > now.capacity:
         raise CapacityExceeded(

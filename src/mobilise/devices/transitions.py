@@ -26,7 +26,7 @@ from mobilise.core.db import is_postgres
 from mobilise.core.settings import Settings
 from mobilise.core.transitions import Context, Effect, Lifecycle, Transition
 from mobilise.devices import actions
-from mobilise.devices.capacity import managed_count
+from mobilise.devices.capacity import hold_staging_lock, managed_count
 from mobilise.devices.models import (
     MANAGED_STATES,
     Acceptance,
@@ -89,7 +89,10 @@ def _within_capacity(ctx: Context, h: Handset) -> str | None:
     if h.state in MANAGED_STATES:
         return None
     settings: Settings = ctx.params["settings"]
-    counter: list[int] = ctx.params.setdefault("_managed", [managed_count(ctx.session)])
+    if "_managed" not in ctx.params:
+        hold_staging_lock(ctx.session)
+        ctx.params["_managed"] = [managed_count(ctx.session)]
+    counter: list[int] = ctx.params["_managed"]
     if counter[0] >= settings.mdm_capacity:
         return (f"MDM capacity reached ({counter[0]:,} of {settings.mdm_capacity:,} managed "
                 "devices): staging refused")
