@@ -1,7 +1,7 @@
 """handset register
 
 Revision ID: devices_0001
-Revises: 0001_foundation
+Revises: finance_0001
 Create Date: 2026-11-22 02:37:52.115199
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'devices_0001'
-down_revision = '0001_foundation'
+down_revision = "finance_0001"
 branch_labels = None
 depends_on = None
 
