@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     mdm_warning_ratio: float = Field(default=0.95)
     intune_writes_per_20s: int = Field(default=200)
     handset_service_life_years: int = Field(default=3)
+    recovery_due_days: int = Field(default=14, description="days a leaver has to return a handset")
+    acceptable_use_version: str = Field(default="1.0", description="current AUP version")
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     smtp_username: str | None = None
