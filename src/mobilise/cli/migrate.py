@@ -15,7 +15,7 @@ from mobilise.workers import open_executor
 app = typer.Typer(help="Migration rounds, cutover, verification and reports.",
                   no_args_is_help=True)
 
-ExecutorOption = typer.Option("inprocess", "--executor", help="inprocess or celery")
+ExecutorOption = typer.Option("inprocess", "--executor", help="inprocess, processes or celery")
 
 
 @app.command("run")
@@ -26,7 +26,7 @@ def run(
     workers: int = typer.Option(4, help="in-process: people or shards at once"),
 ) -> None:
     """Run the wave's next pre-seed or delta round."""
-    options = {"workers": workers} if executor == "inprocess" else {}
+    options = {"workers": workers} if executor in ("inprocess", "processes") else {}
     pool = open_executor(executor, settings(), **options)
     with session() as s, session() as job_session:
         found = waves.get_wave(s, wave)

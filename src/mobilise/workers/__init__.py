@@ -12,12 +12,14 @@ from mobilise.workers.executors import (
     CeleryExecutor,
     Executor,
     InProcessExecutor,
+    ProcessExecutor,
     TaskResult,
     open_executor,
 )
 from mobilise.workers.registry import TASK_MODULES, load_tasks, run_task, task
 
 __all__ = [
-    "TASK_MODULES", "CeleryExecutor", "Executor", "InProcessExecutor", "TaskResult",
+    "TASK_MODULES", "CeleryExecutor", "Executor", "InProcessExecutor", "ProcessExecutor",
+    "TaskResult",
     "load_tasks", "open_executor", "run_task", "task",
 ]

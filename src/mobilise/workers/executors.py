@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor as FuturesExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -38,6 +39,13 @@ class Executor(Protocol):
         ...
 
 
+def _run_one(settings: Settings, task_name: str, payload: Payload) -> TaskResult:
+    try:
+        return TaskResult(payload, run_task(settings, task_name, payload))
+    except Exception as exc:  # noqa: BLE001 - reported per payload, not raised
+        return TaskResult(payload, error=f"{type(exc).__name__}: {exc}")
+
+
 class InProcessExecutor:
     """A thread pool in this process: the default, and what tests and the demo use."""
 
@@ -47,20 +55,27 @@ class InProcessExecutor:
         self.settings = settings
         self.workers = max(1, workers)
 
+    def _pool(self) -> FuturesExecutor:
+        return ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="task")
+
     def run_all(self, task_name: str, payloads: Sequence[Payload],
                 on_result: OnResult | None = None) -> list[TaskResult]:
-        def one(payload: Payload) -> TaskResult:
-            try:
-                return TaskResult(payload, run_task(self.settings, task_name, payload))
-            except Exception as exc:  # noqa: BLE001 - reported per payload, not raised
-                return TaskResult(payload, error=f"{type(exc).__name__}: {exc}")
-
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="task") as pool:
-            futures = [pool.submit(one, p) for p in payloads]
+        with self._pool() as pool:
+            futures = [pool.submit(_run_one, self.settings, task_name, p) for p in payloads]
             if on_result is not None:
                 for future in as_completed(futures):
                     on_result(future.result())
             return [f.result() for f in futures]
+
+
+class ProcessExecutor(InProcessExecutor):
+    """Child processes on this machine: for work bound by Python itself (many small
+    files), which threads share one interpreter lock for. No broker needed."""
+
+    name = "processes"
+
+    def _pool(self) -> FuturesExecutor:
+        return ProcessPoolExecutor(max_workers=self.workers)
 
 
 class CeleryExecutor:
@@ -95,6 +110,8 @@ class CeleryExecutor:
 def open_executor(kind: str, settings: Settings, **options: Any) -> Executor:
     if kind == "inprocess":
         return InProcessExecutor(settings, **options)
+    if kind == "processes":
+        return ProcessExecutor(settings, **options)
     if kind == "celery":
         return CeleryExecutor(settings, **options)
-    raise InvalidInput(f"unknown executor {kind!r}; known: inprocess, celery")
+    raise InvalidInput(f"unknown executor {kind!r}; known: inprocess, processes, celery")
