@@ -293,3 +293,19 @@ def test_shards_together_cover_the_drive_exactly_once(
         seen += [f.path for f in result.files]
     assert sorted(seen) == sorted(files_under(source_tree.root))
     assert files_under(destination_root) == files_under(source_tree.root)
+
+
+def test_own_copy_left_without_its_times_is_repaired_but_a_truly_newer_file_is_not(
+        source_tree: GuardedTree, destination_root: Path) -> None:
+    sync_person(local(source_tree.root), local(destination_root), options=FAST)
+    names = sorted(files_under(source_tree.root))
+    same, edited = names[2], names[3]
+    os.utime(destination_root / same, (4_000_000_000, 4_000_000_000))  # times never set
+    (destination_root / edited).write_bytes(b"edited later in OneDrive")
+    os.utime(destination_root / edited, (4_000_000_000, 4_000_000_000))
+    result = sync_person(local(source_tree.root), local(destination_root), options=FAST)
+    outcomes = {f.path: f.outcome for f in result.files}
+    assert outcomes[same] is Outcome.COPIED and outcomes[edited] is Outcome.DESTINATION_NEWER
+    assert (destination_root / same).stat().st_mtime_ns == \
+        (source_tree.root / same).stat().st_mtime_ns
+    assert (destination_root / edited).read_bytes() == b"edited later in OneDrive"

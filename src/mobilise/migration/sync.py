@@ -97,6 +97,7 @@ class PlannedFile:
     step: Step
     outcome: Outcome | None = None  # for REPORT and SKIP
     reason: str | None = None
+    dest: Entry | None = None  # what the destination holds now, if anything
 
     @property
     def path(self) -> str:
@@ -303,7 +304,7 @@ def _plan_one(
     step, outcome = _compare(entry, dest, precision)
     reason = "newer at the destination; not overwritten" \
         if outcome is Outcome.DESTINATION_NEWER else None
-    return PlannedFile(entry, dest_path, target, step, outcome, reason)
+    return PlannedFile(entry, dest_path, target, step, outcome, reason, dest)
 
 
 # --------------------------------------------------------------------------- concurrency
@@ -512,6 +513,10 @@ class Copier:
         if written.size != source.size:
             raise _VerifyFailed(f"{planned.dest_path!r}: {written.size} bytes arrived, "
                                 f"not {source.size}")
+        if not same_time(written.modified, source.modified,
+                         max(destination.time_precision, self.source.time_precision)):
+            raise _VerifyFailed(f"{planned.dest_path!r}: the modified time was not kept "
+                                f"({written.modified.isoformat()})")
         if reader is None:
             return None  # an unverified copy (benchmarks, trials): sizes only
         digest = reader.hasher.b64digest()
@@ -567,6 +572,7 @@ def sync_person(
     result = SyncResult()
     limit = AdaptiveLimit(options.concurrency, options.max_concurrency)
     copier = Copier(source, main, archive, limit, options.max_attempts, options.verify)
+    plan = [_own_interrupted_copy(copier, p) for p in plan]
     to_copy = [p for p in plan if p.step in (Step.COPY_NEW, Step.COPY_CHANGED)]
     progress.start(len(plan), "sync")
     for planned in plan:
@@ -579,6 +585,27 @@ def sync_person(
     result.final_concurrency = limit.limit
     progress.finish(f"{result.count(Outcome.COPIED)} copied")
     return result
+
+
+def _own_interrupted_copy(copier: Copier, planned: PlannedFile) -> PlannedFile:
+    """A destination file that looks newer but holds exactly the source's content is our
+    own copy whose times never got set (a crash between writing a file and setting its
+    times, as an empty OneDrive file needs two requests): writing it again loses nothing
+    and puts the right times on it. Any other newer file is left alone."""
+    if planned.outcome is not Outcome.DESTINATION_NEWER or planned.source is None \
+            or planned.dest is None or planned.dest.size != planned.source.size:
+        return planned
+    destination = copier.backend_for(planned.target)
+    try:
+        same = destination_hash(destination, planned.dest) == \
+            hash_entry(copier.source, planned.source.path, planned.source.size)
+    except StorageError:
+        return planned
+    if not same:
+        return planned
+    return PlannedFile(planned.source, planned.dest_path, planned.target, Step.COPY_CHANGED,
+                       reason="same content with the wrong times at the destination",
+                       dest=planned.dest)
 
 
 def _sides(source: Backend, main: Backend, archive: Backend | None, prefix: str,
