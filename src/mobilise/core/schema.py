@@ -2,6 +2,7 @@
 
 from mobilise.core import audit, auth, progress  # noqa: F401
 from mobilise.core.db import Base
+from mobilise.drives import models as drives_models  # noqa: F401
 from mobilise.people import models as people_models  # noqa: F401
 
 metadata = Base.metadata

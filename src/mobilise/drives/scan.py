@@ -23,25 +23,23 @@ import secrets
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from mobilise.core.clock import Clock
 from mobilise.core.errors import Conflict, NotFound
+from mobilise.core.progress import Progress
 
 INVENTORY_DIR = "inventory"
 TEMP_SUFFIX = ".parquet.tmp"
 DEFAULT_BATCH_ROWS = 65_536
 DEFAULT_MAX_DEPTH = 256
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
 
 
 class ScanError(StrEnum):
@@ -508,16 +506,6 @@ class ScanFailure:
     reason: str
 
 
-class ScanProgress(Protocol):
-    """The shape of ``mobilise.core.progress.Progress``."""
-
-    def start(self, total: int, description: str) -> None: ...
-
-    def advance(self, n: int = 1, **stats: Any) -> None: ...
-
-    def finish(self) -> None: ...
-
-
 _row_queue: Any = None
 
 
@@ -547,7 +535,7 @@ def scan_drives(
     clock: Clock,
     *,
     processes: int = 2,
-    progress: ScanProgress | None = None,
+    progress: Progress | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> list[ScanResult | ScanFailure]:
