@@ -520,7 +520,7 @@ def _scan_one(drive: DriveToScan, data_dir: Path, clock: Clock, batch_rows: int,
 
     def report(rows: int) -> None:
         if queue is not None:
-            queue.put(rows)
+            queue.put((drive.person_key, rows))
 
     try:
         return scan_drive(drive.person_key, drive.upn, drive.home, data_dir, clock,
@@ -540,10 +540,15 @@ def scan_drives(
     max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> list[ScanResult | ScanFailure]:
     """Scan many people's drives, ``processes`` at a time (processes, not threads: the
-    walk is CPU-bound Python and threads slow it down on few cores). Largest-first
-    ordering is left to the caller; results come back in the order given."""
+    walk is CPU-bound Python and threads slow it down on few cores). Results come back
+    in the order given; a drive that cannot be scanned gives a ``ScanFailure``.
+
+    Progress advances once per person, with the entries scanned so far (live, from
+    every batch the workers write) and the rate in entries per second as stats.
+    """
     import multiprocessing
     import queue as queue_module
+    import time
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     if progress is not None:
@@ -551,7 +556,8 @@ def scan_drives(
     context = multiprocessing.get_context("fork")
     rows: Any = context.Queue()
     results: dict[int, ScanResult | ScanFailure] = {}
-    entries = 0
+    entries: dict[str, int] = {}
+    started = time.monotonic()
     with ProcessPoolExecutor(max_workers=max(1, processes), mp_context=context,
                              initializer=_init_worker, initargs=(rows,)) as pool:
         futures = {
@@ -563,13 +569,19 @@ def scan_drives(
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             while True:
                 try:
-                    entries += rows.get_nowait()
+                    key, count = rows.get_nowait()
                 except queue_module.Empty:
                     break
+                entries[key] = entries.get(key, 0) + count
             for future in done:
-                results[futures[future]] = future.result()
+                result = future.result()
+                results[futures[future]] = result
+                # The result is exact; queued batch counts may still be in flight.
+                entries[result.person_key] = getattr(result, "entries", 0)
             if progress is not None:
-                progress.advance(len(done), entries=entries)
+                total = sum(entries.values())
+                rate = total / max(time.monotonic() - started, 1e-9)
+                progress.advance(len(done), entries=total, entries_per_s=round(rate))
     rows.close()
     if progress is not None:
         progress.finish()
