@@ -15,6 +15,7 @@ from mobilise.core.actor import Actor
 from mobilise.core.db import session_scope
 from mobilise.core.schema_upgrade import upgrade_schema
 from mobilise.core.settings import Settings
+from mobilise.demo.drives import drives_step
 from mobilise.demo.people import generate_roster
 from mobilise.people import roster
 
@@ -51,7 +52,7 @@ def ensure_admin(settings: Settings) -> str:
 
 
 Step = Callable[[Settings, Path, int, int], str]
-STEPS: list[Step] = [load_people]
+STEPS: list[Step] = [load_people, drives_step]
 
 
 def run_demo(settings: Settings, out_dir: Path, people: int = 2000, seed: int = 1322,

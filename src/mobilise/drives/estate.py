@@ -18,7 +18,13 @@ from mobilise.core.clock import Clock
 from mobilise.core.progress import Progress
 from mobilise.core.settings import Settings
 from mobilise.drives.assess import DriveInventory, PersonReadiness, assess
-from mobilise.drives.discover import Discovery, PersonHome, discover_drives, list_homes
+from mobilise.drives.discover import (
+    Discovery,
+    PersonHome,
+    discover_drives,
+    list_homes,
+    translate_path,
+)
 from mobilise.drives.models import DriveScan, ScanStatus
 from mobilise.drives.scan import DriveToScan, ScanFailure, ScanResult, scan_drives
 from mobilise.people.models import Person, PersonStatus
@@ -31,11 +37,13 @@ def person_home(person: Person) -> PersonHome:
 
 def discover(settings: Settings, people: Sequence[Person]) -> Discovery:
     """Match people to the home directories that exist on this machine."""
+    unc = [(settings.home_unc_root, str(settings.home_root))] if settings.home_unc_root else []
     homes = list_homes(settings.home_root) if settings.home_root.is_dir() else []
-    candidates = [p.home_directory for p in people if p.home_directory]
-    homes += [h for h in candidates if os.path.isdir(h)]
+    # Roster paths outside the home root count when they exist.
+    translated = (translate_path(p.home_directory, unc) for p in people if p.home_directory)
+    homes += [h for h in translated if os.path.isdir(h)]
     return discover_drives([person_home(p) for p in people], sorted(set(homes)),
-                           template=settings.home_template)
+                           template=settings.home_template, unc_roots=unc)
 
 
 def select_people(session: Session, keys: Sequence[str] = (), *, everyone: bool = False,
