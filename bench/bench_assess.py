@@ -47,7 +47,8 @@ def person_rows(rows: int, seed: int) -> pa.Table:
                       pc.binary_join_element_wise(folder_names, names, "/"))
     kind = pa.array(np.where(is_folder, "folder", "file"))
     ext = pc.struct_field(pc.extract_regex(names, r"\.(?P<e>[^.]+)$"), "e")
-    ts = pa.array(rng.integers(1.3e15, 1.7e15, rows), pa.int64()).cast(SCHEMA.field("modified").type)
+    micros = pa.array(rng.integers(1.3e15, 1.7e15, rows), pa.int64())
+    ts = micros.cast(SCHEMA.field("modified").type)
     columns = {
         "id": ids, "parent_id": parent, "path": path.cast(pa.binary()), "path_text": path,
         "name": names, "extension": pc.utf8_lower(ext), "utf8": np.ones(rows, bool),
