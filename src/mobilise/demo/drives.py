@@ -122,13 +122,14 @@ def generate_drive(person: DemoPerson, home_root: Path, seed: int, *, today: dat
 
 def generate_drives(people: Sequence[DemoPerson], home_root: Path, seed: int = 1322, *,
                     today: datetime | None = None, files: tuple[int, int] = (20, 200),
-                    orphans: int = 3) -> DriveStats:
+                    orphans: int = 3, problem_rate: float = 0.35) -> DriveStats:
     """Home directories for ``people``, plus ``orphans`` drives of people who have left
     (in no roster), as a real share has."""
     when = today or datetime(2022, 11, 1, tzinfo=UTC)
     total = DriveStats()
     for person in people:
-        one = generate_drive(person, home_root, seed, today=when, files=files)
+        one = generate_drive(person, home_root, seed, today=when, files=files,
+                             problem_rate=problem_rate)
         total.people += 1
         total.files += one.files
         total.bytes += one.bytes
