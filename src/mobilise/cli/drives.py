@@ -48,13 +48,14 @@ def assess_(
 def scan(
     person: list[str] = typer.Option([], "--person", help="number or UPN (repeatable)"),
     everyone: bool = typer.Option(False, "--all", help="every active person"),
-    source: str = typer.Option("local", "--source", help="local (mounted share)"),
+    source: str = typer.Option("local", "--source",
+                               help="local (home_root, a mounted share) or smb (smb_server)"),
     target_folder: str = typer.Option("", "--target-folder"),
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Scan people's drives to Parquet inventories (in parallel) and assess them."""
-    if source != "local":
-        raise InvalidInput(f"source {source!r}: only 'local' (a mounted share) is supported")
+    if source not in ("local", "smb"):
+        raise InvalidInput(f"source {source!r}: use local or smb")
     if not person and not everyone:
         raise InvalidInput("say whose drives: --person ID (repeatable) or --all")
     with session() as s:
@@ -63,8 +64,9 @@ def scan(
         if missing:
             raise NotFound(f"no person {', '.join(sorted(missing))}")
         with RichProgress(unit="people") as bar:
-            result = estate.scan_people(s, settings(), people, SystemClock(), progress=bar,
-                                        target_folder=target_folder)
+            result = estate.scan_people(
+                s, settings(), people, SystemClock(), progress=bar, target_folder=target_folder,
+                source=estate.smb_source(settings()) if source == "smb" else None)
         numbers = {p.id: p.number for p in people}
         rows = [_scan_row(numbers[r.person_id], r) for r in result.scans]
     emit(rows, ["person", "status", "files", "bytes", "to_rename", "cannot_move", "fits_quota",

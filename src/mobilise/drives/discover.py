@@ -122,6 +122,8 @@ def translate_path(path: str, unc_roots: Sequence[tuple[str, str]] = ()) -> str:
             len(text) == len(prefix) or text[len(prefix)] in "\\/"
         ):
             rest = text[len(prefix):].replace("\\", "/").strip("/")
+            if mount.startswith("\\\\"):  # reached over SMB: stay a UNC path
+                return mount.rstrip("\\") + ("\\" + rest.replace("/", "\\") if rest else "")
             return posixpath.join(mount, rest) if rest else mount
     if text.startswith("\\\\"):
         return ntpath.normpath(text)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from mobilise.core.clock import Clock
+from mobilise.core.errors import InvalidInput
 from mobilise.core.progress import Progress
 from mobilise.core.settings import Settings
 from mobilise.drives.assess import DriveInventory, PersonReadiness, assess
@@ -27,6 +28,7 @@ from mobilise.drives.discover import (
 )
 from mobilise.drives.models import DriveScan, ScanStatus
 from mobilise.drives.scan import DriveToScan, ScanFailure, ScanResult, scan_drives
+from mobilise.drives.smb_source import SmbSource, list_smb_homes
 from mobilise.people.models import Person, PersonStatus
 
 
@@ -35,13 +37,28 @@ def person_home(person: Person) -> PersonHome:
                       person.home_directory, leaver=person.status == PersonStatus.LEAVER)
 
 
-def discover(settings: Settings, people: Sequence[Person]) -> Discovery:
-    """Match people to the home directories that exist on this machine."""
-    unc = [(settings.home_unc_root, str(settings.home_root))] if settings.home_unc_root else []
-    homes = list_homes(settings.home_root) if settings.home_root.is_dir() else []
-    # Roster paths outside the home root count when they exist.
-    translated = (translate_path(p.home_directory, unc) for p in people if p.home_directory)
-    homes += [h for h in translated if os.path.isdir(h)]
+def smb_source(settings: Settings) -> SmbSource:
+    if not settings.smb_server or not settings.smb_share:
+        raise InvalidInput("--source smb needs smb_server and smb_share in the settings")
+    password = settings.smb_password.get_secret_value() if settings.smb_password else None
+    return SmbSource(settings.smb_server, settings.smb_port, settings.smb_username, password)
+
+
+def discover(settings: Settings, people: Sequence[Person], *,
+             source: SmbSource | None = None) -> Discovery:
+    """Match people to the home directories that exist: on this machine under
+    ``home_root``, or with ``source`` at the top of the SMB share ``smb_share``."""
+    if source is not None:
+        root = source.unc(settings.smb_share or "")
+        unc = [(settings.home_unc_root, root)] if settings.home_unc_root else []
+        homes = list_smb_homes(source, settings.smb_share or "")
+    else:
+        unc = [(settings.home_unc_root, str(settings.home_root))] if settings.home_unc_root \
+            else []
+        homes = list_homes(settings.home_root) if settings.home_root.is_dir() else []
+        # Roster paths outside the home root count when they exist.
+        translated = (translate_path(p.home_directory, unc) for p in people if p.home_directory)
+        homes += [h for h in translated if os.path.isdir(h)]
     return discover_drives([person_home(p) for p in people], sorted(set(homes)),
                            template=settings.home_template, unc_roots=unc)
 
@@ -66,12 +83,13 @@ class EstateScan:
 
 
 def scan_people(session: Session, settings: Settings, people: Sequence[Person], clock: Clock,
-                *, progress: Progress | None = None, target_folder: str = "") -> EstateScan:
+                *, progress: Progress | None = None, target_folder: str = "",
+                source: SmbSource | None = None) -> EstateScan:
     """Scan the drives of ``people`` in parallel, assess them, record one row each."""
-    found = discover(settings, people)
+    found = discover(settings, people, source=source)
     drives = [DriveToScan(m.person_key, m.upn, m.home) for m in found.matched]
     results = scan_drives(drives, settings.data_dir, clock, processes=settings.scan_processes,
-                          progress=progress)
+                          progress=progress, source=source)
     done = [r for r in results if isinstance(r, ScanResult)]
     upns = {d.person_key: d.upn for d in drives}
     assessment = assess([DriveInventory(r.person_key, upns[r.person_key], r.inventory)
