@@ -155,3 +155,19 @@ def test_concurrent_writers_make_one_chain(settings: Settings) -> None:
         per_worker = s.execute(text(
             "SELECT entity_id, COUNT(*) FROM audit_log GROUP BY entity_id")).all()
         assert sorted(n for _, n in per_worker) == [40, 40, 40, 40]
+
+
+def test_secret_changes_are_audited_without_their_values(session: Session) -> None:
+    from mobilise.core import auth
+
+    user = auth.add_user(session, ADMIN, "sam", "first password!!", ["viewer"])
+    session.commit()
+    old_hash = user.password_hash
+    auth.set_password(session, ADMIN, user, "second password!!")
+    session.commit()
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "user.password")).one()
+    assert entry.before["password_hash"] == "(redacted)"
+    assert entry.after["password_hash"] == "(redacted, changed)"
+    dump = " ".join(str(e.before) + str(e.after) for e in session.scalars(select(AuditEntry)))
+    assert old_hash not in dump and user.password_hash not in dump
+    assert audit.verify(session).entries == 2

@@ -11,6 +11,7 @@ from mobilise import __version__
 from mobilise.cli import audit as audit_cli
 from mobilise.cli import config as config_cli
 from mobilise.cli import demo as demo_cli
+from mobilise.cli import hash as hash_cli
 from mobilise.cli import people as people_cli
 from mobilise.cli import users as users_cli
 from mobilise.cli.context import err_console, settings
@@ -23,6 +24,7 @@ app.add_typer(users_cli.app, name="users")
 app.add_typer(people_cli.app, name="people")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(demo_cli.app, name="demo")
+hash_cli.register(app)
 
 
 @app.command()

@@ -87,17 +87,26 @@ def json_safe(value: Any) -> Any:
 
 
 class Audited:
-    """Mix into a model whose every change must be audited."""
+    """Mix into a model whose every change must be audited.
+
+    Columns named in ``__audit_exclude__`` (password and token hashes) are audited as
+    changed or not, never by value.
+    """
 
     __audit_exclude__: ClassVar[frozenset[str]] = frozenset()
 
-    def audit_snapshot(self) -> dict[str, Any]:
+    def audit_state(self) -> dict[str, Any]:
+        """Every column's value: what the flush hook compares."""
         mapper = inspect(type(self))
-        return {
-            attr.key: json_safe(getattr(self, attr.key))
-            for attr in mapper.column_attrs
-            if attr.key not in self.__audit_exclude__
-        }
+        return {attr.key: json_safe(getattr(self, attr.key)) for attr in mapper.column_attrs}
+
+    def audit_snapshot(self, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+        """What the log records: secrets redacted, marked when they changed."""
+        state = self.audit_state()
+        for key in self.__audit_exclude__:
+            changed = previous is not None and previous.get(key) != state.get(key)
+            state[key] = "(redacted, changed)" if changed else "(redacted)"
+        return state
 
     @property
     def audit_entity(self) -> str:
@@ -151,7 +160,7 @@ def create(
     session.add(obj)
     _pending(session).append(
         _Pending(actor, action, obj.audit_entity, None, None, reason, obj=obj,
-                 expected=_without_keys(obj.audit_snapshot(), obj))
+                 expected=_without_keys(obj.audit_state(), obj))
     )
     return obj
 
@@ -161,15 +170,14 @@ def change(
     session: Session, actor: Actor, action: str, obj: Audited, *, reason: str | None = None
 ) -> Iterator[Audited]:
     """Change an audited row inside the block; its before and after are recorded."""
-    before = obj.audit_snapshot()
+    before = obj.audit_state()
     yield obj
-    after = obj.audit_snapshot()
+    after = obj.audit_state()
     if after == before:
         return
-    _pending(session).append(
-        _Pending(actor, action, obj.audit_entity, obj.audit_id, before, reason, obj=obj,
-                 expected=_without_keys(after, obj))
-    )
+    record = _Pending(actor, action, obj.audit_entity, obj.audit_id, before, reason, obj=obj,
+                      expected=_without_keys(after, obj))
+    _pending(session).append(record)
 
 
 def delete(
@@ -213,7 +221,7 @@ def _refuse_unaudited(session: Session, _ctx: UOWTransaction, _instances: Any) -
         if obj in session.deleted:
             if not record.deleted:
                 raise UnauditedChange(f"{obj.audit_entity} {obj.audit_id} deleted without audit")
-        elif _without_keys(obj.audit_snapshot(), obj) != record.expected:
+        elif _without_keys(obj.audit_state(), obj) != record.expected:
             raise UnauditedChange(
                 f"{obj.audit_entity} {obj.audit_id} changed after its audited change"
             )
@@ -227,13 +235,19 @@ def _write_pending(session: Session, _ctx: UOWTransaction) -> None:
     for p in pending:
         if p.obj is not None and not p.deleted:
             p.entity_id = p.obj.audit_id
-            p.after = p.obj.audit_snapshot()
+            p.after = p.obj.audit_snapshot(previous=p.before)
+        if p.obj is not None and p.before is not None:
+            p.before = _redact(p.obj, p.before)
     _append(session, pending)
 
 
 @sa_event.listens_for(Session, "after_rollback")
 def _forget_pending(session: Session) -> None:
     session.info.pop("audit_pending", None)
+
+
+def _redact(obj: Audited, state: dict[str, Any]) -> dict[str, Any]:
+    return {k: "(redacted)" if k in obj.__audit_exclude__ else v for k, v in state.items()}
 
 
 def canonical(entry: dict[str, Any]) -> str:

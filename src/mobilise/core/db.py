@@ -54,6 +54,10 @@ def make_engine(url: str) -> Engine:
 
 
 def session_factory(settings: Settings) -> sessionmaker[Session]:
+    # Every model must be mapped before the first flush, or a foreign key to a model
+    # that nobody imported yet cannot be resolved.
+    import mobilise.core.schema  # noqa: F401
+
     return sessionmaker(make_engine(settings.database_url), expire_on_commit=False)
 
 
