@@ -1,0 +1,49 @@
+"""The drives API, through the app as the web tests drive it."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from mobilise.core import auth
+from mobilise.core.clock import SystemClock
+from mobilise.core.db import session_scope
+from mobilise.drives import estate
+from mobilise.people.models import Person
+from mobilise.web.api.drives import router
+from mobilise.web.app import create_app
+from tests.factories import ADMIN, load_people
+
+
+def test_summary_and_person_report(sqlite_settings, tmp_path):
+    settings = sqlite_settings.model_copy(update={
+        "home_template": str(sqlite_settings.home_root) + "/{sam}"})
+    with session_scope(settings) as s:
+        load_people(s, tmp_path, count=2)
+        people = list(s.scalars(select(Person).order_by(Person.number)))
+        home = settings.home_root / people[0].sam_account_name
+        home.mkdir(parents=True)
+        (home / "a:b.txt").write_text("x")
+        estate.scan_people(s, settings, people, SystemClock())
+        tokens = {}
+        for name, roles in {"viewer": ["viewer"], "migration": ["migration"]}.items():
+            user = auth.add_user(s, ADMIN, name, "correct horse battery", roles)
+            s.flush()
+            tokens[name] = {"Authorization": f"Bearer {auth.issue_token(s, ADMIN, user, 't')}"}
+        number = people[0].number
+    app = create_app(settings)
+    app.include_router(router)
+    with TestClient(app) as client:
+        summary = client.get("/api/v1/drives/summary", headers=tokens["viewer"])
+        assert summary.status_code == 200, summary.text
+        assert summary.json()["people"] == 1
+        assert summary.json()["issues_by_kind"] == {"invalid_characters": 1}
+        denied = client.get(f"/api/v1/drives/people/{number}", headers=tokens["viewer"])
+        assert denied.status_code == 403
+        report = client.get(f"/api/v1/drives/people/{number}", headers=tokens["migration"])
+        assert report.status_code == 200, report.text
+        assert [(f["path"], f["proposed_name"]) for f in report.json()["findings"]] == [
+            ("a:b.txt", "a_b.txt")]
+        missing = client.get(f"/api/v1/drives/people/{people[1].number}",
+                             headers=tokens["migration"])
+        assert missing.status_code == 404
