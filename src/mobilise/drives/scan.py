@@ -105,6 +105,7 @@ class _Columns:
         self.ids: list[int] = []
         self.parents: list[int] = []
         self.paths: list[str] = []  # surrogate-escaped text, as os functions give it
+        self.names: list[str] = []
         self.stats: list[os.stat_result | None] = []
         self.problems: dict[int, tuple[str, str]] = {}  # row index -> (kind, error)
 
@@ -118,13 +119,14 @@ class _Columns:
         self.ids.append(row_id)
         self.parents.append(parent)
         self.paths.append(path)
+        self.names.append(path.rpartition("/")[2])
         self.stats.append(st)
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def to_batch(self) -> pa.RecordBatch:
-        path_bin, path_text, utf8 = _path_columns(self.paths)
+        path_bin, path_text, name, utf8 = _text_columns(self.paths, self.names)
         stats = self.stats
         if self.problems:
             modes = pa.array([s.st_mode if s else None for s in stats], pa.uint32())
@@ -139,7 +141,6 @@ class _Columns:
             mtimes = [s.st_mtime_ns for s in stats]  # type: ignore[union-attr]
             atimes = [s.st_atime_ns for s in stats]  # type: ignore[union-attr]
         kinds = _kinds(modes, self.problems)
-        name = pc.struct_field(pc.extract_regex(path_text, r"(?P<n>[^/]*)$"), "n")
         ext = pc.struct_field(pc.extract_regex(name, r"[^.]\.(?P<e>[^.]+)$"), "e")
         ext = pc.if_else(pc.equal(kinds, KIND_FILE), pc.utf8_lower(ext), None)
         depth = pc.add(pc.count_substring(path_text, "/"), 1).cast(pa.int32())
@@ -189,24 +190,33 @@ def _micro_timestamps(nanos: list[int | None]) -> pa.Array:
     return micros.cast(pa.timestamp("us", tz="UTC"))
 
 
-def _path_columns(paths: list[str]) -> tuple[pa.Array, pa.Array, pa.Array]:
-    """Raw bytes, display text and name validity for a batch of paths. A batch of valid
-    UTF-8 (the usual case) converts in one step; a batch holding a name that is not UTF-8
-    (its undecodable bytes arrive as surrogates) pays for a per-path conversion."""
+def _text_columns(paths: list[str], names: list[str]
+                  ) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
+    """Raw path bytes, path text, name text and name validity for a batch. A batch of
+    valid UTF-8 (the usual case) converts in one step; a batch holding a name that is not
+    UTF-8 (its undecodable bytes arrive as surrogates) pays for a per-path conversion."""
     try:
         text = pa.array(paths, pa.string())
-        return text.cast(pa.binary()), text, pa.array([True] * len(paths), pa.bool_())
+        name = pa.array(names, pa.string())
+        valid = pa.array([True] * len(paths), pa.bool_())
+        return text.cast(pa.binary()), text, name, valid
     except (UnicodeEncodeError, pa.ArrowInvalid):
         pass
     raw: list[bytes] = []
     texts: list[str] = []
-    valid: list[bool] = []
+    valid_names: list[bool] = []
     for path in paths:
         data = path.encode("utf-8", "surrogateescape")
         raw.append(data)
         texts.append(data.decode("utf-8", "backslashreplace"))
-        valid.append(_is_utf8(path.rpartition("/")[2]))
-    return pa.array(raw, pa.binary()), pa.array(texts, pa.string()), pa.array(valid, pa.bool_())
+    shown = [_shown(n) for n in names]
+    valid_names = [_is_utf8(n) for n in names]
+    return (pa.array(raw, pa.binary()), pa.array(texts, pa.string()),
+            pa.array(shown, pa.string()), pa.array(valid_names, pa.bool_()))
+
+
+def _shown(name: str) -> str:
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _is_utf8(name: str) -> bool:
@@ -270,7 +280,7 @@ def walk(
     next_id = 0
     # Bound methods and literal masks: the inner loop runs once per entry, and attribute
     # and global lookups there cost measurable time at a million entries.
-    add_id, add_parent, add_path, add_stat = _appenders(columns)
+    add_id, add_parent, add_path, add_name, add_stat = _appenders(columns)
     room = batch_rows
     while stack:
         abs_dir, rel_dir, dir_id, parent_id, depth, dir_st, chain = stack.pop()
@@ -311,6 +321,7 @@ def walk(
                         add_id(next_id)
                         add_parent(dir_id)
                         add_path(prefix_rel + name)
+                        add_name(name)
                         add_stat(st)
                     next_id += 1
                     room -= 1
@@ -318,7 +329,8 @@ def walk(
                         # add_problem rows count too, so measure the batch, not the loop.
                         if len(columns) >= batch_rows:
                             flush()
-                            add_id, add_parent, add_path, add_stat = _appenders(columns)
+                            add_id, add_parent, add_path, add_name, add_stat = _appenders(
+                                columns)
                         room = batch_rows - len(columns)
         except OSError as exc:
             # The listing itself broke off part-way; what was read is kept.
@@ -331,10 +343,10 @@ def walk(
 
 
 def _appenders(columns: _Columns) -> tuple[Callable[[int], None], Callable[[int], None],
-                                           Callable[[str], None],
+                                           Callable[[str], None], Callable[[str], None],
                                            Callable[[os.stat_result], None]]:
     return (columns.ids.append, columns.parents.append, columns.paths.append,
-            columns.stats.append)
+            columns.names.append, columns.stats.append)
 
 
 def _descent_problem(st: os.stat_result, chain: _Chain, depth: int, max_depth: int) -> str | None:

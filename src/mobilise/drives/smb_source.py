@@ -143,6 +143,7 @@ def walk_smb(
                     columns.ids.append(next_id)
                     columns.parents.append(dir_id)
                     columns.paths.append(rel)
+                    columns.names.append(name)
                     columns.stats.append(st)
                 next_id += 1
                 if len(columns) >= batch_rows:
