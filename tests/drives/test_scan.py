@@ -242,3 +242,45 @@ def test_scan_many_people_in_processes_with_progress(tmp_path):
     assert "does not exist" in results[3].reason  # type: ignore[union-attr]
     assert progress.total == 4 and progress.done == 4 and progress.finished
     assert progress.stats["entries"] == sum(r.entries for r in results[:3])  # type: ignore[union-attr]
+
+
+def test_an_empty_home_scans_and_assesses_to_nothing(tmp_path):
+    (tmp_path / "home").mkdir()
+    result = scan_drive("p1", UPN, tmp_path / "home", tmp_path / "data", CLOCK)
+    assert (result.entries, result.files) == (0, 0)
+    assessed = assess([DriveInventory("p1", UPN, result.inventory)], quota_bytes=1)
+    assert assessed.findings.num_rows == 0
+    assert assessed.people[0].ready
+
+
+def _scan_unreadable_home(home: str, data: str, queue) -> None:  # type: ignore[no-untyped-def]
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+    try:
+        scan_drive("p1", UPN, home, Path(data), CLOCK)
+        queue.put("scanned")
+    except Exception as exc:
+        queue.put(type(exc).__name__)
+
+
+def test_an_unreadable_home_is_a_clear_error(tmp_path):
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="mobilise-drives-", dir="/tmp"))
+    try:
+        base.chmod(0o755)
+        (base / "home").mkdir(mode=0o000)
+        (base / "data").mkdir(mode=0o777)
+        context = multiprocessing.get_context("fork")
+        queue = context.Queue()
+        child = context.Process(target=_scan_unreadable_home,
+                                args=(str(base / "home"), str(base / "data"), queue))
+        child.start()
+        assert queue.get(timeout=60) == "InvalidInput"
+        child.join(10)
+    finally:
+        (base / "home").chmod(0o755)
+        import shutil
+
+        shutil.rmtree(base)

@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mobilise.core.clock import Clock
-from mobilise.core.errors import Conflict, NotFound
+from mobilise.core.errors import Conflict, InvalidInput, NotFound
 from mobilise.core.progress import Progress
 
 if TYPE_CHECKING:
@@ -400,6 +400,10 @@ def scan_drive(
         root = os.fsdecode(os.fspath(home)).rstrip("/") or "/"
         if not os.path.isdir(root):
             raise NotFound(f"home directory {root!r} of {person_key} does not exist")
+        try:
+            os.close(os.open(root, _OPEN_FOLDER))
+        except OSError as exc:
+            raise InvalidInput(f"cannot read home directory {root!r}: {exc.strerror}") from exc
     else:
         root = source.unc(os.fspath(home))
     folder = inventory_folder(data_dir, person_key)
