@@ -76,7 +76,7 @@ def test_scan_people_records_readiness_and_orphans(settings, session, tmp_path):
     assert result.discovery.orphans == [str(root / "leftlongago")]
     scans = {s.person_id: s for s in session.scalars(select(DriveScan))}
     first = scans[people[0].id]
-    assert (first.status, first.files, first.bytes) == ("complete", 2, 5)
+    assert (first.status, first.files, first.folders, first.bytes) == ("complete", 2, 1, 5)
     assert (first.to_rename, first.cannot_move, first.issues) == (1, 0,
                                                                   {"invalid_characters": 1})
     assert Path(first.inventory).is_file()

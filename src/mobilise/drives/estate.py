@@ -110,13 +110,14 @@ def _scan_row(person: Person, result: ScanResult | ScanFailure, home: str,
     if isinstance(result, ScanFailure):
         return DriveScan(person_id=person.id, status=ScanStatus.FAILED.value,
                          reason=result.reason, root=home, scanned_at=clock.now(), entries=0,
-                         files=0, bytes=0, errors=0, to_rename=0, cannot_move=0, warnings=0,
-                         fits_quota=True, issues={})
+                         files=0, folders=0, bytes=0, errors=0, to_rename=0, cannot_move=0,
+                         warnings=0, fits_quota=True, issues={})
     r = readiness[result.person_key]
     return DriveScan(person_id=person.id, scan_id=result.scan_id,
                      status=ScanStatus.COMPLETE.value, root=home,
                      inventory=str(result.inventory), scanned_at=clock.now(),
-                     entries=result.entries, files=result.files, bytes=result.bytes,
+                     entries=result.entries, files=result.files, folders=r.folders,
+                     bytes=result.bytes,
                      errors=result.errors, to_rename=r.to_rename, cannot_move=r.cannot_move,
                      warnings=r.warnings, fits_quota=r.fits_quota, issues=r.issues)
 
@@ -136,7 +137,8 @@ def latest_scans(session: Session, person_ids: Sequence[int] | None = None
 
 
 def readiness_of(scan: DriveScan, person: Person, quota_bytes: int) -> PersonReadiness:
-    return PersonReadiness(person.number, person.upn, scan.files, 0, scan.bytes, quota_bytes,
+    return PersonReadiness(person.number, person.upn, scan.files, scan.folders, scan.bytes,
+                           quota_bytes,
                            dict(scan.issues or {}), scan.to_rename, scan.cannot_move,
                            scan.warnings)
 

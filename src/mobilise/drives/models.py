@@ -35,6 +35,7 @@ class DriveScan(Base):
     scanned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     entries: Mapped[int] = mapped_column(BigInteger, default=0)
     files: Mapped[int] = mapped_column(BigInteger, default=0)
+    folders: Mapped[int] = mapped_column(BigInteger, default=0)
     bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     errors: Mapped[int] = mapped_column(Integer, default=0)
     to_rename: Mapped[int] = mapped_column(Integer, default=0)

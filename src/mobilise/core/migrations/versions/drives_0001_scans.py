@@ -26,6 +26,7 @@ def upgrade() -> None:
     sa.Column('scanned_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('entries', sa.BigInteger(), nullable=False),
     sa.Column('files', sa.BigInteger(), nullable=False),
+    sa.Column('folders', sa.BigInteger(), nullable=False),
     sa.Column('bytes', sa.BigInteger(), nullable=False),
     sa.Column('errors', sa.Integer(), nullable=False),
     sa.Column('to_rename', sa.Integer(), nullable=False),
