@@ -5,11 +5,14 @@ written as ``.<scan-id>.parquet.tmp`` and renamed only once complete, so a crash
 temp file that no reader picks up (readers look for ``*.parquet`` without a leading dot);
 the next scan of the same person removes it.
 
-The walk uses ``os.scandir`` on bytes paths: names are kept as the bytes the filesystem
-holds (Isilon shares carry names in legacy encodings), and bytes avoid a decode per entry
-on the hot path. Rows are buffered in columns and flushed every ``batch_rows`` entries, so
-memory is bounded by the batch, the stack of folders still to visit and the largest
-single folder, never by the size of the tree. Symlinks are recorded, never followed.
+The walk uses ``os.scandir`` on an open folder descriptor, so each entry's ``lstat`` is
+an ``fstatat`` relative to it (cheaper than resolving the whole path again). Python hands
+names from a descriptor listing back as ``surrogateescape`` text, which maps one-to-one to
+the bytes on disk: the ``path`` column keeps those raw bytes (Isilon shares carry names in
+legacy encodings) and the text columns show undecodable bytes as backslash-x escapes. Rows are
+buffered in columns and flushed every ``batch_rows`` entries, so memory is bounded by the
+batch, the stack of folders still to visit and the largest single folder, never by the
+size of the tree. Symlinks are recorded, never followed.
 Anything strange about an entry becomes a value in its ``error`` column, never an
 exception out of the scan.
 """
