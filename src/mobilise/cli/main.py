@@ -12,6 +12,7 @@ from mobilise.cli import audit as audit_cli
 from mobilise.cli import config as config_cli
 from mobilise.cli import demo as demo_cli
 from mobilise.cli import devices as devices_cli
+from mobilise.cli import drives as drives_cli
 from mobilise.cli import emulator as emulator_cli
 from mobilise.cli import finance as finance_cli
 from mobilise.cli import hash as hash_cli
@@ -31,6 +32,7 @@ app.add_typer(people_cli.app, name="people")
 app.add_typer(devices_cli.app, name="devices")
 app.add_typer(sims_cli.app, name="sims")
 app.add_typer(licences_cli.app, name="licences")
+app.add_typer(drives_cli.app, name="drives")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(demo_cli.app, name="demo")
 app.add_typer(emulator_cli.app, name="emulator")

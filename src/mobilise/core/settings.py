@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     # --- storage, drives, migration ---------------------------------------------------
     home_root: Path = Field(default=Path("./mobilise-data/home"), description="H: share mount")
     home_template: str | None = Field(default=None, description="e.g. /mnt/isilon/home/{sam}")
+    home_unc_root: str | None = Field(
+        default=None,
+        description="UNC prefix of the roster's home paths (e.g. \\\\isilon\\home$), "
+        "read as home_root on this machine",
+    )
     smb_server: str | None = None
     smb_port: int = 445
     smb_share: str | None = None

@@ -16,6 +16,7 @@ from mobilise.core.db import session_scope
 from mobilise.core.schema_upgrade import upgrade_schema
 from mobilise.core.settings import Settings
 from mobilise.demo.devices import load_devices
+from mobilise.demo.drives import drives_step
 from mobilise.demo.finance import load_finance
 from mobilise.demo.people import generate_roster
 from mobilise.people import roster
@@ -57,6 +58,7 @@ Step = Callable[[Settings, Path, int, int], str]
 STEPS: list[Step] = [
     load_people,
     load_devices,
+    drives_step,
     load_finance,
 ]
 

@@ -15,12 +15,14 @@ from mobilise.core.db import session_factory
 from mobilise.core.settings import Settings
 from mobilise.web import problems
 from mobilise.web.api import devices as devices_api
+from mobilise.web.api import drives as drives_api
 from mobilise.web.api import finance as finance_api
 from mobilise.web.api import jobs as jobs_api
 from mobilise.web.api import people as people_api
 from mobilise.web.api import system as system_api
 from mobilise.web.pages import audit as audit_pages
 from mobilise.web.pages import devices as devices_pages
+from mobilise.web.pages import drives as drives_pages
 from mobilise.web.pages import finance as finance_pages
 from mobilise.web.pages import home as home_pages
 from mobilise.web.pages import jobs as jobs_pages
@@ -46,6 +48,8 @@ ROUTERS = (
     people_pages.router,
     devices_api.router,
     devices_pages.router,
+    drives_api.router,
+    drives_pages.router,
     finance_api.router,
     finance_pages.router,
     audit_pages.router,

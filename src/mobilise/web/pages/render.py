@@ -20,6 +20,7 @@ NAVIGATION: list[tuple[str, str]] = [
     ("People", "/people"),
     ("Handsets", "/handsets"),
     ("Hand-over", "/handover"),
+    ("H: drives", "/drives"),
     ("Finance", "/finance"),
     ("Board report", "/reports/board"),
     ("Work in progress", "/jobs"),
