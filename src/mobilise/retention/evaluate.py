@@ -1,0 +1,412 @@
+"""Evaluating a rule set over the inventory in DuckDB, vectorised.
+
+Inventory contract (Parquet written by ``mobilise.drives``; one row per entry)::
+
+    person str · path str (relative, '/') · name str · extension str (lower case, no dot,
+    '' if none) · size int64 · created, modified, accessed timestamp (UTC) ·
+    kind 'file'|'folder'|'symlink'|'special' · depth int · content_key str (optional hash)
+
+People table (small; joined only when a rule needs it)::
+
+    person str · org_unit str · status 'active'|'leaver' · left_on date
+
+Only ``kind = 'file'`` rows are evaluated. Selectors compile to SQL text that contains no
+user value at all: every glob, extension, size, date, period and id is a bound parameter.
+
+Precedence is a total order, so each rule that selects a file is turned into one BIGINT key
+and the smallest key wins (``least`` over the rules, in one pass)::
+
+    bit 51      0 = retains (migrate/archive/review), 1 = deletes     retaining beats deleting
+    bits 31-50  for retaining: NEVER - retention end (0 = forever)    longest retention wins
+    bit 30      0 = explicit, 1 = implicit                            explicit beats implicit
+    bits 10-29  for deleting: deletion date (NEVER if not started)    shortest deletion wins
+    bits 0-9    position of the rule in the file                      a stable tie-break
+
+Holds are applied after: a held file's action is ``hold`` whatever rule won. A file no rule
+selects gets the rule set's ``default`` rule or, without one, ``review`` (fail safe).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from mobilise.retention.rules import (
+    CountsFrom,
+    DateBound,
+    Duplicate,
+    Folder,
+    Rule,
+    RuleSet,
+    Selector,
+)
+
+UNCLASSIFIED = "(unclassified)"
+HOLD = "hold"
+DAY_OFFSET = 720_000  # days before 1970-01-01 that still fit: year 0, up to year 2869
+NEVER = (1 << 20) - 1
+_EPOCH = date(1970, 1, 1)
+INVENTORY_COLUMNS = (
+    "person", "path", "name", "extension", "size", "created", "modified", "accessed",
+    "kind", "depth",
+)
+PEOPLE_COLUMNS = ("person", "org_unit", "status", "left_on")
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A hold as evaluation sees it: it covers the files of these people, under these
+    folders, or selected by this selector (any one suffices)."""
+
+    id: str
+    people: tuple[str, ...] = ()
+    folders: tuple[Folder, ...] = ()
+    selector: Selector | None = None
+
+
+@dataclass
+class Estate:
+    """A DuckDB connection with the views ``inventory`` and (optionally) ``people``."""
+
+    con: duckdb.DuckDBPyConnection
+    has_people: bool
+    has_content_key: bool
+
+    @classmethod
+    def open(
+        cls,
+        inventory: str | Path | Sequence[str | Path] | Any,
+        people: str | Path | Any | None = None,
+        *,
+        threads: int | None = None,
+    ) -> Estate:
+        """``inventory`` and ``people``: Parquet path(s) (globs allowed) or Arrow tables."""
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        _register(con, "inventory", inventory)
+        if people is not None:
+            _register(con, "people", people)
+        columns = {row[0] for row in con.execute("DESCRIBE inventory").fetchall()}
+        missing = [c for c in INVENTORY_COLUMNS if c not in columns]
+        if missing:
+            from mobilise.core.errors import InvalidInput
+
+            raise InvalidInput(f"the inventory lacks column(s): {', '.join(missing)}")
+        return cls(con, people is not None, "content_key" in columns)
+
+
+def _register(con: duckdb.DuckDBPyConnection, name: str, source: Any) -> None:
+    if isinstance(source, (str, Path)):
+        con.read_parquet(str(source)).create_view(name)
+    elif isinstance(source, (list, tuple)):
+        con.read_parquet([str(s) for s in source]).create_view(name)
+    else:
+        con.register(name, source)
+
+
+# --- globs ---------------------------------------------------------------------------
+
+_REGEX_SPECIAL = set("\\.^$|?*+()[]{}")
+
+
+def _literal(text: str) -> str:
+    return "".join("\\" + ch if ch in _REGEX_SPECIAL else ch for ch in text)
+
+
+def glob_to_regex(glob: str) -> str:
+    """``*`` any characters but '/', ``**`` anything, ``**/`` any folders (or none),
+    ``?`` one character but '/'. Valid for both RE2 (DuckDB) and Python ``re``."""
+    out: list[str] = []
+    i = 0
+    while i < len(glob):
+        if glob.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif glob.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif glob[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif glob[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(_literal(glob[i]))
+            i += 1
+    return "".join(out)
+
+
+def glob_to_like(glob: str) -> str:
+    """A LIKE pattern (escape ``\\``) matching a superset of the glob: exact for names,
+    which have no '/', and a cheap pre-filter before the regex for paths."""
+    escaped = glob.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    like = re.sub(r"\*+/?", "%", escaped) if "**/" in escaped else re.sub(r"\*+", "%", escaped)
+    return like.replace("?", "_")
+
+
+# --- compiling selectors -------------------------------------------------------------
+
+
+@dataclass
+class Sql:
+    """SQL text plus its bound parameters, in order."""
+
+    text: str
+    params: list[Any] = field(default_factory=list)
+
+
+def _and(parts: list[Sql]) -> Sql:
+    if not parts:
+        return Sql("TRUE")
+    return Sql(" AND ".join(f"({p.text})" for p in parts), [x for p in parts for x in p.params])
+
+
+def _or(parts: list[Sql]) -> Sql:
+    if not parts:
+        return Sql("FALSE")
+    return Sql(" OR ".join(f"({p.text})" for p in parts), [x for p in parts for x in p.params])
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time())
+
+
+def _people_and_folders(people: tuple[str, ...], folders: tuple[Folder, ...]) -> Sql:
+    parts: list[Sql] = []
+    if people:
+        parts.append(Sql("list_contains(?, person)", [list(people)]))
+    for folder in folders:
+        if folder.path == "":
+            parts.append(Sql("person = ?", [folder.person]))
+        else:
+            prefix = folder.path.lower() + "/"
+            parts.append(Sql("person = ? AND starts_with(lower(path), ?)", [folder.person, prefix]))
+    return _or(parts)
+
+
+def compile_selector(selector: Selector, as_of: date, *, has_content_key: bool) -> Sql:
+    s = selector
+    parts: list[Sql] = []
+    if s.paths:
+        parts.append(_or([
+            Sql("path ILIKE ? ESCAPE '\\' AND regexp_full_match(path, ?)",
+                [glob_to_like(g), "(?is)" + glob_to_regex(g)])
+            for g in s.paths
+        ]))
+    if s.names:
+        parts.append(_or([Sql("name ILIKE ? ESCAPE '\\'", [glob_to_like(g)]) for g in s.names]))
+    if s.extensions:
+        parts.append(Sql("list_contains(?, extension)", [list(s.extensions)]))
+    if s.size_min is not None:
+        parts.append(Sql("size >= ?", [s.size_min]))
+    if s.size_max is not None:
+        parts.append(Sql("size <= ?", [s.size_max]))
+    for column in ("created", "modified", "accessed"):
+        before: DateBound | None = getattr(s, f"{column}_before")
+        after: DateBound | None = getattr(s, f"{column}_after")
+        if before is not None:
+            parts.append(Sql(f"{column} < ?", [_midnight(before.resolve(as_of))]))
+        if after is not None:
+            parts.append(Sql(f"{column} >= ?", [_midnight(after.resolve(as_of))]))
+    if s.org_units:
+        parts.append(Sql("list_contains(?, org_unit)", [list(s.org_units)]))
+    if s.status is not None:
+        parts.append(Sql("status = ?", [s.status.value]))
+    if s.left_before is not None:
+        parts.append(Sql("left_on < ?", [s.left_before.resolve(as_of)]))
+    if s.left_after is not None:
+        parts.append(Sql("left_on >= ?", [s.left_after.resolve(as_of)]))
+    if s.duplicate is Duplicate.CONTENT:
+        # Without a hash column nothing is proven identical: select nothing (fail safe).
+        parts.append(Sql("dup_content" if has_content_key else "FALSE"))
+    elif s.duplicate is Duplicate.NAME_SIZE:
+        parts.append(Sql("dup_name_size"))
+    if s.people or s.folders:
+        parts.append(_people_and_folders(s.people, s.folders))
+    return _and(parts)
+
+
+def _end_days(rule: Rule) -> Sql:
+    """Days since 1970 of the date the rule's period ends; NULL when the date it counts
+    from is unknown or has not happened (an event-based period not yet started)."""
+    leaver = rule.counts_from is CountsFrom.LEAVER
+    base = "left_on" if leaver else f"CAST({rule.counts_from.value} AS DATE)"
+    assert rule.period is not None
+    if rule.period.unit == "d":
+        return Sql(f"({base} - DATE '1970-01-01') + ?", [rule.period.amount])
+    return Sql(f"(CAST({base} + to_months(?) AS DATE) - DATE '1970-01-01')", [rule.period.months])
+
+
+def _field(days: Sql) -> Sql:
+    return Sql(f"greatest(1, least({NEVER - 1}, {days.text} + {DAY_OFFSET}))", days.params)
+
+
+def compile_key(rule: Rule, position: int) -> Sql:
+    """The precedence key of ``rule`` for the current row (see the module docstring)."""
+    implicit = 0 if rule.explicit else 1
+    low = f"{implicit} * 1073741824 + {position}"  # bit 30 and bits 0-9
+    if rule.action.retains:
+        if rule.period is None:
+            return Sql(low)
+        end = _field(_end_days(rule))
+        return Sql(f"coalesce(({NEVER} - {end.text}), 0) * 2147483648 + {low}", end.params)
+    end = _field(_end_days(rule))
+    return Sql(f"2251799813685248 + coalesce({end.text}, {NEVER}) * 1024 + {low}", end.params)
+
+
+def compile_match(rule: Rule, as_of: date, *, has_content_key: bool) -> Sql:
+    parts = [compile_selector(rule.selector, as_of, has_content_key=has_content_key)]
+    if rule.explicit:
+        parts.append(_people_and_folders(rule.explicit_people, rule.explicit_folders))
+    return _and(parts)
+
+
+def compile_hold(hold: Hold, as_of: date, *, has_content_key: bool) -> Sql:
+    parts = [_people_and_folders(hold.people, hold.folders)]
+    if hold.selector is not None:
+        parts.append(compile_selector(hold.selector, as_of, has_content_key=has_content_key))
+    return _or(parts)
+
+
+def _uses(rules: Iterable[Rule], holds: Iterable[Hold], what: str) -> bool:
+    selectors = [r.selector for r in rules] + [h.selector for h in holds if h.selector]
+    if what == "people":
+        return any(r.needs_people for r in rules) or any(s.needs_people for s in selectors)
+    return any(s.duplicate is Duplicate(what) for s in selectors)
+
+
+def _source(estate: Estate, rules: Sequence[Rule], holds: Sequence[Hold], where: Sql) -> Sql:
+    """The evaluated rows with the derived columns the selectors need."""
+    people = estate.has_people
+    columns = ["i.person", "i.path", "i.name", "i.extension", "i.size", "i.created",
+               "i.modified", "i.accessed"]
+    if people:
+        columns += ["p.org_unit", "CAST(p.status AS VARCHAR) AS status",
+                    "CAST(p.left_on AS DATE) AS left_on"]
+    else:
+        columns += ["CAST(NULL AS VARCHAR) AS org_unit", "CAST(NULL AS VARCHAR) AS status",
+                    "CAST(NULL AS DATE) AS left_on"]
+    # A duplicate is any copy but the first created (then the first by path) in one drive.
+    if estate.has_content_key and _uses(rules, holds, "content"):
+        columns.append(
+            "i.content_key IS NOT NULL AND row_number() OVER (PARTITION BY i.person, "
+            "i.content_key ORDER BY i.created NULLS LAST, i.path) > 1 AS dup_content")
+    if _uses(rules, holds, "name-size"):
+        columns.append(
+            "row_number() OVER (PARTITION BY i.person, lower(i.name), i.size "
+            "ORDER BY i.created NULLS LAST, i.path) > 1 AS dup_name_size")
+    join = " LEFT JOIN people p ON p.person = i.person" if people else ""
+    return Sql(
+        f"SELECT {', '.join(columns)} FROM inventory i{join} "
+        f"WHERE i.kind = 'file' AND ({where.text})",
+        where.params,
+    )
+
+
+def compile_evaluation(
+    estate: Estate,
+    rule_set: RuleSet,
+    as_of: date,
+    holds: Sequence[Hold] = (),
+    where: Sql | None = None,
+) -> Sql:
+    """One SELECT giving, per file: person, path, size, org_unit, rule, rule_action,
+    action (``hold`` when held), eligible_since, held_by."""
+    ck = estate.has_content_key
+    rules = rule_set.rules
+    keys: list[Sql] = []
+    for position, rule in enumerate(rules):
+        match = compile_match(rule, as_of, has_content_key=ck)
+        key = compile_key(rule, position)
+        keys.append(Sql(f"CASE WHEN {match.text} THEN {key.text} END", match.params + key.params))
+    default = rule_set.default
+    fallback = compile_key(default, len(rules)) if default else Sql("NULL")
+    winner = Sql(f"coalesce(least({', '.join(k.text for k in keys)}), {fallback.text})",
+                 [p for k in keys for p in k.params] + fallback.params) if keys else Sql(
+                     f"CAST({fallback.text} AS BIGINT)", fallback.params)
+    hold_cases = [
+        (compile_hold(h, as_of, has_content_key=ck), h.id) for h in holds
+    ]
+    held_by = Sql(
+        "CASE " + " ".join(f"WHEN {h.text} THEN ?" for h, _ in hold_cases) + " END",
+        [p for h, hid in hold_cases for p in [*h.params, hid]],
+    ) if hold_cases else Sql("CAST(NULL AS VARCHAR)")
+    source = _source(estate, [*rules, *([default] if default else [])], holds,
+                     where or Sql("TRUE"))
+    all_rules = rule_set.all_rules
+    ids = [r.id for r in all_rules]
+    actions = [r.action.value for r in all_rules]
+    decoded = Sql(
+        "SELECT person, path, size, org_unit, "
+        "CASE WHEN k IS NULL THEN ? ELSE list_extract(?, CAST(k & 1023 AS INTEGER) + 1) END "
+        "AS rule, "
+        "CASE WHEN k IS NULL THEN 'review' ELSE list_extract(?, CAST(k & 1023 AS INTEGER) + 1) "
+        "END AS rule_action, "
+        "CASE WHEN held_by IS NOT NULL THEN 'hold' WHEN k IS NULL THEN 'review' "
+        "ELSE list_extract(?, CAST(k & 1023 AS INTEGER) + 1) END AS action, "
+        "CASE WHEN k IS NULL THEN CAST(? AS DATE) "
+        f"WHEN k >= 2251799813685248 THEN CASE WHEN ((k >> 10) & {NEVER}) = {NEVER} THEN NULL "
+        f"ELSE DATE '1970-01-01' + CAST(((k >> 10) & {NEVER}) - {DAY_OFFSET} AS INTEGER) END "
+        f"WHEN ((k >> 31) & {NEVER}) = 0 THEN NULL "
+        f"ELSE DATE '1970-01-01' + CAST({NEVER} - ((k >> 31) & {NEVER}) - {DAY_OFFSET} "
+        "AS INTEGER) END AS eligible_since, held_by "
+        f"FROM (SELECT person, path, size, org_unit, {winner.text} AS k, {held_by.text} AS held_by "
+        f"FROM ({source.text}) AS src) AS keyed",
+        [UNCLASSIFIED, ids, actions, actions, as_of]
+        + winner.params + held_by.params + source.params,
+    )
+    return decoded
+
+
+@dataclass(frozen=True)
+class Decision:
+    person: str
+    path: str
+    size: int
+    org_unit: str | None
+    rule: str
+    rule_action: str
+    action: str
+    eligible_since: date | None
+    held_by: str | None
+
+
+def evaluate(
+    estate: Estate,
+    rule_set: RuleSet,
+    as_of: date,
+    holds: Sequence[Hold] = (),
+    *,
+    table: str = "decisions",
+) -> int:
+    """Evaluate the whole estate into the temporary table ``decisions``; return its rows."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", table):
+        raise ValueError("table name")
+    query = compile_evaluation(estate, rule_set, as_of, holds)
+    estate.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {query.text}", query.params)
+    count = estate.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(count[0]) if count else 0
+
+
+def decisions_for(
+    estate: Estate,
+    rule_set: RuleSet,
+    as_of: date,
+    holds: Sequence[Hold] = (),
+    *,
+    person: str | None = None,
+) -> list[Decision]:
+    """Decisions as Python values (for one person's drive, or all: mind the size)."""
+    where = Sql("i.person = ?", [person]) if person is not None else None
+    query = compile_evaluation(estate, rule_set, as_of, holds, where)
+    rows = estate.con.execute(query.text + " ORDER BY person, path", query.params).fetchall()
+    return [Decision(*row) for row in rows]
