@@ -410,3 +410,148 @@ def decisions_for(
     query = compile_evaluation(estate, rule_set, as_of, holds, where)
     rows = estate.con.execute(query.text + " ORDER BY person, path", query.params).fetchall()
     return [Decision(*row) for row in rows]
+
+
+# --- explaining one decision ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Standing:
+    """How one rule stands for one file, decoded from its precedence key."""
+
+    rule: Rule
+    retains: bool
+    retention_end: date | None  # retaining rules; None = forever or not started
+    deletion_date: date | None  # deleting rules; None = not started
+    explicit: bool
+    position: int
+    key: int  # the packed precedence key: the smallest wins
+
+    @classmethod
+    def decode(cls, rule: Rule, key: int) -> Standing:
+        deletes = key >= 1 << 51
+        inverse = (key >> 31) & NEVER
+        deletion = (key >> 10) & NEVER
+        end = None if deletes or inverse == 0 else _from_field(NEVER - inverse)
+        when = _from_field(deletion) if deletes and deletion != NEVER else None
+        return cls(rule, not deletes, end, when, not (key >> 30) & 1, key & 1023, key)
+
+    @property
+    def eligible_since(self) -> date | None:
+        return self.retention_end if self.retains else self.deletion_date
+
+
+def _from_field(value: int) -> date:
+    return date.fromordinal(_EPOCH.toordinal() + value - DAY_OFFSET)
+
+
+def _show(day: date | None, never: str) -> str:
+    return never if day is None else day.isoformat()
+
+
+def why_beaten(winner: Standing, loser: Standing) -> str:
+    """The first principle, in order, that puts ``winner`` before ``loser``."""
+    if winner.retains and not loser.retains:
+        return "retaining beats deleting"
+    if winner.retains and winner.retention_end != loser.retention_end:
+        return (
+            f"the longest retention wins: until {_show(winner.retention_end, 'forever')} "
+            f"against {_show(loser.retention_end, 'forever')}"
+        )
+    if winner.explicit and not loser.explicit:
+        return "explicit beats implicit: the rule is scoped to this person or folder"
+    if not winner.retains and winner.deletion_date != loser.deletion_date:
+        return (
+            f"the shortest deletion wins: eligible {_show(winner.deletion_date, 'never')} "
+            f"against {_show(loser.deletion_date, 'never')}"
+        )
+    return f"equal by every principle; the earlier rule in the set wins (line {winner.rule.line})"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    person: str
+    path: str
+    rule: str
+    action: str
+    eligible_since: date | None
+    reason: str
+    held_by: tuple[str, ...]
+    beaten: tuple[tuple[str, str, str], ...]  # (rule id, its action, why it lost)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "person": self.person, "path": self.path, "rule": self.rule, "action": self.action,
+            "eligible_since": self.eligible_since.isoformat() if self.eligible_since else None,
+            "reason": self.reason, "held_by": list(self.held_by),
+            "beaten": [{"rule": r, "action": a, "why": w} for r, a, w in self.beaten],
+        }
+
+
+def explain(
+    estate: Estate,
+    rule_set: RuleSet,
+    person: str,
+    path: str,
+    as_of: date,
+    holds: Sequence[Hold] = (),
+) -> Explanation:
+    """The winning rule for one file, and each rule it beat and why. Runs the same compiled
+    SQL as ``evaluate`` (over the person's drive, since duplicates need the whole drive)."""
+    from mobilise.core.errors import NotFound
+
+    ck = estate.has_content_key
+    columns: list[Sql] = []
+    for position, rule in enumerate(rule_set.rules):
+        match = compile_match(rule, as_of, has_content_key=ck)
+        key = compile_key(rule, position)
+        columns.append(Sql(f"CASE WHEN {match.text} THEN {key.text} END",
+                           match.params + key.params))
+    if rule_set.default is not None:
+        columns.append(compile_key(rule_set.default, len(rule_set.rules)))
+    columns += [compile_hold(h, as_of, has_content_key=ck) for h in holds]
+    source = _source(estate, rule_set.all_rules, holds, Sql("i.person = ?", [person]))
+    select = ", ".join(c.text for c in columns) or "NULL"
+    query = Sql(f"SELECT {select} FROM ({source.text}) AS src WHERE path = ?",
+                [p for c in columns for p in c.params] + source.params + [path])
+    row = estate.con.execute(query.text, query.params).fetchone()
+    if row is None:
+        raise NotFound(f"no file {path!r} in the inventory of {person!r}")
+    n_rules = len(rule_set.rules)
+    standings = [Standing.decode(r, int(k)) for r, k in zip(rule_set.rules, row, strict=False)
+                 if k is not None]
+    held = tuple(h.id for h, flag in zip(holds, row[len(row) - len(holds):], strict=True)
+                 if flag)
+    return _explanation(rule_set, person, path, as_of, standings, held,
+                        row[n_rules] if rule_set.default is not None else None)
+
+
+def _explanation(
+    rule_set: RuleSet,
+    person: str,
+    path: str,
+    as_of: date,
+    standings: list[Standing],
+    held: tuple[str, ...],
+    default_key: int | None,
+) -> Explanation:
+    if standings:
+        ordered = sorted(standings, key=lambda s: s.key)
+        winner = ordered[0]
+        beaten = tuple((s.rule.id, s.rule.action.value, why_beaten(winner, s)) for s in ordered[1:])
+        rule, action, since = winner.rule.id, winner.rule.action.value, winner.eligible_since
+        reason = f"rule {rule!r} (line {winner.rule.line}) selects the file"
+    elif rule_set.default is not None and default_key is not None:
+        standing = Standing.decode(rule_set.default, int(default_key))
+        rule, action, since = rule_set.default.id, rule_set.default.action.value, (
+            standing.eligible_since)
+        beaten = ()
+        reason = "no rule selects the file, so the rule set's default applies"
+    else:
+        rule, action, since, beaten = UNCLASSIFIED, Action.REVIEW.value, as_of, ()
+        reason = "no rule selects the file: it is kept and sent to review (fail safe)"
+    if held:
+        reason = f"under hold {', '.join(held)}: nothing held is disposed; otherwise {reason}"
+        action = HOLD
+    return Explanation(person, path, rule, action, since, reason, held, beaten)
+
