@@ -16,11 +16,15 @@ user value at all: every glob, extension, size, date, period and id is a bound p
 Precedence is a total order, so each rule that selects a file is turned into one BIGINT key
 and the smallest key wins (``least`` over the rules, in one pass)::
 
-    bit 51      0 = retains (migrate/archive/review), 1 = deletes     retaining beats deleting
-    bits 31-50  for retaining: NEVER - retention end (0 = forever)    longest retention wins
-    bit 30      0 = explicit, 1 = implicit                            explicit beats implicit
-    bits 10-29  for deleting: deletion date (NEVER if not started)    shortest deletion wins
+    bit 61      0 = retains (migrate/archive/review), 1 = deletes     retaining beats deleting
+    bits 35-58  for retaining: NEVER - retention end (0 = forever)    longest retention wins
+    bit 34      0 = explicit, 1 = implicit                            explicit beats implicit
+    bits 10-33  for deleting: deletion date (NEVER if not started)    shortest deletion wins
     bits 0-9    position of the rule in the file                      a stable tie-break
+
+Dates are days since 1970 plus DAY_OFFSET, which fits every date from year 1 to well past
+year 9999 in 24 bits, so no clamping is needed (and NULL, for a date that has not happened,
+propagates through the arithmetic).
 
 Holds are applied after: a held file's action is ``hold`` whatever rule won. A file no rule
 selects gets the rule set's ``default`` rule or, without one, ``review`` (fail safe).
@@ -38,6 +42,7 @@ from typing import Any
 import duckdb
 
 from mobilise.retention.rules import (
+    Action,
     CountsFrom,
     DateBound,
     Duplicate,
@@ -49,8 +54,12 @@ from mobilise.retention.rules import (
 
 UNCLASSIFIED = "(unclassified)"
 HOLD = "hold"
-DAY_OFFSET = 720_000  # days before 1970-01-01 that still fit: year 0, up to year 2869
-NEVER = (1 << 20) - 1
+DAY_OFFSET = 720_000  # days from year 1 to 1970, so every field is positive
+NEVER = (1 << 24) - 1
+DELETES = 1 << 61
+RETENTION_SHIFT = 35
+IMPLICIT = 1 << 34
+DELETION_SHIFT = 10
 _EPOCH = date(1970, 1, 1)
 INVENTORY_COLUMNS = (
     "person", "path", "name", "extension", "size", "created", "modified", "accessed",
@@ -247,20 +256,24 @@ def _end_days(rule: Rule) -> Sql:
 
 
 def _field(days: Sql) -> Sql:
-    return Sql(f"greatest(1, least({NEVER - 1}, {days.text} + {DAY_OFFSET}))", days.params)
+    return Sql(f"({days.text} + {DAY_OFFSET})", days.params)
 
 
 def compile_key(rule: Rule, position: int) -> Sql:
     """The precedence key of ``rule`` for the current row (see the module docstring)."""
     implicit = 0 if rule.explicit else 1
-    low = f"{implicit} * 1073741824 + {position}"  # bit 30 and bits 0-9
+    low = f"{implicit * IMPLICIT + position}"
     if rule.action.retains:
         if rule.period is None:
             return Sql(low)
         end = _field(_end_days(rule))
-        return Sql(f"coalesce(({NEVER} - {end.text}), 0) * 2147483648 + {low}", end.params)
+        return Sql(
+            f"coalesce(({NEVER} - {end.text}), 0) * {1 << RETENTION_SHIFT} + {low}", end.params
+        )
     end = _field(_end_days(rule))
-    return Sql(f"2251799813685248 + coalesce({end.text}, {NEVER}) * 1024 + {low}", end.params)
+    return Sql(
+        f"{DELETES} + coalesce({end.text}, {NEVER}) * {1 << DELETION_SHIFT} + {low}", end.params
+    )
 
 
 def compile_match(rule: Rule, as_of: date, *, has_content_key: bool) -> Sql:
@@ -354,10 +367,12 @@ def compile_evaluation(
         "CASE WHEN held_by IS NOT NULL THEN 'hold' WHEN k IS NULL THEN 'review' "
         "ELSE list_extract(?, CAST(k & 1023 AS INTEGER) + 1) END AS action, "
         "CASE WHEN k IS NULL THEN CAST(? AS DATE) "
-        f"WHEN k >= 2251799813685248 THEN CASE WHEN ((k >> 10) & {NEVER}) = {NEVER} THEN NULL "
-        f"ELSE DATE '1970-01-01' + CAST(((k >> 10) & {NEVER}) - {DAY_OFFSET} AS INTEGER) END "
-        f"WHEN ((k >> 31) & {NEVER}) = 0 THEN NULL "
-        f"ELSE DATE '1970-01-01' + CAST({NEVER} - ((k >> 31) & {NEVER}) - {DAY_OFFSET} "
+        f"WHEN k >= {DELETES} THEN CASE WHEN ((k >> {DELETION_SHIFT}) & {NEVER}) = {NEVER} "
+        f"THEN NULL ELSE DATE '1970-01-01' + "
+        f"CAST(((k >> {DELETION_SHIFT}) & {NEVER}) - {DAY_OFFSET} AS INTEGER) END "
+        f"WHEN ((k >> {RETENTION_SHIFT}) & {NEVER}) = 0 THEN NULL "
+        f"ELSE DATE '1970-01-01' + "
+        f"CAST({NEVER} - ((k >> {RETENTION_SHIFT}) & {NEVER}) - {DAY_OFFSET} "
         "AS INTEGER) END AS eligible_since, held_by "
         f"FROM (SELECT person, path, size, org_unit, {winner.text} AS k, {held_by.text} AS held_by "
         f"FROM ({source.text}) AS src) AS keyed",
@@ -429,12 +444,12 @@ class Standing:
 
     @classmethod
     def decode(cls, rule: Rule, key: int) -> Standing:
-        deletes = key >= 1 << 51
-        inverse = (key >> 31) & NEVER
-        deletion = (key >> 10) & NEVER
+        deletes = key >= DELETES
+        inverse = (key >> RETENTION_SHIFT) & NEVER
+        deletion = (key >> DELETION_SHIFT) & NEVER
         end = None if deletes or inverse == 0 else _from_field(NEVER - inverse)
         when = _from_field(deletion) if deletes and deletion != NEVER else None
-        return cls(rule, not deletes, end, when, not (key >> 30) & 1, key & 1023, key)
+        return cls(rule, not deletes, end, when, not key & IMPLICIT, key & 1023, key)
 
     @property
     def eligible_since(self) -> date | None:
