@@ -1,0 +1,44 @@
+"""``mobilise audit``: read and verify the tamper-evident audit log."""
+
+from __future__ import annotations
+
+import typer
+from sqlalchemy import select
+
+from mobilise.cli.context import FormatOption, emit, session
+from mobilise.core import audit
+from mobilise.core.output import Format
+
+app = typer.Typer(help="Read and verify the audit log.", no_args_is_help=True)
+
+
+@app.command("log")
+def log(
+    entity: str | None = typer.Option(None, help="only this entity type, e.g. person"),
+    entity_id: str | None = typer.Option(None, "--id", help="only this entity id"),
+    action: str | None = typer.Option(None, help="only this action, e.g. person.leave"),
+    limit: int = typer.Option(50, min=1),
+    fmt: FormatOption = Format.TABLE,
+) -> None:
+    """The latest audit entries, newest first."""
+    stmt = select(audit.AuditEntry).order_by(audit.AuditEntry.seq.desc()).limit(limit)
+    if entity:
+        stmt = stmt.where(audit.AuditEntry.entity == entity)
+    if entity_id:
+        stmt = stmt.where(audit.AuditEntry.entity_id == entity_id)
+    if action:
+        stmt = stmt.where(audit.AuditEntry.action == action)
+    with session() as s:
+        rows = [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action,
+                 "entity": e.entity, "id": e.entity_id, "reason": e.reason,
+                 "before": e.before, "after": e.after} for e in s.scalars(stmt)]
+    columns = ["seq", "at", "actor", "action", "entity", "id", "reason"]
+    emit(rows, columns if fmt is Format.TABLE else [*columns, "before", "after"], fmt)
+
+
+@app.command("verify")
+def verify() -> None:
+    """Walk the hash chain; exit non-zero naming the first altered, missing or moved entry."""
+    with session() as s:
+        result = audit.verify(s)
+    typer.echo(f"audit chain intact: {result.entries} entries, last hash {result.last_hash}")

@@ -1,0 +1,49 @@
+"""What every CLI command shares: settings, a session, the actor, and the renderer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import cache
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from sqlalchemy.orm import Session
+
+from mobilise.core.actor import Actor, cli_actor
+from mobilise.core.db import session_scope
+from mobilise.core.output import Format, render
+from mobilise.core.settings import Settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+FormatOption = Annotated[
+    Format, typer.Option("--format", "-f", help="output format", case_sensitive=False)
+]
+
+
+@cache
+def settings() -> Settings:
+    return Settings()
+
+
+def actor() -> Actor:
+    return cli_actor()
+
+
+@contextmanager
+def session() -> Iterator[Session]:
+    with session_scope(settings()) as s:
+        yield s
+
+
+def emit(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], fmt: Format,
+         title: str = "") -> None:
+    """Print rows; machine formats go to stdout untouched by Rich markup."""
+    text = render(rows, columns, fmt, title=title)
+    if fmt is Format.TABLE:
+        console.print(text, end="", markup=False, highlight=False)
+    else:
+        typer.echo(text.rstrip("\n"))

@@ -1,0 +1,74 @@
+"""The ``mobilise`` command. Each noun lives in its own module; this file registers them
+and maps the error tree to exit codes and messages in one place."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from mobilise import __version__
+from mobilise.cli import audit as audit_cli
+from mobilise.cli import config as config_cli
+from mobilise.cli import demo as demo_cli
+from mobilise.cli import people as people_cli
+from mobilise.cli import users as users_cli
+from mobilise.cli.context import err_console, settings
+from mobilise.core.errors import MobiliseError
+
+app = typer.Typer(name="mobilise", help=__doc__, no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+app.add_typer(config_cli.app, name="config")
+app.add_typer(users_cli.app, name="users")
+app.add_typer(people_cli.app, name="people")
+app.add_typer(audit_cli.app, name="audit")
+app.add_typer(demo_cli.app, name="demo")
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the database schema (safe to run twice)."""
+    from mobilise.core.schema_upgrade import upgrade_schema
+
+    revision = upgrade_schema(settings())
+    typer.echo(f"schema at revision {revision}")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000, help="port"),
+) -> None:
+    """Serve the web pages and the JSON API."""
+    import uvicorn
+
+    from mobilise.web.app import create_app
+
+    typer.echo(f"Mobilise on http://{host}:{port}/")
+    uvicorn.run(create_app(settings()), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except MobiliseError as err:
+        err_console.print(f"[bold red]error:[/] {err.message}", markup=True, highlight=False)
+        sys.exit(err.exit_code)
+    except typer.Exit as ex:
+        sys.exit(ex.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(1)
+    except __import__("click").exceptions.ClickException as ex:
+        ex.show()
+        sys.exit(ex.exit_code)
+
+
+if __name__ == "__main__":
+    main()

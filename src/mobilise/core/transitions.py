@@ -1,0 +1,119 @@
+"""The one transition mechanism: a declared table of (from states, to state, guard,
+effects), run on one object or many, each run audited.
+
+A guard returns ``None`` to allow or a sentence saying why not. A bulk run checks every
+object first and refuses the whole run, changing nothing, if any guard says no: the
+operator gets every reason at once (Ralph's bulk transitions, without partial failure).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.orm import Session
+
+from mobilise.core import audit
+from mobilise.core.actor import Actor
+from mobilise.core.errors import InvalidInput, TransitionRefused
+
+T = TypeVar("T", bound=audit.Audited)
+
+
+@dataclass(frozen=True)
+class Context:
+    session: Session
+    actor: Actor
+    reason: str | None
+    params: dict[str, Any]
+
+
+Guard = Callable[[Context, Any], str | None]
+Effect = Callable[[Context, Any], None]
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str
+    sources: frozenset[Any]
+    target: Any
+    guards: tuple[Guard, ...] = ()
+    effects: tuple[Effect, ...] = ()
+    needs_reason: bool = False
+    label: str = ""
+
+
+@dataclass
+class Lifecycle(Generic[T]):
+    """The declared lifecycle of one kind of object, whose state lives in ``state_attr``."""
+
+    entity: str
+    state_attr: str
+    transitions: Sequence[Transition]
+    by_name: dict[str, Transition] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.by_name = {t.name: t for t in self.transitions}
+
+    def get(self, name: str) -> Transition:
+        try:
+            return self.by_name[name]
+        except KeyError:
+            known = ", ".join(sorted(self.by_name))
+            raise InvalidInput(f"no {self.entity} transition {name!r}; known: {known}") from None
+
+    def available(self, state: Any) -> list[Transition]:
+        return [t for t in self.transitions if state in t.sources]
+
+    def refusal(self, ctx: Context, transition: Transition, obj: Any) -> str | None:
+        state = getattr(obj, self.state_attr)
+        if state not in transition.sources:
+            allowed = ", ".join(sorted(_label(s) for s in transition.sources))
+            return f"cannot {transition.name} from {_label(state)} (only from {allowed})"
+        if transition.needs_reason and not (ctx.reason and ctx.reason.strip()):
+            return f"{transition.name} needs a reason"
+        for guard in transition.guards:
+            why = guard(ctx, obj)
+            if why:
+                return why
+        return None
+
+
+def _label(state: Any) -> str:
+    return str(state.value if isinstance(state, Enum) else state)
+
+
+def run_transition(
+    session: Session,
+    actor: Actor,
+    lifecycle: Lifecycle[T],
+    name: str,
+    objs: Iterable[T],
+    *,
+    reason: str | None = None,
+    **params: Any,
+) -> list[T]:
+    """Move every object along transition ``name``, or none of them."""
+    transition = lifecycle.get(name)
+    ctx = Context(session, actor, reason, params)
+    targets = list(objs)
+    refusals = []
+    for obj in targets:
+        why = lifecycle.refusal(ctx, transition, obj)
+        if why:
+            refusals.append(f"{obj.audit_entity} {obj.audit_id}: {why}")
+    if refusals:
+        raise TransitionRefused(
+            f"{transition.name} refused for {len(refusals)} of {len(targets)}; nothing changed: "
+            + "; ".join(refusals[:20]),
+            details=refusals,
+        )
+    for obj in targets:
+        with audit.change(session, actor, f"{lifecycle.entity}.{transition.name}", obj,
+                          reason=reason):
+            setattr(obj, lifecycle.state_attr, transition.target)
+            for effect in transition.effects:
+                effect(ctx, obj)
+    return targets

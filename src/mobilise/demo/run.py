@@ -1,0 +1,66 @@
+"""The end-to-end demo: generate a force, load it, and create an admin login.
+Each capability adds its step to ``STEPS``."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from mobilise.core import auth
+from mobilise.core.actor import Actor
+from mobilise.core.db import session_scope
+from mobilise.core.schema_upgrade import upgrade_schema
+from mobilise.core.settings import Settings
+from mobilise.demo.people import generate_roster
+from mobilise.people import roster
+
+DEMO_ACTOR = Actor("demo")
+
+
+@dataclass
+class DemoResult:
+    people: int
+    admin_password: str
+    notes: list[str] = field(default_factory=list)
+
+
+def load_people(settings: Settings, out_dir: Path, people: int, seed: int) -> str:
+    files = generate_roster(out_dir / "roster.csv", people=people, seed=seed,
+                            domain=settings.email_domain)
+    with session_scope(settings) as s:
+        roster.import_units(s, DEMO_ACTOR, files.units)
+        roster.import_sites(s, DEMO_ACTOR, files.sites)
+    with session_scope(settings) as s:
+        diff = roster.import_roster(s, DEMO_ACTOR, files.roster)
+    return f"people: {diff.summary()}"
+
+
+def ensure_admin(settings: Settings) -> str:
+    password = secrets.token_urlsafe(12)
+    with session_scope(settings) as s:
+        user = s.scalar(select(auth.User).where(auth.User.username == "admin"))
+        if user is None:
+            auth.add_user(s, DEMO_ACTOR, "admin", password, ["admin"], "Demo administrator")
+        else:
+            auth.set_password(s, DEMO_ACTOR, user, password)
+    return password
+
+
+Step = Callable[[Settings, Path, int, int], str]
+STEPS: list[Step] = [load_people]
+
+
+def run_demo(settings: Settings, out_dir: Path, people: int = 2000, seed: int = 1322,
+             report: Callable[[str], None] = print) -> DemoResult:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report(f"schema at {upgrade_schema(settings)}")
+    notes = []
+    for step in STEPS:
+        note = step(settings, out_dir, people, seed)
+        notes.append(note)
+        report(note)
+    return DemoResult(people=people, admin_password=ensure_admin(settings), notes=notes)

@@ -1,0 +1,96 @@
+"""Column maps and row validators for the people register's files."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from mobilise.core.importer import Column, ImportSpec, choice, parse_bool, parse_date
+
+UPN = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+NUMBER = re.compile(r"^[A-Za-z0-9]{3,20}$")
+SAM = re.compile(r"^[A-Za-z0-9._-]{1,20}$")
+
+
+def _pattern(regex: re.Pattern[str], what: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if not regex.match(text):
+            raise ValueError(f"{text!r} is not a valid {what}")
+        return text
+
+    return parse
+
+
+def _lower_pattern(regex: re.Pattern[str], what: str) -> Callable[[str], str]:
+    inner = _pattern(regex, what)
+    return lambda text: inner(text).lower()
+
+
+UNITS = ImportSpec(
+    name="org units",
+    columns=(
+        Column("code", ("unit", "unit code")),
+        Column("name", ("unit name",)),
+        Column("kind", ("type",), choice("bcu", "ocu", "department")),
+    ),
+    unique=("code",),
+)
+
+SITES = ImportSpec(
+    name="sites",
+    columns=(
+        Column("code", ("site", "site code")),
+        Column("name", ("site name",)),
+        Column("org_unit", ("unit", "bcu"), required=False),
+        Column("accessible", ("step free", "accessible site"), parse_bool, required=False,
+               default=True),
+        Column("issuing", ("issuing site", "issues handsets"), parse_bool, required=False,
+               default=False),
+    ),
+    unique=("code",),
+)
+
+
+def roster_spec(unit_codes: set[str], site_codes: set[str]) -> ImportSpec:
+    def check(values: dict[str, Any]) -> list[tuple[str, str]]:
+        problems = []
+        if values["org_unit"] not in unit_codes:
+            problems.append(("org_unit", f"unknown org unit {values['org_unit']!r}"))
+        site = values.get("site")
+        if site and site not in site_codes:
+            problems.append(("site", f"unknown site {site!r}"))
+        if values.get("status") == "active" and values.get("left_on"):
+            problems.append(("left_on", "an active person has no leaving date"))
+        return problems
+
+    return ImportSpec(
+        name="roster",
+        columns=(
+            Column("number", ("warrant number", "staff number", "warrant or staff number",
+                              "employee number", "payroll"),
+                   _pattern(NUMBER, "warrant or staff number")),
+            Column("first_name", ("forename", "given name", "first name")),
+            Column("last_name", ("surname", "family name", "last name")),
+            Column("upn", ("user principal name", "userprincipalname"),
+                   _lower_pattern(UPN, "UPN")),
+            Column("email", ("mail", "email address"), _lower_pattern(UPN, "email address")),
+            Column("kind", ("officer or staff", "type"), choice("officer", "staff")),
+            Column("rank", ("grade", "rank or grade"), required=False),
+            Column("org_unit", ("unit", "org unit code", "bcu", "department")),
+            Column("site", ("site code", "base"), required=False),
+            Column("status", (), choice("active", "leaver"), required=False, default="active"),
+            Column("left_on", ("leaving date", "left"), parse_date, required=False),
+            Column("eligible", ("handset eligible", "eligibility"), parse_bool, required=False,
+                   default=True),
+            Column("eligibility_reason", ("eligibility reason",), required=False),
+            Column("adjustments", ("reasonable adjustments", "adjustment notes"),
+                   required=False),
+            Column("sam_account_name", ("sam", "samaccountname", "login", "username"),
+                   _pattern(SAM, "sAMAccountName"), required=False),
+            Column("home_directory", ("homedirectory", "home directory", "h drive"),
+                   required=False),
+        ),
+        unique=("number", "upn", "email"),
+        row_check=check,
+    )

@@ -1,0 +1,89 @@
+"""Finding people in the register: search, filters, paging; one person by number or UPN."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from mobilise.core.errors import NotFound
+from mobilise.people.models import OrgUnit, Person, Site
+
+
+@dataclass(frozen=True)
+class PeopleQuery:
+    q: str | None = None
+    org_unit: str | None = None
+    site: str | None = None
+    status: str | None = None
+    kind: str | None = None
+    eligible: bool | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def _filtered(query: PeopleQuery) -> Select[Person]:
+    stmt = select(Person)
+    if query.q:
+        like = f"%{query.q.strip().lower()}%"
+        stmt = stmt.where(or_(
+            func.lower(Person.last_name).like(like), func.lower(Person.first_name).like(like),
+            func.lower(Person.upn).like(like), func.lower(Person.number).like(like),
+            func.lower(Person.first_name + " " + Person.last_name).like(like),
+        ))
+    if query.org_unit:
+        stmt = stmt.join(OrgUnit, Person.org_unit_id == OrgUnit.id).where(
+            OrgUnit.code == query.org_unit)
+    if query.site:
+        stmt = stmt.join(Site, Person.site_id == Site.id).where(Site.code == query.site)
+    if query.status:
+        stmt = stmt.where(Person.status == query.status)
+    if query.kind:
+        stmt = stmt.where(Person.kind == query.kind)
+    if query.eligible is not None:
+        stmt = stmt.where(Person.eligible == query.eligible)
+    return stmt
+
+
+def find_people(session: Session, query: PeopleQuery) -> tuple[list[Person], int]:
+    stmt = _filtered(query)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    page = session.scalars(
+        stmt.options(joinedload(Person.org_unit), joinedload(Person.site))
+        .order_by(Person.last_name, Person.first_name, Person.number)
+        .limit(query.limit).offset(query.offset)
+    ).all()
+    return list(page), total
+
+
+def get_person(session: Session, key: str | int) -> Person:
+    """A person by id, warrant/staff number or UPN."""
+    text = str(key).strip()
+    person = session.scalar(
+        select(Person).options(joinedload(Person.org_unit), joinedload(Person.site))
+        .where(or_(Person.number == text, Person.upn == text.lower()))
+    )
+    if person is None and text.isdigit():
+        person = session.get(Person, int(text))
+    if person is None:
+        raise NotFound(f"no person {text!r}")
+    return person
+
+
+def person_row(person: Person) -> dict[str, Any]:
+    return {
+        "id": person.id, "number": person.number, "name": person.display_name,
+        "first_name": person.first_name, "last_name": person.last_name, "kind": person.kind,
+        "rank": person.rank, "upn": person.upn, "email": person.email,
+        "org_unit": person.org_unit.code if person.org_unit else None,
+        "site": person.site.code if person.site else None, "status": person.status,
+        "left_on": person.left_on, "eligible": person.eligible,
+        "eligibility_reason": person.eligibility_reason, "adjustments": person.adjustments,
+        "sam_account_name": person.sam_account_name, "home_directory": person.home_directory,
+    }
+
+
+PERSON_COLUMNS = ["number", "name", "kind", "rank", "org_unit", "site", "status", "upn",
+                  "eligible"]

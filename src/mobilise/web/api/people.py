@@ -1,0 +1,65 @@
+"""``/api/v1/people``: the people register."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from sqlalchemy.orm import Session
+
+from mobilise.core.actor import Actor, Role
+from mobilise.people import roster
+from mobilise.people.register import PeopleQuery, find_people, get_person, person_row
+from mobilise.web.auth import db, requires
+
+router = APIRouter(prefix="/api/v1/people", tags=["people"])
+
+
+@router.get("")
+def list_people(
+    request: Request,
+    q: str | None = Query(None, max_length=200, description="name, number or UPN contains"),
+    org_unit: str | None = Query(None, max_length=30),
+    site: str | None = Query(None, max_length=30),
+    status: str | None = Query(None, pattern="^(active|leaver)$"),
+    kind: str | None = Query(None, pattern="^(officer|staff)$"),
+    eligible: bool | None = None,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0, le=10_000_000),
+    session: Session = Depends(db),
+    _: Actor = Depends(requires(Role.VIEWER)),
+) -> dict[str, Any]:
+    query = PeopleQuery(q, org_unit, site, status, kind, eligible, limit, offset)
+    found, total = find_people(session, query)
+    next_url = None
+    if offset + limit < total:
+        next_url = str(request.url.include_query_params(offset=offset + limit))
+    return {"items": [person_row(p) for p in found], "total": total, "limit": limit,
+            "offset": offset, "next": next_url}
+
+
+@router.get("/{key}")
+def show_person(key: str, session: Session = Depends(db),
+                _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
+    return person_row(get_person(session, key))
+
+
+@router.post("/import")
+def import_people(
+    file: UploadFile = File(..., description="roster CSV or XLSX"),
+    dry_run: bool = Query(False),
+    session: Session = Depends(db),
+    actor: Actor = Depends(requires(Role.PROGRAMME)),
+) -> dict[str, Any]:
+    suffix = Path(file.filename or "roster.csv").suffix or ".csv"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{Path(file.filename or 'roster').stem}{suffix}"
+        path.write_bytes(file.file.read())
+        diff = roster.import_roster(session, actor, path, dry_run=dry_run)
+    if dry_run:
+        session.rollback()
+    return {"dry_run": dry_run, **diff.summary(), "added": diff.added, "leavers": diff.leavers,
+            "changed": {k: {f: [str(a), str(b)] for f, (a, b) in v.items()}
+                        for k, v in diff.changed.items()}}

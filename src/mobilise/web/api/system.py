@@ -1,0 +1,63 @@
+"""Health, the OpenAPI schema, who am I, and the audit log over the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from mobilise import __version__
+from mobilise.core import audit
+from mobilise.core.actor import Actor, Role
+from mobilise.web.auth import db, public_route, requires
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/healthz", dependencies=[Depends(public_route)])
+def healthz(session: Session = Depends(db)) -> dict[str, str]:
+    session.execute(text("SELECT 1"))
+    return {"status": "ok", "version": __version__}
+
+
+@router.get("/api/v1/openapi.json", include_in_schema=False)
+def openapi(request: Request, _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
+    schema: dict[str, Any] = request.app.openapi()
+    return schema
+
+
+@router.get("/api/v1/me")
+def me(actor: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
+    return {"name": actor.name, "roles": sorted(r.value for r in actor.roles)}
+
+
+@router.get("/api/v1/audit")
+def audit_entries(
+    entity: str | None = Query(None, max_length=100),
+    entity_id: str | None = Query(None, max_length=200),
+    before_seq: int | None = Query(None, ge=1),
+    limit: int = Query(100, ge=1, le=1000),
+    session: Session = Depends(db),
+    _: Actor = Depends(requires(Role.AUDITOR)),
+) -> dict[str, Any]:
+    stmt = select(audit.AuditEntry).order_by(audit.AuditEntry.seq.desc()).limit(limit)
+    if entity:
+        stmt = stmt.where(audit.AuditEntry.entity == entity)
+    if entity_id:
+        stmt = stmt.where(audit.AuditEntry.entity_id == entity_id)
+    if before_seq:
+        stmt = stmt.where(audit.AuditEntry.seq < before_seq)
+    items = [{"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+              "entity": e.entity, "entity_id": e.entity_id, "before": e.before,
+              "after": e.after, "reason": e.reason, "hash": e.hash}
+             for e in session.scalars(stmt)]
+    return {"items": items}
+
+
+@router.get("/api/v1/audit/verify")
+def audit_verify(session: Session = Depends(db),
+                 _: Actor = Depends(requires(Role.AUDITOR))) -> dict[str, Any]:
+    result = audit.verify(session)
+    return {"intact": True, "entries": result.entries, "last_hash": result.last_hash}

@@ -1,0 +1,59 @@
+"""The web application: JSON API under /api/v1, server-rendered pages, static assets."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from mobilise import __version__
+from mobilise.core.db import session_factory
+from mobilise.core.settings import Settings
+from mobilise.web import problems
+from mobilise.web.api import people as people_api
+from mobilise.web.api import system as system_api
+from mobilise.web.pages import audit as audit_pages
+from mobilise.web.pages import home as home_pages
+from mobilise.web.pages import people as people_pages
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+def create_app(settings: Settings) -> FastAPI:
+    app = FastAPI(title="Mobilise", version=__version__, openapi_url=None, docs_url=None,
+                  redoc_url=None)
+    app.state.settings = settings
+    app.state.sessions = session_factory(settings)
+    app.add_middleware(SessionMiddleware, secret_key=settings.secret_key.get_secret_value(),
+                       session_cookie="mobilise_session", same_site="strict",
+                       https_only=settings.secure_cookies, max_age=8 * 3600)
+
+    @app.middleware("http")
+    async def headers(request: Request,
+                      call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        response.headers["X-Request-Id"] = request.state.request_id
+        if settings.secure_cookies:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
+        return response
+
+    problems.install(app)
+    for router in (system_api.router, people_api.router, home_pages.router,
+                   people_pages.router, audit_pages.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
+              name="static")
+    return app

@@ -1,0 +1,108 @@
+"""Every route declares who may use it: ``requires(Role...)`` or ``public_route``.
+
+A guard resolves the actor from a Bearer API token or the signed session cookie; no
+credentials is 401, the wrong role 403. Unsafe methods on a cookie session must carry the
+session's CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``); API tokens
+are not sent by browsers on their own, so they need none.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import uuid
+from collections.abc import Iterator
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from mobilise.core import auth
+from mobilise.core.actor import Actor, Role
+from mobilise.core.errors import NotAuthenticated, PermissionDenied
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def db(request: Request) -> Iterator[Session]:
+    """One session per request, committed when the handler succeeds."""
+    session: Session = request.app.state.sessions()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return str(token)
+
+
+async def check_csrf(request: Request) -> None:
+    expected = request.session.get("csrf")
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        sent = str((await request.form()).get("csrf_token") or "")
+    if not expected or not sent or not hmac.compare_digest(str(expected), sent):
+        raise PermissionDenied("missing or wrong CSRF token; reload the page and try again")
+
+
+def request_id(request: Request) -> str:
+    rid = getattr(request.state, "request_id", None)
+    if rid is None:
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request.state.request_id = rid
+    return str(rid)
+
+
+async def current_actor(request: Request, session: Session) -> Actor:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        user = auth.user_for_token(session, header[7:].strip())
+        return user.actor(request_id(request))
+    user_id = request.session.get("user_id")
+    if user_id is None:
+        raise NotAuthenticated("sign in, or send an API token as 'Authorization: Bearer ...'")
+    login = session.get(auth.User, user_id)
+    if login is None or not login.active:
+        request.session.clear()
+        raise NotAuthenticated("your session has ended; sign in again")
+    if request.method not in SAFE_METHODS:
+        await check_csrf(request)
+    return login.actor(request_id(request))
+
+
+class RoleGuard:
+    """A dependency that admits only actors holding one of ``roles`` (admin always)."""
+
+    def __init__(self, roles: frozenset[Role]) -> None:
+        self.roles = roles
+
+    async def __call__(self, request: Request, session: Session = Depends(db)) -> Actor:
+        actor = await current_actor(request, session)
+        if not actor.has_any(self.roles):
+            needed = ", ".join(sorted(r.value for r in self.roles))
+            raise PermissionDenied(f"this needs one of the roles: {needed}")
+        request.state.actor = actor
+        return actor
+
+
+def requires(*roles: Role) -> RoleGuard:
+    return RoleGuard(frozenset(roles))
+
+
+async def public_route() -> None:
+    """Marks a route as deliberately open to anyone (health check, sign-in page)."""
+
+
+def actor_of(request: Request) -> Actor:
+    actor: Actor = request.state.actor
+    return actor

@@ -1,0 +1,63 @@
+"""Sign in, sign out, and the overview."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from mobilise.core import auth
+from mobilise.core.actor import Actor, Role
+from mobilise.core.errors import NotAuthenticated
+from mobilise.people.reports import register_summary
+from mobilise.web.auth import check_csrf, db, public_route, requires
+from mobilise.web.charts import bar_chart
+from mobilise.web.pages.render import page
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/login", dependencies=[Depends(public_route)])
+def login_form(request: Request, next: str = "/") -> HTMLResponse:
+    return page(request, "login.html", error=None, next=next)
+
+
+@router.post("/login", dependencies=[Depends(public_route)])
+async def login(
+    request: Request,
+    username: str = Form(..., max_length=100),
+    password: str = Form(..., max_length=500),
+    next: str = Form("/", max_length=500),
+    session: Session = Depends(db),
+) -> Response:
+    await check_csrf(request)
+    settings = request.app.state.settings
+    try:
+        user = auth.authenticate(session, username, password,
+                                 max_attempts=settings.login_attempts,
+                                 lockout=timedelta(seconds=settings.login_lockout_seconds))
+    except NotAuthenticated as err:
+        session.commit()  # keep the failed-attempt count
+        return page(request, "login.html", status_code=401, error=err.message, next=next)
+    request.session.clear()  # a fresh session on sign-in: no fixation
+    request.session["user_id"] = user.id
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request, _: Actor = Depends(requires(Role.VIEWER))) -> Response:
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/")
+def overview(request: Request, session: Session = Depends(db),
+             _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
+    summary = register_summary(session)
+    chart = bar_chart("People by org unit (active)",
+                      [(u["org_unit"], u["active"]) for u in summary["by_unit"]],
+                      link="/people?org_unit={}")
+    return page(request, "overview.html", summary=summary, chart=chart)

@@ -1,0 +1,54 @@
+"""The one mapping from the error tree to HTTP: problem+json for the API, an HTML page
+(the sign-in form for 401) for the pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mobilise.core.errors import MobiliseError
+
+PROBLEM = "application/problem+json"
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
+        "accept", "")
+
+
+def problem(request: Request, status: int, title: str, detail: str,
+            errors: list[Any] | None = None) -> Response:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status,
+                            "detail": detail, "instance": request.url.path}
+    if errors:
+        body["errors"] = errors
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    from mobilise.web.pages.render import error_page
+
+    @app.exception_handler(MobiliseError)
+    async def _domain(request: Request, err: MobiliseError) -> Response:
+        if _wants_json(request):
+            return problem(request, err.status, err.title, err.message, err.details or None)
+        return error_page(request, err.status, err.title, err.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, err: RequestValidationError) -> Response:
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in err.errors()]
+        if _wants_json(request):
+            return problem(request, 422, "Invalid input", "the request is not valid", errors)
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+        return error_page(request, 422, "Invalid input", detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, err: StarletteHTTPException) -> Response:
+        if _wants_json(request):
+            return problem(request, err.status_code, str(err.detail), str(err.detail))
+        return error_page(request, err.status_code, str(err.detail), str(err.detail))

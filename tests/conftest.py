@@ -1,0 +1,107 @@
+"""Shared fixtures. Database tests run on SQLite and on PostgreSQL (started by
+script/test, URL in MOBILISE_TEST_PG_URL). A missing PostgreSQL fails, never skips."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from mobilise.core.db import make_engine, session_factory
+from mobilise.core.schema_upgrade import upgrade_schema
+from mobilise.core.settings import Settings
+
+PG_ENV = "MOBILISE_TEST_PG_URL"
+
+
+def pg_admin_url() -> str:
+    url = os.environ.get(PG_ENV)
+    if not url:
+        pytest.fail(f"{PG_ENV} is not set: run the suite through script/test, which starts "
+                    "PostgreSQL on loopback")
+    return url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade_schema(Settings(database_url=f"sqlite:///{path}"))
+    make_engine(f"sqlite:///{path}").dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> str:
+    """A migrated template database; each test clones it (fast) and drops its clone."""
+    admin = pg_admin_url()
+    name = f"mobilise_template_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin.rsplit("/", 1)[0] + f"/{name}"
+    upgrade_schema(Settings(database_url=url))
+    make_engine(url).dispose()
+    yield name
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    engine.dispose()
+
+
+def _pg_clone(template: str) -> tuple[str, str]:
+    admin = pg_admin_url()
+    name = f"mobilise_t_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    engine.dispose()
+    return name, admin.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _pg_drop(name: str) -> None:
+    engine = create_engine(pg_admin_url(), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """Settings on a freshly migrated database, once per backend."""
+    data = tmp_path / "data"
+    if request.param == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        db = tmp_path / "mobilise.db"
+        shutil.copy(template, db)
+        url = f"sqlite:///{db}"
+        yield Settings(database_url=url, data_dir=data, home_root=data / "home")
+        make_engine(url).dispose()
+    else:
+        name, url = _pg_clone(request.getfixturevalue("pg_template"))
+        yield Settings(database_url=url, data_dir=data, home_root=data / "home")
+        make_engine(url).dispose()
+        _pg_drop(name)
+
+
+@pytest.fixture
+def sqlite_settings(sqlite_template: Path, tmp_path: Path) -> Iterator[Settings]:
+    """For tests about behaviour that does not depend on the database engine."""
+    db = tmp_path / "mobilise.db"
+    shutil.copy(sqlite_template, db)
+    url = f"sqlite:///{db}"
+    data = tmp_path / "data"
+    yield Settings(database_url=url, data_dir=data, home_root=data / "home")
+    make_engine(url).dispose()
+
+
+@pytest.fixture
+def session(settings: Settings) -> Iterator[Session]:
+    s = session_factory(settings)()
+    yield s
+    s.rollback()
+    s.close()

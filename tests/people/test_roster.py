@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mobilise.core.audit import AuditEntry
+from mobilise.core.errors import ImportRejected
+from mobilise.people import roster
+from mobilise.people.models import Person
+from tests.factories import ADMIN, ROSTER_HEADER, load_people, load_structure, person_row, write_csv
+
+
+def _counts(session: Session) -> tuple[int, int]:
+    return (session.scalar(select(func.count()).select_from(Person)) or 0,
+            session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+
+
+def test_duplicate_number_and_bad_upn_rejected_with_both(session: Session, tmp_path: Path) -> None:
+    load_people(session, tmp_path, count=3)
+    before = _counts(session)
+    rows = [person_row(i) for i in range(6)]
+    rows[3] = person_row(3, number="100001")          # line 5: duplicates line 3's number
+    rows[4] = person_row(4, upn="not-an-upn")          # line 6: malformed UPN
+    path = write_csv(tmp_path / "bad.csv", ROSTER_HEADER, rows)
+    with pytest.raises(ImportRejected) as err:
+        roster.import_roster(session, ADMIN, path)
+    problems = [str(p) for p in err.value.problems]
+    assert f"{path}:5:1: duplicate number '100001' (also on line 3)" in problems
+    assert f"{path}:6:4: upn: 'not-an-upn' is not a valid UPN" in problems
+    session.rollback()
+    assert _counts(session) == before
+
+
+def test_unknown_unit_and_wrong_encoding(session: Session, tmp_path: Path) -> None:
+    load_structure(session, tmp_path)
+    path = write_csv(tmp_path / "r.csv", ROSTER_HEADER, [person_row(1, unit="ZZ")])
+    with pytest.raises(ImportRejected, match=r"r.csv:2:8: unknown org unit 'ZZ'"):
+        roster.import_roster(session, ADMIN, path)
+    latin = tmp_path / "latin.csv"
+    text = ",".join(ROSTER_HEADER) + "\n" + ",".join(map(str, person_row(1))) + "\n"
+    latin.write_bytes(text.encode() + "200001,Zoë,Brown".encode("latin-1"))
+    with pytest.raises(ImportRejected, match=r"latin.csv:3:10: byte 0xeb is not valid UTF-8"):
+        roster.import_roster(session, ADMIN, latin)
+
+
+def test_missing_column_is_reported(session: Session, tmp_path: Path) -> None:
+    load_structure(session, tmp_path)
+    path = write_csv(tmp_path / "r.csv", ["number", "first_name"], [["123456", "A"]])
+    with pytest.raises(ImportRejected, match="missing column 'upn'"):
+        roster.import_roster(session, ADMIN, path)
+
+
+def test_reimport_marks_missing_people_leavers(session: Session, tmp_path: Path) -> None:
+    load_people(session, tmp_path, count=5)
+    rows = [person_row(i) for i in range(5) if i != 2]
+    rows[0] = person_row(0, rank="Sergeant")
+    rows.append(person_row(9))
+    path = write_csv(tmp_path / "next.csv", ROSTER_HEADER, rows)
+    diff = roster.import_roster(session, ADMIN, path)
+    session.commit()
+    assert diff.summary() == {"added": 1, "changed": 1, "leavers": 1, "unchanged": 3}
+    gone = session.scalars(select(Person).where(Person.number == "100002")).one()
+    assert gone.status == "leaver" and gone.left_on is not None
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "person.leave")).one()
+    assert entry.entity_id == str(gone.id)
+    assert entry.before["status"] == "active" and entry.after["status"] == "leaver"
+    assert session.scalar(select(func.count()).select_from(Person)) == 6
+
+
+def test_dry_run_changes_nothing(session: Session, tmp_path: Path) -> None:
+    load_people(session, tmp_path, count=3)
+    before = _counts(session)
+    path = write_csv(tmp_path / "next.csv", ROSTER_HEADER, [person_row(0), person_row(7)])
+    diff = roster.import_roster(session, ADMIN, path, dry_run=True)
+    session.commit()
+    assert diff.summary() == {"added": 1, "changed": 0, "leavers": 2, "unchanged": 1}
+    assert _counts(session) == before
+
+
+def test_xlsx_roster_with_column_mapping(session: Session, tmp_path: Path) -> None:
+    load_structure(session, tmp_path)
+    book = Workbook()
+    sheet = book.active
+    header = ["Warrant No"] + ROSTER_HEADER[1:]
+    sheet.append(header)
+    sheet.append([int(person_row(1)[0])] + person_row(1)[1:])
+    sheet.append(person_row(2)[:3] + ["bad upn"] + person_row(2)[4:])
+    path = tmp_path / "roster.xlsx"
+    book.save(path)
+    with pytest.raises(ImportRejected, match=r"roster.xlsx:3:4: upn"):
+        roster.import_roster(session, ADMIN, path, mapping={"Warrant No": "number"})
+    sheet.delete_rows(3)
+    book.save(path)
+    diff = roster.import_roster(session, ADMIN, path, mapping={"Warrant No": "number"})
+    assert diff.added == ["100001"]
+
+
+def test_upn_taken_by_someone_outside_the_roster(session: Session, tmp_path: Path) -> None:
+    load_people(session, tmp_path, count=2)
+    path = write_csv(tmp_path / "r.csv", ROSTER_HEADER,
+                     [person_row(0), person_row(5, upn="alex1.smith@example.police.uk")])
+    with pytest.raises(ImportRejected, match="belongs to person 100001"):
+        roster.import_roster(session, ADMIN, path)
