@@ -9,7 +9,7 @@ from mobilise.retention.evaluate import (
     compile_evaluation,
     decisions_for,
     explain,
-    glob_to_like,
+    glob_to_likes,
     glob_to_regex,
 )
 from mobilise.retention.rules import Folder, load_rule_set_file, parse_rule_set
@@ -129,7 +129,9 @@ def test_user_values_never_appear_in_the_sql_text() -> None:
 
 def test_globs() -> None:
     assert glob_to_regex("**/My Music/*.mp3") == "(?:.*/)?My Music/[^/]*\\.mp3"
-    assert glob_to_like("50%_off?.txt") == "50\\%\\_off_.txt"
+    assert glob_to_likes("50%_off?.txt") == (["50\\%\\_off_.txt"], False)
+    assert glob_to_likes("**/my music/**") == (["%/my music/%", "my music/%"], True)
+    assert glob_to_likes("a/**/b/*.x") == (["a/%/b/%.x", "a/b/%.x"], False)
     rule_set = parse_rule_set(
         "rule_set: t\nversion: 1\nrules:\n"
         "  - {id: a, title: t, authority: a, action: dispose, select: {path: '*/*.TXT'}}\n"

@@ -98,6 +98,9 @@ class Estate:
         """``inventory`` and ``people``: Parquet path(s) (globs allowed) or Arrow tables."""
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
+        # Decisions are keyed by (person, path), never by position: let DuckDB write them
+        # in parallel, in any order.
+        con.execute("SET preserve_insertion_order = false")
         if threads:
             con.execute(f"SET threads = {int(threads)}")
         _register(con, "inventory", inventory)
@@ -154,12 +157,29 @@ def glob_to_regex(glob: str) -> str:
     return "".join(out)
 
 
-def glob_to_like(glob: str) -> str:
-    """A LIKE pattern (escape ``\\``) matching a superset of the glob: exact for names,
-    which have no '/', and a cheap pre-filter before the regex for paths."""
-    escaped = glob.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    like = re.sub(r"\*+/?", "%", escaped) if "**/" in escaped else re.sub(r"\*+", "%", escaped)
-    return like.replace("?", "_")
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def glob_to_likes(glob: str) -> tuple[list[str], bool]:
+    """LIKE patterns (escape ``\\``) whose union matches a superset of the glob, and
+    whether that union is exact. ``**/`` (any folders or none) becomes two patterns, so
+    ``**/My Music/**`` is exactly ``my music/%`` or ``%/my music/%``, which DuckDB runs as
+    a prefix test and a substring search; only ``*`` and ``?`` (which must not cross '/')
+    leave a superset that the regex then confirms."""
+    pieces = glob.split("**/")
+    if len(pieces) > 4:  # too many alternatives: one looser pattern, the regex confirms
+        pieces = ["**/".join(pieces).replace("**/", "**")]
+    variants = [""]
+    for index, piece in enumerate(pieces):
+        like = _like_escape(piece)
+        like = re.sub(r"\*+", "%", like).replace("?", "_")
+        if index == 0:
+            variants = [v + like for v in variants]
+        else:
+            variants = [v + sep + like for v in variants for sep in ("", "%/")]
+    exact = re.search(r"(?<!\*)\*(?!\*)|\?", glob.replace("**/", "")) is None
+    return sorted(set(variants)), exact
 
 
 # --- compiling selectors -------------------------------------------------------------
@@ -198,21 +218,38 @@ def _people_and_folders(people: tuple[str, ...], folders: tuple[Folder, ...]) ->
             parts.append(Sql("person = ?", [folder.person]))
         else:
             prefix = folder.path.lower() + "/"
-            parts.append(Sql("person = ? AND starts_with(lower(path), ?)", [folder.person, prefix]))
+            parts.append(Sql("person = ? AND starts_with(lpath, ?)", [folder.person, prefix]))
+    return _or(parts)
+
+
+def _like(column: str, pattern: str) -> Sql:
+    # Without an ESCAPE clause DuckDB turns '%x%', 'x%' and '%x' into substring, prefix and
+    # suffix tests; with one it runs the general matcher, so it is added only when needed.
+    if "\\" in pattern:
+        return Sql(f"{column} LIKE ? ESCAPE '\\'", [pattern])
+    return Sql(f"{column} LIKE ?", [pattern])
+
+
+def _globs(column: str, globs: tuple[str, ...]) -> Sql:
+    """Globs match case-insensitively: on the lower-cased column (computed once per row)
+    with lower-cased patterns. A name has no '/', so its LIKE patterns are exact; a path
+    glob with ``*`` or ``?`` is confirmed by the regex, on the few rows the LIKE let pass."""
+    lowered = "lname" if column == "name" else "lpath"
+    parts: list[Sql] = []
+    for glob in globs:
+        likes, exact = glob_to_likes(glob.lower())
+        candidates = _or([_like(lowered, like) for like in likes])
+        if exact or column == "name":
+            parts.append(candidates)
+        else:
+            regex = Sql(f"regexp_full_match({lowered}, ?)", ["(?s)" + glob_to_regex(glob.lower())])
+            parts.append(_and([candidates, regex]))
     return _or(parts)
 
 
 def compile_selector(selector: Selector, as_of: date, *, has_content_key: bool) -> Sql:
     s = selector
     parts: list[Sql] = []
-    if s.paths:
-        parts.append(_or([
-            Sql("path ILIKE ? ESCAPE '\\' AND regexp_full_match(path, ?)",
-                [glob_to_like(g), "(?is)" + glob_to_regex(g)])
-            for g in s.paths
-        ]))
-    if s.names:
-        parts.append(_or([Sql("name ILIKE ? ESCAPE '\\'", [glob_to_like(g)]) for g in s.names]))
     if s.extensions:
         parts.append(Sql("list_contains(?, extension)", [list(s.extensions)]))
     if s.size_min is not None:
@@ -241,6 +278,11 @@ def compile_selector(selector: Selector, as_of: date, *, has_content_key: bool) 
         parts.append(Sql("dup_name_size"))
     if s.people or s.folders:
         parts.append(_people_and_folders(s.people, s.folders))
+    # Cheap tests first: a conjunction only evaluates the next test on the rows that passed.
+    if s.names:
+        parts.append(_globs("name", s.names))
+    if s.paths:
+        parts.append(_globs("path", s.paths))
     return _and(parts)
 
 
@@ -297,11 +339,23 @@ def _uses(rules: Iterable[Rule], holds: Iterable[Hold], what: str) -> bool:
     return any(s.duplicate is Duplicate(what) for s in selectors)
 
 
+def _duplicates_join(name: str, key: str, where: str) -> str:
+    alias = "dc" if name == "dup_content" else "dn"
+    return (
+        f" LEFT JOIN (SELECT person, path FROM (SELECT i.person, i.path, row_number() OVER "
+        f"(PARTITION BY i.person, {key} ORDER BY i.created NULLS LAST, i.path) AS copy "
+        f"FROM inventory i WHERE i.kind = 'file' AND {where}) WHERE copy > 1) AS {alias} "
+        f"ON {alias}.person = i.person AND {alias}.path = i.path"
+    )
+
+
 def _source(estate: Estate, rules: Sequence[Rule], holds: Sequence[Hold], where: Sql) -> Sql:
     """The evaluated rows with the derived columns the selectors need."""
     people = estate.has_people
+    # lname and lpath are computed only when a glob or folder uses them (DuckDB drops
+    # unused columns of a subquery).
     columns = ["i.person", "i.path", "i.name", "i.extension", "i.size", "i.created",
-               "i.modified", "i.accessed"]
+               "i.modified", "i.accessed", "lower(i.name) AS lname", "lower(i.path) AS lpath"]
     if people:
         columns += ["p.org_unit", "CAST(p.status AS VARCHAR) AS status",
                     "CAST(p.left_on AS DATE) AS left_on"]
@@ -309,17 +363,17 @@ def _source(estate: Estate, rules: Sequence[Rule], holds: Sequence[Hold], where:
         columns += ["CAST(NULL AS VARCHAR) AS org_unit", "CAST(NULL AS VARCHAR) AS status",
                     "CAST(NULL AS DATE) AS left_on"]
     # A duplicate is any copy but the first created (then the first by path) in one drive.
+    # The window runs over a narrow projection and joins back: sorting whole rows is slow.
+    joins = ""
     if estate.has_content_key and _uses(rules, holds, "content"):
-        columns.append(
-            "i.content_key IS NOT NULL AND row_number() OVER (PARTITION BY i.person, "
-            "i.content_key ORDER BY i.created NULLS LAST, i.path) > 1 AS dup_content")
+        joins += _duplicates_join("dup_content", "content_key", "i.content_key IS NOT NULL")
+        columns.append("dc.person IS NOT NULL AS dup_content")
     if _uses(rules, holds, "name-size"):
-        columns.append(
-            "row_number() OVER (PARTITION BY i.person, lower(i.name), i.size "
-            "ORDER BY i.created NULLS LAST, i.path) > 1 AS dup_name_size")
+        joins += _duplicates_join("dup_name_size", "lower(name), size", "TRUE")
+        columns.append("dn.person IS NOT NULL AS dup_name_size")
     join = " LEFT JOIN people p ON p.person = i.person" if people else ""
     return Sql(
-        f"SELECT {', '.join(columns)} FROM inventory i{join} "
+        f"SELECT {', '.join(columns)} FROM inventory i{join}{joins} "
         f"WHERE i.kind = 'file' AND ({where.text})",
         where.params,
     )

@@ -40,7 +40,7 @@ class ReferenceDecision:
 
 @lru_cache(maxsize=4096)
 def _glob(pattern: str) -> re.Pattern[str]:
-    return re.compile(glob_to_regex(pattern), re.IGNORECASE | re.DOTALL)
+    return re.compile(glob_to_regex(pattern.lower()), re.DOTALL)
 
 
 def _day(value: datetime | date | None) -> date | None:
@@ -76,9 +76,9 @@ def _after(value: Any, bound: date) -> bool:
 
 
 def selects(s: Selector, row: dict[str, Any], as_of: date, has_content_key: bool) -> bool:
-    if s.paths and not any(_glob(g).fullmatch(row["path"]) for g in s.paths):
+    if s.paths and not any(_glob(g).fullmatch(row["path"].lower()) for g in s.paths):
         return False
-    if s.names and not any(_glob(g).fullmatch(row["name"]) for g in s.names):
+    if s.names and not any(_glob(g).fullmatch(row["name"].lower()) for g in s.names):
         return False
     if s.extensions and row["extension"] not in s.extensions:
         return False
