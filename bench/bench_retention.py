@@ -78,8 +78,10 @@ def generate(directory: Path, rows: int, people: int) -> tuple[Path, Path]:
         "list_extract(?, 1 + CAST(hash(i * 7) % 20 AS INTEGER)) AS name, "
         "list_extract(?, 1 + CAST(hash(i * 7) % 20 AS INTEGER)) AS extension, "
         "CAST(hash(i * 11) % 50000000 AS BIGINT) - 1000 AS size, "
-        "TIMESTAMP '1998-01-01' + to_seconds(CAST(hash(i * 13) % 900000000 AS BIGINT)) AS created, "
-        "TIMESTAMP '2004-01-01' + to_seconds(CAST(hash(i * 17) % 700000000 AS BIGINT)) AS modified, "
+        "TIMESTAMP '1998-01-01' + to_seconds(CAST(hash(i * 13) % 900000000 AS BIGINT)) "
+        "AS created, "
+        "TIMESTAMP '2004-01-01' + to_seconds(CAST(hash(i * 17) % 700000000 AS BIGINT)) "
+        "AS modified, "
         "CASE WHEN i % 10 = 0 THEN NULL ELSE TIMESTAMP '2010-01-01' + "
         "to_seconds(CAST(hash(i * 19) % 500000000 AS BIGINT)) END AS accessed "
         "FROM range(?) t(i))) TO '" + str(inventory).replace("'", "''") + "' (FORMAT parquet)",
@@ -103,7 +105,8 @@ def main() -> None:
     args = parser.parse_args()
     rule_set = parse_rule_set(rule_set_text(), "bench")
     assert len(rule_set.rules) == 20, len(rule_set.rules)
-    holds = [Hold("foi-1", people=("p000042",)), Hold("lit-2", folders=(Folder("p000777", "Cases"),))]
+    holds = [Hold("foi-1", people=("p000042",)),
+             Hold("lit-2", folders=(Folder("p000777", "Cases"),))]
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         inventory, people = generate(Path(tmp), args.rows, max(args.rows // 300, 1))
@@ -125,9 +128,10 @@ def main() -> None:
             print(f"  {action:8} {files:>11,} files {size / 1e12:8.2f} TB")
 
         sample = min(args.sample, args.rows)
-        rows = estate.con.execute("SELECT * FROM inv LIMIT ?", [sample]).to_arrow_table().to_pylist()
-        sample_people = {p["person"]: p for p in
-                         estate.con.execute("SELECT * FROM people").to_arrow_table().to_pylist()}
+        rows = estate.con.sql(f"SELECT * FROM inv LIMIT {int(sample)}").to_arrow_table()
+        rows = rows.to_pylist()
+        everyone = estate.con.sql("SELECT * FROM people").to_arrow_table().to_pylist()
+        sample_people = {p["person"]: p for p in everyone}
         t0 = time.perf_counter()
         slow = reference.evaluate_rows(rule_set, rows, AS_OF, holds, sample_people, True)
         python = time.perf_counter() - t0

@@ -3,5 +3,6 @@
 from mobilise.core import audit, auth, progress  # noqa: F401
 from mobilise.core.db import Base
 from mobilise.people import models as people_models  # noqa: F401
+from mobilise.retention import models as retention_models  # noqa: F401
 
 metadata = Base.metadata
