@@ -60,7 +60,7 @@ def dry_run(
 ) -> DryRun:
     """What the rule set would do to every file: files and bytes per action, rule, org
     unit and person (the decisions stay in ``table`` for further queries)."""
-    evaluate(estate, rule_set, as_of, holds, table=table)
+    evaluate(estate, rule_set, as_of, holds, table=table, with_paths=False)
     total = estate.con.execute(f"SELECT count(*), coalesce(sum(size), 0) FROM {table}").fetchone()
     assert total is not None
     result = DryRun(rule_set.name, rule_set.version, rule_set.content_hash, as_of,

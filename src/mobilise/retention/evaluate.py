@@ -379,15 +379,17 @@ def _source(estate: Estate, rules: Sequence[Rule], holds: Sequence[Hold], where:
     )
 
 
-def compile_evaluation(
+def compile_keys(
     estate: Estate,
     rule_set: RuleSet,
     as_of: date,
     holds: Sequence[Hold] = (),
     where: Sql | None = None,
+    *,
+    with_paths: bool = True,
 ) -> Sql:
-    """One SELECT giving, per file: person, path, size, org_unit, rule, rule_action,
-    action (``hold`` when held), eligible_since, held_by."""
+    """Per file: person, [path,] size, org_unit, the winning precedence key ``k`` (NULL:
+    unclassified) and ``held_by`` (the first hold covering it)."""
     ck = estate.has_content_key
     rules = rule_set.rules
     keys: list[Sql] = []
@@ -400,20 +402,30 @@ def compile_evaluation(
     winner = Sql(f"coalesce(least({', '.join(k.text for k in keys)}), {fallback.text})",
                  [p for k in keys for p in k.params] + fallback.params) if keys else Sql(
                      f"CAST({fallback.text} AS BIGINT)", fallback.params)
-    hold_cases = [
-        (compile_hold(h, as_of, has_content_key=ck), h.id) for h in holds
-    ]
+    hold_cases = [(compile_hold(h, as_of, has_content_key=ck), h.id) for h in holds]
     held_by = Sql(
         "CASE " + " ".join(f"WHEN {h.text} THEN ?" for h, _ in hold_cases) + " END",
         [p for h, hid in hold_cases for p in [*h.params, hid]],
     ) if hold_cases else Sql("CAST(NULL AS VARCHAR)")
     source = _source(estate, [*rules, *([default] if default else [])], holds,
                      where or Sql("TRUE"))
+    path = "path, " if with_paths else ""
+    return Sql(
+        f"SELECT person, {path}size, org_unit, {winner.text} AS k, {held_by.text} AS held_by "
+        f"FROM ({source.text}) AS src",
+        winner.params + held_by.params + source.params,
+    )
+
+
+def decode_keys(rule_set: RuleSet, as_of: date, keyed: str, *, with_paths: bool = True) -> Sql:
+    """Rule, actions and eligible-since date from the key, over the relation ``keyed``
+    (SQL text without parameters: a table name or a parenthesised subquery)."""
     all_rules = rule_set.all_rules
     ids = [r.id for r in all_rules]
     actions = [r.action.value for r in all_rules]
-    decoded = Sql(
-        "SELECT person, path, size, org_unit, "
+    path = "path, " if with_paths else ""
+    return Sql(
+        f"SELECT person, {path}size, org_unit, "
         "CASE WHEN k IS NULL THEN ? ELSE list_extract(?, CAST(k & 1023 AS INTEGER) + 1) END "
         "AS rule, "
         "CASE WHEN k IS NULL THEN 'review' ELSE list_extract(?, CAST(k & 1023 AS INTEGER) + 1) "
@@ -427,13 +439,25 @@ def compile_evaluation(
         f"WHEN ((k >> {RETENTION_SHIFT}) & {NEVER}) = 0 THEN NULL "
         f"ELSE DATE '1970-01-01' + "
         f"CAST({NEVER} - ((k >> {RETENTION_SHIFT}) & {NEVER}) - {DAY_OFFSET} "
-        "AS INTEGER) END AS eligible_since, held_by "
-        f"FROM (SELECT person, path, size, org_unit, {winner.text} AS k, {held_by.text} AS held_by "
-        f"FROM ({source.text}) AS src) AS keyed",
-        [UNCLASSIFIED, ids, actions, actions, as_of]
-        + winner.params + held_by.params + source.params,
+        f"AS INTEGER) END AS eligible_since, held_by FROM {keyed}",
+        [UNCLASSIFIED, ids, actions, actions, as_of],
     )
-    return decoded
+
+
+def compile_evaluation(
+    estate: Estate,
+    rule_set: RuleSet,
+    as_of: date,
+    holds: Sequence[Hold] = (),
+    where: Sql | None = None,
+) -> Sql:
+    """One SELECT giving, per file: person, path, size, org_unit, rule, rule_action,
+    action (``hold`` when held), eligible_since, held_by. For the whole estate prefer
+    ``evaluate``, which materialises the key once."""
+    keyed = compile_keys(estate, rule_set, as_of, holds, where)
+    decoded = decode_keys(rule_set, as_of, f"({keyed.text}) AS keyed")
+    # The decoding parameters come first in the text, then the key's.
+    return Sql(decoded.text, decoded.params + keyed.params)
 
 
 @dataclass(frozen=True)
@@ -456,13 +480,22 @@ def evaluate(
     holds: Sequence[Hold] = (),
     *,
     table: str = "decisions",
+    with_paths: bool = True,
 ) -> int:
-    """Evaluate the whole estate into the temporary table ``decisions``; return its rows."""
+    """Evaluate the whole estate into the temporary table ``table``; return its rows.
+
+    Two passes: the keys are written once, then decoded. In one query DuckDB inlines the
+    key expression into each decoded column that reads it and computes it several times.
+    Without paths (enough for dry-run summaries) the table is much cheaper to write."""
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", table):
         raise ValueError("table name")
-    query = compile_evaluation(estate, rule_set, as_of, holds)
-    estate.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {query.text}", query.params)
-    count = estate.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    keyed = compile_keys(estate, rule_set, as_of, holds, with_paths=with_paths)
+    con = estate.con
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_keys AS {keyed.text}", keyed.params)
+    decoded = decode_keys(rule_set, as_of, f"{table}_keys", with_paths=with_paths)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {decoded.text}", decoded.params)
+    con.execute(f"DROP TABLE {table}_keys")
+    count = con.execute(f"SELECT count(*) FROM {table}").fetchone()
     return int(count[0]) if count else 0
 
 
