@@ -218,7 +218,8 @@ def _people_and_folders(people: tuple[str, ...], folders: tuple[Folder, ...]) ->
             parts.append(Sql("person = ?", [folder.person]))
         else:
             prefix = folder.path.lower() + "/"
-            parts.append(Sql("person = ? AND starts_with(lpath, ?)", [folder.person, prefix]))
+            parts.append(Sql("person = ? AND starts_with(lower(path), ?)",
+                             [folder.person, prefix]))
     return _or(parts)
 
 
@@ -234,7 +235,9 @@ def _globs(column: str, globs: tuple[str, ...]) -> Sql:
     """Globs match case-insensitively: on the lower-cased column (computed once per row)
     with lower-cased patterns. A name has no '/', so its LIKE patterns are exact; a path
     glob with ``*`` or ``?`` is confirmed by the regex, on the few rows the LIKE let pass."""
-    lowered = "lname" if column == "name" else "lpath"
+    # Name globs usually test every row, so the lower-cased name is computed once per row;
+    # path globs usually come after cheaper tests, so the path is lowered only where needed.
+    lowered = "lname" if column == "name" else "lower(path)"
     parts: list[Sql] = []
     for glob in globs:
         likes, exact = glob_to_likes(glob.lower())
@@ -352,10 +355,10 @@ def _duplicates_join(name: str, key: str, where: str) -> str:
 def _source(estate: Estate, rules: Sequence[Rule], holds: Sequence[Hold], where: Sql) -> Sql:
     """The evaluated rows with the derived columns the selectors need."""
     people = estate.has_people
-    # lname and lpath are computed only when a glob or folder uses them (DuckDB drops
-    # unused columns of a subquery).
+    # lname is computed only when a name glob uses it (DuckDB drops unused columns of a
+    # subquery).
     columns = ["i.person", "i.path", "i.name", "i.extension", "i.size", "i.created",
-               "i.modified", "i.accessed", "lower(i.name) AS lname", "lower(i.path) AS lpath"]
+               "i.modified", "i.accessed", "lower(i.name) AS lname"]
     if people:
         columns += ["p.org_unit", "CAST(p.status AS VARCHAR) AS status",
                     "CAST(p.left_on AS DATE) AS left_on"]
