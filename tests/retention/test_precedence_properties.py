@@ -47,9 +47,9 @@ bounds = st.one_of(
 def selectors(draw: Any) -> Selector:
     s: dict[str, Any] = {}
     if draw(st.booleans()):
-        s["names"] = tuple(draw(st.lists(st.sampled_from(NAME_GLOBS), min_size=1, max_size=2)))
+        s["names"] = tuple(draw(st.lists(st.sampled_from(NAME_GLOBS), min_size=1, max_size=7)))
     if draw(st.booleans()):
-        s["paths"] = tuple(draw(st.lists(st.sampled_from(PATH_GLOBS), min_size=1, max_size=2)))
+        s["paths"] = tuple(draw(st.lists(st.sampled_from(PATH_GLOBS), min_size=1, max_size=3)))
     if draw(st.booleans()):
         s["extensions"] = tuple(draw(st.lists(st.sampled_from(EXTENSIONS), min_size=1)))
     if draw(st.booleans()):

@@ -56,6 +56,7 @@ UNCLASSIFIED = "(unclassified)"
 HOLD = "hold"
 DAY_OFFSET = 720_000  # days from year 1 to 1970, so every field is positive
 NEVER = (1 << 24) - 1
+NAME_GLOBS_PER_REGEX = 5
 DELETES = 1 << 61
 RETENTION_SHIFT = 35
 IMPLICIT = 1 << 34
@@ -238,6 +239,11 @@ def _globs(column: str, globs: tuple[str, ...]) -> Sql:
     # Name globs usually test every row, so the lower-cased name is computed once per row;
     # path globs usually come after cheaper tests, so the path is lowered only where needed.
     lowered = "lname" if column == "name" else "lower(path)"
+    if column == "name" and len(globs) > NAME_GLOBS_PER_REGEX:
+        # Many name globs: one RE2 alternation reads each name once where each LIKE reads
+        # it again (at eleven globs the regex takes half the CPU time; at three, 1.6 times).
+        alternation = "|".join(glob_to_regex(g.lower()) for g in globs)
+        return Sql("regexp_full_match(lname, ?)", [f"(?s)(?:{alternation})"])
     parts: list[Sql] = []
     for glob in globs:
         likes, exact = glob_to_likes(glob.lower())
