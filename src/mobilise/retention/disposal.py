@@ -22,7 +22,7 @@ from mobilise.core.clock import Clock, SystemClock, utc
 from mobilise.core.errors import InvalidInput, NotFound
 from mobilise.core.output import to_csv
 from mobilise.core.transitions import Context, Lifecycle, Transition, run_transition
-from mobilise.retention.evaluate import Estate, Sql, compile_evaluation
+from mobilise.retention.evaluate import Estate, Sql, evaluate
 from mobilise.retention.holds import FileFacts, covering_hold, holds_in_force
 from mobilise.retention.models import (
     BatchStatus,
@@ -93,7 +93,7 @@ def _candidates(
     rule_set = parsed(version)
     holds = holds_in_force(session)
     where = Sql("i.person = ?", [person]) if person is not None else None
-    query = compile_evaluation(estate, rule_set, as_of, holds, where)
+    evaluate(estate, rule_set, as_of, holds, table="disposal_due", where=where)
     filters = "action = 'dispose' AND eligible_since <= ?"
     params: list[Any] = [as_of]
     if rule is not None:
@@ -101,8 +101,8 @@ def _candidates(
         params.append(rule)
     found: list[tuple[str, str, str, date | None, int | None]] = [
         (p, f, r, e, None) for p, f, r, e in estate.con.execute(
-            f"SELECT person, path, rule, eligible_since FROM ({query.text}) WHERE {filters} "
-            "ORDER BY person, path", query.params + params).fetchall()
+            f"SELECT person, path, rule, eligible_since FROM disposal_due WHERE {filters} "
+            "ORDER BY person, path", params).fetchall()
     ]
     reviewed = select(ReviewItem).where(
         ReviewItem.rule_set_id == version.id, ReviewItem.status == ReviewStatus.DECIDED.value,

@@ -490,6 +490,7 @@ def evaluate(
     *,
     table: str = "decisions",
     with_paths: bool = True,
+    where: Sql | None = None,
 ) -> int:
     """Evaluate the whole estate into the temporary table ``table``; return its rows.
 
@@ -498,7 +499,7 @@ def evaluate(
     Without paths (enough for dry-run summaries) the table is much cheaper to write."""
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", table):
         raise ValueError("table name")
-    keyed = compile_keys(estate, rule_set, as_of, holds, with_paths=with_paths)
+    keyed = compile_keys(estate, rule_set, as_of, holds, where, with_paths=with_paths)
     con = estate.con
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_keys AS {keyed.text}", keyed.params)
     decoded = decode_keys(rule_set, as_of, f"{table}_keys", with_paths=with_paths)

@@ -16,7 +16,7 @@ from mobilise.core.actor import Actor
 from mobilise.core.clock import Clock, SystemClock
 from mobilise.core.errors import InvalidInput, NotFound
 from mobilise.core.transitions import Context, Lifecycle, Transition, run_transition
-from mobilise.retention.evaluate import Estate, Hold, Sql, compile_evaluation
+from mobilise.retention.evaluate import Estate, Hold, Sql, evaluate
 from mobilise.retention.models import (
     ReviewDecision,
     ReviewItem,
@@ -65,15 +65,15 @@ def queue_reviews(
     ``as_of`` (held files wait for the hold's release). Returns the number queued."""
     rule_set = parsed(version)
     where = Sql("i.person = ?", [person]) if person is not None else None
-    query = compile_evaluation(estate, rule_set, as_of, holds, where)
+    evaluate(estate, rule_set, as_of, holds, table="review_due", where=where)
     filters = "action = 'review' AND coalesce(eligible_since, ?) <= ?"
     params: list[Any] = [as_of, as_of]
     if rule is not None:
         filters += " AND rule = ?"
         params.append(rule)
     rows = estate.con.execute(
-        f"SELECT person, path, size, rule, eligible_since FROM ({query.text}) WHERE {filters} "
-        "ORDER BY person, path", query.params + params).fetchall()
+        f"SELECT person, path, size, rule, eligible_since FROM review_due WHERE {filters} "
+        "ORDER BY person, path", params).fetchall()
     existing = {
         (p, f) for p, f in session.execute(
             select(ReviewItem.person, ReviewItem.path)
