@@ -93,3 +93,43 @@ def test_activate_dry_run_diff_explain_holds_and_review(workdir: Path) -> None:
            "personal-files", "--justification", "evidence")
     assert json.loads(invoke("review", "list", "-f", "json")) == []
     assert date.today()  # the CLI defaults --as-of to the system clock's today
+
+
+def test_dispose_and_certificate_from_the_cli(workdir: Path, monkeypatch: pytest.MonkeyPatch
+                                              ) -> None:
+    import os
+
+    from mobilise.cli import retention as cli
+    from mobilise.core.actor import Actor, Role
+
+    from .drive import FolderDrive
+
+    home = workdir / "home"
+    rows = []
+    for person, path in [("p1", "Documents/~$a.docx"), ("p1", "Documents/b.docx")]:
+        target = home / person / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"content of " + path.encode())
+        os.utime(target, (datetime(2024, 1, 1).timestamp(),) * 2)
+        stamp = datetime.fromtimestamp(target.stat().st_mtime)
+        rows.append(file_row(person, path, target.stat().st_size, stamp))
+    pq.write_table(pa.Table.from_pylist(rows, schema=INVENTORY_SCHEMA), workdir / "inv.parquet")
+    monkeypatch.setattr(cli, "_drive", lambda person: FolderDrive(home / person))
+    estate = ["--inventory", str(workdir / "inv.parquet"), "--as-of", "2026-11-22"]
+    who = {"name": "rm1"}
+    monkeypatch.setattr(cli, "actor", lambda: Actor(who["name"], frozenset({Role.RECORDS})))
+
+    invoke("activate", str(EXAMPLE))
+    invoke("dispose", "propose", *estate, "--rules", "personal-files")
+    who["name"] = "rm2"  # another records manager approves and executes
+    invoke("dispose", "approve", "1")
+    invoke("dispose", "execute", "1")
+    listed = json.loads(invoke("dispose", "list", "-f", "json"))
+    assert [(b["status"], b["deleted"], b["skipped"]) for b in listed] == [("executed", 1, 0)]
+    invoke("certificate", "1", "--out", str(workdir / "certs"))
+    text = (workdir / "certs" / "disposal-certificate-1.csv").read_text()
+    assert "Documents/~$a.docx" in text and "b.docx" not in text
+    assert not (home / "p1" / "Documents/~$a.docx").exists()
+    assert (home / "p1" / "Documents/b.docx").exists()
+    html = (workdir / "certs" / "disposal-certificate-1.html").read_text()
+    assert "Certificate of disposal: batch 1" in html and "rm2" in html
