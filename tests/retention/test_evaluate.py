@@ -132,6 +132,7 @@ def test_globs() -> None:
     assert glob_to_likes("50%_off?.txt") == (["50\\%\\_off_.txt"], False)
     assert glob_to_likes("**/my music/**") == (["%/my music/%", "my music/%"], True)
     assert glob_to_likes("a/**/b/*.x") == (["a/%/b/%.x", "a/b/%.x"], False)
+    assert glob_to_likes("a/**/**/**/**/b") == (["a/%b"], False)  # loose: regex confirms
     rule_set = parse_rule_set(
         "rule_set: t\nversion: 1\nrules:\n"
         "  - {id: a, title: t, authority: a, action: dispose, select: {path: '*/*.TXT'}}\n"

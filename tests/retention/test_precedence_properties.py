@@ -32,7 +32,8 @@ PEOPLE = ["p1", "p2", "p3"]
 NAMES = ["a.tmp", "A.TMP", "~$b.docx", "c.exe", "x", "ab1.doc", "é.Doc", "É.doc", "50%_x.txt"]
 FOLDERS = ["", "x", "X/y", "x/y/z", "Music", "a b"]
 NAME_GLOBS = ["*.tmp", "~$*", "a*", "*b?.doc", "*", "é*", "50%_*", "?.doc"]
-PATH_GLOBS = ["**/y/**", "x/*", "*", "**/*.exe", "x/**", "music/**", "?/y/*"]
+PATH_GLOBS = ["**/y/**", "x/*", "*", "**/*.exe", "x/**", "music/**", "?/y/*",
+              "x/**/**/**/**/z/*"]
 EXTENSIONS = ["tmp", "doc", "docx", "exe", ""]
 
 days = st.integers(0, 50 * 365).map(lambda n: datetime(1985, 1, 1) + timedelta(days=n, hours=7))

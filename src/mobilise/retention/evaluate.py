@@ -169,7 +169,8 @@ def glob_to_likes(glob: str) -> tuple[list[str], bool]:
     a prefix test and a substring search; only ``*`` and ``?`` (which must not cross '/')
     leave a superset that the regex then confirms."""
     pieces = glob.split("**/")
-    if len(pieces) > 4:  # too many alternatives: one looser pattern, the regex confirms
+    loose = len(pieces) > 4
+    if loose:  # too many alternatives: one looser pattern, the regex confirms
         pieces = ["**/".join(pieces).replace("**/", "**")]
     variants = [""]
     for index, piece in enumerate(pieces):
@@ -179,7 +180,7 @@ def glob_to_likes(glob: str) -> tuple[list[str], bool]:
             variants = [v + like for v in variants]
         else:
             variants = [v + sep + like for v in variants for sep in ("", "%/")]
-    exact = re.search(r"(?<!\*)\*(?!\*)|\?", glob.replace("**/", "")) is None
+    exact = not loose and re.search(r"(?<!\*)\*(?!\*)|\?", glob.replace("**/", "")) is None
     return sorted(set(variants)), exact
 
 
