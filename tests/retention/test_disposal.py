@@ -240,3 +240,20 @@ def test_holds_need_a_records_manager_and_a_reason(session: Session) -> None:
     entries: list[Any] = session.scalars(select(AuditEntry).where(
         AuditEntry.entity == "retention_hold")).all()
     assert [e.action for e in entries] == ["retention.hold.place", "retention.hold.release"]
+
+
+def test_an_unapproved_batch_cannot_run_and_a_cancelled_one_frees_its_files(
+    session: Session, drives: dict[str, FolderDrive],
+) -> None:
+    version = active_rules(session)
+    estate = inventory(drives)
+    batch = disposal.propose_batch(session, RM1, version, estate, drives.__getitem__, AS_OF,
+                                   person="p2", clock=CLOCK)
+    session.commit()
+    with pytest.raises(TransitionRefused, match="only from approved"):
+        disposal.execute_batch(session, RM2, batch.id, drives.__getitem__, clock=CLOCK)
+    assert (drives["p2"].root / "x.tmp").exists()
+    disposal.cancel_batch(session, RM2, batch.id, "wrong scope")
+    again = disposal.propose_batch(session, RM1, version, estate, drives.__getitem__, AS_OF,
+                                   person="p2", clock=CLOCK)
+    assert [i.path for i in again.items] == ["x.tmp"] and again.id != batch.id

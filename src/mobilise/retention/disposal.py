@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from mobilise.core import audit
 from mobilise.core.actor import Actor
 from mobilise.core.clock import Clock, SystemClock, utc
-from mobilise.core.errors import InvalidInput, NotFound
+from mobilise.core.errors import InvalidInput, NotFound, TransitionRefused
 from mobilise.core.output import to_csv
 from mobilise.core.transitions import Context, Lifecycle, Transition, run_transition
 from mobilise.retention.evaluate import Estate, Sql, evaluate
@@ -152,10 +152,9 @@ def propose_batch(
         taken.add((owner, path))
     if not items:
         raise InvalidInput("no file is due for disposal: nothing to propose")
-    names = sorted({getattr(drive(items[0].person), "name", "storage")})
     batch = DisposalBatch(
         rule_set_id=version.id, status=BatchStatus.PROPOSED.value,
-        method=f"deleted through the {names[0]} storage backend (remove)",
+        method=f"deleted through the {drive(items[0].person).name} storage backend (remove)",
         proposed_by=actor.name, proposed_at=clock.now(), deleted_files=0, deleted_bytes=0,
         skipped_files=0)
     audit.create(session, actor, "retention.disposal.propose", batch,
@@ -226,9 +225,10 @@ def execute_batch(
     """Delete every file of an approved batch that passes its re-check; skip the rest."""
     clock = clock or SystemClock()
     batch = get_batch(session, batch_id)
+    # Refuse before touching any file (the transition itself runs after the deletions).
     refusal = BATCH.refusal(Context(session, actor, None, {}), BATCH.get("execute"), batch)
     if refusal:
-        run_transition(session, actor, BATCH, "execute", [batch], clock=clock)  # raises
+        raise TransitionRefused(f"disposal_batch {batch.id}: {refusal}")
     holds = holds_in_force(session)  # read now: a hold placed after approval counts
     deleted = skipped = deleted_bytes = 0
     for item in batch.items:
