@@ -73,6 +73,11 @@ def test_right_role_gets_through(web: Web) -> None:
             continue
         who = "viewer" if Role.VIEWER in roles else sorted(r.value for r in roles)[0]
         r = web.client.get(_url(path), headers=web.as_(who if who in web.tokens else "admin"))
+        if r.status_code == 404 and "{" in path:
+            # The guard let the role in; the sample id names nothing in this register, and
+            # the route said so through the error tree (problem+json or the error page).
+            assert "100001" in r.text, f"GET {path}: 404 without naming what is missing"
+            continue
         assert r.status_code < 400, f"GET {path}: {r.status_code} {r.text[:200]}"
 
 

@@ -11,7 +11,14 @@ from mobilise import __version__
 from mobilise.cli import audit as audit_cli
 from mobilise.cli import config as config_cli
 from mobilise.cli import demo as demo_cli
+from mobilise.cli import devices as devices_cli
+from mobilise.cli import emulator as emulator_cli
+from mobilise.cli import finance as finance_cli
+from mobilise.cli import hash as hash_cli
+from mobilise.cli import licences as licences_cli
 from mobilise.cli import people as people_cli
+from mobilise.cli import report as report_cli
+from mobilise.cli import sims as sims_cli
 from mobilise.cli import users as users_cli
 from mobilise.cli.context import err_console, settings
 from mobilise.core.errors import MobiliseError
@@ -21,8 +28,15 @@ app = typer.Typer(name="mobilise", help=__doc__, no_args_is_help=True,
 app.add_typer(config_cli.app, name="config")
 app.add_typer(users_cli.app, name="users")
 app.add_typer(people_cli.app, name="people")
+app.add_typer(devices_cli.app, name="devices")
+app.add_typer(sims_cli.app, name="sims")
+app.add_typer(licences_cli.app, name="licences")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(demo_cli.app, name="demo")
+app.add_typer(emulator_cli.app, name="emulator")
+hash_cli.register(app)
+app.add_typer(finance_cli.app, name="finance")
+app.add_typer(report_cli.app, name="report")
 
 
 @app.command()

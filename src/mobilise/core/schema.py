@@ -2,6 +2,8 @@
 
 from mobilise.core import audit, auth, progress  # noqa: F401
 from mobilise.core.db import Base
+from mobilise.devices import models as devices_models  # noqa: F401
+from mobilise.finance import models as finance_models  # noqa: F401
 from mobilise.people import models as people_models  # noqa: F401
 from mobilise.retention import models as retention_models  # noqa: F401
 

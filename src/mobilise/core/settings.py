@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     graph_max_retries: int = Field(default=8)
     graph_simple_upload_limit: int = Field(default=4 * 1024 * 1024)
     graph_fragment_size: int = Field(default=10 * 1024 * 1024)
+    graph_backoff_base_seconds: float = Field(default=0.5, description="first 5xx back-off")
+    graph_backoff_cap_seconds: float = Field(default=60.0, description="longest back-off")
+    graph_timeout_seconds: float = Field(default=120.0, description="per request")
     tenant_host: str = Field(default="example-my.sharepoint.com")
 
     # --- storage, drives, migration ---------------------------------------------------
@@ -74,6 +77,8 @@ class Settings(BaseSettings):
     mdm_warning_ratio: float = Field(default=0.95)
     intune_writes_per_20s: int = Field(default=200)
     handset_service_life_years: int = Field(default=3)
+    recovery_due_days: int = Field(default=14, description="days a leaver has to return a handset")
+    acceptable_use_version: str = Field(default="1.0", description="current AUP version")
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     smtp_username: str | None = None
@@ -81,6 +86,8 @@ class Settings(BaseSettings):
     smtp_sender: str = "mobilise@example.police.uk"
     procurement_threshold: int = Field(default=213_477, description="PCR 2015, pounds")
     delegation_limit: int = Field(default=500_000, description="Deputy Mayor approval, pounds")
+    chromium: str = Field(default="chromium", description="headless Chromium for PDF reports")
+    chromium_timeout_seconds: int = Field(default=120)
 
     # --- celery -----------------------------------------------------------------------
     broker_url: str = "redis://127.0.0.1:6379/0"

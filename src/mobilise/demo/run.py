@@ -15,6 +15,8 @@ from mobilise.core.actor import Actor
 from mobilise.core.db import session_scope
 from mobilise.core.schema_upgrade import upgrade_schema
 from mobilise.core.settings import Settings
+from mobilise.demo.devices import load_devices
+from mobilise.demo.finance import load_finance
 from mobilise.demo.people import generate_roster
 from mobilise.people import roster
 
@@ -51,7 +53,12 @@ def ensure_admin(settings: Settings) -> str:
 
 
 Step = Callable[[Settings, Path, int, int], str]
-STEPS: list[Step] = [load_people]
+# One step per line, in order: later capabilities add theirs.
+STEPS: list[Step] = [
+    load_people,
+    load_devices,
+    load_finance,
+]
 
 
 def run_demo(settings: Settings, out_dir: Path, people: int = 2000, seed: int = 1322,

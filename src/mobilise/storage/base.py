@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -32,6 +32,8 @@ class Capability(StrEnum):
     RESUMABLE_UPLOAD = "resumable_upload"  # an interrupted write continues across processes
     SET_TIMES = "set_times"              # modified time can be set after writing
     SYMLINKS = "symlinks"                # the backend can show symlinks as such
+    RAW_NAMES = "raw_names"              # names that are not valid UTF-8 can be stored
+    CREATED_TIME = "created_time"        # a created time given to write() is kept
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,21 @@ class EntryExists(StorageError):
     pass
 
 
+class KindMismatch(EntryExists):
+    """A folder is where a file is needed, or a file (or link) where a folder is."""
+
+
+class FolderNotEmpty(StorageError):
+    """``remove`` of a folder that still has children."""
+
+
+class SizeMismatch(StorageError):
+    """The stream given to ``write`` did not hold ``size`` bytes; nothing was written.
+    Usually the source changed while it was read, so trying again is reasonable."""
+
+    retryable = True
+
+
 class NameRejected(StorageError):
     """The destination refuses the name or path (invalid, reserved, too long)."""
 
@@ -101,18 +118,31 @@ class TransientError(StorageError):
 
 @runtime_checkable
 class Backend(Protocol):
-    """What every backend must do. Optional extras are announced in ``capabilities``."""
+    """What every backend must do. Optional extras are announced in ``capabilities``;
+    what a backend cannot do is the absence of a capability, so callers (and the
+    conformance suite) ask rather than knowing backends by name.
+
+    Errors are ``StorageError`` subclasses: a missing path is ``EntryNotFound``, a path
+    held by the other kind of entry is ``KindMismatch``.
+    """
 
     name: str
     capabilities: frozenset[Capability]
+    # The coarsest step of the modified times the backend keeps: two times closer than
+    # this are the same time (a sync must not copy a file again because of rounding).
+    time_precision: timedelta
 
     def list(self, path: str) -> Iterator[Entry]:
         """The direct children of folder ``path``, in no particular order."""
         ...
 
-    def stat(self, path: str) -> Entry: ...
+    def stat(self, path: str) -> Entry:
+        """The entry at ``path`` (``""`` is the root folder); symlinks are not followed."""
+        ...
 
-    def open_read(self, path: str) -> BinaryIO: ...
+    def open_read(self, path: str) -> BinaryIO:
+        """A stream of the file's content; the caller closes it."""
+        ...
 
     def write(
         self,
@@ -124,7 +154,9 @@ class Backend(Protocol):
         created: datetime | None = None,
     ) -> Entry:
         """Write a whole file from ``stream`` (``size`` bytes), replacing any file there,
-        creating missing parent folders, and setting the timestamps given."""
+        creating missing parent folders, and setting the timestamps given. Readers never
+        see a partly written file; if the stream does not hold exactly ``size`` bytes,
+        ``SizeMismatch`` is raised and the destination is left as it was."""
         ...
 
     def mkdir(self, path: str) -> Entry:
@@ -137,7 +169,9 @@ class Backend(Protocol):
 
     def set_times(
         self, path: str, *, modified: datetime, created: datetime | None = None
-    ) -> None: ...
+    ) -> None:
+        """Change the times of an existing entry (needs ``Capability.SET_TIMES``)."""
+        ...
 
 
 def join(*parts: str) -> str:

@@ -14,10 +14,16 @@ from mobilise import __version__
 from mobilise.core.db import session_factory
 from mobilise.core.settings import Settings
 from mobilise.web import problems
+from mobilise.web.api import devices as devices_api
+from mobilise.web.api import finance as finance_api
+from mobilise.web.api import jobs as jobs_api
 from mobilise.web.api import people as people_api
 from mobilise.web.api import system as system_api
 from mobilise.web.pages import audit as audit_pages
+from mobilise.web.pages import devices as devices_pages
+from mobilise.web.pages import finance as finance_pages
 from mobilise.web.pages import home as home_pages
+from mobilise.web.pages import jobs as jobs_pages
 from mobilise.web.pages import people as people_pages
 
 SECURITY_HEADERS = {
@@ -28,6 +34,22 @@ SECURITY_HEADERS = {
     "style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+
+
+# One router per line: each capability adds its API and its pages.
+ROUTERS = (
+    system_api.router,
+    home_pages.router,
+    jobs_api.router,
+    jobs_pages.router,
+    people_api.router,
+    people_pages.router,
+    devices_api.router,
+    devices_pages.router,
+    finance_api.router,
+    finance_pages.router,
+    audit_pages.router,
+)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -51,8 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
         return response
 
     problems.install(app)
-    for router in (system_api.router, people_api.router, home_pages.router,
-                   people_pages.router, audit_pages.router):
+    for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
               name="static")

@@ -39,3 +39,17 @@ def line_chart(title: str, x_labels: Sequence[str], series: dict[str, Sequence[f
     for name, values in series.items():
         chart.add(name, list(values))
     return Markup(chart.render(is_unicode=True))  # noqa: S704 - pygal escapes labels
+
+
+def grouped_bar_chart(title: str, x_labels: Sequence[str],
+                      series: dict[str, Sequence[float | None]], height: int = 320,
+                      y_title: str = "") -> Markup:
+    """Several series side by side per label (approved, actual, forecast per year)."""
+    chart = pygal.Bar(style=STYLE, height=height, width=900, x_label_rotation=0,
+                      disable_xml_declaration=True, js=[], legend_at_bottom=True,
+                      y_title=y_title or None)
+    chart.title = title
+    chart.x_labels = list(x_labels)
+    for name, values in series.items():
+        chart.add(name, list(values))
+    return Markup(chart.render(is_unicode=True))  # noqa: S704 - pygal escapes labels

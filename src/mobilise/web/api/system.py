@@ -37,7 +37,7 @@ def me(actor: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
 def audit_entries(
     entity: str | None = Query(None, max_length=100),
     entity_id: str | None = Query(None, max_length=200),
-    before_seq: int | None = Query(None, ge=1),
+    before_seq: int | None = Query(None, ge=1, le=2**62),
     limit: int = Query(100, ge=1, le=1000),
     session: Session = Depends(db),
     _: Actor = Depends(requires(Role.AUDITOR)),

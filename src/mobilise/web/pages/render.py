@@ -14,10 +14,15 @@ from mobilise.web.auth import csrf_token
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
 
-# (label, path, roles that see it: empty means every signed-in user)
+# (label, path): one entry per line, in the order the programme thinks of them.
 NAVIGATION: list[tuple[str, str]] = [
     ("Overview", "/"),
     ("People", "/people"),
+    ("Handsets", "/handsets"),
+    ("Hand-over", "/handover"),
+    ("Finance", "/finance"),
+    ("Board report", "/reports/board"),
+    ("Work in progress", "/jobs"),
     ("Audit", "/audit"),
 ]
 

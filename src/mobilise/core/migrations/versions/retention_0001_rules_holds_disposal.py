@@ -1,7 +1,7 @@
 """retention: rule set versions, holds, review items, disposal batches and items
 
 Revision ID: retention_0001
-Revises: 0001_foundation
+Revises: devices_0001
 Create Date: 2026-11-22 02:47:42.976536
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'retention_0001'
-down_revision = '0001_foundation'
+down_revision = 'devices_0001'
 branch_labels = None
 depends_on = None
 

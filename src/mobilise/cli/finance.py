@@ -1,0 +1,146 @@
+"""``mobilise finance``: decisions, envelopes, spend, variance, refresh forecast, thresholds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from mobilise.cli.context import FormatOption, actor, emit, err_console, session, settings
+from mobilise.core.output import Format
+from mobilise.finance import decisions as register
+from mobilise.finance import refresh as refresh_forecast
+from mobilise.finance import spend as spending
+from mobilise.finance import thresholds as approvals
+from mobilise.finance import variance as budget
+from mobilise.finance.board import unit_costs as measure_unit_costs
+from mobilise.finance.money import in_pounds, parse_pounds
+from mobilise.finance.papers import PAPERS
+from mobilise.finance.sources import current_sources
+
+app = typer.Typer(help="Programme finance: decisions, envelopes, spend, variance, refresh.",
+                  no_args_is_help=True)
+
+FileArgument = typer.Argument(..., exists=True, dir_okay=False, help="CSV or XLSX file")
+
+
+@app.command("decisions")
+def decisions(fmt: FormatOption = Format.TABLE) -> None:
+    """The decisions register, with capital and revenue approved by each."""
+    with session() as s:
+        rows = [in_pounds(register.decision_row(d)) for d in register.list_decisions(s)]
+    emit(rows, register.DECISION_COLUMNS, fmt, title="decisions")
+
+
+@app.command("envelopes")
+def envelopes(decision: str | None = typer.Option(None, help="one decision's reference"),
+              fmt: FormatOption = Format.TABLE) -> None:
+    """Approved envelopes by decision, financial year, budget type and purpose."""
+    with session() as s:
+        rows = [in_pounds(r) for r in register.envelope_rows(s)
+                if decision is None or r["decision"] == decision]
+    emit(rows, register.ENVELOPE_COLUMNS, fmt, title="approved envelopes")
+
+
+@app.command("load-papers")
+def load_papers() -> None:
+    """Record both decision papers (PCD 1322 and the OneDrive migration) and their money."""
+    with session() as s:
+        for paper in PAPERS:
+            done = register.record_decision(s, actor(), paper, reason="decision paper")
+            err_console.print(f"{paper.reference}: {done.envelopes_added} envelopes added, "
+                              f"{done.envelopes_changed} changed")
+
+
+@app.command("import-envelopes")
+def import_envelopes(path: Path = FileArgument) -> None:
+    """Decisions and envelopes from a file (one row per envelope); all or nothing."""
+    with session() as s:
+        done = register.import_envelopes(s, actor(), path)
+    err_console.print(f"decisions: {done.decisions_added} added, {done.decisions_changed} "
+                      f"changed; envelopes: {done.envelopes_added} added, "
+                      f"{done.envelopes_changed} changed")
+
+
+@app.command("import-spend")
+def import_spend(
+    path: Path = FileArgument,
+    dry_run: bool = typer.Option(False, "--dry-run", help="show what would change, change nothing"),
+    fmt: FormatOption = Format.TABLE,
+) -> None:
+    """Purchase orders and invoices; every line valid or nothing is imported."""
+    with session() as s:
+        result = spending.import_spend(s, actor(), path, dry_run=dry_run)
+        if dry_run:
+            s.rollback()
+    if dry_run:
+        rows = [{"change": "add", "document": d} for d in result.added]
+        rows += [{"change": "update", "document": d} for d in result.changed]
+        emit(rows, ["change", "document"], fmt, title="spend difference (dry run)")
+    summary = result.summary()
+    verb = "would import" if dry_run else "imported"
+    err_console.print(f"{verb}: {summary['added']} added, {summary['changed']} changed, "
+                      f"{summary['unchanged']} unchanged")
+
+
+@app.command("import-purchases")
+def import_purchases(path: Path = FileArgument) -> None:
+    """Handset purchase batches (reference, date, handsets, unit cost) for the refresh
+    forecast, until the devices register supplies purchase dates."""
+    with session() as s:
+        count = refresh_forecast.import_purchases(s, actor(), path)
+    err_console.print(f"purchase batches: {count}")
+
+
+@app.command("spend")
+def spend(kind: str | None = typer.Option(None, help="order or invoice"),
+          decision: str | None = typer.Option(None, help="one decision's reference"),
+          fmt: FormatOption = Format.TABLE) -> None:
+    """Purchase orders and invoices as imported."""
+    with session() as s:
+        rows = [in_pounds(r) for r in spending.spend_rows(s, kind, decision)]
+    emit(rows, spending.SPEND_COLUMNS, fmt, title=f"{len(rows)} spend lines")
+
+
+@app.command("variance")
+def variance(decision: str | None = typer.Option(None, help="one decision's reference"),
+             detail: bool = typer.Option(False, help="by decision and purpose too"),
+             fmt: FormatOption = Format.TABLE) -> None:
+    """Approved against committed, actual and forecast, by financial year and type."""
+    with session() as s:
+        lines = budget.variance_lines(s, decision=decision)
+    shown = lines if detail or decision else budget.by_year_and_budget(lines)
+    emit([in_pounds(x.row()) for x in shown], budget.VARIANCE_COLUMNS, fmt,
+         title="budget variance (negative is a forecast overspend)")
+
+
+@app.command("refresh")
+def refresh(unit_cost: str | None = typer.Option(
+                None, help="replacement price per handset in pounds (default: the price paid)"),
+            fmt: FormatOption = Format.TABLE) -> None:
+    """Handsets reaching end of life per financial year, their cost, against the refresh
+    envelopes (service life: MOBILISE_HANDSET_SERVICE_LIFE_YEARS)."""
+    price = parse_pounds(unit_cost) if unit_cost else None
+    with session() as s:
+        purchases, years = refresh_forecast.refresh_plan(
+            s, settings().handset_service_life_years, current_sources(), unit_cost_pence=price)
+    if not purchases.available:
+        err_console.print(purchases.note)
+    emit([in_pounds(y.row()) for y in years], refresh_forecast.REFRESH_COLUMNS, fmt,
+         title="handset refresh forecast")
+
+
+@app.command("thresholds")
+def thresholds(fmt: FormatOption = Format.TABLE) -> None:
+    """Commitments at or over the procurement threshold or the delegation limit."""
+    with session() as s:
+        rows = [in_pounds(r) for r in approvals.flagged_commitments(s, settings())]
+    emit(rows, approvals.THRESHOLD_COLUMNS, fmt, title="commitments needing approval")
+
+
+@app.command("unit-costs")
+def unit_costs(fmt: FormatOption = Format.TABLE) -> None:
+    """Spend per handset issued, per person migrated and per TB moved."""
+    with session() as s:
+        rows = [u.row() for u in measure_unit_costs(s, current_sources())]
+    emit(rows, ["measure", "spend", "quantity", "unit_cost"], fmt, title="unit costs")

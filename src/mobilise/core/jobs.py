@@ -1,0 +1,41 @@
+"""Queries over the live status of long work (``core.progress.Job`` rows)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mobilise.core.clock import Clock, SystemClock, utc
+from mobilise.core.progress import Job
+
+
+def job_row(job: Job, clock: Clock | None = None) -> dict[str, Any]:
+    now = (clock or SystemClock()).now()
+    elapsed = max((utc(job.updated_at) - utc(job.started_at)).total_seconds(), 0.0)
+    rate = job.done / elapsed if elapsed > 0 else None
+    remaining = None
+    if rate and job.total is not None and job.status == "running":
+        remaining = max(job.total - job.done, 0) / rate
+    stale = job.status == "running" and now - utc(job.updated_at) > timedelta(minutes=5)
+    return {
+        "id": job.id, "kind": job.kind, "description": job.description,
+        "status": "stalled" if stale else job.status, "done": job.done, "total": job.total,
+        "percent": round(100 * job.done / job.total, 1) if job.total else None,
+        "rate_per_s": round(rate, 1) if rate else None,
+        "eta_s": round(remaining) if remaining is not None else None,
+        "stats": job.stats or {}, "message": job.message,
+        "started_at": job.started_at, "updated_at": job.updated_at,
+    }
+
+
+def recent_jobs(session: Session, *, kind: str | None = None, active: bool = False,
+                limit: int = 50) -> list[Job]:
+    stmt = select(Job).order_by(Job.id.desc()).limit(limit)
+    if kind:
+        stmt = stmt.where(Job.kind == kind)
+    if active:
+        stmt = stmt.where(Job.status == "running")
+    return list(session.scalars(stmt))

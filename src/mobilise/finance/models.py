@@ -1,0 +1,113 @@
+"""Decisions, their approved envelopes, spend lines, and handset purchase batches.
+
+Money columns are integer pence (``BigInteger``); financial years are stored as the year
+they start in (2022 for 2022/23) so that they sort and compare as integers.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mobilise.core.audit import Audited
+from mobilise.core.db import Base
+
+
+class BudgetType(StrEnum):
+    CAPITAL = "capital"
+    REVENUE = "revenue"
+
+
+class Purpose(StrEnum):
+    """What an envelope pays for: the first delivery, or replacing handsets at end of life."""
+
+    DELIVERY = "delivery"
+    REFRESH = "refresh"
+
+
+class Programme(StrEnum):
+    ROLLOUT = "rollout"
+    MIGRATION = "migration"
+
+
+class SpendKind(StrEnum):
+    """A purchase order commits money; an invoice is money actually spent."""
+
+    ORDER = "order"
+    INVOICE = "invoice"
+
+    @property
+    def colour(self) -> str:
+        return {"order": "blue", "invoice": "green"}[self.value]
+
+
+class Decision(Audited, Base):
+    __tablename__ = "finance_decision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(60), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    decided_on: Mapped[date | None] = mapped_column(Date)
+    approver: Mapped[str] = mapped_column(String(200))
+    programme: Mapped[str] = mapped_column(String(20))
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    envelopes: Mapped[list[Envelope]] = relationship(
+        back_populates="decision", order_by="(Envelope.year, Envelope.budget, Envelope.purpose)")
+
+
+class Envelope(Audited, Base):
+    """Money a decision approved for one financial year, budget type and purpose."""
+
+    __tablename__ = "finance_envelope"
+    __table_args__ = (UniqueConstraint("decision_id", "year", "budget", "purpose"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("finance_decision.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    budget: Mapped[str] = mapped_column(String(10))
+    purpose: Mapped[str] = mapped_column(String(10), default=Purpose.DELIVERY.value)
+    amount_pence: Mapped[int] = mapped_column(BigInteger)
+
+    decision: Mapped[Decision] = relationship(back_populates="envelopes")
+
+
+class SpendLine(Audited, Base):
+    """One purchase order (commitment) or invoice (actual), allocated to an envelope."""
+
+    __tablename__ = "finance_spend"
+    __table_args__ = (UniqueConstraint("kind", "reference"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), index=True)
+    reference: Mapped[str] = mapped_column(String(60))
+    dated: Mapped[date] = mapped_column(Date)
+    supplier: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("finance_decision.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    budget: Mapped[str] = mapped_column(String(10))
+    purpose: Mapped[str] = mapped_column(String(10), default=Purpose.DELIVERY.value)
+    amount_pence: Mapped[int] = mapped_column(BigInteger)
+    order_reference: Mapped[str | None] = mapped_column(String(60), index=True)
+    approval: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str | None] = mapped_column(String(300))
+
+    decision: Mapped[Decision] = relationship()
+
+
+class HandsetPurchase(Audited, Base):
+    """A batch of handsets bought on one day: the refresh forecast's input until the
+    devices register can say when each handset was bought."""
+
+    __tablename__ = "finance_handset_purchase"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(60), unique=True)
+    purchased_on: Mapped[date] = mapped_column(Date)
+    handsets: Mapped[int] = mapped_column(Integer)
+    unit_cost_pence: Mapped[int] = mapped_column(BigInteger)
+    model: Mapped[str | None] = mapped_column(String(100))

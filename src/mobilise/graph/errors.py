@@ -1,0 +1,191 @@
+"""Typed Graph failures, parsed from Microsoft's error body.
+
+Each class is also the matching class of ``mobilise.core.errors`` (so the CLI and API map
+it) and, where a storage backend would raise it, of ``mobilise.storage.base`` (so engines
+can treat a OneDrive refusal like any backend's)::
+
+    GraphError
+    ├── Unauthenticated      401         NotAuthenticated
+    ├── AccessDenied         403         PermissionDenied, storage.AccessDenied
+    ├── ItemNotFound         404         NotFound, storage.EntryNotFound
+    │   └── UploadSessionNotFound        the session expired or never was
+    ├── DriveNotProvisioned  404         NotFound (the person's OneDrive does not exist yet)
+    ├── NameExists           409         Conflict, storage.EntryExists
+    ├── ResyncRequired       410         Conflict (a delta token is no longer valid)
+    ├── InvalidRange         416         Conflict (fragment already received)
+    ├── InvalidRequest       400         InvalidInput
+    │   ├── InvalidName      400 invalidPath       + storage.NameRejected
+    │   ├── PathTooLong      400 pathIsTooLong     + storage.NameRejected
+    │   └── FileTooLarge     400 maxFileSizeExceeded
+    ├── QuotaExceeded        507         CapacityExceeded, storage.QuotaExceeded
+    ├── Throttled            429/503     ExternalServiceError, storage.TransientError
+    └── ServiceFailed        5xx, cut connections, anything else after retries
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from mobilise.core import errors as core
+from mobilise.storage import base as storage
+
+
+class GraphError(core.MobiliseError):
+    def __init__(self, message: str, *, http_status: int = 0, code: str = "",
+                 inner_codes: tuple[str, ...] = (), request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.code = code
+        self.inner_codes = inner_codes
+        self.request_id = request_id
+
+    @property
+    def most_specific_code(self) -> str:
+        return self.inner_codes[-1] if self.inner_codes else self.code
+
+
+class Unauthenticated(GraphError, core.NotAuthenticated):
+    pass
+
+
+class AccessDenied(GraphError, core.PermissionDenied, storage.AccessDenied):
+    pass
+
+
+class ItemNotFound(GraphError, core.NotFound, storage.EntryNotFound):
+    pass
+
+
+class UploadSessionNotFound(ItemNotFound):
+    pass
+
+
+class DriveNotProvisioned(GraphError, core.NotFound, storage.StorageError):
+    pass
+
+
+class NameExists(GraphError, core.Conflict, storage.EntryExists):
+    pass
+
+
+class ResyncRequired(GraphError, core.Conflict):
+    pass
+
+
+class InvalidRange(GraphError, core.Conflict):
+    pass
+
+
+class InvalidRequest(GraphError, core.InvalidInput, storage.StorageError):
+    pass
+
+
+class InvalidName(InvalidRequest, storage.NameRejected):
+    pass
+
+
+class PathTooLong(InvalidRequest, storage.NameRejected):
+    pass
+
+
+class FileTooLarge(InvalidRequest):
+    pass
+
+
+class QuotaExceeded(GraphError, core.CapacityExceeded, storage.QuotaExceeded):
+    pass
+
+
+class ServiceFailed(GraphError, core.ExternalServiceError, storage.TransientError):
+    pass
+
+
+class Throttled(ServiceFailed):
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+_BY_INNER: dict[str, type[GraphError]] = {
+    "pathIsTooLong": PathTooLong,
+    "pathTooDeep": PathTooLong,
+    "invalidPath": InvalidName,
+    "maxFileSizeExceeded": FileTooLarge,
+    "uploadSessionNotFound": UploadSessionNotFound,
+    "nameAlreadyExists": NameExists,
+    "fragmentOverlap": InvalidRange,
+}
+
+_BY_CODE: dict[str, type[GraphError]] = {
+    "accessDenied": AccessDenied,
+    "itemNotFound": ItemNotFound,
+    "nameAlreadyExists": NameExists,
+    "resyncRequired": ResyncRequired,
+    "invalidRange": InvalidRange,
+    "invalidRequest": InvalidRequest,
+    "quotaLimitReached": QuotaExceeded,
+    "unauthenticated": Unauthenticated,
+    "InvalidAuthenticationToken": Unauthenticated,
+    "activityLimitReached": Throttled,
+    "TooManyRequests": Throttled,
+    "serviceNotAvailable": Throttled,
+}
+
+_BY_STATUS: dict[int, type[GraphError]] = {
+    400: InvalidRequest, 401: Unauthenticated, 403: AccessDenied, 404: ItemNotFound,
+    409: NameExists, 410: ResyncRequired, 416: InvalidRange, 429: Throttled,
+    503: Throttled, 507: QuotaExceeded,
+}
+
+
+def inner_codes(error: dict[str, Any]) -> tuple[str, ...]:
+    """Codes from the outermost inner error to the innermost, accepting both spellings."""
+    found: list[str] = []
+    node: Any = error.get("innerError") or error.get("innererror")
+    while isinstance(node, dict):
+        code = node.get("code")
+        if isinstance(code, str):
+            found.append(code)
+        node = node.get("innerError") or node.get("innererror")
+    return tuple(found)
+
+
+def error_from_response(response: httpx.Response) -> GraphError:
+    try:
+        body = json.loads(response.content or b"{}")
+    except ValueError:
+        body = {}
+    error = body.get("error") if isinstance(body, dict) else None
+    error = error if isinstance(error, dict) else {}
+    code = str(error.get("code", ""))
+    inner = inner_codes(error)
+    message = str(error.get("message") or response.reason_phrase or "Graph request failed")
+    cls = next((_BY_INNER[c] for c in reversed(inner) if c in _BY_INNER), None)
+    cls = cls or _BY_CODE.get(code) or _BY_STATUS.get(response.status_code) or ServiceFailed
+    text = f"Graph {response.request.method} {response.status_code} {code}: {message}"
+    kw: dict[str, Any] = {"http_status": response.status_code, "code": code,
+                          "inner_codes": inner,
+                          "request_id": response.headers.get("request-id")}
+    if cls is Throttled:
+        return Throttled(text, retry_after=retry_after(response), **kw)
+    return cls(text, **kw)
+
+
+def _seconds(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None  # an HTTP date is allowed by RFC 9110 but Graph sends seconds
+    return max(0.0, seconds)
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The larger of Retry-After and RateLimit-Reset, in seconds (fractions allowed)."""
+    waits = [w for w in (_seconds(response.headers.get("retry-after")),
+                         _seconds(response.headers.get("ratelimit-reset"))) if w is not None]
+    return max(waits) if waits else None

@@ -1,0 +1,129 @@
+"""The handset register, the handset page, and the service-desk hand-over screen."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mobilise.core.actor import Actor, Role
+from mobilise.core.audit import AuditEntry
+from mobilise.core.clock import SystemClock
+from mobilise.core.errors import MobiliseError
+from mobilise.core.settings import Settings
+from mobilise.devices import capacity, handsets, register
+from mobilise.devices.models import (
+    Acceptance,
+    AcceptanceMethod,
+    AccessoryKit,
+    HandsetModel,
+    HandsetStatus,
+)
+from mobilise.people.models import Site
+from mobilise.people.register import PeopleQuery, find_people, get_person, person_row
+from mobilise.web.auth import db, requires
+from mobilise.web.pages.render import page
+
+router = APIRouter(include_in_schema=False)
+PAGE = 50
+STATUS_PATTERN = "^(" + "|".join(s.value for s in HandsetStatus) + ")?$"
+
+
+@router.get("/handsets")
+def handset_register(
+    request: Request,
+    q: str | None = Query(None, max_length=100),
+    status: str | None = Query(None, pattern=STATUS_PATTERN),
+    site: str | None = Query(None, max_length=30),
+    model: str | None = Query(None, max_length=40),
+    page_no: int = Query(1, alias="page", ge=1, le=100_000),
+    session: Session = Depends(db),
+    _: Actor = Depends(requires(Role.VIEWER)),
+) -> HTMLResponse:
+    query = register.HandsetQuery(q=q or None, status=status or None, site=site or None,
+                                  model=model or None, limit=PAGE, offset=(page_no - 1) * PAGE)
+    found, total = register.find_handsets(session, query)
+    settings: Settings = request.app.state.settings
+    return page(request, "handsets.html", handsets=[register.handset_row(h) for h in found],
+                total=total, q=q or "", status=status or "", site=site or "",
+                model=model or "", statuses=list(HandsetStatus),
+                sites=session.scalars(select(Site).order_by(Site.code)).all(),
+                models=session.scalars(select(HandsetModel).order_by(HandsetModel.code)).all(),
+                counts=register.status_counts(session),
+                capacity=capacity.capacity(session, settings),
+                page_no=page_no, pages=max(1, -(-total // PAGE)))
+
+
+@router.get("/handsets/{key}")
+def handset_page(request: Request, key: str, session: Session = Depends(db),
+                 _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
+    h = register.get_handset(session, key)
+    history = session.scalars(
+        select(AuditEntry).where(AuditEntry.entity == "handset",
+                                 AuditEntry.entity_id == str(h.id))
+        .order_by(AuditEntry.seq.desc()).limit(100)).all()
+    acceptances = session.scalars(select(Acceptance).where(Acceptance.handset_id == h.id)
+                                  .order_by(Acceptance.id.desc())).all()
+    return page(request, "handset.html", handset=register.handset_row(h), history=history,
+                actions=register.action_rows(session, handset=h), acceptances=acceptances)
+
+
+def _handover(request: Request, session: Session, *, q: str = "", person_key: str = "",
+              imei: str = "", error: str | None = None, done: str | None = None,
+              status_code: int = 200) -> HTMLResponse:
+    people = []
+    if q:
+        found, _ = find_people(session, PeopleQuery(q=q, status="active", limit=20))
+        people = [person_row(p) for p in found]
+    chosen = None
+    if person_key:
+        try:
+            chosen = person_row(get_person(session, person_key))
+        except MobiliseError:
+            chosen = None
+    settings: Settings = request.app.state.settings
+    return page(request, "handover.html", status_code=status_code, q=q, people=people,
+                chosen=chosen, imei=imei, error=error, done=done,
+                methods=[m.value for m in AcceptanceMethod],
+                policy_version=settings.acceptable_use_version,
+                kits=session.scalars(select(AccessoryKit).order_by(AccessoryKit.code)).all())
+
+
+@router.get("/handover")
+def handover_form(request: Request, q: str = Query("", max_length=200),
+                  person: str = Query("", max_length=200), session: Session = Depends(db),
+                  _: Actor = Depends(requires(Role.SERVICE_DESK))) -> HTMLResponse:
+    return _handover(request, session, q=q, person_key=person)
+
+
+@router.post("/handover")
+def handover(
+    request: Request,
+    person: str = Form(..., max_length=200),
+    imei: str = Form(..., max_length=40),
+    method: str = Form(..., max_length=20),
+    policy_version: str = Form(..., max_length=20),
+    accepted: str | None = Form(None, max_length=10),
+    kit: str = Form("", max_length=40),
+    session: Session = Depends(db),
+    actor: Actor = Depends(requires(Role.SERVICE_DESK)),
+) -> HTMLResponse:
+    settings: Settings = request.app.state.settings
+    if accepted != "yes":
+        return _handover(request, session, person_key=person, imei=imei, status_code=422,
+                         error="The officer must read and accept the acceptable-use policy "
+                               "before the handset is handed over.")
+    try:
+        h = register.get_handset(session, imei)
+        who = get_person(session, person)
+        accessory = handsets.get_kit(session, kit) if kit else None
+        handsets.issue_handset(session, actor, settings, SystemClock(), h, who, method=method,
+                               policy_version=policy_version, kit=accessory)
+    except MobiliseError as err:
+        session.rollback()
+        return _handover(request, session, person_key=person, imei=imei, error=err.message,
+                         status_code=err.status)
+    return _handover(request, session,
+                     done=f"Handset {h.imei} handed to {who.display_name} ({who.number}); "
+                          f"acceptable-use policy {policy_version} accepted by {method}.")

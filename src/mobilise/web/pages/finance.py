@@ -1,0 +1,82 @@
+"""The finance page and the investment board report (page, HTML document, PDF)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from mobilise.core.actor import Actor, Role
+from mobilise.core.clock import SystemClock
+from mobilise.core.errors import ImportRejected
+from mobilise.finance import decisions as register
+from mobilise.finance import spend as spending
+from mobilise.finance.board import build_board_report
+from mobilise.finance.sources import current_sources
+from mobilise.web.api.finance import uploaded
+from mobilise.web.auth import db, requires
+from mobilise.web.board_report import charts, context, render_document
+from mobilise.web.chromium import print_pdf
+from mobilise.web.pages.render import page
+
+router = APIRouter(include_in_schema=False)
+
+
+def _finance_page(request: Request, session: Session, **extra: Any) -> HTMLResponse:
+    report = build_board_report(session, request.app.state.settings, SystemClock(),
+                                current_sources())
+    return page(request, "finance.html", report=report, charts=charts(report),
+                envelopes=register.envelope_rows(session),
+                spend=spending.spend_rows(session)[-50:], **extra)
+
+
+@router.get("/finance")
+def finance(request: Request, session: Session = Depends(db),
+            _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
+    return _finance_page(request, session, problems=None, imported=None)
+
+
+@router.post("/finance/spend")
+def upload_spend(request: Request, file: UploadFile = File(...),
+                 session: Session = Depends(db),
+                 actor: Actor = Depends(requires(Role.PROGRAMME))) -> HTMLResponse:
+    try:
+        with uploaded(file) as path:
+            result = spending.import_spend(session, actor, path)
+    except ImportRejected as err:
+        session.rollback()
+        return _finance_page(request, session, problems=err.details, imported=None)
+    session.flush()
+    return _finance_page(request, session, problems=None, imported=result.summary())
+
+
+@router.get("/reports/board")
+def board_page(request: Request, session: Session = Depends(db),
+               _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
+    report = build_board_report(session, request.app.state.settings, SystemClock(),
+                                current_sources())
+    return page(request, "board_page.html", **context(report))
+
+
+@router.get("/reports/board.html")
+def board_document(request: Request, session: Session = Depends(db),
+                   _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
+    report = build_board_report(session, request.app.state.settings, SystemClock(),
+                                current_sources())
+    return HTMLResponse(render_document(report))
+
+
+@router.get("/reports/board.pdf")
+def board_pdf(request: Request, session: Session = Depends(db),
+              _: Actor = Depends(requires(Role.VIEWER))) -> Response:
+    settings = request.app.state.settings
+    report = build_board_report(session, settings, SystemClock(), current_sources())
+    with tempfile.TemporaryDirectory() as tmp:
+        pdf = print_pdf(settings, render_document(report), Path(tmp) / "board-report.pdf")
+        content = pdf.read_bytes()
+    return Response(content, media_type="application/pdf", headers={
+        "Content-Disposition": 'attachment; filename="board-report.pdf"'})

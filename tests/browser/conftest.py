@@ -1,0 +1,86 @@
+"""Real Chromium (Debian's, driven by Playwright) against a real server on loopback."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from mobilise.core import auth
+from mobilise.core.db import session_scope
+from mobilise.core.settings import Settings
+from mobilise.web.app import create_app
+from tests.factories import ADMIN, load_people
+
+PASSWORD = "browser test password"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+def chromium_path() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        pytest.fail("Chromium is missing: script/test installs the Debian package chromium")
+    return found
+
+
+@dataclass
+class Site:
+    url: str
+    settings: Settings
+
+
+@pytest.fixture
+def site(sqlite_settings: Settings, tmp_path: Path) -> Iterator[Site]:
+    with session_scope(sqlite_settings) as s:
+        load_people(s, tmp_path, count=30)
+        auth.add_user(s, ADMIN, "admin", PASSWORD, ["admin"])
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    config = uvicorn.Config(create_app(sqlite_settings), host="127.0.0.1", port=port,
+                            log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield Site(f"http://127.0.0.1:{port}", sqlite_settings)
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def sign_in(page: Page, site: Site, username: str = "admin", password: str = PASSWORD) -> None:
+    page.goto(site.url + "/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(site.url + "/")
