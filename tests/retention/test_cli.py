@@ -102,7 +102,6 @@ def test_dispose_and_certificate_from_the_cli(workdir: Path, monkeypatch: pytest
     from mobilise.cli import retention as cli
     from mobilise.core.actor import Actor, Role
 
-    from .drive import FolderDrive
 
     home = workdir / "home"
     rows = []
@@ -114,7 +113,8 @@ def test_dispose_and_certificate_from_the_cli(workdir: Path, monkeypatch: pytest
         stamp = datetime.fromtimestamp(target.stat().st_mtime)
         rows.append(file_row(person, path, target.stat().st_size, stamp))
     pq.write_table(pa.Table.from_pylist(rows, schema=INVENTORY_SCHEMA), workdir / "inv.parquet")
-    monkeypatch.setattr(cli, "_drive", lambda person: FolderDrive(home / person))
+    monkeypatch.setenv("MOBILISE_HOME_ROOT", str(home))  # the real local backend
+    context.settings.cache_clear()
     estate = ["--inventory", str(workdir / "inv.parquet"), "--as-of", "2026-11-22"]
     who = {"name": "rm1"}
     monkeypatch.setattr(cli, "actor", lambda: Actor(who["name"], frozenset({Role.RECORDS})))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from datetime import date
 from pathlib import Path
@@ -18,6 +17,7 @@ from mobilise.retention import disposal, dry_run, holds, review, rule_sets
 from mobilise.retention.evaluate import Estate, explain
 from mobilise.retention.rules import RuleSet, load_rule_set_file
 from mobilise.storage.base import Backend
+from mobilise.storage.local import LocalBackend
 
 app = typer.Typer(help="Review, retention and disposal: rule sets, dry runs, holds, review, "
                        "disposal batches and certificates.", no_args_is_help=True)
@@ -60,11 +60,8 @@ def _rule_set(ref: str) -> RuleSet:
 
 
 def _drive(person: str) -> Backend:
-    # The local backend comes from mobilise.storage (the storage capability); a person's
-    # drive is the folder named after them under the home-drive root.
-    local = importlib.import_module("mobilise.storage.local")
-    backend: Backend = local.LocalBackend(settings().home_root / person)
-    return backend
+    # A person's drive is the folder named after them under the home-drive root.
+    return LocalBackend(settings().home_root / person)
 
 
 @app.command()
