@@ -19,6 +19,7 @@ from mobilise.cli import hash as hash_cli
 from mobilise.cli import licences as licences_cli
 from mobilise.cli import people as people_cli
 from mobilise.cli import report as report_cli
+from mobilise.cli import retention as retention_cli
 from mobilise.cli import sims as sims_cli
 from mobilise.cli import users as users_cli
 from mobilise.cli.context import err_console, settings
@@ -33,6 +34,7 @@ app.add_typer(devices_cli.app, name="devices")
 app.add_typer(sims_cli.app, name="sims")
 app.add_typer(licences_cli.app, name="licences")
 app.add_typer(drives_cli.app, name="drives")
+app.add_typer(retention_cli.app, name="retention")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(demo_cli.app, name="demo")
 app.add_typer(emulator_cli.app, name="emulator")

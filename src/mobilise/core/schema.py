@@ -6,5 +6,6 @@ from mobilise.devices import models as devices_models  # noqa: F401
 from mobilise.drives import models as drives_models  # noqa: F401
 from mobilise.finance import models as finance_models  # noqa: F401
 from mobilise.people import models as people_models  # noqa: F401
+from mobilise.retention import models as retention_models  # noqa: F401
 
 metadata = Base.metadata

@@ -19,6 +19,7 @@ from mobilise.web.api import drives as drives_api
 from mobilise.web.api import finance as finance_api
 from mobilise.web.api import jobs as jobs_api
 from mobilise.web.api import people as people_api
+from mobilise.web.api import retention as retention_api
 from mobilise.web.api import system as system_api
 from mobilise.web.pages import audit as audit_pages
 from mobilise.web.pages import devices as devices_pages
@@ -50,6 +51,7 @@ ROUTERS = (
     devices_pages.router,
     drives_api.router,
     drives_pages.router,
+    retention_api.router,
     finance_api.router,
     finance_pages.router,
     audit_pages.router,
