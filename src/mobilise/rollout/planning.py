@@ -1,0 +1,293 @@
+"""Planning against the register: gather the planner's input from the database, run it,
+and apply the result as bookings. Re-planning is the same call later on: attended people
+drop out, no-shows come back as candidates, late stock moves the plan, and confirmed
+appointments stay where they are.
+
+Who still needs a handset is asked of a ``HandsetRecords``. Until the handset register is
+wired in, ``RolloutRecords`` answers from this package's own tables: a person has a handset
+once an appointment of theirs was attended.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mobilise.core import audit
+from mobilise.core.actor import Actor
+from mobilise.core.clock import Clock
+from mobilise.core.settings import Settings
+from mobilise.core.transitions import run_transition
+from mobilise.people.models import OrgUnit, Person, PersonStatus, Site
+from mobilise.rollout.appointments import open_places, take_place
+from mobilise.rollout.calendar import working_days
+from mobilise.rollout.models import (
+    LIVE,
+    Appointment,
+    AppointmentStatus,
+    RolloutPlan,
+    SiteCapacity,
+    StockDelivery,
+    Wave,
+)
+from mobilise.rollout.planner import (
+    Candidate,
+    Delivery,
+    FixedAppointment,
+    IssuingSite,
+    Plan,
+    PlanInput,
+    plan_rollout,
+)
+from mobilise.rollout.transitions import APPOINTMENT
+
+ACCESS_WORDS = ("step-free", "step free", "wheelchair", "accessible", "ground floor")
+
+
+class HandsetRecords(Protocol):
+    """What the planner needs to know about handsets; the handset register implements it."""
+
+    def people_with_handset(self, session: Session) -> set[int]: ...
+
+    def staged_on_hand(self, session: Session) -> int: ...
+
+    def managed_devices(self, session: Session) -> int: ...
+
+
+@dataclass
+class RolloutRecords:
+    """Handsets as this package sees them: issued when the appointment was attended."""
+
+    staged: int = 0
+    managed_before: int = 0
+
+    def people_with_handset(self, session: Session) -> set[int]:
+        return set(session.scalars(select(Appointment.person_id).where(
+            Appointment.status == AppointmentStatus.ATTENDED.value)))
+
+    def staged_on_hand(self, session: Session) -> int:
+        return self.staged
+
+    def managed_devices(self, session: Session) -> int:
+        issued = session.scalar(select(func.count()).select_from(Appointment).where(
+            Appointment.status == AppointmentStatus.ATTENDED.value)) or 0
+        return self.managed_before + issued
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    start: date
+    deadline: date
+    staging_per_day: int
+    priority: tuple[str, ...]
+    default_slots: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings, start: date, **over: object) -> PlanOptions:
+        values: dict[str, object] = {
+            "start": start, "deadline": settings.rollout_deadline,
+            "staging_per_day": settings.rollout_staging_per_day,
+            "priority": tuple(settings.rollout_priority),
+            "default_slots": settings.rollout_slots_per_day,
+        }
+        values.update({k: v for k, v in over.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def needs_accessible_site(adjustments: str | None) -> bool:
+    text = (adjustments or "").lower()
+    return any(word in text for word in ACCESS_WORDS)
+
+
+def priority_group(priority: tuple[str, ...], unit_code: str, unit_kind: str,
+                   person_kind: str) -> str:
+    keys = {unit_code.lower(), unit_kind.lower(), person_kind.lower()}
+    for token in priority:
+        if token.lower() in keys:
+            return token.lower()
+    return unit_kind.lower()
+
+
+@dataclass
+class Gathered:
+    input: PlanInput
+    units: dict[int, str]
+    skipped_overdue: list[int] = field(default_factory=list)
+
+
+def gather_input(session: Session, records: HandsetRecords, options: PlanOptions) -> Gathered:
+    """Everything the planner needs, read from the register as it stands now."""
+    served = records.people_with_handset(session)
+    units = {u.id: u for u in session.scalars(select(OrgUnit))}
+    fixed_rows = session.scalars(select(Appointment).where(
+        Appointment.status == AppointmentStatus.CONFIRMED.value,
+        Appointment.day >= options.start)).all()
+    fixed_people = {a.person_id for a in fixed_rows}
+    people = []
+    stmt = select(Person).where(Person.status == PersonStatus.ACTIVE.value,
+                                Person.eligible.is_(True)).order_by(Person.id)
+    for p in session.scalars(stmt):
+        if p.id in served or p.id in fixed_people:
+            continue
+        unit = units[p.org_unit_id]
+        people.append(Candidate(
+            p.id, unit.code, p.site_id,
+            priority_group(options.priority, unit.code, unit.kind, p.kind),
+            needs_accessible_site(p.adjustments), p.number))
+    sites = issuing_sites(session, options.default_slots, units)
+    received, deliveries, overdue = _stock(session, options.start)
+    issued = len(served)
+    staged = records.staged_on_hand(session)
+    inp = PlanInput(
+        people=people, sites=sites, deliveries=deliveries,
+        staging_per_day=options.staging_per_day, start=options.start,
+        deadline=options.deadline, priority=options.priority,
+        fixed=[FixedAppointment(a.person_id, a.site_id, a.day) for a in fixed_rows],
+        stock_on_hand=max(0, received - issued - staged), staged_on_hand=staged,
+    )
+    return Gathered(inp, {u.id: u.code for u in units.values()}, overdue)
+
+
+def issuing_sites(session: Session, default_slots: int,
+                  units: dict[int, OrgUnit]) -> list[IssuingSite]:
+    capacity = {sid: n for sid, n in session.execute(
+        select(SiteCapacity.site_id, SiteCapacity.slots_per_day))}
+    return [IssuingSite(s.id, capacity.get(s.id, default_slots), s.accessible,
+                        units[s.org_unit_id].code if s.org_unit_id else None)
+            for s in session.scalars(select(Site).where(Site.issuing.is_(True))
+                                     .order_by(Site.id))]
+
+
+def _stock(session: Session, start: date) -> tuple[int, list[Delivery], list[int]]:
+    """Received stock so far, deliveries still to come, and those that are overdue (an
+    overdue delivery is planned as arriving on the first planning day, the earliest it
+    can: move its expected date to move the plan)."""
+    received = 0
+    future: list[Delivery] = []
+    overdue: list[int] = []
+    for d in session.scalars(select(StockDelivery).order_by(StockDelivery.expected_on)):
+        if d.received_on is not None:
+            received += d.quantity
+        else:
+            if d.expected_on < start:
+                overdue.append(d.id)
+            future.append(Delivery(max(d.expected_on, start), d.quantity))
+    return received, future, overdue
+
+
+@dataclass(frozen=True)
+class Applied:
+    plan_id: int
+    booked: int
+    kept: int
+    moved: int
+    cancelled: int
+
+
+def make_plan(session: Session, records: HandsetRecords, options: PlanOptions) -> Plan:
+    return plan_rollout(gather_input(session, records, options).input)
+
+
+def replan(session: Session, actor: Actor, records: HandsetRecords, options: PlanOptions,
+           clock: Clock) -> tuple[Plan, Applied]:
+    """Plan from the register as it stands and book the result."""
+    gathered = gather_input(session, records, options)
+    plan = plan_rollout(gathered.input)
+    return plan, apply_plan(session, actor, plan, gathered, options, clock)
+
+
+def apply_plan(session: Session, actor: Actor, plan: Plan, gathered: Gathered,
+               options: PlanOptions, clock: Clock) -> Applied:
+    inp = gathered.input
+    last = max(plan.last_day or options.deadline, options.deadline)
+    days = working_days(options.start, last)
+    for site in inp.sites:
+        open_places(session, site.site_id, days, site.slots_per_day)
+    waves = _save_waves(session, actor, plan, gathered)
+    planned = {a.person_id: a for a in plan.appointments}
+    # Booked appointments may move; a confirmed one only once its day has passed without
+    # an outcome (and then with that reason on record).
+    live = {a.person_id: a for a in session.scalars(select(Appointment).where(
+        (Appointment.status == AppointmentStatus.BOOKED.value)
+        | ((Appointment.status == AppointmentStatus.CONFIRMED.value)
+           & (Appointment.day < options.start))))}
+    keep = [a for pid, a in live.items()
+            if pid in planned and (a.site_id, a.day) == (planned[pid].site_id,
+                                                         planned[pid].day)]
+    move = [a for pid, a in live.items() if pid in planned and a not in keep]
+    drop = [a for pid, a in live.items() if pid not in planned]
+    if move:
+        run_transition(session, actor, APPOINTMENT, "reschedule", move, reason="re-planned")
+    if drop:
+        run_transition(session, actor, APPOINTMENT, "cancel", drop,
+                       reason="re-planned: no place in the plan or no longer a candidate")
+    session.flush()
+    replaced = {a.person_id: a.id for a in move}
+    kept_people = {a.person_id for a in keep}
+    per_place: dict[tuple[int, date], int] = defaultdict(int)
+    fresh = [a for a in plan.appointments if a.person_id not in kept_people]
+    for a in fresh:
+        per_place[(a.site_id, a.day)] += 1
+    for (site_id, day), count in sorted(per_place.items()):
+        take_place(session, site_id, day, count)
+    unit_of = {c.person_id: c.org_unit for c in inp.people}
+    for a in fresh:
+        audit.create(session, actor, "appointment.book", Appointment(
+            person_id=a.person_id, site_id=a.site_id, day=a.day,
+            status=AppointmentStatus.BOOKED.value, wave_id=waves.get(unit_of[a.person_id]),
+            replaces_id=replaced.get(a.person_id), note="planned"))
+    row = _save_plan(session, actor, plan, options, clock)
+    session.flush()
+    return Applied(row.id, len(fresh), len(keep), len(move), len(drop))
+
+
+def _save_waves(session: Session, actor: Actor, plan: Plan, gathered: Gathered) -> dict[str, int]:
+    unit_ids = {code: uid for uid, code in gathered.units.items()}
+    existing = {w.org_unit_id: w for w in session.scalars(select(Wave))}
+    out: dict[str, int] = {}
+    for w in plan.waves:
+        uid = unit_ids[w.org_unit]
+        row = existing.get(uid)
+        if row is None:
+            row = audit.create(session, actor, "wave.plan", Wave(
+                org_unit_id=uid, first_day=w.first_day, last_day=w.last_day, people=w.people))
+        else:
+            with audit.change(session, actor, "wave.plan", row):
+                row.first_day, row.last_day, row.people = w.first_day, w.last_day, w.people
+    session.flush()
+    for row in session.scalars(select(Wave)):
+        out[gathered.units[row.org_unit_id]] = row.id
+    return out
+
+
+def _save_plan(session: Session, actor: Actor, plan: Plan, options: PlanOptions,
+               clock: Clock) -> RolloutPlan:
+    by_day: dict[str, int] = defaultdict(int)
+    for a in plan.appointments:
+        by_day[a.day.isoformat()] += 1
+    advice = plan.advice
+    row = RolloutPlan(
+        made_at=clock.now(), start=options.start, deadline=options.deadline,
+        staging_per_day=options.staging_per_day, priority=list(options.priority),
+        people=len(plan.appointments), met=plan.met, last_day=plan.last_day,
+        people_late=plan.people_late, days_late=plan.days_late,
+        advice={"extra_slots_per_site_per_day": advice.extra_slots_per_site_per_day,
+                "extra_staging_per_day": advice.extra_staging_per_day,
+                "extra_stock_at_start": advice.extra_stock_at_start} if advice else {},
+        planned_by_day=dict(sorted(by_day.items())),
+        staging=[{"day": s.day.isoformat(), "delivered": s.delivered, "staged": s.staged,
+                  "issued": s.issued, "stock_waiting": s.stock_waiting,
+                  "staged_waiting": s.staged_waiting} for s in plan.staging],
+        unplaceable=[{"person_id": u.person_id, "reason": u.reason} for u in plan.unplaceable],
+    )
+    return audit.create(session, actor, "rollout_plan.make", row)  # type: ignore[no-any-return]
+
+
+def live_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Appointment)
+                          .where(Appointment.status.in_(LIVE))) or 0
