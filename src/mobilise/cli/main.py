@@ -9,9 +9,11 @@ import typer
 
 from mobilise import __version__
 from mobilise.cli import audit as audit_cli
+from mobilise.cli import comms as comms_cli
 from mobilise.cli import config as config_cli
 from mobilise.cli import demo as demo_cli
 from mobilise.cli import people as people_cli
+from mobilise.cli import rollout as rollout_cli
 from mobilise.cli import users as users_cli
 from mobilise.cli.context import err_console, settings
 from mobilise.core.errors import MobiliseError
@@ -23,6 +25,8 @@ app.add_typer(users_cli.app, name="users")
 app.add_typer(people_cli.app, name="people")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(demo_cli.app, name="demo")
+app.add_typer(rollout_cli.app, name="rollout")
+app.add_typer(comms_cli.app, name="comms")
 
 
 @app.command()
