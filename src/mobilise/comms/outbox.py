@@ -31,7 +31,7 @@ import hashlib
 import smtplib
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
@@ -149,10 +149,8 @@ class SmtpDelivery:
 
     def close(self) -> None:
         if self.conn is not None:
-            try:
+            with suppress(smtplib.SMTPException, OSError):
                 self.conn.quit()
-            except (smtplib.SMTPException, OSError):
-                pass
             self.conn = None
 
     def deliver(self, email: EmailMessage) -> int:
