@@ -131,7 +131,16 @@ def test_bad_input_is_refused() -> None:
     with pytest.raises(InvalidInput):
         plan_rollout(PlanInput([], [], [], -1, date(2023, 1, 9), date(2023, 3, 31)))
     with pytest.raises(InvalidInput):
-        plan_rollout(PlanInput([], [], [], 1, date(2023, 3, 31), date(2023, 1, 9)))
+        plan_rollout(PlanInput([], [IssuingSite(1, -1)], [], 1, date(2023, 1, 9),
+                               date(2023, 3, 31)))
+
+
+def test_a_deadline_already_passed_makes_everyone_late() -> None:
+    inp = PlanInput([Candidate(1, "CE", 1, "x")], [IssuingSite(1, 1)], [], 1,
+                    date(2023, 4, 3), date(2023, 3, 31), staged_on_hand=1)
+    plan = plan_rollout(inp)
+    assert not plan.met and plan.people_late == 1 and plan.days_late == 1
+    assert plan.advice is not None and plan.advice.extra_slots_per_site_per_day is None
 
 
 def check_invariants(inp: PlanInput, plan: Plan) -> None:

@@ -8,9 +8,10 @@ time rather than a blank in 30,000 e-mails.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -79,10 +80,16 @@ def current(session: Session, name: str, version: int | None = None) -> MessageT
     return found
 
 
+@lru_cache(maxsize=256)
+def _compiled(text: str) -> Template:
+    # Template versions never change, so compiling each text once is safe.
+    return ENV.from_string(text)
+
+
 def render(template: MessageTemplate, context: dict[str, Any]) -> Rendered:
     try:
-        subject = ENV.from_string(template.subject).render(context)
-        body = ENV.from_string(template.body).render(context)
+        subject = _compiled(template.subject).render(context)
+        body = _compiled(template.body).render(context)
     except TemplateError as err:
         raise InvalidInput(f"template {template.name} v{template.version}: {err}") from None
     return Rendered(template.name, template.version, " ".join(subject.split()), body)

@@ -16,6 +16,7 @@ from mobilise.core.db import session_scope
 from mobilise.core.schema_upgrade import upgrade_schema
 from mobilise.core.settings import Settings
 from mobilise.demo.people import generate_roster
+from mobilise.demo.rollout import rollout_step
 from mobilise.people import roster
 
 DEMO_ACTOR = Actor("demo")
@@ -51,7 +52,7 @@ def ensure_admin(settings: Settings) -> str:
 
 
 Step = Callable[[Settings, Path, int, int], str]
-STEPS: list[Step] = [load_people]
+STEPS: list[Step] = [load_people, rollout_step]
 
 
 def run_demo(settings: Settings, out_dir: Path, people: int = 2000, seed: int = 1322,

@@ -282,8 +282,6 @@ def _simulate(
 def _validate(inp: PlanInput) -> list[IssuingSite]:
     if inp.staging_per_day < 0 or inp.stock_on_hand < 0 or inp.staged_on_hand < 0:
         raise InvalidInput("staging capacity and stock on hand cannot be negative")
-    if inp.deadline < inp.start:
-        raise InvalidInput(f"the deadline {inp.deadline} is before the start {inp.start}")
     if any(d.quantity < 0 for d in inp.deliveries):
         raise InvalidInput("a delivery quantity cannot be negative")
     if any(s.slots_per_day < 0 for s in inp.sites):
@@ -301,6 +299,7 @@ def plan_rollout(inp: PlanInput, *, advise: bool = True) -> Plan:
     """Plan every candidate's appointment and the staging that feeds them."""
     sites = _validate(inp)
     days = working_days_after(inp.start, inp.horizon_days, inp.closures)
+    # A deadline before the start is allowed: everyone is late, and the plan says so.
     deadline_index = sum(1 for d in days if d <= inp.deadline) - 1
     chosen, placed, refused = _resolve_sites(inp, sites)
     rank = _group_rank(inp.priority, {c.group for c in placed})

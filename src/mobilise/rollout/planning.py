@@ -11,6 +11,7 @@ once an appointment of theirs was attended.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
@@ -118,15 +119,20 @@ class Gathered:
     input: PlanInput
     units: dict[int, str]
     skipped_overdue: list[int] = field(default_factory=list)
+    held_booked: set[int] = field(default_factory=set)
 
 
-def gather_input(session: Session, records: HandsetRecords, options: PlanOptions) -> Gathered:
-    """Everything the planner needs, read from the register as it stands now."""
+def gather_input(session: Session, records: HandsetRecords, options: PlanOptions, *,
+                 hold_booked: bool = False) -> Gathered:
+    """Everything the planner needs, read from the register as it stands now. Confirmed
+    appointments from the start day on are fixed; with ``hold_booked`` booked ones too."""
     served = records.people_with_handset(session)
     units = {u.id: u for u in session.scalars(select(OrgUnit))}
+    held = [AppointmentStatus.CONFIRMED.value]
+    if hold_booked:
+        held.append(AppointmentStatus.BOOKED.value)
     fixed_rows = session.scalars(select(Appointment).where(
-        Appointment.status == AppointmentStatus.CONFIRMED.value,
-        Appointment.day >= options.start)).all()
+        Appointment.status.in_(held), Appointment.day >= options.start)).all()
     fixed_people = {a.person_id for a in fixed_rows}
     people = []
     stmt = select(Person).where(Person.status == PersonStatus.ACTIVE.value,
@@ -150,7 +156,9 @@ def gather_input(session: Session, records: HandsetRecords, options: PlanOptions
         fixed=[FixedAppointment(a.person_id, a.site_id, a.day) for a in fixed_rows],
         stock_on_hand=max(0, received - issued - staged), staged_on_hand=staged,
     )
-    return Gathered(inp, {u.id: u.code for u in units.values()}, overdue)
+    held_booked = {a.person_id for a in fixed_rows
+                   if a.status == AppointmentStatus.BOOKED.value}
+    return Gathered(inp, {u.id: u.code for u in units.values()}, overdue, held_booked)
 
 
 def issuing_sites(session: Session, default_slots: int,
@@ -171,8 +179,12 @@ def _stock(session: Session, start: date) -> tuple[int, list[Delivery], list[int
     future: list[Delivery] = []
     overdue: list[int] = []
     for d in session.scalars(select(StockDelivery).order_by(StockDelivery.expected_on)):
-        if d.received_on is not None:
+        if d.received_on is not None and d.received_on <= start:
             received += d.quantity
+        elif d.received_on is not None:
+            # Recorded as received on a later day than the plan starts (a plan for a
+            # past period): it arrives on that day.
+            future.append(Delivery(d.received_on, d.quantity))
         else:
             if d.expected_on < start:
                 overdue.append(d.id)
@@ -195,10 +207,20 @@ def make_plan(session: Session, records: HandsetRecords, options: PlanOptions) -
 
 def replan(session: Session, actor: Actor, records: HandsetRecords, options: PlanOptions,
            clock: Clock) -> tuple[Plan, Applied]:
-    """Plan from the register as it stands and book the result."""
-    gathered = gather_input(session, records, options)
-    plan = plan_rollout(gathered.input)
-    return plan, apply_plan(session, actor, plan, gathered, options, clock)
+    """Plan from the register as it stands and book the result.
+
+    First the plan that moves nobody: booked appointments stay, and newcomers and
+    no-shows fill the places left. If that leaves a booked appointment without a staged
+    handset (late stock) or misses a deadline that a fresh plan would meet, booked
+    appointments are re-planned too (confirmed ones never are)."""
+    steady = gather_input(session, records, options, hold_booked=True)
+    plan = plan_rollout(steady.input)
+    if plan.fixed_short or not plan.met:
+        fresh = gather_input(session, records, options)
+        fresh_plan = plan_rollout(fresh.input)
+        if plan.fixed_short or fresh_plan.met:
+            return fresh_plan, apply_plan(session, actor, fresh_plan, fresh, options, clock)
+    return plan, apply_plan(session, actor, plan, steady, options, clock)
 
 
 def apply_plan(session: Session, actor: Actor, plan: Plan, gathered: Gathered,
@@ -215,7 +237,8 @@ def apply_plan(session: Session, actor: Actor, plan: Plan, gathered: Gathered,
     live = {a.person_id: a for a in session.scalars(select(Appointment).where(
         (Appointment.status == AppointmentStatus.BOOKED.value)
         | ((Appointment.status == AppointmentStatus.CONFIRMED.value)
-           & (Appointment.day < options.start))))}
+           & (Appointment.day < options.start))))
+        if a.person_id not in gathered.held_booked}
     keep = [a for pid, a in live.items()
             if pid in planned and (a.site_id, a.day) == (planned[pid].site_id,
                                                          planned[pid].day)]
@@ -241,9 +264,11 @@ def apply_plan(session: Session, actor: Actor, plan: Plan, gathered: Gathered,
             person_id=a.person_id, site_id=a.site_id, day=a.day,
             status=AppointmentStatus.BOOKED.value, wave_id=waves.get(unit_of[a.person_id]),
             replaces_id=replaced.get(a.person_id), note="planned"))
-    row = _save_plan(session, actor, plan, options, clock)
+    row = _save_plan(session, actor, plan, inp.fixed, options, clock)
     session.flush()
-    return Applied(row.id, len(fresh), len(keep), len(move), len(drop))
+    _refresh_waves(session, actor)
+    return Applied(row.id, len(fresh), len(keep) + len(gathered.held_booked), len(move),
+                   len(drop))
 
 
 def _save_waves(session: Session, actor: Actor, plan: Plan, gathered: Gathered) -> dict[str, int]:
@@ -265,16 +290,34 @@ def _save_waves(session: Session, actor: Actor, plan: Plan, gathered: Gathered) 
     return out
 
 
-def _save_plan(session: Session, actor: Actor, plan: Plan, options: PlanOptions,
+def _refresh_waves(session: Session, actor: Actor) -> None:
+    """A wave spans its org unit's appointments, booked, confirmed or attended."""
+    spans = session.execute(
+        select(Person.org_unit_id, func.min(Appointment.day), func.max(Appointment.day),
+               func.count(func.distinct(Appointment.person_id)))
+        .join(Person, Appointment.person_id == Person.id)
+        .where(Appointment.status.in_([*LIVE, AppointmentStatus.ATTENDED.value]))
+        .group_by(Person.org_unit_id)).all()
+    waves = {w.org_unit_id: w for w in session.scalars(select(Wave))}
+    for unit_id, first, last, people in spans:
+        wave = waves.get(unit_id)
+        if wave is None:
+            continue
+        with audit.change(session, actor, "wave.plan", wave):
+            wave.first_day, wave.last_day, wave.people = first, last, people
+
+
+def _save_plan(session: Session, actor: Actor, plan: Plan,
+               fixed: Sequence[FixedAppointment], options: PlanOptions,
                clock: Clock) -> RolloutPlan:
     by_day: dict[str, int] = defaultdict(int)
-    for a in plan.appointments:
-        by_day[a.day.isoformat()] += 1
+    for day in [a.day for a in plan.appointments] + [f.day for f in fixed]:
+        by_day[day.isoformat()] += 1
     advice = plan.advice
     row = RolloutPlan(
         made_at=clock.now(), start=options.start, deadline=options.deadline,
         staging_per_day=options.staging_per_day, priority=list(options.priority),
-        people=len(plan.appointments), met=plan.met, last_day=plan.last_day,
+        people=len(plan.appointments) + len(fixed), met=plan.met, last_day=plan.last_day,
         people_late=plan.people_late, days_late=plan.days_late,
         advice={"extra_slots_per_site_per_day": advice.extra_slots_per_site_per_day,
                 "extra_staging_per_day": advice.extra_staging_per_day,

@@ -14,11 +14,14 @@ from mobilise import __version__
 from mobilise.core.db import session_factory
 from mobilise.core.settings import Settings
 from mobilise.web import problems
+from mobilise.web.api import comms as comms_api
 from mobilise.web.api import people as people_api
+from mobilise.web.api import rollout as rollout_api
 from mobilise.web.api import system as system_api
 from mobilise.web.pages import audit as audit_pages
 from mobilise.web.pages import home as home_pages
 from mobilise.web.pages import people as people_pages
+from mobilise.web.pages import rollout as rollout_pages
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -52,7 +55,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     problems.install(app)
     for router in (system_api.router, people_api.router, home_pages.router,
-                   people_pages.router, audit_pages.router):
+                   people_pages.router, audit_pages.router, rollout_api.router,
+                   comms_api.router, rollout_pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
               name="static")

@@ -18,6 +18,8 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templa
 NAVIGATION: list[tuple[str, str]] = [
     ("Overview", "/"),
     ("People", "/people"),
+    ("Rollout", "/rollout"),
+    ("Comms", "/comms"),
     ("Audit", "/audit"),
 ]
 
