@@ -80,7 +80,8 @@ def _run_until(settings: Settings, rng: random.Random, as_of: date) -> tuple[int
         due = s.scalars(select(Appointment).where(
             Appointment.status == AppointmentStatus.BOOKED.value, Appointment.day < as_of)
             .order_by(Appointment.id)).all()
-        came, missed = [], []
+        came: list[Appointment] = []
+        missed: list[Appointment] = []
         for a in due:
             (missed if rng.random() < 0.06 else came).append(a)
         if came:
