@@ -19,8 +19,8 @@ from mobilise.comms.models import OutboxMessage
 from mobilise.core.db import session_factory, session_scope
 from mobilise.core.output import Format, render
 from mobilise.core.settings import Settings
-from tests.comms.conftest import SmtpServer
 from tests.factories import ADMIN
+from tests.smtp import SmtpServer
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 CONTEXT = templates.sample_context("reminder", "Example Police")

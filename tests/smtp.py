@@ -1,4 +1,5 @@
-"""A real SMTP server (aiosmtpd) on a loopback port, recording what it receives."""
+"""A real SMTP server (aiosmtpd) on a loopback port, recording what it receives.
+The ``smtp_server`` fixture in tests/conftest.py starts one per test."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from typing import Any
 
-import pytest
 from aiosmtpd.controller import Controller
 
 
@@ -68,8 +69,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
+@contextmanager
+def running_smtp_server() -> Iterator[SmtpServer]:
     recorder = Recorder()
     port = _free_port()
     controller = Controller(recorder, hostname="127.0.0.1", port=port)
