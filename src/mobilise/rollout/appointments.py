@@ -72,9 +72,11 @@ def take_place(session: Session, site_id: int, day: date, count: int = 1) -> Non
         return
     exists = session.scalar(select(IssueSlot.id).where(IssueSlot.site_id == site_id,
                                                        IssueSlot.day == day))
+    site = session.get(Site, site_id)
+    name = site.code if site else f"id {site_id}"
     if exists is None:
-        raise CapacityExceeded(f"no issuing places are open at site {site_id} on {day}")
-    raise CapacityExceeded(f"site {site_id} has fewer than {count} places left on {day}")
+        raise CapacityExceeded(f"no issuing places are open at site {name} on {day}")
+    raise CapacityExceeded(f"site {name} has fewer than {count} places left on {day}")
 
 
 def live_appointment(session: Session, person_id: int) -> Appointment | None:
