@@ -135,16 +135,23 @@ def gather_input(session: Session, records: HandsetRecords, options: PlanOptions
         Appointment.status.in_(held), Appointment.day >= options.start)).all()
     fixed_people = {a.person_id for a in fixed_rows}
     people = []
-    stmt = select(Person).where(Person.status == PersonStatus.ACTIVE.value,
-                                Person.eligible.is_(True)).order_by(Person.id)
-    for p in session.scalars(stmt):
-        if p.id in served or p.id in fixed_people:
+    # Columns, not entities: at force scale loading 45,000 Person objects costs more than
+    # the planning itself.
+    stmt = select(Person.id, Person.org_unit_id, Person.site_id, Person.kind,
+                  Person.adjustments, Person.number).where(
+        Person.status == PersonStatus.ACTIVE.value, Person.eligible.is_(True)
+    ).order_by(Person.id)
+    groups: dict[tuple[int, str], str] = {}
+    for pid, unit_id, site_id, kind, adjustments, number in session.execute(stmt):
+        if pid in served or pid in fixed_people:
             continue
-        unit = units[p.org_unit_id]
-        people.append(Candidate(
-            p.id, unit.code, p.site_id,
-            priority_group(options.priority, unit.code, unit.kind, p.kind),
-            needs_accessible_site(p.adjustments), p.number))
+        unit = units[unit_id]
+        group = groups.get((unit_id, kind))
+        if group is None:
+            group = priority_group(options.priority, unit.code, unit.kind, kind)
+            groups[(unit_id, kind)] = group
+        people.append(Candidate(pid, unit.code, site_id, group,
+                                needs_accessible_site(adjustments), number))
     sites = issuing_sites(session, options.default_slots, units)
     received, deliveries, overdue = _stock(session, options.start)
     issued = len(served)
