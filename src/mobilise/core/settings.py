@@ -126,7 +126,7 @@ class Settings(BaseSettings):
             elif name.endswith("_url") and isinstance(value, str):
                 out[name] = mask_url(value)
             else:
-                out[name] = str(value) if isinstance(value, Path) else value
+                out[name] = str(value) if isinstance(value, Path | date) else value
         return out
 
 
