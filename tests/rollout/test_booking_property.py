@@ -5,8 +5,8 @@ person never has two live appointments."""
 from __future__ import annotations
 
 import shutil
-from contextlib import suppress
 from collections import Counter
+from contextlib import suppress
 from datetime import date
 from pathlib import Path
 
