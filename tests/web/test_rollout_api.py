@@ -70,3 +70,20 @@ def test_notices_outbox_and_export(web: Web) -> None:
     assert shown["subject"] == "Hello Sam" and shown["version"] == 2
     page = web.client.get("/comms", headers=web.as_("viewer"))
     assert page.status_code == 200 and "invitation" in page.text
+
+
+def test_service_desk_records_outcomes_on_the_page(web: Web) -> None:
+    assert web.login("programme").status_code == 303
+    page = web.client.get("/rollout")
+    assert "Handed over" in page.text
+    token = web.csrf()
+    r = web.client.post("/rollout/appointments/100001/attend",
+                        data={"csrf_token": token, "back": "/rollout"},
+                        follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/rollout"
+    shown = web.client.get("/api/v1/rollout/appointments/100001",
+                           headers=web.as_("viewer")).json()
+    assert shown["status"] == "attended"
+    forged = web.client.post("/rollout/appointments/100001/no_show",
+                             data={"csrf_token": "forged"}, follow_redirects=False)
+    assert forged.status_code == 403

@@ -5,15 +5,17 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from mobilise.comms import outbox, templates
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import Clock, FixedClock, SystemClock
+from mobilise.core.errors import InvalidInput
+from mobilise.rollout import appointments as appts
 from mobilise.rollout import reports
 from mobilise.rollout.planning import RolloutRecords
-from mobilise.web.auth import db, requires
+from mobilise.web.auth import check_csrf, db, requires
 from mobilise.web.charts import bar_chart, line_chart
 from mobilise.web.pages.render import page
 
@@ -47,12 +49,36 @@ def rollout(request: Request, as_of: date | None = None,
     capacity = reports.capacity_rows(session, today, today + timedelta(days=13))
     upcoming, total = reports.appointment_rows(session, status="booked", limit=50,
                                                offset=(appointments_page - 1) * 50)
-    return page(request, "rollout.html", fc=fc, summary=fc.summary(), weeks=fc.weeks,
+    actor: Actor = request.state.actor
+    back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return page(request, "rollout.html", fc=fc, can_operate=actor.has_any(OPERATE),
+                actions=PAGE_ACTIONS, back=back, summary=fc.summary(), weeks=fc.weeks,
                 units=units, risks=reports.risks(session, records, settings, clock),
                 burndown=burndown, remaining=remaining, plan=reports.latest_plan(session),
                 capacity=capacity, upcoming=upcoming, upcoming_total=total,
                 as_of=as_of.isoformat() if as_of else "", page_no=appointments_page,
                 pages=max(1, -(-total // 50)))
+
+
+PAGE_ACTIONS = {"confirm": "Confirm", "attend": "Handed over", "no_show": "Did not attend"}
+OPERATE = frozenset({Role.SERVICE_DESK, Role.PROGRAMME})
+
+
+@router.post("/rollout/appointments/{appointment_id}/{action}")
+async def appointment_action(request: Request, appointment_id: int, action: str,
+                             session: Session = Depends(db),
+                             actor: Actor = Depends(requires(*OPERATE))) -> Response:
+    """The service desk's buttons: confirm, handed over, did not attend."""
+    await check_csrf(request)
+    if action not in PAGE_ACTIONS:
+        raise InvalidInput(f"unknown action {action!r}")
+    form = await request.form()
+    reason = str(form.get("reason") or "") or None
+    appts.transition(session, actor, action,
+                     [appts.get_appointment(session, appointment_id)], reason=reason)
+    back = str(form.get("back") or "/rollout")
+    return RedirectResponse(back if back.startswith("/rollout") else "/rollout",
+                            status_code=303)
 
 
 @router.get("/comms")
