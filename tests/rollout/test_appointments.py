@@ -163,3 +163,23 @@ def test_late_stock_moves_the_plan(session: Session, tmp_path: Path) -> None:
     assert {a.day for a in plan.appointments} == {date(2023, 1, 17)} and applied.moved == 4
     booked = session.scalars(select(Appointment.day).where(Appointment.status == "booked"))
     assert set(booked) == {date(2023, 1, 17)}
+
+
+def test_alternative_model_waits_for_its_own_stock(session: Session, tmp_path: Path) -> None:
+    load_people(session, tmp_path, count=3)
+    person = session.scalar(select(Person).where(Person.number == "100001"))
+    assert person is not None
+    with audit.change(session, ADMIN, "person.update", person):
+        person.adjustments = "Large-screen handset (occupational health referral)"
+    audit.create(session, ADMIN, "delivery.add", StockDelivery(
+        expected_on=date(2023, 1, 2), quantity=3, received_on=date(2023, 1, 2)))
+    audit.create(session, ADMIN, "delivery.add", StockDelivery(
+        expected_on=date(2023, 1, 16), quantity=1, model="large-screen"))
+    session.flush()
+    options = PlanOptions(start=date(2023, 1, 9), deadline=date(2023, 1, 31),
+                          staging_per_day=10, priority=(), default_slots=5,
+                          alternative_models=(("large-screen", "large-screen"),))
+    plan, _ = replan(session, ADMIN, RolloutRecords(), options, CLOCK)
+    days = {a.person_id: a.day for a in plan.appointments}
+    assert days.pop(person.id) == date(2023, 1, 17)  # staged on the 16th, issued next day
+    assert set(days.values()) == {date(2023, 1, 10)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -162,27 +163,38 @@ def check_invariants(inp: PlanInput, plan: Plan) -> None:
         staged_before = staged_total
     assert plan.met == (len(plan.appointments) == len(inp.people) - len(plan.unplaceable)
                         and all(a.day <= inp.deadline for a in plan.appointments))
+    # Each model's handsets come from that model's stock, delivered before the issue day.
+    model_of = {c.person_id: c.model for c in inp.people}
+    for model in {c.model for c in inp.people}:
+        on_hand = inp.stock_on_hand + inp.staged_on_hand if model == "" else 0
+        for a in plan.appointments:
+            issued_by = sum(1 for b in plan.appointments
+                            if model_of[b.person_id] == model and b.day <= a.day)
+            arrived = on_hand + sum(d.quantity for d in inp.deliveries
+                                    if d.model == model and d.on < a.day)
+            assert issued_by <= arrived, f"model {model!r} issued before it arrived"
 
 
 @settings(max_examples=60, deadline=None)
 @given(
     people=st.lists(st.tuples(st.integers(1, 3), st.sampled_from(["a", "b", "c"]),
-                              st.booleans()), max_size=60),
+                              st.booleans(), st.sampled_from(["", "", "ls"])), max_size=60),
     slots=st.lists(st.tuples(st.integers(0, 4), st.booleans()), min_size=1, max_size=3),
-    deliveries=st.lists(st.tuples(st.integers(0, 20), st.integers(0, 15)), max_size=4),
+    deliveries=st.lists(st.tuples(st.integers(0, 20), st.integers(0, 15),
+                                  st.sampled_from(["", "ls"])), max_size=4),
     staging=st.integers(0, 8),
     deadline_days=st.integers(0, 25),
 )
-def test_plans_keep_every_rule(people: list[tuple[int, str, bool]],
+def test_plans_keep_every_rule(people: list[tuple[int, str, bool, str]],
                                slots: list[tuple[int, bool]],
-                               deliveries: list[tuple[int, int]], staging: int,
+                               deliveries: list[tuple[int, int, str]], staging: int,
                                deadline_days: int) -> None:
     start = date(2023, 3, 1)
     inp = PlanInput(
-        people=[Candidate(i, "U", site, group, needs) for i, (site, group, needs)
-                in enumerate(people)],
+        people=[Candidate(i, "U", site, group, needs, model=model)
+                for i, (site, group, needs, model) in enumerate(people)],
         sites=[IssuingSite(i + 1, n, acc) for i, (n, acc) in enumerate(slots)],
-        deliveries=[Delivery(start + timedelta(days=d), q) for d, q in deliveries],
+        deliveries=[Delivery(start + timedelta(days=d), q, m) for d, q, m in deliveries],
         staging_per_day=staging, start=start, deadline=start + timedelta(days=deadline_days),
         priority=["b"], horizon_days=120,
     )
@@ -199,3 +211,25 @@ def test_plans_keep_every_rule(people: list[tuple[int, str, bool]],
             if extra > 0:
                 assert not plan_rollout(with_extra(inp, **{kwargs: extra - 1}),
                                         advise=False).met
+
+
+def test_alternative_models_come_from_their_own_stock() -> None:
+    # Two standard handsets on hand; the large-screen one arrives on Wednesday the 11th,
+    # is staged that day and issued on Thursday, while the standard ones go on Tuesday.
+    people = [Candidate(1, "CE", 1, "x"), Candidate(2, "CE", 1, "x", model="large-screen"),
+              Candidate(3, "CE", 1, "x")]
+    inp = PlanInput(people, [IssuingSite(1, 5)], [Delivery(date(2023, 1, 11), 1,
+                                                           "large-screen")],
+                    staging_per_day=5, start=date(2023, 1, 9), deadline=date(2023, 1, 12),
+                    stock_on_hand=2)
+    plan = plan_rollout(inp)
+    assert {a.person_id: a.day for a in plan.appointments} == {
+        1: date(2023, 1, 10), 3: date(2023, 1, 10), 2: date(2023, 1, 12)}
+    assert plan.met
+    late = plan_rollout(replace(inp, deadline=date(2023, 1, 11)))
+    assert not late.met and late.people_late == 1
+    assert late.advice is not None
+    assert late.advice.extra_stock_at_start is None  # more standard handsets do not help
+    assert late.advice.extra_stock_by_model == {"standard": None, "large-screen": 1}
+    assert plan_rollout(replace(inp, deadline=date(2023, 1, 11),
+                                model_stock={"large-screen": 1})).met

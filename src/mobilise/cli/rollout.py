@@ -208,10 +208,12 @@ def notify(kind: Notice, days_ahead: int = typer.Option(2, min=0, help="for remi
 
 @stock_app.command("add")
 def stock_add(expected_on: datetime, quantity: int,
-              reference: str = typer.Option("", help="supplier reference")) -> None:
+              reference: str = typer.Option("", help="supplier reference"),
+              model: str = typer.Option("", help="an alternative model, e.g. large-screen "
+                                        "(default: the standard model)")) -> None:
     """Record an expected delivery."""
     with session() as s:
-        d = stock.add_delivery(s, actor(), _day(expected_on), quantity, reference)
+        d = stock.add_delivery(s, actor(), _day(expected_on), quantity, reference, model)
         console.print(f"delivery {d.id}: {quantity} expected on {d.expected_on}")
 
 

@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     )
     rollout_slots_per_day: int = Field(default=20, description="per issuing site, by default")
     rollout_staging_per_day: int = Field(default=300, description="handsets staged a day")
+    rollout_alternative_models: dict[str, str] = Field(
+        default={"large-screen": "large-screen", "hearing aid": "hearing-aid-compatible"},
+        description="words in a person's adjustments -> the alternative handset model",
+    )
     rollout_managed_before: int = Field(
         default=10_000, description="devices already managed before the rollout (PCD 1322)"
     )

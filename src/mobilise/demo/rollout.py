@@ -50,6 +50,11 @@ def rollout_step(settings: Settings, out_dir: Path, people: int, seed: int) -> s
                                    reference=f"A32-{due:%Y%m}")
             if due <= AS_OF:
                 stock.receive(s, ACTOR, d, due)
+        # Alternative models for reasonable adjustments come in small, later batches.
+        for model in settings.rollout_alternative_models.values():
+            d = stock.add_delivery(s, ACTOR, date(2022, 12, 1), max(5, eligible // 100),
+                                   reference=f"{model}-2212", model=model)
+            stock.receive(s, ACTOR, d, d.expected_on)
     options = PlanOptions.from_settings(settings, START, deadline=DEADLINE,
                                         staging_per_day=max(20, eligible // 40))
     records = RolloutRecords(managed_before=settings.rollout_managed_before)

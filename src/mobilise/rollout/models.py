@@ -80,6 +80,7 @@ class StockDelivery(Audited, Base):
     expected_on: Mapped[date] = mapped_column(Date, index=True)
     quantity: Mapped[int] = mapped_column(Integer)
     reference: Mapped[str] = mapped_column(String(100), default="")
+    model: Mapped[str] = mapped_column(String(60), default="", doc="'' is the standard model")
     received_on: Mapped[date | None] = mapped_column(Date)
 
 

@@ -9,7 +9,10 @@ The rules it keeps:
 * no site issues more than its slots on any working day; confirmed appointments
   (``fixed``) keep their site and day and take their slot first;
 * people are served in the configured priority order of their groups (then org unit, then
-  number), so that when stock or staging is short the first groups are served first.
+  number), so that when stock or staging is short the first groups are served first;
+* a person who needs an alternative model (a reasonable adjustment: a large-screen or
+  hearing-aid-compatible handset) gets one from that model's own stock; staging capacity
+  is shared, going first to the model with the most people still waiting for it.
 
 The work is done in two layers so that it stays fast at force scale: a day-by-day
 simulation over *counts* (site × priority group), which is cheap enough to repeat inside a
@@ -20,7 +23,7 @@ that hands the counted slots to named people in order.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -38,6 +41,7 @@ class Candidate:
     group: str
     needs_accessible: bool = False
     number: str = ""
+    model: str = ""  # "" is the standard model
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class IssuingSite:
 class Delivery:
     on: date
     quantity: int
+    model: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ class FixedAppointment:
     person_id: int
     site_id: int
     day: date
+    model: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,10 @@ class PlanInput:
     staged_on_hand: int = 0
     closures: Sequence[date] = ()
     horizon_days: int = 750
+    # Alternative models in stock or staged at the start (the two counts above are for the
+    # standard model).
+    model_stock: Mapping[str, int] = field(default_factory=dict)
+    model_staged: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -109,6 +119,7 @@ class Advice:
     extra_slots_per_site_per_day: int | None
     extra_staging_per_day: int | None
     extra_stock_at_start: int | None
+    extra_stock_by_model: dict[str, int | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -143,6 +154,8 @@ class Plan:
                 self.advice.extra_slots_per_site_per_day if self.advice else 0,
             "extra_staging_per_day": self.advice.extra_staging_per_day if self.advice else 0,
             "extra_stock_at_start": self.advice.extra_stock_at_start if self.advice else 0,
+            **({"extra_stock_by_model": self.advice.extra_stock_by_model}
+               if self.advice and self.advice.extra_stock_by_model else {}),
         }
 
 
@@ -188,33 +201,48 @@ def _resolve_sites(
 
 @dataclass
 class _Run:
-    issued: dict[tuple[int, int, int], int]  # (day index, site, group) -> people
+    issued: dict[tuple[int, int, int], int]  # (day index, site, class) -> people
     staging: list[StagingDay]
     last_index: int | None
     remaining: int
     fixed_short: list[tuple[date, int]]
 
 
+@dataclass
+class _Pools:
+    """Per model: stock on hand and staged at the start, and deliveries."""
+
+    stock: list[int]
+    staged: list[int]
+    deliveries: list[tuple[date, int, int]]  # (day, model index, quantity), sorted
+
+
 def _simulate(
     days: Sequence[date],
     demand: list[list[int]],
+    class_model: Sequence[int],
     slots: Sequence[int],
-    fixed_at: dict[tuple[int, int], int],
-    deliveries: Sequence[Delivery],
+    fixed_at: dict[tuple[int, int, int], int],
+    pools: _Pools,
     staging_per_day: int,
-    stock_on_hand: int,
-    staged_on_hand: int,
     stop_after: int | None = None,
     record: bool = True,
 ) -> _Run:
+    models = len(pools.stock)
     remaining = [row[:] for row in demand]
     left_at_site = [sum(row) for row in remaining]
     total_left = sum(left_at_site)
-    fixed_left = sum(fixed_at.values())
-    groups = len(demand[0]) if demand else 0
-    arrivals = sorted(deliveries, key=lambda d: d.on)
+    left_model = [0] * models
+    for row in demand:
+        for c, n in enumerate(row):
+            left_model[class_model[c]] += n
+    fixed_model = [0] * models
+    for (_, _, m), n in fixed_at.items():
+        fixed_model[m] += n
+    fixed_left = sum(fixed_model)
+    classes = len(class_model)
     next_delivery = 0
-    stock, staged = stock_on_hand, staged_on_hand
+    stock, staged = list(pools.stock), list(pools.staged)
     issued: dict[tuple[int, int, int], int] = {}
     staging: list[StagingDay] = []
     fixed_short: list[tuple[date, int]] = []
@@ -226,53 +254,66 @@ def _simulate(
         if total_left == 0 and fixed_left == 0:
             break
         delivered = 0
-        while next_delivery < len(arrivals) and arrivals[next_delivery].on <= day:
-            delivered += arrivals[next_delivery].quantity
+        while next_delivery < len(pools.deliveries) and pools.deliveries[next_delivery][0] <= day:
+            _, m, quantity = pools.deliveries[next_delivery]
+            stock[m] += quantity
+            delivered += quantity
             next_delivery += 1
-        stock += delivered
         # Issue first, from handsets staged on earlier days only.
         issued_today = 0
         free = list(slots)
         for s in range(len(slots)):
-            booked = fixed_at.get((i, s), 0)
-            if booked:
+            for m in range(models):
+                booked = fixed_at.get((i, s, m), 0)
+                if not booked:
+                    continue
                 free[s] = max(0, free[s] - booked)
                 fixed_left -= booked
-                covered = min(booked, staged)
-                staged -= covered
+                fixed_model[m] -= booked
+                covered = min(booked, staged[m])
+                staged[m] -= covered
                 issued_today += covered
                 if covered < booked:
                     fixed_short.append((day, booked - covered))
-        if total_left and staged:
+        if total_left and any(staged):
             # Sites with the most days of work left go first within a group, so that a
             # shared shortage of handsets does not leave one site finishing late.
             site_order.sort(key=lambda s: (-left_at_site[s] / max(1, slots[s]), s))
-            for g in range(groups):
-                if not staged:
-                    break
+            for c in range(classes):
+                m = class_model[c]
+                if not staged[m]:
+                    continue
                 for s in site_order:
-                    want = remaining[s][g]
+                    want = remaining[s][c]
                     if not want or not free[s]:
                         continue
-                    take = min(want, free[s], staged)
-                    remaining[s][g] -= take
+                    take = min(want, free[s], staged[m])
+                    remaining[s][c] -= take
                     left_at_site[s] -= take
+                    left_model[m] -= take
                     free[s] -= take
-                    staged -= take
+                    staged[m] -= take
                     total_left -= take
                     issued_today += take
-                    issued[(i, s, g)] = take
-                    if not staged:
+                    issued[(i, s, c)] = take
+                    if not staged[m]:
                         break
         if issued_today:
             last_index = i
-        # Then stage for the days ahead, never more than is still needed.
-        needed = max(0, total_left + fixed_left - staged)
-        stage = min(staging_per_day, stock, needed)
-        stock -= stage
-        staged += stage
+        # Then stage for the days ahead, never more than is still needed; the model with
+        # the most people waiting for it goes first.
+        capacity = staging_per_day
+        staged_today = 0
+        needs = [max(0, left_model[m] + fixed_model[m] - staged[m]) for m in range(models)]
+        for m in sorted(range(models), key=lambda m: (-needs[m], m)):
+            stage = min(capacity, stock[m], needs[m])
+            stock[m] -= stage
+            staged[m] += stage
+            capacity -= stage
+            staged_today += stage
         if record:
-            staging.append(StagingDay(day, delivered, stage, issued_today, stock, staged))
+            staging.append(StagingDay(day, delivered, staged_today, issued_today, sum(stock),
+                                      sum(staged)))
     return _Run(issued, staging, last_index, total_left + fixed_left, fixed_short)
 
 
@@ -280,7 +321,9 @@ def _simulate(
 
 
 def _validate(inp: PlanInput) -> list[IssuingSite]:
-    if inp.staging_per_day < 0 or inp.stock_on_hand < 0 or inp.staged_on_hand < 0:
+    on_hand = [inp.stock_on_hand, inp.staged_on_hand, *inp.model_stock.values(),
+               *inp.model_staged.values()]
+    if inp.staging_per_day < 0 or min(on_hand) < 0:
         raise InvalidInput("staging capacity and stock on hand cannot be negative")
     if any(d.quantity < 0 for d in inp.deliveries):
         raise InvalidInput("a delivery quantity cannot be negative")
@@ -303,24 +346,30 @@ def plan_rollout(inp: PlanInput, *, advise: bool = True) -> Plan:
     deadline_index = sum(1 for d in days if d <= inp.deadline) - 1
     chosen, placed, refused = _resolve_sites(inp, sites)
     rank = _group_rank(inp.priority, {c.group for c in placed})
-    groups = len(rank)
-    demand = [[0] * groups for _ in sites]
-    queues: list[list[list[Candidate]]] = [[[] for _ in range(groups)] for _ in sites]
+    model_names = sorted({"", *(c.model for c in placed), *(d.model for d in inp.deliveries),
+                          *(f.model for f in inp.fixed), *inp.model_stock, *inp.model_staged})
+    model_index = {m: i for i, m in enumerate(model_names)}
+    # A class is a (priority group, model) pair, in priority order.
+    class_of = {(g, m): rank[g] * len(model_names) + model_index[m]
+                for g in rank for m in model_names}
+    class_model = [i % len(model_names) for i in range(len(rank) * len(model_names))]
+    demand = [[0] * len(class_model) for _ in sites]
+    queues: list[list[list[Candidate]]] = [[[] for _ in class_model] for _ in sites]
     for c, s in zip(placed, chosen, strict=True):
-        demand[s][rank[c.group]] += 1
-        queues[s][rank[c.group]].append(c)
+        k = class_of[(c.group, c.model)]
+        demand[s][k] += 1
+        queues[s][k].append(c)
     site_index = {s.site_id: i for i, s in enumerate(sites)}
     day_index = {d: i for i, d in enumerate(days)}
-    fixed_at: dict[tuple[int, int], int] = defaultdict(int)
+    fixed_at: dict[tuple[int, int, int], int] = defaultdict(int)
     for f in inp.fixed:
         if f.site_id not in site_index or f.day not in day_index:
             raise InvalidInput(f"confirmed appointment of person {f.person_id} on {f.day} is "
                                "not on a working day at an issuing site in the plan")
-        fixed_at[(day_index[f.day], site_index[f.site_id])] += 1
-    deliveries = list(inp.deliveries)
+        fixed_at[(day_index[f.day], site_index[f.site_id], model_index[f.model])] += 1
+    pools = _pools(inp, model_index)
     slots = [s.slots_per_day for s in sites]
-    run = _simulate(days, demand, slots, fixed_at, deliveries, inp.staging_per_day,
-                    inp.stock_on_hand, inp.staged_on_hand)
+    run = _simulate(days, demand, class_model, slots, fixed_at, pools, inp.staging_per_day)
     appointments = _name_people(run, queues, sites, days)
     late = sum(1 for a in appointments if a.day > inp.deadline) + run.remaining
     met = run.remaining == 0 and (run.last_index is None or run.last_index <= deadline_index)
@@ -330,9 +379,23 @@ def plan_rollout(inp: PlanInput, *, advise: bool = True) -> Plan:
         days_late = max(0, (run.last_index or 0) - deadline_index) if last_day else 0
     advice = None
     if not met and advise:
-        advice = _advise(days, demand, slots, fixed_at, deliveries, inp, deadline_index)
+        advice = _advise(days, demand, class_model, slots, fixed_at, pools, inp,
+                         deadline_index, model_names)
     return Plan(inp.deadline, appointments, run.staging, refused, met, last_day, late,
                 days_late, advice, run.fixed_short, _waves(appointments, placed))
+
+
+def _pools(inp: PlanInput, model_index: dict[str, int]) -> _Pools:
+    stock = [0] * len(model_index)
+    staged = [0] * len(model_index)
+    stock[model_index[""]] += inp.stock_on_hand
+    staged[model_index[""]] += inp.staged_on_hand
+    for m, n in inp.model_stock.items():
+        stock[model_index[m]] += n
+    for m, n in inp.model_staged.items():
+        staged[model_index[m]] += n
+    deliveries = sorted((d.on, model_index[d.model], d.quantity) for d in inp.deliveries)
+    return _Pools(stock, staged, deliveries)
 
 
 def _name_people(run: _Run, queues: list[list[list[Candidate]]], sites: list[IssuingSite],
@@ -363,16 +426,20 @@ def _waves(appointments: list[PlannedAppointment], placed: list[Candidate]) -> l
                   key=lambda w: (w.first_day, w.org_unit))
 
 
-def _advise(days: Sequence[date], demand: list[list[int]], slots: list[int],
-            fixed_at: dict[tuple[int, int], int], deliveries: list[Delivery],
-            inp: PlanInput, deadline_index: int) -> Advice:
+def _advise(days: Sequence[date], demand: list[list[int]], class_model: Sequence[int],
+            slots: list[int], fixed_at: dict[tuple[int, int, int], int], pools: _Pools,
+            inp: PlanInput, deadline_index: int, model_names: Sequence[str]) -> Advice:
     """The least extra of each kind of capacity that, alone, meets the deadline."""
     total = sum(map(sum, demand)) + sum(fixed_at.values())
 
-    def meets(extra_slots: int = 0, extra_staging: int = 0, extra_stock: int = 0) -> bool:
-        run = _simulate(days, demand, [s + extra_slots for s in slots], fixed_at, deliveries,
-                        inp.staging_per_day + extra_staging, inp.stock_on_hand + extra_stock,
-                        inp.staged_on_hand, stop_after=deadline_index, record=False)
+    def meets(extra_slots: int = 0, extra_staging: int = 0, extra_stock: int = 0,
+              model: int = 0) -> bool:
+        stock = list(pools.stock)
+        stock[model] += extra_stock
+        run = _simulate(days, demand, class_model, [s + extra_slots for s in slots], fixed_at,
+                        _Pools(stock, pools.staged, pools.deliveries),
+                        inp.staging_per_day + extra_staging, stop_after=deadline_index,
+                        record=False)
         return run.remaining == 0
 
     def least(check: Callable[[int], bool], hi: int) -> int | None:
@@ -390,10 +457,16 @@ def _advise(days: Sequence[date], demand: list[list[int]], slots: list[int],
     if not demand:
         return Advice(None, None, None)
     top = max(total, 1)
+    by_model: dict[str, int | None] = {}
+    if len(model_names) > 1:
+        for m, name in enumerate(model_names):
+            by_model[name or "standard"] = least(
+                lambda k, m=m: meets(extra_stock=k, model=m), top)  # type: ignore[misc]
     return Advice(
         least(lambda k: meets(extra_slots=k), top),
         least(lambda k: meets(extra_staging=k), top),
-        least(lambda k: meets(extra_stock=k), top),
+        least(lambda k: meets(extra_stock=k, model=0), top),
+        by_model,
     )
 
 

@@ -87,6 +87,7 @@ class PlanOptions:
     staging_per_day: int
     priority: tuple[str, ...]
     default_slots: int
+    alternative_models: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings, start: date, **over: object) -> PlanOptions:
@@ -95,6 +96,7 @@ class PlanOptions:
             "staging_per_day": settings.rollout_staging_per_day,
             "priority": tuple(settings.rollout_priority),
             "default_slots": settings.rollout_slots_per_day,
+            "alternative_models": tuple(settings.rollout_alternative_models.items()),
         }
         values.update({k: v for k, v in over.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
@@ -103,6 +105,15 @@ class PlanOptions:
 def needs_accessible_site(adjustments: str | None) -> bool:
     text = (adjustments or "").lower()
     return any(word in text for word in ACCESS_WORDS)
+
+
+def handset_model(adjustments: str | None, alternatives: tuple[tuple[str, str], ...]) -> str:
+    """The alternative model a person's reasonable adjustments call for ('' standard)."""
+    text = (adjustments or "").lower()
+    for words, model in alternatives:
+        if words.lower() in text:
+            return model
+    return ""
 
 
 def priority_group(priority: tuple[str, ...], unit_code: str, unit_kind: str,
@@ -135,15 +146,24 @@ def gather_input(session: Session, records: HandsetRecords, options: PlanOptions
         Appointment.status.in_(held), Appointment.day >= options.start)).all()
     fixed_people = {a.person_id for a in fixed_rows}
     people = []
+    model_of: dict[int, str] = {}
+    issued: dict[str, int] = defaultdict(int)
     # Columns, not entities: at force scale loading 45,000 Person objects costs more than
     # the planning itself.
     stmt = select(Person.id, Person.org_unit_id, Person.site_id, Person.kind,
-                  Person.adjustments, Person.number).where(
-        Person.status == PersonStatus.ACTIVE.value, Person.eligible.is_(True)
-    ).order_by(Person.id)
+                  Person.adjustments, Person.number, Person.status, Person.eligible
+                  ).order_by(Person.id)
     groups: dict[tuple[int, str], str] = {}
-    for pid, unit_id, site_id, kind, adjustments, number in session.execute(stmt):
-        if pid in served or pid in fixed_people:
+    for pid, unit_id, site_id, kind, adjustments, number, status, eligible in \
+            session.execute(stmt):
+        model = handset_model(adjustments, options.alternative_models)
+        if pid in served:
+            issued[model] += 1  # their handset came out of that model's stock
+            continue
+        if status != PersonStatus.ACTIVE.value or not eligible:
+            continue
+        if pid in fixed_people:
+            model_of[pid] = model
             continue
         unit = units[unit_id]
         group = groups.get((unit_id, kind))
@@ -151,17 +171,19 @@ def gather_input(session: Session, records: HandsetRecords, options: PlanOptions
             group = priority_group(options.priority, unit.code, unit.kind, kind)
             groups[(unit_id, kind)] = group
         people.append(Candidate(pid, unit.code, site_id, group,
-                                needs_accessible_site(adjustments), number))
+                                needs_accessible_site(adjustments), number, model))
     sites = issuing_sites(session, options.default_slots, units)
     received, deliveries, overdue = _stock(session, options.start)
-    issued = len(served)
     staged = records.staged_on_hand(session)
+    on_hand = {m: max(0, n - issued.get(m, 0)) for m, n in received.items()}
     inp = PlanInput(
         people=people, sites=sites, deliveries=deliveries,
         staging_per_day=options.staging_per_day, start=options.start,
         deadline=options.deadline, priority=options.priority,
-        fixed=[FixedAppointment(a.person_id, a.site_id, a.day) for a in fixed_rows],
-        stock_on_hand=max(0, received - issued - staged), staged_on_hand=staged,
+        fixed=[FixedAppointment(a.person_id, a.site_id, a.day, model_of.get(a.person_id, ""))
+               for a in fixed_rows],
+        stock_on_hand=max(0, on_hand.pop("", 0) - staged), staged_on_hand=staged,
+        model_stock=on_hand,
     )
     held_booked = {a.person_id for a in fixed_rows
                    if a.status == AppointmentStatus.BOOKED.value}
@@ -178,24 +200,24 @@ def issuing_sites(session: Session, default_slots: int,
                                      .order_by(Site.id))]
 
 
-def _stock(session: Session, start: date) -> tuple[int, list[Delivery], list[int]]:
-    """Received stock so far, deliveries still to come, and those that are overdue (an
-    overdue delivery is planned as arriving on the first planning day, the earliest it
-    can: move its expected date to move the plan)."""
-    received = 0
+def _stock(session: Session, start: date) -> tuple[dict[str, int], list[Delivery], list[int]]:
+    """Received stock so far by model, deliveries still to come, and those that are
+    overdue (an overdue delivery is planned as arriving on the first planning day, the
+    earliest it can: move its expected date to move the plan)."""
+    received: dict[str, int] = defaultdict(int)
     future: list[Delivery] = []
     overdue: list[int] = []
     for d in session.scalars(select(StockDelivery).order_by(StockDelivery.expected_on)):
         if d.received_on is not None and d.received_on <= start:
-            received += d.quantity
+            received[d.model] += d.quantity
         elif d.received_on is not None:
             # Recorded as received on a later day than the plan starts (a plan for a
             # past period): it arrives on that day.
-            future.append(Delivery(d.received_on, d.quantity))
+            future.append(Delivery(d.received_on, d.quantity, d.model))
         else:
             if d.expected_on < start:
                 overdue.append(d.id)
-            future.append(Delivery(max(d.expected_on, start), d.quantity))
+            future.append(Delivery(max(d.expected_on, start), d.quantity, d.model))
     return received, future, overdue
 
 

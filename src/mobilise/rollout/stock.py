@@ -13,14 +13,16 @@ from mobilise.core.errors import InvalidInput, NotFound
 from mobilise.people.models import Site
 from mobilise.rollout.models import StockDelivery
 
-DELIVERY_COLUMNS = ["id", "reference", "expected_on", "quantity", "received_on"]
+DELIVERY_COLUMNS = ["id", "reference", "model", "expected_on", "quantity", "received_on"]
 
 
 def add_delivery(session: Session, actor: Actor, expected_on: date, quantity: int,
-                 reference: str = "") -> StockDelivery:
+                 reference: str = "", model: str = "") -> StockDelivery:
+    """Record an expected delivery; ``model`` names an alternative model ('' standard)."""
     if quantity <= 0:
         raise InvalidInput("a delivery has a positive quantity")
-    row = StockDelivery(expected_on=expected_on, quantity=quantity, reference=reference)
+    row = StockDelivery(expected_on=expected_on, quantity=quantity, reference=reference,
+                        model=model)
     audit.create(session, actor, "delivery.add", row)
     session.flush()
     return row

@@ -207,6 +207,7 @@ class DeliveryRequest(BaseModel):
     expected_on: date
     quantity: int = Field(..., gt=0, le=1_000_000)
     reference: str = Field("", max_length=100)
+    model: str = Field("", max_length=60, description="alternative model; '' standard")
 
 
 @router.get("/stock")
@@ -219,5 +220,6 @@ def list_stock(session: Session = Depends(db),
 @router.post("/stock", status_code=201)
 def add_stock(body: DeliveryRequest, session: Session = Depends(db),
               actor: Actor = Depends(requires(Role.PROGRAMME))) -> dict[str, Any]:
-    d = stock.add_delivery(session, actor, body.expected_on, body.quantity, body.reference)
+    d = stock.add_delivery(session, actor, body.expected_on, body.quantity, body.reference,
+                           body.model)
     return {c: getattr(d, c) for c in stock.DELIVERY_COLUMNS}

@@ -40,6 +40,7 @@ def upgrade() -> None:
     sa.Column('expected_on', sa.Date(), nullable=False),
     sa.Column('quantity', sa.Integer(), nullable=False),
     sa.Column('reference', sa.String(length=100), nullable=False),
+    sa.Column('model', sa.String(length=60), nullable=False),
     sa.Column('received_on', sa.Date(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rollout_stock_delivery'))
     )
