@@ -2,6 +2,8 @@
 
 Run: PYTHONPATH=src python bench/bench_plan.py
 
+1% of the people need an alternative (large-screen) model, from its own delivery.
+
 The anchor, measured in the same run, is sorting the 45,000 candidates by their priority
 key (the least any planner must do); the ratio says how many such sorts the plan costs.
 A second case misses its deadline so that the advice search (extra slots, staging, stock)
@@ -38,12 +40,14 @@ def build(slots: int, seed: int = 1322) -> PlanInput:
     units = [f"U{i:02d}" for i in range(40)]
     people = [
         Candidate(i, rng.choice(units), rng.randrange(1, SITES + 8), rng.choice(GROUPS),
-                  needs_accessible=rng.random() < 0.02, number=f"{100000 + i}")
+                  needs_accessible=rng.random() < 0.02, number=f"{100000 + i}",
+                  model="large-screen" if rng.random() < 0.01 else "")
         for i in range(PEOPLE)
     ]
     sites = [IssuingSite(s, slots, accessible=s % 4 != 0, org_unit=units[s % 40])
              for s in range(1, SITES + 1)]
     deliveries = [Delivery(days[i], 3_000) for i in range(0, 75, 5)]
+    deliveries.append(Delivery(days[10], 600, "large-screen"))
     return PlanInput(people, sites, deliveries, staging_per_day=600, start=start,
                      deadline=days[-1], priority=GROUPS)
 
