@@ -66,6 +66,11 @@ def test_invitations_carry_a_calendar_and_are_queued_once(
     # A rescheduled appointment is a new appointment: it gets its own invitation.
     appts.reschedule(session, ADMIN, booked[0], booked[0].site_id, date(2023, 1, 18))
     assert queue_notices(session, settings, Notice.INVITATION, CLOCK) == 1
+    moved = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+    assert moved is not None and moved.attachment is not None
+    # Same calendar entry, moved: the first appointment's UID with a higher SEQUENCE.
+    assert f"UID:appointment-{booked[0].id}@" in moved.attachment
+    assert "SEQUENCE:1" in moved.attachment and "20230118" in moved.attachment
     keys = set(session.scalars(select(OutboxMessage.idempotency_key)))
     assert len(keys) == 4
 

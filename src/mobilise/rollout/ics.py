@@ -1,9 +1,9 @@
 """Calendar (iCalendar, RFC 5545) attachments for hand-over appointments.
 
 An appointment is for a day at a site, so the event is an all-day event there. The UID is
-stable per appointment: a calendar that receives the invitation twice updates one entry.
-A rescheduled appointment is a new appointment and so a new event; the old one is
-cancelled with ``METHOD:CANCEL`` on the old UID.
+that of the first appointment in a chain of reschedules, and SEQUENCE counts the moves:
+a calendar that receives the invitation for the moved appointment moves its one entry
+instead of keeping the old day as well.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ def appointment_ics(
     organiser: str,
     attendee: str,
     clock: Clock,
+    sequence: int = 0,
     cancel: bool = False,
 ) -> str:
     lines = [
@@ -68,7 +69,7 @@ def appointment_ics(
         f"ORGANIZER:mailto:{organiser}",
         f"ATTENDEE;ROLE=REQ-PARTICIPANT;RSVP=TRUE:mailto:{attendee}",
         f"STATUS:{'CANCELLED' if cancel else 'CONFIRMED'}",
-        "SEQUENCE:1" if cancel else "SEQUENCE:0",
+        f"SEQUENCE:{sequence + 1 if cancel else sequence}",
         "TRANSP:TRANSPARENT",
         "END:VEVENT",
         "END:VCALENDAR",

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, object_session
 
 from mobilise.comms.outbox import Attachment, existing_keys, queue
 from mobilise.core.clock import Clock
@@ -45,10 +45,24 @@ def appointment_context(a: Appointment) -> dict[str, Any]:
     }
 
 
+def _chain(a: Appointment) -> tuple[int, int]:
+    """The first appointment this one replaces (through any number of moves), and how
+    many moves there were."""
+    session = object_session(a)
+    root, moves = a, 0
+    while root.replaces_id is not None and session is not None:
+        previous = session.get(Appointment, root.replaces_id)
+        if previous is None:
+            break
+        root, moves = previous, moves + 1
+    return root.id, moves
+
+
 def appointment_calendar(a: Appointment, settings: Settings, clock: Clock,
                          cancel: bool = False) -> str:
+    root, moves = _chain(a)
     return appointment_ics(
-        uid=f"appointment-{a.id}@{settings.email_domain}", day=a.day,
+        uid=f"appointment-{root}@{settings.email_domain}", day=a.day, sequence=moves,
         summary="Smartphone hand-over", location=f"{a.site.name} ({a.site.code})",
         description="Collect your new work smartphone. Bring your warrant card or staff "
         "pass.", organiser=settings.smtp_sender, attendee=a.person.email, clock=clock,
