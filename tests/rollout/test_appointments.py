@@ -18,7 +18,13 @@ from mobilise.core.errors import CapacityExceeded, Conflict, TransitionRefused
 from mobilise.core.settings import Settings
 from mobilise.people.models import Person, Site
 from mobilise.rollout import appointments as appts
-from mobilise.rollout.models import Appointment, AppointmentStatus, IssueSlot, StockDelivery
+from mobilise.rollout.models import (
+    Appointment,
+    AppointmentStatus,
+    IssueSlot,
+    RolloutPlan,
+    StockDelivery,
+)
 from mobilise.rollout.planning import PlanOptions, RolloutRecords, replan
 from tests.factories import ADMIN, load_people
 
@@ -118,6 +124,9 @@ def test_replan_rebooks_no_shows_and_keeps_confirmed(session: Session, tmp_path:
     records = RolloutRecords(staged=6)
     plan, applied = replan(session, ADMIN, records, options, CLOCK)
     assert plan.met and applied.booked == 6
+    saved = session.get(RolloutPlan, applied.plan_id)
+    assert saved is not None and saved.planned_by_unit == {
+        "CE": {"2023-01-09": 2, "2023-01-10": 2, "2023-01-11": 2}}
     days = sorted(session.scalars(select(Appointment.day)))
     assert days == [date(2023, 1, 9)] * 2 + [date(2023, 1, 10)] * 2 + [date(2023, 1, 11)] * 2
     live = list(session.scalars(select(Appointment).order_by(Appointment.day, Appointment.id)))

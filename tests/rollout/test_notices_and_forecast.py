@@ -91,6 +91,9 @@ def test_forecast_from_the_recent_rate(session: Session, settings: Settings,
     assert fc.finish == date(2023, 2, 10)
     this_week = next(w for w in fc.weeks if w["week"] == date(2023, 1, 23))
     assert this_week["actual"] == 8 and this_week["forecast"] == 8
+    unit = reports.forecast(session, RolloutRecords(), settings, clock, org_unit="CE")
+    assert (unit.total, unit.issued, unit.finish) == (12, 8, date(2023, 2, 10))
+    assert reports.forecast(session, RolloutRecords(), settings, clock, "NW").total == 0
     rows = {r["org_unit"]: r for r in reports.by_org_unit(session, RolloutRecords())}
     assert rows["CE"]["issued"] == 8 and rows["CE"]["booked"] == 4
 
@@ -105,7 +108,7 @@ def test_risk_flags(session: Session, settings: Settings, tmp_path: Path) -> Non
         people_late=3, days_late=4, advice={"extra_slots_per_site_per_day": 1,
                                             "extra_staging_per_day": None,
                                             "extra_stock_at_start": None},
-        planned_by_day={}, staging=[], unplaceable=[]))
+        planned_by_day={}, planned_by_unit={}, staging=[], unplaceable=[]))
     session.flush()
     tight = settings.model_copy(update={"mdm_capacity": 10_005})
     flags = {r.flag: r for r in reports.risks(session, RolloutRecords(managed_before=10_000),

@@ -155,8 +155,9 @@ def list_appointments(
 
 
 @app.command()
-def forecast(by_unit: bool = typer.Option(False, "--by-unit"), as_of: datetime | None = AsOf,
-             fmt: FormatOption = Format.TABLE) -> None:
+def forecast(by_unit: bool = typer.Option(False, "--by-unit", help="progress of each org unit"),
+             org_unit: str | None = typer.Option(None, help="the burndown of one org unit"),
+             as_of: datetime | None = AsOf, fmt: FormatOption = Format.TABLE) -> None:
     """Weekly burndown (planned, actual, forecast), or progress by org unit, and risks."""
     clock = _clock(as_of)
     with session() as s:
@@ -165,7 +166,7 @@ def forecast(by_unit: bool = typer.Option(False, "--by-unit"), as_of: datetime |
                  "booked", "remaining", "wave_first_day", "wave_last_day"], fmt,
                  title="progress by org unit")
             return
-        fc = reports.forecast(s, records(), settings(), clock)
+        fc = reports.forecast(s, records(), settings(), clock, org_unit)
         flags = reports.risks(s, records(), settings(), clock)
     emit(fc.weeks, ["week", "planned", "replanned", "actual", "forecast"], fmt,
          title="handsets issued (cumulative)")

@@ -102,6 +102,7 @@ class RolloutPlan(Audited, Base):
     days_late: Mapped[int | None] = mapped_column(Integer)
     advice: Mapped[dict[str, Any]]
     planned_by_day: Mapped[dict[str, Any]]
+    planned_by_unit: Mapped[dict[str, Any]]  # org unit code -> {day: people}
     staging: Mapped[list[Any]]
     unplaceable: Mapped[list[Any]]
 

@@ -293,7 +293,10 @@ def apply_plan(session: Session, actor: Actor, plan: Plan, gathered: Gathered,
             person_id=a.person_id, site_id=a.site_id, day=a.day,
             status=AppointmentStatus.BOOKED.value, wave_id=waves.get(unit_of[a.person_id]),
             replaces_id=replaced.get(a.person_id), note="planned"))
-    row = _save_plan(session, actor, plan, inp.fixed, options, clock)
+    unit_of.update({pid: gathered.units[uid] for pid, uid in session.execute(
+        select(Person.id, Person.org_unit_id).where(
+            Person.id.in_([f.person_id for f in inp.fixed])))} if inp.fixed else {})
+    row = _save_plan(session, actor, plan, inp.fixed, unit_of, options, clock)
     session.flush()
     _refresh_waves(session, actor)
     return Applied(row.id, len(fresh), len(keep) + len(gathered.held_booked), len(move),
@@ -337,11 +340,14 @@ def _refresh_waves(session: Session, actor: Actor) -> None:
 
 
 def _save_plan(session: Session, actor: Actor, plan: Plan,
-               fixed: Sequence[FixedAppointment], options: PlanOptions,
-               clock: Clock) -> RolloutPlan:
+               fixed: Sequence[FixedAppointment], unit_of: dict[int, str],
+               options: PlanOptions, clock: Clock) -> RolloutPlan:
     by_day: dict[str, int] = defaultdict(int)
-    for day in [a.day for a in plan.appointments] + [f.day for f in fixed]:
+    by_unit: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for pid, day in [(a.person_id, a.day) for a in plan.appointments] + [
+            (f.person_id, f.day) for f in fixed]:
         by_day[day.isoformat()] += 1
+        by_unit[unit_of.get(pid, "?")][day.isoformat()] += 1
     advice = plan.advice
     row = RolloutPlan(
         made_at=clock.now(), start=options.start, deadline=options.deadline,
@@ -352,6 +358,7 @@ def _save_plan(session: Session, actor: Actor, plan: Plan,
                 "extra_staging_per_day": advice.extra_staging_per_day,
                 "extra_stock_at_start": advice.extra_stock_at_start} if advice else {},
         planned_by_day=dict(sorted(by_day.items())),
+        planned_by_unit={u: dict(sorted(d.items())) for u, d in sorted(by_unit.items())},
         staging=[{"day": s.day.isoformat(), "delivered": s.delivered, "staged": s.staged,
                   "issued": s.issued, "stock_waiting": s.stock_waiting,
                   "staged_waiting": s.staged_waiting} for s in plan.staging],

@@ -55,25 +55,33 @@ class Forecast:
                 "deadline_at_risk": self.finish is None or self.finish > self.deadline}
 
 
-def _people_to_serve(session: Session, records: HandsetRecords) -> tuple[int, int]:
+def _people_to_serve(session: Session, records: HandsetRecords,
+                     org_unit: str | None = None) -> tuple[int, int]:
     """(everyone the rollout is for, those who have their handset)."""
-    eligible = set(session.scalars(select(Person.id).where(
-        Person.status == PersonStatus.ACTIVE.value, Person.eligible.is_(True))))
+    stmt = select(Person.id).where(Person.status == PersonStatus.ACTIVE.value,
+                                   Person.eligible.is_(True))
+    if org_unit:
+        stmt = stmt.join(OrgUnit, Person.org_unit_id == OrgUnit.id).where(
+            OrgUnit.code == org_unit)
+    eligible = set(session.scalars(stmt))
     served = records.people_with_handset(session) & eligible
     return len(eligible), len(served)
 
 
 def forecast(session: Session, records: HandsetRecords, settings: Settings,
-             clock: Clock) -> Forecast:
-    """Cumulative handsets issued per week: planned (latest plan, on top of what was
-    issued before it), actual (attended appointments) and forecast (the average of the
-    last four whole weeks, carried forward from this week)."""
+             clock: Clock, org_unit: str | None = None) -> Forecast:
+    """Cumulative handsets issued per week, for everyone or one org unit: planned (the
+    first plan and the latest re-plan, on top of what was issued before each), actual
+    (attended appointments) and forecast (the average of the last four whole weeks,
+    carried forward from this week)."""
     today = clock.today()
-    total, issued = _people_to_serve(session, records)
-    attended = session.execute(
-        select(Appointment.day, func.count()).where(
-            Appointment.status == AppointmentStatus.ATTENDED.value,
-            Appointment.day <= today).group_by(Appointment.day)).all()
+    total, issued = _people_to_serve(session, records, org_unit)
+    stmt = select(Appointment.day, func.count()).where(
+        Appointment.status == AppointmentStatus.ATTENDED.value, Appointment.day <= today)
+    if org_unit:
+        stmt = stmt.join(Person, Appointment.person_id == Person.id).join(
+            OrgUnit, Person.org_unit_id == OrgUnit.id).where(OrgUnit.code == org_unit)
+    attended = session.execute(stmt.group_by(Appointment.day)).all()
     actual_by_week: dict[date, int] = defaultdict(int)
     for day, n in attended:
         actual_by_week[week_of(day)] += n
@@ -90,8 +98,9 @@ def forecast(session: Session, records: HandsetRecords, settings: Settings,
     plan = latest_plan(session)
     baseline = first_plan(session)
     deadline = plan.deadline if plan else settings.rollout_deadline
-    series = {"planned": _curve(baseline, attended), "replanned": _curve(plan, attended)
-              if plan is not None and baseline is not None and plan.id != baseline.id else {}}
+    series = {"planned": _curve(baseline, attended, org_unit),
+              "replanned": _curve(plan, attended, org_unit) if plan is not None
+              and baseline is not None and plan.id != baseline.id else {}}
     weeks = _weeks(actual_by_week, series, this_week, rate, issued, total, deadline, finish)
     return Forecast(total, issued, remaining, rate, finish, deadline, weeks)
 
@@ -100,12 +109,14 @@ def first_plan(session: Session) -> RolloutPlan | None:
     return session.scalar(select(RolloutPlan).order_by(RolloutPlan.id).limit(1))
 
 
-def _curve(plan: RolloutPlan | None, attended: Sequence[Any]) -> dict[date, int]:
+def _curve(plan: RolloutPlan | None, attended: Sequence[Any],
+           org_unit: str | None) -> dict[date, int]:
     """A plan's cumulative issued handsets by week, on top of those issued before it."""
     if plan is None:
         return {}
     by_week: dict[date, int] = defaultdict(int)
-    for iso, n in plan.planned_by_day.items():
+    planned = plan.planned_by_unit.get(org_unit, {}) if org_unit else plan.planned_by_day
+    for iso, n in planned.items():
         by_week[week_of(date.fromisoformat(iso))] += int(n)
     total = sum(n for d, n in attended if d < plan.start)
     out = {}

@@ -182,11 +182,13 @@ def notify(request: Request, body: NotifyRequest, session: Session = Depends(db)
 
 
 @router.get("/forecast")
-def forecast(request: Request, as_of: date | None = None, session: Session = Depends(db),
+def forecast(request: Request, as_of: date | None = None,
+             org_unit: str | None = Query(None, max_length=30),
+             session: Session = Depends(db),
              _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     settings = _settings(request)
     clock = _clock(as_of)
-    fc = reports.forecast(session, _records(settings), settings, clock)
+    fc = reports.forecast(session, _records(settings), settings, clock, org_unit)
     return {"summary": fc.summary(), "weeks": fc.weeks,
             "by_org_unit": reports.by_org_unit(session, _records(settings)),
             "risks": [asdict(r) for r in reports.risks(session, _records(settings), settings,

@@ -28,19 +28,21 @@ def _clock(as_of: date | None) -> Clock:
 
 @router.get("/rollout")
 def rollout(request: Request, as_of: date | None = None,
+            org_unit: str | None = Query(None, max_length=30),
             appointments_page: int = Query(1, alias="page", ge=1, le=100_000),
             session: Session = Depends(db),
             _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     settings = request.app.state.settings
     clock = _clock(as_of)
     records = RolloutRecords(managed_before=settings.rollout_managed_before)
-    fc = reports.forecast(session, records, settings, clock)
+    fc = reports.forecast(session, records, settings, clock, org_unit or None)
     units = reports.by_org_unit(session, records)
     labels = [w["week"].strftime("%d %b %y") for w in fc.weeks]
     series = {name: [w.get(key) for w in fc.weeks] for name, key in (
         ("Planned", "planned"), ("Re-planned", "replanned"), ("Issued", "actual"),
         ("Forecast", "forecast"))}
-    burndown = line_chart("Handsets issued, cumulative by week", labels,
+    burndown = line_chart("Handsets issued, cumulative by week"
+                          + (f": {org_unit}" if org_unit else ""), labels,
                           {k: v for k, v in series.items() if any(x is not None for x in v)})
     remaining = bar_chart("People still without a handset, by org unit",
                           [(u["org_unit"], u["remaining"]) for u in units],
@@ -56,7 +58,8 @@ def rollout(request: Request, as_of: date | None = None,
                 units=units, risks=reports.risks(session, records, settings, clock),
                 burndown=burndown, remaining=remaining, plan=reports.latest_plan(session),
                 capacity=capacity, upcoming=upcoming, upcoming_total=total,
-                as_of=as_of.isoformat() if as_of else "", page_no=appointments_page,
+                as_of=as_of.isoformat() if as_of else "", org_unit=org_unit or "",
+                page_no=appointments_page,
                 pages=max(1, -(-total // 50)))
 
 

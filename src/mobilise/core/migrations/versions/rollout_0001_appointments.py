@@ -31,6 +31,7 @@ def upgrade() -> None:
     sa.Column('days_late', sa.Integer(), nullable=True),
     sa.Column('advice', sa.JSON(), nullable=False),
     sa.Column('planned_by_day', sa.JSON(), nullable=False),
+    sa.Column('planned_by_unit', sa.JSON(), nullable=False),
     sa.Column('staging', sa.JSON(), nullable=False),
     sa.Column('unplaceable', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rollout_plan'))
