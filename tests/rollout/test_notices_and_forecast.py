@@ -122,3 +122,20 @@ def test_risk_flags(session: Session, settings: Settings, tmp_path: Path) -> Non
     flags = {r.flag: r for r in reports.risks(session, RolloutRecords(managed_before=10_000),
                                               roomy, CLOCK)}
     assert flags["mdm_capacity"].level == "amber"
+
+
+def test_stock_short_is_told_per_model(session: Session, settings: Settings,
+                                       tmp_path: Path) -> None:
+    load_people(session, tmp_path, count=4)
+    person = session.scalar(select(Person).where(Person.number == "100002"))
+    assert person is not None
+    with audit.change(session, ADMIN, "person.update", person):
+        person.adjustments = "Large-screen handset (occupational health referral)"
+    audit.create(session, ADMIN, "delivery.add",
+                 StockDelivery(expected_on=date(2023, 1, 2), quantity=10))
+    session.flush()
+    short = [r.message for r in reports.risks(session, RolloutRecords(), settings, CLOCK)
+             if r.flag == "stock_short"]
+    # Ten standard handsets for three people, none of the large-screen model for one.
+    assert short == ["1 people still need large-screen handsets but only 0 are in stock or "
+                     "expected: 1 short"]

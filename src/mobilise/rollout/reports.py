@@ -25,7 +25,7 @@ from mobilise.rollout.models import (
     StockDelivery,
     Wave,
 )
-from mobilise.rollout.planning import HandsetRecords
+from mobilise.rollout.planning import HandsetRecords, handset_model
 
 RECENT_WEEKS = 4
 
@@ -195,17 +195,14 @@ def risks(session: Session, records: HandsetRecords, settings: Settings,
           clock: Clock) -> list[Risk]:
     out: list[Risk] = []
     fc = forecast(session, records, settings, clock)
-    received = session.scalar(select(func.coalesce(func.sum(StockDelivery.quantity), 0))
-                              .where(StockDelivery.received_on.is_not(None))) or 0
-    expected = session.scalar(select(func.coalesce(func.sum(StockDelivery.quantity), 0))
-                              .where(StockDelivery.received_on.is_(None))) or 0
     overdue = session.scalar(select(func.count()).select_from(StockDelivery).where(
         StockDelivery.received_on.is_(None), StockDelivery.expected_on < clock.today())) or 0
-    stock_left = received + expected - fc.issued
-    if stock_left < fc.remaining:
-        out.append(Risk("stock_short", "red",
-                        f"{fc.remaining} people still need a handset but only {stock_left} "
-                        f"are in stock or expected: {fc.remaining - stock_left} short"))
+    for model, need, have in _stock_by_model(session, records, settings):
+        if have < need:
+            what = f"{model} handsets" if model else "handsets"
+            out.append(Risk("stock_short", "red",
+                            f"{need} people still need {what} but only {have} are in stock "
+                            f"or expected: {need - have} short"))
     if overdue:
         out.append(Risk("stock_late", "amber", f"{overdue} deliveries are overdue"))
     plan = latest_plan(session)
@@ -232,6 +229,28 @@ def risks(session: Session, records: HandsetRecords, settings: Settings,
                         f"{fc.remaining} people still to serve; {basis}; the deadline is "
                         f"{fc.deadline}"))
     return out
+
+
+def _stock_by_model(session: Session, records: HandsetRecords,
+                    settings: Settings) -> list[tuple[str, int, int]]:
+    """(model, people still needing it, handsets of it in stock or expected)."""
+    alternatives = tuple(settings.rollout_alternative_models.items())
+    served = records.people_with_handset(session)
+    need: dict[str, int] = defaultdict(int)
+    used: dict[str, int] = defaultdict(int)
+    for pid, status, eligible, adjustments in session.execute(select(
+            Person.id, Person.status, Person.eligible, Person.adjustments)):
+        model = handset_model(adjustments, alternatives)
+        if pid in served:
+            used[model] += 1
+        elif status == PersonStatus.ACTIVE.value and eligible:
+            need[model] += 1
+    stock: dict[str, int] = defaultdict(int)
+    for model, quantity in session.execute(select(StockDelivery.model,
+                                                  func.sum(StockDelivery.quantity))
+                                           .group_by(StockDelivery.model)):
+        stock[model] += int(quantity or 0)
+    return [(m, need[m], stock[m] - used[m]) for m in sorted(set(need) | set(stock))]
 
 
 APPOINTMENT_COLUMNS = ["id", "person", "name", "org_unit", "site", "day", "status", "note"]
