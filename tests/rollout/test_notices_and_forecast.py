@@ -137,5 +137,5 @@ def test_stock_short_is_told_per_model(session: Session, settings: Settings,
     short = [r.message for r in reports.risks(session, RolloutRecords(), settings, CLOCK)
              if r.flag == "stock_short"]
     # Ten standard handsets for three people, none of the large-screen model for one.
-    assert short == ["1 people still need large-screen handsets but only 0 are in stock or "
+    assert short == ["1 person still needs large-screen handsets but only 0 are in stock or "
                      "expected: 1 short"]

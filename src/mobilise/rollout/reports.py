@@ -201,7 +201,7 @@ def risks(session: Session, records: HandsetRecords, settings: Settings,
         if have < need:
             what = f"{model} handsets" if model else "handsets"
             out.append(Risk("stock_short", "red",
-                            f"{need} people still need {what} but only {have} are in stock "
+                            f"{people(need)} still {'needs' if need == 1 else 'need'} {what} but only {have} are in stock "
                             f"or expected: {need - have} short"))
     if overdue:
         out.append(Risk("stock_late", "amber", f"{overdue} deliveries are overdue"))
@@ -210,8 +210,9 @@ def risks(session: Session, records: HandsetRecords, settings: Settings,
         advice = ", ".join(f"{k.replace('_', ' ')} +{v}" for k, v in plan.advice.items()
                            if v is not None) or "no single change is enough"
         out.append(Risk("capacity_short", "red",
-                        f"the plan ends {plan.last_day or 'never'} with {plan.people_late} "
-                        f"people after the {plan.deadline} deadline; would meet it: {advice}"))
+                        f"the plan ends {plan.last_day or 'never'} with "
+                        f"{people(plan.people_late)} after the {plan.deadline} deadline; "
+                        f"would meet it: {advice}"))
     managed = records.managed_devices(session) + fc.remaining
     if managed > settings.mdm_capacity:
         out.append(Risk("mdm_capacity", "red",
@@ -226,9 +227,13 @@ def risks(session: Session, records: HandsetRecords, settings: Settings,
                  f"{fc.finish}" if fc.finish else "no handsets were issued in the last "
                  f"{RECENT_WEEKS} weeks")
         out.append(Risk("deadline_at_risk", "red",
-                        f"{fc.remaining} people still to serve; {basis}; the deadline is "
+                        f"{people(fc.remaining)} still to serve; {basis}; the deadline is "
                         f"{fc.deadline}"))
     return out
+
+
+def people(n: int) -> str:
+    return f"{n:,} {'person' if n == 1 else 'people'}"
 
 
 def _stock_by_model(session: Session, records: HandsetRecords,
