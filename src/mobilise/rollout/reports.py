@@ -200,9 +200,10 @@ def risks(session: Session, records: HandsetRecords, settings: Settings,
     for model, need, have in _stock_by_model(session, records, settings):
         if have < need:
             what = f"{model} handsets" if model else "handsets"
+            verb = "needs" if need == 1 else "need"
             out.append(Risk("stock_short", "red",
-                            f"{people(need)} still {'needs' if need == 1 else 'need'} {what} but only {have} are in stock "
-                            f"or expected: {need - have} short"))
+                            f"{people(need)} still {verb} {what} but only {have} are in "
+                            f"stock or expected: {need - have} short"))
     if overdue:
         out.append(Risk("stock_late", "amber", f"{overdue} deliveries are overdue"))
     plan = latest_plan(session)
