@@ -77,6 +77,42 @@ def test_fifty_concurrent_bookers_never_overbook(settings: Settings, tmp_path: P
         assert audit.verify(s).entries > 0
 
 
+def test_one_person_booked_by_many_desks_at_once_gets_one_appointment(
+        settings: Settings, tmp_path: Path) -> None:
+    days = [date(2023, 1, 9 + d) for d in range(5)]
+    with session_scope(settings) as s:
+        load_people(s, tmp_path, count=1)
+        site = site_id(s)
+        person = person_ids(s)[0]
+        appts.open_places(s, site, days, capacity=10)
+    barrier = threading.Barrier(20)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def book(n: int) -> None:
+        barrier.wait()
+        try:
+            with session_scope(settings) as s:
+                appts.book(s, ADMIN, person, site, days[n % len(days)])
+            result = "booked"
+        except Conflict:
+            result = "conflict"
+        except Exception as err:  # noqa: BLE001 - any other outcome fails the test below
+            result = f"error: {err!r}"
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=book, args=(n,)) for n in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("booked") == 1 and outcomes.count("conflict") == 19, outcomes
+    with session_scope(settings) as s:
+        assert s.scalar(select(func.sum(IssueSlot.booked))) == 1  # losers gave places back
+        assert s.scalar(select(func.count()).select_from(Appointment)) == 1
+
+
 def test_lifecycle_and_places_given_back(session: Session, tmp_path: Path) -> None:
     load_people(session, tmp_path, count=3)
     site = site_id(session)

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 
 from sqlalchemy import CursorResult, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mobilise.core import audit
@@ -109,8 +110,14 @@ def book(
     appointment = Appointment(person_id=person_id, site_id=site_id, day=day,
                               status=AppointmentStatus.BOOKED.value, wave_id=wave_id,
                               replaces_id=replaces_id, note=note)
+    number = person.number
     audit.create(session, actor, "appointment.book", appointment)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        # The live-appointment index: someone booked this person a moment ago. The
+        # caller's unit of work rolls back, place included.
+        raise Conflict(f"person {number} already has a live appointment") from None
     return appointment
 
 

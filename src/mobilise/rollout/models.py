@@ -12,10 +12,12 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -123,6 +125,13 @@ class Wave(Audited, Base):
 
 class Appointment(Audited, Base):
     __tablename__ = "rollout_appointment"
+    # One live (booked or confirmed) appointment per person, held by the database so that
+    # two desks booking the same person at once cannot both succeed.
+    __table_args__ = (
+        Index("uq_rollout_appointment_live_person", "person_id", unique=True,
+              sqlite_where=text("status IN ('booked', 'confirmed')"),
+              postgresql_where=text("status IN ('booked', 'confirmed')")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
