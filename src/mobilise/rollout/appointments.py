@@ -16,6 +16,7 @@ from datetime import date
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from mobilise.core import audit
 from mobilise.core.actor import Actor
@@ -128,12 +129,23 @@ def get_appointment(session: Session, appointment_id: int) -> Appointment:
     return found
 
 
+def flush_changes(session: Session) -> None:
+    """Flush, turning a lost race on an appointment's version into a Conflict."""
+    try:
+        session.flush()
+    except StaleDataError:
+        raise Conflict("an appointment was changed by someone else meanwhile; nothing "
+                       "changed: reload and try again") from None
+
+
 def transition(session: Session, actor: Actor, name: str, appointments: Sequence[Appointment],
                *, reason: str | None = None) -> list[Appointment]:
     """confirm, attend, no_show or cancel, all or nothing."""
     if name == "reschedule":
         raise InvalidInput("use reschedule() to move an appointment to a new place")
-    return run_transition(session, actor, APPOINTMENT, name, appointments, reason=reason)
+    done = run_transition(session, actor, APPOINTMENT, name, appointments, reason=reason)
+    flush_changes(session)
+    return done
 
 
 def reschedule(session: Session, actor: Actor, appointment: Appointment, site_id: int,
@@ -143,6 +155,6 @@ def reschedule(session: Session, actor: Actor, appointment: Appointment, site_id
     if (appointment.site_id, appointment.day) == (site_id, day):
         raise InvalidInput("the appointment is already at that site on that day")
     run_transition(session, actor, APPOINTMENT, "reschedule", [appointment], reason=reason)
-    session.flush()
+    flush_changes(session)
     return book(session, actor, appointment.person_id, site_id, day,
                 wave_id=appointment.wave_id, replaces_id=appointment.id, note=reason)

@@ -142,6 +142,12 @@ class Appointment(Audited, Base):
     wave_id: Mapped[int | None] = mapped_column(ForeignKey("rollout_wave.id"))
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("rollout_appointment.id"))
     note: Mapped[str | None] = mapped_column(Text)
+    # Optimistic locking: a desk and a re-plan moving the same appointment at once must
+    # not both succeed (each would give its place back: one place counted twice).
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+    __audit_exclude__ = frozenset({"version"})
 
     person: Mapped[Person] = relationship()
     site: Mapped[Site] = relationship()

@@ -17,20 +17,23 @@ from datetime import date
 from typing import Protocol
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mobilise.core import audit
 from mobilise.core.actor import Actor
 from mobilise.core.clock import Clock
+from mobilise.core.errors import Conflict
 from mobilise.core.settings import Settings
 from mobilise.core.transitions import run_transition
 from mobilise.people.models import OrgUnit, Person, PersonStatus, Site
-from mobilise.rollout.appointments import open_places, take_place
+from mobilise.rollout.appointments import flush_changes, open_places, take_place
 from mobilise.rollout.calendar import working_days
 from mobilise.rollout.models import (
     LIVE,
     Appointment,
     AppointmentStatus,
+    IssueSlot,
     RolloutPlan,
     SiteCapacity,
     StockDelivery,
@@ -259,6 +262,13 @@ def apply_plan(session: Session, actor: Actor, plan: Plan, gathered: Gathered,
     days = working_days(options.start, last)
     for site in inp.sites:
         open_places(session, site.site_id, days, site.slots_per_day)
+    # Lock the plan's capacity rows before the first audited write. A desk booking at the
+    # same time locks one row and then the audit head; taking the rows first means this
+    # transaction never holds the audit head while waiting for a row (no deadlock on
+    # PostgreSQL; SQLite has one writer anyway).
+    session.execute(select(IssueSlot.id).where(IssueSlot.day >= options.start,
+                                               IssueSlot.day <= last)
+                    .order_by(IssueSlot.id).with_for_update())
     waves = _save_waves(session, actor, plan, gathered)
     planned = {a.person_id: a for a in plan.appointments}
     # Booked appointments may move; a confirmed one only once its day has passed without
@@ -278,7 +288,7 @@ def apply_plan(session: Session, actor: Actor, plan: Plan, gathered: Gathered,
     if drop:
         run_transition(session, actor, APPOINTMENT, "cancel", drop,
                        reason="re-planned: no place in the plan or no longer a candidate")
-    session.flush()
+    flush_changes(session)
     replaced = {a.person_id: a.id for a in move}
     kept_people = {a.person_id for a in keep}
     per_place: dict[tuple[int, date], int] = defaultdict(int)
@@ -288,16 +298,22 @@ def apply_plan(session: Session, actor: Actor, plan: Plan, gathered: Gathered,
     for (site_id, day), count in sorted(per_place.items()):
         take_place(session, site_id, day, count)
     unit_of = {c.person_id: c.org_unit for c in inp.people}
+    fixed_units = {pid: gathered.units[uid] for pid, uid in session.execute(
+        select(Person.id, Person.org_unit_id).where(
+            Person.id.in_([f.person_id for f in inp.fixed])))} if inp.fixed else {}
     for a in fresh:
         audit.create(session, actor, "appointment.book", Appointment(
             person_id=a.person_id, site_id=a.site_id, day=a.day,
             status=AppointmentStatus.BOOKED.value, wave_id=waves.get(unit_of[a.person_id]),
             replaces_id=replaced.get(a.person_id), note="planned"))
-    unit_of.update({pid: gathered.units[uid] for pid, uid in session.execute(
-        select(Person.id, Person.org_unit_id).where(
-            Person.id.in_([f.person_id for f in inp.fixed])))} if inp.fixed else {})
-    row = _save_plan(session, actor, plan, inp.fixed, unit_of, options, clock)
-    session.flush()
+    row = _save_plan(session, actor, plan, inp.fixed, {**unit_of, **fixed_units}, options,
+                     clock)
+    try:
+        session.flush()
+    except IntegrityError:
+        # A desk booked one of these people after the plan read the register.
+        raise Conflict("someone was booked while the plan was being applied; nothing "
+                       "changed: plan again") from None
     _refresh_waves(session, actor)
     return Applied(row.id, len(fresh), len(keep) + len(gathered.held_booked), len(move),
                    len(drop))

@@ -89,6 +89,7 @@ def upgrade() -> None:
     sa.Column('wave_id', sa.Integer(), nullable=True),
     sa.Column('replaces_id', sa.Integer(), nullable=True),
     sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_rollout_appointment_person_id_person')),
     sa.ForeignKeyConstraint(['replaces_id'], ['rollout_appointment.id'], name=op.f('fk_rollout_appointment_replaces_id_rollout_appointment')),
     sa.ForeignKeyConstraint(['site_id'], ['site.id'], name=op.f('fk_rollout_appointment_site_id_site')),
