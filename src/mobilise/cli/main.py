@@ -9,6 +9,7 @@ import typer
 
 from mobilise import __version__
 from mobilise.cli import audit as audit_cli
+from mobilise.cli import comms as comms_cli
 from mobilise.cli import config as config_cli
 from mobilise.cli import demo as demo_cli
 from mobilise.cli import devices as devices_cli
@@ -20,6 +21,7 @@ from mobilise.cli import licences as licences_cli
 from mobilise.cli import people as people_cli
 from mobilise.cli import report as report_cli
 from mobilise.cli import retention as retention_cli
+from mobilise.cli import rollout as rollout_cli
 from mobilise.cli import sims as sims_cli
 from mobilise.cli import users as users_cli
 from mobilise.cli.context import err_console, settings
@@ -41,6 +43,8 @@ app.add_typer(emulator_cli.app, name="emulator")
 hash_cli.register(app)
 app.add_typer(finance_cli.app, name="finance")
 app.add_typer(report_cli.app, name="report")
+app.add_typer(rollout_cli.app, name="rollout")
+app.add_typer(comms_cli.app, name="comms")
 
 
 @app.command()

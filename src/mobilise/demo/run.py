@@ -19,6 +19,7 @@ from mobilise.demo.devices import load_devices
 from mobilise.demo.drives import drives_step
 from mobilise.demo.finance import load_finance
 from mobilise.demo.people import generate_roster
+from mobilise.demo.rollout import rollout_step
 from mobilise.people import roster
 
 DEMO_ACTOR = Actor("demo")
@@ -59,6 +60,7 @@ STEPS: list[Step] = [
     load_people,
     load_devices,
     drives_step,
+    rollout_step,
     load_finance,
 ]
 

@@ -20,6 +20,8 @@ NAVIGATION: list[tuple[str, str]] = [
     ("People", "/people"),
     ("Handsets", "/handsets"),
     ("Hand-over", "/handover"),
+    ("Rollout", "/rollout"),
+    ("Comms", "/comms"),
     ("H: drives", "/drives"),
     ("Finance", "/finance"),
     ("Board report", "/reports/board"),
