@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from mobilise.core.db import make_engine, session_factory
 from mobilise.core.schema_upgrade import upgrade_schema
 from mobilise.core.settings import Settings
+from tests.smtp import SmtpServer, running_smtp_server
 
 PG_ENV = "MOBILISE_TEST_PG_URL"
 
@@ -105,3 +106,10 @@ def session(settings: Settings) -> Iterator[Session]:
     yield s
     s.rollback()
     s.close()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on a free loopback port, recording each message."""
+    with running_smtp_server() as server:
+        yield server

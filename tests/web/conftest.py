@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +11,16 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from mobilise.core import auth
+from mobilise.comms import templates
+from mobilise.core import audit, auth
 from mobilise.core.db import session_scope
 from mobilise.core.settings import Settings
+from mobilise.people.models import Person, Site
+from mobilise.rollout import appointments
+from mobilise.rollout.models import Appointment
 from mobilise.web.app import create_app
 from tests.factories import ADMIN, load_people
 
@@ -60,9 +67,23 @@ def web(sqlite_settings: Settings, tmp_path: Path) -> Iterator[Web]:
             user = auth.add_user(s, ADMIN, name, PASSWORD, roles)
             s.flush()
             tokens[name] = auth.issue_token(s, ADMIN, user, "test")
+        seed_rollout(s)
     app = create_app(sqlite_settings)
     with TestClient(app, base_url="http://testserver") as client:
         yield Web(app, client, tokens, sqlite_settings)
+
+
+def seed_rollout(s: Session) -> None:
+    """Default templates and an appointment with id 100001 for the path-parameter GETs."""
+    templates.ensure_defaults(s, ADMIN)
+    site = s.scalar(select(Site).where(Site.code == "CE-01"))
+    person = s.scalar(select(Person).where(Person.number == "100001"))
+    assert site is not None and person is not None
+    appointments.open_places(s, site.id, [date(2023, 1, 10)], capacity=5)
+    appointments.take_place(s, site.id, date(2023, 1, 10))
+    audit.create(s, ADMIN, "appointment.book", Appointment(
+        id=100001, person_id=person.id, site_id=site.id, day=date(2023, 1, 10),
+        status="booked"))
 
 
 def all_routes(app: FastAPI) -> list[APIRoute]:

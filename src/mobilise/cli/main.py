@@ -9,9 +9,11 @@ import typer
 
 from mobilise import __version__
 from mobilise.cli import audit as audit_cli
+from mobilise.cli import comms as comms_cli
 from mobilise.cli import config as config_cli
 from mobilise.cli import demo as demo_cli
 from mobilise.cli import devices as devices_cli
+from mobilise.cli import drives as drives_cli
 from mobilise.cli import emulator as emulator_cli
 from mobilise.cli import finance as finance_cli
 from mobilise.cli import hash as hash_cli
@@ -19,6 +21,8 @@ from mobilise.cli import licences as licences_cli
 from mobilise.cli import migrate as migrate_cli
 from mobilise.cli import people as people_cli
 from mobilise.cli import report as report_cli
+from mobilise.cli import retention as retention_cli
+from mobilise.cli import rollout as rollout_cli
 from mobilise.cli import sims as sims_cli
 from mobilise.cli import users as users_cli
 from mobilise.cli import waves as waves_cli
@@ -34,12 +38,16 @@ app.add_typer(people_cli.app, name="people")
 app.add_typer(devices_cli.app, name="devices")
 app.add_typer(sims_cli.app, name="sims")
 app.add_typer(licences_cli.app, name="licences")
+app.add_typer(drives_cli.app, name="drives")
+app.add_typer(retention_cli.app, name="retention")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(demo_cli.app, name="demo")
 app.add_typer(emulator_cli.app, name="emulator")
 hash_cli.register(app)
 app.add_typer(finance_cli.app, name="finance")
 app.add_typer(report_cli.app, name="report")
+app.add_typer(rollout_cli.app, name="rollout")
+app.add_typer(comms_cli.app, name="comms")
 worker_cli.register(app)
 app.add_typer(waves_cli.app, name="waves")
 app.add_typer(migrate_cli.app, name="migrate")

@@ -9,6 +9,7 @@ Graph emulator). Domain code receives a ``Settings``; nothing reads ``os.environ
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,11 @@ class Settings(BaseSettings):
     # --- storage, drives, migration ---------------------------------------------------
     home_root: Path = Field(default=Path("./mobilise-data/home"), description="H: share mount")
     home_template: str | None = Field(default=None, description="e.g. /mnt/isilon/home/{sam}")
+    home_unc_root: str | None = Field(
+        default=None,
+        description="UNC prefix of the roster's home paths (e.g. \\\\isilon\\home$), "
+        "read as home_root on this machine",
+    )
     smb_server: str | None = None
     smb_port: int = 445
     smb_share: str | None = None
@@ -86,11 +92,30 @@ class Settings(BaseSettings):
     handset_service_life_years: int = Field(default=3)
     recovery_due_days: int = Field(default=14, description="days a leaver has to return a handset")
     acceptable_use_version: str = Field(default="1.0", description="current AUP version")
+    rollout_deadline: date = Field(default=date(2023, 3, 31), description="last issue day")
+    rollout_priority: list[str] = Field(
+        default=["bcu", "ocu", "department"],
+        description="served first to last: org unit codes, org unit kinds or person kinds "
+        "(BCUs hold the response and neighbourhood teams)",
+    )
+    rollout_slots_per_day: int = Field(default=20, description="per issuing site, by default")
+    rollout_staging_per_day: int = Field(default=300, description="handsets staged a day")
+    rollout_alternative_models: dict[str, str] = Field(
+        default={"large-screen": "large-screen", "hearing aid": "hearing-aid-compatible"},
+        description="words in a person's adjustments -> the alternative handset model",
+    )
+    rollout_managed_before: int = Field(
+        default=10_000, description="devices already managed before the rollout (PCD 1322)"
+    )
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_sender: str = "mobilise@example.police.uk"
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = 30.0
+    smtp_max_retries: int = Field(default=4, description="for refusals that say 'try later'")
+    smtp_retry_seconds: float = Field(default=2.0, description="first back-off, then doubled")
     procurement_threshold: int = Field(default=213_477, description="PCR 2015, pounds")
     delegation_limit: int = Field(default=500_000, description="Deputy Mayor approval, pounds")
     chromium: str = Field(default="chromium", description="headless Chromium for PDF reports")
@@ -126,7 +151,7 @@ class Settings(BaseSettings):
             elif name.endswith("_url") and isinstance(value, str):
                 out[name] = mask_url(value)
             else:
-                out[name] = str(value) if isinstance(value, Path) else value
+                out[name] = str(value) if isinstance(value, Path | date) else value
         return out
 
 

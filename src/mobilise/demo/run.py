@@ -16,9 +16,11 @@ from mobilise.core.db import session_scope
 from mobilise.core.schema_upgrade import upgrade_schema
 from mobilise.core.settings import Settings
 from mobilise.demo.devices import load_devices
+from mobilise.demo.drives import drives_step
 from mobilise.demo.finance import load_finance
 from mobilise.demo.migration import migrate_demo_wave
 from mobilise.demo.people import generate_roster
+from mobilise.demo.rollout import rollout_step
 from mobilise.people import roster
 
 DEMO_ACTOR = Actor("demo")
@@ -58,6 +60,8 @@ Step = Callable[[Settings, Path, int, int], str]
 STEPS: list[Step] = [
     load_people,
     load_devices,
+    drives_step,
+    rollout_step,
     load_finance,
     migrate_demo_wave,
 ]

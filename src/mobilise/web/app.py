@@ -14,19 +14,25 @@ from mobilise import __version__
 from mobilise.core.db import session_factory
 from mobilise.core.settings import Settings
 from mobilise.web import problems
+from mobilise.web.api import comms as comms_api
 from mobilise.web.api import devices as devices_api
+from mobilise.web.api import drives as drives_api
 from mobilise.web.api import finance as finance_api
 from mobilise.web.api import jobs as jobs_api
 from mobilise.web.api import migration as migration_api
 from mobilise.web.api import people as people_api
+from mobilise.web.api import retention as retention_api
+from mobilise.web.api import rollout as rollout_api
 from mobilise.web.api import system as system_api
 from mobilise.web.pages import audit as audit_pages
 from mobilise.web.pages import devices as devices_pages
+from mobilise.web.pages import drives as drives_pages
 from mobilise.web.pages import finance as finance_pages
 from mobilise.web.pages import home as home_pages
 from mobilise.web.pages import jobs as jobs_pages
 from mobilise.web.pages import migration as migration_pages
 from mobilise.web.pages import people as people_pages
+from mobilise.web.pages import rollout as rollout_pages
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -48,6 +54,12 @@ ROUTERS = (
     people_pages.router,
     devices_api.router,
     devices_pages.router,
+    drives_api.router,
+    drives_pages.router,
+    retention_api.router,
+    rollout_api.router,
+    rollout_pages.router,
+    comms_api.router,
     finance_api.router,
     finance_pages.router,
     migration_api.router,

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'migration_0001'
-down_revision = 'devices_0001'
+down_revision = 'comms_0001'
 branch_labels = None
 depends_on = None
 

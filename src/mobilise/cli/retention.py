@@ -1,0 +1,316 @@
+"""``mobilise retention``: rule sets, dry runs, explanations, holds, review and disposal."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mobilise.cli.context import FormatOption, actor, console, emit, err_console, session, settings
+from mobilise.core.clock import SystemClock
+from mobilise.core.errors import InvalidInput
+from mobilise.core.output import Format
+from mobilise.retention import disposal, dry_run, holds, review, rule_sets
+from mobilise.retention.evaluate import Estate, explain
+from mobilise.retention.rules import RuleSet, load_rule_set_file
+from mobilise.storage.base import Backend
+from mobilise.storage.local import LocalBackend
+
+app = typer.Typer(help="Review, retention and disposal: rule sets, dry runs, holds, review, "
+                       "disposal batches and certificates.", no_args_is_help=True)
+holds_app = typer.Typer(help="Legal and statutory holds.", no_args_is_help=True)
+review_app = typer.Typer(help="Disposition review.", no_args_is_help=True)
+dispose_app = typer.Typer(help="Disposal batches.", no_args_is_help=True)
+app.add_typer(holds_app, name="holds")
+app.add_typer(review_app, name="review")
+app.add_typer(dispose_app, name="dispose")
+
+Inventory = Annotated[str, typer.Option("--inventory", "-i",
+                                        help="inventory Parquet file(s); globs allowed")]
+People = Annotated[Path | None, typer.Option("--people", help="people Parquet file")]
+AsOf = Annotated[str | None, typer.Option("--as-of", help="evaluation date (default today)")]
+Rules = Annotated[str, typer.Option(
+    "--rules", "-r", help="a rule set file, or NAME or NAME@VERSION stored in the database")]
+
+
+def _as_of(value: str | None) -> date:
+    if value is None:
+        return SystemClock().today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"--as-of {value!r}: use YYYY-MM-DD") from None
+
+
+def _estate(inventory: str, people: Path | None) -> Estate:
+    return Estate.open(inventory, str(people) if people else None)
+
+
+def _rule_set(ref: str) -> RuleSet:
+    """A file on disk, or ``name`` (the active version) / ``name@version`` from the database."""
+    if Path(ref).is_file():
+        return load_rule_set_file(Path(ref))
+    name, _, version = ref.partition("@")
+    with session() as s:
+        row = rule_sets.get_version(s, name, int(version) if version else None)
+        return rule_sets.parsed(row)
+
+
+def _drive(person: str) -> Backend:
+    # A person's drive is the folder named after them under the home-drive root.
+    return LocalBackend(settings().home_root / person)
+
+
+@app.command()
+def validate(path: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
+    """Check a rule set file; problems are listed as file:line:column: message."""
+    rule_set = load_rule_set_file(path)
+    console.print(f"{rule_set.name} v{rule_set.version}: {len(rule_set.rules)} rules, "
+                  f"default {rule_set.default.id if rule_set.default else '(review)'}; "
+                  f"sha256 {rule_set.content_hash}", markup=False, highlight=False)
+
+
+@app.command()
+def activate(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False),
+    reason: str = typer.Option(None, help="why this version comes into force"),
+) -> None:
+    """Store a rule set version (if new) and bring it into force; the version in force
+    before is retired. An active version can never be edited: write a new version."""
+    text = path.read_text(encoding="utf-8")
+    with session() as s:
+        row = rule_sets.add_rule_set(s, actor(), text, file=str(path))
+        row = rule_sets.activate(s, actor(), row.name, row.version, reason=reason)
+        console.print(f"{row.name} v{row.version} is active (sha256 {row.content_hash})",
+                      markup=False, highlight=False)
+
+
+@app.command("dry-run")
+def dry_run_(
+    inventory: Inventory, rules: Rules, people: People = None, as_of: AsOf = None,
+    by: str = typer.Option("action", help="action, rule, org_unit or person"),
+    fmt: FormatOption = Format.TABLE,
+) -> None:
+    """What the rules would do to every file: files and bytes per action, rule, org unit or
+    person (due_* = eligible by the evaluation date). Changes nothing."""
+    if by not in dry_run.GROUPINGS:
+        raise InvalidInput(f"--by {by!r}: one of {', '.join(dry_run.GROUPINGS)}")
+    with session() as s:
+        in_force = holds.holds_in_force(s)
+    result = dry_run.dry_run(_estate(inventory, people), _rule_set(rules), _as_of(as_of),
+                             in_force, groupings=[by])
+    rows = result.tables[f"by_{by}"]
+    columns = ([] if by == "action" else [by]) + ["action", "files", "bytes", "due_files",
+                                                  "due_bytes"]
+    emit(rows, columns, fmt, title=f"{result.rule_set} v{result.version}: {result.files:,} "
+         f"files, {dry_run.bytes_text(result.bytes)}")
+
+
+@app.command()
+def diff(
+    inventory: Inventory,
+    old: str = typer.Argument(..., help="rule set file, NAME@VERSION"),
+    new: str = typer.Argument(..., help="rule set file, NAME@VERSION"),
+    people: People = None, as_of: AsOf = None, fmt: FormatOption = Format.TABLE,
+) -> None:
+    """What changes between two rule set versions over the whole estate."""
+    with session() as s:
+        in_force = holds.holds_in_force(s)
+    result = dry_run.diff(_estate(inventory, people), _rule_set(old), _rule_set(new),
+                          _as_of(as_of), in_force)
+    if fmt is Format.TABLE:
+        for sentence in result.sentences() or ["no file changes action"]:
+            console.print(sentence, markup=False, highlight=False)
+    emit(result.transitions, ["old_action", "new_action", "files", "bytes"], fmt,
+         title=f"{result.changed_files:,} files change rule or action")
+
+
+@app.command("explain")
+def explain_(
+    inventory: Inventory, rules: Rules,
+    person: str = typer.Option(..., help="the person (inventory key)"),
+    path: str = typer.Option(..., help="the file's path in their drive"),
+    people: People = None, as_of: AsOf = None, fmt: FormatOption = Format.TABLE,
+) -> None:
+    """The rule that decides one file, and each rule it beat and why."""
+    with session() as s:
+        in_force = holds.holds_in_force(s)
+    shown = explain(_estate(inventory, people), _rule_set(rules), person, path, _as_of(as_of),
+                    in_force)
+    if fmt is Format.JSON:
+        typer.echo(json.dumps(shown.as_dict(), indent=2))
+        return
+    console.print(f"{shown.action} by rule {shown.rule}"
+                  f" (eligible since {shown.eligible_since or 'never'}): {shown.reason}",
+                  markup=False, highlight=False)
+    emit([{"rule": r, "action": a, "why it lost": w} for r, a, w in shown.beaten],
+         ["rule", "action", "why it lost"], fmt, title="rules it beat")
+
+
+# --- holds ---------------------------------------------------------------------------
+
+
+@holds_app.command("list")
+def holds_list(all_: bool = typer.Option(False, "--all", help="include released holds"),
+               fmt: FormatOption = Format.TABLE) -> None:
+    """Holds in force (or all)."""
+    from sqlalchemy import select
+
+    from mobilise.retention.models import Hold, HoldStatus
+
+    with session() as s:
+        query = select(Hold).order_by(Hold.id)
+        if not all_:
+            query = query.where(Hold.status == HoldStatus.PLACED.value)
+        rows = [{"reference": h.reference, "kind": h.kind, "status": h.status,
+                 "people": ", ".join(h.people or []),
+                 "folders": ", ".join(f"{f['person']}:{f['path']}" for f in h.folders or []),
+                 "selector": h.selector_yaml, "placed_by": h.placed_by,
+                 "placed_at": h.placed_at, "reason": h.reason} for h in s.scalars(query)]
+    emit(rows, list(rows[0]) if rows else ["reference"], fmt, title="holds")
+
+
+@holds_app.command("place")
+def holds_place(
+    reference: str, kind: str = typer.Option(..., help="litigation, foi, sar, inquiry, complaint"),
+    reason: str = typer.Option(...),
+    person: list[str] = typer.Option([], help="a person's whole drive (repeatable)"),
+    folder: list[str] = typer.Option([], help="PERSON:PATH (repeatable)"),
+    select: str | None = typer.Option(None, help="a selector, e.g. '{name: \"*Op Castle*\"}'"),
+) -> None:
+    """Place a hold: from now on nothing it covers is disposed."""
+    folders = []
+    for value in folder:
+        owner, sep, path = value.partition(":")
+        if not sep:
+            raise InvalidInput(f"--folder {value!r}: use PERSON:PATH")
+        folders.append({"person": owner, "path": path})
+    with session() as s:
+        holds.place_hold(s, actor(), reference, kind, reason, people=person, folders=folders,
+                         selector=select)
+    err_console.print(f"hold {reference} placed")
+
+
+@holds_app.command("release")
+def holds_release(reference: str, reason: str = typer.Option(...)) -> None:
+    """Release a hold (the files it covered follow their rules again)."""
+    with session() as s:
+        holds.release_hold(s, actor(), reference, reason)
+    err_console.print(f"hold {reference} released")
+
+
+# --- review --------------------------------------------------------------------------
+
+
+@review_app.command("queue")
+def review_queue(inventory: Inventory,
+                 rules: str = typer.Option(..., "--rules", help="NAME[@VERSION] in force"),
+                 people: People = None,
+                 as_of: AsOf = None, person: str | None = None, rule: str | None = None) -> None:
+    """Queue review items for files due for review under the active rule set."""
+    with session() as s:
+        name, _, version = rules.partition("@")
+        row = rule_sets.get_version(s, name, int(version) if version else None)
+        count = review.queue_reviews(s, actor(), row, _estate(inventory, people), _as_of(as_of),
+                                     holds.holds_in_force(s), person=person, rule=rule)
+    err_console.print(f"{count} review items queued")
+
+
+@review_app.command("list")
+def review_list(by: str = typer.Option("person", help="person or rule"),
+                fmt: FormatOption = Format.TABLE) -> None:
+    """Pending review items per person or per rule."""
+    with session() as s:
+        rows = review.review_queue(s, by=by)
+    emit(rows, [by, "files", "bytes"], fmt, title="pending review")
+
+
+@review_app.command("decide")
+def review_decide(
+    decision: str = typer.Argument(..., help="keep-migrate, keep-archive or dispose"),
+    items: list[int] = typer.Option([], "--item", help="review item id (repeatable)"),
+    rule: str | None = typer.Option(None, help="bulk: every pending item of this rule"),
+    rules: str = typer.Option("", "--rules", help="NAME[@VERSION] for --rule"),
+    person: str | None = typer.Option(None, help="with --rule: only this person's items"),
+    justification: str = typer.Option(..., help="why: kept in the record of the decision"),
+) -> None:
+    """Decide review items, one by one or in bulk by rule."""
+    with session() as s:
+        if rule is not None:
+            name, _, version = rules.partition("@")
+            row = rule_sets.get_version(s, name, int(version) if version else None)
+            done = review.decide_rule(s, actor(), row, rule, decision, justification,
+                                      person=person)
+        else:
+            done = review.decide(s, actor(), items, decision, justification)
+    err_console.print(f"{len(done)} review items decided: {decision}")
+
+
+# --- disposal ------------------------------------------------------------------------
+
+
+@dispose_app.command("propose")
+def dispose_propose(inventory: Inventory, rules: str = typer.Option(..., "--rules"),
+                    people: People = None, as_of: AsOf = None, person: str | None = None,
+                    rule: str | None = None, limit: int | None = None) -> None:
+    """Propose a disposal batch of every file now due (re-read from storage)."""
+    with session() as s:
+        name, _, version = rules.partition("@")
+        row = rule_sets.get_version(s, name, int(version) if version else None)
+        batch = disposal.propose_batch(s, actor(), row, _estate(inventory, people), _drive,
+                                       _as_of(as_of), person=person, rule=rule, limit=limit)
+        err_console.print(f"batch {batch.id} proposed: {len(batch.items)} files, "
+                          f"{sum(i.size for i in batch.items)} bytes; another records "
+                          "manager must approve it")
+
+
+@dispose_app.command("approve")
+def dispose_approve(batch: int, reason: str | None = typer.Option(None)) -> None:
+    """Approve a batch (not one you proposed)."""
+    with session() as s:
+        disposal.approve_batch(s, actor(), batch, reason=reason)
+    err_console.print(f"batch {batch} approved")
+
+
+@dispose_app.command("execute")
+def dispose_execute(batch: int) -> None:
+    """Delete the batch's files, each re-checked first (holds, size, time, SHA-256)."""
+    with session() as s:
+        done = disposal.execute_batch(s, actor(), batch, _drive)
+        err_console.print(f"batch {batch}: {done.deleted_files} deleted "
+                          f"({done.deleted_bytes} bytes), {done.skipped_files} skipped")
+
+
+@dispose_app.command("cancel")
+def dispose_cancel(batch: int, reason: str = typer.Option(...)) -> None:
+    with session() as s:
+        disposal.cancel_batch(s, actor(), batch, reason)
+    err_console.print(f"batch {batch} cancelled")
+
+
+@dispose_app.command("list")
+def dispose_list(status: str | None = None, fmt: FormatOption = Format.TABLE) -> None:
+    with session() as s:
+        rows: list[dict[str, Any]] = [
+            {"batch": b.id, "status": b.status, "files": len(b.items),
+             "proposed_by": b.proposed_by, "approved_by": b.approved_by,
+             "executed_by": b.executed_by, "deleted": b.deleted_files,
+             "skipped": b.skipped_files} for b in disposal.batches(s, status)]
+    emit(rows, ["batch", "status", "files", "proposed_by", "approved_by", "executed_by",
+                "deleted", "skipped"], fmt, title="disposal batches")
+
+
+@app.command()
+def certificate(batch: int, out: Path = typer.Option(Path("."), help="folder to write to")
+                ) -> None:
+    """Write the certificate of an executed batch as HTML and CSV."""
+    out.mkdir(parents=True, exist_ok=True)
+    with session() as s:
+        html = disposal.certificate_html(s, batch, settings().organisation)
+        text = disposal.certificate_csv(s, batch)
+    (out / f"disposal-certificate-{batch}.html").write_text(html, encoding="utf-8")
+    (out / f"disposal-certificate-{batch}.csv").write_text(text, encoding="utf-8")
+    err_console.print(f"written {out / f'disposal-certificate-{batch}'}.html and .csv")

@@ -1,0 +1,629 @@
+"""Scan a home directory into a Parquet inventory.
+
+One scan writes one file, ``<data_dir>/inventory/<person-key>/<scan-id>.parquet``. It is
+written as ``.<scan-id>.parquet.tmp`` and renamed only once complete, so a crash leaves a
+temp file that no reader picks up (readers look for ``*.parquet`` without a leading dot);
+the next scan of the same person removes it.
+
+The walk uses ``os.scandir`` on an open folder descriptor, so each entry's ``lstat`` is
+an ``fstatat`` relative to it (cheaper than resolving the whole path again). Python hands
+names from a descriptor listing back as ``surrogateescape`` text, which maps one-to-one to
+the bytes on disk: the ``path`` column keeps those raw bytes (Isilon shares carry names in
+legacy encodings) and the text columns show undecodable bytes as backslash-x escapes. Rows are
+buffered in columns and flushed every ``batch_rows`` entries, so memory is bounded by the
+batch, the stack of folders still to visit and the largest single folder, never by the
+size of the tree. Symlinks are recorded, never followed.
+Anything strange about an entry becomes a value in its ``error`` column, never an
+exception out of the scan.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import secrets
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from mobilise.core.clock import Clock
+from mobilise.core.errors import Conflict, InvalidInput, NotFound
+from mobilise.core.progress import Progress
+
+if TYPE_CHECKING:
+    from mobilise.drives.smb_source import SmbSource
+
+INVENTORY_DIR = "inventory"
+TEMP_SUFFIX = ".parquet.tmp"
+DEFAULT_BATCH_ROWS = 65_536
+DEFAULT_MAX_DEPTH = 256
+
+
+class ScanError(StrEnum):
+    """Why one entry could not be read completely (the ``error`` column)."""
+
+    PERMISSION_DENIED = "permission_denied"
+    VANISHED = "vanished"
+    TOO_DEEP = "too_deep"
+    LOOP = "loop"
+    UNREADABLE = "unreadable"
+
+
+KIND_FILE = "file"
+KIND_FOLDER = "folder"
+KIND_SYMLINK = "symlink"
+KIND_SPECIAL = "special"
+
+
+SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.int64(), nullable=False),
+        pa.field("parent_id", pa.int64(), nullable=False),  # -1: at the drive root
+        pa.field("path", pa.binary(), nullable=False),  # raw bytes, relative to the root
+        pa.field("path_text", pa.string(), nullable=False),  # undecodable bytes as \xNN
+        pa.field("name", pa.string(), nullable=False),
+        pa.field("extension", pa.string()),  # lower case, files only
+        pa.field("utf8", pa.bool_(), nullable=False),  # is the name valid UTF-8
+        pa.field("size", pa.int64()),
+        pa.field("created", pa.timestamp("us", tz="UTC")),  # st_ctime on Linux (no birth time)
+        pa.field("modified", pa.timestamp("us", tz="UTC")),
+        pa.field("accessed", pa.timestamp("us", tz="UTC")),
+        pa.field("mode", pa.uint32()),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("depth", pa.int32(), nullable=False),
+        pa.field("error", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    person_key: str
+    inventory: Path
+    scan_id: str
+    entries: int
+    files: int
+    bytes: int
+    errors: int
+
+
+class _Columns:
+    """Column buffers for one batch. The walk's inner loop appends only a row id, a parent
+    id, the relative path and the lstat result; every other column is derived from those
+    in vectorised Arrow steps when the batch is flushed."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.ids: list[int] = []
+        self.parents: list[int] = []
+        self.paths: list[str] = []  # surrogate-escaped text, as os functions give it
+        self.names: list[str] = []
+        self.stats: list[os.stat_result | None] = []
+        self.problems: dict[int, tuple[str, str]] = {}  # row index -> (kind, error)
+
+    def add_problem(
+        self, row_id: int, parent: int, path: str, st: os.stat_result | None, kind: str,
+        error: str | None,
+    ) -> None:
+        """A row the fast path cannot describe: a folder's own row or an entry in error."""
+        if error is not None or st is None:
+            self.problems[len(self.ids)] = (kind, error or "")
+        self.ids.append(row_id)
+        self.parents.append(parent)
+        self.paths.append(path)
+        self.names.append(path.rpartition("/")[2])
+        self.stats.append(st)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def to_batch(self) -> pa.RecordBatch:
+        path_bin, path_text, name, utf8 = _text_columns(self.paths, self.names)
+        stats = self.stats
+        if self.problems:
+            modes = pa.array([s.st_mode if s else None for s in stats], pa.uint32())
+            sizes = pa.array([s.st_size if s else None for s in stats], pa.int64())
+            ctimes = [s.st_ctime_ns if s else None for s in stats]
+            mtimes = [s.st_mtime_ns if s else None for s in stats]
+            atimes = [s.st_atime_ns if s else None for s in stats]
+        else:
+            modes = pa.array([s.st_mode for s in stats], pa.uint32())  # type: ignore[union-attr]
+            sizes = pa.array([s.st_size for s in stats], pa.int64())  # type: ignore[union-attr]
+            ctimes = [s.st_ctime_ns for s in stats]  # type: ignore[union-attr]
+            mtimes = [s.st_mtime_ns for s in stats]  # type: ignore[union-attr]
+            atimes = [s.st_atime_ns for s in stats]  # type: ignore[union-attr]
+        kinds = _kinds(modes, self.problems)
+        ext = pc.struct_field(pc.extract_regex(name, r"[^.]\.(?P<e>[^.]+)$"), "e")
+        ext = pc.if_else(pc.equal(kinds, KIND_FILE), pc.utf8_lower(ext), None)
+        depth = pc.add(pc.count_substring(path_text, "/"), 1).cast(pa.int32())
+        errors: list[str | None] = [None] * len(stats)
+        for index, (_, error) in self.problems.items():
+            errors[index] = error or None
+        columns = [
+            pa.array(self.ids, pa.int64()),
+            pa.array(self.parents, pa.int64()),
+            path_bin,
+            path_text,
+            name,
+            ext,
+            utf8,
+            sizes,
+            _micro_timestamps(ctimes),
+            _micro_timestamps(mtimes),
+            _micro_timestamps(atimes),
+            modes,
+            kinds,
+            depth,
+            pa.array(errors, pa.string()),
+        ]
+        return pa.RecordBatch.from_arrays(columns, schema=SCHEMA)
+
+
+def _kinds(modes: pa.Array, problems: dict[int, tuple[str, str]]) -> pa.Array:
+    """file / folder / symlink / special from the mode's format bits, vectorised."""
+    fmt = pc.bit_wise_and(modes, pa.scalar(stat.S_IFMT(0o177777), pa.uint32()))
+    kinds = pc.case_when(
+        pc.make_struct(
+            pc.equal(fmt, stat.S_IFREG), pc.equal(fmt, stat.S_IFDIR), pc.equal(fmt, stat.S_IFLNK)
+        ),
+        KIND_FILE, KIND_FOLDER, KIND_SYMLINK, KIND_SPECIAL,
+    )
+    if not problems:
+        return kinds
+    values = kinds.to_pylist()
+    for index, (kind, _) in problems.items():
+        values[index] = kind
+    return pa.array(values, pa.string())
+
+
+def _micro_timestamps(nanos: list[int | None]) -> pa.Array:
+    """Nanoseconds from stat, divided in one vectorised step (datetime handles only us)."""
+    micros = pc.divide(pa.array(nanos, pa.int64()), 1000)
+    return micros.cast(pa.timestamp("us", tz="UTC"))
+
+
+def _text_columns(paths: list[str], names: list[str]
+                  ) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
+    """Raw path bytes, path text, name text and name validity for a batch. A batch of
+    valid UTF-8 (the usual case) converts in one step; a batch holding a name that is not
+    UTF-8 (its undecodable bytes arrive as surrogates) pays for a per-path conversion."""
+    try:
+        text = pa.array(paths, pa.string())
+        name = pa.array(names, pa.string())
+        valid = pa.array([True] * len(paths), pa.bool_())
+        return text.cast(pa.binary()), text, name, valid
+    except (UnicodeEncodeError, pa.ArrowInvalid):
+        pass
+    raw: list[bytes] = []
+    texts: list[str] = []
+    valid_names: list[bool] = []
+    for path in paths:
+        data = path.encode("utf-8", "surrogateescape")
+        raw.append(data)
+        texts.append(data.decode("utf-8", "backslashreplace"))
+    shown = [_shown(n) for n in names]
+    valid_names = [_is_utf8(n) for n in names]
+    return (pa.array(raw, pa.binary()), pa.array(texts, pa.string()),
+            pa.array(shown, pa.string()), pa.array(valid_names, pa.bool_()))
+
+
+def _shown(name: str) -> str:
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _error_for(exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return ScanError.PERMISSION_DENIED
+    if isinstance(exc, FileNotFoundError | NotADirectoryError):
+        return ScanError.VANISHED
+    if exc.errno == errno.ELOOP:
+        return ScanError.LOOP
+    return ScanError.UNREADABLE
+
+
+def _guess_kind(entry: os.DirEntry[str]) -> str:
+    """The kind from the directory listing alone, for an entry that cannot be stat'ed."""
+    try:
+        if entry.is_symlink():
+            return KIND_SYMLINK
+        if entry.is_dir(follow_symlinks=False):
+            return KIND_FOLDER
+        if entry.is_file(follow_symlinks=False):
+            return KIND_FILE
+    except OSError:
+        pass
+    return KIND_SPECIAL
+
+
+# A folder waiting to be listed: absolute path, relative path, its row id, parent row id,
+# depth, its lstat, and the chain of (device, inode) of its ancestors (for loop detection).
+_Chain = tuple[int, int, Any] | None
+_Pending = tuple[str, str, int, int, int, os.stat_result, _Chain]
+_OPEN_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def walk(
+    root: str,
+    columns: _Columns,
+    flush: Callable[[], None],
+    *,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    before_stat: Callable[[str], None] | None = None,
+) -> None:
+    """Walk ``root`` depth-first into ``columns``, calling ``flush`` when a batch is full.
+
+    Each folder is opened once and listed through its descriptor, so every lstat is a
+    ``fstatat`` relative to it: the kernel does not resolve the whole path again for
+    every entry (measured: about 25% faster than stat by full path).
+    ``before_stat`` is called with each entry's absolute path just before it is stat'ed;
+    tests use it to change the tree mid-scan.
+    """
+    root_st = os.lstat(root)
+    stack: list[_Pending] = [(root, "", -1, -1, 0, root_st, (root_st.st_dev, root_st.st_ino, None))]
+    next_id = 0
+    # Bound methods and literal masks: the inner loop runs once per entry, and attribute
+    # and global lookups there cost measurable time at a million entries.
+    add_id, add_parent, add_path, add_name, add_stat = _appenders(columns)
+    room = batch_rows
+    while stack:
+        abs_dir, rel_dir, dir_id, parent_id, depth, dir_st, chain = stack.pop()
+        try:
+            fd = os.open(abs_dir, _OPEN_FOLDER)
+        except OSError as exc:
+            if dir_id < 0:
+                raise
+            columns.add_problem(dir_id, parent_id, rel_dir, dir_st, KIND_FOLDER, _error_for(exc))
+            continue
+        if dir_id >= 0:
+            columns.add_problem(dir_id, parent_id, rel_dir, dir_st, KIND_FOLDER, None)
+        prefix_abs = abs_dir + "/"
+        prefix_rel = rel_dir + "/" if rel_dir else ""
+        child_depth = depth + 1
+        try:
+            with os.scandir(fd) as scanner:
+                for entry in scanner:
+                    name = entry.name
+                    if before_stat is not None:
+                        before_stat(prefix_abs + name)
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError as exc:
+                        columns.add_problem(next_id, dir_id, prefix_rel + name, None,
+                                            _guess_kind(entry), _error_for(exc))
+                        next_id += 1
+                        continue
+                    if st.st_mode & 0o170000 == 0o040000:  # a folder: S_ISDIR, inlined
+                        problem = _descent_problem(st, chain, child_depth, max_depth)
+                        if problem is None:
+                            stack.append((prefix_abs + name, prefix_rel + name, next_id, dir_id,
+                                          child_depth, st, (st.st_dev, st.st_ino, chain)))
+                        else:
+                            columns.add_problem(next_id, dir_id, prefix_rel + name, st,
+                                                KIND_FOLDER, problem)
+                    else:
+                        add_id(next_id)
+                        add_parent(dir_id)
+                        add_path(prefix_rel + name)
+                        add_name(name)
+                        add_stat(st)
+                    next_id += 1
+                    room -= 1
+                    if room <= 0:
+                        # add_problem rows count too, so measure the batch, not the loop.
+                        if len(columns) >= batch_rows:
+                            flush()
+                            add_id, add_parent, add_path, add_name, add_stat = _appenders(
+                                columns)
+                        room = batch_rows - len(columns)
+        except OSError as exc:
+            # The listing itself broke off part-way; what was read is kept.
+            columns.add_problem(next_id, dir_id, rel_dir, None, KIND_FOLDER, _error_for(exc))
+            next_id += 1
+        finally:
+            os.close(fd)
+    if len(columns):
+        flush()
+
+
+def _appenders(columns: _Columns) -> tuple[Callable[[int], None], Callable[[int], None],
+                                           Callable[[str], None], Callable[[str], None],
+                                           Callable[[os.stat_result], None]]:
+    return (columns.ids.append, columns.parents.append, columns.paths.append,
+            columns.names.append, columns.stats.append)
+
+
+def _descent_problem(st: os.stat_result, chain: _Chain, depth: int, max_depth: int) -> str | None:
+    if depth >= max_depth:
+        return ScanError.TOO_DEEP
+    key = (st.st_dev, st.st_ino)
+    link = chain
+    while link is not None:
+        if (link[0], link[1]) == key:
+            return ScanError.LOOP
+        link = link[2]
+    return None
+
+
+# zstd with dictionaries only where values repeat: measured smaller and faster to write
+# than the default (snappy, dictionary on every column), which spends its time trying to
+# build dictionaries of unique paths.
+_WRITE_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "use_dictionary": ["kind", "extension", "error"],
+}
+
+
+def new_scan_id(clock: Clock) -> str:
+    """Sortable by time, unique across concurrent scans."""
+    return clock.now().astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)
+
+
+def inventory_folder(data_dir: Path, person_key: str) -> Path:
+    if not person_key or "/" in person_key or person_key.startswith("."):
+        raise ValueError(f"unusable person key {person_key!r}")
+    return data_dir / INVENTORY_DIR / person_key
+
+
+def scan_drive(
+    person_key: str,
+    upn: str,
+    home: Path | str,
+    data_dir: Path,
+    clock: Clock,
+    *,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    before_stat: Callable[[str], None] | None = None,
+    on_rows: Callable[[int], None] | None = None,
+    source: SmbSource | None = None,
+) -> ScanResult:
+    """Scan one person's home directory into a new complete inventory file: a local
+    path, or with ``source`` a path on that SMB server (``share/folder`` or UNC)."""
+    if source is None:
+        root = os.fsdecode(os.fspath(home)).rstrip("/") or "/"
+        if not os.path.isdir(root):
+            raise NotFound(f"home directory {root!r} of {person_key} does not exist")
+        try:
+            os.close(os.open(root, _OPEN_FOLDER))
+        except OSError as exc:
+            raise InvalidInput(f"cannot read home directory {root!r}: {exc.strerror}") from exc
+    else:
+        root = source.unc(os.fspath(home))
+    folder = inventory_folder(data_dir, person_key)
+    folder.mkdir(parents=True, exist_ok=True)
+    scan_id = new_scan_id(clock)
+    final = folder / f"{scan_id}.parquet"
+    temp = folder / f".{scan_id}{TEMP_SUFFIX}"
+    with _person_lock(folder, person_key):
+        _remove_stale_temps(folder)
+        started = clock.now()
+        meta = {
+            "mobilise.person_key": person_key,
+            "mobilise.upn": upn,
+            "mobilise.root": root,
+            "mobilise.scan_id": scan_id,
+            "mobilise.started": started.isoformat(),
+        }
+        counts = _Counts()
+        columns = _Columns()
+        try:
+            with pq.ParquetWriter(temp, SCHEMA.with_metadata(meta), **_WRITE_OPTIONS) as writer:
+
+                def flush() -> None:
+                    batch = columns.to_batch()
+                    counts.add(batch)
+                    writer.write_batch(batch)
+                    columns.reset()
+                    if on_rows is not None:
+                        on_rows(batch.num_rows)
+
+                if source is None:
+                    walk(root, columns, flush, batch_rows=batch_rows, max_depth=max_depth,
+                         before_stat=before_stat)
+                else:
+                    from mobilise.drives.smb_source import walk_smb
+
+                    walk_smb(root, source, columns, flush, batch_rows=batch_rows,
+                             max_depth=max_depth)
+                writer.add_key_value_metadata(
+                    {"mobilise.finished": clock.now().isoformat(), **counts.as_metadata()}
+                )
+            _fsync(temp)
+            os.replace(temp, final)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+    return ScanResult(person_key, final, scan_id, counts.entries, counts.files, counts.bytes,
+                      counts.errors)
+
+
+class _Counts:
+    def __init__(self) -> None:
+        self.entries = self.files = self.bytes = self.errors = 0
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        is_file = pc.equal(batch.column("kind"), KIND_FILE)
+        self.entries += batch.num_rows
+        self.files += pc.sum(is_file.cast(pa.int64())).as_py() or 0
+        self.bytes += pc.sum(pc.if_else(is_file, batch.column("size"), 0)).as_py() or 0
+        self.errors += batch.num_rows - batch.column("error").null_count
+
+    def as_metadata(self) -> dict[str, str]:
+        return {
+            "mobilise.entries": str(self.entries),
+            "mobilise.files": str(self.files),
+            "mobilise.bytes": str(self.bytes),
+            "mobilise.errors": str(self.errors),
+        }
+
+
+class _person_lock:
+    """One scan per person at a time, so a scan may clear the temp files of dead ones."""
+
+    def __init__(self, folder: Path, person_key: str) -> None:
+        self.path = folder / ".lock"
+        self.person_key = person_key
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise Conflict(f"a scan of {self.person_key} is already running") from None
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
+
+
+def _remove_stale_temps(folder: Path) -> None:
+    for temp in folder.glob(f".*{TEMP_SUFFIX}"):
+        temp.unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def inventories(data_dir: Path, person_key: str) -> list[Path]:
+    """Complete inventories of one person, oldest first (temp files are never listed)."""
+    folder = data_dir / INVENTORY_DIR / person_key
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.parquet") if not p.name.startswith("."))
+
+
+def latest_inventory(data_dir: Path, person_key: str) -> Path | None:
+    found = inventories(data_dir, person_key)
+    return found[-1] if found else None
+
+
+def inventory_metadata(path: Path) -> dict[str, str]:
+    raw = pq.read_metadata(path).metadata or {}
+    return {k.decode(): v.decode() for k, v in raw.items() if k.startswith(b"mobilise.")}
+
+
+# --- many people, in parallel processes --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DriveToScan:
+    person_key: str
+    upn: str
+    home: str
+
+
+@dataclass(frozen=True)
+class ScanFailure:
+    person_key: str
+    home: str
+    reason: str
+
+
+_row_queue: Any = None
+
+
+def _init_worker(queue: Any) -> None:
+    global _row_queue
+    _row_queue = queue
+
+
+def _scan_one(drive: DriveToScan, data_dir: Path, clock: Clock, batch_rows: int,
+              max_depth: int, source: SmbSource | None) -> ScanResult | ScanFailure:
+    queue = _row_queue
+
+    def report(rows: int) -> None:
+        if queue is not None:
+            queue.put((drive.person_key, rows))
+
+    try:
+        return scan_drive(drive.person_key, drive.upn, drive.home, data_dir, clock,
+                          batch_rows=batch_rows, max_depth=max_depth, on_rows=report,
+                          source=source)
+    except Exception as exc:  # one drive failing (refused, gone, server down) is reported
+        return ScanFailure(drive.person_key, drive.home, str(exc) or type(exc).__name__)
+
+
+def scan_drives(
+    drives: list[DriveToScan],
+    data_dir: Path,
+    clock: Clock,
+    *,
+    processes: int = 2,
+    progress: Progress | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    source: SmbSource | None = None,
+) -> list[ScanResult | ScanFailure]:
+    """Scan many people's drives, ``processes`` at a time (processes, not threads: the
+    walk is CPU-bound Python and threads slow it down on few cores). Results come back
+    in the order given; a drive that cannot be scanned gives a ``ScanFailure``.
+
+    Progress advances once per person, with the entries scanned so far (live, from
+    every batch the workers write) and the rate in entries per second as stats.
+    """
+    import multiprocessing
+    import queue as queue_module
+    import time
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    if progress is not None:
+        progress.start(len(drives), "scanning drives")
+    context = multiprocessing.get_context("fork")
+    rows: Any = context.Queue()
+    results: dict[int, ScanResult | ScanFailure] = {}
+    entries: dict[str, int] = {}
+    started = time.monotonic()
+    with ProcessPoolExecutor(max_workers=max(1, processes), mp_context=context,
+                             initializer=_init_worker, initargs=(rows,)) as pool:
+        futures = {
+            pool.submit(_scan_one, d, data_dir, clock, batch_rows, max_depth, source): i
+            for i, d in enumerate(drives)
+        }
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            while True:
+                try:
+                    key, count = rows.get_nowait()
+                except queue_module.Empty:
+                    break
+                entries[key] = entries.get(key, 0) + count
+            for future in done:
+                result = future.result()
+                results[futures[future]] = result
+                # The result is exact; queued batch counts may still be in flight.
+                entries[result.person_key] = getattr(result, "entries", 0)
+            if progress is not None:
+                total = sum(entries.values())
+                rate = total / max(time.monotonic() - started, 1e-9)
+                progress.advance(len(done), entries=total, entries_per_s=round(rate))
+    rows.close()
+    if progress is not None:
+        progress.finish()
+    return [results[i] for i in range(len(drives))]

@@ -1,0 +1,346 @@
+"""Disposal: nothing is deleted outside a batch. A batch is proposed from files that are
+eligible for disposal (a ``dispose`` rule whose period has run, or a review decided
+``dispose``), approved by a records manager other than the proposer, then executed
+through the storage backend. At execution each file is checked again (holds in force,
+size, modified time, SHA-256) and skipped if anything changed; each deletion and each skip
+is an audit event; the certificate lists exactly the files deleted."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from markupsafe import escape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mobilise.core import audit
+from mobilise.core.actor import Actor
+from mobilise.core.clock import Clock, SystemClock, utc
+from mobilise.core.errors import InvalidInput, NotFound, TransitionRefused
+from mobilise.core.output import to_csv
+from mobilise.core.transitions import Context, Lifecycle, Transition, run_transition
+from mobilise.retention.evaluate import Estate, Sql, evaluate
+from mobilise.retention.holds import FileFacts, covering_hold, holds_in_force
+from mobilise.retention.models import (
+    BatchStatus,
+    DisposalBatch,
+    DisposalItem,
+    ItemOutcome,
+    ReviewDecision,
+    ReviewItem,
+    ReviewStatus,
+    RuleSetVersion,
+)
+from mobilise.retention.rule_sets import RECORDS, parsed, require_records_manager
+from mobilise.storage.base import Backend, EntryNotFound, StorageError
+
+Drive = Callable[[str], Backend]  # the storage backend of one person's drive
+CHUNK = 1 << 20
+
+
+def _records_manager(ctx: Context, _batch: DisposalBatch) -> str | None:
+    return None if ctx.actor.has_any(RECORDS) else "only a records manager may do this"
+
+
+def _not_the_proposer(ctx: Context, batch: DisposalBatch) -> str | None:
+    if ctx.actor.name == batch.proposed_by:
+        return "the proposer cannot approve their own batch: another records manager must"
+    return None
+
+
+def _stamp(field: str) -> Callable[[Context, DisposalBatch], None]:
+    def effect(ctx: Context, batch: DisposalBatch) -> None:
+        setattr(batch, f"{field}_by", ctx.actor.name)
+        setattr(batch, f"{field}_at", ctx.params["clock"].now())
+        for key in ("deleted_files", "deleted_bytes", "skipped_files"):
+            if key in ctx.params:
+                setattr(batch, key, ctx.params[key])
+    return effect
+
+
+BATCH = Lifecycle[DisposalBatch](
+    entity="disposal_batch",
+    state_attr="status",
+    transitions=[
+        Transition("approve", frozenset({BatchStatus.PROPOSED.value}), BatchStatus.APPROVED.value,
+                   guards=(_records_manager, _not_the_proposer), effects=(_stamp("approved"),),
+                   label="Approve"),
+        Transition("execute", frozenset({BatchStatus.APPROVED.value}), BatchStatus.EXECUTED.value,
+                   guards=(_records_manager,), effects=(_stamp("executed"),), label="Execute"),
+        Transition("cancel", frozenset({BatchStatus.PROPOSED.value, BatchStatus.APPROVED.value}),
+                   BatchStatus.CANCELLED.value, guards=(_records_manager,), needs_reason=True,
+                   label="Cancel"),
+    ],
+)
+
+
+def sha256_of(backend: Backend, path: str) -> str:
+    digest = hashlib.sha256()
+    with backend.open_read(path) as stream:
+        while chunk := stream.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _candidates(
+    session: Session, version: RuleSetVersion, estate: Estate, as_of: date,
+    person: str | None, rule: str | None,
+) -> list[tuple[str, str, str, date | None, int | None]]:
+    """(person, path, rule, eligible since, review item) of every file due for disposal."""
+    rule_set = parsed(version)
+    holds = holds_in_force(session)
+    where = Sql("i.person = ?", [person]) if person is not None else None
+    evaluate(estate, rule_set, as_of, holds, table="disposal_due", where=where)
+    filters = "action = 'dispose' AND eligible_since <= ?"
+    params: list[Any] = [as_of]
+    if rule is not None:
+        filters += " AND rule = ?"
+        params.append(rule)
+    found: list[tuple[str, str, str, date | None, int | None]] = [
+        (p, f, r, e, None) for p, f, r, e in estate.con.execute(
+            f"SELECT person, path, rule, eligible_since FROM disposal_due WHERE {filters} "
+            "ORDER BY person, path", params).fetchall()
+    ]
+    reviewed = select(ReviewItem).where(
+        ReviewItem.rule_set_id == version.id, ReviewItem.status == ReviewStatus.DECIDED.value,
+        ReviewItem.decision == ReviewDecision.DISPOSE.value)
+    if person is not None:
+        reviewed = reviewed.where(ReviewItem.person == person)
+    if rule is not None:
+        reviewed = reviewed.where(ReviewItem.rule == rule)
+    found += [(i.person, i.path, i.rule, i.eligible_since, i.id) for i in session.scalars(reviewed)]
+    return found
+
+
+def _in_open_or_done_batches(session: Session) -> set[tuple[str, str]]:
+    rows = session.execute(
+        select(DisposalItem.person, DisposalItem.path).join(DisposalBatch).where(
+            DisposalBatch.status != BatchStatus.CANCELLED.value,
+            DisposalItem.outcome != ItemOutcome.SKIPPED.value))
+    return {(p, f) for p, f in rows}
+
+
+def propose_batch(
+    session: Session, actor: Actor, version: RuleSetVersion, estate: Estate, drive: Drive,
+    as_of: date, *, person: str | None = None, rule: str | None = None,
+    limit: int | None = None, clock: Clock | None = None,
+) -> DisposalBatch:
+    """Propose a batch of every file now due for disposal (optionally one person or rule).
+    Each file's size, modified time and SHA-256 are read from storage and recorded."""
+    require_records_manager(actor, "propose a disposal batch")
+    clock = clock or SystemClock()
+    rule_set = parsed(version)
+    taken = _in_open_or_done_batches(session)
+    items: list[DisposalItem] = []
+    for owner, path, rule_id, since, review_id in _candidates(
+            session, version, estate, as_of, person, rule):
+        if (owner, path) in taken or (limit is not None and len(items) >= limit):
+            continue
+        backend = drive(owner)
+        try:
+            entry = backend.stat(path)
+            digest = sha256_of(backend, path)
+        except StorageError:
+            continue  # gone or unreadable since the scan: nothing to dispose
+        items.append(DisposalItem(
+            person=owner, path=path, size=entry.size, modified=entry.modified, sha256=digest,
+            rule=rule_id, authority=rule_set.rule(rule_id).authority, eligible_since=since,
+            review_item_id=review_id, outcome=ItemOutcome.PENDING.value))
+        taken.add((owner, path))
+    if not items:
+        raise InvalidInput("no file is due for disposal: nothing to propose")
+    batch = DisposalBatch(
+        rule_set_id=version.id, status=BatchStatus.PROPOSED.value,
+        method=f"deleted through the {drive(items[0].person).name} storage backend (remove)",
+        proposed_by=actor.name, proposed_at=clock.now(), deleted_files=0, deleted_bytes=0,
+        skipped_files=0)
+    audit.create(session, actor, "retention.disposal.propose", batch,
+                 reason=f"{len(items)} files due under {version.name} v{version.version}")
+    session.flush()
+    for item in items:
+        item.batch_id = batch.id
+        session.add(item)
+    session.flush()
+    return batch
+
+
+def get_batch(session: Session, batch_id: int) -> DisposalBatch:
+    batch = session.get(DisposalBatch, batch_id)
+    if batch is None:
+        raise NotFound(f"no disposal batch {batch_id}")
+    return batch
+
+
+def approve_batch(
+    session: Session, actor: Actor, batch_id: int, *, reason: str | None = None,
+    clock: Clock | None = None,
+) -> DisposalBatch:
+    batch = get_batch(session, batch_id)
+    run_transition(session, actor, BATCH, "approve", [batch], reason=reason,
+                   clock=clock or SystemClock())
+    session.flush()
+    return batch
+
+
+def cancel_batch(session: Session, actor: Actor, batch_id: int, reason: str) -> DisposalBatch:
+    batch = get_batch(session, batch_id)
+    run_transition(session, actor, BATCH, "cancel", [batch], reason=reason,
+                   clock=SystemClock())
+    session.flush()
+    return batch
+
+
+def _why_not(item: DisposalItem, backend: Backend, holds: Any, as_of: date) -> str | None:
+    """Re-check one file just before deleting it: None means delete."""
+    try:
+        entry = backend.stat(item.path)
+    except EntryNotFound:
+        return "the file is no longer there"
+    except StorageError as exc:
+        return f"cannot check the file: {exc}"
+    facts = FileFacts(item.person, item.path, entry.size, entry.modified, entry.created)
+    hold = covering_hold(holds, facts, as_of)
+    if hold is not None:
+        return f"under hold {hold}"
+    if entry.size != item.size:
+        return f"size changed ({item.size} -> {entry.size} bytes)"
+    if utc(entry.modified) != utc(item.modified):
+        return f"modified since proposal ({utc(item.modified)} -> {utc(entry.modified)})"
+    try:
+        digest = sha256_of(backend, item.path)
+    except StorageError as exc:
+        return f"cannot read the file: {exc}"
+    if digest != item.sha256:
+        return "content changed (SHA-256 differs)"
+    return None
+
+
+def execute_batch(
+    session: Session, actor: Actor, batch_id: int, drive: Drive, *,
+    clock: Clock | None = None,
+) -> DisposalBatch:
+    """Delete every file of an approved batch that passes its re-check; skip the rest."""
+    clock = clock or SystemClock()
+    batch = get_batch(session, batch_id)
+    # Refuse before touching any file (the transition itself runs after the deletions).
+    refusal = BATCH.refusal(Context(session, actor, None, {}), BATCH.get("execute"), batch)
+    if refusal:
+        raise TransitionRefused(f"disposal_batch {batch.id}: {refusal}")
+    holds = holds_in_force(session)  # read now: a hold placed after approval counts
+    deleted = skipped = deleted_bytes = 0
+    for item in batch.items:
+        if item.outcome != ItemOutcome.PENDING.value:
+            continue
+        backend = drive(item.person)
+        why = _why_not(item, backend, holds, clock.today())
+        if why is None:
+            try:
+                backend.remove(item.path)
+            except StorageError as exc:
+                why = f"storage refused the deletion: {exc}"
+        item.done_at = clock.now()
+        if why is None:
+            item.outcome = ItemOutcome.DELETED.value
+            deleted += 1
+            deleted_bytes += item.size
+            audit.event(session, actor, "retention.file.dispose", "disposal_item", str(item.id),
+                        _item_record(batch, item), reason=f"disposal batch {batch.id}")
+        else:
+            item.outcome, item.skip_reason = ItemOutcome.SKIPPED.value, why
+            skipped += 1
+            audit.event(session, actor, "retention.file.skip", "disposal_item", str(item.id),
+                        _item_record(batch, item), reason=why)
+    run_transition(session, actor, BATCH, "execute", [batch], clock=clock,
+                   deleted_files=deleted, deleted_bytes=deleted_bytes, skipped_files=skipped)
+    session.flush()
+    return batch
+
+
+def _item_record(batch: DisposalBatch, item: DisposalItem) -> dict[str, Any]:
+    return {"batch": batch.id, "person": item.person, "path": item.path, "size": item.size,
+            "sha256": item.sha256, "rule": item.rule, "outcome": item.outcome,
+            "skip_reason": item.skip_reason}
+
+
+CERTIFICATE_COLUMNS = [
+    "path", "size", "sha256", "owner", "rule", "rule_set", "rule_set_version",
+    "rule_set_hash", "authority", "eligible_since", "holds_checked", "reviewed_by",
+    "justification", "approved_by", "approved_at", "executed_by", "executed_at", "method",
+]
+
+
+def certificate_rows(session: Session, batch_id: int) -> list[dict[str, Any]]:
+    """One row per file deleted by the batch (never its content)."""
+    batch = get_batch(session, batch_id)
+    if batch.status != BatchStatus.EXECUTED.value:
+        raise InvalidInput(f"batch {batch_id} is {batch.status}: no certificate before execution")
+    version = batch.rule_set
+    rows = []
+    for item in batch.items:
+        if item.outcome != ItemOutcome.DELETED.value:
+            continue
+        review = item.review_item
+        rows.append({
+            "path": item.path, "size": item.size, "sha256": item.sha256, "owner": item.person,
+            "rule": item.rule, "rule_set": version.name, "rule_set_version": version.version,
+            "rule_set_hash": version.content_hash, "authority": item.authority,
+            "eligible_since": item.eligible_since,
+            "holds_checked": "none in force at execution",
+            "reviewed_by": review.decided_by if review else None,
+            "justification": review.justification if review else None,
+            "approved_by": batch.approved_by, "approved_at": batch.approved_at,
+            "executed_by": batch.executed_by, "executed_at": item.done_at,
+            "method": batch.method,
+        })
+    return rows
+
+
+def certificate_csv(session: Session, batch_id: int) -> str:
+    return to_csv(certificate_rows(session, batch_id), CERTIFICATE_COLUMNS)
+
+
+def certificate_html(session: Session, batch_id: int, organisation: str = "") -> str:
+    batch = get_batch(session, batch_id)
+    rows = certificate_rows(session, batch_id)
+    version = batch.rule_set
+    cells = "".join(
+        "<tr>" + "".join(f"<td>{escape(_text(r[c]))}</td>" for c in CERTIFICATE_COLUMNS)
+        + "</tr>" for r in rows)
+    head = "".join(f'<th scope="col">{escape(c)}</th>' for c in CERTIFICATE_COLUMNS)
+    total = sum(r["size"] for r in rows)
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>Certificate of disposal, batch {batch.id}</title></head><body><main>"
+        f"<h1>Certificate of disposal: batch {batch.id}</h1>"
+        f"<p>{escape(organisation)}</p><dl>"
+        f"<dt>Rule set</dt><dd>{escape(version.name)} v{version.version} "
+        f"(SHA-256 {escape(version.content_hash)})</dd>"
+        f"<dt>Proposed by</dt><dd>{escape(batch.proposed_by)}, {_text(batch.proposed_at)}</dd>"
+        f"<dt>Approved by</dt><dd>{escape(_text(batch.approved_by))}, "
+        f"{_text(batch.approved_at)}</dd>"
+        f"<dt>Executed by</dt><dd>{escape(_text(batch.executed_by))}, "
+        f"{_text(batch.executed_at)}</dd>"
+        f"<dt>Method</dt><dd>{escape(batch.method)}</dd>"
+        f"<dt>Files deleted</dt><dd>{len(rows)} ({total} bytes)</dd>"
+        f"<dt>Files skipped at re-check</dt><dd>{batch.skipped_files}</dd></dl>"
+        f"<table><caption>Files deleted</caption><thead><tr>{head}</tr></thead>"
+        f"<tbody>{cells}</tbody></table></main></body></html>"
+    )
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return utc(value).isoformat()
+    return str(value)
+
+
+def batches(session: Session, status: str | None = None) -> Sequence[DisposalBatch]:
+    query = select(DisposalBatch).order_by(DisposalBatch.id)
+    if status is not None:
+        query = query.where(DisposalBatch.status == status)
+    return session.scalars(query).all()

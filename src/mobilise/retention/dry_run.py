@@ -1,0 +1,173 @@
+"""Dry runs over the whole estate and the difference between two rule set versions.
+
+Nothing here changes anything: a dry run evaluates the inventory into a DuckDB temporary
+table and aggregates it; the operational database never holds a row per file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from mobilise.retention.evaluate import Estate, Hold, evaluate
+from mobilise.retention.rules import RuleSet
+
+GROUPINGS = ("action", "rule", "org_unit", "person")
+
+
+@dataclass
+class DryRun:
+    rule_set: str
+    version: int
+    content_hash: str
+    as_of: date
+    files: int
+    bytes: int
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rule_set": self.rule_set, "version": self.version,
+            "content_hash": self.content_hash, "as_of": self.as_of.isoformat(),
+            "files": self.files, "bytes": self.bytes, **self.tables,
+        }
+
+
+def _group(estate: Estate, table: str, column: str, as_of: date) -> list[dict[str, Any]]:
+    """Files and bytes per (column, action); ``due_*`` counts what is eligible by ``as_of``."""
+    keys = "action" if column == "action" else f"{column}, action"
+    rows = estate.con.execute(
+        f"SELECT {keys}, count(*) AS files, coalesce(sum(size), 0) AS bytes, "
+        "count(*) FILTER (WHERE eligible_since <= ?) AS due_files, "
+        "coalesce(sum(size) FILTER (WHERE eligible_since <= ?), 0) AS due_bytes "
+        f"FROM {table} GROUP BY {keys} ORDER BY bytes DESC, {keys}",
+        [as_of, as_of],
+    )
+    names = [d[0] for d in rows.description]
+    return [dict(zip(names, row, strict=True)) for row in rows.fetchall()]
+
+
+def dry_run(
+    estate: Estate,
+    rule_set: RuleSet,
+    as_of: date,
+    holds: Sequence[Hold] = (),
+    *,
+    groupings: Sequence[str] = GROUPINGS,
+    table: str = "decisions",
+) -> DryRun:
+    """What the rule set would do to every file: files and bytes per action, rule, org
+    unit and person (the decisions stay in ``table`` for further queries)."""
+    evaluate(estate, rule_set, as_of, holds, table=table, with_paths=False)
+    total = estate.con.execute(f"SELECT count(*), coalesce(sum(size), 0) FROM {table}").fetchone()
+    assert total is not None
+    result = DryRun(rule_set.name, rule_set.version, rule_set.content_hash, as_of,
+                    int(total[0]), int(total[1]))
+    for column in groupings:
+        if column not in GROUPINGS:
+            raise ValueError(column)
+        result.tables[f"by_{column}"] = _group(estate, table, column, as_of)
+    return result
+
+
+@dataclass
+class ActionChange:
+    action: str
+    files: int  # net change, new minus old
+    bytes: int
+    gained_files: int  # files that move into this action
+    gained_bytes: int
+    main_rule: str | None  # the rule through which most gained files arrive
+    main_rule_files: int
+
+    def sentence(self, version: int) -> str:
+        verb = {"dispose": "disposes", "review": "reviews", "migrate": "migrates",
+                "archive": "archives", "hold": "holds"}.get(self.action, self.action)
+        more = "more" if self.files >= 0 else "fewer"
+        text = f"v{version} {verb} {count_text(abs(self.files))} {more} files, " \
+               f"{bytes_text(abs(self.bytes))}"
+        if self.main_rule is not None and self.gained_files:
+            text += f", mostly through rule {self.main_rule}"
+        return text
+
+
+@dataclass
+class Diff:
+    old: tuple[str, int]
+    new: tuple[str, int]
+    changed_files: int
+    changes: list[ActionChange]
+    transitions: list[dict[str, Any]]  # (old action, new action) -> files, bytes
+
+    def sentences(self) -> list[str]:
+        return [c.sentence(self.new[1]) for c in self.changes if c.files or c.gained_files]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "old": {"rule_set": self.old[0], "version": self.old[1]},
+            "new": {"rule_set": self.new[0], "version": self.new[1]},
+            "changed_files": self.changed_files,
+            "summary": self.sentences(),
+            "changes": [c.__dict__ for c in self.changes],
+            "transitions": self.transitions,
+        }
+
+
+def diff(
+    estate: Estate, old: RuleSet, new: RuleSet, as_of: date, holds: Sequence[Hold] = ()
+) -> Diff:
+    """What changes between two versions, file by file, summed per action."""
+    evaluate(estate, old, as_of, holds, table="decisions_old")
+    evaluate(estate, new, as_of, holds, table="decisions_new")
+    con = estate.con
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE decision_changes AS SELECT n.person, n.path, n.size, "
+        "o.action AS old_action, o.rule AS old_rule, n.action AS new_action, n.rule AS new_rule "
+        "FROM decisions_new n JOIN decisions_old o ON o.person = n.person AND o.path = n.path "
+        "WHERE o.action <> n.action OR o.rule <> n.rule"
+    )
+    cursor = con.execute(
+        "SELECT old_action, new_action, count(*) AS files, sum(size) AS bytes "
+        "FROM decision_changes WHERE old_action <> new_action GROUP BY ALL ORDER BY files DESC"
+    )
+    names = [d[0] for d in cursor.description]
+    transitions = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+    changed = con.execute("SELECT count(*) FROM decision_changes").fetchone()
+    return Diff((old.name, old.version), (new.name, new.version),
+                int(changed[0]) if changed else 0, _action_changes(estate), transitions)
+
+
+def _action_changes(estate: Estate) -> list[ActionChange]:
+    rows = estate.con.execute(
+        "WITH gained AS (SELECT new_action AS action, count(*) AS files, sum(size) AS bytes "
+        "  FROM decision_changes WHERE old_action <> new_action GROUP BY ALL), "
+        "lost AS (SELECT old_action AS action, count(*) AS files, sum(size) AS bytes "
+        "  FROM decision_changes WHERE old_action <> new_action GROUP BY ALL), "
+        "via AS (SELECT new_action AS action, new_rule, count(*) AS files, "
+        "  row_number() OVER (PARTITION BY new_action ORDER BY count(*) DESC, new_rule) AS n "
+        "  FROM decision_changes WHERE old_action <> new_action GROUP BY new_action, new_rule) "
+        "SELECT coalesce(g.action, l.action) AS action, "
+        "coalesce(g.files, 0) - coalesce(l.files, 0), coalesce(g.bytes, 0) - coalesce(l.bytes, 0), "
+        "coalesce(g.files, 0), coalesce(g.bytes, 0), v.new_rule, coalesce(v.files, 0) "
+        "FROM gained g FULL JOIN lost l ON g.action = l.action "
+        "LEFT JOIN via v ON v.action = coalesce(g.action, l.action) AND v.n = 1 "
+        "ORDER BY abs(coalesce(g.files, 0) - coalesce(l.files, 0)) DESC, 1"
+    ).fetchall()
+    return [ActionChange(str(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), r[5], int(r[6]))
+            for r in rows]
+
+
+def count_text(n: int) -> str:
+    for limit, suffix in ((10**9, "G"), (10**6, "M"), (10**3, "k")):
+        if n >= limit:
+            return f"{n / limit:.1f}".rstrip("0").rstrip(".") + suffix
+    return str(n)
+
+
+def bytes_text(n: int) -> str:
+    for limit, suffix in ((10**12, "TB"), (10**9, "GB"), (10**6, "MB"), (10**3, "kB")):
+        if n >= limit:
+            return f"{n / limit:.0f} {suffix}" if n >= 100 * limit else f"{n / limit:.1f} {suffix}"
+    return f"{n} B"

@@ -1,0 +1,140 @@
+"""Disposition review: files a rule sends to ``review`` queue per person and per rule; the
+person (self-service) or a records manager decides keep (migrate or archive) or dispose,
+always with a justification; decisions can be taken in bulk for a whole rule."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mobilise.core import audit
+from mobilise.core.actor import Actor
+from mobilise.core.clock import Clock, SystemClock
+from mobilise.core.errors import InvalidInput, NotFound
+from mobilise.core.transitions import Context, Lifecycle, Transition, run_transition
+from mobilise.retention.evaluate import Estate, Hold, Sql, evaluate
+from mobilise.retention.models import (
+    ReviewDecision,
+    ReviewItem,
+    ReviewStatus,
+    RuleSetVersion,
+)
+from mobilise.retention.rule_sets import RECORDS, parsed
+
+
+def _may_decide(ctx: Context, item: ReviewItem) -> str | None:
+    if ctx.actor.has_any(RECORDS) or ctx.actor.name == item.person:
+        return None
+    return "only the person or a records manager may decide"
+
+
+def _valid_decision(ctx: Context, _item: ReviewItem) -> str | None:
+    decision = ctx.params.get("decision")
+    if decision not in {d.value for d in ReviewDecision}:
+        return f"decision {decision!r}: one of {', '.join(d.value for d in ReviewDecision)}"
+    return None
+
+
+def _record_decision(ctx: Context, item: ReviewItem) -> None:
+    item.decision = ctx.params["decision"]
+    item.justification = ctx.reason
+    item.decided_by = ctx.actor.name
+    item.decided_at = ctx.params["clock"].now()
+
+
+REVIEW = Lifecycle[ReviewItem](
+    entity="review_item",
+    state_attr="status",
+    transitions=[
+        Transition("decide", frozenset({ReviewStatus.PENDING.value}), ReviewStatus.DECIDED.value,
+                   guards=(_may_decide, _valid_decision), effects=(_record_decision,),
+                   needs_reason=True, label="Decide"),
+    ],
+)
+
+
+def queue_reviews(
+    session: Session, actor: Actor, version: RuleSetVersion, estate: Estate, as_of: date,
+    holds: Sequence[Hold] = (), *, person: str | None = None, rule: str | None = None,
+) -> int:
+    """Create a review item for each file the rule set sends to review that is due by
+    ``as_of`` (held files wait for the hold's release). Returns the number queued."""
+    rule_set = parsed(version)
+    where = Sql("i.person = ?", [person]) if person is not None else None
+    evaluate(estate, rule_set, as_of, holds, table="review_due", where=where)
+    filters = "action = 'review' AND coalesce(eligible_since, ?) <= ?"
+    params: list[Any] = [as_of, as_of]
+    if rule is not None:
+        filters += " AND rule = ?"
+        params.append(rule)
+    rows = estate.con.execute(
+        f"SELECT person, path, size, rule, eligible_since FROM review_due WHERE {filters} "
+        "ORDER BY person, path", params).fetchall()
+    existing = {
+        (p, f) for p, f in session.execute(
+            select(ReviewItem.person, ReviewItem.path)
+            .where(ReviewItem.rule_set_id == version.id)
+            .where(*([ReviewItem.person == person] if person is not None else []))
+        )
+    }
+    created = 0
+    for owner, path, size, rule_id, since in rows:
+        if (owner, path) in existing:
+            continue
+        audit.create(session, actor, "retention.review.queue", ReviewItem(
+            rule_set_id=version.id, person=owner, path=path, size=size, rule=rule_id,
+            eligible_since=since, status=ReviewStatus.PENDING.value))
+        created += 1
+    session.flush()
+    return created
+
+
+def decide(
+    session: Session, actor: Actor, item_ids: Sequence[int], decision: str, justification: str,
+    *, clock: Clock | None = None,
+) -> list[ReviewItem]:
+    items = list(session.scalars(select(ReviewItem).where(ReviewItem.id.in_(item_ids))))
+    missing = set(item_ids) - {i.id for i in items}
+    if missing:
+        raise NotFound(f"no review item(s) {sorted(missing)}")
+    return _run(session, actor, items, decision, justification, clock)
+
+
+def decide_rule(
+    session: Session, actor: Actor, version: RuleSetVersion, rule: str, decision: str,
+    justification: str, *, person: str | None = None, clock: Clock | None = None,
+) -> list[ReviewItem]:
+    """Bulk: the same decision on every pending item of one rule (optionally one person)."""
+    query = select(ReviewItem).where(
+        ReviewItem.rule_set_id == version.id, ReviewItem.rule == rule,
+        ReviewItem.status == ReviewStatus.PENDING.value)
+    if person is not None:
+        query = query.where(ReviewItem.person == person)
+    items = list(session.scalars(query.order_by(ReviewItem.id)))
+    if not items:
+        raise InvalidInput(f"no pending review items for rule {rule!r}")
+    return _run(session, actor, items, decision, justification, clock)
+
+
+def _run(session: Session, actor: Actor, items: list[ReviewItem], decision: str,
+         justification: str, clock: Clock | None) -> list[ReviewItem]:
+    run_transition(session, actor, REVIEW, "decide", items, reason=justification,
+                   decision=decision, clock=clock or SystemClock())
+    session.flush()
+    return items
+
+
+def review_queue(
+    session: Session, *, by: str = "person", status: str | None = ReviewStatus.PENDING.value
+) -> list[dict[str, Any]]:
+    """Counts and bytes of review items per person or per rule."""
+    column = ReviewItem.person if by == "person" else ReviewItem.rule
+    query = select(column.label(by), func.count().label("files"),
+                   func.coalesce(func.sum(ReviewItem.size), 0).label("bytes")).group_by(column)
+    if status is not None:
+        query = query.where(ReviewItem.status == status)
+    return [dict(r._mapping) for r in session.execute(query.order_by(func.count().desc()))]

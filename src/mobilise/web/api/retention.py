@@ -1,0 +1,150 @@
+"""``/api/v1/retention``: rule set versions, holds, review decisions, disposal batches and
+certificates. Dry runs, proposals and executions read the inventory and storage, so they
+run from the CLI (``mobilise retention``) or a worker, not inside a request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Query
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mobilise.core.actor import Actor, Role
+from mobilise.retention import disposal, holds, review, rule_sets
+from mobilise.retention.models import Hold, HoldStatus, RuleSetVersion
+from mobilise.web.auth import db, requires
+
+router = APIRouter(prefix="/api/v1/retention", tags=["retention"])
+READERS = (Role.RECORDS, Role.AUDITOR)
+
+
+def _version_row(v: RuleSetVersion) -> dict[str, Any]:
+    return {"name": v.name, "version": v.version, "status": v.status,
+            "content_hash": v.content_hash, "created_by": v.created_by,
+            "created_at": v.created_at, "activated_by": v.activated_by,
+            "activated_at": v.activated_at}
+
+
+@router.get("/rule-sets")
+def list_rule_sets(session: Session = Depends(db),
+                   _: Actor = Depends(requires(*READERS))) -> list[dict[str, Any]]:
+    rows = session.scalars(select(RuleSetVersion).order_by(RuleSetVersion.name,
+                                                           RuleSetVersion.version))
+    return [_version_row(v) for v in rows]
+
+
+@router.get("/rule-sets/{name}/{version}")
+def show_rule_set(name: str, version: int, session: Session = Depends(db),
+                  _: Actor = Depends(requires(*READERS))) -> dict[str, Any]:
+    row = rule_sets.get_version(session, name, version)
+    return {**_version_row(row), "yaml": row.yaml}
+
+
+@router.post("/rule-sets", status_code=201)
+def add_rule_set(yaml: str = Body(..., media_type="text/plain", max_length=1_000_000),
+                 session: Session = Depends(db),
+                 actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
+    return _version_row(rule_sets.add_rule_set(session, actor, yaml, file="request body"))
+
+
+class Reason(BaseModel):
+    reason: str = Field(..., min_length=1, max_length=2000)
+
+
+@router.post("/rule-sets/{name}/{version}/activate")
+def activate_rule_set(name: str, version: int, body: Reason, session: Session = Depends(db),
+                      actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
+    return _version_row(rule_sets.activate(session, actor, name, version, reason=body.reason))
+
+
+def _hold_row(h: Hold) -> dict[str, Any]:
+    return {"reference": h.reference, "kind": h.kind, "status": h.status,
+            "people": h.people, "folders": h.folders, "selector": h.selector_yaml,
+            "reason": h.reason, "placed_by": h.placed_by, "placed_at": h.placed_at,
+            "released_by": h.released_by, "released_at": h.released_at,
+            "release_reason": h.release_reason}
+
+
+@router.get("/holds")
+def list_holds(all: bool = False, session: Session = Depends(db),
+               _: Actor = Depends(requires(*READERS))) -> list[dict[str, Any]]:
+    query = select(Hold).order_by(Hold.id)
+    if not all:
+        query = query.where(Hold.status == HoldStatus.PLACED.value)
+    return [_hold_row(h) for h in session.scalars(query)]
+
+
+class NewHold(BaseModel):
+    reference: str = Field(..., min_length=1, max_length=100)
+    kind: str = Field(..., pattern="^(litigation|foi|sar|inquiry|complaint)$")
+    reason: str = Field(..., min_length=1, max_length=2000)
+    people: list[str] = Field(default_factory=list, max_length=10_000)
+    folders: list[dict[str, str]] = Field(default_factory=list, max_length=10_000)
+    selector: str | None = Field(None, max_length=20_000)
+
+
+@router.post("/holds", status_code=201)
+def place_hold(body: NewHold, session: Session = Depends(db),
+               actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
+    return _hold_row(holds.place_hold(
+        session, actor, body.reference, body.kind, body.reason, people=body.people,
+        folders=body.folders, selector=body.selector))
+
+
+@router.post("/holds/{reference}/release")
+def release_hold(reference: str, body: Reason, session: Session = Depends(db),
+                 actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
+    return _hold_row(holds.release_hold(session, actor, reference, body.reason))
+
+
+@router.get("/review")
+def review_queue(by: str = Query("person", pattern="^(person|rule)$"),
+                 session: Session = Depends(db),
+                 _: Actor = Depends(requires(*READERS))) -> list[dict[str, Any]]:
+    return review.review_queue(session, by=by)
+
+
+class Decision(BaseModel):
+    items: list[int] = Field(..., min_length=1, max_length=100_000)
+    decision: str = Field(..., pattern="^(keep-migrate|keep-archive|dispose)$")
+    justification: str = Field(..., min_length=1, max_length=2000)
+
+
+@router.post("/review/decide")
+def decide(body: Decision, session: Session = Depends(db),
+           actor: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
+    """Any signed-in person may decide their own items; a records manager any item."""
+    done = review.decide(session, actor, body.items, body.decision, body.justification)
+    return {"decided": len(done)}
+
+
+@router.get("/disposal-batches")
+def list_batches(status: str | None = None, session: Session = Depends(db),
+                 _: Actor = Depends(requires(*READERS))) -> list[dict[str, Any]]:
+    return [{"id": b.id, "status": b.status, "files": len(b.items),
+             "proposed_by": b.proposed_by, "approved_by": b.approved_by,
+             "executed_by": b.executed_by, "deleted_files": b.deleted_files,
+             "deleted_bytes": b.deleted_bytes, "skipped_files": b.skipped_files}
+            for b in disposal.batches(session, status)]
+
+
+@router.post("/disposal-batches/{batch_id}/approve")
+def approve_batch(batch_id: int, session: Session = Depends(db),
+                  actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
+    batch = disposal.approve_batch(session, actor, batch_id)
+    return {"id": batch.id, "status": batch.status, "approved_by": batch.approved_by}
+
+
+@router.get("/disposal-batches/{batch_id}/certificate.csv", response_class=PlainTextResponse)
+def certificate_csv(batch_id: int, session: Session = Depends(db),
+                    _: Actor = Depends(requires(*READERS))) -> PlainTextResponse:
+    return PlainTextResponse(disposal.certificate_csv(session, batch_id), media_type="text/csv")
+
+
+@router.get("/disposal-batches/{batch_id}/certificate.html", response_class=HTMLResponse)
+def certificate_html(batch_id: int, session: Session = Depends(db),
+                     _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
+    return HTMLResponse(disposal.certificate_html(session, batch_id))

@@ -1,0 +1,52 @@
+"""H: drive readiness pages: the estate, and one person's drive."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from mobilise.core.actor import Actor, Role
+from mobilise.core.settings import Settings
+from mobilise.drives import estate
+from mobilise.drives.reports import estate_summary, person_report, summary_rows
+from mobilise.people.register import get_person, person_row
+from mobilise.web.auth import db, requires
+from mobilise.web.charts import bar_chart
+from mobilise.web.pages.render import page
+
+router = APIRouter(include_in_schema=False)
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+@router.get("/drives")
+def drives(request: Request, session: Session = Depends(db),
+           _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
+    quota = _settings(request).onedrive_quota_bytes
+    pairs = estate.latest_scans(session)
+    readiness = [estate.readiness_of(scan, person, quota) for person, scan in pairs]
+    units = {p.number: p.org_unit.code if p.org_unit else "(none)" for p, _ in pairs}
+    summary = estate_summary(readiness, units)
+    issues = sorted(summary["issues_by_kind"].items(), key=lambda kv: -kv[1])
+    chart = bar_chart("Findings by kind", issues) if issues else None
+    rows = sorted(summary_rows(readiness), key=lambda r: (-r["cannot_move"], -r["to_rename"]))
+    return page(request, "drives.html", summary=summary, issues=issues, chart=chart,
+                people=rows[:200])
+
+
+@router.get("/drives/people/{key}")
+def drive(request: Request, key: str, session: Session = Depends(db),
+          actor: Actor = Depends(requires(Role.MIGRATION))) -> HTMLResponse:
+    person = get_person(session, key)
+    pairs = estate.latest_scans(session, [person.id])
+    report = None
+    scan = None
+    if pairs:
+        scan = pairs[0][1]
+        report = person_report(person.number, person.upn, estate.inventory_of(scan),
+                               quota_bytes=_settings(request).onedrive_quota_bytes).as_dict()
+    return page(request, "drive.html", person=person_row(person), report=report, scan=scan)

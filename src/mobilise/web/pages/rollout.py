@@ -1,0 +1,92 @@
+"""The rollout page (burndown, org units, risks, waves, capacity) and the comms page."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from mobilise.comms import outbox, templates
+from mobilise.core.actor import Actor, Role
+from mobilise.core.clock import Clock, FixedClock, SystemClock
+from mobilise.core.errors import InvalidInput
+from mobilise.rollout import appointments as appts
+from mobilise.rollout import reports
+from mobilise.rollout.planning import RolloutRecords
+from mobilise.web.auth import check_csrf, db, requires
+from mobilise.web.charts import bar_chart, line_chart
+from mobilise.web.pages.render import page
+
+router = APIRouter(include_in_schema=False)
+
+
+def _clock(as_of: date | None) -> Clock:
+    return FixedClock(datetime.combine(as_of, time(12), UTC)) if as_of else SystemClock()
+
+
+@router.get("/rollout")
+def rollout(request: Request, as_of: date | None = None,
+            org_unit: str | None = Query(None, max_length=30),
+            appointments_page: int = Query(1, alias="page", ge=1, le=100_000),
+            session: Session = Depends(db),
+            _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
+    settings = request.app.state.settings
+    clock = _clock(as_of)
+    records = RolloutRecords(managed_before=settings.rollout_managed_before)
+    fc = reports.forecast(session, records, settings, clock, org_unit or None)
+    units = reports.by_org_unit(session, records)
+    labels = [w["week"].strftime("%d %b %y") for w in fc.weeks]
+    series = {name: [w.get(key) for w in fc.weeks] for name, key in (
+        ("Planned", "planned"), ("Re-planned", "replanned"), ("Issued", "actual"),
+        ("Forecast", "forecast"))}
+    burndown = line_chart("Handsets issued, cumulative by week"
+                          + (f": {org_unit}" if org_unit else ""), labels,
+                          {k: v for k, v in series.items() if any(x is not None for x in v)})
+    remaining = bar_chart("People still without a handset, by org unit",
+                          [(u["org_unit"], u["remaining"]) for u in units],
+                          link="/people?org_unit={}")
+    today = clock.today()
+    capacity = reports.capacity_rows(session, today, today + timedelta(days=13))
+    upcoming, total = reports.appointment_rows(session, status="booked", limit=50,
+                                               offset=(appointments_page - 1) * 50)
+    actor: Actor = request.state.actor
+    back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return page(request, "rollout.html", fc=fc, can_operate=actor.has_any(OPERATE),
+                actions=PAGE_ACTIONS, back=back, summary=fc.summary(), weeks=fc.weeks,
+                units=units, risks=reports.risks(session, records, settings, clock),
+                burndown=burndown, remaining=remaining, plan=reports.latest_plan(session),
+                capacity=capacity, upcoming=upcoming, upcoming_total=total,
+                as_of=as_of.isoformat() if as_of else "", org_unit=org_unit or "",
+                page_no=appointments_page,
+                pages=max(1, -(-total // 50)))
+
+
+PAGE_ACTIONS = {"confirm": "Confirm", "attend": "Handed over", "no_show": "Did not attend"}
+OPERATE = frozenset({Role.SERVICE_DESK, Role.PROGRAMME})
+
+
+@router.post("/rollout/appointments/{appointment_id}/{action}")
+async def appointment_action(request: Request, appointment_id: int, action: str,
+                             session: Session = Depends(db),
+                             actor: Actor = Depends(requires(*OPERATE))) -> Response:
+    """The service desk's buttons: confirm, handed over, did not attend."""
+    await check_csrf(request)
+    if action not in PAGE_ACTIONS:
+        raise InvalidInput(f"unknown action {action!r}")
+    form = await request.form()
+    reason = str(form.get("reason") or "") or None
+    appts.transition(session, actor, action,
+                     [appts.get_appointment(session, appointment_id)], reason=reason)
+    back = str(form.get("back") or "/rollout")
+    return RedirectResponse(back if back.startswith("/rollout") else "/rollout",
+                            status_code=303)
+
+
+@router.get("/comms")
+def comms(request: Request, session: Session = Depends(db),
+          _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
+    return page(request, "comms.html", templates=templates.list_templates(session),
+                counts=outbox.counts(session),
+                messages=outbox.outbox_rows(session, None, None, limit=50))

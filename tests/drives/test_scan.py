@@ -1,0 +1,286 @@
+"""The scanner: every strange entry recorded, never a crash, never a partial inventory."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from mobilise.core.clock import FixedClock, SystemClock
+from mobilise.core.errors import NotFound
+from mobilise.drives.assess import DriveInventory, assess
+from mobilise.drives.scan import (
+    TEMP_SUFFIX,
+    DriveToScan,
+    ScanFailure,
+    ScanResult,
+    inventories,
+    inventory_metadata,
+    latest_inventory,
+    scan_drive,
+    scan_drives,
+)
+from tests.drives.conftest import CROWDED_ITEMS, EXPECTED, NOBODY, ProblemTree
+
+UPN = "jo.bloggs@example.police.uk"
+CLOCK = FixedClock(datetime(2026, 11, 22, 9, 0, tzinfo=UTC))
+
+
+def _scan_as_nobody(tree: ProblemTree, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """Runs in a forked child: drop root (root reads chmod 000 folders regardless), prove
+    the locked folder is really unreadable now, then scan, deleting a file mid-scan."""
+    try:
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+        try:
+            os.listdir(tree.locked)
+            queue.put(("error", "the locked folder is readable: the test proves nothing"))
+            return
+        except PermissionError:
+            pass
+
+        def delete_mid_scan(path: str) -> None:
+            if path == str(tree.vanish):
+                os.unlink(path)
+
+        result = scan_drive("p1", UPN, tree.home, tree.data_dir, CLOCK, batch_rows=1000,
+                            before_stat=delete_mid_scan)
+        queue.put(("ok", str(result.inventory)))
+    except BaseException as exc:  # reported to the parent, which fails the test
+        queue.put(("error", repr(exc)))
+
+
+def _scan_unprivileged(tree: ProblemTree) -> Path:
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_scan_as_nobody, args=(tree, queue))
+    child.start()
+    status, value = queue.get(timeout=120)
+    child.join(30)
+    assert status == "ok", value
+    return Path(value)
+
+
+def test_problem_tree_scans_and_every_problem_has_the_right_kind(problem_tree):
+    assert os.geteuid() == 0, "the tree is built as root and scanned as nobody"
+    inventory = _scan_unprivileged(problem_tree)
+    table = pq.read_table(inventory)
+    rows = {r["path"]: r for r in table.to_pylist()}
+    assert rows[b"Locked"]["error"] == "permission_denied"
+    assert rows[b"vanish.txt"]["error"] == "vanished"
+    assert rows[b"pipe"]["kind"] == "special"
+    assert rows[b"loop1"]["kind"] == "symlink" and rows[b"up"]["kind"] == "symlink"
+    assert rows[b"caf\xe9.txt"]["utf8"] is False
+    assert rows[b"caf\xe9.txt"]["path_text"] == "caf\\xe9.txt"
+    assert rows[b"big.vhd"]["size"] == 251 * 1024**3
+    assert rows[b"ok.txt"]["size"] == 5 and rows[b"ok.txt"]["extension"] == "txt"
+    assert rows[b"Letters/fine.txt"]["depth"] == 2
+    assert rows[b"Letters/fine.txt"]["parent_id"] == rows[b"Letters"]["id"]
+    # Nothing under the symlink to ".." was walked, and nothing was read twice.
+    assert not any(p.startswith(b"up/") for p in rows)
+    assert table.num_rows == len(rows)
+
+    result = assess([DriveInventory("p1", UPN, inventory)], quota_bytes=1024**4)
+    found: dict[bytes, set[str]] = {}
+    for f in result.findings.to_pylist():
+        found.setdefault(f["path"], set()).add(f["finding"])
+    assert found == EXPECTED
+    person = result.people[0]
+    assert person.files == len([r for r in rows.values() if r["kind"] == "file"])
+    assert person.files > CROWDED_ITEMS
+    assert person.fits_quota  # the 251 GB sparse file still fits in 1 TB
+
+
+def test_scan_metadata_and_counts(tmp_path):
+    home = tmp_path / "home"
+    (home / "docs").mkdir(parents=True)
+    (home / "docs" / "a.txt").write_bytes(b"12345")
+    with open(home / "big.vhd", "wb") as fh:
+        fh.truncate(3 * 1024**3)
+    result = scan_drive("p1", UPN, home, tmp_path / "data", CLOCK)
+    meta = inventory_metadata(result.inventory)
+    assert meta["mobilise.person_key"] == "p1"
+    assert meta["mobilise.upn"] == UPN
+    assert meta["mobilise.root"] == str(home)
+    assert int(meta["mobilise.entries"]) == result.entries == 3
+    assert pq.read_metadata(result.inventory).num_rows == 3
+    assert (result.files, result.bytes, result.errors) == (2, 5 + 3 * 1024**3, 0)
+    assert result.inventory.name == f"{result.scan_id}.parquet"
+    assert result.scan_id.startswith("20261122T090000")
+    assert latest_inventory(tmp_path / "data", "p1") == result.inventory
+
+
+def test_too_deep_is_recorded_and_not_descended(tmp_path):
+    deep = tmp_path / "home" / "a" / "b" / "c" / "d"
+    deep.mkdir(parents=True)
+    (deep / "f.txt").write_text("x")
+    result = scan_drive("p1", UPN, tmp_path / "home", tmp_path / "data", CLOCK, max_depth=3)
+    rows = {r["path"]: r for r in pq.read_table(result.inventory).to_pylist()}
+    assert rows[b"a/b/c"]["error"] == "too_deep"
+    assert rows[b"a/b"]["error"] is None
+    assert not any(p.startswith(b"a/b/c/") for p in rows)
+
+
+def test_loop_detection_on_a_mount_loop_is_mandatory_where_mount_works(tmp_path):
+    """mount --bind works here (we are root); fail loudly rather than skip if not."""
+    target = tmp_path / "t"
+    (target / "inner").mkdir(parents=True)
+    done = subprocess.run(["mount", "--bind", str(target), str(target / "inner")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    try:
+        result = scan_drive("p1", UPN, target, tmp_path / "data", CLOCK)
+        rows = {r["path"]: r for r in pq.read_table(result.inventory).to_pylist()}
+        assert rows[b"inner"]["error"] == "loop"
+    finally:
+        subprocess.run(["umount", str(target / "inner")], check=True)
+
+
+def test_missing_home_is_not_found(tmp_path):
+    with pytest.raises(NotFound):
+        scan_drive("p1", UPN, tmp_path / "nope", tmp_path / "data", CLOCK)
+
+
+_KILLABLE_SCAN = """
+import sys, time
+from pathlib import Path
+from mobilise.core.clock import SystemClock
+from mobilise.drives.scan import scan_drive
+seen = 0
+marker = Path(sys.argv[3])
+def slow_down(path):
+    global seen
+    seen += 1
+    if seen == 3000:
+        marker.write_text("halfway")
+        time.sleep(600)
+scan_drive("p1", "jo@example.police.uk", sys.argv[1], Path(sys.argv[2]), SystemClock(),
+           batch_rows=500, before_stat=slow_down)
+"""
+
+
+def test_a_scan_killed_halfway_leaves_no_complete_inventory_and_the_next_completes(tmp_path):
+    home = tmp_path / "home"
+    for folder in range(20):
+        (home / f"f{folder}").mkdir(parents=True)
+        for i in range(300):
+            (home / f"f{folder}" / f"{i}.txt").write_bytes(b"")
+    data = tmp_path / "data"
+    marker = tmp_path / "halfway"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.Popen([sys.executable, "-c", _KILLABLE_SCAN, str(home), str(data),
+                              str(marker)], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert child.poll() is None, "the scan ended before it was killed"
+            assert time.monotonic() < deadline, "the scan never got halfway"
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    folder = data / "inventory" / "p1"
+    temps = list(folder.glob(f".*{TEMP_SUFFIX}"))
+    assert len(temps) == 1 and temps[0].stat().st_size > 0  # batches had been written
+    with pytest.raises(Exception):  # noqa: B017 - any reader must refuse it
+        pq.read_metadata(temps[0])
+    assert inventories(data, "p1") == []
+    assert latest_inventory(data, "p1") is None
+
+    result = scan_drive("p1", "jo@example.police.uk", home, data, SystemClock())
+    assert inventories(data, "p1") == [result.inventory]
+    assert list(folder.glob(f".*{TEMP_SUFFIX}")) == []
+    assert result.entries == 20 + 20 * 300
+    assert pq.read_metadata(result.inventory).num_rows == result.entries
+
+
+def test_scan_many_people_in_processes_with_progress(tmp_path):
+    homes = []
+    for n in range(3):
+        home = tmp_path / f"h{n}"
+        (home / "docs").mkdir(parents=True)
+        for i in range(n * 10 + 1):
+            (home / "docs" / f"{i}.txt").write_text("abc")
+        homes.append(home)
+    drives = [DriveToScan(f"p{n}", f"p{n}@example.police.uk", str(h))
+              for n, h in enumerate(homes)]
+    drives.append(DriveToScan("gone", "gone@example.police.uk", str(tmp_path / "missing")))
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.total: int | None = None
+            self.done = 0
+            self.stats: dict[str, object] = {}
+            self.finished = False
+
+        def start(self, total, description):
+            self.total = total
+
+        def advance(self, n=1, **stats):
+            self.done += n
+            self.stats.update(stats)
+
+        def finish(self, message=""):
+            self.finished = True
+
+    progress = Recorder()
+    results = scan_drives(drives, tmp_path / "data", SystemClock(), processes=2,
+                          progress=progress)
+    assert [type(r) for r in results] == [ScanResult, ScanResult, ScanResult, ScanFailure]
+    assert [r.files for r in results[:3]] == [1, 11, 21]  # type: ignore[union-attr]
+    assert "does not exist" in results[3].reason  # type: ignore[union-attr]
+    assert progress.total == 4 and progress.done == 4 and progress.finished
+    assert progress.stats["entries"] == sum(r.entries for r in results[:3])  # type: ignore[union-attr]
+
+
+def test_an_empty_home_scans_and_assesses_to_nothing(tmp_path):
+    (tmp_path / "home").mkdir()
+    result = scan_drive("p1", UPN, tmp_path / "home", tmp_path / "data", CLOCK)
+    assert (result.entries, result.files) == (0, 0)
+    assessed = assess([DriveInventory("p1", UPN, result.inventory)], quota_bytes=1)
+    assert assessed.findings.num_rows == 0
+    assert assessed.people[0].ready
+
+
+def _scan_unreadable_home(home: str, data: str, queue) -> None:  # type: ignore[no-untyped-def]
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+    try:
+        scan_drive("p1", UPN, home, Path(data), CLOCK)
+        queue.put("scanned")
+    except Exception as exc:
+        queue.put(type(exc).__name__)
+
+
+def test_an_unreadable_home_is_a_clear_error(tmp_path):
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="mobilise-drives-", dir="/tmp"))
+    try:
+        base.chmod(0o755)
+        (base / "home").mkdir(mode=0o000)
+        (base / "data").mkdir(mode=0o777)
+        context = multiprocessing.get_context("fork")
+        queue = context.Queue()
+        child = context.Process(target=_scan_unreadable_home,
+                                args=(str(base / "home"), str(base / "data"), queue))
+        child.start()
+        assert queue.get(timeout=60) == "InvalidInput"
+        child.join(10)
+    finally:
+        (base / "home").chmod(0o755)
+        import shutil
+
+        shutil.rmtree(base)

@@ -1,0 +1,78 @@
+"""The drives API, through the app as the web tests drive it."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from mobilise.core import auth
+from mobilise.core.clock import SystemClock
+from mobilise.core.db import session_scope
+from mobilise.drives import estate
+from mobilise.people.models import Person
+from mobilise.web.api.drives import router
+from mobilise.web.app import create_app
+from tests.factories import ADMIN, load_people
+
+
+def test_summary_and_person_report(sqlite_settings, tmp_path):
+    settings = sqlite_settings.model_copy(update={
+        "home_template": str(sqlite_settings.home_root) + "/{sam}"})
+    with session_scope(settings) as s:
+        load_people(s, tmp_path, count=2)
+        people = list(s.scalars(select(Person).order_by(Person.number)))
+        home = settings.home_root / people[0].sam_account_name
+        home.mkdir(parents=True)
+        (home / "a:b.txt").write_text("x")
+        estate.scan_people(s, settings, people, SystemClock())
+        tokens = {}
+        for name, roles in {"viewer": ["viewer"], "migration": ["migration"]}.items():
+            user = auth.add_user(s, ADMIN, name, "correct horse battery", roles)
+            s.flush()
+            tokens[name] = {"Authorization": f"Bearer {auth.issue_token(s, ADMIN, user, 't')}"}
+        number = people[0].number
+    app = create_app(settings)
+    app.include_router(router)
+    with TestClient(app) as client:
+        summary = client.get("/api/v1/drives/summary", headers=tokens["viewer"])
+        assert summary.status_code == 200, summary.text
+        assert summary.json()["people"] == 1
+        assert summary.json()["issues_by_kind"] == {"invalid_characters": 1}
+        denied = client.get(f"/api/v1/drives/people/{number}", headers=tokens["viewer"])
+        assert denied.status_code == 403
+        report = client.get(f"/api/v1/drives/people/{number}", headers=tokens["migration"])
+        assert report.status_code == 200, report.text
+        assert [(f["path"], f["proposed_name"]) for f in report.json()["findings"]] == [
+            ("a:b.txt", "a_b.txt")]
+        missing = client.get(f"/api/v1/drives/people/{people[1].number}",
+                             headers=tokens["migration"])
+        assert missing.status_code == 404
+
+
+def test_readiness_pages(sqlite_settings, tmp_path):
+    from mobilise.web.pages.drives import router as pages
+
+    settings = sqlite_settings.model_copy(update={
+        "home_template": str(sqlite_settings.home_root) + "/{sam}"})
+    with session_scope(settings) as s:
+        load_people(s, tmp_path, count=2)
+        people = list(s.scalars(select(Person).order_by(Person.number)))
+        home = settings.home_root / people[0].sam_account_name
+        home.mkdir(parents=True)
+        (home / "<script>.txt").write_text("x")
+        estate.scan_people(s, settings, people, SystemClock())
+        user = auth.add_user(s, ADMIN, "migration", "correct horse battery", ["migration"])
+        s.flush()
+        headers = {"Authorization": f"Bearer {auth.issue_token(s, ADMIN, user, 't')}"}
+        number, other = people[0].number, people[1].number
+    app = create_app(settings)
+    app.include_router(pages)
+    with TestClient(app) as client:
+        estate_page = client.get("/drives", headers=headers)
+        assert estate_page.status_code == 200, estate_page.text
+        assert "invalid_characters" in estate_page.text
+        drive_page = client.get(f"/drives/people/{number}", headers=headers)
+        assert drive_page.status_code == 200
+        assert "&lt;script&gt;.txt" in drive_page.text and "<script>.txt" not in drive_page.text
+        assert "_script_.txt" in drive_page.text
+        assert "No complete scan" in client.get(f"/drives/people/{other}", headers=headers).text

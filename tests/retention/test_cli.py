@@ -1,0 +1,135 @@
+"""``mobilise retention`` as an operator types it, on a migrated SQLite database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from mobilise.cli import context
+from mobilise.cli.retention import app
+from mobilise.core.errors import ImportRejected
+from mobilise.core.settings import Settings
+
+from .estate import INVENTORY_SCHEMA, PEOPLE_SCHEMA, file_row, person_row
+from .test_rules import EXAMPLE
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch
+            ) -> Iterator[Path]:
+    monkeypatch.setenv("MOBILISE_DATABASE_URL", sqlite_settings.database_url)
+    monkeypatch.setenv("MOBILISE_CONFIG", str(tmp_path / "none.toml"))
+    context.settings.cache_clear()
+    rows = [
+        file_row("p1", "Documents/report.docx", 1000, datetime(2024, 1, 1)),
+        file_row("p1", "Documents/~$report.docx", 162, datetime(2024, 1, 1)),
+        file_row("p1", "Music/song.mp3", 4000, datetime(2024, 1, 1)),
+        file_row("p2", "setup.exe", 10**6, datetime(2021, 6, 1)),
+    ]
+    pq.write_table(pa.Table.from_pylist(rows, schema=INVENTORY_SCHEMA), tmp_path / "inv.parquet")
+    pq.write_table(pa.Table.from_pylist([person_row("p1"), person_row("p2", "South")],
+                                        schema=PEOPLE_SCHEMA), tmp_path / "people.parquet")
+    yield tmp_path
+    context.settings.cache_clear()
+
+
+def invoke(*args: str) -> str:
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_validate_reports_problems_with_lines(workdir: Path) -> None:
+    assert "personal-files v1" in invoke("validate", str(EXAMPLE))
+    bad = workdir / "bad.yaml"
+    bad.write_text("rule_set: x\nversion: 1\nrules:\n  - id: a\n    action: shred\n")
+    with pytest.raises(ImportRejected) as caught:
+        runner.invoke(app, ["validate", str(bad)], catch_exceptions=False)
+    assert f"{bad}:5:13: action 'shred'" in caught.value.message
+
+
+def test_activate_dry_run_diff_explain_holds_and_review(workdir: Path) -> None:
+    estate = ["--inventory", str(workdir / "inv.parquet"), "--people",
+              str(workdir / "people.parquet"), "--as-of", "2026-11-22"]
+    assert "personal-files v1 is active" in invoke("activate", str(EXAMPLE), "--reason", "go")
+    out = json.loads(invoke("dry-run", *estate, "--rules", "personal-files", "-f", "json"))
+    assert {r["action"]: r["files"] for r in out} == {"migrate": 1, "dispose": 2, "review": 1}
+    out = json.loads(invoke("dry-run", *estate, "--rules", str(EXAMPLE), "--by", "org_unit",
+                            "-f", "json"))
+    assert {(r["org_unit"], r["action"]) for r in out} >= {("South", "dispose")}
+
+    v2 = workdir / "v2.yaml"
+    v2.write_text(EXAMPLE.read_text().replace("version: 1", "version: 2")
+                  .replace("action: dispose\n    period: 1y", "action: archive\n    period: 1y"))
+    out = invoke("diff", *estate, "personal-files@1", str(v2))
+    assert "v2 archives 1 more files, 1.0 MB, mostly through rule executables" in out
+    assert "v2 disposes 1 fewer files, 1.0 MB" in out
+
+    out = json.loads(invoke("explain", *estate, "--rules", "personal-files", "--person", "p1",
+                            "--path", "Documents/~$report.docx", "-f", "json"))
+    assert (out["rule"], out["action"]) == ("tmp-files", "dispose")
+
+    invoke("holds", "place", "SAR-1", "--kind", "sar", "--reason", "subject access",
+           "--person", "p2")
+    assert "SAR-1" in invoke("holds", "list")
+    out = json.loads(invoke("dry-run", *estate, "--rules", "personal-files", "-f", "json"))
+    assert {r["action"]: r["files"] for r in out}["hold"] == 1
+    invoke("holds", "release", "SAR-1", "--reason", "answered")
+    assert "SAR-1" not in invoke("holds", "list")
+
+    invoke("review", "queue", *estate, "--rules", "personal-files")
+    out = json.loads(invoke("review", "list", "--by", "rule", "-f", "json"))
+    assert out == [{"rule": "personal-media", "files": 1, "bytes": 4000}]
+    invoke("review", "decide", "keep-archive", "--rule", "personal-media", "--rules",
+           "personal-files", "--justification", "evidence")
+    assert json.loads(invoke("review", "list", "-f", "json")) == []
+    assert date.today()  # the CLI defaults --as-of to the system clock's today
+
+
+def test_dispose_and_certificate_from_the_cli(workdir: Path, monkeypatch: pytest.MonkeyPatch
+                                              ) -> None:
+    import os
+
+    from mobilise.cli import retention as cli
+    from mobilise.core.actor import Actor, Role
+
+
+    home = workdir / "home"
+    rows = []
+    for person, path in [("p1", "Documents/~$a.docx"), ("p1", "Documents/b.docx")]:
+        target = home / person / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"content of " + path.encode())
+        os.utime(target, (datetime(2024, 1, 1).timestamp(),) * 2)
+        stamp = datetime.fromtimestamp(target.stat().st_mtime)
+        rows.append(file_row(person, path, target.stat().st_size, stamp))
+    pq.write_table(pa.Table.from_pylist(rows, schema=INVENTORY_SCHEMA), workdir / "inv.parquet")
+    monkeypatch.setenv("MOBILISE_HOME_ROOT", str(home))  # the real local backend
+    context.settings.cache_clear()
+    estate = ["--inventory", str(workdir / "inv.parquet"), "--as-of", "2026-11-22"]
+    who = {"name": "rm1"}
+    monkeypatch.setattr(cli, "actor", lambda: Actor(who["name"], frozenset({Role.RECORDS})))
+
+    invoke("activate", str(EXAMPLE))
+    invoke("dispose", "propose", *estate, "--rules", "personal-files")
+    who["name"] = "rm2"  # another records manager approves and executes
+    invoke("dispose", "approve", "1")
+    invoke("dispose", "execute", "1")
+    listed = json.loads(invoke("dispose", "list", "-f", "json"))
+    assert [(b["status"], b["deleted"], b["skipped"]) for b in listed] == [("executed", 1, 0)]
+    invoke("certificate", "1", "--out", str(workdir / "certs"))
+    text = (workdir / "certs" / "disposal-certificate-1.csv").read_text()
+    assert "Documents/~$a.docx" in text and "b.docx" not in text
+    assert not (home / "p1" / "Documents/~$a.docx").exists()
+    assert (home / "p1" / "Documents/b.docx").exists()
+    html = (workdir / "certs" / "disposal-certificate-1.html").read_text()
+    assert "Certificate of disposal: batch 1" in html and "rm2" in html

@@ -1,0 +1,107 @@
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+import mobilise.retention
+from mobilise.core.errors import ImportRejected
+from mobilise.retention.rules import (
+    Action,
+    CountsFrom,
+    Period,
+    add_months,
+    load_rule_set_file,
+    parse_rule_set,
+)
+
+EXAMPLE = Path(mobilise.retention.__file__).parent / "examples" / "personal-files.yaml"
+
+GOOD = """\
+rule_set: test
+version: 2
+rules:
+  - id: tmp
+    title: Temporary files
+    authority: "not a record"
+    action: dispose
+    period: 30d
+    from: modified
+    select:
+      name: ["*.tmp"]
+      size_max: 10MB
+      modified_before: 6y
+  - id: castle
+    title: Operation Castle
+    authority: "NPCC 4.2"
+    action: archive
+    period: forever
+    explicit:
+      folders: [{person: p1, path: /Projects/Castle/}]
+default:
+  id: rest
+  action: migrate
+"""
+
+
+def test_a_valid_rule_set_parses_with_its_hash_and_version() -> None:
+    rule_set = parse_rule_set(GOOD, "good.yaml")
+    assert (rule_set.name, rule_set.version) == ("test", 2)
+    tmp, castle = rule_set.rules
+    assert tmp.action is Action.DISPOSE and tmp.period == Period(30, "d")
+    assert tmp.counts_from is CountsFrom.MODIFIED and not tmp.explicit
+    assert tmp.selector.size_max == 10 * 10**6
+    assert tmp.selector.modified_before is not None
+    assert tmp.selector.modified_before.resolve(date(2026, 2, 28)) == date(2020, 2, 28)
+    assert castle.period is None and castle.explicit
+    assert castle.explicit_folders[0].path == "Projects/Castle"
+    assert rule_set.default is not None and rule_set.default.id == "rest"
+    assert len(rule_set.content_hash) == 64
+    assert parse_rule_set(GOOD + "\n").content_hash != rule_set.content_hash
+
+
+def test_every_problem_is_reported_with_its_line_and_column() -> None:
+    text = (
+        "rule_set: x\nversion: two\nrules:\n"
+        "  - id: Bad Id\n    action: delete\n    period: 6 years\n"
+        "    select: {size_min: 2GB, size_max: 1GB, modified_before: soon, colour: red}\n"
+        "  - {id: b, title: t, authority: a, action: dispose, period: forever}\n"
+        "  - {id: b, title: t, authority: a, action: review}\n"
+    )
+    with pytest.raises(ImportRejected) as caught:
+        parse_rule_set(text, "bad.yaml")
+    shown = [str(p) for p in caught.value.problems]
+    assert "bad.yaml:2:10: version must be a whole number" in shown
+    assert "bad.yaml:4:5: a rule needs 'title'" in shown
+    assert any(s.startswith("bad.yaml:4:9: id 'Bad Id'") for s in shown)
+    assert any(s.startswith("bad.yaml:5:13: action 'delete'") for s in shown)
+    assert any(s.startswith("bad.yaml:6:13: period '6 years'") for s in shown)
+    assert any(s.startswith("bad.yaml:7:13: size_min is larger") for s in shown)
+    assert any(s.startswith("bad.yaml:7:61: modified_before 'soon'") for s in shown)
+    assert any(s.startswith("bad.yaml:7:67: unknown key 'colour'") for s in shown)
+    assert any(s.startswith("bad.yaml:8:") and "cannot keep forever" in s for s in shown)
+    assert any(s.startswith("bad.yaml:9:5: rule id 'b' is used twice") for s in shown)
+
+
+def test_broken_yaml_is_reported_where_it_breaks() -> None:
+    with pytest.raises(ImportRejected) as caught:
+        parse_rule_set("rule_set: x\nrules:\n  - id: a\n   action: [\n", "broken.yaml")
+    assert str(caught.value.problems[0]).startswith("broken.yaml:4:")
+
+
+def test_the_default_rule_cannot_select() -> None:
+    text = GOOD.replace("  action: migrate\n", "  action: migrate\n  select: {name: x}\n")
+    with pytest.raises(ImportRejected, match="the default rule applies"):
+        parse_rule_set(text)
+
+
+def test_the_example_rule_set_is_valid() -> None:
+    rule_set = load_rule_set_file(EXAMPLE)
+    assert rule_set.default is not None and rule_set.default.action is Action.MIGRATE
+    ids = [r.id for r in rule_set.rules]
+    assert {"tmp-files", "executables", "identical-duplicates", "stale-files"} <= set(ids)
+
+
+def test_month_arithmetic_clamps_to_the_end_of_the_month() -> None:
+    assert add_months(date(2020, 1, 31), 1) == date(2020, 2, 29)
+    assert add_months(date(2020, 2, 29), 12) == date(2021, 2, 28)
+    assert Period(6, "y").before(date(2026, 3, 31)) == date(2020, 3, 31)
