@@ -115,9 +115,10 @@ def test_renames_dispositions_links_and_collisions(tmp_path: Path) -> None:
     assert tree_snapshot(source) == before
 
 
-def test_remediated_path_follows_the_deepest_renamed_folder() -> None:
-    renames = {"a:b": "a_b", "a:b/c|d": "a_b/c_d"}
-    assert remediated_path("a:b/c|d/e.txt", renames) == "a_b/c_d/e.txt"
+def test_remediated_path_applies_every_renamed_segment() -> None:
+    renames = {"a:b": "a_b", "a:b/c|d": "a:b/c_d", "a:b/c|d/e?.txt": "a:b/c|d/e_.txt"}
+    assert remediated_path("a:b/c|d/e?.txt", renames) == "a_b/c_d/e_.txt"
+    assert remediated_path("a:b/c|d/f.txt", renames) == "a_b/c_d/f.txt"
     assert remediated_path("a:b/x.txt", renames) == "a_b/x.txt"
     assert remediated_path("plain/x.txt", renames) == "plain/x.txt"
 

@@ -37,7 +37,6 @@ from mobilise.storage.base import (
     EntryNotFound,
     SizeMismatch,
     StorageError,
-    join,
 )
 from mobilise.storage.quickxor import QuickXorHash
 from mobilise.storage.streams import read_chunks
@@ -185,18 +184,19 @@ def list_files(backend: Backend, under: str = "") -> dict[str, Entry]:
 
 
 def remediated_path(path: str, renames: Mapping[str, str]) -> str:
-    """The destination path of source ``path``: the deepest renamed ancestor (or the path
-    itself) is replaced by its new name; the rest of the path follows it."""
+    """The destination path of source ``path``. ``renames`` maps a source path (file or
+    folder) to its remediated path; only the last segment of each is taken, so a renamed
+    file inside a renamed folder gets both names (the assessment proposes each entry's
+    new name next to its original siblings)."""
     if not renames:
         return path
-    if path in renames:
-        return renames[path]
     parts = path.split("/")
-    for depth in range(len(parts) - 1, 0, -1):
+    out = []
+    for depth in range(1, len(parts) + 1):
         prefix = "/".join(parts[:depth])
-        if prefix in renames:
-            return join(renames[prefix], *parts[depth:])
-    return path
+        renamed = renames.get(prefix)
+        out.append(renamed.rsplit("/", 1)[-1] if renamed else parts[depth - 1])
+    return "/".join(out)
 
 
 # --------------------------------------------------------------------------- planning
