@@ -310,3 +310,27 @@ def test_own_copy_left_without_its_times_is_repaired_but_a_truly_newer_file_is_n
     assert (destination_root / same).stat().st_mtime_ns == \
         (source_tree.root / same).stat().st_mtime_ns
     assert (destination_root / edited).read_bytes() == b"edited later in OneDrive"
+
+
+def test_remediation_mapping_from_the_drive_assessment_renames_at_the_destination(
+        tmp_path: Path) -> None:
+    from mobilise.drives.assess import Action as DriveAction
+    from mobilise.drives.remediate import MappingRow, write_mapping
+    from mobilise.migration.decisions import remediation_renames
+
+    source = tmp_path / "home"
+    (source / "Case: 12").mkdir(parents=True)
+    (source / "Case: 12" / "notes?.txt").write_bytes(b"n")
+    (source / "ok.txt").write_bytes(b"o")
+    rows = [MappingRow("100000", 2, b"Case: 12", "Case: 12", DriveAction.RENAME, "Case_ 12",
+                       ("invalid_character",), "':' is not allowed"),
+            MappingRow("100000", 3, b"Case: 12/notes?.txt", "Case: 12/notes?.txt",
+                       DriveAction.RENAME, "notes_.txt", ("invalid_character",), "'?'")]
+    write_mapping(rows, tmp_path / "data", "100000", "scan-1")
+    renames = remediation_renames(tmp_path / "data", "100000")
+    dest = tmp_path / "onedrive"
+    dest.mkdir()
+    result = sync_person(local(source), local(dest), renames=renames, options=FAST)
+    assert result.count(Outcome.COPIED) == 2
+    assert (dest / "Case_ 12" / "notes_.txt").read_bytes() == b"n"
+    assert (dest / "ok.txt").exists()

@@ -10,6 +10,7 @@ from mobilise.cli.context import FormatOption, actor, emit, err_console, session
 from mobilise.core.output import Format
 from mobilise.core.progress import JobProgress, RichProgress, Tee
 from mobilise.migration import reports, rounds, waves
+from mobilise.migration.decisions import plan_inputs_from_estate
 from mobilise.workers import open_executor
 
 app = typer.Typer(help="Migration rounds, cutover, verification and reports.",
@@ -34,7 +35,8 @@ def run(
         with RichProgress(unit="shards") as bar:
             progress = Tee(bar, JobProgress(job_session, "migration"))
             report = rounds.run_round(s, actor(), settings(), found, pool, number=round_,
-                                      progress=progress)
+                                      progress=progress,
+                                      plan_inputs=plan_inputs_from_estate(settings()))
         rows = [{"number": n, **t} for n, t in report.people.items()]
         status = report.round.status
     emit(rows, ["number", "copied", "skipped", "failed", "source_changed", "waiting",
@@ -66,7 +68,8 @@ def retry(
         s.commit()
         report = rounds.run_round(s, actor(), settings(), found,
                                   open_executor(executor, settings()),
-                                  number=stuck[0].number)
+                                  number=stuck[0].number,
+                                  plan_inputs=plan_inputs_from_estate(settings()))
         err_console.print(f"round {report.round.number}: {report.round.status}")
 
 
@@ -87,7 +90,8 @@ def cutover(
         results = rounds.cutover(s, actor(), settings(), found,
                                  open_executor(executor, settings()),
                                  frozen_confirmed=confirm_frozen, people=person,
-                                 review_override=override_review)
+                                 review_override=override_review,
+                                 plan_inputs=plan_inputs_from_estate(settings()))
     emit([{"person": r.person, "migrated": r.migrated, "verified": r.verified,
            "reason": r.reason} for r in results],
          ["person", "migrated", "verified", "reason"], fmt, title="cutover")
@@ -101,6 +105,7 @@ def verify(
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Check every migrating file of the wave's people at its destination (changes nothing)."""
+    from mobilise.migration.decisions import remediation_renames
     from mobilise.migration.journal import verified_hashes
     from mobilise.migration.tasks import backend_from_spec
     from mobilise.migration.verify import verify_person
@@ -114,6 +119,7 @@ def verify(
             archive = backend_from_spec(settings(), rounds.archive_spec(settings(), p))
             assert source is not None and main is not None
             check = verify_person(source, main, archive=archive,
+                                  renames=remediation_renames(settings().data_dir, p.number),
                                   known_hashes=verified_hashes(settings().data_dir, p.number))
             rows.append({"person": p.number, "verified": len(check.verified),
                          "problems": len(check.problems), "waiting": len(check.waiting),
