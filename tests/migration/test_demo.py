@@ -8,7 +8,7 @@ from mobilise.core.db import session_scope
 from mobilise.core.settings import Settings
 from mobilise.demo.migration import DEMO_PEOPLE, DEMO_WAVE, migrate_demo_wave
 from mobilise.demo.run import load_people
-from mobilise.migration.models import PersonMigration, Wave
+from mobilise.migration.models import MigrationWave, PersonMigration
 from tests.migration.conftest import tree_snapshot
 
 
@@ -20,7 +20,7 @@ def test_demo_wave_reaches_cutover_in_the_emulator_and_is_idempotent(
     note = migrate_demo_wave(sqlite_settings, out, 30, 5)
     assert f"{DEMO_PEOPLE} of {DEMO_PEOPLE} people migrated" in note
     with session_scope(sqlite_settings) as s:
-        wave = s.scalar(select(Wave).where(Wave.name == DEMO_WAVE))
+        wave = s.scalar(select(MigrationWave).where(MigrationWave.name == DEMO_WAVE))
         assert wave is not None
         states = s.scalars(select(PersonMigration.state)).all()
         assert list(states) == ["migrated"] * DEMO_PEOPLE

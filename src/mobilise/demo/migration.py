@@ -14,7 +14,7 @@ from sqlalchemy import select
 from mobilise.core.actor import Actor
 from mobilise.core.db import session_scope
 from mobilise.core.settings import Settings
-from mobilise.migration.models import Wave
+from mobilise.migration.models import MigrationWave
 from mobilise.migration.rounds import cutover, run_round, source_spec
 from mobilise.migration.waves import WaveSelection, create_wave
 from mobilise.people.models import Person, PersonStatus
@@ -41,7 +41,7 @@ def migrate_demo_wave(settings: Settings, out_dir: Path, people: int, seed: int)
     from mobilise.emulator.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, EmulatorProcess
 
     with session_scope(settings) as s:
-        if s.scalar(select(Wave).where(Wave.name == DEMO_WAVE)) is not None:
+        if s.scalar(select(MigrationWave).where(MigrationWave.name == DEMO_WAVE)) is not None:
             return f"migration: {DEMO_WAVE!r} exists already"
         chosen = list(s.scalars(select(Person).where(Person.status == PersonStatus.ACTIVE.value)
                                 .order_by(Person.number).limit(DEMO_PEOPLE)))

@@ -44,7 +44,7 @@ class MigrationState(StrEnum):
                 "failed": "red"}[self.value]
 
 
-class Wave(Audited, Base):
+class MigrationWave(Audited, Base):
     __tablename__ = "migration_wave"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -54,12 +54,13 @@ class Wave(Audited, Base):
     selection: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
-    rounds: Mapped[list[Round]] = relationship(back_populates="wave", order_by="Round.number")
+    rounds: Mapped[list[MigrationRound]] = relationship(
+        back_populates="wave", order_by="MigrationRound.number")
     people: Mapped[list[PersonMigration]] = relationship(back_populates="wave",
                                                          order_by="PersonMigration.id")
 
 
-class Round(Audited, Base):
+class MigrationRound(Audited, Base):
     __tablename__ = "migration_round"
     __table_args__ = (UniqueConstraint("wave_id", "number"),)
 
@@ -74,7 +75,7 @@ class Round(Audited, Base):
     # Totals: outcome counts, bytes, seconds, throttle events, executor.
     summary: Mapped[dict[str, Any] | None]
 
-    wave: Mapped[Wave] = relationship(back_populates="rounds")
+    wave: Mapped[MigrationWave] = relationship(back_populates="rounds")
 
     @property
     def journal_name(self) -> str:
@@ -98,5 +99,5 @@ class PersonMigration(Audited, Base):
     # The latest round's outcome counts for this person (copied, skipped, failed, ...).
     counts: Mapped[dict[str, Any] | None]
 
-    wave: Mapped[Wave] = relationship(back_populates="people")
+    wave: Mapped[MigrationWave] = relationship(back_populates="people")
     person: Mapped[Person] = relationship()

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from mobilise.core.settings import Settings
 from mobilise.migration.journal import Record, journal_path, read_journal
-from mobilise.migration.models import Wave
+from mobilise.migration.models import MigrationWave
 from mobilise.migration.rounds import destination_spec, source_spec
 from mobilise.migration.waves import wave_people
 from mobilise.people.models import Person
@@ -76,7 +76,7 @@ def person_report(settings: Settings, number: str) -> PersonReport:
     return report
 
 
-def wave_rows(session: Session, wave: Wave) -> list[dict[str, Any]]:
+def wave_rows(session: Session, wave: MigrationWave) -> list[dict[str, Any]]:
     rows = []
     for member in wave_people(session, wave):
         counts = member.counts or {}
@@ -89,7 +89,7 @@ def wave_rows(session: Session, wave: Wave) -> list[dict[str, Any]]:
     return rows
 
 
-def wave_summary(session: Session, wave: Wave) -> dict[str, Any]:
+def wave_summary(session: Session, wave: MigrationWave) -> dict[str, Any]:
     states: dict[str, int] = {}
     for member in wave_people(session, wave):
         states[member.state] = states.get(member.state, 0) + 1
@@ -115,7 +115,8 @@ def _location(spec: dict[str, Any], person: Person) -> str:
     return str(spec.get("root") or f"{spec['kind']}:{person.upn}")
 
 
-def summary_report(session: Session, settings: Settings, wave: Wave) -> list[dict[str, Any]]:
+def summary_report(session: Session, settings: Settings,
+                   wave: MigrationWave) -> list[dict[str, Any]]:
     """One row per person, in the shape of SPMT's SummaryReport.csv."""
     rows = []
     for member in wave_people(session, wave):
@@ -143,7 +144,8 @@ def _destination(settings: Settings, person: Person) -> dict[str, Any]:
     return destination_spec(settings, person)
 
 
-def failure_summary(session: Session, settings: Settings, wave: Wave) -> list[dict[str, Any]]:
+def failure_summary(session: Session, settings: Settings,
+                    wave: MigrationWave) -> list[dict[str, Any]]:
     """One row per file that did not move, in the shape of SPMT's FailureSummary.csv."""
     rows = []
     for member in wave_people(session, wave):

@@ -28,12 +28,12 @@ from mobilise.core.settings import Settings
 from mobilise.core.transitions import run_transition
 from mobilise.migration.journal import Journal, journal_path, verified_hashes
 from mobilise.migration.models import (
+    MigrationRound,
     MigrationState,
+    MigrationWave,
     PersonMigration,
-    Round,
     RoundKind,
     RoundStatus,
-    Wave,
 )
 from mobilise.migration.sync import plan_shards
 from mobilise.migration.tasks import backend_from_spec, read_plan_inputs
@@ -94,12 +94,12 @@ def write_plan_inputs(settings: Settings, person: Person,
 
 @dataclass
 class RoundReport:
-    round: Round
+    round: MigrationRound
     people: dict[str, dict[str, Any]] = field(default_factory=dict)  # number → totals
     errors: list[str] = field(default_factory=list)
 
 
-def next_round(wave: Wave, number: int | None = None) -> Round:
+def next_round(wave: MigrationWave, number: int | None = None) -> MigrationRound:
     if number is not None:
         for candidate in wave.rounds:
             if candidate.number == number:
@@ -115,7 +115,7 @@ def run_round(
     session: Session,
     actor: Actor,
     settings: Settings,
-    wave: Wave,
+    wave: MigrationWave,
     executor: Executor,
     *,
     number: int | None = None,
@@ -142,13 +142,13 @@ def run_round(
     return report
 
 
-def _start_round(session: Session, actor: Actor, round_: Round, clock: Clock) -> None:
+def _start_round(session: Session, actor: Actor, round_: MigrationRound, clock: Clock) -> None:
     run_transition(session, actor, ROUND_LIFECYCLE, "start", [round_])
     with audit.change(session, actor, "migration_round.started", round_):
         round_.started_at = clock.now()
 
 
-def _finish_round(session: Session, actor: Actor, round_: Round, report: RoundReport,
+def _finish_round(session: Session, actor: Actor, round_: MigrationRound, report: RoundReport,
                   executor: Executor, clock: Clock) -> None:
     totals: dict[str, Any] = {"executor": executor.name, "people": len(report.people),
                               "errors": report.errors[:50]}
@@ -171,7 +171,7 @@ def sync_people(
     session: Session,
     actor: Actor,
     settings: Settings,
-    round_: Round,
+    round_: MigrationRound,
     members: Sequence[PersonMigration],
     executor: Executor,
     *,
@@ -224,7 +224,7 @@ class ShardProgress:
                               throttled=self.throttled, failed=self.failed)
 
 
-def person_payloads(settings: Settings, person: Person, round_: Round,
+def person_payloads(settings: Settings, person: Person, round_: MigrationRound,
                     plan_inputs: PlanInputs | None) -> list[dict[str, Any]]:
     source = source_spec(settings, person)
     backend = backend_from_spec(settings, source)
@@ -270,7 +270,7 @@ def cutover(
     session: Session,
     actor: Actor,
     settings: Settings,
-    wave: Wave,
+    wave: MigrationWave,
     executor: Executor,
     *,
     frozen_confirmed: bool,
@@ -319,7 +319,7 @@ def _freeze(session: Session, actor: Actor, members: Sequence[PersonMigration],
             member.review_override = review_override
 
 
-def _verify_and_decide(session: Session, actor: Actor, settings: Settings, round_: Round,
+def _verify_and_decide(session: Session, actor: Actor, settings: Settings, round_: MigrationRound,
                        member: PersonMigration, plan_inputs: PlanInputs | None) -> CutoverResult:
     person = member.person
     source = backend_from_spec(settings, source_spec(settings, person))
@@ -352,8 +352,9 @@ def _verify_and_decide(session: Session, actor: Actor, settings: Settings, round
                          problems[:100])
 
 
-def _close_cutover_round(session: Session, actor: Actor, wave: Wave, round_: Round,
-                         report: RoundReport, executor: Executor, clock: Clock) -> None:
+def _close_cutover_round(session: Session, actor: Actor, wave: MigrationWave,
+                         round_: MigrationRound, report: RoundReport, executor: Executor,
+                         clock: Clock) -> None:
     pending = [m for m in wave_people(session, wave)
                if m.state not in (MigrationState.MIGRATED.value, MigrationState.FAILED.value)]
     if pending or round_.status != RoundStatus.RUNNING.value:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mobilise.core.transitions import Context, Lifecycle, Transition
-from mobilise.migration.models import MigrationState, PersonMigration, Round, RoundStatus
+from mobilise.migration.models import MigrationRound, MigrationState, PersonMigration, RoundStatus
 
 
 def _clear_reason(ctx: Context, obj: Any) -> None:
@@ -27,7 +27,7 @@ def _frozen(ctx: Context, obj: Any) -> str | None:
     return None if obj.source_frozen_at else "the operator has not confirmed the source frozen"
 
 
-ROUND_LIFECYCLE: Lifecycle[Round] = Lifecycle(
+ROUND_LIFECYCLE: Lifecycle[MigrationRound] = Lifecycle(
     entity="migration_round",
     state_attr="status",
     transitions=[

@@ -13,7 +13,7 @@ from mobilise.core import audit
 from mobilise.core.actor import Actor
 from mobilise.core.clock import Clock, SystemClock
 from mobilise.core.errors import Conflict, InvalidInput, NotFound
-from mobilise.migration.models import PersonMigration, Round, RoundKind, Wave
+from mobilise.migration.models import MigrationRound, MigrationWave, PersonMigration, RoundKind
 from mobilise.people.models import OrgUnit, Person, PersonStatus, Site
 
 
@@ -79,14 +79,14 @@ def create_wave(
     schedule: Sequence[datetime | None] = (),
     description: str | None = None,
     clock: Clock | None = None,
-) -> Wave:
+) -> MigrationWave:
     """A wave with rounds 1 (pre-seed), 2..n+1 (deltas) and the cutover last; the
     ``schedule`` gives their dates in that order where known."""
     if not name.strip():
         raise InvalidInput("a wave needs a name")
     if delta_rounds < 0:
         raise InvalidInput("delta rounds cannot be negative")
-    if session.scalar(select(Wave).where(Wave.name == name)) is not None:
+    if session.scalar(select(MigrationWave).where(MigrationWave.name == name)) is not None:
         raise Conflict(f"a wave named {name!r} exists already")
     people = select_people(session, selection)
     if not people:
@@ -95,15 +95,15 @@ def create_wave(
     if taken:
         raise Conflict(f"already in an unfinished wave: {', '.join(taken[:20])}")
     clock = clock or SystemClock()
-    wave: Wave = audit.create(session, actor, "migration_wave.create",
-                        Wave(name=name, description=description,
+    wave: MigrationWave = audit.create(session, actor, "migration_wave.create",
+                        MigrationWave(name=name, description=description,
                              selection=selection.as_json(), created_at=clock.now()))
     session.flush()
     kinds = [RoundKind.PRE_SEED] + [RoundKind.DELTA] * delta_rounds + [RoundKind.CUTOVER]
     for number, kind in enumerate(kinds, start=1):
         when = schedule[number - 1] if number - 1 < len(schedule) else None
         audit.create(session, actor, "migration_round.plan",
-                     Round(wave_id=wave.id, number=number, kind=kind.value,
+                     MigrationRound(wave_id=wave.id, number=number, kind=kind.value,
                            scheduled_for=when))
     for person in people:
         audit.create(session, actor, "migration_person.add",
@@ -120,21 +120,22 @@ def _already_in_a_wave(session: Session, person_ids: list[int]) -> list[str]:
     return list(session.scalars(stmt))
 
 
-def get_wave(session: Session, key: str | int) -> Wave:
+def get_wave(session: Session, key: str | int) -> MigrationWave:
     text = str(key).strip()
-    wave = session.scalar(select(Wave).where(Wave.name == text))
+    wave = session.scalar(select(MigrationWave).where(MigrationWave.name == text))
     if wave is None and text.isdigit():
-        wave = session.get(Wave, int(text))
+        wave = session.get(MigrationWave, int(text))
     if wave is None:
         raise NotFound(f"no wave {text!r}")
     return wave
 
 
-def list_waves(session: Session) -> list[Wave]:
-    return list(session.scalars(select(Wave).order_by(Wave.created_at, Wave.id)))
+def list_waves(session: Session) -> list[MigrationWave]:
+    return list(session.scalars(
+        select(MigrationWave).order_by(MigrationWave.created_at, MigrationWave.id)))
 
 
-def wave_people(session: Session, wave: Wave) -> list[PersonMigration]:
+def wave_people(session: Session, wave: MigrationWave) -> list[PersonMigration]:
     return list(session.scalars(
         select(PersonMigration).options(joinedload(PersonMigration.person))
         .where(PersonMigration.wave_id == wave.id).order_by(PersonMigration.id)))

@@ -1,4 +1,4 @@
-"""Wave pages: the list of waves, and one wave with its rounds, throughput and people."""
+"""MigrationWave pages: the list of waves, and one wave with its rounds, throughput and people."""
 
 from __future__ import annotations
 
