@@ -105,3 +105,14 @@ def test_month_arithmetic_clamps_to_the_end_of_the_month() -> None:
     assert add_months(date(2020, 1, 31), 1) == date(2020, 2, 29)
     assert add_months(date(2020, 2, 29), 12) == date(2021, 2, 28)
     assert Period(6, "y").before(date(2026, 3, 31)) == date(2020, 3, 31)
+
+
+def test_a_forbidden_character_is_located_not_a_crash() -> None:
+    import pytest as _pytest
+
+    from mobilise.core.errors import ImportRejected
+    from mobilise.retention.rules import parse_rule_set
+
+    with _pytest.raises(ImportRejected) as err:
+        parse_rule_set("rule_set: x\nversion: 1\nrules: [\x07]\n", "r.yaml")
+    assert str(err.value.problems[0]).startswith("r.yaml:3:9: not valid YAML")

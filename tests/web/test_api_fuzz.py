@@ -38,7 +38,7 @@ def test_no_server_errors(api_schema: schemathesis.BaseSchema) -> None:
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=25, deadline=None, database=None,
+        @settings(max_examples=15, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))
         def call(case: schemathesis.Case) -> None:
             response = case.call(headers=headers)

@@ -65,7 +65,7 @@ def get_person(session: Session, key: str | int) -> Person:
         select(Person).options(joinedload(Person.org_unit), joinedload(Person.site))
         .where(or_(Person.number == text, Person.upn == text.lower()))
     )
-    if person is None and text.isdigit():
+    if person is None and text.isascii() and text.isdigit() and len(text) < 19:
         person = session.get(Person, int(text))
     if person is None:
         raise NotFound(f"no person {text!r}")

@@ -243,6 +243,16 @@ def parse_rule_set(text: str, file: str = "<rule set>") -> RuleSet:
         raise ImportRejected(
             [FileProblem(file, line, col, f"not valid YAML: {exc.problem}")]
         ) from None
+    except yaml.reader.ReaderError as exc:
+        # A character YAML does not allow (a control character, say): locate it.
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise ImportRejected(
+            [FileProblem(file, line, col, f"not valid YAML: {exc.reason} "
+                                          f"(character {exc.character!r})")]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ImportRejected([FileProblem(file, 1, 1, f"not valid YAML: {exc}")]) from None
     if root is None:
         raise ImportRejected([FileProblem(file, 1, 1, "empty rule set")])
     result = parser.rule_set(root, text)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from mobilise.core import audit
 from mobilise.core.actor import Actor
 from mobilise.core.clock import Clock
-from mobilise.core.errors import Conflict
+from mobilise.core.errors import Conflict, InvalidInput
 from mobilise.core.settings import Settings
 from mobilise.core.transitions import run_transition
 from mobilise.people.models import OrgUnit, Person, PersonStatus, Site
@@ -83,6 +83,9 @@ class RolloutRecords:
         return self.managed_before + issued
 
 
+MAX_PLAN_DAYS = 5 * 365
+
+
 @dataclass(frozen=True)
 class PlanOptions:
     start: date
@@ -91,6 +94,15 @@ class PlanOptions:
     priority: tuple[str, ...]
     default_slots: int
     alternative_models: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        # A plan is day by day; a start years away from the deadline is a typing mistake,
+        # not a rollout, and would make the plan (and its slot rows) absurdly long.
+        if abs((self.deadline - self.start).days) > MAX_PLAN_DAYS:
+            raise InvalidInput(
+                f"the plan would start on {self.start} for a deadline of {self.deadline}: "
+                f"a plan spans at most {MAX_PLAN_DAYS // 365} years"
+            )
 
     @classmethod
     def from_settings(cls, settings: Settings, start: date, **over: object) -> PlanOptions:

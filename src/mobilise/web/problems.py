@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mobilise.core.errors import MobiliseError
@@ -30,6 +31,15 @@ def problem(request: Request, status: int, title: str, detail: str,
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+def _out_of_range(request: Request) -> Response:
+    detail = "a value is out of range (numbers must fit in 63 bits)"
+    if _wants_json(request):
+        return problem(request, 422, "Invalid input", detail)
+    from mobilise.web.pages.render import error_page
+
+    return error_page(request, 422, "Invalid input", detail)
+
+
 def install(app: FastAPI) -> None:
     from mobilise.web.pages.render import error_page
 
@@ -46,6 +56,16 @@ def install(app: FastAPI) -> None:
             return problem(request, 422, "Invalid input", "the request is not valid", errors)
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
         return error_page(request, 422, "Invalid input", detail)
+
+    # A number too large for a database integer reaches the driver only when a route did
+    # not bound it; it is still the caller's mistake, and nothing was changed.
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, err: OverflowError) -> Response:
+        return _out_of_range(request)
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, err: DataError) -> Response:
+        return _out_of_range(request)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, err: StarletteHTTPException) -> Response:

@@ -48,7 +48,7 @@ def add_template_version(name: str, body: TemplateRequest, session: Session = De
 
 
 @router.get("/templates/{name}/preview")
-def preview(request: Request, name: str, version: int | None = Query(None, ge=1),
+def preview(request: Request, name: str, version: int | None = Query(None, ge=1, le=1_000_000),
             session: Session = Depends(db),
             _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     """The template rendered with its sample context."""

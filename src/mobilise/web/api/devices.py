@@ -196,7 +196,7 @@ def issue(request: Request, key: str, body: IssueBody, session: Session = Depend
 
 @router.get("/sims")
 def list_sims(free: bool = Query(False), limit: int = Query(200, ge=1, le=5000),
-              offset: int = Query(0, ge=0), session: Session = Depends(db),
+              offset: int = Query(0, ge=0, le=10_000_000), session: Session = Depends(db),
               _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     return {"items": register.sim_rows(session, free_only=free, limit=limit, offset=offset)}
 

@@ -12,6 +12,7 @@ from mobilise.core.errors import NotFound
 from mobilise.core.jobs import job_row, recent_jobs
 from mobilise.core.progress import Job
 from mobilise.web.auth import db, requires
+from mobilise.web.params import RecordId
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
@@ -29,9 +30,9 @@ def list_jobs(
 
 
 @router.get("/{job_id}")
-def show_job(job_id: int, session: Session = Depends(db),
+def show_job(job_id: RecordId, session: Session = Depends(db),
              _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
-    job = session.get(Job, job_id) if 0 < job_id < 2**62 else None
+    job = session.get(Job, job_id)
     if job is None:
         raise NotFound(f"no job {job_id}")
     return job_row(job)

@@ -16,6 +16,7 @@ from mobilise.core.actor import Actor, Role
 from mobilise.retention import disposal, holds, review, rule_sets
 from mobilise.retention.models import Hold, HoldStatus, RuleSetVersion
 from mobilise.web.auth import db, requires
+from mobilise.web.params import RecordId
 
 router = APIRouter(prefix="/api/v1/retention", tags=["retention"])
 READERS = (Role.RECORDS, Role.AUDITOR)
@@ -37,7 +38,7 @@ def list_rule_sets(session: Session = Depends(db),
 
 
 @router.get("/rule-sets/{name}/{version}")
-def show_rule_set(name: str, version: int, session: Session = Depends(db),
+def show_rule_set(name: str, version: RecordId, session: Session = Depends(db),
                   _: Actor = Depends(requires(*READERS))) -> dict[str, Any]:
     row = rule_sets.get_version(session, name, version)
     return {**_version_row(row), "yaml": row.yaml}
@@ -55,7 +56,7 @@ class Reason(BaseModel):
 
 
 @router.post("/rule-sets/{name}/{version}/activate")
-def activate_rule_set(name: str, version: int, body: Reason, session: Session = Depends(db),
+def activate_rule_set(name: str, version: RecordId, body: Reason, session: Session = Depends(db),
                       actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
     return _version_row(rule_sets.activate(session, actor, name, version, reason=body.reason))
 
@@ -132,19 +133,19 @@ def list_batches(status: str | None = None, session: Session = Depends(db),
 
 
 @router.post("/disposal-batches/{batch_id}/approve")
-def approve_batch(batch_id: int, session: Session = Depends(db),
+def approve_batch(batch_id: RecordId, session: Session = Depends(db),
                   actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
     batch = disposal.approve_batch(session, actor, batch_id)
     return {"id": batch.id, "status": batch.status, "approved_by": batch.approved_by}
 
 
 @router.get("/disposal-batches/{batch_id}/certificate.csv", response_class=PlainTextResponse)
-def certificate_csv(batch_id: int, session: Session = Depends(db),
+def certificate_csv(batch_id: RecordId, session: Session = Depends(db),
                     _: Actor = Depends(requires(*READERS))) -> PlainTextResponse:
     return PlainTextResponse(disposal.certificate_csv(session, batch_id), media_type="text/csv")
 
 
 @router.get("/disposal-batches/{batch_id}/certificate.html", response_class=HTMLResponse)
-def certificate_html(batch_id: int, session: Session = Depends(db),
+def certificate_html(batch_id: RecordId, session: Session = Depends(db),
                      _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
     return HTMLResponse(disposal.certificate_html(session, batch_id))

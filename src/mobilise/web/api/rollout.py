@@ -22,6 +22,7 @@ from mobilise.rollout.notices import Notice, appointment_calendar, queue_notices
 from mobilise.rollout.planner import plan_rollout
 from mobilise.rollout.planning import PlanOptions, RolloutRecords, gather_input, replan
 from mobilise.web.auth import db, requires
+from mobilise.web.params import RecordId
 
 router = APIRouter(prefix="/api/v1/rollout", tags=["rollout"])
 OPERATE = (Role.SERVICE_DESK, Role.PROGRAMME)
@@ -117,20 +118,20 @@ def book(body: BookRequest, session: Session = Depends(db),
     return _appointment(session, a.id)
 
 
-def _appointment(session: Session, appointment_id: int) -> dict[str, Any]:
+def _appointment(session: Session, appointment_id: RecordId) -> dict[str, Any]:
     a = appts.get_appointment(session, appointment_id)
     return {"id": a.id, "person": a.person.number, "site": a.site.code, "day": a.day,
             "status": a.status, "replaces_id": a.replaces_id, "note": a.note}
 
 
 @router.get("/appointments/{appointment_id}")
-def show_appointment(appointment_id: int, session: Session = Depends(db),
+def show_appointment(appointment_id: RecordId, session: Session = Depends(db),
                      _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     return _appointment(session, appointment_id)
 
 
 @router.get("/appointments/{appointment_id}/ics")
-def appointment_ics(request: Request, appointment_id: int, session: Session = Depends(db),
+def appointment_ics(request: Request, appointment_id: RecordId, session: Session = Depends(db),
                     _: Actor = Depends(requires(Role.VIEWER))) -> Response:
     text = appointment_calendar(appts.get_appointment(session, appointment_id),
                                 _settings(request), SystemClock())
@@ -160,7 +161,7 @@ class RescheduleRequest(BaseModel):
 
 
 @router.post("/appointments/{appointment_id}/reschedule")
-def reschedule(appointment_id: int, body: RescheduleRequest, session: Session = Depends(db),
+def reschedule(appointment_id: RecordId, body: RescheduleRequest, session: Session = Depends(db),
                actor: Actor = Depends(requires(*OPERATE))) -> dict[str, Any]:
     new = appts.reschedule(session, actor, appts.get_appointment(session, appointment_id),
                            stock.get_site(session, body.site).id, body.day, reason=body.reason)

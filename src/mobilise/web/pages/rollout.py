@@ -18,6 +18,7 @@ from mobilise.rollout.planning import RolloutRecords
 from mobilise.web.auth import check_csrf, db, requires
 from mobilise.web.charts import bar_chart, line_chart
 from mobilise.web.pages.render import page
+from mobilise.web.params import RecordId
 
 router = APIRouter(include_in_schema=False)
 
@@ -68,7 +69,7 @@ OPERATE = frozenset({Role.SERVICE_DESK, Role.PROGRAMME})
 
 
 @router.post("/rollout/appointments/{appointment_id}/{action}")
-async def appointment_action(request: Request, appointment_id: int, action: str,
+async def appointment_action(request: Request, appointment_id: RecordId, action: str,
                              session: Session = Depends(db),
                              actor: Actor = Depends(requires(*OPERATE))) -> Response:
     """The service desk's buttons: confirm, handed over, did not attend."""
