@@ -40,3 +40,8 @@ def test_wave_api_and_page_after_a_round(web: Web, tmp_path: Path) -> None:
                              headers=web.as_("viewer")).json()
     assert [r["Migrated items"] for r in summary] == [9, 5]
     assert web.client.get("/api/v1/waves/nope", headers=web.as_("viewer")).status_code == 404
+
+
+def test_a_huge_wave_number_is_a_clean_404(web: Web) -> None:
+    r = web.client.get("/api/v1/waves/99999999999999999999999", headers=web.as_("viewer"))
+    assert r.status_code == 404
