@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from mobilise.devices.models import HandsetStatus
 from mobilise.rollout.planning import RolloutRecords
-from tests.devices.conftest import fleet  # noqa: F401 - the fixture, used by name
 from tests.devices.fleet import Fleet
 
 
