@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from mobilise.core.db import make_engine, session_factory
 from mobilise.core.schema_upgrade import upgrade_schema
 from mobilise.core.settings import Settings
+from tests.devices.fleet import Fleet, build_fleet
 from tests.smtp import SmtpServer, running_smtp_server
 
 PG_ENV = "MOBILISE_TEST_PG_URL"
@@ -113,3 +114,17 @@ def smtp_server() -> Iterator[SmtpServer]:
     """A real SMTP server (aiosmtpd) on a free loopback port, recording each message."""
     with running_smtp_server() as server:
         yield server
+
+
+# The handset fleet, shared by the devices, rollout and finance tests.
+@pytest.fixture
+def fleet(settings: Settings, session: Session, tmp_path: Path) -> Fleet:
+    return build_fleet(session, settings, tmp_path)
+
+
+@pytest.fixture
+def sqlite_fleet(sqlite_settings: Settings, tmp_path: Path) -> Iterator[Fleet]:
+    s = session_factory(sqlite_settings)()
+    yield build_fleet(s, sqlite_settings, tmp_path)
+    s.rollback()
+    s.close()

@@ -83,6 +83,10 @@ def version() -> None:
 
 
 def main() -> None:
+    from mobilise.finance.connected import ProgrammeRegisters
+    from mobilise.finance.sources import use_sources
+
+    use_sources(ProgrammeRegisters(settings()))
     try:
         app(standalone_mode=False)
     except MobiliseError as err:

@@ -26,6 +26,8 @@ from mobilise.core.clock import Clock
 from mobilise.core.errors import Conflict, InvalidInput
 from mobilise.core.settings import Settings
 from mobilise.core.transitions import run_transition
+from mobilise.devices.capacity import managed_count
+from mobilise.devices.models import Handset, HandsetStatus
 from mobilise.people.models import OrgUnit, Person, PersonStatus, Site
 from mobilise.rollout.appointments import flush_changes, open_places, take_place
 from mobilise.rollout.calendar import working_days
@@ -65,22 +67,38 @@ class HandsetRecords(Protocol):
 
 @dataclass
 class RolloutRecords:
-    """Handsets as this package sees them: issued when the appointment was attended."""
+    """Handsets as the programme knows them: the handset register (who holds an issued
+    handset, what is staged on hand, what Intune manages), together with appointments
+    attended before a hand-over was recorded in the register."""
 
-    staged: int = 0
-    managed_before: int = 0
+    staged: int | None = None  # None: the register's staged, enrolled and in-stock handsets
+    managed_before: int = 0  # devices Intune manages that the register does not hold
 
-    def people_with_handset(self, session: Session) -> set[int]:
+    def _attended(self, session: Session) -> set[int]:
         return set(session.scalars(select(Appointment.person_id).where(
             Appointment.status == AppointmentStatus.ATTENDED.value)))
 
+    def _holders(self, session: Session) -> set[int]:
+        return {h for h in session.scalars(select(Handset.holder_id).where(
+            Handset.status == HandsetStatus.ISSUED.value, Handset.holder_id.is_not(None)))
+            if h is not None}
+
+    def people_with_handset(self, session: Session) -> set[int]:
+        return self._attended(session) | self._holders(session)
+
     def staged_on_hand(self, session: Session) -> int:
-        return self.staged
+        if self.staged is not None:
+            return self.staged
+        ready = [HandsetStatus.STAGED.value, HandsetStatus.ENROLLED.value,
+                 HandsetStatus.IN_STOCK.value]
+        return session.scalar(select(func.count()).select_from(Handset).where(
+            Handset.status.in_(ready))) or 0
 
     def managed_devices(self, session: Session) -> int:
-        issued = session.scalar(select(func.count()).select_from(Appointment).where(
-            Appointment.status == AppointmentStatus.ATTENDED.value)) or 0
-        return self.managed_before + issued
+        # Attended appointments with no hand-over in the register are phones Intune
+        # manages that the register has not caught up with yet.
+        unrecorded = len(self._attended(session) - self._holders(session))
+        return self.managed_before + managed_count(session) + unrecorded
 
 
 MAX_PLAN_DAYS = 5 * 365

@@ -13,6 +13,8 @@ from starlette.middleware.sessions import SessionMiddleware
 from mobilise import __version__
 from mobilise.core.db import session_factory
 from mobilise.core.settings import Settings
+from mobilise.finance.connected import ProgrammeRegisters
+from mobilise.finance.sources import FinanceSources, current_sources, use_sources
 from mobilise.web import problems
 from mobilise.web.api import comms as comms_api
 from mobilise.web.api import devices as devices_api
@@ -72,6 +74,8 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Mobilise", version=__version__, openapi_url=None, docs_url=None,
                   redoc_url=None)
     app.state.settings = settings
+    if type(current_sources()) is FinanceSources:  # unless a caller installed its own
+        use_sources(ProgrammeRegisters(settings))
     app.state.sessions = session_factory(settings)
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key.get_secret_value(),
                        session_cookie="mobilise_session", same_site="strict",

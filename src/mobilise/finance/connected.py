@@ -1,0 +1,57 @@
+"""The board report's figures from the live registers: handsets issued from the handset
+register, rollout progress from attended appointments, MDM capacity as a risk. Where a
+register holds nothing yet, the reading says so rather than reporting zero."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mobilise.core.settings import Settings
+from mobilise.devices.capacity import capacity
+from mobilise.devices.models import Handset, HandsetStatus
+from mobilise.finance.sources import DeliveryProgress, FinanceSources, Reading, Risk
+from mobilise.people.models import Person, PersonStatus
+from mobilise.rollout.models import Appointment, AppointmentStatus
+
+
+class ProgrammeRegisters(FinanceSources):
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def _registered(self, session: Session) -> int:
+        return session.scalar(select(func.count()).select_from(Handset)) or 0
+
+    def handsets_issued(self, session: Session) -> Reading[int]:
+        if not self._registered(session):
+            return super().handsets_issued(session)
+        issued = session.scalar(select(func.count()).select_from(Handset).where(
+            Handset.status == HandsetStatus.ISSUED.value)) or 0
+        return Reading(issued, "handset register")
+
+    def rollout_progress(self, session: Session) -> Reading[DeliveryProgress]:
+        days = Counter(session.scalars(select(Appointment.day).where(
+            Appointment.status == AppointmentStatus.ATTENDED.value)))
+        if not days:
+            return super().rollout_progress(session)
+        target = session.scalar(select(func.count()).select_from(Person).where(
+            Person.status == PersonStatus.ACTIVE.value, Person.eligible.is_(True))) or 0
+        running, cumulative = 0, []
+        for day in sorted(days):
+            running += days[day]
+            cumulative.append((day, running))
+        return Reading(DeliveryProgress("handsets issued", target,
+                                        self.settings.rollout_deadline, cumulative),
+                       "rollout appointments attended")
+
+    def risks(self, session: Session) -> Reading[list[Risk]]:
+        if not self._registered(session):
+            return super().risks(session)
+        mdm = capacity(session, self.settings)
+        found = []
+        if mdm.level != "ok":
+            found.append(Risk("MDM capacity", "high" if mdm.level == "full" else "medium",
+                              mdm.message, "handset register"))
+        return Reading(found, "handset register")
