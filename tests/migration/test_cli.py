@@ -47,6 +47,11 @@ def test_wave_rounds_cutover_reports_and_spmt_tasks(tmp_path: Path) -> None:
     listed = json.loads(run(["waves", "list", "--format", "json"], env, tmp_path).stdout)
     assert listed == [{"name": "W1", "people": 2, "not_started": 2, "in_progress": 0,
                        "migrated": 0, "failed": 0, "rounds": "p/p/p"}]
+    scan_env = {**env, "MOBILISE_HOME_TEMPLATE": str(tmp_path / "home" / "{sam}")}
+    scanned = json.loads(run(["drives", "scan", "--wave", "W1", "--format", "json"], scan_env,
+                             tmp_path).stdout)
+    assert sorted(r["person"] for r in scanned) == ["100000", "100001"]
+    assert [r["files"] for r in scanned] == [12, 12]
     run(["migrate", "run", "W1"], env, tmp_path)
     run(["migrate", "run", "W1"], env, tmp_path)
     refused = run(["migrate", "cutover", "W1"], env, tmp_path, ok=False)

@@ -48,6 +48,7 @@ def assess_(
 def scan(
     person: list[str] = typer.Option([], "--person", help="number or UPN (repeatable)"),
     everyone: bool = typer.Option(False, "--all", help="every active person"),
+    wave: str | None = typer.Option(None, "--wave", help="everyone in a migration wave"),
     source: str = typer.Option("local", "--source",
                                help="local (home_root, a mounted share) or smb (smb_server)"),
     target_folder: str = typer.Option("", "--target-folder"),
@@ -56,9 +57,13 @@ def scan(
     """Scan people's drives to Parquet inventories (in parallel) and assess them."""
     if source not in ("local", "smb"):
         raise InvalidInput(f"source {source!r}: use local or smb")
-    if not person and not everyone:
-        raise InvalidInput("say whose drives: --person ID (repeatable) or --all")
+    if not person and not everyone and not wave:
+        raise InvalidInput("say whose drives: --person ID (repeatable), --wave W or --all")
     with session() as s:
+        if wave:
+            from mobilise.migration.waves import get_wave, wave_people
+
+            person = [*person, *(m.person.number for m in wave_people(s, get_wave(s, wave)))]
         people = estate.select_people(s, person, everyone=everyone)
         missing = set(person) - {p.number for p in people} - {p.upn for p in people}
         if missing:

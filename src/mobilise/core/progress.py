@@ -40,6 +40,7 @@ class RichProgress:
     """A Rich bar: done/total, rate, elapsed and ETA, plus the latest stats."""
 
     def __init__(self, unit: str = "items") -> None:
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -55,6 +56,8 @@ class RichProgress:
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TaskProgressColumn(), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
             TimeRemainingColumn(), TextColumn("{task.fields[stats]}"), transient=False,
+            # Bars go to stderr so that `--format json|csv` output on stdout stays clean.
+            console=Console(stderr=True),
         )
         self._task: Any = None
         self._started = 0.0
