@@ -1,5 +1,6 @@
 """The board report's figures from the live registers: handsets issued from the handset
-register, rollout progress from attended appointments, MDM capacity as a risk. Where a
+register, rollout progress from attended appointments, people migrated from the migration
+waves, MDM capacity as a risk. Where a
 register holds nothing yet, the reading says so rather than reporting zero."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from mobilise.core.settings import Settings
 from mobilise.devices.capacity import capacity
 from mobilise.devices.models import Handset, HandsetStatus
 from mobilise.finance.sources import DeliveryProgress, FinanceSources, Reading, Risk
+from mobilise.migration.models import MigrationState, PersonMigration
 from mobilise.people.models import Person, PersonStatus
 from mobilise.rollout.models import Appointment, AppointmentStatus
 
@@ -30,6 +32,13 @@ class ProgrammeRegisters(FinanceSources):
         issued = session.scalar(select(func.count()).select_from(Handset).where(
             Handset.status == HandsetStatus.ISSUED.value)) or 0
         return Reading(issued, "handset register")
+
+    def people_migrated(self, session: Session) -> Reading[int]:
+        if not session.scalar(select(func.count()).select_from(PersonMigration)):
+            return super().people_migrated(session)
+        migrated = session.scalar(select(func.count(func.distinct(PersonMigration.person_id)))
+                                  .where(PersonMigration.state == MigrationState.MIGRATED.value))
+        return Reading(migrated or 0, "migration waves")
 
     def rollout_progress(self, session: Session) -> Reading[DeliveryProgress]:
         days = Counter(session.scalars(select(Appointment.day).where(
