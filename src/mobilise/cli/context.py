@@ -47,3 +47,14 @@ def emit(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], fmt: Format,
         console.print(text, end="", markup=False, highlight=False)
     else:
         typer.echo(text.rstrip("\n"))
+
+
+def column_mapping(pairs: list[str]) -> dict[str, str]:
+    """``--map "File header=field"`` options, for every importing command."""
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise typer.BadParameter(f"{pair!r}: use 'File header=field'")
+        header, key = pair.split("=", 1)
+        out[header.strip()] = key.strip()
+    return out

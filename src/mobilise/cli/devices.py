@@ -10,6 +10,7 @@ import typer
 from mobilise.cli.context import (
     FormatOption,
     actor,
+    column_mapping,
     console,
     emit,
     err_console,
@@ -38,16 +39,6 @@ def _lines(path: Path | None, given: list[str]) -> list[str]:
             cell = line.split(",", 1)[0].strip().strip('"')
             if cell and not cell.lower().startswith("imei"):
                 out.append(cell)
-    return out
-
-
-def _mapping(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise typer.BadParameter(f"{pair!r}: use 'File header=field'")
-        header, key = pair.split("=", 1)
-        out[header.strip()] = key.strip()
     return out
 
 
@@ -103,7 +94,7 @@ def import_manifest(
         where = handsets.get_site(s, site) if site else None
         result = manifests.import_manifest(
             s, actor(), settings(), path, site=where, status=status,
-            mapping=_mapping(map_), dry_run=dry_run, progress=RichProgress("handsets"))
+            mapping=column_mapping(map_), dry_run=dry_run, progress=RichProgress("handsets"))
         if dry_run:
             s.rollback()
     verb = "would register" if dry_run else "registered"

@@ -6,22 +6,20 @@ from pathlib import Path
 
 import typer
 
-from mobilise.cli.context import FormatOption, actor, console, emit, err_console, session
+from mobilise.cli.context import (
+    FormatOption,
+    actor,
+    column_mapping,
+    console,
+    emit,
+    err_console,
+    session,
+)
 from mobilise.core.output import Format
 from mobilise.people import register, roster
 
 app = typer.Typer(help="The people register: import the roster, search, show.",
                   no_args_is_help=True)
-
-
-def _mapping(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise typer.BadParameter(f"{pair!r}: use 'File header=field'")
-        header, key = pair.split("=", 1)
-        out[header.strip()] = key.strip()
-    return out
 
 
 @app.command("import")
@@ -40,7 +38,7 @@ def import_(
             console.print(f"org units: {import_units}")
         if sites:
             console.print(f"sites: {roster.import_sites(s, actor(), sites)}")
-        diff = roster.import_roster(s, actor(), path, mapping=_mapping(map_), dry_run=dry_run)
+        diff = roster.import_roster(s, actor(), path, mapping=column_mapping(map_), dry_run=dry_run)
         if dry_run:
             s.rollback()
     rows = [{"change": "added", "number": n, "detail": ""} for n in diff.added]
