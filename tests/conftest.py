@@ -128,3 +128,13 @@ def sqlite_fleet(sqlite_settings: Settings, tmp_path: Path) -> Iterator[Fleet]:
     yield build_fleet(s, sqlite_settings, tmp_path)
     s.rollback()
     s.close()
+
+
+@pytest.fixture(autouse=True)
+def _default_finance_sources() -> Iterator[None]:
+    """The app installs the live registers as finance's sources; no test sees another's."""
+    from mobilise.finance.sources import FinanceSources, use_sources
+
+    previous = use_sources(FinanceSources())
+    yield
+    use_sources(previous if type(previous) is FinanceSources else FinanceSources())

@@ -22,12 +22,12 @@ from mobilise.core.settings import Settings
 from mobilise.demo.finance import load_finance
 from mobilise.demo.run import run_demo
 from mobilise.finance.board import build_board_report, forecast_completion
+from mobilise.finance.connected import ProgrammeRegisters
 from mobilise.finance.sources import (
     DeliveryProgress,
     FinanceSources,
     Reading,
     Risk,
-    current_sources,
     use_sources,
 )
 from mobilise.web.board_report import render_document
@@ -116,12 +116,14 @@ def test_board_report_from_the_demo_renders_in_chromium_with_charts(
         sqlite_settings: Settings, tmp_path: Path) -> None:
     run_demo(sqlite_settings, tmp_path / "demo", people=60, seed=7, report=lambda _: None)
     with session_scope(sqlite_settings) as s:
-        report = build_board_report(s, sqlite_settings, CLOCK, current_sources())
+        report = build_board_report(s, sqlite_settings, CLOCK,
+                                    ProgrammeRegisters(sqlite_settings))
     html = render_document(report)
     dom = dump_dom(sqlite_settings, html)
-    # Chromium parsed the inline SVG into elements: three charts, each with bars.
+    # Chromium parsed the inline SVG into elements: the three budget charts, each with
+    # bars, and the rollout's progress from the demo's attended appointments.
     charts = re.findall(r"<svg[^>]*class=\"pygal-chart\"", dom)
-    assert len(charts) == 3, charts
+    assert len(charts) == 4, charts
     for title in ("Capital: approved, actual and forecast by financial year (£m)",
                   "Revenue: approved, actual and forecast by financial year (£m)",
                   "Handset refresh: cost due against the refresh envelope (£m)"):
