@@ -28,7 +28,7 @@ def luhn_digit(payload: str) -> int:
 
 
 def luhn_valid(number: str) -> bool:
-    return number.isdigit() and luhn_digit(number[:-1]) == ord(number[-1]) - 48
+    return number.isascii() and number.isdigit() and luhn_digit(number[:-1]) == ord(number[-1]) - 48
 
 
 def with_check_digit(payload: str) -> str:
@@ -41,7 +41,7 @@ def _digits(text: str) -> str:
 
 def parse_imei(text: str) -> str:
     number = _digits(text)
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()):
         raise ValueError(f"IMEI {text!r} has characters other than digits")
     if len(number) != 15:
         raise ValueError(f"IMEI {text!r} has {len(number)} digits, not 15")
@@ -53,7 +53,7 @@ def parse_imei(text: str) -> str:
 
 def parse_iccid(text: str) -> str:
     number = _digits(text)
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()):
         raise ValueError(f"ICCID {text!r} has characters other than digits")
     if len(number) not in (19, 20):
         raise ValueError(f"ICCID {text!r} has {len(number)} digits, not 19 or 20")

@@ -81,7 +81,7 @@ def get_handset(session: Session, key: str | int) -> Handset:
                                 joinedload(Handset.site), joinedload(Handset.sim))
         .where(or_(Handset.imei == text, Handset.imei2 == text, Handset.serial == text,
                    Handset.asset_tag == text)))
-    if handset is None and text.isdigit() and len(text) < 15:
+    if handset is None and (text.isascii() and text.isdigit()) and len(text) < 15:
         handset = session.get(Handset, int(text))
     if handset is None:
         raise NotFound(f"no handset {text!r} (IMEI, serial, asset tag or id)")

@@ -123,7 +123,8 @@ def _already_in_a_wave(session: Session, person_ids: list[int]) -> list[str]:
 def get_wave(session: Session, key: str | int) -> MigrationWave:
     text = str(key).strip()
     wave = session.scalar(select(MigrationWave).where(MigrationWave.name == text))
-    if wave is None and text.isdigit() and int(text) < 2**63:  # larger overflows the driver
+    # An id in ASCII digits that fits the database's integer (a larger one overflows).
+    if wave is None and text.isascii() and text.isdigit() and int(text) < 2**63:
         wave = session.get(MigrationWave, int(text))
     if wave is None:
         raise NotFound(f"no wave {text!r}")
