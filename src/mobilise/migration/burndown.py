@@ -161,3 +161,10 @@ def burndown(session: Session, as_of: date, recent_weeks: int = 4) -> Burndown:
         .where(AuditEntry.action == MIGRATE_ACTION)).all()
     migrated = [(at.date(), code) for code, at in moved]
     return compute(dict(people), planned, migrated, as_of, recent_weeks)
+
+
+def migrated_by_day(session: Session) -> list[tuple[date, int]]:
+    """People marked migrated each day, from the audit log, in date order."""
+    moments = session.scalars(select(AuditEntry.at).where(AuditEntry.action == MIGRATE_ACTION))
+    days = Counter(at.date() for at in moments)
+    return sorted(days.items())
