@@ -13,10 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from mobilise.cli import context
-from mobilise.retention.dry_run import latest_recorded
 from mobilise.cli.retention import app
 from mobilise.core.errors import ImportRejected
 from mobilise.core.settings import Settings
+from mobilise.retention.dry_run import latest_recorded
 
 from .estate import INVENTORY_SCHEMA, PEOPLE_SCHEMA, file_row, person_row
 from .test_rules import EXAMPLE
