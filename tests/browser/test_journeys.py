@@ -79,3 +79,19 @@ def test_no_serious_accessibility_violations(page: Page, site: Site, path: str) 
                if v["impact"] in {"serious", "critical"}]
     assert serious == [], "\n".join(f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes)"
                                     for v in serious)
+
+
+FLEET_PAGES = ["/", "/handsets", "/handsets?status=in_stock", f"/handsets/{imei(4)}",
+               "/rollout?as_of=2026-11-22"]
+
+
+@pytest.mark.parametrize("path", FLEET_PAGES)
+def test_no_serious_accessibility_violations_with_a_fleet(page: Page, fleet_site: Site,
+                                                         path: str) -> None:
+    sign_in(page, fleet_site)
+    page.goto(fleet_site.url + path)
+    results = Axe().run(page)
+    serious = [v for v in results.response["violations"]
+               if v["impact"] in {"serious", "critical"}]
+    assert serious == [], "\n".join(f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes)"
+                                    for v in serious)
