@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mobilise.core.audit import AuditEntry
@@ -153,13 +153,16 @@ def burndown(session: Session, as_of: date, recent_weeks: int = 4) -> Burndown:
         day = _day(when)
         if day is not None:
             planned.extend([(day, code)] * count)
-    moved = session.execute(
-        select(unit, AuditEntry.at)
-        .join(PersonMigration, PersonMigration.id == cast(AuditEntry.entity_id, Integer))
+    # Two plain queries joined here: matching the audit log's text ids to the numeric
+    # keys in SQL defeats the indexes on one side or the other.
+    units = dict(session.execute(
+        select(PersonMigration.id, unit)
         .join(Person, Person.id == PersonMigration.person_id)
-        .outerjoin(OrgUnit, OrgUnit.id == Person.org_unit_id)
-        .where(AuditEntry.action == MIGRATE_ACTION)).all()
-    migrated = [(at.date(), code) for code, at in moved]
+        .outerjoin(OrgUnit, OrgUnit.id == Person.org_unit_id)).tuples().all())
+    moved = session.execute(select(AuditEntry.entity_id, AuditEntry.at)
+                            .where(AuditEntry.action == MIGRATE_ACTION)).tuples().all()
+    migrated = [(at.date(), units[int(key)]) for key, at in moved
+                if key is not None and key.isdigit() and int(key) in units]
     return compute(dict(people), planned, migrated, as_of, recent_weeks)
 
 
