@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mobilise.core.audit import AuditEntry
-from mobilise.migration.models import MigrationRound, PersonMigration, RoundKind
+from mobilise.migration.models import MigrationRound, MigrationState, PersonMigration, RoundKind
 from mobilise.people.models import OrgUnit, Person
 
 ALL = "all"
@@ -158,7 +158,9 @@ def burndown(session: Session, as_of: date, recent_weeks: int = 4) -> Burndown:
     units = dict(session.execute(
         select(PersonMigration.id, unit)
         .join(Person, Person.id == PersonMigration.person_id)
-        .outerjoin(OrgUnit, OrgUnit.id == Person.org_unit_id)).tuples().all())
+        .outerjoin(OrgUnit, OrgUnit.id == Person.org_unit_id)
+        # Only migrated people have a migrate entry: no transition leaves migrated.
+        .where(PersonMigration.state == MigrationState.MIGRATED.value)).tuples().all())
     moved = session.execute(select(AuditEntry.entity_id, AuditEntry.at)
                             .where(AuditEntry.action == MIGRATE_ACTION)).tuples().all()
     migrated = [(at.date(), units[int(key)]) for key, at in moved
