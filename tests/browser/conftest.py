@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,9 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from mobilise.core import auth
 from mobilise.core.db import session_scope
 from mobilise.core.settings import Settings
+from mobilise.migration.waves import WaveSelection, create_wave
 from mobilise.web.app import create_app
+from tests.devices.fleet import build_fleet
 from tests.factories import ADMIN, load_people
 
 PASSWORD = "browser test password"
@@ -39,16 +42,12 @@ class Site:
     settings: Settings
 
 
-@pytest.fixture
-def site(sqlite_settings: Settings, tmp_path: Path) -> Iterator[Site]:
-    with session_scope(sqlite_settings) as s:
-        load_people(s, tmp_path, count=30)
-        auth.add_user(s, ADMIN, "admin", PASSWORD, ["admin"])
+def serve(settings: Settings) -> Iterator[Site]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    config = uvicorn.Config(create_app(sqlite_settings), host="127.0.0.1", port=port,
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
                             log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -57,9 +56,29 @@ def site(sqlite_settings: Settings, tmp_path: Path) -> Iterator[Site]:
     while not server.started:
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.05)
-    yield Site(f"http://127.0.0.1:{port}", sqlite_settings)
+    yield Site(f"http://127.0.0.1:{port}", settings)
     server.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture
+def site(sqlite_settings: Settings, tmp_path: Path) -> Iterator[Site]:
+    """Thirty people, an admin, and a wave "Pilot" of the first five (cutover planned)."""
+    with session_scope(sqlite_settings) as s:
+        load_people(s, tmp_path, count=30)
+        auth.add_user(s, ADMIN, "admin", PASSWORD, ["admin"])
+        create_wave(s, ADMIN, "Pilot", WaveSelection(people=[str(100000 + n) for n in range(5)]),
+                    schedule=[None, None, datetime(2026, 11, 25, 9, tzinfo=UTC)])
+    yield from serve(sqlite_settings)
+
+
+@pytest.fixture
+def fleet_site(sqlite_settings: Settings, tmp_path: Path) -> Iterator[Site]:
+    """The device fleet (one handset in each state, spares in stock) and an admin."""
+    with session_scope(sqlite_settings) as s:
+        build_fleet(s, sqlite_settings, tmp_path)
+        auth.add_user(s, ADMIN, "admin", PASSWORD, ["admin"])
+    yield from serve(sqlite_settings)
 
 
 @pytest.fixture(scope="session")

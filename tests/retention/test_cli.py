@@ -16,6 +16,7 @@ from mobilise.cli import context
 from mobilise.cli.retention import app
 from mobilise.core.errors import ImportRejected
 from mobilise.core.settings import Settings
+from mobilise.retention.dry_run import latest_recorded
 
 from .estate import INVENTORY_SCHEMA, PEOPLE_SCHEMA, file_row, person_row
 from .test_rules import EXAMPLE
@@ -66,6 +67,11 @@ def test_activate_dry_run_diff_explain_holds_and_review(workdir: Path) -> None:
     out = json.loads(invoke("dry-run", *estate, "--rules", str(EXAMPLE), "--by", "org_unit",
                             "-f", "json"))
     assert {(r["org_unit"], r["action"]) for r in out} >= {("South", "dispose")}
+    with context.session() as s:  # the overview shows the latest run, by action
+        latest = latest_recorded(s)
+    assert latest is not None and latest["files"] == 4
+    assert {r["action"]: r["files"] for r in latest["by_action"]} == {
+        "migrate": 1, "dispose": 2, "review": 1}
 
     v2 = workdir / "v2.yaml"
     v2.write_text(EXAMPLE.read_text().replace("version: 1", "version: 2")

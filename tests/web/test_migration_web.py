@@ -45,3 +45,22 @@ def test_wave_api_and_page_after_a_round(web: Web, tmp_path: Path) -> None:
 def test_a_huge_wave_number_is_a_clean_404(web: Web) -> None:
     r = web.client.get("/api/v1/waves/99999999999999999999999", headers=web.as_("viewer"))
     assert r.status_code == 404
+
+
+def test_migration_progress_page_and_api(web: Web, tmp_path: Path) -> None:
+    from tests.migration.test_burndown import _migrated_pilot
+
+    _migrated_pilot(web.settings, tmp_path, load=False)  # the 12 people of the web fixture
+    api = web.client.get("/api/v1/migration/burndown?as_of=2026-01-14&org_unit=CE",
+                         headers=web.as_("viewer"))
+    assert api.status_code == 200, api.text
+    body = api.json()
+    assert body["people"] == {"CE": 12, "all": 12}
+    assert [w["actual_remaining"] for w in body["weeks"][:2]] == [12, 11]
+    assert web.client.get("/api/v1/migration/burndown?org_unit=ZZ",
+                          headers=web.as_("viewer")).status_code == 404
+    page = web.client.get("/migration/progress?as_of=2026-01-14&org_unit=CE",
+                          headers=web.as_("viewer"))
+    assert page.status_code == 200
+    assert "People left to migrate (CE)" in page.text and "<svg" in page.text
+    assert "<td>2026-01-12</td><td>0</td><td>11</td>" in page.text

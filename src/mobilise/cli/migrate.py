@@ -170,3 +170,32 @@ def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, object
     from mobilise.core.output import render  # CSV, formulas neutralised, in one place
 
     path.write_text(render(rows, columns, Format.CSV), encoding="utf-8")
+
+
+@app.command("burndown")
+def burndown_(
+    as_of: str | None = typer.Option(None, "--as-of", help="YYYY-MM-DD (default: today)"),
+    org_unit: str | None = typer.Option(None, "--org-unit",
+                                        help="one org unit (default: every unit and 'all')"),
+    recent_weeks: int = typer.Option(4, "--recent-weeks", min=1,
+                                     help="weeks the forecast rate is taken over"),
+    fmt: FormatOption = Format.TABLE,
+) -> None:
+    """People migrated by week: planned (cutover dates), actual and forecast."""
+    from mobilise.core.clock import SystemClock
+    from mobilise.core.importer import parse_date
+    from mobilise.migration.burndown import COLUMNS, burndown
+
+    try:
+        day = parse_date(as_of) if as_of else SystemClock().now().date()
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--as-of") from None
+    with session() as s:
+        result = burndown(s, day, recent_weeks)
+    if org_unit and org_unit not in result.people:
+        err_console.print(f"no one from org unit {org_unit!r} is in a wave")
+        raise typer.Exit(1)
+    finish = result.finish_week()
+    emit(result.rows(org_unit), list(COLUMNS), fmt,
+         title=f"burndown as of {day}: forecast finish "
+         f"{finish.isoformat() if finish else 'not in sight'}")

@@ -100,8 +100,10 @@ def dry_run_(
         raise InvalidInput(f"--by {by!r}: one of {', '.join(dry_run.GROUPINGS)}")
     with session() as s:
         in_force = holds.holds_in_force(s)
-    result = dry_run.dry_run(_estate(inventory, people), _rule_set(rules), _as_of(as_of),
-                             in_force, groupings=[by])
+        result = dry_run.dry_run(_estate(inventory, people), _rule_set(rules), _as_of(as_of),
+                                 in_force, groupings=list(dict.fromkeys(["action", by])))
+        dry_run.record(s, actor(), result)
+        s.commit()
     rows = result.tables[f"by_{by}"]
     columns = ([] if by == "action" else [by]) + ["action", "files", "bytes", "due_files",
                                                   "due_bytes"]

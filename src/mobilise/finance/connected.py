@@ -6,6 +6,7 @@ register holds nothing yet, the reading says so rather than reporting zero."""
 from __future__ import annotations
 
 from collections import Counter
+from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -13,8 +14,16 @@ from sqlalchemy.orm import Session
 from mobilise.core.settings import Settings
 from mobilise.devices.capacity import capacity
 from mobilise.devices.models import Handset, HandsetStatus
+from mobilise.drives.models import DriveScan, ScanStatus
 from mobilise.finance.sources import DeliveryProgress, FinanceSources, Reading, Risk
-from mobilise.migration.models import MigrationState, PersonMigration
+from mobilise.migration.burndown import migrated_by_day
+from mobilise.migration.models import (
+    MigrationRound,
+    MigrationState,
+    PersonMigration,
+    RoundKind,
+    RoundStatus,
+)
 from mobilise.people.models import Person, PersonStatus
 from mobilise.rollout.models import Appointment, AppointmentStatus
 
@@ -39,6 +48,40 @@ class ProgrammeRegisters(FinanceSources):
         migrated = session.scalar(select(func.count(func.distinct(PersonMigration.person_id)))
                                   .where(PersonMigration.state == MigrationState.MIGRATED.value))
         return Reading(migrated or 0, "migration waves")
+
+    def terabytes_moved(self, session: Session) -> Reading[Decimal]:
+        # Each finished round's summary totals the bytes its copies wrote (the journals'
+        # per-file records summed by the round); failed rounds copied bytes too.
+        summaries = list(session.scalars(select(MigrationRound.summary).where(
+            MigrationRound.status.in_([RoundStatus.DONE.value, RoundStatus.FAILED.value]))))
+        if not summaries:
+            return super().terabytes_moved(session)
+        moved = sum(int((s or {}).get("bytes_copied", 0)) for s in summaries)
+        # Binary terabytes, as the drives register reports sizes.
+        return Reading((Decimal(moved) / Decimal(1024**4)).quantize(Decimal("0.001")),
+                       "migration round totals")
+
+    def migration_progress(self, session: Session) -> Reading[DeliveryProgress]:
+        in_waves = session.scalar(select(func.count(func.distinct(PersonMigration.person_id))))
+        if not in_waves:
+            return super().migration_progress(session)
+        # The target is everyone with a home drive to move: the people scanned, or the
+        # people placed in waves where more of them than were scanned.
+        scanned = session.scalar(
+            select(func.count(func.distinct(DriveScan.person_id)))
+            .join(Person, Person.id == DriveScan.person_id)
+            .where(DriveScan.status == ScanStatus.COMPLETE.value,
+                   Person.status == PersonStatus.ACTIVE.value)) or 0
+        last_cutover = session.scalar(select(func.max(MigrationRound.scheduled_for)).where(
+            MigrationRound.kind == RoundKind.CUTOVER.value))
+        running, cumulative = 0, []
+        for day, count in migrated_by_day(session):
+            running += count
+            cumulative.append((day, running))
+        return Reading(DeliveryProgress("people migrated", max(in_waves, scanned),
+                                        last_cutover.date() if last_cutover else None,
+                                        cumulative),
+                       "migration waves and audit log")
 
     def rollout_progress(self, session: Session) -> Reading[DeliveryProgress]:
         days = Counter(session.scalars(select(Appointment.day).where(

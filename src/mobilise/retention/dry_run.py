@@ -11,6 +11,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mobilise.core import audit
+from mobilise.core.actor import Actor
+from mobilise.core.audit import AuditEntry
 from mobilise.retention.evaluate import Estate, Hold, evaluate
 from mobilise.retention.rules import RuleSet
 
@@ -70,6 +76,27 @@ def dry_run(
             raise ValueError(column)
         result.tables[f"by_{column}"] = _group(estate, table, column, as_of)
     return result
+
+
+RECORD_ACTION = "retention.dry_run"
+
+
+def record(session: Session, actor: Actor, result: DryRun) -> None:
+    """Keep the outcome per action (a few rows) in the audit log, so the overview can show
+    the latest dry run without evaluating the estate again."""
+    audit.event(session, actor, RECORD_ACTION, "retention_rule_set", result.rule_set,
+                {"rule_set": result.rule_set, "version": result.version,
+                 "as_of": result.as_of.isoformat(), "files": result.files,
+                 "bytes": result.bytes, "by_action": result.tables.get("by_action", [])})
+
+
+def latest_recorded(session: Session) -> dict[str, Any] | None:
+    """The latest recorded dry run with when it ran, or None if none has been run."""
+    entry = session.scalar(select(AuditEntry).where(AuditEntry.action == RECORD_ACTION)
+                           .order_by(AuditEntry.seq.desc()).limit(1))
+    if entry is None or entry.after is None:
+        return None
+    return {**entry.after, "ran_at": entry.at}
 
 
 @dataclass

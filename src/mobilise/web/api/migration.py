@@ -3,14 +3,18 @@ per-person file reports and the SPMT-style summaries."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from mobilise.core.actor import Actor, Role
+from mobilise.core.clock import SystemClock
+from mobilise.core.errors import NotFound
 from mobilise.migration import reports, waves
+from mobilise.migration.burndown import burndown
 from mobilise.web.auth import db, requires
 
 router = APIRouter(tags=["migration"])
@@ -73,3 +77,19 @@ def person_files(number: str, request: Request,
     return {"number": number, "summary": found.summary(),
             "renamed": [{"from": a, "to": b} for a, b in found.renamed],
             "files": found.rows()}
+
+
+@router.get("/api/v1/migration/burndown")
+def migration_burndown(as_of: date | None = None, org_unit: str | None = None,
+                       recent_weeks: int = Query(4, ge=1, le=52),
+                       session: Session = Depends(db),
+                       _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
+    """People migrated by week: planned, actual and forecast, for everyone or one unit."""
+    day = as_of or SystemClock().now().date()
+    result = burndown(session, day, recent_weeks)
+    if org_unit and org_unit not in result.people:
+        raise NotFound(f"no one from org unit {org_unit!r} is in a wave")
+    finish = result.finish_week()
+    return {"as_of": day.isoformat(), "people": result.people, "rate": result.rate,
+            "forecast_finish": finish.isoformat() if finish else None,
+            "weeks": result.rows(org_unit)}

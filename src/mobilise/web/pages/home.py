@@ -10,10 +10,12 @@ from sqlalchemy.orm import Session
 
 from mobilise.core import auth
 from mobilise.core.actor import Actor, Role
+from mobilise.core.clock import SystemClock
 from mobilise.core.errors import NotAuthenticated
 from mobilise.people.reports import register_summary
 from mobilise.web.auth import check_csrf, db, public_route, requires
 from mobilise.web.charts import bar_chart
+from mobilise.web.overview import panels
 from mobilise.web.pages.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -60,4 +62,5 @@ def overview(request: Request, session: Session = Depends(db),
     chart = bar_chart("People by org unit (active)",
                       [(u["org_unit"], u["active"]) for u in summary["by_unit"]],
                       link="/people?org_unit={}")
-    return page(request, "overview.html", summary=summary, chart=chart)
+    return page(request, "overview.html", summary=summary, chart=chart,
+                panels=panels(session, request.app.state.settings, SystemClock()))

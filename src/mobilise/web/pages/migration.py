@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from mobilise.core.actor import Actor, Role
+from mobilise.core.clock import SystemClock
 from mobilise.migration import reports, waves
+from mobilise.migration.burndown import ALL, burndown
 from mobilise.migration.models import MigrationState, RoundStatus
 from mobilise.web.auth import db, requires
-from mobilise.web.charts import bar_chart, grouped_bar_chart
+from mobilise.web.charts import bar_chart, grouped_bar_chart, line_chart
 from mobilise.web.pages.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -40,3 +44,28 @@ def wave_page(request: Request, key: str, session: Session = Depends(db),
                 throughput=throughput, files_chart=files,
                 state_colours={s.value: s.colour for s in MigrationState},
                 round_colours={s.value: s.colour for s in RoundStatus})
+
+
+@router.get("/migration/progress")
+def migration_progress(request: Request, as_of: date | None = None,
+                       org_unit: str | None = None, session: Session = Depends(db),
+                       _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
+    """The burndown of people migrated: everyone, and one org unit when chosen."""
+    day = as_of or SystemClock().now().date()
+    result = burndown(session, day)
+    unit = org_unit if org_unit in result.people else ALL
+    labels = [w.isoformat() for w in result.weeks]
+    left = result.people[unit]
+    chart = line_chart(f"People left to migrate ({'everyone' if unit == ALL else unit})",
+                       labels,
+                       {"planned": [left - p for p in result.planned[unit]],
+                        "actual": [None if a is None else left - a
+                                   for a in result.actual[unit]],
+                        "forecast": result.forecast[unit]})
+    units = sorted(u for u in result.people if u != ALL)
+    finish = result.finish_week(unit)
+    return page(request, "migration_progress.html", chart=chart, rows=result.rows(unit),
+                unit=unit, units=units, as_of=as_of.isoformat() if as_of else "",
+                people=left, rate=round(result.rate[unit], 1),
+                finish=finish.isoformat() if finish else None,
+                migrated=next((a for a in reversed(result.actual[unit]) if a is not None), 0))

@@ -24,6 +24,7 @@ NAVIGATION: list[tuple[str, str]] = [
     ("Comms", "/comms"),
     ("H: drives", "/drives"),
     ("Waves", "/waves"),
+    ("Migration progress", "/migration/progress"),
     ("Finance", "/finance"),
     ("Board report", "/reports/board"),
     ("Work in progress", "/jobs"),

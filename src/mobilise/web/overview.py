@@ -1,0 +1,164 @@
+"""The programme at a glance for the overview page: handsets against plan, people
+migrated, data moved, retention outcomes, budget and risks, each as a chart linking to its
+detail page. Aggregate queries only (group-bys and per-round totals), so the page stays
+quick at 45,000 people."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from markupsafe import Markup
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mobilise.core.clock import Clock
+from mobilise.core.settings import Settings
+from mobilise.devices.register import status_counts
+from mobilise.finance.connected import ProgrammeRegisters
+from mobilise.finance.variance import by_year_and_budget, variance_lines
+from mobilise.finance.years import FinancialYear
+from mobilise.migration.models import MigrationRound, MigrationState, MigrationWave, PersonMigration
+from mobilise.retention.dry_run import latest_recorded
+from mobilise.rollout import reports as rollout
+from mobilise.rollout.planning import RolloutRecords
+from mobilise.web.charts import bar_chart, grouped_bar_chart, line_chart
+
+TIB = 1024**4
+
+
+@dataclass
+class Panel:
+    """One part of the overview: a heading, a sentence of figures, a chart (or None with
+    the reason in ``empty``) and the page with the detail."""
+
+    key: str
+    title: str
+    figures: str
+    link: str
+    link_text: str
+    chart: Markup | None = None
+    empty: str = ""
+    notes: tuple[str, ...] = ()
+
+
+def panels(session: Session, settings: Settings, clock: Clock) -> list[Panel]:
+    records = RolloutRecords(managed_before=settings.rollout_managed_before)
+    return [_handsets(session, settings, clock, records), _migration(session),
+            _data_moved(session, settings), _retention(session), _budget(session),
+            _risks(session, settings, clock, records)]
+
+
+def _handsets(session: Session, settings: Settings, clock: Clock,
+              records: RolloutRecords) -> Panel:
+    fc = rollout.forecast(session, records, settings, clock)
+    figures = (f"{fc.issued:,} of {fc.total:,} eligible people have a handset; "
+               f"{fc.remaining:,} to go by {fc.deadline:%d %b %Y}.")
+    panel = Panel("handsets", "Handsets issued against plan", figures, "/rollout",
+                  "Rollout detail")
+    series: dict[str, Sequence[float | None]] = {
+        name: [w.get(key) for w in fc.weeks] for name, key in (
+        ("Planned", "planned"), ("Issued", "actual"), ("Forecast", "forecast"))}
+    series = {k: v for k, v in series.items() if any(x is not None for x in v)}
+    if series:
+        panel.chart = line_chart("Handsets issued, cumulative by week",
+                                 [w["week"].strftime("%d %b %y") for w in fc.weeks], series)
+    else:
+        counts = status_counts(session)
+        if any(counts.values()):
+            panel.chart = bar_chart("Handsets by status", list(counts.items()),
+                                    link="/handsets?status={}")
+            panel.link, panel.link_text = "/handsets", "Handset register"
+        else:
+            panel.empty = "No handsets registered and no rollout plan yet."
+    return panel
+
+
+def _migration(session: Session) -> Panel:
+    states = dict(session.execute(select(PersonMigration.state, func.count())
+                                  .group_by(PersonMigration.state)).all())
+    total = sum(states.values())
+    panel = Panel("migration", "People migrated",
+                  f"{states.get(MigrationState.MIGRATED.value, 0):,} of {total:,} people in "
+                  "waves migrated.", "/migration/progress", "Migration progress")
+    if total:
+        panel.chart = bar_chart("People in waves by migration state",
+                                [(s.value.replace("_", " "), states.get(s.value, 0))
+                                 for s in MigrationState])
+    else:
+        panel.empty = "No migration waves yet."
+    return panel
+
+
+def _data_moved(session: Session, settings: Settings) -> Panel:
+    per_wave: dict[str, int] = defaultdict(int)
+    for name, summary in session.execute(
+            select(MigrationWave.name, MigrationRound.summary)
+            .join(MigrationRound, MigrationRound.wave_id == MigrationWave.id)
+            .where(MigrationRound.summary.is_not(None))):
+        per_wave[name] += int((summary or {}).get("bytes_copied", 0))
+    moved = ProgrammeRegisters(settings).terabytes_moved(session)
+    panel = Panel("data", "Data moved",
+                  f"{moved.value} TB copied to OneDrive." if moved.available
+                  else "No migration round has run yet.", "/waves", "Migration waves")
+    if per_wave:
+        panel.chart = bar_chart("Data copied by wave (TB)",
+                                [(n, round(b / TIB, 3)) for n, b in sorted(per_wave.items())],
+                                link="/waves/{}")
+    else:
+        panel.empty = "No data moved yet."
+    return panel
+
+
+def _retention(session: Session) -> Panel:
+    latest = latest_recorded(session)
+    panel = Panel("retention", "Retention outcomes", "Retention dry run: not yet run.",
+                  "/audit?entity=retention_rule_set", "Dry runs in the audit log")
+    if latest is None:
+        panel.empty = ("Not yet run: run mobilise retention dry-run to see what the rules "
+                       "would do.")
+        return panel
+    panel.figures = (f"Latest dry run ({latest['rule_set']} v{latest['version']}, "
+                     f"{latest['ran_at']:%d %b %Y}): {latest['files']:,} files.")
+    panel.chart = bar_chart("Files by retention action (latest dry run)",
+                            [(str(r["action"]), int(r["files"])) for r in latest["by_action"]])
+    return panel
+
+
+def _budget(session: Session) -> Panel:
+    years: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for line in by_year_and_budget(variance_lines(session)):
+        years[line.year][0] += line.envelope
+        years[line.year][1] += line.forecast
+    envelope = sum(v[0] for v in years.values())
+    forecast = sum(v[1] for v in years.values())
+    panel = Panel("budget", "Budget", f"Forecast £{forecast / 100:,.0f} against approved "
+                  f"£{envelope / 100:,.0f}: variance £{(envelope - forecast) / 100:,.0f}.",
+                  "/finance", "Finance detail")
+    if years:
+        labels = [FinancialYear(y).label for y in sorted(years)]
+        panel.chart = grouped_bar_chart(
+            "Approved and forecast spend by year (£k)", labels,
+            {"approved": [round(years[y][0] / 100_000, 1) for y in sorted(years)],
+             "forecast": [round(years[y][1] / 100_000, 1) for y in sorted(years)]})
+    else:
+        panel.figures, panel.empty = "No decision envelopes recorded.", "No budget yet."
+    return panel
+
+
+def _risks(session: Session, settings: Settings, clock: Clock,
+           records: RolloutRecords) -> Panel:
+    found: list[Any] = rollout.risks(session, records, settings, clock)
+    levels = {"red": 0, "amber": 0}
+    for risk in found:
+        levels[risk.level] = levels.get(risk.level, 0) + 1
+    panel = Panel("risks", "Risks", f"{levels['red']} red, {levels['amber']} amber risks "
+                  "flagged by the rollout.", "/rollout", "Rollout risks")
+    if found:
+        panel.chart = bar_chart("Rollout risks by level", list(levels.items()))
+        panel.notes = tuple(r.message for r in found[:5])
+    else:
+        panel.empty = "No risks flagged."
+    return panel
