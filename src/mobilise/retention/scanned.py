@@ -10,18 +10,27 @@ sync sees on the source.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mobilise.core.actor import Actor
+from mobilise.core.errors import InvalidInput, NotFound
+from mobilise.core.settings import Settings
 from mobilise.drives.estate import inventory_of, latest_scans
 from mobilise.people.models import Person
+from mobilise.retention import rule_sets
+from mobilise.retention.disposal import propose_batch
+from mobilise.retention.dry_run import Diff, DryRun, diff, dry_run
 from mobilise.retention.evaluate import Estate
-from mobilise.retention.models import RuleSetStatus, RuleSetVersion
+from mobilise.retention.holds import holds_in_force
+from mobilise.retention.models import DisposalBatch, RuleSetStatus, RuleSetVersion
+from mobilise.storage.base import Backend
 
 _COLUMNS = ["path", "name", "extension", "size", "created", "modified", "accessed", "kind",
             "depth"]
@@ -71,3 +80,49 @@ def scanned_estate(session: Session, person_ids: Sequence[int] | None = None
     people = [p for p, _ in scans]
     return ScannedEstate(Estate.open(inventory, _people_table(people)), people,
                          inventory.num_rows)
+
+
+def scanned_dry_run(session: Session, version: RuleSetVersion, as_of: date
+                    ) -> DryRun | None:
+    """What ``version`` would do to every scanned drive (None: no drive scanned yet)."""
+    scanned = scanned_estate(session)
+    if scanned is None:
+        return None
+    return dry_run(scanned.estate, rule_sets.parsed(version), as_of, holds_in_force(session))
+
+
+def scanned_diff(session: Session, old: RuleSetVersion, new: RuleSetVersion, as_of: date
+                 ) -> Diff | None:
+    scanned = scanned_estate(session)
+    if scanned is None:
+        return None
+    return diff(scanned.estate, rule_sets.parsed(old), rule_sets.parsed(new), as_of,
+                holds_in_force(session))
+
+
+def drive_of(session: Session, settings: Settings) -> Callable[[str], Backend]:
+    """A person's H: drive (by number) as this machine reaches it, the way a migration
+    round reaches it: disposal deletes from, and re-checks against, the same source."""
+    from mobilise.migration.rounds import source_spec
+    from mobilise.migration.tasks import backend_from_spec
+
+    def drive(number: str) -> Backend:
+        person = session.scalar(select(Person).where(Person.number == number))
+        if person is None:
+            raise NotFound(f"no person {number}")
+        backend = backend_from_spec(settings, source_spec(settings, person))
+        assert backend is not None
+        return backend
+
+    return drive
+
+
+def propose_scanned(session: Session, actor: Actor, settings: Settings,
+                    version: RuleSetVersion, as_of: date, *, rule: str | None = None,
+                    person: str | None = None) -> DisposalBatch:
+    """Propose a disposal batch of what is due across the scanned drives."""
+    scanned = scanned_estate(session)
+    if scanned is None:
+        raise InvalidInput("no drive has been scanned: nothing to propose")
+    return propose_batch(session, actor, version, scanned.estate,
+                         drive_of(session, settings), as_of, person=person, rule=rule)

@@ -24,6 +24,7 @@ NAVIGATION: list[tuple[str, str]] = [
     ("Comms", "/comms"),
     ("H: drives", "/drives"),
     ("Waves", "/waves"),
+    ("Retention", "/retention"),
     ("Finance", "/finance"),
     ("Board report", "/reports/board"),
     ("Work in progress", "/jobs"),
