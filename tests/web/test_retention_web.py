@@ -19,6 +19,7 @@ from mobilise.people.models import Person
 from mobilise.retention import review, rule_sets
 from mobilise.retention.models import ReviewItem
 from mobilise.retention.scanned import scanned_estate
+from mobilise.web.pages.render import NAVIGATION
 from tests.factories import ADMIN
 from tests.web.conftest import PASSWORD, Web
 
@@ -91,9 +92,9 @@ def test_rule_sets_dry_run_diff_and_holds_pages(web: Web) -> None:
     _add(web, tokens["rm1"], 1, "review")
     listing = web.client.get("/retention", headers=_bearer(tokens["rm1"]))
     assert listing.status_code == 200
-    assert "No rule set is active" in listing.text and 'action="/retention/rule-sets/web/1/activate"' in listing.text
-    assert ("Retention", "/retention") in __import__(
-        "mobilise.web.pages.render", fromlist=["NAVIGATION"]).NAVIGATION
+    assert "No rule set is active" in listing.text
+    assert 'action="/retention/rule-sets/web/1/activate"' in listing.text
+    assert ("Retention", "/retention") in NAVIGATION
 
     # The activation form needs the session's CSRF token.
     assert web.login("rm1").status_code == 303
