@@ -23,13 +23,14 @@ from sqlalchemy.orm import Session
 from mobilise.core.clock import Clock, SystemClock
 from mobilise.core.settings import Settings
 from mobilise.drives.assess import Action
+from mobilise.drives.estate import latest_scans
 from mobilise.drives.remediate import REMEDIATION_DIR
 from mobilise.people.models import Person
 from mobilise.retention import rule_sets
 from mobilise.retention.evaluate import decisions_for
 from mobilise.retention.holds import holds_in_force
 from mobilise.retention.models import ReviewDecision, ReviewItem, ReviewStatus
-from mobilise.retention.scanned import active_rule_set, scanned_estate
+from mobilise.retention.scanned import active_rule_set, scanned_estate, source_paths
 
 # A review decision replaces the rule's action for that file.
 _DECIDED = {ReviewDecision.KEEP_MIGRATE.value: "migrate",
@@ -89,11 +90,15 @@ class MigrationDecisions:
             return {}  # never scanned: nothing has a decision, so everything waits
         decisions = decisions_for(scanned.estate, self.parsed, self.clock.now().date(),
                                   holds_in_force(self.session), person=person.number)
+        # The evaluation knows non-UTF-8 names by their \xNN text; the sync by fsdecode.
+        names = {}
+        for _, scan in latest_scans(self.session, [person.id]):
+            names = source_paths(scan.inventory) if scan.inventory else {}
         actions = {}
         for d in decisions:
             # A hold keeps the file, and keeping it means migrating it.
             action = "migrate" if d.action == "hold" else d.action
-            actions[d.path] = f"{action}:{d.rule}"
+            actions[names.get(d.path, d.path)] = f"{action}:{d.rule}"
         actions.update(self._reviewed(person))
         return actions
 

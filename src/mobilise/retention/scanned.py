@@ -2,9 +2,10 @@
 retention evaluation, and the rule set in force.
 
 A scan's inventory keeps raw path bytes and no person column (one file per drive); the
-evaluation wants text paths and a ``person`` on every row. Paths are decoded the way the
-local backend names files (``os.fsdecode``), so a decision's path is the path a migration
-sync sees on the source.
+evaluation wants text paths and a ``person`` on every row. It gets the inventory's
+``path_text`` (undecodable bytes shown as ``\\xNN``, which DuckDB can hold); for the few
+names that are not UTF-8, :func:`source_paths` maps that text back to the name the local
+backend gives the file (``os.fsdecode``), which is what a migration sync sees.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -32,7 +34,7 @@ from mobilise.retention.holds import holds_in_force
 from mobilise.retention.models import DisposalBatch, RuleSetStatus, RuleSetVersion
 from mobilise.storage.base import Backend
 
-_COLUMNS = ["path", "name", "extension", "size", "created", "modified", "accessed", "kind",
+_COLUMNS = ["path_text", "name", "extension", "size", "created", "modified", "accessed", "kind",
             "depth"]
 
 
@@ -51,9 +53,7 @@ def active_rule_set(session: Session) -> RuleSetVersion | None:
 
 
 def _inventory_table(person: Person, path: str) -> pa.Table:
-    table = pq.read_table(path, columns=_COLUMNS)
-    decoded = [os.fsdecode(raw) for raw in table.column("path").to_pylist()]
-    table = table.set_column(0, "path", pa.array(decoded, pa.string()))
+    table = pq.read_table(path, columns=_COLUMNS).rename_columns(["path", *_COLUMNS[1:]])
     return table.append_column("person", pa.array([person.number] * table.num_rows,
                                                   pa.string()))
 
@@ -66,6 +66,18 @@ def _people_table(people: Sequence[Person]) -> pa.Table:
         "status": pa.array([p.status for p in people], pa.string()),
         "left_on": pa.array([p.left_on for p in people], pa.date32()),
     })
+
+
+def source_paths(inventory: str | Path) -> dict[str, str]:
+    """``path_text`` → the local backend's name, for the paths where they differ."""
+    table = pq.read_table(inventory, columns=["path", "path_text", "utf8"])
+    mapping = {}
+    for raw, text, utf8 in zip(table.column("path").to_pylist(),
+                               table.column("path_text").to_pylist(),
+                               table.column("utf8").to_pylist(), strict=True):
+        if not utf8 or os.fsdecode(raw) != text:
+            mapping[text] = os.fsdecode(raw)
+    return mapping
 
 
 def scanned_estate(session: Session, person_ids: Sequence[int] | None = None
