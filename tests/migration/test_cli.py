@@ -52,7 +52,8 @@ def test_wave_rounds_cutover_reports_and_spmt_tasks(tmp_path: Path) -> None:
                              tmp_path).stdout)
     assert sorted(r["person"] for r in scanned) == ["100000", "100001"]
     assert [r["files"] for r in scanned] == [12, 12]
-    run(["migrate", "run", "W1"], env, tmp_path)
+    first = run(["migrate", "run", "W1"], env, tmp_path)
+    assert "no retention rule set is active: every file migrates" in first.stderr
     run(["migrate", "run", "W1"], env, tmp_path)
     refused = run(["migrate", "cutover", "W1"], env, tmp_path, ok=False)
     assert refused.returncode != 0 and "frozen" in refused.stderr
@@ -87,3 +88,50 @@ def test_wave_rounds_cutover_reports_and_spmt_tasks(tmp_path: Path) -> None:
     assert "bad.csv:1:1" in bad.stderr
     for n in range(2):
         assert tree_snapshot(tmp_path / "home" / f"asmith{n}") == snapshots[n]
+
+
+def test_migrate_run_applies_the_active_rule_set(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOBILISE_")}
+    env.update({"MOBILISE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+                "MOBILISE_CONFIG": str(tmp_path / "none.toml"),
+                "MOBILISE_DATA_DIR": str(tmp_path / "data"),
+                "MOBILISE_HOME_ROOT": str(tmp_path / "home"),
+                "MOBILISE_HOME_TEMPLATE": str(tmp_path / "home" / "{sam}"),
+                "MOBILISE_MIGRATION_DESTINATION": "local",
+                "MOBILISE_MIGRATION_DESTINATION_ROOT": str(tmp_path / "onedrive"),
+                "MOBILISE_ARCHIVE_ROOT": str(tmp_path / "archive"), "COLUMNS": "250"})
+    run(["init"], env, tmp_path)
+    units = write_csv(tmp_path / "u.csv", ["code", "name", "kind"], [["CE", "Central", "bcu"]])
+    roster = write_csv(tmp_path / "r.csv", ROSTER_HEADER, [person_row(0)])
+    run(["people", "import", str(roster), "--units", str(units)], env, tmp_path)
+    home = tmp_path / "home" / "asmith0"
+    (home / "Docs").mkdir(parents=True)
+    (home / "Docs" / "plan.docx").write_bytes(b"plan")
+    (home / "Docs" / "old.tmp").write_bytes(b"scratch")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("""rule_set: cli
+version: 1
+rules:
+  - id: tmp-files
+    title: Temporary files
+    authority: Not a record
+    action: dispose
+    period: 0d
+    select:
+      extension: [tmp]
+default:
+  id: everything-else
+  action: migrate
+""", encoding="utf-8")
+    run(["retention", "activate", str(rules), "--reason", "agreed"], env, tmp_path)
+    run(["waves", "create", "W1", "--org-unit", "CE"], env, tmp_path)
+    run(["drives", "scan", "--wave", "W1"], env, tmp_path)
+    moved = run(["migrate", "run", "W1"], env, tmp_path)
+    assert "retention rule set cli v1 decides each file" in moved.stderr
+    onedrive = tmp_path / "onedrive" / "alex0.smith@example.police.uk"
+    assert sorted(str(p.relative_to(onedrive)) for p in onedrive.rglob("*") if p.is_file()) \
+        == ["Docs/plan.docx"]
+    files = json.loads(run(["migrate", "report", "W1", "--person", "100000", "--format",
+                            "json"], env, tmp_path).stdout)
+    reasons = {f["path"]: f.get("reason") for f in files}
+    assert reasons["Docs/old.tmp"] == "awaiting disposal under rule tmp-files"

@@ -5,16 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from sqlalchemy.orm import Session
 
 from mobilise.cli.context import FormatOption, actor, emit, err_console, session, settings
 from mobilise.core.output import Format
 from mobilise.core.progress import JobProgress, RichProgress, Tee
 from mobilise.migration import reports, rounds, waves
-from mobilise.migration.decisions import plan_inputs_from_estate
+from mobilise.migration.decisions import MigrationDecisions, plan_inputs_from_estate
 from mobilise.workers import open_executor
 
 app = typer.Typer(help="Migration rounds, cutover, verification and reports.",
                   no_args_is_help=True)
+
+def _decisions(s: Session) -> MigrationDecisions:
+    """Retention's per-file actions (if a rule set is active) and renames; the operator is
+    told which applies, because without a rule set every file migrates."""
+    decisions = plan_inputs_from_estate(settings(), s)
+    err_console.print(decisions.describe(), markup=False, highlight=False)
+    return decisions
+
 
 ExecutorOption = typer.Option("inprocess", "--executor", help="inprocess, processes or celery")
 
@@ -36,7 +45,7 @@ def run(
             progress = Tee(bar, JobProgress(job_session, "migration"))
             report = rounds.run_round(s, actor(), settings(), found, pool, number=round_,
                                       progress=progress,
-                                      plan_inputs=plan_inputs_from_estate(settings()))
+                                      plan_inputs=_decisions(s))
         rows = [{"number": n, **t} for n, t in report.people.items()]
         status = report.round.status
     emit(rows, ["number", "copied", "skipped", "failed", "source_changed", "waiting",
@@ -69,7 +78,7 @@ def retry(
         report = rounds.run_round(s, actor(), settings(), found,
                                   open_executor(executor, settings()),
                                   number=stuck[0].number,
-                                  plan_inputs=plan_inputs_from_estate(settings()))
+                                  plan_inputs=_decisions(s))
         err_console.print(f"round {report.round.number}: {report.round.status}")
 
 
@@ -91,7 +100,7 @@ def cutover(
                                  open_executor(executor, settings()),
                                  frozen_confirmed=confirm_frozen, people=person,
                                  review_override=override_review,
-                                 plan_inputs=plan_inputs_from_estate(settings()))
+                                 plan_inputs=_decisions(s))
     emit([{"person": r.person, "migrated": r.migrated, "verified": r.verified,
            "reason": r.reason} for r in results],
          ["person", "migrated", "verified", "reason"], fmt, title="cutover")
@@ -105,21 +114,22 @@ def verify(
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Check every migrating file of the wave's people at its destination (changes nothing)."""
-    from mobilise.migration.decisions import remediation_renames
     from mobilise.migration.journal import verified_hashes
     from mobilise.migration.tasks import backend_from_spec
     from mobilise.migration.verify import verify_person
 
     rows = []
     with session() as s:
+        decisions = _decisions(s)
         for member in waves.wave_people(s, waves.get_wave(s, wave)):
             p = member.person
             source = backend_from_spec(settings(), rounds.source_spec(settings(), p))
             main = backend_from_spec(settings(), rounds.destination_spec(settings(), p))
             archive = backend_from_spec(settings(), rounds.archive_spec(settings(), p))
             assert source is not None and main is not None
-            check = verify_person(source, main, archive=archive,
-                                  renames=remediation_renames(settings().data_dir, p.number),
+            dispositions, renames = decisions(p)
+            check = verify_person(source, main, archive=archive, dispositions=dispositions,
+                                  renames=renames,
                                   known_hashes=verified_hashes(settings().data_dir, p.number))
             rows.append({"person": p.number, "verified": len(check.verified),
                          "problems": len(check.problems), "waiting": len(check.waiting),

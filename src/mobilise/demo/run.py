@@ -20,6 +20,7 @@ from mobilise.demo.drives import drives_step
 from mobilise.demo.finance import load_finance
 from mobilise.demo.migration import migrate_demo_wave
 from mobilise.demo.people import generate_roster
+from mobilise.demo.retention import retention_step
 from mobilise.demo.rollout import rollout_step
 from mobilise.people import roster
 
@@ -61,6 +62,7 @@ STEPS: list[Step] = [
     load_people,
     load_devices,
     drives_step,
+    retention_step,
     rollout_step,
     load_finance,
     migrate_demo_wave,

@@ -256,8 +256,8 @@ def plan_files(
             plan.append(PlannedFile(entry, dest_path, "main", Step.REPORT, Outcome.NOT_MOVED,
                                     f"a {entry.kind.value}, not a file"))
             continue
-        disposition = _disposition(entry.path, dispositions)
-        plan.append(_plan_one(entry, dest_path, disposition, sides, claimed))
+        disposition, rule = _disposition(entry.path, dispositions)
+        plan.append(_plan_one(entry, dest_path, disposition, sides, claimed, rule))
     for folded, dest in sorted(sides.folded["main"].items()):
         if ("main", folded) not in claimed:
             plan.append(PlannedFile(None, dest.path, "main", Step.REPORT,
@@ -265,12 +265,17 @@ def plan_files(
     return plan
 
 
-def _disposition(path: str,
-                 dispositions: Mapping[str, Disposition | str] | None) -> Disposition | None:
+def _disposition(path: str, dispositions: Mapping[str, Disposition | str] | None
+                 ) -> tuple[Disposition | None, str | None]:
+    """The action for a file, and the rule that decided it: values are ``action`` or
+    ``action:rule`` (the rule is named in the report of files that do not move)."""
     if dispositions is None:
-        return Disposition.MIGRATE
+        return Disposition.MIGRATE, None
     value = dispositions.get(path)
-    return Disposition(value) if value is not None else None
+    if value is None:
+        return None, None
+    action, _, rule = str(value).partition(":")
+    return Disposition(action), rule or None
 
 
 def _plan_one(
@@ -279,16 +284,19 @@ def _plan_one(
     disposition: Disposition | None,
     sides: Sides,
     claimed: dict[tuple[str, str], str],
+    rule: str | None = None,
 ) -> PlannedFile:
+    under = f" under rule {rule}" if rule else ""
     if disposition is None:
         return PlannedFile(entry, dest_path, "main", Step.REPORT, Outcome.WAITING,
                            "no retention decision yet")
     if disposition is Disposition.REVIEW:
         return PlannedFile(entry, dest_path, "main", Step.REPORT, Outcome.WAITING,
-                           "retention review pending")
+                           f"retention review pending{under}")
     if disposition is Disposition.DISPOSE:
+        # Disposal happens only through an approved batch, never as a side effect here.
         return PlannedFile(entry, dest_path, "main", Step.REPORT, Outcome.NOT_MOVED,
-                           "retention: dispose (only through an approved disposal batch)")
+                           f"awaiting disposal{under}")
     target = "archive" if disposition is Disposition.ARCHIVE else "main"
     listing = sides.archive if target == "archive" else sides.main
     if listing is None:

@@ -26,8 +26,20 @@ from mobilise.retention.models import (
 from mobilise.retention.rule_sets import RECORDS, parsed
 
 
+def person_of(session: Session, actor: Actor) -> str | None:
+    """The number of the person a signed-in user is (their account's ``person_id``)."""
+    from mobilise.core.auth import User
+    from mobilise.people.models import Person
+
+    if actor.user_id is None:
+        return None
+    return session.scalar(select(Person.number).join(User, User.person_id == Person.id)
+                          .where(User.id == actor.user_id))
+
+
 def _may_decide(ctx: Context, item: ReviewItem) -> str | None:
-    if ctx.actor.has_any(RECORDS) or ctx.actor.name == item.person:
+    if ctx.actor.has_any(RECORDS) or ctx.actor.name == item.person \
+            or person_of(ctx.session, ctx.actor) == item.person:
         return None
     return "only the person or a records manager may decide"
 

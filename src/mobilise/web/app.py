@@ -34,6 +34,7 @@ from mobilise.web.pages import home as home_pages
 from mobilise.web.pages import jobs as jobs_pages
 from mobilise.web.pages import migration as migration_pages
 from mobilise.web.pages import people as people_pages
+from mobilise.web.pages import retention as retention_pages
 from mobilise.web.pages import rollout as rollout_pages
 
 SECURITY_HEADERS = {
@@ -59,6 +60,7 @@ ROUTERS = (
     drives_api.router,
     drives_pages.router,
     retention_api.router,
+    retention_pages.router,
     rollout_api.router,
     rollout_pages.router,
     comms_api.router,

@@ -1,20 +1,32 @@
-"""``/api/v1/retention``: rule set versions, holds, review decisions, disposal batches and
-certificates. Dry runs, proposals and executions read the inventory and storage, so they
-run from the CLI (``mobilise retention``) or a worker, not inside a request."""
+"""``/api/v1/retention``: rule set versions, dry runs and diffs over the scanned drives,
+holds, review decisions, disposal batches (propose, approve, execute) and certificates.
+
+Dry runs and proposals evaluate the latest inventory of every scanned drive (DuckDB, in
+memory, vectorised): quick enough for a request at the scale of a force's estate summary;
+the CLI does the same from Parquet files anywhere."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mobilise.core.actor import Actor, Role
+from mobilise.core.clock import SystemClock
+from mobilise.core.errors import NotFound
 from mobilise.retention import disposal, holds, review, rule_sets
 from mobilise.retention.models import Hold, HoldStatus, RuleSetVersion
+from mobilise.retention.scanned import (
+    active_rule_set,
+    drive_of,
+    propose_scanned,
+    scanned_diff,
+    scanned_dry_run,
+)
 from mobilise.web.auth import db, requires
 from mobilise.web.params import RecordId
 
@@ -149,3 +161,92 @@ def certificate_csv(batch_id: RecordId, session: Session = Depends(db),
 def certificate_html(batch_id: RecordId, session: Session = Depends(db),
                      _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
     return HTMLResponse(disposal.certificate_html(session, batch_id))
+
+
+VERSION_REF = r"^[A-Za-z0-9_.-]{1,100}(@[0-9]{1,9})?$"
+VersionRef = Query(None, pattern=VERSION_REF,
+                   description="NAME@VERSION or NAME (its active version)")
+
+
+def _version(session: Session, ref: str | None) -> RuleSetVersion:
+    if not ref:
+        row = active_rule_set(session)
+        if row is None:
+            raise NotFound("no rule set is active: name a version (NAME@VERSION)")
+        return row
+    name, _, number = ref.partition("@")
+    return rule_sets.get_version(session, name, int(number) if number else None)
+
+
+@router.get("/dry-run")
+def dry_run(version: str | None = VersionRef, session: Session = Depends(db),
+            _: Actor = Depends(requires(*READERS))) -> dict[str, Any]:
+    """Files and bytes per action, rule, org unit and person over every scanned drive
+    (no drive scanned yet: nothing, counted as zero)."""
+    if not version and active_rule_set(session) is None:
+        return {"rule_set": None, "files": 0, "bytes": 0,
+                "note": "no rule set is active: name a version (NAME@VERSION)"}
+    row = _version(session, version)
+    result = scanned_dry_run(session, row, SystemClock().now().date())
+    if result is None:
+        return {"rule_set": row.name, "version": row.version, "files": 0, "bytes": 0,
+                "note": "no drive has been scanned yet"}
+    return result.as_dict()
+
+
+def _previous(session: Session, row: RuleSetVersion) -> RuleSetVersion | None:
+    return session.scalars(select(RuleSetVersion).where(
+        RuleSetVersion.name == row.name, RuleSetVersion.version < row.version)
+        .order_by(RuleSetVersion.version.desc())).first()
+
+
+@router.get("/diff")
+def diff(old: str | None = Query(None, pattern=VERSION_REF),
+         new: str | None = Query(None, pattern=VERSION_REF),
+         session: Session = Depends(db),
+         _: Actor = Depends(requires(*READERS))) -> dict[str, Any]:
+    """What changes from ``old`` to ``new`` (by default: from the version before the
+    active one to the active one)."""
+    if not new and active_rule_set(session) is None:
+        return {"summary": [], "note": "no rule set is active: name old and new versions"}
+    new_row = _version(session, new)
+    old_row = _version(session, old) if old else _previous(session, new_row)
+    if old_row is None:
+        return {"summary": [], "note": f"{new_row.name} v{new_row.version} has no earlier "
+                                       "version to compare with"}
+    result = scanned_diff(session, old_row, new_row, SystemClock().now().date())
+    if result is None:
+        return {"summary": [], "note": "no drive has been scanned yet"}
+    return result.as_dict()
+
+
+class Proposal(BaseModel):
+    version: str | None = Field(None, pattern=VERSION_REF)
+    rule: str | None = Field(None, min_length=1, max_length=64)
+    person: str | None = Field(None, min_length=1, max_length=100)
+
+
+def _batch_row(b: Any) -> dict[str, Any]:
+    return {"id": b.id, "status": b.status, "files": len(b.items),
+            "proposed_by": b.proposed_by, "approved_by": b.approved_by,
+            "executed_by": b.executed_by, "deleted_files": b.deleted_files,
+            "deleted_bytes": b.deleted_bytes, "skipped_files": b.skipped_files}
+
+
+@router.post("/disposal-batches", status_code=201)
+def propose_batch(body: Proposal, request: Request, session: Session = Depends(db),
+                  actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
+    """Propose a batch of every file due for disposal across the scanned drives."""
+    batch = propose_scanned(session, actor, request.app.state.settings,
+                            _version(session, body.version), SystemClock().now().date(),
+                            rule=body.rule, person=body.person)
+    return _batch_row(batch)
+
+
+@router.post("/disposal-batches/{batch_id}/execute")
+def execute_batch(batch_id: RecordId, request: Request, session: Session = Depends(db),
+                  actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
+    """Delete the approved batch's files, each re-checked first; the rest are skipped."""
+    batch = disposal.execute_batch(session, actor, batch_id,
+                                   drive_of(session, request.app.state.settings))
+    return _batch_row(batch)

@@ -25,6 +25,7 @@ NAVIGATION: list[tuple[str, str]] = [
     ("H: drives", "/drives"),
     ("Waves", "/waves"),
     ("Migration progress", "/migration/progress"),
+    ("Retention", "/retention"),
     ("Finance", "/finance"),
     ("Board report", "/reports/board"),
     ("Work in progress", "/jobs"),

@@ -1,0 +1,140 @@
+"""The estate as the drive scans saw it: each person's latest inventory, shaped for
+retention evaluation, and the rule set in force.
+
+A scan's inventory keeps raw path bytes and no person column (one file per drive); the
+evaluation wants text paths and a ``person`` on every row. It gets the inventory's
+``path_text`` (undecodable bytes shown as ``\\xNN``, which DuckDB can hold); for the few
+names that are not UTF-8, :func:`source_paths` maps that text back to the name the local
+backend gives the file (``os.fsdecode``), which is what a migration sync sees.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mobilise.core.actor import Actor
+from mobilise.core.errors import InvalidInput, NotFound
+from mobilise.core.settings import Settings
+from mobilise.drives.estate import inventory_of, latest_scans
+from mobilise.people.models import Person
+from mobilise.retention import rule_sets
+from mobilise.retention.disposal import propose_batch
+from mobilise.retention.dry_run import Diff, DryRun, diff, dry_run
+from mobilise.retention.evaluate import Estate
+from mobilise.retention.holds import holds_in_force
+from mobilise.retention.models import DisposalBatch, RuleSetStatus, RuleSetVersion
+from mobilise.storage.base import Backend
+
+_COLUMNS = ["path_text", "name", "extension", "size", "created", "modified", "accessed", "kind",
+            "depth"]
+
+
+@dataclass
+class ScannedEstate:
+    estate: Estate
+    people: list[Person]
+    files: int
+
+
+def active_rule_set(session: Session) -> RuleSetVersion | None:
+    """The rule set in force: the most recently activated active version, if any."""
+    return session.scalars(
+        select(RuleSetVersion).where(RuleSetVersion.status == RuleSetStatus.ACTIVE.value)
+        .order_by(RuleSetVersion.activated_at.desc(), RuleSetVersion.id.desc())).first()
+
+
+def _inventory_table(person: Person, path: str) -> pa.Table:
+    table = pq.read_table(path, columns=_COLUMNS).rename_columns(["path", *_COLUMNS[1:]])
+    return table.append_column("person", pa.array([person.number] * table.num_rows,
+                                                  pa.string()))
+
+
+def _people_table(people: Sequence[Person]) -> pa.Table:
+    return pa.table({
+        "person": pa.array([p.number for p in people], pa.string()),
+        "org_unit": pa.array([p.org_unit.code if p.org_unit else None for p in people],
+                             pa.string()),
+        "status": pa.array([p.status for p in people], pa.string()),
+        "left_on": pa.array([p.left_on for p in people], pa.date32()),
+    })
+
+
+def source_paths(inventory: str | Path) -> dict[str, str]:
+    """``path_text`` → the local backend's name, for the paths where they differ."""
+    table = pq.read_table(inventory, columns=["path", "path_text", "utf8"])
+    mapping = {}
+    for raw, text, utf8 in zip(table.column("path").to_pylist(),
+                               table.column("path_text").to_pylist(),
+                               table.column("utf8").to_pylist(), strict=True):
+        if not utf8 or os.fsdecode(raw) != text:
+            mapping[text] = os.fsdecode(raw)
+    return mapping
+
+
+def scanned_estate(session: Session, person_ids: Sequence[int] | None = None
+                   ) -> ScannedEstate | None:
+    """The latest complete scan of each person (or of those given); None if nobody has
+    been scanned."""
+    scans = [(p, s) for p, s in latest_scans(session, person_ids) if s.inventory]
+    if not scans:
+        return None
+    tables = [_inventory_table(p, str(inventory_of(s))) for p, s in scans]
+    inventory = pa.concat_tables(tables, promote_options="permissive")
+    people = [p for p, _ in scans]
+    return ScannedEstate(Estate.open(inventory, _people_table(people)), people,
+                         inventory.num_rows)
+
+
+def scanned_dry_run(session: Session, version: RuleSetVersion, as_of: date
+                    ) -> DryRun | None:
+    """What ``version`` would do to every scanned drive (None: no drive scanned yet)."""
+    scanned = scanned_estate(session)
+    if scanned is None:
+        return None
+    return dry_run(scanned.estate, rule_sets.parsed(version), as_of, holds_in_force(session))
+
+
+def scanned_diff(session: Session, old: RuleSetVersion, new: RuleSetVersion, as_of: date
+                 ) -> Diff | None:
+    scanned = scanned_estate(session)
+    if scanned is None:
+        return None
+    return diff(scanned.estate, rule_sets.parsed(old), rule_sets.parsed(new), as_of,
+                holds_in_force(session))
+
+
+def drive_of(session: Session, settings: Settings) -> Callable[[str], Backend]:
+    """A person's H: drive (by number) as this machine reaches it, the way a migration
+    round reaches it: disposal deletes from, and re-checks against, the same source."""
+    from mobilise.migration.rounds import source_spec
+    from mobilise.migration.tasks import backend_from_spec
+
+    def drive(number: str) -> Backend:
+        person = session.scalar(select(Person).where(Person.number == number))
+        if person is None:
+            raise NotFound(f"no person {number}")
+        backend = backend_from_spec(settings, source_spec(settings, person))
+        assert backend is not None
+        return backend
+
+    return drive
+
+
+def propose_scanned(session: Session, actor: Actor, settings: Settings,
+                    version: RuleSetVersion, as_of: date, *, rule: str | None = None,
+                    person: str | None = None) -> DisposalBatch:
+    """Propose a disposal batch of what is due across the scanned drives."""
+    scanned = scanned_estate(session)
+    if scanned is None:
+        raise InvalidInput("no drive has been scanned: nothing to propose")
+    return propose_batch(session, actor, version, scanned.estate,
+                         drive_of(session, settings), as_of, person=person, rule=rule)

@@ -1,0 +1,302 @@
+"""Retention pages: rule sets, dry runs with charts, the difference between versions,
+holds, the review queue (and each person's own review page), disposal batches and their
+certificates. Forms post with the session's CSRF token and redirect back (303)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mobilise.core.actor import Actor, Role
+from mobilise.core.clock import SystemClock
+from mobilise.core.errors import InvalidInput, NotFound
+from mobilise.people.models import Person
+from mobilise.retention import disposal, holds, review, rule_sets
+from mobilise.retention.dry_run import DryRun, bytes_text
+from mobilise.retention.models import Hold, HoldStatus, ReviewItem, ReviewStatus, RuleSetVersion
+from mobilise.retention.scanned import (
+    active_rule_set,
+    drive_of,
+    propose_scanned,
+    scanned_diff,
+    scanned_dry_run,
+)
+from mobilise.web.auth import db, requires
+from mobilise.web.charts import bar_chart
+from mobilise.web.pages.render import page
+from mobilise.web.params import RecordId
+
+router = APIRouter(include_in_schema=False)
+READERS = (Role.RECORDS, Role.AUDITOR)
+SHOWN_ITEMS = 500  # a queue page lists this many files; bulk decisions cover the rest
+
+
+def _today() -> date:
+    return SystemClock().now().date()
+
+
+def _version(session: Session, ref: str | None) -> RuleSetVersion | None:
+    """``name@version`` or ``name`` (its active version); nothing: the active rule set."""
+    if not ref:
+        return active_rule_set(session)
+    name, _, number = ref.partition("@")
+    if number and not number.isdigit():
+        raise InvalidInput(f"{ref!r}: a version is NAME@NUMBER")
+    return rule_sets.get_version(session, name, int(number) if number else None)
+
+
+def _versions(session: Session) -> list[RuleSetVersion]:
+    return list(session.scalars(select(RuleSetVersion).order_by(RuleSetVersion.name,
+                                                                 RuleSetVersion.version)))
+
+
+async def _form(request: Request) -> dict[str, str]:
+    # The role guard has already checked the CSRF token of a signed-in session.
+    return {k: str(v) for k, v in (await request.form()).items()}
+
+
+def _back(to: str) -> RedirectResponse:
+    return RedirectResponse(to, status_code=303)
+
+
+# --------------------------------------------------------------------------- rule sets
+
+
+@router.get("/retention")
+def rule_set_list(request: Request, session: Session = Depends(db),
+                  _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
+    return page(request, "retention.html", versions=_versions(session),
+                active=active_rule_set(session))
+
+
+@router.get("/retention/rule-sets/{name}/{version}")
+def rule_set_page(request: Request, name: str, version: RecordId,
+                  session: Session = Depends(db),
+                  _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
+    row = rule_sets.get_version(session, name, version)
+    return page(request, "retention_rule_set.html", row=row,
+                rules=rule_sets.parsed(row).all_rules)
+
+
+@router.post("/retention/rule-sets/{name}/{version}/activate")
+async def activate(request: Request, name: str, version: RecordId,
+                   session: Session = Depends(db),
+                   actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
+    form = await _form(request)
+    rule_sets.activate(session, actor, name, version, reason=form.get("reason") or None)
+    return _back("/retention")
+
+
+# --------------------------------------------------------------------------- dry run, diff
+
+
+def dry_run_charts(result: DryRun) -> dict[str, Any]:
+    """Files and bytes per action, per rule and per org unit, as bar charts."""
+    charts: dict[str, Any] = {}
+    for column in ("action", "rule", "org_unit"):
+        totals: dict[str, list[int]] = {}
+        for row in result.tables.get(f"by_{column}", []):
+            label = str(row[column] if row[column] is not None else "(none)")
+            if column != "action":
+                label = f"{label} ({row['action']})"
+            totals.setdefault(label, [0, 0])
+            totals[label][0] += int(row["files"])
+            totals[label][1] += int(row["bytes"])
+        ordered = sorted(totals.items(), key=lambda kv: -kv[1][1])[:30]
+        charts[column] = (
+            bar_chart(f"Files per {column.replace('_', ' ')}", [(k, v[0]) for k, v in ordered]),
+            bar_chart(f"Megabytes per {column.replace('_', ' ')}",
+                      [(k, round(v[1] / 1e6, 2)) for k, v in ordered]))
+    return charts
+
+
+@router.get("/retention/dry-run")
+def dry_run_page(request: Request, version: str | None = None, session: Session = Depends(db),
+                 _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
+    row = _version(session, version)
+    result = scanned_dry_run(session, row, _today()) if row is not None else None
+    return page(request, "retention_dry_run.html", row=row, result=result,
+                charts=dry_run_charts(result) if result else {}, bytes_text=bytes_text,
+                versions=_versions(session))
+
+
+@router.get("/retention/diff")
+def diff_page(request: Request, old: str | None = None, new: str | None = None,
+              session: Session = Depends(db),
+              _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
+    result = None
+    if old and new:
+        old_row, new_row = _version(session, old), _version(session, new)
+        assert old_row is not None and new_row is not None
+        result = scanned_diff(session, old_row, new_row, _today())
+    return page(request, "retention_diff.html", result=result, old=old or "", new=new or "",
+                versions=_versions(session), bytes_text=bytes_text)
+
+
+# --------------------------------------------------------------------------- holds
+
+
+@router.get("/retention/holds")
+def holds_page(request: Request, session: Session = Depends(db),
+               _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
+    rows = list(session.scalars(select(Hold).order_by(Hold.status.desc(), Hold.id.desc())))
+    return page(request, "retention_holds.html", holds=rows, placed=HoldStatus.PLACED.value)
+
+
+@router.post("/retention/holds")
+async def place_hold(request: Request, session: Session = Depends(db),
+                     actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
+    form = await _form(request)
+    people = [p.strip() for p in form.get("people", "").replace(",", " ").split() if p.strip()]
+    folders = []
+    for line in form.get("folders", "").splitlines():
+        person, _, path = line.partition(":")
+        if line.strip():
+            folders.append({"person": person.strip(), "path": path.strip()})
+    holds.place_hold(session, actor, form.get("reference", ""), form.get("kind", ""),
+                     form.get("reason", ""), people=people, folders=folders,
+                     selector=form.get("selector") or None)
+    return _back("/retention/holds")
+
+
+@router.post("/retention/holds/{reference}/release")
+async def release_hold(request: Request, reference: str, session: Session = Depends(db),
+                       actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
+    form = await _form(request)
+    holds.release_hold(session, actor, reference, form.get("reason", ""))
+    return _back("/retention/holds")
+
+
+# --------------------------------------------------------------------------- review
+
+
+def _pending(session: Session, person: str | None = None) -> list[ReviewItem]:
+    query = select(ReviewItem).where(ReviewItem.status == ReviewStatus.PENDING.value)
+    if person is not None:
+        query = query.where(ReviewItem.person == person)
+    return list(session.scalars(query.order_by(ReviewItem.person, ReviewItem.rule,
+                                               ReviewItem.id).limit(SHOWN_ITEMS)))
+
+
+@router.get("/retention/review")
+def review_page(request: Request, session: Session = Depends(db),
+                _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
+    return page(request, "retention_review.html", by_person=review.review_queue(session),
+                by_rule=review.review_queue(session, by="rule"), items=_pending(session),
+                person=None, back="/retention/review", bytes_text=bytes_text)
+
+
+def _own_page(request: Request, session: Session, person: Person, back: str) -> HTMLResponse:
+    return page(request, "retention_review.html", by_person=[], by_rule=[],
+                items=_pending(session, person.number), person=person, back=back,
+                bytes_text=bytes_text)
+
+
+@router.get("/retention/review/me")
+def my_review(request: Request, session: Session = Depends(db),
+              actor: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
+    """The signed-in person's own files awaiting review (their account's person link)."""
+    number = review.person_of(session, actor)
+    person = session.scalar(select(Person).where(Person.number == number)) if number else None
+    if person is None:
+        return page(request, "retention_review.html", by_person=[], by_rule=[], items=[],
+                    person=None, unlinked=True, back="/retention/review/me",
+                    bytes_text=bytes_text)
+    return _own_page(request, session, person, "/retention/review/me")
+
+
+@router.get("/retention/review/people/{key}")
+def person_review(request: Request, key: str, session: Session = Depends(db),
+                  _: Actor = Depends(requires(Role.RECORDS))) -> HTMLResponse:
+    person = session.scalar(select(Person).where((Person.number == key) | (Person.upn == key)))
+    if person is None:
+        raise NotFound(f"no person {key}")
+    return _own_page(request, session, person, f"/retention/review/people/{person.number}")
+
+
+def _safe_back(form: dict[str, str]) -> str:
+    back = form.get("back", "")
+    return back if back.startswith("/retention/") else "/retention/review"
+
+
+@router.post("/retention/review/decide")
+async def decide(request: Request, session: Session = Depends(db),
+                 actor: Actor = Depends(requires(Role.VIEWER))) -> Response:
+    """The person decides their own items; a records manager any (checked by the domain)."""
+    form = await request.form()
+    ids = [int(str(v)) for v in form.getlist("item") if str(v).isdigit() and len(str(v)) < 19]
+    if not ids:
+        raise InvalidInput("choose at least one file")
+    review.decide(session, actor, ids, str(form.get("decision") or ""),
+                  str(form.get("justification") or ""))
+    return _back(_safe_back({"back": str(form.get("back") or "")}))
+
+
+@router.post("/retention/review/decide-rule")
+async def decide_rule(request: Request, session: Session = Depends(db),
+                      actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
+    form = await _form(request)
+    row = _version(session, form.get("version") or None)
+    if row is None:
+        raise InvalidInput("no rule set is active")
+    review.decide_rule(session, actor, row, form.get("rule", ""), form.get("decision", ""),
+                       form.get("justification", ""), person=form.get("person") or None)
+    return _back(_safe_back(form))
+
+
+# --------------------------------------------------------------------------- disposal
+
+
+@router.get("/retention/disposal")
+def disposal_page(request: Request, session: Session = Depends(db),
+                  _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
+    return page(request, "retention_disposal.html", batches=disposal.batches(session),
+                active=active_rule_set(session), bytes_text=bytes_text)
+
+
+@router.post("/retention/disposal/propose")
+async def propose(request: Request, session: Session = Depends(db),
+                  actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
+    form = await _form(request)
+    row = _version(session, form.get("version") or None)
+    if row is None:
+        raise InvalidInput("no rule set is active")
+    batch = propose_scanned(session, actor, request.app.state.settings, row, _today(),
+                            rule=form.get("rule") or None, person=form.get("person") or None)
+    return _back(f"/retention/disposal/{batch.id}")
+
+
+@router.get("/retention/disposal/{batch_id}")
+def batch_page(request: Request, batch_id: RecordId, session: Session = Depends(db),
+               _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
+    batch = disposal.get_batch(session, batch_id)
+    return page(request, "retention_batch.html", batch=batch, items=batch.items[:SHOWN_ITEMS],
+                bytes_text=bytes_text)
+
+
+@router.post("/retention/disposal/{batch_id}/approve")
+async def approve(request: Request, batch_id: RecordId, session: Session = Depends(db),
+                  actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
+    form = await _form(request)
+    disposal.approve_batch(session, actor, batch_id, reason=form.get("reason") or None)
+    return _back(f"/retention/disposal/{batch_id}")
+
+
+@router.post("/retention/disposal/{batch_id}/execute")
+async def execute(request: Request, batch_id: RecordId, session: Session = Depends(db),
+                  actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
+    await _form(request)
+    disposal.execute_batch(session, actor, batch_id,
+                           drive_of(session, request.app.state.settings))
+    return _back(f"/retention/disposal/{batch_id}")
+
+
+@router.get("/retention/disposal/{batch_id}/certificate")
+def certificate(batch_id: RecordId, session: Session = Depends(db),
+                _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
+    return HTMLResponse(disposal.certificate_html(session, batch_id))
