@@ -121,9 +121,12 @@ def test_board_report_from_the_demo_renders_in_chromium_with_charts(
     html = render_document(report)
     dom = dump_dom(sqlite_settings, html)
     # Chromium parsed the inline SVG into elements: the three budget charts, each with
-    # bars, and the rollout's progress from the demo's attended appointments.
+    # bars, and one progress chart per workstream the demo's registers can answer for
+    # (rollout from attended appointments, migration from the demo's wave).
+    progress = [w for w in report.workstreams if w.progress.available]
+    assert len(progress) == 2
     charts = re.findall(r"<svg[^>]*class=\"pygal-chart\"", dom)
-    assert len(charts) == 4, charts
+    assert len(charts) == 3 + len(progress), charts
     for title in ("Capital: approved, actual and forecast by financial year (£m)",
                   "Revenue: approved, actual and forecast by financial year (£m)",
                   "Handset refresh: cost due against the refresh envelope (£m)"):
