@@ -38,8 +38,10 @@ from mobilise.graph import GraphClient, GraphError, Throttled
 DEVICES = "deviceManagement/managedDevices"
 PAGE = 1000
 STAGING_PREFIX = "Staging_"
-# Handsets the register says Intune must know about.
-EXPECTED_IN_INTUNE = frozenset({HandsetStatus.ENROLLED, HandsetStatus.ISSUED})
+# Handsets the register says Intune must know about: enrolled, and not since sent away
+# (repair), lost, or only staged (a staged handset may not have reached Intune yet).
+EXPECTED_IN_INTUNE = frozenset({HandsetStatus.ENROLLED, HandsetStatus.IN_STOCK,
+                                HandsetStatus.ISSUED})
 WRITE_WINDOW_SECONDS = 20.0
 
 
