@@ -248,3 +248,35 @@ def test_emulator_managed_devices_endpoint(emulator: EmulatorProcess, graph: Gra
     graph.request("POST", f"{intune.DEVICES}/md-1/syncDevice", json={})
     assert graph.get_json(f"{intune.DEVICES}/md-1")["lastSyncDateTime"] != \
         "0001-01-01T00:00:00Z"
+
+
+def test_cli_sync_and_send(sqlite_fleet: Fleet, emulator: EmulatorProcess, graph: GraphClient,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from mobilise.cli import context
+    from mobilise.cli.main import app
+
+    fleet = sqlite_fleet
+    lost = fleet.by_state[S.LOST]
+    load(emulator, fleet_devices(fleet) + [device_of(lost)])
+    env = {"DATABASE_URL": fleet.settings.database_url, "GRAPH_URL": emulator.graph_url,
+           "GRAPH_AUTHORITY": emulator.authority, "GRAPH_TENANT_ID": emulator.tenant,
+           "GRAPH_CA_BUNDLE": str(emulator.ca), "GRAPH_CLIENT_ID": "mobilise-app",
+           "GRAPH_CLIENT_SECRET": "emulator-secret"}
+    for key, value in env.items():
+        monkeypatch.setenv(f"MOBILISE_{key}", value)
+    context.settings.cache_clear()
+    runner = CliRunner()
+    try:
+        synced = runner.invoke(app, ["devices", "sync-intune", "--format", "json"])
+        assert synced.exit_code == 0, synced.output
+        assert json.loads(synced.stdout) == []
+        sent = runner.invoke(app, ["devices", "send-actions", "--format", "json"])
+        assert sent.exit_code == 0, sent.output
+        assert json.loads(sent.stdout)[0]["sent"] == 1
+    finally:
+        context.settings.cache_clear()
+    assert [a["action"] for a in emulator_actions(emulator)] == ["wipe"]
