@@ -18,6 +18,7 @@ from mobilise.core.settings import Settings
 from mobilise.demo.devices import load_devices
 from mobilise.demo.drives import drives_step
 from mobilise.demo.finance import load_finance
+from mobilise.demo.intune import intune_step
 from mobilise.demo.migration import migrate_demo_wave
 from mobilise.demo.people import generate_roster
 from mobilise.demo.rollout import rollout_step
@@ -60,6 +61,7 @@ Step = Callable[[Settings, Path, int, int], str]
 STEPS: list[Step] = [
     load_people,
     load_devices,
+    intune_step,
     drives_step,
     rollout_step,
     load_finance,
