@@ -11,14 +11,23 @@ import pytest
 from sqlalchemy import select
 
 from mobilise.core.audit import AuditEntry
+from mobilise.core.db import session_scope
 from mobilise.devices import intune
 from mobilise.devices.intune import MismatchKind, WritePacer
 from mobilise.devices.models import DeviceAction, Handset, HandsetStatus
 from mobilise.emulator.server import EmulatorProcess
 from mobilise.graph import GraphClient, InvalidRequest
 from tests.devices.fleet import Fleet, imei
+from tests.devices.test_web import desk  # noqa: F401  (the service-desk web fixture)
 from tests.factories import ADMIN
-from tests.storage.onedrive_fixture import make_client, request_log, set_faults, start_emulator
+from tests.storage.onedrive_fixture import (
+    emulator_settings,
+    make_client,
+    request_log,
+    set_faults,
+    start_emulator,
+)
+from tests.web.conftest import Web
 
 S = HandsetStatus
 
@@ -280,3 +289,19 @@ def test_cli_sync_and_send(sqlite_fleet: Fleet, emulator: EmulatorProcess, graph
     finally:
         context.settings.cache_clear()
     assert [a["action"] for a in emulator_actions(emulator)] == ["wipe"]
+
+
+def test_api_sync_for_the_service_desk(desk: Web, emulator: EmulatorProcess,  # noqa: F811
+                                       graph: GraphClient) -> None:
+    with session_scope(desk.settings) as s:
+        stocked = {h.imei: h for h in s.scalars(select(Handset))}
+        load(emulator, [device_of(stocked[imei(n)]) for n in range(1, 5)])
+    desk.app.state.settings = emulator_settings(
+        emulator, database_url=desk.settings.database_url)
+    refused = desk.client.post("/api/v1/handsets/intune-sync", headers=desk.as_("viewer"))
+    assert refused.status_code == 403
+    answer = desk.client.post("/api/v1/handsets/intune-sync", headers=desk.as_("desk"))
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["matched"], body["missing_from_intune"]) == (4, 1)
+    assert [m["imei"] for m in body["mismatches"]] == [imei(5)]
