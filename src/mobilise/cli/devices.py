@@ -285,3 +285,35 @@ def actions(status: str | None = typer.Option(None, help="queued, sent, done, fa
     with session() as s:
         rows = register.action_rows(s, status=status, limit=limit)
     emit(rows, register.ACTION_COLUMNS, fmt)
+
+
+@app.command("sync-intune")
+def sync_intune(fmt: FormatOption = Format.TABLE) -> None:
+    """Read Intune's managed devices, update the register and list the mismatches."""
+    from mobilise.devices import intune
+    from mobilise.graph import GraphClient
+
+    with GraphClient(settings()) as client, session() as s:
+        report = intune.sync_intune(s, actor(), client, settings(),
+                                    progress=RichProgress("Intune devices"))
+        rows = [m.row() for m in report.mismatches]
+    summary = report.summary()
+    if fmt is Format.TABLE:
+        emit([{"measure": k, "value": v} for k, v in summary.items()],
+             ["measure", "value"], fmt, title="Intune sync")
+        emit(rows, intune.MISMATCH_COLUMNS, fmt, title="mismatches")
+    else:
+        emit(rows, intune.MISMATCH_COLUMNS, fmt)
+
+
+@app.command("send-actions")
+def send_actions(limit: int = typer.Option(10_000, min=1, help="most actions this run"),
+                 fmt: FormatOption = Format.TABLE) -> None:
+    """Send queued wipes, retires and locks to Intune, paced to its write limit."""
+    from mobilise.devices import intune
+    from mobilise.graph import GraphClient
+
+    with GraphClient(settings()) as client, session() as s:
+        report = intune.send_actions(s, client, settings(), SystemClock(), actor=actor(),
+                                     limit=limit)
+    emit([report.summary()], list(report.summary()), fmt, title="Intune actions")

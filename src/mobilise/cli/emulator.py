@@ -107,3 +107,22 @@ def apps_add(
     finally:
         store.close()
     typer.echo(json.dumps({"client_id": client_id}))
+
+
+@app.command("devices-load")
+def devices_load(
+    path: Annotated[Path, typer.Argument(help="JSON: a list of managedDevice objects, or "
+                                              "{\"value\": [...]}")],
+    root: RootOption = Path("./mobilise-data/emulator"),
+) -> None:
+    """Load (add or replace by id) Intune managed devices into the emulator."""
+    from mobilise.emulator.intune import ManagedDevices
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    devices = data["value"] if isinstance(data, dict) else data
+    store = Store(root)
+    try:
+        loaded = ManagedDevices(store).load(list(devices))
+    finally:
+        store.close()
+    typer.echo(json.dumps({"loaded": loaded}))

@@ -279,15 +279,18 @@ def event(
 def _refuse_unaudited(session: Session, _ctx: UOWTransaction, _instances: Any) -> None:
     pending = _pending(session)
     latest: dict[int, _Pending] = {id(p.obj): p for p in pending if p.obj is not None}
-    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+    # session.dirty scans the whole identity map each time it is read: read it once, or a
+    # flush of n changed rows costs n scans (minutes for a 40,000-handset Intune sync).
+    dirty, deleted = session.dirty, session.deleted
+    for obj in list(session.new) + list(dirty) + list(deleted):
         if not isinstance(obj, Audited):
             continue
-        if obj in session.dirty and not session.is_modified(obj):
+        if obj in dirty and not session.is_modified(obj):
             continue
         record = latest.get(id(obj))
         if record is None:
             raise UnauditedChange(f"{obj.audit_entity} {obj.audit_id} changed without audit")
-        if obj in session.deleted:
+        if obj in deleted:
             if not record.deleted:
                 raise UnauditedChange(f"{obj.audit_entity} {obj.audit_id} deleted without audit")
         elif _without_keys(obj.audit_state(), obj) != record.expected:

@@ -18,6 +18,7 @@ from mobilise.core.settings import Settings
 from mobilise.demo.devices import load_devices
 from mobilise.demo.drives import drives_step
 from mobilise.demo.finance import load_finance
+from mobilise.demo.intune import intune_step
 from mobilise.demo.migration import migrate_demo_wave
 from mobilise.demo.people import generate_roster
 from mobilise.demo.retention import retention_step
@@ -61,6 +62,7 @@ Step = Callable[[Settings, Path, int, int], str]
 STEPS: list[Step] = [
     load_people,
     load_devices,
+    intune_step,
     drives_step,
     retention_step,
     rollout_step,

@@ -171,6 +171,12 @@ class Handset(Audited, Base):
                                         index=True)
     compliance: Mapped[str] = mapped_column(String(20), default="unknown")
     enrolled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What Intune last said about the handset (devices/intune.py keeps these in step).
+    intune_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    last_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    os_version: Mapped[str | None] = mapped_column(String(40))
+    security_patch: Mapped[str | None] = mapped_column(String(20))
+    signed_in_upn: Mapped[str | None] = mapped_column(String(200))
     holder_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
     site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"), index=True)
     sim_id: Mapped[int | None] = mapped_column(ForeignKey("sim.id"), unique=True)

@@ -24,6 +24,7 @@ from mobilise.emulator import drives, uploads
 from mobilise.emulator.errors import GraphFault, invalid_request, not_found, unauthenticated
 from mobilise.emulator.faults import FaultConfig, FaultPlan, ResourceBudget, request_cost
 from mobilise.emulator.identity import TokenRefused, issue_token, openid_configuration
+from mobilise.emulator.intune import ManagedDevices, WriteLimit
 from mobilise.emulator.shapes import (
     download_signature,
     drive_json,
@@ -71,6 +72,8 @@ class Emulator:
         self.store.set_meta("faults", json.dumps(config.as_dict()))
         self.plan = FaultPlan(config)
         self.budget = ResourceBudget()
+        self.devices = ManagedDevices(self.store)
+        self.writes = WriteLimit()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -196,6 +199,8 @@ class Emulator:
     # --- Graph ------------------------------------------------------------------------
     async def graph(self, request: Request, path: str, client_id: str | None) -> Response:
         parts = path.split("/")  # "", "users", "{u}", "drive", ...
+        if parts[1:3] == ["deviceManagement", "managedDevices"]:
+            return await self.managed_devices(request, parts[3:], client_id)
         if path in ("/users", "/users/"):
             return self.list_users(request)
         if len(parts) >= 3 and parts[1] == "users":
@@ -229,6 +234,36 @@ class Emulator:
         body: dict[str, Any] = {"value": [user_json(u) for u in users[:top]]}
         if len(users) > top:
             token = drives.encode_cursor({"k": users[top - 1]["upn_key"]})
+            body["@odata.nextLink"] = str(
+                request.url.include_query_params(**{"$top": top, "$skiptoken": token}))
+        return JSONResponse(body)
+
+    async def managed_devices(self, request: Request, rest: list[str],
+                              client_id: str | None) -> Response:
+        method = request.method
+        if not rest or rest == [""]:
+            if method != "GET":
+                raise invalid_request(f"{method} is not supported on managedDevices.")
+            return self.list_devices(request)
+        device_id = unquote(rest[0])
+        if len(rest) == 1 and method == "GET":
+            return JSONResponse(self.devices.get(device_id))
+        if len(rest) == 2 and method == "POST":
+            self.writes.charge(client_id or "", self.plan.config.intune_writes_per_20s)
+            body = await self.json_body(request)
+            self.devices.act(device_id, rest[1], body, client_id)
+            return Response(status_code=204)
+        raise invalid_request(f"{method} is not supported here.")
+
+    def list_devices(self, request: Request) -> Response:
+        params = request.query_params
+        top = drives.page_size(params.get("$top"), MAX_PAGE, MAX_PAGE)
+        skip = params.get("$skiptoken")
+        after = int(drives.decode_cursor(skip).get("s", 0)) if skip else 0
+        rows = self.devices.page(after, top + 1, params.get("$filter"))
+        body: dict[str, Any] = {"value": [device for _, device in rows[:top]]}
+        if len(rows) > top:
+            token = drives.encode_cursor({"s": rows[top - 1][0]})
             body["@odata.nextLink"] = str(
                 request.url.include_query_params(**{"$top": top, "$skiptoken": token}))
         return JSONResponse(body)
@@ -393,6 +428,14 @@ class Emulator:
             self.store.add_app(payload["client_id"], payload.get("client_secret"),
                                payload.get("certificate_pem"))
             return JSONResponse({"client_id": payload["client_id"]}, status_code=201)
+        if path == "/managedDevices" and method == "POST":
+            return JSONResponse({"loaded": self.devices.load(list(payload["value"]))},
+                                status_code=201)
+        if path == "/managedDevices" and method == "DELETE":
+            self.devices.clear()
+            return Response(status_code=204)
+        if path == "/managedDevices/actions" and method == "GET":
+            return JSONResponse({"value": self.devices.actions()})
         if path == "/faults" and method == "GET":
             return JSONResponse(self.plan.config.as_dict())
         if path == "/faults" and method in ("PUT", "PATCH"):
@@ -400,6 +443,7 @@ class Emulator:
             config = base.merged(payload)
             self.plan.reconfigure(config)
             self.budget = ResourceBudget()
+            self.writes = WriteLimit()
             self.store.set_meta("faults", json.dumps(config.as_dict()))
             return JSONResponse(config.as_dict())
         if path == "/requests" and method == "GET":

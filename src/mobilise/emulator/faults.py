@@ -33,6 +33,7 @@ class FaultConfig:
     ru_per_minute: int = 0          # 0: no budget
     session_idle_seconds: float = 900.0   # an upload session expires this long after use
     session_max_seconds: float = 86_400.0
+    intune_writes_per_20s: int = 200     # Intune device actions per app per 20 s; 0: none
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaultConfig:

@@ -107,6 +107,19 @@ def list_actions(status: str | None = Query(None, pattern="^(queued|sent|done|fa
     return {"items": register.action_rows(session, status=status, limit=limit)}
 
 
+@router.post("/handsets/intune-sync")
+def intune_sync(request: Request, session: Session = Depends(db),
+                actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
+    """Reconcile the register with Intune's managed devices; answers the mismatches."""
+    from mobilise.devices import intune
+    from mobilise.graph import GraphClient
+
+    settings = _settings(request)
+    with GraphClient(settings) as client:
+        report = intune.sync_intune(session, actor, client, settings)
+    return {**report.summary(), "mismatches": [m.row() for m in report.mismatches]}
+
+
 @router.get("/handsets/recovery-tasks")
 def list_recovery_tasks(open_only: bool = Query(True), session: Session = Depends(db),
                         _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:

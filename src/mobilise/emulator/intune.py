@@ -1,0 +1,146 @@
+"""Intune's managed devices: ``/deviceManagement/managedDevices`` and its actions.
+
+Devices live in the emulator's SQLite store (table ``managed_devices``; each device's Graph
+JSON kept whole, with IMEI and serial copied into indexed columns for ``$filter``). Actions
+are recorded in ``device_actions`` and change ``managementState`` as Intune's beta API shows
+it (``wipePending``, ``retirePending``). Writes are held to Intune's limit for the devices
+service: ``intune_writes_per_20s`` per app in any 20 s, then 429 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sqlite3
+import time
+import uuid
+from collections import deque
+from typing import Any
+
+from mobilise.emulator.errors import GraphFault, invalid_request
+from mobilise.emulator.store import Store, dumps, iso
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS managed_devices (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, imei TEXT,
+    serial TEXT, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS managed_devices_imei ON managed_devices (imei);
+CREATE INDEX IF NOT EXISTS managed_devices_serial ON managed_devices (serial);
+CREATE TABLE IF NOT EXISTS device_actions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, action TEXT NOT NULL,
+    body TEXT NOT NULL, at REAL NOT NULL, client_id TEXT);
+"""
+
+# The action, and the managementState it leaves the device in until it checks in.
+ACTIONS: dict[str, str | None] = {
+    "wipe": "wipePending", "retire": "retirePending", "remoteLock": None,
+    "syncDevice": None, "resetPasscode": None, "locateDevice": None,
+}
+WINDOW_SECONDS = 20.0
+_FILTER = re.compile(r"^\s*(imei|serialNumber)\s+eq\s+'((?:[^']|'')*)'\s*$")
+
+DEFAULTS: dict[str, Any] = {
+    "deviceName": "", "serialNumber": "", "imei": "", "meid": "",
+    "complianceState": "unknown", "enrolledDateTime": "0001-01-01T00:00:00Z",
+    "lastSyncDateTime": "0001-01-01T00:00:00Z", "operatingSystem": "Android",
+    "osVersion": "", "androidSecurityPatchLevel": "", "userPrincipalName": "",
+    "managedDeviceOwnerType": "company",
+    "deviceEnrollmentType": "androidEnterpriseFullyManaged", "phoneNumber": "",
+    "subscriberCarrier": "", "model": "", "manufacturer": "", "managementState": "managed",
+}
+
+
+class ManagedDevices:
+    def __init__(self, store: Store) -> None:
+        self.db: sqlite3.Connection = store.db
+        self.db.executescript(SCHEMA)
+        self.db.commit()
+
+    def load(self, devices: list[dict[str, Any]]) -> int:
+        """Add or replace devices (keyed by ``id``, given or made up)."""
+        rows = []
+        for given in devices:
+            device = {**DEFAULTS, **given}
+            device.setdefault("id", str(uuid.uuid4()))
+            rows.append((device["id"], device["imei"] or None, device["serialNumber"] or None,
+                         dumps(device)))
+        self.db.executemany(
+            "INSERT INTO managed_devices (id, imei, serial, body) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET imei = excluded.imei, serial = excluded.serial,"
+            " body = excluded.body", rows)
+        self.db.commit()
+        return len(rows)
+
+    def clear(self) -> None:
+        self.db.execute("DELETE FROM managed_devices")
+        self.db.execute("DELETE FROM device_actions")
+        self.db.commit()
+
+    def page(self, after: int, limit: int, filter_: str | None
+             ) -> list[tuple[int, dict[str, Any]]]:
+        where = "seq > ?"
+        args: list[object] = [after]
+        if filter_:
+            match = _FILTER.match(filter_)
+            if match is None:
+                raise invalid_request(
+                    f"Unsupported $filter '{filter_}': use imei eq '...' or serialNumber eq '...'.")
+            where += f" AND {'imei' if match[1] == 'imei' else 'serial'} = ?"
+            args.append(match[2].replace("''", "'"))
+        rows = self.db.execute(
+            f"SELECT seq, body FROM managed_devices WHERE {where} ORDER BY seq LIMIT ?",
+            (*args, limit)).fetchall()
+        return [(int(r["seq"]), json.loads(r["body"])) for r in rows]
+
+    def get(self, device_id: str) -> dict[str, Any]:
+        row = self.db.execute("SELECT body FROM managed_devices WHERE id = ?",
+                              (device_id,)).fetchone()
+        if row is None:
+            raise GraphFault(404, "ResourceNotFound",
+                             f"Resource not found for the segment 'managedDevices' "
+                             f"with key '{device_id}'.")
+        device: dict[str, Any] = json.loads(row["body"])
+        return device
+
+    def act(self, device_id: str, action: str, body: dict[str, Any],
+            client_id: str | None) -> None:
+        if action not in ACTIONS:
+            raise invalid_request(f"Unsupported action '{action}'.")
+        device = self.get(device_id)
+        state = ACTIONS[action]
+        if state is not None:
+            device["managementState"] = state
+        if action == "syncDevice":
+            device["lastSyncDateTime"] = iso(time.time())
+        self.db.execute("UPDATE managed_devices SET body = ? WHERE id = ?",
+                        (dumps(device), device_id))
+        self.db.execute(
+            "INSERT INTO device_actions (device_id, action, body, at, client_id)"
+            " VALUES (?, ?, ?, ?, ?)", (device_id, action, dumps(body), time.time(), client_id))
+        self.db.commit()
+
+    def actions(self) -> list[dict[str, Any]]:
+        return [{**dict(r), "body": json.loads(r["body"])} for r in self.db.execute(
+            "SELECT * FROM device_actions ORDER BY id")]
+
+
+class WriteLimit:
+    """A sliding 20-second window of writes per app."""
+
+    def __init__(self) -> None:
+        self._writes: dict[str, deque[float]] = {}
+
+    def charge(self, app: str, limit: int) -> None:
+        if limit <= 0:
+            return
+        now = time.monotonic()
+        window = self._writes.setdefault(app, deque())
+        while window and window[0] <= now - WINDOW_SECONDS:
+            window.popleft()
+        if len(window) >= limit:
+            wait = max(1, math.ceil(window[0] + WINDOW_SECONDS - now))
+            raise GraphFault(429, "TooManyRequests",
+                             "Intune write limit for this application reached.",
+                             inner="throttledRequest", headers={"Retry-After": str(wait)})
+        window.append(now)

@@ -1,0 +1,307 @@
+"""Intune reconciliation and the action sender against the Graph emulator over HTTPS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from mobilise.core.audit import AuditEntry
+from mobilise.core.db import session_scope
+from mobilise.devices import intune
+from mobilise.devices.intune import MismatchKind, WritePacer
+from mobilise.devices.models import DeviceAction, Handset, HandsetStatus
+from mobilise.emulator.server import EmulatorProcess
+from mobilise.graph import GraphClient, InvalidRequest
+from tests.devices.fleet import Fleet, imei
+from tests.devices.test_web import desk  # noqa: F401  (the service-desk web fixture)
+from tests.factories import ADMIN
+from tests.storage.onedrive_fixture import (
+    emulator_settings,
+    make_client,
+    request_log,
+    set_faults,
+    start_emulator,
+)
+from tests.web.conftest import Web
+
+S = HandsetStatus
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
+    process = start_emulator(tmp_path_factory.mktemp("intune-emulator"))
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def graph(emulator: EmulatorProcess) -> Iterator[GraphClient]:
+    """A clean tenant (no devices, no faults, empty request log) and a client for it."""
+    set_faults(emulator)
+    with emulator.admin() as admin:
+        admin.delete("/managedDevices").raise_for_status()
+        admin.delete("/requests").raise_for_status()
+    client = make_client(emulator)
+    yield client
+    client.close()
+
+
+def device_of(h: Handset, **fields: Any) -> dict[str, Any]:
+    return {"id": f"md-{h.imei}", "deviceName": f"{h.serial}_AndroidEnterprise",
+            "imei": h.imei, "serialNumber": h.serial, "complianceState": "compliant",
+            "enrolledDateTime": "2026-10-01T09:00:00Z",
+            "lastSyncDateTime": "2026-11-20T08:30:00Z", "operatingSystem": "Android",
+            "osVersion": "14", "androidSecurityPatchLevel": "2026-10-01",
+            "model": "SM-A325F", "manufacturer": "samsung", **fields}
+
+
+def load(emulator: EmulatorProcess, devices: list[dict[str, Any]]) -> None:
+    with emulator.admin() as admin:
+        admin.post("/managedDevices", json={"value": devices}).raise_for_status()
+
+
+def emulator_actions(emulator: EmulatorProcess) -> list[dict[str, Any]]:
+    with emulator.admin() as admin:
+        rows: list[dict[str, Any]] = admin.get("/managedDevices/actions").json()["value"]
+        return rows
+
+
+def kinds(report: intune.SyncReport) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for m in report.mismatches:
+        out.setdefault(m.kind.value, set()).add(m.imei)
+    return out
+
+
+def fleet_devices(fleet: Fleet, *, leave_out: tuple[Handset, ...] = ()
+                  ) -> list[dict[str, Any]]:
+    """A device for every handset the register says Intune should hold."""
+    skip = {h.id for h in leave_out}
+    return [device_of(h) for h in fleet.session.scalars(select(Handset))
+            if h.state in intune.EXPECTED_IN_INTUNE and h.id not in skip]
+
+
+def test_reconciliation_updates_register_and_reports_each_mismatch(
+        fleet: Fleet, emulator: EmulatorProcess, graph: GraphClient) -> None:
+    by = fleet.by_state
+    issued, staged, enrolled = by[S.ISSUED], by[S.STAGED], by[S.ENROLLED]
+    holder, other = fleet.people[0], fleet.people[1]
+    assert issued.holder_id == holder.id
+    in_stock = by[S.IN_STOCK]
+    devices = fleet_devices(fleet, leave_out=(in_stock, issued, enrolled))
+    devices += [
+        device_of(enrolled, complianceState="noncompliant", osVersion="15",
+                  androidSecurityPatchLevel="2026-11-01"),
+        device_of(issued, userPrincipalName=other.upn),
+        device_of(staged, deviceName=f"Staging_{staged.serial}_11/20/2026_9:00 AM",
+                  complianceState="unknown", lastSyncDateTime="0001-01-01T00:00:00Z"),
+        {"id": "md-stranger", "deviceName": "Stranger", "imei": imei(900),
+         "serialNumber": "RZ8STRANGER", "complianceState": "compliant"},
+    ]
+    load(emulator, devices)
+    report = intune.sync_intune(fleet.session, ADMIN, graph, fleet.settings)
+    assert kinds(report) == {
+        MismatchKind.NOT_REGISTERED.value: {imei(900)},
+        MismatchKind.MISSING.value: {in_stock.imei},
+        MismatchKind.WRONG_USER.value: {issued.imei},
+        MismatchKind.STAGING.value: {staged.imei},
+    }
+    wrong = next(m for m in report.mismatches if m.kind is MismatchKind.WRONG_USER)
+    assert (wrong.holder_upn, wrong.signed_in_upn) == (holder.upn, other.upn)
+    # The missing handset was looked up by identifier before being reported.
+    assert report.looked_up == 1
+    assert any(f"imei eq '{in_stock.imei}'" in r["path"].replace("%27", "'")
+               .replace("%20", " ").replace("+", " ") for r in request_log(emulator))
+    fleet.session.refresh(enrolled)
+    assert (enrolled.compliance, enrolled.os_version, enrolled.security_patch,
+            enrolled.intune_id) == ("noncompliant", "15", "2026-11-01", f"md-{enrolled.imei}")
+    assert enrolled.last_sync_at is not None and enrolled.last_sync_at.day == 20
+    fleet.session.refresh(staged)
+    assert staged.last_sync_at is None and staged.signed_in_upn is None
+    assert fleet.session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "handset.intune_sync",
+        AuditEntry.entity_id == str(enrolled.id))).first() is not None
+    # A second run finds nothing new to write: the comparison survives the round trip.
+    again = intune.sync_intune(fleet.session, ADMIN, graph, fleet.settings)
+    assert again.updated == 0 and again.matched == report.matched
+
+
+def test_matches_by_serial_when_intune_has_no_imei(
+        fleet: Fleet, emulator: EmulatorProcess, graph: GraphClient) -> None:
+    h = fleet.by_state[S.ENROLLED]
+    load(emulator, [device_of(h, imei="", serialNumber=h.serial.lower())])
+    report = intune.sync_intune(fleet.session, ADMIN, graph, fleet.settings)
+    assert h.imei not in kinds(report).get(MismatchKind.MISSING.value, set())
+    assert h.imei not in kinds(report).get(MismatchKind.NOT_REGISTERED.value, set())
+    fleet.session.refresh(h)
+    assert h.intune_id == f"md-{h.imei}"
+
+
+def test_paging_over_more_than_a_thousand_devices(
+        fleet: Fleet, emulator: EmulatorProcess, graph: GraphClient) -> None:
+    strangers = [{"id": f"md-x{n}", "imei": imei(10_000 + n), "serialNumber": f"RZX{n:06d}",
+                  "deviceName": f"X{n}"} for n in range(2_345)]
+    load(emulator, strangers + fleet_devices(fleet))
+    report = intune.sync_intune(fleet.session, ADMIN, graph, fleet.settings)
+    assert report.devices == 2_345 + report.matched
+    assert len(kinds(report)[MismatchKind.NOT_REGISTERED.value]) == 2_345
+    assert MismatchKind.MISSING.value not in kinds(report)
+    lists = [r for r in request_log(emulator)
+             if r["method"] == "GET" and r["path"].startswith(
+                 "/v1.0/deviceManagement/managedDevices?")]
+    assert len(lists) == 3 and sum("skiptoken" in r["path"] for r in lists) == 2
+
+
+def test_lost_handset_wipe_reaches_intune_through_429s(
+        fleet: Fleet, emulator: EmulatorProcess, graph: GraphClient) -> None:
+    lost, stolen, retired, disposed = (fleet.by_state[s] for s in (
+        S.LOST, S.STOLEN, S.RETIRED, S.DISPOSED))
+    load(emulator, [device_of(h) for h in (lost, stolen, retired, disposed)])
+    set_faults(emulator, seed=4, throttle_rate=0.5, retry_after=0.05)
+    report = intune.send_actions(fleet.session, graph, fleet.settings, fleet.clock,
+                                 actor=ADMIN)
+    assert report.summary() | {"waited_seconds": 0} == {
+        "sent": 4, "failed": 0, "throttled": 0, "not_found": 0, "waited_seconds": 0}
+    queue = {(a.handset_id, a.kind): a.status for a in fleet.session.scalars(
+        select(DeviceAction).where(DeviceAction.kind.in_(["wipe", "retire"])))}
+    assert queue == {(lost.id, "wipe"): "sent", (stolen.id, "wipe"): "sent",
+                     (retired.id, "retire"): "sent", (disposed.id, "retire"): "sent"}
+    recorded = {(a["device_id"], a["action"]) for a in emulator_actions(emulator)}
+    assert recorded == {(f"md-{lost.imei}", "wipe"), (f"md-{stolen.imei}", "wipe"),
+                        (f"md-{retired.imei}", "retire"), (f"md-{disposed.imei}", "retire")}
+    wipe = next(a for a in emulator_actions(emulator) if a["action"] == "wipe")
+    assert wipe["body"]["keepUserData"] is False
+    set_faults(emulator)
+    assert graph.get_json(f"deviceManagement/managedDevices/md-{lost.imei}")[
+        "managementState"] == "wipePending"
+    posts = [r for r in request_log(emulator) if r["method"] == "POST"]
+    assert any(r["status"] == 429 for r in posts), "no 429 was injected on an action"
+    assert sum(r["status"] == 204 for r in posts) == 4
+
+
+def test_intune_write_limit_puts_the_action_back_after_retry_after(
+        fleet: Fleet, emulator: EmulatorProcess, graph: GraphClient) -> None:
+    load(emulator, [device_of(fleet.by_state[s])
+                    for s in (S.LOST, S.STOLEN, S.RETIRED, S.DISPOSED)])
+    set_faults(emulator, intune_writes_per_20s=2)
+    impatient = make_client(emulator, graph_max_retries=0)
+    try:
+        report = intune.send_actions(fleet.session, impatient, fleet.settings, fleet.clock,
+                                     actor=ADMIN)
+    finally:
+        impatient.close()
+    assert (report.sent, report.throttled) == (2, 2)
+    put_back = fleet.session.scalars(select(DeviceAction).where(
+        DeviceAction.kind.in_(["wipe", "retire"]), DeviceAction.status == "queued")).all()
+    assert len(put_back) == 2
+    back = put_back[0]
+    assert back.attempts == 1 and (back.last_error or "").startswith("throttled")
+    assert back.not_before is not None
+    wait = intune._utc(back.not_before) - intune._utc(fleet.clock.now())
+    assert 1 <= wait.total_seconds() <= 20
+    assert back not in intune.actions.due_actions(fleet.session, fleet.clock, "intune", 10)
+
+
+def test_action_for_a_handset_intune_does_not_know_is_retried_later(
+        fleet: Fleet, emulator: EmulatorProcess, graph: GraphClient) -> None:
+    report = intune.send_actions(fleet.session, graph, fleet.settings, fleet.clock,
+                                 actor=ADMIN)
+    assert report.sent == 0 and report.not_found == 4
+    waiting = fleet.session.scalars(select(DeviceAction).where(
+        DeviceAction.kind.in_(["wipe", "retire"]))).all()
+    assert {a.status for a in waiting} == {"queued"}
+    assert all("not in Intune" in (a.last_error or "") for a in waiting)
+    assert emulator_actions(emulator) == []
+
+
+def test_write_pacer_holds_writes_to_the_window() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    pacer = WritePacer(3, 20.0, monotonic=lambda: now[0], sleep=sleep)
+    starts = []
+    for _ in range(7):
+        pacer.acquire()
+        starts.append(now[0])
+        now[0] += 1.0
+    assert starts == [0.0, 1.0, 2.0, 20.0, 21.0, 22.0, 40.0]
+    # Never more than three writes in any 20 seconds.
+    assert all(sum(s <= t < s + 20 for t in starts) <= 3 for s in starts)
+
+
+def test_emulator_managed_devices_endpoint(emulator: EmulatorProcess, graph: GraphClient,
+                                           tmp_path: Path) -> None:
+    load(emulator, [{"id": "md-1", "imei": imei(1), "serialNumber": "RZ1"},
+                    {"id": "md-2", "imei": imei(2), "serialNumber": "RZ'2"}])
+    assert [d["id"] for d in graph.items(intune.DEVICES, params={
+        "$filter": "serialNumber eq 'RZ''2'"})] == ["md-2"]
+    device = graph.get_json(f"{intune.DEVICES}/md-1")
+    assert (device["managementState"], device["managedDeviceOwnerType"]) == ("managed",
+                                                                             "company")
+    with pytest.raises(InvalidRequest):
+        graph.get_json(intune.DEVICES, params={"$filter": "model eq 'x'"})
+    with emulator.admin() as admin:
+        with httpx.Client(verify=emulator.tls()) as raw:
+            answer = raw.post(f"{emulator.graph_url}/{intune.DEVICES}/md-1/wipe")
+        assert answer.status_code == 401
+        assert admin.get("/managedDevices/actions").json()["value"] == []
+    graph.request("POST", f"{intune.DEVICES}/md-1/syncDevice", json={})
+    assert graph.get_json(f"{intune.DEVICES}/md-1")["lastSyncDateTime"] != \
+        "0001-01-01T00:00:00Z"
+
+
+def test_cli_sync_and_send(sqlite_fleet: Fleet, emulator: EmulatorProcess, graph: GraphClient,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from mobilise.cli import context
+    from mobilise.cli.main import app
+
+    fleet = sqlite_fleet
+    lost = fleet.by_state[S.LOST]
+    load(emulator, fleet_devices(fleet) + [device_of(lost)])
+    env = {"DATABASE_URL": fleet.settings.database_url, "GRAPH_URL": emulator.graph_url,
+           "GRAPH_AUTHORITY": emulator.authority, "GRAPH_TENANT_ID": emulator.tenant,
+           "GRAPH_CA_BUNDLE": str(emulator.ca), "GRAPH_CLIENT_ID": "mobilise-app",
+           "GRAPH_CLIENT_SECRET": "emulator-secret"}
+    for key, value in env.items():
+        monkeypatch.setenv(f"MOBILISE_{key}", value)
+    context.settings.cache_clear()
+    runner = CliRunner()
+    try:
+        synced = runner.invoke(app, ["devices", "sync-intune", "--format", "json"])
+        assert synced.exit_code == 0, synced.output
+        assert json.loads(synced.stdout) == []
+        sent = runner.invoke(app, ["devices", "send-actions", "--format", "json"])
+        assert sent.exit_code == 0, sent.output
+        assert json.loads(sent.stdout)[0]["sent"] == 1
+    finally:
+        context.settings.cache_clear()
+    assert [a["action"] for a in emulator_actions(emulator)] == ["wipe"]
+
+
+def test_api_sync_for_the_service_desk(desk: Web, emulator: EmulatorProcess,  # noqa: F811
+                                       graph: GraphClient) -> None:
+    with session_scope(desk.settings) as s:
+        stocked = {h.imei: h for h in s.scalars(select(Handset))}
+        load(emulator, [device_of(stocked[imei(n)]) for n in range(1, 5)])
+    desk.app.state.settings = emulator_settings(
+        emulator, database_url=desk.settings.database_url)
+    refused = desk.client.post("/api/v1/handsets/intune-sync", headers=desk.as_("viewer"))
+    assert refused.status_code == 403
+    answer = desk.client.post("/api/v1/handsets/intune-sync", headers=desk.as_("desk"))
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["matched"], body["missing_from_intune"]) == (4, 1)
+    assert [m["imei"] for m in body["mismatches"]] == [imei(5)]
