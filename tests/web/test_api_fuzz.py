@@ -26,7 +26,12 @@ def api_schema(sqlite_settings: Settings, tmp_path: Path) -> Iterator[schemathes
         user = auth.add_user(s, ADMIN, "fuzzer", "fuzzing password", ["admin"])
         s.flush()
         TOKEN["admin"] = auth.issue_token(s, ADMIN, user, "fuzz")
-    app = create_app(sqlite_settings)
+    # Microsoft Graph is out of reach here: point it at a closed loopback port and do not
+    # retry, so routes that call it answer at once with the external-service error.
+    offline = sqlite_settings.model_copy(update={
+        "graph_max_retries": 0, "graph_url": "https://127.0.0.1:9/v1.0",
+        "graph_authority": "https://127.0.0.1:9/tenant"})
+    app = create_app(offline)
     yield schemathesis.openapi.from_asgi(
         "/api/v1/openapi.json", app, headers={"Authorization": f"Bearer {TOKEN['admin']}"})
 
@@ -43,7 +48,9 @@ def test_no_server_errors(api_schema: schemathesis.BaseSchema) -> None:
         def call(case: schemathesis.Case) -> None:
             response = case.call(headers=headers)
             where = f"{case.method} {case.formatted_path}"
-            assert response.status_code < 500, f"{where}: {response.text[:500]}"
+            # Our own code never fails with 5xx; a service we depend on may (502, named).
+            external = response.status_code == 502 and "External service failed" in response.text
+            assert response.status_code < 500 or external, f"{where}: {response.text[:500]}"
             if response.status_code >= 400:
                 kind = response.headers.get("content-type", [""])[0]
                 assert kind.startswith("application/problem+json"), where
