@@ -38,7 +38,7 @@ from mobilise.graph.errors import (
 from mobilise.graph.pacer import Pacer, cost_of, process_pacer
 
 THROTTLE_STATUSES = (429, 503, 509)
-# 501 (not implemented) and 507 (quota) are answers, not failures: never retried.
+# 501 (an unsupported request) and 507 (quota) are answers, not failures: never retried.
 TRANSIENT_STATUSES = (500, 502, 504)
 
 
