@@ -64,7 +64,14 @@ def session_factory(settings: Settings) -> sessionmaker[Session]:
 @contextmanager
 def session_scope(settings: Settings) -> Iterator[Session]:
     """A unit of work: commit on success, roll back on any error."""
-    session = session_factory(settings)()
+    with unit_of_work(session_factory(settings)) as session:
+        yield session
+
+
+@contextmanager
+def unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A session from ``sessions``: committed on success, rolled back on any error."""
+    session = sessions()
     try:
         yield session
         session.commit()

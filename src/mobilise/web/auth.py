@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from mobilise.core import auth
 from mobilise.core.actor import Actor, Role
+from mobilise.core.db import unit_of_work
 from mobilise.core.errors import NotAuthenticated, PermissionDenied
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -25,15 +26,8 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 def db(request: Request) -> Iterator[Session]:
     """One session per request, committed when the handler succeeds."""
-    session: Session = request.app.state.sessions()
-    try:
+    with unit_of_work(request.app.state.sessions) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def csrf_token(request: Request) -> str:
