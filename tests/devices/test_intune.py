@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from mobilise.core.audit import AuditEntry
 from mobilise.core.db import session_scope
+from mobilise.core.errors import TransitionRefused
 from mobilise.devices import intune
 from mobilise.devices.intune import MismatchKind, WritePacer
 from mobilise.devices.models import DeviceAction, Handset, HandsetStatus
@@ -305,3 +306,80 @@ def test_api_sync_for_the_service_desk(desk: Web, emulator: EmulatorProcess,  # 
     body = answer.json()
     assert (body["matched"], body["missing_from_intune"]) == (4, 1)
     assert [m["imei"] for m in body["mismatches"]] == [imei(5)]
+
+
+def check_in(emulator: EmulatorProcess, ids: list[str] | None = None,
+             **body: Any) -> int:
+    with emulator.admin() as admin:
+        answer = admin.post("/managedDevices/checkin",
+                            json={**({"ids": ids} if ids is not None else {}), **body})
+        answer.raise_for_status()
+        ended: int = answer.json()["ended"]
+        return ended
+
+
+def test_emulator_action_results_pending_until_the_device_checks_in(
+        emulator: EmulatorProcess, graph: GraphClient) -> None:
+    load(emulator, [{"id": "md-1", "imei": imei(1), "serialNumber": "RZ1"},
+                    {"id": "md-2", "imei": imei(2), "serialNumber": "RZ2"}])
+    assert graph.get_json(f"{intune.DEVICES}/md-1")["deviceActionResults"] == []
+    graph.request("POST", f"{intune.DEVICES}/md-1/wipe", json={"keepUserData": False})
+    graph.request("POST", f"{intune.DEVICES}/md-2/retire", json={})
+    device = graph.get_json(f"{intune.DEVICES}/md-1")
+    [result] = device["deviceActionResults"]
+    assert (result["actionName"], result["actionState"]) == ("wipe", "pending")
+    assert result["startDateTime"] == result["lastUpdatedDateTime"]
+    assert device["managementState"] == "wipePending"
+    assert check_in(emulator, ["md-1"]) == 1
+    device = graph.get_json(f"{intune.DEVICES}/md-1")
+    assert device["deviceActionResults"][0]["actionState"] == "done"
+    assert device["managementState"] == "wipeIssued"
+    # The other device has not checked in; when it does, its retire can fail.
+    assert graph.get_json(f"{intune.DEVICES}/md-2")["deviceActionResults"][0][
+        "actionState"] == "pending"
+    assert check_in(emulator, outcome="failed") == 1
+    device = graph.get_json(f"{intune.DEVICES}/md-2")
+    assert (device["deviceActionResults"][0]["actionState"], device["managementState"]) == (
+        "failed", "retireFailed")
+    assert check_in(emulator) == 0  # nothing pending is left
+    with emulator.admin() as admin:
+        assert admin.post("/managedDevices/checkin",
+                          json={"outcome": "maybe"}).status_code == 400
+
+
+def test_sync_records_action_outcomes_and_wipe_evidence_for_disposal(
+        fleet: Fleet, emulator: EmulatorProcess, graph: GraphClient) -> None:
+    lost, stolen, retired, disposed = (fleet.by_state[s] for s in (
+        S.LOST, S.STOLEN, S.RETIRED, S.DISPOSED))
+    load(emulator, fleet_devices(fleet)
+         + [device_of(h) for h in (lost, stolen, retired, disposed)])
+    sent = intune.send_actions(fleet.session, graph, fleet.settings, fleet.clock, actor=ADMIN)
+    assert sent.sent == 4  # two wipes, two retires (the retired and the disposed handset)
+    pending = intune.sync_intune(fleet.session, ADMIN, graph, fleet.settings,
+                                 clock=fleet.clock)
+    assert (pending.actions_done, pending.actions_failed) == (0, 0)
+    check_in(emulator, [f"md-{lost.imei}", f"md-{retired.imei}"])
+    check_in(emulator, [f"md-{stolen.imei}"], outcome="failed")
+    report = intune.sync_intune(fleet.session, ADMIN, graph, fleet.settings,
+                                clock=fleet.clock)
+    fleet.session.commit()
+    assert (report.actions_done, report.actions_failed) == (2, 1)
+    status = {(a.handset_id, a.kind): a.status for a in fleet.session.scalars(
+        select(DeviceAction).where(DeviceAction.kind.in_(["wipe", "retire"])))}
+    assert status == {(lost.id, "wipe"): "done", (stolen.id, "wipe"): "failed",
+                      (retired.id, "retire"): "done", (disposed.id, "retire"): "sent"}
+    failed = fleet.session.scalars(select(DeviceAction).where(
+        DeviceAction.handset_id == stolen.id, DeviceAction.kind == "wipe")).one()
+    assert "Intune reports the wipe failed" in (failed.last_error or "")
+    fleet.session.refresh(lost)
+    assert (lost.wipe_evidence or "").startswith("Intune wipe done at ")
+    assert stolen.wipe_evidence is None
+    # A third sync changes nothing more: outcomes are read once.
+    again = intune.sync_intune(fleet.session, ADMIN, graph, fleet.settings, clock=fleet.clock)
+    assert (again.actions_done, again.actions_failed) == (0, 0)
+    # The confirmed wipe is the disposal's evidence; the failed one is not.
+    fleet.move("retire", [lost, stolen], reason="written off")
+    fleet.move("dispose", [lost], weee_reference="WEEE-2023-002")
+    assert lost.status == "disposed" and "Intune wipe done" in (lost.wipe_evidence or "")
+    with pytest.raises(TransitionRefused, match="needs the wipe evidence"):
+        fleet.move("dispose", [stolen], weee_reference="WEEE-2023-003")

@@ -95,6 +95,17 @@ def record_failure(
         action.not_before = clock.now() + (retry_after or _backoff(action.attempts))
 
 
+def record_refused(session: Session, actor: Actor, clock: Clock, action: DeviceAction,
+                   error: str) -> None:
+    """The device itself reported the action failed (Intune's actionState ``failed``):
+    sending it again would not help, so it is left failed for a person to look at."""
+    _require(action, ActionStatus.SENT)
+    with audit.change(session, actor, "device_action.failed", action, reason=error[:500]):
+        action.status = ActionStatus.FAILED.value
+        action.last_error = error
+        action.finished_at = clock.now()
+
+
 def retry_failed(session: Session, actor: Actor, action: DeviceAction, reason: str) -> None:
     _require(action, ActionStatus.FAILED)
     with audit.change(session, actor, "device_action.retry", action, reason=reason):

@@ -196,10 +196,12 @@ def _acceptance_given(ctx: Context, _h: Handset) -> str | None:
     return None
 
 
-def _evidence(ctx: Context, _h: Handset) -> str | None:
-    missing = [label for key, label in (("wipe_evidence", "the wipe evidence"),
-                                         ("weee_reference", "the WEEE disposal reference"))
-               if not _text_param(ctx, key)]
+def _evidence(ctx: Context, h: Handset) -> str | None:
+    # A wipe Intune confirmed is already on the handset (devices/intune.py records it).
+    missing = [label for key, label, recorded in (
+        ("wipe_evidence", "the wipe evidence", h.wipe_evidence),
+        ("weee_reference", "the WEEE disposal reference", None))
+        if not (_text_param(ctx, key) or recorded)]
     return f"needs {' and '.join(missing)}" if missing else None
 
 
@@ -309,7 +311,7 @@ def _detach_sim(_ctx: Context, h: Handset) -> None:
 
 
 def _record_disposal(ctx: Context, h: Handset) -> None:
-    h.wipe_evidence = _text_param(ctx, "wipe_evidence")
+    h.wipe_evidence = _text_param(ctx, "wipe_evidence") or h.wipe_evidence
     h.weee_reference = _text_param(ctx, "weee_reference")
     h.site_id = None
 
