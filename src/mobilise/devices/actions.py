@@ -69,12 +69,6 @@ def record_done(session: Session, actor: Actor, clock: Clock, action: DeviceActi
             action.attempts += 1
         action.status = ActionStatus.DONE.value
         action.finished_at = clock.now()
-    if action.kind == ActionKind.BAR_SIM.value and action.sim_id is not None:
-        sim = session.get(Sim, action.sim_id)
-        if sim is not None and not sim.barred:
-            with audit.change(session, actor, "sim.bar", sim, reason=action.reason):
-                sim.barred = True
-                sim.barred_at = clock.now()
 
 
 def record_failure(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import false, func, select, update
+from sqlalchemy import false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mobilise.core import audit
@@ -34,6 +34,7 @@ from mobilise.devices.models import (
     LicenceSeat,
     RecoveryTask,
     Sim,
+    SimBarState,
     TaskStatus,
 )
 from mobilise.devices.transitions import HANDSET
@@ -290,7 +291,8 @@ def _issue_refusals(session: Session, pairs: Sequence[tuple[Handset, Person]], m
         .group_by(Handset.holder_id)).all() if holder is not None}
     allowed = dict(session.execute(
         select(HandsetAllowance.person_id, HandsetAllowance.handsets)).all())
-    barred = set(session.scalars(select(Sim.id).where(Sim.barred.is_(True))))
+    barred = set(session.scalars(select(Sim.id).where(
+        or_(Sim.barred.is_(True), Sim.bar_state != SimBarState.NONE.value))))
     seen: set[int] = set()
     for h, p in pairs:
         why = _handset_refusal(h, barred, seen) or _person_refusal(p, held, allowed)

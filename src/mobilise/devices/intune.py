@@ -350,13 +350,20 @@ ACTION_BODIES: dict[str, dict[str, Any]] = {
 
 def send_actions(session: Session, client: GraphClient, settings: Settings, clock: Clock,
                  *, actor: Actor = SYSTEM, limit: int = 10_000,
-                 pacer: WritePacer | None = None) -> SendReport:
+                 pacer: WritePacer | None = None,
+                 progress: Progress | None = None) -> SendReport:
     """Send due Intune actions, oldest first, committing each outcome as it comes."""
     pacer = pacer or WritePacer(settings.intune_writes_per_20s)
+    progress = progress or NullProgress()
     report = SendReport()
-    for action in actions.due_actions(session, clock, "intune", limit):
+    due = actions.due_actions(session, clock, "intune", limit)
+    progress.start(len(due), "Intune remote actions")
+    for action in due:
         _send_one(session, actor, client, clock, pacer, action, report)
         session.commit()
+        progress.advance(1, sent=report.sent, throttled=report.throttled,
+                         failed=report.failed + report.not_found)
+    progress.finish(", ".join(f"{k} {v}" for k, v in report.summary().items()))
     return report
 
 
