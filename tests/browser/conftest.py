@@ -78,7 +78,9 @@ def fleet_site(sqlite_settings: Settings, tmp_path: Path) -> Iterator[Site]:
     with session_scope(sqlite_settings) as s:
         build_fleet(s, sqlite_settings, tmp_path)
         auth.add_user(s, ADMIN, "admin", PASSWORD, ["admin"])
-    yield from serve(sqlite_settings)
+    # SIM bar requests need somewhere to go.
+    yield from serve(sqlite_settings.model_copy(
+        update={"carrier_default_address": "bars@carrier.example"}))
 
 
 @pytest.fixture(scope="session")

@@ -50,6 +50,22 @@ def test_hand_over_a_handset(page: Page, fleet_site: Site) -> None:
     expect(page.get_by_text("Alex2 Smith").first).to_be_visible()
 
 
+def test_bar_the_sims_of_lost_handsets(page: Page, fleet_site: Site) -> None:
+    sign_in(page, fleet_site)
+    page.goto(fleet_site.url + "/handsets")
+    page.get_by_role("link", name="SIM bars", exact=True).click()
+    expect(page.get_by_text("2 bar request(s) waiting to be sent.")).to_be_visible()
+    page.get_by_role("button", name="Send queued bar requests").click()
+    expect(page.get_by_role("status").first).to_contain_text("2 bar request(s) queued")
+    results = Axe().run(page)  # the page with its forms showing
+    assert [v["id"] for v in results.response["violations"]
+            if v["impact"] in {"serious", "critical"}] == []
+    page.get_by_label("Carrier's reference").first.fill("EE-1001")
+    page.get_by_role("button", name="Record bar confirmed").first.click()
+    expect(page.get_by_role("status").first).to_contain_text("bar confirm recorded")
+    expect(page.get_by_role("button", name="Request unbar")).to_have_count(1)
+
+
 def test_follow_a_wave(page: Page, site: Site) -> None:
     sign_in(page, site)
     page.get_by_role("link", name="Waves", exact=True).click()
@@ -82,7 +98,7 @@ def test_no_serious_accessibility_violations(page: Page, site: Site, path: str) 
 
 
 FLEET_PAGES = ["/", "/handsets", "/handsets?status=in_stock", f"/handsets/{imei(4)}",
-               "/rollout?as_of=2026-11-22"]
+               "/rollout?as_of=2026-11-22", "/sims"]
 
 
 @pytest.mark.parametrize("path", FLEET_PAGES)

@@ -126,6 +126,15 @@ class Settings(BaseSettings):
     worker_visibility_timeout: int = Field(
         default=3600, description="seconds before a dead worker's task is delivered again")
 
+    # --- SIM carriers (bar and unbar requests by e-mail) -------------------------------
+    carrier_addresses: dict[str, str] = Field(
+        default={}, description="carrier name -> the address that takes bar requests")
+    carrier_default_address: str | None = Field(
+        default=None, description="for SIMs whose carrier has no address of its own")
+    background_executor: str = Field(
+        default="inprocess", description="where work started from the web runs: inprocess "
+        "(a thread of the web process) or celery (mobilise worker)")
+
     @classmethod
     def settings_customise_sources(
         cls,
