@@ -243,3 +243,75 @@ def test_the_collector_is_paused_while_syncs_run_and_restored_after() -> None:
         assert not gc.isenabled()  # someone else's choice is kept
     finally:
         gc.enable()
+
+
+def test_large_files_are_copied_by_the_kernel_verified_with_their_times(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source, dest = tmp_path / "src", tmp_path / "dst"
+    (source / "big").mkdir(parents=True)
+    dest.mkdir()
+    data = os.urandom(SMALL_FILE + 12345)
+    (source / "big" / "a.bin").write_bytes(data)
+    os.utime(source / "big" / "a.bin", ns=(1_600_000_000_123_456_789,) * 2)
+    snapshot = tree_snapshot(source)
+    kernel: list[int] = []
+    original = os.copy_file_range
+
+    def counting(*args: Any) -> int:
+        kernel.append(args[2])
+        return original(*args)
+
+    monkeypatch.setattr(os, "copy_file_range", counting)
+    for verify in (True, False):
+        target = dest / str(verify)
+        target.mkdir()
+        result = sync_person(local(source), local(target),
+                             options=SyncOptions(verify=verify))
+        [copied] = result.files
+        assert copied.outcome is Outcome.COPIED
+        assert copied.hash == (QuickXorHash(data).b64digest() if verify else None)
+        assert (target / "big" / "a.bin").read_bytes() == data
+        assert (target / "big" / "a.bin").stat().st_mtime_ns == 1_600_000_000_123_456_000
+    assert kernel
+    assert tree_snapshot(source) == snapshot
+
+
+def test_a_large_copy_the_kernel_cannot_make_goes_the_general_way(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source, dest = tmp_path / "src", tmp_path / "dst"
+    source.mkdir()
+    dest.mkdir()
+    data = os.urandom(SMALL_FILE * 2)
+    (source / "a.bin").write_bytes(data)
+
+    def refuse(*args: Any) -> int:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "copy_file_range", refuse)
+    result = sync_person(local(source), local(dest), options=FAST)
+    assert [f.outcome for f in result.files] == [Outcome.COPIED]
+    assert (dest / "a.bin").read_bytes() == data
+    assert not [n for n in os.listdir(dest) if n.startswith(".mobilise-")]
+
+
+def test_a_large_source_changed_while_the_kernel_copies_it_is_not_verified(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source, dest = tmp_path / "src", tmp_path / "dst"
+    source.mkdir()
+    dest.mkdir()
+    (source / "a.bin").write_bytes(os.urandom(SMALL_FILE * 2))
+    original = os.copy_file_range
+
+    def copy_then_edit(*args: Any) -> int:
+        count = original(*args)
+        with open(source / "a.bin", "r+b") as edit:
+            edit.write(b"edited")
+        return count
+
+    monkeypatch.setattr(os, "copy_file_range", copy_then_edit)
+    result = sync_person(local(source), local(dest), options=FAST)
+    assert [(f.outcome, f.hash) for f in result.files] == [(Outcome.SOURCE_CHANGED, None)]
+    monkeypatch.setattr(os, "copy_file_range", original)
+    again = sync_person(local(source), local(dest), options=FAST)
+    assert [f.outcome for f in again.files] == [Outcome.COPIED]
+    assert (dest / "a.bin").read_bytes() == (source / "a.bin").read_bytes()

@@ -33,7 +33,8 @@ from mobilise.migration.sync import (
 )
 from mobilise.storage.base import Backend, StorageError
 from mobilise.storage.local import LocalBackend
-from mobilise.storage.quickxor import quickxor_b64_many
+from mobilise.storage.quickxor import QuickXorHash, quickxor_b64_many
+from mobilise.storage.streams import READ_SIZE
 from mobilise.storage.timestamps import to_ns
 
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
@@ -322,3 +323,95 @@ def _changed(planned: PlannedFile, reason: str) -> FileResult:
     assert entry is not None
     return FileResult(entry.path, planned.dest_path, planned.target, Outcome.SOURCE_CHANGED,
                       size=entry.size, modified=entry.modified, reason=reason, attempts=1)
+
+
+# --------------------------------------------------------------------------- large files
+
+
+def copy_large(source: LocalBackend, destination: LocalBackend, planned: PlannedFile, *,
+               verify: bool = True) -> FileResult | None:
+    """One large file copied by the kernel (``copy_file_range``: no trip through Python's
+    buffers, as ``cp`` does), then, when verifying, the source and the copy each read and
+    hashed. The source must be unchanged from listing to the end (size and modified
+    time) for the copy to count: what was hashed is then what was copied. ``None`` hands
+    the file to the general copier (anything unusual, or a file system that cannot)."""
+    entry = planned.source
+    assert entry is not None
+    dest_folder, _, dest_name = planned.dest_path.rpartition("/")
+    mtime_ns = to_ns(entry.modified)
+    precision_ns = Batch(source, destination, []).precision_ns
+    try:
+        with source.open_folder(parent(entry.path)) as source_fd, \
+                destination.open_folder(dest_folder, create=True) as dest_fd:
+            fd = os.open(entry.name, _READ_FLAGS, dir_fd=source_fd)
+            try:
+                info = os.fstat(fd)
+                if not stat.S_ISREG(info.st_mode):
+                    return None
+                if info.st_size != entry.size or info.st_mtime_ns // 1000 != mtime_ns // 1000:
+                    return _changed(planned, "the source changed after it was listed; "
+                                    "next round")
+                partial = f"{PARTIAL_PREFIX}{secrets.token_hex(8)}{PARTIAL_SUFFIX}"
+                if not _kernel_copy(fd, dest_fd, partial, dest_name, entry.size, mtime_ns,
+                                    destination.durable):
+                    return None
+                digest = _hash_fd(fd) if verify else None
+            finally:
+                os.close(fd)
+            now = os.stat(entry.name, dir_fd=source_fd, follow_symlinks=False)
+            if now.st_size != entry.size or now.st_mtime_ns // 1000 != mtime_ns // 1000:
+                return _changed(planned, "the source changed while it was copied; next round")
+            if not _arrived(dest_fd, dest_name, entry.size, mtime_ns, precision_ns, digest):
+                return None
+    except (OSError, StorageError):
+        return None
+    return FileResult(entry.path, planned.dest_path, planned.target, Outcome.COPIED,
+                      size=entry.size, modified=entry.modified, hash=digest, attempts=1)
+
+
+def _kernel_copy(fd: int, dest_fd: int, partial: str, name: str, size: int, mtime_ns: int,
+                 durable: bool) -> bool:
+    out = os.open(partial, _WRITE_FLAGS, 0o666, dir_fd=dest_fd)
+    try:
+        try:
+            done = 0
+            while done < size:
+                count = os.copy_file_range(fd, out, size - done, done, done)
+                if count == 0:
+                    raise OSError("the source ended early")
+                done += count
+            if durable:
+                os.fsync(out)
+            os.utime(out, ns=(mtime_ns, mtime_ns))
+        finally:
+            os.close(out)
+        os.replace(partial, name, src_dir_fd=dest_fd, dst_dir_fd=dest_fd)
+        if durable:
+            os.fsync(dest_fd)
+    except OSError:
+        with suppress(OSError):
+            os.unlink(partial, dir_fd=dest_fd)
+        return False
+    return True
+
+
+def _hash_fd(fd: int) -> str:
+    hasher = QuickXorHash()
+    view = memoryview(bytearray(READ_SIZE))
+    offset = 0
+    while count := os.preadv(fd, [view], offset):
+        hasher.update(view[:count])
+        offset += count
+    return hasher.b64digest()
+
+
+def _arrived(dest_fd: int, name: str, size: int, mtime_ns: int, precision_ns: int,
+             digest: str | None) -> bool:
+    fd = os.open(name, _READ_FLAGS, dir_fd=dest_fd)
+    try:
+        info = os.fstat(fd)
+        if info.st_size != size or abs(info.st_mtime_ns - mtime_ns) > precision_ns:
+            return False
+        return digest is None or _hash_fd(fd) == digest
+    finally:
+        os.close(fd)

@@ -761,7 +761,12 @@ def _copy_all(copier: Copier, to_copy: list[PlannedFile], limit: AdaptiveLimit,
 
     def run(planned: PlannedFile) -> None:
         try:
-            outcome = copier.copy(planned)
+            outcome = None
+            destination = copier.backend_for(planned.target)
+            if localcopy.fast_pair(copier.source, destination):
+                outcome = localcopy.copy_large(copier.source, destination,  # type: ignore[arg-type]
+                                               planned, verify=copier.verify)
+            outcome = outcome or copier.copy(planned)
         finally:
             limit.release()
         settle([outcome])
