@@ -126,6 +126,12 @@ class Settings(BaseSettings):
     worker_visibility_timeout: int = Field(
         default=3600, description="seconds before a dead worker's task is delivered again")
 
+    # --- migration cutover ------------------------------------------------------------
+    migration_freeze_hook: str | None = Field(
+        default=None, description="command that makes a person's H: drive read-only before "
+        "cutover; gets MOBILISE_PERSON, MOBILISE_WAVE, MOBILISE_UPN, MOBILISE_SOURCE")
+    migration_freeze_hook_timeout_seconds: float = Field(default=120.0, gt=0)
+
     @classmethod
     def settings_customise_sources(
         cls,
