@@ -135,6 +135,12 @@ class Settings(BaseSettings):
         default="inprocess", description="where work started from the web runs: inprocess "
         "(a thread of the web process) or celery (mobilise worker)")
 
+    # --- migration cutover ------------------------------------------------------------
+    migration_freeze_hook: str | None = Field(
+        default=None, description="command that makes a person's H: drive read-only before "
+        "cutover; gets MOBILISE_PERSON, MOBILISE_WAVE, MOBILISE_UPN, MOBILISE_SOURCE")
+    migration_freeze_hook_timeout_seconds: float = Field(default=120.0, gt=0)
+
     @classmethod
     def settings_customise_sources(
         cls,
