@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import (
@@ -141,6 +141,10 @@ class Settings(BaseSettings):
         "cutover; gets MOBILISE_PERSON, MOBILISE_WAVE, MOBILISE_UPN, MOBILISE_SOURCE")
     migration_freeze_hook_timeout_seconds: float = Field(default=120.0, gt=0)
 
+    # --- operations -------------------------------------------------------------------
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        default="warning", description="of every entry point; secrets are masked at any level")
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -168,6 +172,16 @@ class Settings(BaseSettings):
             else:
                 out[name] = str(value) if isinstance(value, Path | date) else value
         return out
+
+
+    def __repr_args__(self) -> Any:
+        # repr() and str() reach logs and tracebacks: URLs lose their passwords
+        # (SecretStr fields already print as stars).
+        for name, value in super().__repr_args__():
+            if name is not None and name.endswith("_url") and isinstance(value, str):
+                yield name, mask_url(value)
+            else:
+                yield name, value
 
 
 def mask_url(url: str) -> str:
