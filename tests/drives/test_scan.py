@@ -21,6 +21,7 @@ from mobilise.drives.scan import (
     TEMP_SUFFIX,
     DriveToScan,
     ScanFailure,
+    ScanInterrupted,
     ScanResult,
     compiled_lister_available,
     inventories,
@@ -275,6 +276,61 @@ def test_scan_many_people_in_processes_with_progress(tmp_path):
     assert "does not exist" in results[3].reason  # type: ignore[union-attr]
     assert progress.total == 4 and progress.done == 4 and progress.finished
     assert progress.stats["entries"] == sum(r.entries for r in results[:3])  # type: ignore[union-attr]
+
+
+def _many_files(home: Path, count: int) -> None:
+    home.mkdir(parents=True)
+    fd = os.open(home, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for i in range(count):
+            os.close(os.open(f"{i}.txt", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd))
+    finally:
+        os.close(fd)
+
+
+def test_a_killed_scanning_process_raises_scan_interrupted_and_leaves_nothing_partial(
+        tmp_path):
+    import threading
+
+    drives = []
+    for n in range(4):
+        _many_files(tmp_path / f"h{n}", 20_000)
+        drives.append(DriveToScan(f"p{n}", f"p{n}@example.police.uk", str(tmp_path / f"h{n}")))
+    data = tmp_path / "data"
+    killed: list[int] = []
+
+    def kill_the_first_scanner() -> None:
+        deadline = time.monotonic() + 30
+        while not killed and time.monotonic() < deadline:
+            for child in multiprocessing.active_children():
+                if child.name == "scan-0" and child.pid:
+                    os.kill(child.pid, signal.SIGKILL)
+                    killed.append(child.pid)
+            time.sleep(0.001)
+
+    killer = threading.Thread(target=kill_the_first_scanner)
+    killer.start()
+    try:
+        with pytest.raises(ScanInterrupted) as raised:
+            scan_drives(drives, data, SystemClock(), processes=2)
+    finally:
+        killer.join()
+    assert killed
+    assert "exit code -9" in str(raised.value)
+    reported = raised.value.results
+    assert len(reported) == 4 and None in reported
+    for drive, result in zip(drives, reported, strict=True):
+        complete = inventories(data, drive.person_key)
+        if isinstance(result, ScanResult):
+            assert complete == [result.inventory]
+        for inventory in complete:  # whatever reads as complete is complete
+            assert pq.read_metadata(inventory).num_rows == 20_000
+    assert not any(isinstance(r, ScanFailure) for r in reported)
+
+    again = scan_drives(drives, data, SystemClock(), processes=2)
+    assert [r.entries for r in again] == [20_000] * 4  # type: ignore[union-attr]
+    for drive in drives:  # no temp file of the killed scan is left behind
+        assert list((data / "inventory" / drive.person_key).glob(f".*{TEMP_SUFFIX}")) == []
 
 
 def test_an_empty_home_scans_and_assesses_to_nothing(tmp_path):

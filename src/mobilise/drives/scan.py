@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mobilise.core.clock import Clock
-from mobilise.core.errors import Conflict, InvalidInput, NotFound
+from mobilise.core.errors import Conflict, InvalidInput, MobiliseError, NotFound
 from mobilise.core.progress import Progress
 
 if TYPE_CHECKING:
@@ -586,6 +586,49 @@ def scan_drive(
 
     A local scan lists folders with the compiled lister when it is built (``compiled``
     None), or as told; both give the same inventory."""
+    written = _write_inventory(person_key, upn, home, data_dir, clock, batch_rows=batch_rows,
+                               max_depth=max_depth, before_stat=before_stat, on_rows=on_rows,
+                               source=source, compiled=compiled)
+    return written.complete()
+
+
+@dataclass
+class _WrittenInventory:
+    """A whole inventory written under its temporary name, the person's lock still held.
+    ``complete`` makes it durable and gives it its real name; a parallel scan calls it
+    from a background thread so the next drive's walk does not wait for the disk."""
+
+    temp: Path
+    final: Path
+    lock: _person_lock
+    result: ScanResult
+
+    def complete(self) -> ScanResult:
+        try:
+            _fsync(self.temp)
+            os.replace(self.temp, self.final)
+        except BaseException:
+            self.temp.unlink(missing_ok=True)
+            raise
+        finally:
+            self.lock.release()
+        return self.result
+
+
+def _write_inventory(
+    person_key: str,
+    upn: str,
+    home: Path | str,
+    data_dir: Path,
+    clock: Clock,
+    *,
+    batch_rows: int,
+    max_depth: int,
+    before_stat: Callable[[str], None] | None,
+    on_rows: Callable[[int], None] | None,
+    source: SmbSource | None,
+    compiled: bool | None,
+) -> _WrittenInventory:
     if source is None:
         root = os.fsdecode(os.fspath(home)).rstrip("/") or "/"
         if not os.path.isdir(root):
@@ -601,7 +644,9 @@ def scan_drive(
     scan_id = new_scan_id(clock)
     final = folder / f"{scan_id}.parquet"
     temp = folder / f".{scan_id}{TEMP_SUFFIX}"
-    with _person_lock(folder, person_key):
+    lock = _person_lock(folder, person_key)
+    lock.acquire()
+    try:
         _remove_stale_temps(folder)
         started = clock.now()
         meta = {
@@ -616,38 +661,36 @@ def scan_drive(
             compiled_lister_available() if compiled is None else compiled)
         columns: _Columns | _CompiledColumns = (
             _CompiledColumns() if use_compiled else _Columns())
-        try:
-            with pq.ParquetWriter(temp, SCHEMA.with_metadata(meta), **_WRITE_OPTIONS) as writer:
+        with pq.ParquetWriter(temp, SCHEMA.with_metadata(meta), **_WRITE_OPTIONS) as writer:
 
-                def flush() -> None:
-                    batch = columns.to_batch()
-                    counts.add(batch)
-                    writer.write_batch(batch)
-                    columns.reset()
-                    if on_rows is not None:
-                        on_rows(batch.num_rows)
+            def flush() -> None:
+                batch = columns.to_batch()
+                counts.add(batch)
+                writer.write_batch(batch)
+                columns.reset()
+                if on_rows is not None:
+                    on_rows(batch.num_rows)
 
-                if isinstance(columns, _CompiledColumns):
-                    walk_compiled(root, columns, flush, batch_rows=batch_rows,
-                                  max_depth=max_depth, before_stat=before_stat)
-                elif source is None:
-                    walk(root, columns, flush, batch_rows=batch_rows, max_depth=max_depth,
-                         before_stat=before_stat)
-                else:
-                    from mobilise.drives.smb_source import walk_smb
+            if isinstance(columns, _CompiledColumns):
+                walk_compiled(root, columns, flush, batch_rows=batch_rows,
+                              max_depth=max_depth, before_stat=before_stat)
+            elif source is None:
+                walk(root, columns, flush, batch_rows=batch_rows, max_depth=max_depth,
+                     before_stat=before_stat)
+            else:
+                from mobilise.drives.smb_source import walk_smb
 
-                    walk_smb(root, source, columns, flush, batch_rows=batch_rows,
-                             max_depth=max_depth)
-                writer.add_key_value_metadata(
-                    {"mobilise.finished": clock.now().isoformat(), **counts.as_metadata()}
-                )
-            _fsync(temp)
-            os.replace(temp, final)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-    return ScanResult(person_key, final, scan_id, counts.entries, counts.files, counts.bytes,
-                      counts.errors)
+                walk_smb(root, source, columns, flush, batch_rows=batch_rows,
+                         max_depth=max_depth)
+            writer.add_key_value_metadata(
+                {"mobilise.finished": clock.now().isoformat(), **counts.as_metadata()}
+            )
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        lock.release()
+        raise
+    return _WrittenInventory(temp, final, lock, ScanResult(
+        person_key, final, scan_id, counts.entries, counts.files, counts.bytes, counts.errors))
 
 
 class _Counts:
@@ -678,7 +721,7 @@ class _person_lock:
         self.person_key = person_key
         self.fd = -1
 
-    def __enter__(self) -> None:
+    def acquire(self) -> None:
         self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -686,8 +729,10 @@ class _person_lock:
             os.close(self.fd)
             raise Conflict(f"a scan of {self.person_key} is already running") from None
 
-    def __exit__(self, *exc: object) -> None:
-        os.close(self.fd)
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def _remove_stale_temps(folder: Path) -> None:
@@ -738,28 +783,71 @@ class ScanFailure:
     reason: str
 
 
-_row_queue: Any = None
+class ScanInterrupted(MobiliseError):
+    """A parallel scan stopped before every drive was scanned: a scanning process died
+    (killed, out of memory) or the scan was interrupted. The inventories completed before
+    it are kept (``results``, in the order given, None where a drive was not finished);
+    an unfinished one is only ever a temp file, removed by that person's next scan."""
+
+    status = 503
+
+    def __init__(self, message: str, results: list[ScanResult | ScanFailure | None]) -> None:
+        super().__init__(message)
+        self.results = results
 
 
-def _init_worker(queue: Any) -> None:
-    global _row_queue
-    _row_queue = queue
+def _failure(drive: DriveToScan, exc: BaseException) -> ScanFailure:
+    return ScanFailure(drive.person_key, drive.home, str(exc) or type(exc).__name__)
 
 
-def _scan_one(drive: DriveToScan, data_dir: Path, clock: Clock, batch_rows: int,
-              max_depth: int, source: SmbSource | None) -> ScanResult | ScanFailure:
-    queue = _row_queue
+def _scan_worker(drives: list[DriveToScan], next_index: Any, messages: Any, data_dir: Path,
+                 clock: Clock, batch_rows: int, max_depth: int,
+                 source: SmbSource | None) -> None:
+    """One scanning process: takes the next drive until none are left. Each finished
+    inventory is made durable (fsync, rename) by a background thread while this process
+    already walks the next drive; that thread reports the result."""
+    import queue as queue_module
+    import threading
 
-    def report(rows: int) -> None:
-        if queue is not None:
-            queue.put((drive.person_key, rows))
+    pending: queue_module.SimpleQueue[tuple[int, _WrittenInventory] | None] = (
+        queue_module.SimpleQueue())
 
+    def complete_in_background() -> None:
+        while (job := pending.get()) is not None:
+            index, written = job
+            result: ScanResult | ScanFailure
+            try:
+                result = written.complete()
+            except Exception as exc:
+                result = _failure(drives[index], exc)
+            messages.put(("done", index, result))
+
+    finisher = threading.Thread(target=complete_in_background, name="scan-finisher")
+    finisher.start()
     try:
-        return scan_drive(drive.person_key, drive.upn, drive.home, data_dir, clock,
-                          batch_rows=batch_rows, max_depth=max_depth, on_rows=report,
-                          source=source)
-    except Exception as exc:  # one drive failing (refused, gone, server down) is reported
-        return ScanFailure(drive.person_key, drive.home, str(exc) or type(exc).__name__)
+        while True:
+            with next_index.get_lock():
+                index = next_index.value
+                next_index.value += 1
+            if index >= len(drives):
+                break
+            drive = drives[index]
+
+            def report(rows: int, key: str = drive.person_key) -> None:
+                messages.put(("rows", key, rows))
+
+            try:
+                written = _write_inventory(
+                    drive.person_key, drive.upn, drive.home, data_dir, clock,
+                    batch_rows=batch_rows, max_depth=max_depth, before_stat=None,
+                    on_rows=report, source=source, compiled=None)
+            except Exception as exc:  # one drive failing (refused, gone, server down)
+                messages.put(("done", index, _failure(drive, exc)))
+                continue
+            pending.put((index, written))
+    finally:
+        pending.put(None)
+        finisher.join()
 
 
 def scan_drives(
@@ -775,48 +863,96 @@ def scan_drives(
 ) -> list[ScanResult | ScanFailure]:
     """Scan many people's drives, ``processes`` at a time (processes, not threads: the
     walk is CPU-bound Python and threads slow it down on few cores). Results come back
-    in the order given; a drive that cannot be scanned gives a ``ScanFailure``.
+    in the order given; a drive that cannot be scanned gives a ``ScanFailure``. If a
+    scanning process dies or the scan is interrupted, ``ScanInterrupted`` is raised once
+    the other processes are stopped.
 
+    The processes are started here (forked, so they share the list of drives) and each
+    takes the next drive from a shared counter, so one slow drive never holds up others.
     Progress advances once per person, with the entries scanned so far (live, from
     every batch the workers write) and the rate in entries per second as stats.
     """
     import multiprocessing
     import queue as queue_module
     import time
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     if progress is not None:
         progress.start(len(drives), "scanning drives")
     context = multiprocessing.get_context("fork")
-    rows: Any = context.Queue()
+    next_index = context.Value("q", 0)
+    messages: Any = context.Queue()
     results: dict[int, ScanResult | ScanFailure] = {}
     entries: dict[str, int] = {}
     started = time.monotonic()
-    with ProcessPoolExecutor(max_workers=max(1, processes), mp_context=context,
-                             initializer=_init_worker, initargs=(rows,)) as pool:
-        futures = {
-            pool.submit(_scan_one, d, data_dir, clock, batch_rows, max_depth, source): i
-            for i, d in enumerate(drives)
-        }
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            while True:
-                try:
-                    key, count = rows.get_nowait()
-                except queue_module.Empty:
-                    break
-                entries[key] = entries.get(key, 0) + count
-            for future in done:
-                result = future.result()
-                results[futures[future]] = result
-                # The result is exact; queued batch counts may still be in flight.
-                entries[result.person_key] = getattr(result, "entries", 0)
+    workers = [
+        context.Process(target=_scan_worker, name=f"scan-{n}", daemon=True,
+                        args=(drives, next_index, messages, data_dir, clock, batch_rows,
+                              max_depth, source))
+        for n in range(max(1, min(processes, len(drives))))
+    ] if drives else []
+    for worker in workers:
+        worker.start()
+    try:
+        while len(results) < len(drives):
+            try:
+                message = messages.get(timeout=0.5)
+            except queue_module.Empty:
+                _check_workers(workers, messages, results, drives)
+                continue
+            if message[0] == "rows":
+                entries[message[1]] = entries.get(message[1], 0) + message[2]
+                continue
+            _, index, result = message
+            results[index] = result
+            # The result is exact; queued batch counts may still be in flight.
+            entries[result.person_key] = getattr(result, "entries", 0)
             if progress is not None:
                 total = sum(entries.values())
                 rate = total / max(time.monotonic() - started, 1e-9)
-                progress.advance(len(done), entries=total, entries_per_s=round(rate))
-    rows.close()
+                progress.advance(1, entries=total, entries_per_s=round(rate))
+    except KeyboardInterrupt:
+        raise ScanInterrupted(f"the scan was interrupted after {len(results)} of "
+                              f"{len(drives)} drives", _in_order(results, drives)) from None
+    finally:
+        _stop(workers)
+        messages.close()
     if progress is not None:
         progress.finish()
     return [results[i] for i in range(len(drives))]
+
+
+def _in_order(results: dict[int, ScanResult | ScanFailure], drives: list[DriveToScan]
+              ) -> list[ScanResult | ScanFailure | None]:
+    return [results.get(i) for i in range(len(drives))]
+
+
+def _check_workers(workers: list[Any], messages: Any,
+                   results: dict[int, ScanResult | ScanFailure],
+                   drives: list[DriveToScan]) -> None:
+    """Raise ScanInterrupted when a process died, or all ended with drives unreported
+    (after reading what they sent before ending)."""
+    import queue as queue_module
+
+    dead = [w for w in workers if w.exitcode not in (None, 0)]
+    if not dead and any(w.exitcode is None for w in workers):
+        return
+    while True:  # what the processes sent before they ended still counts
+        try:
+            message = messages.get(timeout=0.2)
+        except queue_module.Empty:
+            break
+        if message[0] == "done":
+            results[message[1]] = message[2]
+    if len(results) == len(drives) and not dead:
+        return
+    codes = ", ".join(f"{w.name} exit code {w.exitcode}" for w in dead) or "processes ended"
+    raise ScanInterrupted(f"a scanning process stopped ({codes}); {len(results)} of "
+                          f"{len(drives)} drives were scanned", _in_order(results, drives))
+
+
+def _stop(workers: list[Any]) -> None:
+    for worker in workers:
+        worker.join(timeout=0 if worker.exitcode is not None else 5)
+        if worker.is_alive():
+            worker.terminate()
+            worker.join(5)
