@@ -802,7 +802,7 @@ def _failure(drive: DriveToScan, exc: BaseException) -> ScanFailure:
 
 def _scan_worker(drives: list[DriveToScan], next_index: Any, messages: Any, data_dir: Path,
                  clock: Clock, batch_rows: int, max_depth: int,
-                 source: SmbSource | None) -> None:
+                 source: SmbSource | None, compiled: bool | None) -> None:
     """One scanning process: takes the next drive until none are left. Each finished
     inventory is made durable (fsync, rename) by a background thread while this process
     already walks the next drive; that thread reports the result."""
@@ -840,7 +840,7 @@ def _scan_worker(drives: list[DriveToScan], next_index: Any, messages: Any, data
                 written = _write_inventory(
                     drive.person_key, drive.upn, drive.home, data_dir, clock,
                     batch_rows=batch_rows, max_depth=max_depth, before_stat=None,
-                    on_rows=report, source=source, compiled=None)
+                    on_rows=report, source=source, compiled=compiled)
             except Exception as exc:  # one drive failing (refused, gone, server down)
                 messages.put(("done", index, _failure(drive, exc)))
                 continue
@@ -860,12 +860,13 @@ def scan_drives(
     batch_rows: int = DEFAULT_BATCH_ROWS,
     max_depth: int = DEFAULT_MAX_DEPTH,
     source: SmbSource | None = None,
+    compiled: bool | None = None,
 ) -> list[ScanResult | ScanFailure]:
     """Scan many people's drives, ``processes`` at a time (processes, not threads: the
     walk is CPU-bound Python and threads slow it down on few cores). Results come back
     in the order given; a drive that cannot be scanned gives a ``ScanFailure``. If a
     scanning process dies or the scan is interrupted, ``ScanInterrupted`` is raised once
-    the other processes are stopped.
+    the other processes are stopped. ``compiled`` is as for ``scan_drive``.
 
     The processes are started here (forked, so they share the list of drives) and each
     takes the next drive from a shared counter, so one slow drive never holds up others.
@@ -887,7 +888,7 @@ def scan_drives(
     workers = [
         context.Process(target=_scan_worker, name=f"scan-{n}", daemon=True,
                         args=(drives, next_index, messages, data_dir, clock, batch_rows,
-                              max_depth, source))
+                              max_depth, source, compiled))
         for n in range(max(1, min(processes, len(drives))))
     ] if drives else []
     for worker in workers:
