@@ -333,6 +333,69 @@ def test_a_killed_scanning_process_raises_scan_interrupted_and_leaves_nothing_pa
         assert list((data / "inventory" / drive.person_key).glob(f".*{TEMP_SUFFIX}")) == []
 
 
+def _split_tree(home: Path, folders: int, files: int) -> None:
+    for f in range(folders):
+        _many_files(home / f"top{f}" / "inner", files)
+        (home / f"top{f}" / "note.txt").write_bytes(b"abc")
+    (home / "root.txt").write_bytes(b"x")
+    os.symlink("..", home / "up")
+    os.mkfifo(home / "pipe")
+
+
+@pytest.mark.skipif(not compiled_lister_available(), reason="the compiled lister is not built")
+def test_one_large_drive_split_over_processes_gives_the_same_inventory(tmp_path):
+    home = tmp_path / "home"
+    _split_tree(home, 40, 50)
+    scan_drive("p0", UPN, home, tmp_path / "data", CLOCK)  # folders' access times settle
+    results = [scan_drive(f"p{n}", UPN, home, tmp_path / "data", CLOCK, processes=n,
+                          batch_rows=300) for n in (1, 2)]
+    one, split = (pq.read_table(r.inventory).sort_by("path") for r in results)
+    assert split.num_rows == one.num_rows == 40 * 53 + 3
+    for column in one.column_names:
+        if column not in ("id", "parent_id"):  # numbered per shard when split
+            assert one[column].equals(split[column]), column
+    paths = dict(zip(split["id"].to_pylist(), split["path"].to_pylist(), strict=True))
+    assert len(paths) == split.num_rows  # ids unique
+    for parent_id, path in zip(split["parent_id"].to_pylist(), split["path"].to_pylist(),
+                               strict=True):
+        parent = path.rpartition(b"/")[0]
+        assert paths.get(parent_id, b"") == parent  # -1 (the root) for top-level entries
+    assert (results[1].files, results[1].errors) == (results[0].files, results[0].errors)
+    # scan_drives splits a single drive over its processes
+    (only,) = scan_drives([DriveToScan("p3", UPN, str(home))], tmp_path / "data", CLOCK,
+                          processes=2)
+    assert isinstance(only, ScanResult) and only.entries == one.num_rows
+
+
+@pytest.mark.skipif(not compiled_lister_available(), reason="the compiled lister is not built")
+def test_a_killed_split_helper_raises_scan_interrupted_and_leaves_nothing_complete(tmp_path):
+    import threading
+
+    home = tmp_path / "home"
+    _split_tree(home, 40, 1000)
+    killed: list[int] = []
+
+    def kill_a_helper() -> None:
+        deadline = time.monotonic() + 30
+        while not killed and time.monotonic() < deadline:
+            for child in multiprocessing.active_children():
+                if child.name == "scan-split-0" and child.pid:
+                    os.kill(child.pid, signal.SIGKILL)
+                    killed.append(child.pid)
+            time.sleep(0.001)
+
+    killer = threading.Thread(target=kill_a_helper)
+    killer.start()
+    try:
+        with pytest.raises(ScanInterrupted, match="exit code -9"):
+            scan_drives([DriveToScan("p1", UPN, str(home))], tmp_path / "data", CLOCK,
+                        processes=2)
+    finally:
+        killer.join()
+    assert inventories(tmp_path / "data", "p1") == []
+    assert list((tmp_path / "data" / "inventory" / "p1").glob(f".*{TEMP_SUFFIX}")) == []
+
+
 def test_an_empty_home_scans_and_assesses_to_nothing(tmp_path):
     (tmp_path / "home").mkdir()
     result = scan_drive("p1", UPN, tmp_path / "home", tmp_path / "data", CLOCK)

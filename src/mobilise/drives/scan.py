@@ -30,6 +30,7 @@ import fcntl
 import os
 import secrets
 import stat
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
@@ -486,53 +487,175 @@ def walk_compiled(
 ) -> None:
     """``walk`` with each folder listed by the compiled lister: the same rows, ids and
     decisions (the stack, loops, depth and folder rows are decided here, as in ``walk``)."""
+    stack = [_root_pending(root)]
+    next_id = 0
+    while stack:
+        next_id = _visit(stack.pop(), stack, next_id, columns, flush, batch_rows, max_depth,
+                         before_stat)
+    if len(columns):
+        flush()
+
+
+def _root_pending(root: str) -> _PendingBytes:
     root_bytes = os.fsencode(root)
     root_st = os.lstat(root_bytes)
-    stack: list[_PendingBytes] = [
-        (root_bytes, b"", -1, -1, 0, None, (root_st.st_dev, root_st.st_ino, None))]
-    next_id = 0
+    return (root_bytes, b"", -1, -1, 0, None, (root_st.st_dev, root_st.st_ino, None))
+
+
+_FOLDER = KINDS.index(KIND_FOLDER)
+
+
+def _visit(pending: _PendingBytes, stack: list[_PendingBytes] | deque[_PendingBytes],
+           next_id: int, columns: _CompiledColumns, flush: Callable[[], None],
+           batch_rows: int, max_depth: int,
+           before_stat: Callable[[str], None] | None) -> int:
+    """List one folder: its own row, its entries' rows, its subfolders onto ``stack``.
+    Returns the next free row id."""
+    abs_dir, rel_dir, dir_id, parent_id, depth, dir_st, chain = pending
     rows = columns.rows
-    list_folder, add_row = rows.list_folder, rows.add_row
-    folder = KINDS.index(KIND_FOLDER)
-    while stack:
-        abs_dir, rel_dir, dir_id, parent_id, depth, dir_st, chain = stack.pop()
-        # A row's depth is its number of path components; the root's own rows count 1.
-        row_depth = depth or 1
-        try:
-            fd = os.open(abs_dir, _OPEN_FOLDER)
-        except OSError as exc:
-            if dir_id < 0:
-                raise
-            add_row(dir_id, parent_id, rel_dir, row_depth, dir_st, folder,
-                    ERRORS.index(_error_for(exc)))
-            continue
-        if dir_id >= 0:
-            add_row(dir_id, parent_id, rel_dir, row_depth, dir_st, folder, 0)
-        prefix_abs = abs_dir + b"/"
-        prefix_rel = rel_dir + b"/" if rel_dir else b""
-        child_depth = depth + 1
-        try:
-            next_id, subfolders, failure = list_folder(
-                fd, prefix_rel, prefix_abs, dir_id, child_depth, next_id, batch_rows, flush,
-                before_stat)
-        finally:
-            os.close(fd)
-        for name, sub_id, st in subfolders:
-            problem = _tuple_descent_problem(st, chain, child_depth, max_depth)
-            if problem is None:
-                stack.append((prefix_abs + name, prefix_rel + name, sub_id, dir_id,
-                              child_depth, st, (st[1], st[2], chain)))
-            else:
-                add_row(sub_id, dir_id, prefix_rel + name, child_depth, st, folder,
-                        ERRORS.index(problem))
-        if failure:  # the listing broke off part-way; what was read is kept
-            add_row(next_id, dir_id, rel_dir, row_depth, None, folder,
-                    ERRORS.index(_error_for(OSError(failure, os.strerror(failure)))))
-            next_id += 1
-        if len(rows) >= batch_rows:
-            flush()
-    if len(rows):
+    # A row's depth is its number of path components; the root's own rows count 1.
+    row_depth = depth or 1
+    try:
+        fd = os.open(abs_dir, _OPEN_FOLDER)
+    except OSError as exc:
+        if dir_id < 0:
+            raise
+        rows.add_row(dir_id, parent_id, rel_dir, row_depth, dir_st, _FOLDER,
+                     ERRORS.index(_error_for(exc)))
+        return next_id
+    if dir_id >= 0:
+        rows.add_row(dir_id, parent_id, rel_dir, row_depth, dir_st, _FOLDER, 0)
+    prefix_abs = abs_dir + b"/"
+    prefix_rel = rel_dir + b"/" if rel_dir else b""
+    child_depth = depth + 1
+    try:
+        next_id, subfolders, failure = rows.list_folder(
+            fd, prefix_rel, prefix_abs, dir_id, child_depth, next_id, batch_rows, flush,
+            before_stat)
+    finally:
+        os.close(fd)
+    for name, sub_id, st in subfolders:
+        problem = _tuple_descent_problem(st, chain, child_depth, max_depth)
+        if problem is None:
+            stack.append((prefix_abs + name, prefix_rel + name, sub_id, dir_id,
+                          child_depth, st, (st[1], st[2], chain)))
+        else:
+            rows.add_row(sub_id, dir_id, prefix_rel + name, child_depth, st, _FOLDER,
+                         ERRORS.index(problem))
+    if failure:  # the listing broke off part-way; what was read is kept
+        rows.add_row(next_id, dir_id, rel_dir, row_depth, None, _FOLDER,
+                     ERRORS.index(_error_for(OSError(failure, os.strerror(failure)))))
+        next_id += 1
+    if len(rows) >= batch_rows:
         flush()
+    return next_id
+
+
+# --- one large tree over several processes ------------------------------------------------
+SHARDS_PER_PROCESS = 8
+_SHARD_ID_BITS = 36  # each shard numbers its rows from (shard + 1) << 36: ids stay unique
+
+
+def walk_split(
+    root: str,
+    columns: _CompiledColumns,
+    flush: Callable[[], None],
+    write: Callable[[pa.RecordBatch], None],
+    *,
+    processes: int = 2,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+) -> None:
+    """Walk one tree with ``processes`` forked helpers, for a drive too big for one core.
+
+    This process lists the top of the tree breadth-first until there are enough folders
+    (shards) to share out, then the helpers take shards from a shared counter, walk each
+    depth-first and send their batches back over a pipe (Arrow IPC); this process
+    writes every batch with ``write``. Row ids stay unique (each shard numbers its rows
+    from its own range) and parent ids point where they should; only the order of rows
+    and ids differs from a one-process walk. A helper that dies raises ScanInterrupted.
+    """
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    queue: deque[_PendingBytes] = deque([_root_pending(root)])
+    next_id = 0
+    target = SHARDS_PER_PROCESS * processes
+    while queue and len(queue) < target:
+        next_id = _visit(queue.popleft(), queue, next_id, columns, flush, batch_rows,
+                         max_depth, None)
+    if len(columns):
+        flush()
+    shards = list(queue)
+    if not shards:
+        return
+    context = multiprocessing.get_context("fork")
+    next_shard = context.Value("q", 0)
+    helpers = []
+    for n in range(min(processes, len(shards))):
+        reader, writer = context.Pipe(duplex=False)
+        helper = context.Process(target=_split_helper, name=f"scan-split-{n}", daemon=True,
+                                 args=(shards, next_shard, writer, batch_rows, max_depth))
+        helper.start()
+        writer.close()
+        helpers.append((helper, reader))
+    try:
+        open_readers: dict[Any, Any] = {reader: helper for helper, reader in helpers}
+        while open_readers:
+            ready: list[Any] = wait(list(open_readers))
+            for reader in ready:
+                try:
+                    message = reader.recv_bytes()
+                except EOFError:
+                    helper = open_readers.pop(reader)
+                    helper.join()
+                    raise ScanInterrupted(f"a scanning process stopped ({helper.name} exit "
+                                          f"code {helper.exitcode})", [None]) from None
+                if message[:1] == b"B":
+                    write(pa.ipc.open_stream(message[1:]).read_next_batch())
+                elif message[:1] == b"E":
+                    raise OSError(message[1:].decode())
+                else:  # done
+                    open_readers.pop(reader)
+    finally:
+        for helper, reader in helpers:
+            reader.close()
+            helper.join(timeout=0 if helper.exitcode is not None else 5)
+            if helper.is_alive():
+                helper.terminate()
+                helper.join(5)
+
+
+def _split_helper(shards: list[_PendingBytes], next_shard: Any, pipe: Any, batch_rows: int,
+                  max_depth: int) -> None:
+    columns = _CompiledColumns()
+
+    def send() -> None:
+        batch = columns.to_batch()
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, SCHEMA) as stream:
+            stream.write_batch(batch)
+        pipe.send_bytes(b"B" + sink.getvalue().to_pybytes())
+
+    try:
+        while True:
+            with next_shard.get_lock():
+                shard = next_shard.value
+                next_shard.value += 1
+            if shard >= len(shards):
+                break
+            stack = [shards[shard]]
+            next_id = (shard + 1) << _SHARD_ID_BITS
+            while stack:
+                next_id = _visit(stack.pop(), stack, next_id, columns, send, batch_rows,
+                                 max_depth, None)
+        if len(columns):
+            send()
+        pipe.send_bytes(b"D")
+    except Exception as exc:  # e.g. the shard's root vanished: the owner reports it
+        pipe.send_bytes(b"E" + (str(exc) or type(exc).__name__).encode())
+    finally:
+        pipe.close()
 
 
 def _tuple_descent_problem(st: _StatTuple, chain: _Chain, depth: int,
@@ -580,15 +703,17 @@ def scan_drive(
     on_rows: Callable[[int], None] | None = None,
     source: SmbSource | None = None,
     compiled: bool | None = None,
+    processes: int = 1,
 ) -> ScanResult:
     """Scan one person's home directory into a new complete inventory file: a local
     path, or with ``source`` a path on that SMB server (``share/folder`` or UNC).
 
     A local scan lists folders with the compiled lister when it is built (``compiled``
-    None), or as told; both give the same inventory."""
+    None), or as told; both give the same inventory. With ``processes`` over 1 (and the
+    compiled lister) the tree is split over that many processes (``walk_split``)."""
     written = _write_inventory(person_key, upn, home, data_dir, clock, batch_rows=batch_rows,
                                max_depth=max_depth, before_stat=before_stat, on_rows=on_rows,
-                               source=source, compiled=compiled)
+                               source=source, compiled=compiled, split=processes)
     return written.complete()
 
 
@@ -628,6 +753,7 @@ def _write_inventory(
     on_rows: Callable[[int], None] | None,
     source: SmbSource | None,
     compiled: bool | None,
+    split: int = 1,
 ) -> _WrittenInventory:
     if source is None:
         root = os.fsdecode(os.fspath(home)).rstrip("/") or "/"
@@ -663,15 +789,21 @@ def _write_inventory(
             _CompiledColumns() if use_compiled else _Columns())
         with pq.ParquetWriter(temp, SCHEMA.with_metadata(meta), **_WRITE_OPTIONS) as writer:
 
-            def flush() -> None:
-                batch = columns.to_batch()
+            def write(batch: pa.RecordBatch) -> None:
                 counts.add(batch)
                 writer.write_batch(batch)
-                columns.reset()
                 if on_rows is not None:
                     on_rows(batch.num_rows)
 
-            if isinstance(columns, _CompiledColumns):
+            def flush() -> None:
+                batch = columns.to_batch()
+                columns.reset()
+                write(batch)
+
+            if isinstance(columns, _CompiledColumns) and split > 1 and before_stat is None:
+                walk_split(root, columns, flush, write, processes=split,
+                           batch_rows=batch_rows, max_depth=max_depth)
+            elif isinstance(columns, _CompiledColumns):
                 walk_compiled(root, columns, flush, batch_rows=batch_rows,
                               max_depth=max_depth, before_stat=before_stat)
             elif source is None:
@@ -879,6 +1011,9 @@ def scan_drives(
 
     if progress is not None:
         progress.start(len(drives), "scanning drives")
+    if len(drives) == 1 and processes > 1 and source is None:
+        return [_scan_one_split(drives[0], data_dir, clock, processes, progress, batch_rows,
+                                max_depth, compiled)]
     context = multiprocessing.get_context("fork")
     next_index = context.Value("q", 0)
     messages: Any = context.Queue()
@@ -920,6 +1055,28 @@ def scan_drives(
     if progress is not None:
         progress.finish()
     return [results[i] for i in range(len(drives))]
+
+
+def _scan_one_split(drive: DriveToScan, data_dir: Path, clock: Clock, processes: int,
+                    progress: Progress | None, batch_rows: int, max_depth: int,
+                    compiled: bool | None) -> ScanResult | ScanFailure:
+    """A single drive: split over the processes, so one person's large drive uses them
+    all (a drive-per-process pool would leave all but one idle)."""
+    result: ScanResult | ScanFailure
+    try:
+        result = scan_drive(drive.person_key, drive.upn, drive.home, data_dir, clock,
+                            batch_rows=batch_rows, max_depth=max_depth, compiled=compiled,
+                            processes=processes)
+    except ScanInterrupted:
+        raise
+    except KeyboardInterrupt:
+        raise ScanInterrupted("the scan was interrupted after 0 of 1 drives", [None]) from None
+    except Exception as exc:  # refused, gone: reported as for any drive
+        result = _failure(drive, exc)
+    if progress is not None:
+        progress.advance(1, entries=getattr(result, "entries", 0))
+        progress.finish()
+    return result
 
 
 def _in_order(results: dict[int, ScanResult | ScanFailure], drives: list[DriveToScan]
