@@ -1,6 +1,7 @@
 """Scan benchmark: our scan to Parquet against ``find -printf`` over the same warm tree.
 
     PYTHONPATH=src python bench/bench_scan.py [--files 1000000] [--processes 2]
+                                              [--lister auto|python]
 
 The tree (home folders of many people, small empty files in nested folders, as an H:
 share looks) is built once under ``~/.cache/mobilise-bench`` and reused. Both walks run
@@ -20,7 +21,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mobilise.drives.scan import DriveToScan, scan_drives
+from mobilise.drives.scan import DriveToScan, compiled_lister_available, scan_drives
 
 FILES_PER_FOLDER = 50
 
@@ -69,13 +70,14 @@ def time_find(root: Path) -> tuple[float, float]:
     return time.perf_counter() - started, _children_cpu() - cpu
 
 
-def time_scan(root: Path, processes: int) -> tuple[float, float, int]:
+def time_scan(root: Path, processes: int, compiled: bool | None) -> tuple[float, float, int]:
     drives = [DriveToScan(p.name, f"{p.name}@example.police.uk", str(p))
               for p in sorted(root.iterdir()) if p.is_dir()]
     with tempfile.TemporaryDirectory() as data:
         cpu = _children_cpu()  # the pool's processes are waited for when it shuts down
         started = time.perf_counter()
-        results = scan_drives(drives, Path(data), _Clock(), processes=processes)
+        results = scan_drives(drives, Path(data), _Clock(), processes=processes,
+                              compiled=compiled)
         elapsed = time.perf_counter() - started
         cpu = _children_cpu() - cpu
     entries = sum(getattr(r, "entries", 0) for r in results)
@@ -89,13 +91,16 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "mobilise-bench")
+    parser.add_argument("--lister", choices=("auto", "python"), default="auto",
+                        help="auto: the compiled lister where built; python: the fallback")
     args = parser.parse_args()
+    compiled = False if args.lister == "python" else None
     root = args.cache / f"tree-{args.files}-{args.people}"
     build_tree(root, args.files, args.people)
     entries_on_disk = int(subprocess.run(["find", str(root), "-mindepth", "2", "-printf", "."],
                                          capture_output=True, check=True).stdout.__len__())
     time_find(root)  # warm the caches
-    time_scan(root, args.processes)
+    time_scan(root, args.processes, compiled)
     # Alternate the two and keep each one's best: other work on the machine only ever
     # slows a run down, so the best of a few is the fairest single figure.
     find_s = find_cpu = scan_s = scan_cpu = float("inf")
@@ -103,7 +108,7 @@ def main() -> None:
     for _ in range(args.rounds):
         wall, cpu = time_find(root)
         find_s, find_cpu = min(find_s, wall), min(find_cpu, cpu)
-        wall, cpu, entries = time_scan(root, args.processes)
+        wall, cpu, entries = time_scan(root, args.processes, compiled)
         scan_s, scan_cpu = min(scan_s, wall), min(scan_cpu, cpu)
     if entries != entries_on_disk:
         raise SystemExit(f"scan saw {entries} entries, find saw {entries_on_disk}")
@@ -112,7 +117,8 @@ def main() -> None:
     print(f"find -printf      {find_s:6.2f} s  {entries / find_s:10,.0f} entries/s  "
           f"CPU {find_cpu:5.2f} s")
     print(f"scan to Parquet   {scan_s:6.2f} s  {entries / scan_s:10,.0f} entries/s  "
-          f"CPU {scan_cpu:5.2f} s  ({args.processes} processes)")
+          f"CPU {scan_cpu:5.2f} s  ({args.processes} processes, lister "
+          f"{'compiled' if args.lister == 'auto' and compiled_lister_available() else 'python'})")
     print(f"ratio (find time / scan time): {find_s / scan_s:.2f}  (target >= 1.0)")
     print(f"CPU per entry, scan / find: {scan_cpu / find_cpu:.2f}  (below "
           f"{args.processes} means the scan wins on {args.processes} otherwise idle cores)")

@@ -13,6 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PASSWORD = "mobilise-test-pw"
+# Samba's own table (vfs_fruit's catia mappings): each character Windows forbids in a
+# name, as the private-use character Apple and Microsoft's Services for Mac use for it.
+PRIVATE_USE_MAPPINGS = ",".join(
+    [f"0x{c:02x}:0x{0xF000 + c:04x}" for c in range(1, 0x20)]
+    + [f"0x{ord(c):02x}:0x{0xF020 + i:04x}" for i, c in enumerate('"*:<>?\\|')])
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,21 @@ def start_samba(base: Path, share_root: Path) -> tuple[Samba, subprocess.Popen[b
   browseable = yes
   follow symlinks = yes
   wide links = yes
+[faithful]
+  # The same folder, shared so that names Windows forbids reach the client faithfully:
+  # no 8.3 mangling, and each forbidden character as its private-use character.
+  path = {share_root}
+  read only = no
+  vfs objects = catia
+  catia:mappings = {PRIVATE_USE_MAPPINGS}
+  mangled names = no
+  follow symlinks = yes
+  wide links = yes
+[verbatim]
+  # The same folder with mangling off alone: every name as it is stored.
+  path = {share_root}
+  read only = yes
+  mangled names = no
 """)
     subprocess.run(["smbpasswd", "-c", str(conf), "-a", "-s", "root"],
                    input=f"{PASSWORD}\n{PASSWORD}\n".encode(), check=True,

@@ -21,7 +21,9 @@ from mobilise.drives.scan import (
     TEMP_SUFFIX,
     DriveToScan,
     ScanFailure,
+    ScanInterrupted,
     ScanResult,
+    compiled_lister_available,
     inventories,
     inventory_metadata,
     latest_inventory,
@@ -32,9 +34,16 @@ from tests.drives.conftest import CROWDED_ITEMS, EXPECTED, NOBODY, ProblemTree
 
 UPN = "jo.bloggs@example.police.uk"
 CLOCK = FixedClock(datetime(2026, 11, 22, 9, 0, tzinfo=UTC))
+# Both listers: the pure-Python walk (the reference) and the compiled one when built.
+LISTERS = [
+    pytest.param(False, id="python"),
+    pytest.param(True, id="compiled", marks=pytest.mark.skipif(
+        not compiled_lister_available(), reason="the compiled lister is not built")),
+]
 
 
-def _scan_as_nobody(tree: ProblemTree, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _scan_as_nobody(tree: ProblemTree, queue: multiprocessing.Queue,  # type: ignore[type-arg]
+                    compiled: bool) -> None:
     """Runs in a forked child: drop root (root reads chmod 000 folders regardless), prove
     the locked folder is really unreadable now, then scan, deleting a file mid-scan."""
     try:
@@ -53,16 +62,16 @@ def _scan_as_nobody(tree: ProblemTree, queue: multiprocessing.Queue) -> None:  #
                 os.unlink(path)
 
         result = scan_drive("p1", UPN, tree.home, tree.data_dir, CLOCK, batch_rows=1000,
-                            before_stat=delete_mid_scan)
+                            before_stat=delete_mid_scan, compiled=compiled)
         queue.put(("ok", str(result.inventory)))
     except BaseException as exc:  # reported to the parent, which fails the test
         queue.put(("error", repr(exc)))
 
 
-def _scan_unprivileged(tree: ProblemTree) -> Path:
+def _scan_unprivileged(tree: ProblemTree, compiled: bool) -> Path:
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
-    child = context.Process(target=_scan_as_nobody, args=(tree, queue))
+    child = context.Process(target=_scan_as_nobody, args=(tree, queue, compiled))
     child.start()
     status, value = queue.get(timeout=120)
     child.join(30)
@@ -70,9 +79,10 @@ def _scan_unprivileged(tree: ProblemTree) -> Path:
     return Path(value)
 
 
-def test_problem_tree_scans_and_every_problem_has_the_right_kind(problem_tree):
+@pytest.mark.parametrize("compiled", LISTERS)
+def test_problem_tree_scans_and_every_problem_has_the_right_kind(problem_tree, compiled):
     assert os.geteuid() == 0, "the tree is built as root and scanned as nobody"
-    inventory = _scan_unprivileged(problem_tree)
+    inventory = _scan_unprivileged(problem_tree, compiled)
     table = pq.read_table(inventory)
     rows = {r["path"]: r for r in table.to_pylist()}
     assert rows[b"Locked"]["error"] == "permission_denied"
@@ -98,6 +108,30 @@ def test_problem_tree_scans_and_every_problem_has_the_right_kind(problem_tree):
     assert person.files == len([r for r in rows.values() if r["kind"] == "file"])
     assert person.files > CROWDED_ITEMS
     assert person.fits_quota  # the 251 GB sparse file still fits in 1 TB
+
+
+@pytest.mark.skipif(not compiled_lister_available(), reason="the compiled lister is not built")
+def test_both_listers_give_the_same_inventory(problem_tree):
+    """Every column of every row, on the tree of strange entries (scanned as root, so the
+    locked folder is read too), in small batches so rows cross batch boundaries."""
+    home = os.fsencode(problem_tree.home)
+    # Extensions lower-cased by Unicode rules, and names below a folder that is not UTF-8.
+    os.mkdir(os.path.join(home, b"\xff\xfeOld"))
+    for rel in ("Letters/photo.ÉTÉ".encode(), b"Letters/x.D\xc9", b"\xff\xfeOld/inner.DOC"):
+        with open(os.path.join(home, rel), "wb") as fh:
+            fh.write(b"abc")
+    # A first listing may update the folders' access times (relatime); read them once.
+    scan_drive("p0", UPN, problem_tree.home, problem_tree.data_dir, CLOCK, compiled=False)
+    tables = []
+    for person, compiled in (("p1", False), ("p2", True)):
+        result = scan_drive(person, UPN, problem_tree.home, problem_tree.data_dir, CLOCK,
+                            batch_rows=777, compiled=compiled)
+        tables.append(pq.read_table(result.inventory).sort_by("id"))
+    python, compiled_table = tables
+    assert python.num_rows > CROWDED_ITEMS
+    assert python.schema.equals(compiled_table.schema)
+    for column in python.column_names:
+        assert python[column].equals(compiled_table[column]), column
 
 
 def test_scan_metadata_and_counts(tmp_path):
@@ -242,6 +276,124 @@ def test_scan_many_people_in_processes_with_progress(tmp_path):
     assert "does not exist" in results[3].reason  # type: ignore[union-attr]
     assert progress.total == 4 and progress.done == 4 and progress.finished
     assert progress.stats["entries"] == sum(r.entries for r in results[:3])  # type: ignore[union-attr]
+
+
+def _many_files(home: Path, count: int) -> None:
+    home.mkdir(parents=True)
+    fd = os.open(home, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for i in range(count):
+            os.close(os.open(f"{i}.txt", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd))
+    finally:
+        os.close(fd)
+
+
+def test_a_killed_scanning_process_raises_scan_interrupted_and_leaves_nothing_partial(
+        tmp_path):
+    import threading
+
+    drives = []
+    for n in range(4):
+        _many_files(tmp_path / f"h{n}", 20_000)
+        drives.append(DriveToScan(f"p{n}", f"p{n}@example.police.uk", str(tmp_path / f"h{n}")))
+    data = tmp_path / "data"
+    killed: list[int] = []
+
+    def kill_the_first_scanner() -> None:
+        deadline = time.monotonic() + 30
+        while not killed and time.monotonic() < deadline:
+            for child in multiprocessing.active_children():
+                if child.name == "scan-0" and child.pid:
+                    os.kill(child.pid, signal.SIGKILL)
+                    killed.append(child.pid)
+            time.sleep(0.001)
+
+    killer = threading.Thread(target=kill_the_first_scanner)
+    killer.start()
+    try:
+        with pytest.raises(ScanInterrupted) as raised:
+            scan_drives(drives, data, SystemClock(), processes=2)
+    finally:
+        killer.join()
+    assert killed
+    assert "exit code -9" in str(raised.value)
+    reported = raised.value.results
+    assert len(reported) == 4 and None in reported
+    for drive, result in zip(drives, reported, strict=True):
+        complete = inventories(data, drive.person_key)
+        if isinstance(result, ScanResult):
+            assert complete == [result.inventory]
+        for inventory in complete:  # whatever reads as complete is complete
+            assert pq.read_metadata(inventory).num_rows == 20_000
+    assert not any(isinstance(r, ScanFailure) for r in reported)
+
+    again = scan_drives(drives, data, SystemClock(), processes=2)
+    assert [r.entries for r in again] == [20_000] * 4  # type: ignore[union-attr]
+    for drive in drives:  # no temp file of the killed scan is left behind
+        assert list((data / "inventory" / drive.person_key).glob(f".*{TEMP_SUFFIX}")) == []
+
+
+def _split_tree(home: Path, folders: int, files: int) -> None:
+    for f in range(folders):
+        _many_files(home / f"top{f}" / "inner", files)
+        (home / f"top{f}" / "note.txt").write_bytes(b"abc")
+    (home / "root.txt").write_bytes(b"x")
+    os.symlink("..", home / "up")
+    os.mkfifo(home / "pipe")
+
+
+@pytest.mark.skipif(not compiled_lister_available(), reason="the compiled lister is not built")
+def test_one_large_drive_split_over_processes_gives_the_same_inventory(tmp_path):
+    home = tmp_path / "home"
+    _split_tree(home, 40, 50)
+    scan_drive("p0", UPN, home, tmp_path / "data", CLOCK)  # folders' access times settle
+    results = [scan_drive(f"p{n}", UPN, home, tmp_path / "data", CLOCK, processes=n,
+                          batch_rows=300) for n in (1, 2)]
+    one, split = (pq.read_table(r.inventory).sort_by("path") for r in results)
+    assert split.num_rows == one.num_rows == 40 * 53 + 3
+    for column in one.column_names:
+        if column not in ("id", "parent_id"):  # numbered per shard when split
+            assert one[column].equals(split[column]), column
+    paths = dict(zip(split["id"].to_pylist(), split["path"].to_pylist(), strict=True))
+    assert len(paths) == split.num_rows  # ids unique
+    for parent_id, path in zip(split["parent_id"].to_pylist(), split["path"].to_pylist(),
+                               strict=True):
+        parent = path.rpartition(b"/")[0]
+        assert paths.get(parent_id, b"") == parent  # -1 (the root) for top-level entries
+    assert (results[1].files, results[1].errors) == (results[0].files, results[0].errors)
+    # scan_drives splits a single drive over its processes
+    (only,) = scan_drives([DriveToScan("p3", UPN, str(home))], tmp_path / "data", CLOCK,
+                          processes=2)
+    assert isinstance(only, ScanResult) and only.entries == one.num_rows
+
+
+@pytest.mark.skipif(not compiled_lister_available(), reason="the compiled lister is not built")
+def test_a_killed_split_helper_raises_scan_interrupted_and_leaves_nothing_complete(tmp_path):
+    import threading
+
+    home = tmp_path / "home"
+    _split_tree(home, 40, 1000)
+    killed: list[int] = []
+
+    def kill_a_helper() -> None:
+        deadline = time.monotonic() + 30
+        while not killed and time.monotonic() < deadline:
+            for child in multiprocessing.active_children():
+                if child.name == "scan-split-0" and child.pid:
+                    os.kill(child.pid, signal.SIGKILL)
+                    killed.append(child.pid)
+            time.sleep(0.001)
+
+    killer = threading.Thread(target=kill_a_helper)
+    killer.start()
+    try:
+        with pytest.raises(ScanInterrupted, match="exit code -9"):
+            scan_drives([DriveToScan("p1", UPN, str(home))], tmp_path / "data", CLOCK,
+                        processes=2)
+    finally:
+        killer.join()
+    assert inventories(tmp_path / "data", "p1") == []
+    assert list((tmp_path / "data" / "inventory" / "p1").glob(f".*{TEMP_SUFFIX}")) == []
 
 
 def test_an_empty_home_scans_and_assesses_to_nothing(tmp_path):

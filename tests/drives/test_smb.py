@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -10,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from mobilise.core.clock import SystemClock
-from mobilise.drives.assess import DriveInventory, assess
+from mobilise.drives.assess import DriveInventory, FindingKind, assess
 from mobilise.drives.scan import DriveToScan, ScanFailure, ScanResult, scan_drive, scan_drives
-from mobilise.drives.smb_source import SmbSource, list_smb_homes
+from mobilise.drives.smb_source import SmbSource, list_smb_homes, original_name
 from tests.drives.samba import Samba, start_samba, stop_samba
 
 
@@ -116,3 +117,79 @@ def test_register_scan_over_smb_with_discovery(samba, sqlite_settings, tmp_path)
     finally:
         session.rollback()
         session.close()
+
+
+# Names Windows forbids (stored as they are on the Linux file system under the share).
+FORBIDDEN = {"a:b.txt": "invalid_characters", "pipe|x.txt": "invalid_characters",
+             'quo"te.txt': "invalid_characters", "bell\x07.txt": "invalid_characters",
+             "what?.docx": "invalid_characters", "star*.txt": "invalid_characters",
+             "trail.": "trailing_period", "trail ": "leading_or_trailing_space"}
+
+
+def _forbidden_home(samba: Samba, name: str) -> None:
+    home = samba.root / name
+    home.mkdir()
+    for file_name in [*FORBIDDEN, "ok.txt", "back\\slash.txt"]:
+        (home / file_name).write_bytes(b"x")
+
+
+def _scan_names(samba: Samba, tmp_path, share_path: str, *, map_names: bool = False
+                ) -> tuple[set[str], list[dict]]:
+    source = SmbSource("127.0.0.1", samba.port, samba.username, samba.password,
+                       map_private_names=map_names)
+    result = scan_drive("p1", "jo@example.police.uk", share_path, tmp_path, SystemClock(),
+                        source=source)
+    names = {r["name"] for r in pq.read_table(result.inventory).to_pylist()}
+    found = assess([DriveInventory("p1", "jo@example.police.uk", result.inventory)],
+                   quota_bytes=1024)
+    return names, found.findings.to_pylist()
+
+
+def test_a_default_share_mangles_forbidden_names_and_the_assessment_warns(samba, tmp_path):
+    _forbidden_home(samba, "mangled")
+    names, findings = _scan_names(samba, tmp_path, "home/mangled")
+    made_up = names - {"ok.txt"}
+    assert len(made_up) == len(FORBIDDEN) + 1  # every forbidden name, and the backslash
+    assert all(re.fullmatch(r"[0-9A-Z_]{6}~[0-9A-Z_](\.[0-9A-Z_]{1,3})?", n) for n in made_up)
+    assert {(f["name"], f["finding"]) for f in findings} == {
+        (n, "mangled_name") for n in made_up}
+    assert FindingKind.MANGLED_NAME.action.value == "warning"
+
+
+def test_catia_with_mangling_off_shows_names_faithfully_once_mapped_back(samba, tmp_path):
+    _forbidden_home(samba, "catia")
+    shown, _ = _scan_names(samba, tmp_path / "shown", "faithful/catia")
+    names, findings = _scan_names(samba, tmp_path / "mapped", "faithful/catia", map_names=True)
+    assert names == set(FORBIDDEN) | {"ok.txt", "back\\slash.txt"}
+    assert {"a\uf022b.txt", "bell\uf007.txt", "what\uf025.docx"} <= shown  # private use
+    assert {original_name(n) for n in shown} == names
+    assert {(f["name"], f["finding"]) for f in findings} == {
+        *FORBIDDEN.items(), ("back\\slash.txt", "invalid_characters")}
+
+
+def test_over_smb_a_name_that_is_not_utf8_is_unseen_and_on_catia_hides_what_follows(
+        samba, tmp_path):
+    """Samba cannot show a name in a legacy encoding at all; on a catia share its listing
+    also stops there, so every entry after it (in directory order) is missing too. This
+    is why docs/drives.md recommends mangling off without catia, and a POSIX scan for
+    legacy names."""
+    home = samba.root / "legacy"
+    home.mkdir()
+    for i in range(12):
+        (home / f"f{i}.txt").write_bytes(b"x")
+    (home / os.fsdecode(b"caf\xe9.txt")).write_bytes(b"x")
+    order = os.listdir(os.fsencode(home))
+    before = {os.fsdecode(n) for n in order[:order.index(b"caf\xe9.txt")]}
+    every = {os.fsdecode(n) for n in order} - {os.fsdecode(b"caf\xe9.txt")}
+    verbatim, _ = _scan_names(samba, tmp_path / "v", "verbatim/legacy")
+    catia, _ = _scan_names(samba, tmp_path / "c", "faithful/legacy")
+    assert verbatim == every
+    assert catia == before
+
+
+def test_mangling_off_alone_shows_every_name_as_stored(samba, tmp_path):
+    _forbidden_home(samba, "verbatim")
+    names, findings = _scan_names(samba, tmp_path, "verbatim/verbatim")
+    assert names == set(FORBIDDEN) | {"ok.txt", "back\\slash.txt"}
+    assert {(f["name"], f["finding"]) for f in findings} == {
+        *FORBIDDEN.items(), ("back\\slash.txt", "invalid_characters")}

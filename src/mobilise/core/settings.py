@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     broker_url: str = "redis://127.0.0.1:6379/0"
     worker_visibility_timeout: int = Field(
         default=3600, description="seconds before a dead worker's task is delivered again")
+    smb_map_private_names: bool = Field(
+        default=False,
+        description="SMB scans: read Samba's private-use characters (catia/fruit, U+F001-"
+                    "U+F027) as the characters Windows forbids that they stand for")
 
     # --- SIM carriers (bar and unbar requests by e-mail) -------------------------------
     carrier_addresses: dict[str, str] = Field(

@@ -65,6 +65,7 @@ class FindingKind(StrEnum):
     UNREADABLE = "unreadable"
     FOLDER_TOO_MANY_ITEMS = "folder_too_many_items"
     FILES_SUFFIX_FOLDER = "files_suffix_folder"
+    MANGLED_NAME = "mangled_name"
 
     @property
     def action(self) -> Action:
@@ -82,7 +83,8 @@ _RENAMED = {
     FindingKind.TILDE_FOLDER, FindingKind.CASE_COLLISION, FindingKind.NAME_TOO_LONG,
     FindingKind.NAME_NOT_UTF8,
 }
-_WARNED = {FindingKind.FOLDER_TOO_MANY_ITEMS, FindingKind.FILES_SUFFIX_FOLDER}
+_WARNED = {FindingKind.FOLDER_TOO_MANY_ITEMS, FindingKind.FILES_SUFFIX_FOLDER,
+           FindingKind.MANGLED_NAME}
 _ACTIONS = {
     kind: Action.RENAME if kind in _RENAMED else Action.WARNING if kind in _WARNED
     else Action.CANNOT_MOVE
@@ -112,6 +114,7 @@ _EXPLANATIONS = {
     FindingKind.UNREADABLE: "the scan could not read it (I/O error)",
     FindingKind.FOLDER_TOO_MANY_ITEMS: f"over {MAX_FOLDER_ITEMS:,} items in one folder; OneDrive listings become unreliable",  # noqa: E501
     FindingKind.FILES_SUFFIX_FOLDER: "folders ending _files or _file may fail to migrate (saved web pages)",  # noqa: E501
+    FindingKind.MANGLED_NAME: "looks like an 8.3 name the SMB server made up (ABCDEF~1.TXT) for a name Windows forbids; the real name is not known: scan through a share with mangled names = no",  # noqa: E501
 }
 
 
@@ -167,6 +170,13 @@ def _sql_list(values: Sequence[str]) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
+# Samba's hash2 mangled names (and Windows short names): up to six characters, a tilde,
+# one more, and up to three of the extension, all upper case from the 8.3 alphabet.
+_MANGLED_CHARACTER = "[0-9A-Z_!#$%@-]"
+MANGLED_NAME_PATTERN = (f"^{_MANGLED_CHARACTER}{{1,6}}~{_MANGLED_CHARACTER}"
+                        f"(\\.{_MANGLED_CHARACTER}{{1,3}})?$")
+
+
 def _invalid_character_class() -> str:
     # RE2 class; SQL string literals keep backslashes as they are.
     return '["*:<>?/\\\\|\\x01-\\x1F\\x7F]'
@@ -194,6 +204,7 @@ def _row_rules_sql() -> str:
         (k.SPECIAL_FILE, "kind = 'special'"),
         (k.FILES_SUFFIX_FOLDER, "kind = 'folder' AND (ends_with(lower(name), '_files') "
                                 "OR ends_with(lower(name), '_file'))"),
+        (k.MANGLED_NAME, f"regexp_full_match(name, '{MANGLED_NAME_PATTERN}')"),
     ]
     cases = [f"CASE WHEN {cond} THEN '{kind.value}' END" for kind, cond in rules]
     errors = [k.PERMISSION_DENIED, k.VANISHED, k.TOO_DEEP, k.LOOP, k.UNREADABLE]
@@ -207,7 +218,7 @@ def _candidate_sql() -> str:
     name_rules = (
         "(?i)" + _invalid_character_class()
         + r"|^ | $|\.$|^~|_vti_|_files?$|^forms$|^\.lock$|^desktop\.ini$"
-        + f"|^({devices})(\\.|$)"
+        + f"|^({devices})(\\.|$)|~"
     )
     return (
         f"regexp_matches(name, '{name_rules}') OR NOT utf8 "

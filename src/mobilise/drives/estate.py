@@ -41,7 +41,8 @@ def smb_source(settings: Settings) -> SmbSource:
     if not settings.smb_server or not settings.smb_share:
         raise InvalidInput("--source smb needs smb_server and smb_share in the settings")
     password = settings.smb_password.get_secret_value() if settings.smb_password else None
-    return SmbSource(settings.smb_server, settings.smb_port, settings.smb_username, password)
+    return SmbSource(settings.smb_server, settings.smb_port, settings.smb_username, password,
+                     map_private_names=settings.smb_map_private_names)
 
 
 def discover(settings: Settings, people: Sequence[Person], *,

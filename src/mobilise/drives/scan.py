@@ -15,6 +15,12 @@ batch, the stack of folders still to visit and the largest single folder, never 
 size of the tree. Symlinks are recorded, never followed.
 Anything strange about an entry becomes a value in its ``error`` column, never an
 exception out of the scan.
+
+Where the optional compiled lister (``_lister.c``, built at install when a C compiler is
+there) is available, each folder is listed by it straight into column buffers that
+become Arrow arrays without a Python object per entry: CPython's DirEntry and stat_result
+cost more than the system calls themselves. The walk's decisions stay in Python either
+way, and tests hold both listers to the same inventory.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import fcntl
 import os
 import secrets
 import stat
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
@@ -31,16 +38,22 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mobilise.core.clock import Clock
-from mobilise.core.errors import Conflict, InvalidInput, NotFound
+from mobilise.core.errors import Conflict, InvalidInput, MobiliseError, NotFound
 from mobilise.core.progress import Progress
 
 if TYPE_CHECKING:
     from mobilise.drives.smb_source import SmbSource
+
+try:  # the compiled lister is optional: without a C compiler the Python walk does it all
+    from mobilise.drives import _lister  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - depends on how the package was built
+    _lister = None
 
 INVENTORY_DIR = "inventory"
 TEMP_SUFFIX = ".parquet.tmp"
@@ -62,6 +75,10 @@ KIND_FILE = "file"
 KIND_FOLDER = "folder"
 KIND_SYMLINK = "symlink"
 KIND_SPECIAL = "special"
+# Codes the compiled lister uses, in its order (_lister.c: K_* and E_*).
+KINDS = (KIND_FILE, KIND_FOLDER, KIND_SYMLINK, KIND_SPECIAL)
+ERRORS = (None, ScanError.PERMISSION_DENIED, ScanError.VANISHED, ScanError.TOO_DEEP,
+          ScanError.LOOP, ScanError.UNREADABLE)
 
 
 SCHEMA = pa.schema(
@@ -364,6 +381,295 @@ def _descent_problem(st: os.stat_result, chain: _Chain, depth: int, max_depth: i
     return None
 
 
+# --- the compiled lister ------------------------------------------------------------------
+_F_STAT, _F_NAME_UTF8, _F_EXT = 1, 2, 8  # row flags (_lister.c: F_*)
+_KIND_NAMES = pa.array(KINDS, pa.string())
+_ERROR_NAMES = pa.array([e and str(e) for e in ERRORS], pa.string())
+
+
+def compiled_lister_available() -> bool:
+    return _lister is not None
+
+
+class _CompiledColumns:
+    """Column buffers filled by the compiled lister; same batches as ``_Columns`` gives.
+
+    Every column but the text of names that are not UTF-8 is wrapped from the lister's
+    buffers as it is, with no conversion per row."""
+
+    def __init__(self) -> None:
+        if _lister is None:
+            raise RuntimeError("the compiled lister is not built")
+        self.rows = _lister.Batch()
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def reset(self) -> None:
+        """Nothing to do: ``to_batch`` takes the rows out."""
+
+    def to_batch(self) -> pa.RecordBatch:
+        b = self.rows.take()
+        n = b["rows"]
+        flags = np.frombuffer(b["flags"], np.uint8)
+        stat_valid = None
+        if b["without_stat"]:
+            stat_valid = pa.py_buffer(np.packbits((flags & _F_STAT) != 0, bitorder="little"))
+
+        def fixed(kind: pa.DataType, key: str, valid: Any = None) -> pa.Array:
+            return pa.Array.from_buffers(kind, n, [valid, pa.py_buffer(b[key])])
+
+        def varying(kind: pa.DataType, key: str, valid: Any = None) -> pa.Array:
+            return pa.Array.from_buffers(kind, n, [valid, pa.py_buffer(b[key + "_off"]),
+                                                   pa.py_buffer(b[key + "_data"])])
+
+        path_bin = varying(pa.binary(), "path")
+        if b["bad_text"]:
+            path_text = pa.array([p.decode("utf-8", "backslashreplace")
+                                  for p in path_bin.to_pylist()], pa.string())
+            name = pa.array([p.decode("utf-8", "backslashreplace")
+                             for p in varying(pa.binary(), "name").to_pylist()], pa.string())
+            utf8 = pa.array((flags & _F_NAME_UTF8) != 0, pa.bool_())
+        else:
+            path_text = varying(pa.string(), "path")
+            name = varying(pa.string(), "name")
+            utf8 = pa.array(np.ones(n, np.bool_), pa.bool_())
+        kinds = pc.take(_KIND_NAMES, fixed(pa.uint8(), "kinds"))
+        if b["slow_ext"]:  # an extension that is not ASCII: lower-cased by Unicode rules
+            ext = pc.struct_field(pc.extract_regex(name, r"[^.]\.(?P<e>[^.]+)$"), "e")
+            ext = pc.if_else(pc.equal(kinds, KIND_FILE), pc.utf8_lower(ext), None)
+        else:
+            ext_valid = pa.py_buffer(np.packbits((flags & _F_EXT) != 0, bitorder="little"))
+            ext = varying(pa.string(), "ext", ext_valid)
+        error_codes = np.frombuffer(b["errors"], np.uint8)
+        if error_codes.any():
+            errors = pc.take(_ERROR_NAMES, pa.array(error_codes, pa.uint8()))
+        else:
+            errors = pa.nulls(n, pa.string())
+        columns = [
+            fixed(pa.int64(), "ids"),
+            fixed(pa.int64(), "parents"),
+            path_bin,
+            path_text,
+            name,
+            ext,
+            utf8,
+            fixed(pa.int64(), "sizes", stat_valid),
+            _nanos_to_timestamps(fixed(pa.int64(), "ctimes", stat_valid)),
+            _nanos_to_timestamps(fixed(pa.int64(), "mtimes", stat_valid)),
+            _nanos_to_timestamps(fixed(pa.int64(), "atimes", stat_valid)),
+            fixed(pa.uint32(), "modes", stat_valid),
+            kinds,
+            fixed(pa.int32(), "depths"),
+            errors,
+        ]
+        return pa.RecordBatch.from_arrays(columns, schema=SCHEMA)
+
+
+def _nanos_to_timestamps(nanos: pa.Array) -> pa.Array:
+    return pc.divide(nanos, 1000).cast(pa.timestamp("us", tz="UTC"))
+
+
+# A folder waiting to be listed by the compiled walk: as _Pending, with byte paths and a
+# stat tuple (mode, dev, ino, size, atime_ns, mtime_ns, ctime_ns).
+_StatTuple = tuple[int, int, int, int, int, int, int]
+_PendingBytes = tuple[bytes, bytes, int, int, int, _StatTuple | None, _Chain]
+
+
+def walk_compiled(
+    root: str,
+    columns: _CompiledColumns,
+    flush: Callable[[], None],
+    *,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    before_stat: Callable[[str], None] | None = None,
+) -> None:
+    """``walk`` with each folder listed by the compiled lister: the same rows, ids and
+    decisions (the stack, loops, depth and folder rows are decided here, as in ``walk``)."""
+    stack = [_root_pending(root)]
+    next_id = 0
+    while stack:
+        next_id = _visit(stack.pop(), stack, next_id, columns, flush, batch_rows, max_depth,
+                         before_stat)
+    if len(columns):
+        flush()
+
+
+def _root_pending(root: str) -> _PendingBytes:
+    root_bytes = os.fsencode(root)
+    root_st = os.lstat(root_bytes)
+    return (root_bytes, b"", -1, -1, 0, None, (root_st.st_dev, root_st.st_ino, None))
+
+
+_FOLDER = KINDS.index(KIND_FOLDER)
+
+
+def _visit(pending: _PendingBytes, stack: list[_PendingBytes] | deque[_PendingBytes],
+           next_id: int, columns: _CompiledColumns, flush: Callable[[], None],
+           batch_rows: int, max_depth: int,
+           before_stat: Callable[[str], None] | None) -> int:
+    """List one folder: its own row, its entries' rows, its subfolders onto ``stack``.
+    Returns the next free row id."""
+    abs_dir, rel_dir, dir_id, parent_id, depth, dir_st, chain = pending
+    rows = columns.rows
+    # A row's depth is its number of path components; the root's own rows count 1.
+    row_depth = depth or 1
+    try:
+        fd = os.open(abs_dir, _OPEN_FOLDER)
+    except OSError as exc:
+        if dir_id < 0:
+            raise
+        rows.add_row(dir_id, parent_id, rel_dir, row_depth, dir_st, _FOLDER,
+                     ERRORS.index(_error_for(exc)))
+        return next_id
+    if dir_id >= 0:
+        rows.add_row(dir_id, parent_id, rel_dir, row_depth, dir_st, _FOLDER, 0)
+    prefix_abs = abs_dir + b"/"
+    prefix_rel = rel_dir + b"/" if rel_dir else b""
+    child_depth = depth + 1
+    try:
+        next_id, subfolders, failure = rows.list_folder(
+            fd, prefix_rel, prefix_abs, dir_id, child_depth, next_id, batch_rows, flush,
+            before_stat)
+    finally:
+        os.close(fd)
+    for name, sub_id, st in subfolders:
+        problem = _tuple_descent_problem(st, chain, child_depth, max_depth)
+        if problem is None:
+            stack.append((prefix_abs + name, prefix_rel + name, sub_id, dir_id,
+                          child_depth, st, (st[1], st[2], chain)))
+        else:
+            rows.add_row(sub_id, dir_id, prefix_rel + name, child_depth, st, _FOLDER,
+                         ERRORS.index(problem))
+    if failure:  # the listing broke off part-way; what was read is kept
+        rows.add_row(next_id, dir_id, rel_dir, row_depth, None, _FOLDER,
+                     ERRORS.index(_error_for(OSError(failure, os.strerror(failure)))))
+        next_id += 1
+    if len(rows) >= batch_rows:
+        flush()
+    return next_id
+
+
+# --- one large tree over several processes ------------------------------------------------
+SHARDS_PER_PROCESS = 8
+_SHARD_ID_BITS = 36  # each shard numbers its rows from (shard + 1) << 36: ids stay unique
+
+
+def walk_split(
+    root: str,
+    columns: _CompiledColumns,
+    flush: Callable[[], None],
+    write: Callable[[pa.RecordBatch], None],
+    *,
+    processes: int = 2,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+) -> None:
+    """Walk one tree with ``processes`` forked helpers, for a drive too big for one core.
+
+    This process lists the top of the tree breadth-first until there are enough folders
+    (shards) to share out, then the helpers take shards from a shared counter, walk each
+    depth-first and send their batches back over a pipe (Arrow IPC); this process
+    writes every batch with ``write``. Row ids stay unique (each shard numbers its rows
+    from its own range) and parent ids point where they should; only the order of rows
+    and ids differs from a one-process walk. A helper that dies raises ScanInterrupted.
+    """
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    queue: deque[_PendingBytes] = deque([_root_pending(root)])
+    next_id = 0
+    target = SHARDS_PER_PROCESS * processes
+    while queue and len(queue) < target:
+        next_id = _visit(queue.popleft(), queue, next_id, columns, flush, batch_rows,
+                         max_depth, None)
+    if len(columns):
+        flush()
+    shards = list(queue)
+    if not shards:
+        return
+    context = multiprocessing.get_context("fork")
+    next_shard = context.Value("q", 0)
+    helpers = []
+    for n in range(min(processes, len(shards))):
+        reader, writer = context.Pipe(duplex=False)
+        helper = context.Process(target=_split_helper, name=f"scan-split-{n}", daemon=True,
+                                 args=(shards, next_shard, writer, batch_rows, max_depth))
+        helper.start()
+        writer.close()
+        helpers.append((helper, reader))
+    try:
+        open_readers: dict[Any, Any] = {reader: helper for helper, reader in helpers}
+        while open_readers:
+            ready: list[Any] = wait(list(open_readers))
+            for reader in ready:
+                try:
+                    message = reader.recv_bytes()
+                except EOFError:
+                    helper = open_readers.pop(reader)
+                    helper.join()
+                    raise ScanInterrupted(f"a scanning process stopped ({helper.name} exit "
+                                          f"code {helper.exitcode})", [None]) from None
+                if message[:1] == b"B":
+                    write(pa.ipc.open_stream(message[1:]).read_next_batch())
+                elif message[:1] == b"E":
+                    raise OSError(message[1:].decode())
+                else:  # done
+                    open_readers.pop(reader)
+    finally:
+        for helper, reader in helpers:
+            reader.close()
+            helper.join(timeout=0 if helper.exitcode is not None else 5)
+            if helper.is_alive():
+                helper.terminate()
+                helper.join(5)
+
+
+def _split_helper(shards: list[_PendingBytes], next_shard: Any, pipe: Any, batch_rows: int,
+                  max_depth: int) -> None:
+    columns = _CompiledColumns()
+
+    def send() -> None:
+        batch = columns.to_batch()
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, SCHEMA) as stream:
+            stream.write_batch(batch)
+        pipe.send_bytes(b"B" + sink.getvalue().to_pybytes())
+
+    try:
+        while True:
+            with next_shard.get_lock():
+                shard = next_shard.value
+                next_shard.value += 1
+            if shard >= len(shards):
+                break
+            stack = [shards[shard]]
+            next_id = (shard + 1) << _SHARD_ID_BITS
+            while stack:
+                next_id = _visit(stack.pop(), stack, next_id, columns, send, batch_rows,
+                                 max_depth, None)
+        if len(columns):
+            send()
+        pipe.send_bytes(b"D")
+    except Exception as exc:  # e.g. the shard's root vanished: the owner reports it
+        pipe.send_bytes(b"E" + (str(exc) or type(exc).__name__).encode())
+    finally:
+        pipe.close()
+
+
+def _tuple_descent_problem(st: _StatTuple, chain: _Chain, depth: int,
+                           max_depth: int) -> str | None:
+    if depth >= max_depth:
+        return ScanError.TOO_DEEP
+    link = chain
+    while link is not None:
+        if link[0] == st[1] and link[1] == st[2]:
+            return ScanError.LOOP
+        link = link[2]
+    return None
+
+
 # zstd with dictionaries only where values repeat: measured smaller and faster to write
 # than the default (snappy, dictionary on every column), which spends its time trying to
 # build dictionaries of unique paths.
@@ -396,9 +702,59 @@ def scan_drive(
     before_stat: Callable[[str], None] | None = None,
     on_rows: Callable[[int], None] | None = None,
     source: SmbSource | None = None,
+    compiled: bool | None = None,
+    processes: int = 1,
 ) -> ScanResult:
     """Scan one person's home directory into a new complete inventory file: a local
-    path, or with ``source`` a path on that SMB server (``share/folder`` or UNC)."""
+    path, or with ``source`` a path on that SMB server (``share/folder`` or UNC).
+
+    A local scan lists folders with the compiled lister when it is built (``compiled``
+    None), or as told; both give the same inventory. With ``processes`` over 1 (and the
+    compiled lister) the tree is split over that many processes (``walk_split``)."""
+    written = _write_inventory(person_key, upn, home, data_dir, clock, batch_rows=batch_rows,
+                               max_depth=max_depth, before_stat=before_stat, on_rows=on_rows,
+                               source=source, compiled=compiled, split=processes)
+    return written.complete()
+
+
+@dataclass
+class _WrittenInventory:
+    """A whole inventory written under its temporary name, the person's lock still held.
+    ``complete`` makes it durable and gives it its real name; a parallel scan calls it
+    from a background thread so the next drive's walk does not wait for the disk."""
+
+    temp: Path
+    final: Path
+    lock: _person_lock
+    result: ScanResult
+
+    def complete(self) -> ScanResult:
+        try:
+            _fsync(self.temp)
+            os.replace(self.temp, self.final)
+        except BaseException:
+            self.temp.unlink(missing_ok=True)
+            raise
+        finally:
+            self.lock.release()
+        return self.result
+
+
+def _write_inventory(
+    person_key: str,
+    upn: str,
+    home: Path | str,
+    data_dir: Path,
+    clock: Clock,
+    *,
+    batch_rows: int,
+    max_depth: int,
+    before_stat: Callable[[str], None] | None,
+    on_rows: Callable[[int], None] | None,
+    source: SmbSource | None,
+    compiled: bool | None,
+    split: int = 1,
+) -> _WrittenInventory:
     if source is None:
         root = os.fsdecode(os.fspath(home)).rstrip("/") or "/"
         if not os.path.isdir(root):
@@ -414,7 +770,9 @@ def scan_drive(
     scan_id = new_scan_id(clock)
     final = folder / f"{scan_id}.parquet"
     temp = folder / f".{scan_id}{TEMP_SUFFIX}"
-    with _person_lock(folder, person_key):
+    lock = _person_lock(folder, person_key)
+    lock.acquire()
+    try:
         _remove_stale_temps(folder)
         started = clock.now()
         meta = {
@@ -425,36 +783,46 @@ def scan_drive(
             "mobilise.started": started.isoformat(),
         }
         counts = _Counts()
-        columns = _Columns()
-        try:
-            with pq.ParquetWriter(temp, SCHEMA.with_metadata(meta), **_WRITE_OPTIONS) as writer:
+        use_compiled = source is None and (
+            compiled_lister_available() if compiled is None else compiled)
+        columns: _Columns | _CompiledColumns = (
+            _CompiledColumns() if use_compiled else _Columns())
+        with pq.ParquetWriter(temp, SCHEMA.with_metadata(meta), **_WRITE_OPTIONS) as writer:
 
-                def flush() -> None:
-                    batch = columns.to_batch()
-                    counts.add(batch)
-                    writer.write_batch(batch)
-                    columns.reset()
-                    if on_rows is not None:
-                        on_rows(batch.num_rows)
+            def write(batch: pa.RecordBatch) -> None:
+                counts.add(batch)
+                writer.write_batch(batch)
+                if on_rows is not None:
+                    on_rows(batch.num_rows)
 
-                if source is None:
-                    walk(root, columns, flush, batch_rows=batch_rows, max_depth=max_depth,
-                         before_stat=before_stat)
-                else:
-                    from mobilise.drives.smb_source import walk_smb
+            def flush() -> None:
+                batch = columns.to_batch()
+                columns.reset()
+                write(batch)
 
-                    walk_smb(root, source, columns, flush, batch_rows=batch_rows,
-                             max_depth=max_depth)
-                writer.add_key_value_metadata(
-                    {"mobilise.finished": clock.now().isoformat(), **counts.as_metadata()}
-                )
-            _fsync(temp)
-            os.replace(temp, final)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-    return ScanResult(person_key, final, scan_id, counts.entries, counts.files, counts.bytes,
-                      counts.errors)
+            if isinstance(columns, _CompiledColumns) and split > 1 and before_stat is None:
+                walk_split(root, columns, flush, write, processes=split,
+                           batch_rows=batch_rows, max_depth=max_depth)
+            elif isinstance(columns, _CompiledColumns):
+                walk_compiled(root, columns, flush, batch_rows=batch_rows,
+                              max_depth=max_depth, before_stat=before_stat)
+            elif source is None:
+                walk(root, columns, flush, batch_rows=batch_rows, max_depth=max_depth,
+                     before_stat=before_stat)
+            else:
+                from mobilise.drives.smb_source import walk_smb
+
+                walk_smb(root, source, columns, flush, batch_rows=batch_rows,
+                         max_depth=max_depth)
+            writer.add_key_value_metadata(
+                {"mobilise.finished": clock.now().isoformat(), **counts.as_metadata()}
+            )
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        lock.release()
+        raise
+    return _WrittenInventory(temp, final, lock, ScanResult(
+        person_key, final, scan_id, counts.entries, counts.files, counts.bytes, counts.errors))
 
 
 class _Counts:
@@ -485,7 +853,7 @@ class _person_lock:
         self.person_key = person_key
         self.fd = -1
 
-    def __enter__(self) -> None:
+    def acquire(self) -> None:
         self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -493,8 +861,10 @@ class _person_lock:
             os.close(self.fd)
             raise Conflict(f"a scan of {self.person_key} is already running") from None
 
-    def __exit__(self, *exc: object) -> None:
-        os.close(self.fd)
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def _remove_stale_temps(folder: Path) -> None:
@@ -545,28 +915,71 @@ class ScanFailure:
     reason: str
 
 
-_row_queue: Any = None
+class ScanInterrupted(MobiliseError):
+    """A parallel scan stopped before every drive was scanned: a scanning process died
+    (killed, out of memory) or the scan was interrupted. The inventories completed before
+    it are kept (``results``, in the order given, None where a drive was not finished);
+    an unfinished one is only ever a temp file, removed by that person's next scan."""
+
+    status = 503
+
+    def __init__(self, message: str, results: list[ScanResult | ScanFailure | None]) -> None:
+        super().__init__(message)
+        self.results = results
 
 
-def _init_worker(queue: Any) -> None:
-    global _row_queue
-    _row_queue = queue
+def _failure(drive: DriveToScan, exc: BaseException) -> ScanFailure:
+    return ScanFailure(drive.person_key, drive.home, str(exc) or type(exc).__name__)
 
 
-def _scan_one(drive: DriveToScan, data_dir: Path, clock: Clock, batch_rows: int,
-              max_depth: int, source: SmbSource | None) -> ScanResult | ScanFailure:
-    queue = _row_queue
+def _scan_worker(drives: list[DriveToScan], next_index: Any, messages: Any, data_dir: Path,
+                 clock: Clock, batch_rows: int, max_depth: int,
+                 source: SmbSource | None, compiled: bool | None) -> None:
+    """One scanning process: takes the next drive until none are left. Each finished
+    inventory is made durable (fsync, rename) by a background thread while this process
+    already walks the next drive; that thread reports the result."""
+    import queue as queue_module
+    import threading
 
-    def report(rows: int) -> None:
-        if queue is not None:
-            queue.put((drive.person_key, rows))
+    pending: queue_module.SimpleQueue[tuple[int, _WrittenInventory] | None] = (
+        queue_module.SimpleQueue())
 
+    def complete_in_background() -> None:
+        while (job := pending.get()) is not None:
+            index, written = job
+            result: ScanResult | ScanFailure
+            try:
+                result = written.complete()
+            except Exception as exc:
+                result = _failure(drives[index], exc)
+            messages.put(("done", index, result))
+
+    finisher = threading.Thread(target=complete_in_background, name="scan-finisher")
+    finisher.start()
     try:
-        return scan_drive(drive.person_key, drive.upn, drive.home, data_dir, clock,
-                          batch_rows=batch_rows, max_depth=max_depth, on_rows=report,
-                          source=source)
-    except Exception as exc:  # one drive failing (refused, gone, server down) is reported
-        return ScanFailure(drive.person_key, drive.home, str(exc) or type(exc).__name__)
+        while True:
+            with next_index.get_lock():
+                index = next_index.value
+                next_index.value += 1
+            if index >= len(drives):
+                break
+            drive = drives[index]
+
+            def report(rows: int, key: str = drive.person_key) -> None:
+                messages.put(("rows", key, rows))
+
+            try:
+                written = _write_inventory(
+                    drive.person_key, drive.upn, drive.home, data_dir, clock,
+                    batch_rows=batch_rows, max_depth=max_depth, before_stat=None,
+                    on_rows=report, source=source, compiled=compiled)
+            except Exception as exc:  # one drive failing (refused, gone, server down)
+                messages.put(("done", index, _failure(drive, exc)))
+                continue
+            pending.put((index, written))
+    finally:
+        pending.put(None)
+        finisher.join()
 
 
 def scan_drives(
@@ -579,51 +992,125 @@ def scan_drives(
     batch_rows: int = DEFAULT_BATCH_ROWS,
     max_depth: int = DEFAULT_MAX_DEPTH,
     source: SmbSource | None = None,
+    compiled: bool | None = None,
 ) -> list[ScanResult | ScanFailure]:
     """Scan many people's drives, ``processes`` at a time (processes, not threads: the
     walk is CPU-bound Python and threads slow it down on few cores). Results come back
-    in the order given; a drive that cannot be scanned gives a ``ScanFailure``.
+    in the order given; a drive that cannot be scanned gives a ``ScanFailure``. If a
+    scanning process dies or the scan is interrupted, ``ScanInterrupted`` is raised once
+    the other processes are stopped. ``compiled`` is as for ``scan_drive``.
 
+    The processes are started here (forked, so they share the list of drives) and each
+    takes the next drive from a shared counter, so one slow drive never holds up others.
     Progress advances once per person, with the entries scanned so far (live, from
     every batch the workers write) and the rate in entries per second as stats.
     """
     import multiprocessing
     import queue as queue_module
     import time
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     if progress is not None:
         progress.start(len(drives), "scanning drives")
+    if len(drives) == 1 and processes > 1 and source is None:
+        return [_scan_one_split(drives[0], data_dir, clock, processes, progress, batch_rows,
+                                max_depth, compiled)]
     context = multiprocessing.get_context("fork")
-    rows: Any = context.Queue()
+    next_index = context.Value("q", 0)
+    messages: Any = context.Queue()
     results: dict[int, ScanResult | ScanFailure] = {}
     entries: dict[str, int] = {}
     started = time.monotonic()
-    with ProcessPoolExecutor(max_workers=max(1, processes), mp_context=context,
-                             initializer=_init_worker, initargs=(rows,)) as pool:
-        futures = {
-            pool.submit(_scan_one, d, data_dir, clock, batch_rows, max_depth, source): i
-            for i, d in enumerate(drives)
-        }
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            while True:
-                try:
-                    key, count = rows.get_nowait()
-                except queue_module.Empty:
-                    break
-                entries[key] = entries.get(key, 0) + count
-            for future in done:
-                result = future.result()
-                results[futures[future]] = result
-                # The result is exact; queued batch counts may still be in flight.
-                entries[result.person_key] = getattr(result, "entries", 0)
+    workers = [
+        context.Process(target=_scan_worker, name=f"scan-{n}", daemon=True,
+                        args=(drives, next_index, messages, data_dir, clock, batch_rows,
+                              max_depth, source, compiled))
+        for n in range(max(1, min(processes, len(drives))))
+    ] if drives else []
+    for worker in workers:
+        worker.start()
+    try:
+        while len(results) < len(drives):
+            try:
+                message = messages.get(timeout=0.5)
+            except queue_module.Empty:
+                _check_workers(workers, messages, results, drives)
+                continue
+            if message[0] == "rows":
+                entries[message[1]] = entries.get(message[1], 0) + message[2]
+                continue
+            _, index, result = message
+            results[index] = result
+            # The result is exact; queued batch counts may still be in flight.
+            entries[result.person_key] = getattr(result, "entries", 0)
             if progress is not None:
                 total = sum(entries.values())
                 rate = total / max(time.monotonic() - started, 1e-9)
-                progress.advance(len(done), entries=total, entries_per_s=round(rate))
-    rows.close()
+                progress.advance(1, entries=total, entries_per_s=round(rate))
+    except KeyboardInterrupt:
+        raise ScanInterrupted(f"the scan was interrupted after {len(results)} of "
+                              f"{len(drives)} drives", _in_order(results, drives)) from None
+    finally:
+        _stop(workers)
+        messages.close()
     if progress is not None:
         progress.finish()
     return [results[i] for i in range(len(drives))]
+
+
+def _scan_one_split(drive: DriveToScan, data_dir: Path, clock: Clock, processes: int,
+                    progress: Progress | None, batch_rows: int, max_depth: int,
+                    compiled: bool | None) -> ScanResult | ScanFailure:
+    """A single drive: split over the processes, so one person's large drive uses them
+    all (a drive-per-process pool would leave all but one idle)."""
+    result: ScanResult | ScanFailure
+    try:
+        result = scan_drive(drive.person_key, drive.upn, drive.home, data_dir, clock,
+                            batch_rows=batch_rows, max_depth=max_depth, compiled=compiled,
+                            processes=processes)
+    except ScanInterrupted:
+        raise
+    except KeyboardInterrupt:
+        raise ScanInterrupted("the scan was interrupted after 0 of 1 drives", [None]) from None
+    except Exception as exc:  # refused, gone: reported as for any drive
+        result = _failure(drive, exc)
+    if progress is not None:
+        progress.advance(1, entries=getattr(result, "entries", 0))
+        progress.finish()
+    return result
+
+
+def _in_order(results: dict[int, ScanResult | ScanFailure], drives: list[DriveToScan]
+              ) -> list[ScanResult | ScanFailure | None]:
+    return [results.get(i) for i in range(len(drives))]
+
+
+def _check_workers(workers: list[Any], messages: Any,
+                   results: dict[int, ScanResult | ScanFailure],
+                   drives: list[DriveToScan]) -> None:
+    """Raise ScanInterrupted when a process died, or all ended with drives unreported
+    (after reading what they sent before ending)."""
+    import queue as queue_module
+
+    dead = [w for w in workers if w.exitcode not in (None, 0)]
+    if not dead and any(w.exitcode is None for w in workers):
+        return
+    while True:  # what the processes sent before they ended still counts
+        try:
+            message = messages.get(timeout=0.2)
+        except queue_module.Empty:
+            break
+        if message[0] == "done":
+            results[message[1]] = message[2]
+    if len(results) == len(drives) and not dead:
+        return
+    codes = ", ".join(f"{w.name} exit code {w.exitcode}" for w in dead) or "processes ended"
+    raise ScanInterrupted(f"a scanning process stopped ({codes}); {len(results)} of "
+                          f"{len(drives)} drives were scanned", _in_order(results, drives))
+
+
+def _stop(workers: list[Any]) -> None:
+    for worker in workers:
+        worker.join(timeout=0 if worker.exitcode is not None else 5)
+        if worker.is_alive():
+            worker.terminate()
+            worker.join(5)

@@ -3,9 +3,19 @@
 One directory query per folder returns every child's times, size and attributes
 (FILE_ID_FULL_DIRECTORY_INFORMATION), so the walk makes no call per file. The server's
 names are Unicode (UTF-16 on the wire), so names are always valid text; creation times
-are real ones. Reparse points (symlinks, junctions) are recorded as symlinks and never
-followed; a folder whose file id is one of its ancestors' (a server-side link back up)
-is recorded as a loop.
+are real ones.
+
+Names are what the server chooses to show. By default Samba shows a name holding a
+character Windows forbids as an invented 8.3 name (``A4WTMA~A.TXT``; the assessment
+warns of these as ``mangled_name``). A share with ``mangled names = no`` shows names as
+they are; with ``vfs objects = catia`` and Samba's private-use mappings it shows each
+forbidden character as a private-use one (``:`` as U+F022), which ``map_private_names``
+reads back. Samba never shows a name that is not UTF-8 (and on a catia share, stops the
+listing there). docs/drives.md says which share settings see which names.
+
+Reparse points (symlinks, junctions) are recorded as symlinks and never followed; a
+folder whose file id is one of its ancestors' (a server-side link back up) is recorded
+as a loop.
 """
 
 from __future__ import annotations
@@ -43,6 +53,7 @@ class SmbSource:
     port: int = 445
     username: str | None = None
     password: str | None = None
+    map_private_names: bool = False
 
     def session_kwargs(self, cache: dict[str, Any]) -> dict[str, Any]:
         return {"username": self.username, "password": self.password, "port": self.port,
@@ -53,6 +64,19 @@ class SmbSource:
         if share_path.startswith("\\\\"):
             return share_path
         return f"\\\\{self.server}\\" + share_path.strip("/\\").replace("/", "\\")
+
+
+# Samba's catia/fruit table (the Services for Mac mapping): control characters 1-31 as
+# U+F001-U+F01F, and " * : < > ? \ | as U+F020-U+F027.
+PRIVATE_USE_CHARACTERS: dict[int, int] = {
+    **{0xF000 + c: c for c in range(1, 0x20)},
+    **{0xF020 + i: ord(c) for i, c in enumerate('"*:<>?\\|')},
+}
+
+
+def original_name(name: str) -> str:
+    """A name as stored, from the private-use characters a catia share shows for it."""
+    return name.translate(PRIVATE_USE_CHARACTERS)
 
 
 def _nanos(moment: datetime) -> int:
@@ -117,7 +141,8 @@ def walk_smb(
             unc, rel_dir, dir_id, parent_id, depth, dir_st, chain = stack.pop()
             try:
                 with smbclient.scandir(unc, **session) as listing:
-                    children = [(e.name, e.smb_info) for e in listing]
+                    # The name as the server sent it (DirEntry.name cuts at a backslash).
+                    children = [(e.smb_info.file_name, e.smb_info) for e in listing]
             except OSError as exc:
                 if dir_id < 0:
                     raise
@@ -127,13 +152,14 @@ def walk_smb(
             if dir_id >= 0:
                 columns.add_problem(dir_id, parent_id, rel_dir, dir_st, KIND_FOLDER, None)
             prefix_rel = rel_dir + "/" if rel_dir else ""
-            for name, info in children:
+            for shown, info in children:
+                name = original_name(shown) if source.map_private_names else shown
                 st, kind = _stat_of(info)
                 rel = prefix_rel + name
                 if kind == KIND_FOLDER:
                     problem = _descent_problem(st, chain, depth + 1, max_depth)
                     if problem is None:
-                        stack.append((unc + "\\" + name, rel, next_id, dir_id, depth + 1, st,
+                        stack.append((unc + "\\" + shown, rel, next_id, dir_id, depth + 1, st,
                                       (st.st_ino, chain)))
                     else:
                         columns.add_problem(next_id, dir_id, rel, st, kind, problem)
