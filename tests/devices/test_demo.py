@@ -20,6 +20,7 @@ from mobilise.devices.models import (
     HandsetStatus,
     KitIssue,
     LicenceSeat,
+    Sim,
 )
 from mobilise.people.models import Person, PersonStatus
 from tests.devices.fleet import Fleet, spares
@@ -45,6 +46,7 @@ def test_demo_fleet_in_proportion_to_the_decision_paper(sqlite_settings: Setting
                          .where(DeviceAction.kind == ActionKind.WIPE.value))
         bars = s.scalar(select(func.count()).select_from(DeviceAction)
                         .where(DeviceAction.kind == ActionKind.BAR_SIM.value))
+        bar_states = s.scalars(select(Sim.bar_state).where(Sim.bar_state != "none")).all()
         issue_entries = s.scalar(select(func.count()).select_from(AuditEntry)
                                  .where(AuditEntry.action == "handset.issue"))
         verify(s)
@@ -62,7 +64,9 @@ def test_demo_fleet_in_proportion_to_the_decision_paper(sqlite_settings: Setting
     assert accepted == kits == issue_entries == issued
     assert seats == by_status["issued"]
     assert len(set(holders)) == len(holders)
-    assert note.startswith(f"devices: {issued} handsets already issued (1 lost or stolen")
+    assert note.startswith(f"devices: {issued} handsets already issued (1 lost or stolen, "
+                           "wipes queued, 1 SIM bars requested, 1 confirmed)")
+    assert bar_states == ["barred"]
     assert load_devices(sqlite_settings, tmp_path, people, 1322) == \
         "devices: fleet already loaded"
 

@@ -2,7 +2,8 @@
 in proportion for smaller demos: the 10,000 handsets already issued before the rollout
 (senior officers, staff, detectives), and the 29,737 new Samsung A32s arriving in four
 supplier deliveries. A few of the issued ones (about 0.5%) have been reported lost or
-stolen, with their wipes and SIM bars queued.
+stolen: their wipes queued for Intune, their SIM bars asked of the carrier by e-mail and
+mostly confirmed.
 
 Everything goes through the same operations users run: manifests are written as CSV and
 imported through the manifest importer, handsets move along the declared lifecycle, and
@@ -15,7 +16,7 @@ from __future__ import annotations
 import csv
 import random
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -25,9 +26,10 @@ from mobilise.core.actor import Actor
 from mobilise.core.clock import FixedClock
 from mobilise.core.db import session_scope
 from mobilise.core.settings import Settings
-from mobilise.devices import handsets, manifests
+from mobilise.devices import carrier, handsets, manifests
+from mobilise.devices.carrier import EmailCarrier
 from mobilise.devices.identifiers import with_check_digit
-from mobilise.devices.models import Handset, HandsetModel, HandsetStatus
+from mobilise.devices.models import Handset, HandsetModel, HandsetStatus, Sim
 from mobilise.people.models import Person, PersonStatus, Site
 
 DEMO_ACTOR = Actor("demo")
@@ -36,6 +38,7 @@ ALREADY_ISSUED = 10_000
 NEW_HANDSETS = 29_737
 LOST_SHARE = 0.005  # about 1% of a fleet a year is lost or stolen: half a year's worth
 CARRIER = "EE"  # the existing airtime contract
+CARRIER_ADDRESS = "mobile-accounts@carrier.example"  # unless the settings name one
 ISSUED_ON = datetime(2022, 10, 3, 9, 0, tzinfo=UTC)
 REPORTED_ON = datetime(2023, 1, 16, 9, 0, tzinfo=UTC)
 
@@ -115,6 +118,23 @@ def _report_losses(session: Session, settings: Settings, rng: random.Random,
     return len(lost)
 
 
+def _bar_sims(session: Session, settings: Settings) -> tuple[int, int]:
+    """Ask the carrier to bar the lost and stolen handsets' SIMs; it has confirmed about
+    two in three of them so far (the rest show on /sims waiting for an answer)."""
+    clock = FixedClock(REPORTED_ON + timedelta(hours=2))
+    address = settings.carrier_default_address or CARRIER_ADDRESS
+    email = EmailCarrier(settings.model_copy(update={"carrier_default_address": address}),
+                         clock)
+    sent = carrier.send_bars(session, DEMO_ACTOR, clock, email)
+    confirmed = 0
+    for n, iccid in enumerate(sent.requested):
+        if n % 3 != 2:
+            sim = session.scalars(select(Sim).where(Sim.iccid == iccid)).one()
+            carrier.confirm_bar(session, DEMO_ACTOR, clock, sim, reference=f"EE-{70000 + n}")
+            confirmed += 1
+    return len(sent.requested), confirmed
+
+
 def load_devices(settings: Settings, out_dir: Path, people: int, seed: int) -> str:
     rng = random.Random(seed)
     with session_scope(settings) as s:
@@ -140,6 +160,7 @@ def load_devices(settings: Settings, out_dir: Path, people: int, seed: int) -> s
                             kit=handsets.get_kit(s, "KIT-A32"))
         s.flush()
         lost = _report_losses(s, settings, rng, stock)
+        bars, barred = _bar_sims(s, settings)
         counts: list[int] = []
         start = 1_000_000
         for n, d in enumerate(DELIVERIES):
@@ -153,4 +174,5 @@ def load_devices(settings: Settings, out_dir: Path, people: int, seed: int) -> s
     shown = ", ".join(f"{d.purchase_order} {c:,} {d.state.value.replace('_', ' ')}"
                       for d, c in zip(DELIVERIES, counts, strict=True))
     return (f"devices: {issued_n:,} handsets already issued ({lost} lost or stolen, wipes "
-            f"queued), {new_n:,} new in {len(DELIVERIES)} deliveries ({shown})")
+            f"queued, {bars} SIM bars requested, {barred} confirmed), {new_n:,} new in "
+            f"{len(DELIVERIES)} deliveries ({shown})")

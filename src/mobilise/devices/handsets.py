@@ -227,26 +227,28 @@ def issue_many(
             + "; ".join(refusals[:20]), details=refusals)
     now = clock.now()
     when = accepted_at or now
-    reasons = {h.id: f"hand-over to {p.number}; AUP {version} accepted by {method}"
-               for h, p in pairs}
+    # Plain ids first: the bulk change expires the handsets, and reading an expired
+    # attribute would cost a query per handset.
+    ids = [(h.id, p.id) for h, p in pairs]
     audit.change_many(session, actor, "handset.issue", Handset, {
         h.id: {"status": HandsetStatus.ISSUED.value, "holder_id": p.id, "issued_at": now,
                "site_id": p.site_id if p.site_id is not None else h.site_id}
-        for h, p in pairs}, reasons=reasons)
+        for h, p in pairs}, reasons={
+        h.id: f"hand-over to {p.number}; AUP {version} accepted by {method}" for h, p in pairs})
     seated = _seated(session)
     pools = iter(_free_seats(session))
-    seats = [{"pool_id": next(pools), "handset_id": h.id, "person_id": p.id,
-              "assigned_at": now, "released_at": None} for h, p in pairs if h.id not in seated]
+    seats = [{"pool_id": next(pools), "handset_id": h, "person_id": p,
+              "assigned_at": now, "released_at": None} for h, p in ids if h not in seated]
     audit.create_many(session, actor, "licence_seat.assign", LicenceSeat, seats,
                       reason="bulk hand-over")
     audit.create_many(session, actor, "acceptance.record", Acceptance, [
-        {"handset_id": h.id, "person_id": p.id, "policy_version": version,
+        {"handset_id": h, "person_id": p, "policy_version": version,
          "accepted_at": when, "method": method, "recorded_by": actor.name}
-        for h, p in pairs], reason="bulk hand-over")
+        for h, p in ids], reason="bulk hand-over")
     if kit is not None:
         audit.create_many(session, actor, "kit_issue.issue", KitIssue, [
-            {"kit_id": kit.id, "person_id": p.id, "handset_id": h.id, "issued_at": now}
-            for h, p in pairs], reason="bulk hand-over")
+            {"kit_id": kit.id, "person_id": p, "handset_id": h, "issued_at": now}
+            for h, p in ids], reason="bulk hand-over")
     return len(pairs)
 
 
