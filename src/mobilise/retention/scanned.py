@@ -29,7 +29,7 @@ from mobilise.people.models import Person
 from mobilise.retention import rule_sets
 from mobilise.retention.disposal import propose_batch
 from mobilise.retention.dry_run import Diff, DryRun, diff, dry_run
-from mobilise.retention.evaluate import Estate
+from mobilise.retention.evaluate import Estate, connect
 from mobilise.retention.holds import holds_in_force
 from mobilise.retention.models import DisposalBatch, RuleSetStatus, RuleSetVersion
 from mobilise.storage.base import Backend
@@ -50,12 +50,6 @@ def active_rule_set(session: Session) -> RuleSetVersion | None:
     return session.scalars(
         select(RuleSetVersion).where(RuleSetVersion.status == RuleSetStatus.ACTIVE.value)
         .order_by(RuleSetVersion.activated_at.desc(), RuleSetVersion.id.desc())).first()
-
-
-def _inventory_table(person: Person, path: str) -> pa.Table:
-    table = pq.read_table(path, columns=_COLUMNS).rename_columns(["path", *_COLUMNS[1:]])
-    return table.append_column("person", pa.array([person.number] * table.num_rows,
-                                                  pa.string()))
 
 
 def _people_table(people: Sequence[Person]) -> pa.Table:
@@ -83,15 +77,28 @@ def source_paths(inventory: str | Path) -> dict[str, str]:
 def scanned_estate(session: Session, person_ids: Sequence[int] | None = None
                    ) -> ScannedEstate | None:
     """The latest complete scan of each person (or of those given); None if nobody has
-    been scanned."""
+    been scanned. DuckDB reads the inventories where they lie, all files in one parallel
+    scan; each file's person comes from a small table of file names."""
     scans = [(p, s) for p, s in latest_scans(session, person_ids) if s.inventory]
     if not scans:
         return None
-    tables = [_inventory_table(p, str(inventory_of(s))) for p, s in scans]
-    inventory = pa.concat_tables(tables, promote_options="permissive")
+    files = [str(inventory_of(s)) for _, s in scans]
+    con = connect()
+    con.read_parquet(files, filename=True, union_by_name=True).create_view("scan_rows")
+    con.register("scan_files", pa.table({
+        "filename": pa.array(files, pa.string()),
+        "person": pa.array([p.number for p, _ in scans], pa.string()),
+    }))
+    con.execute(
+        "CREATE VIEW inventory AS SELECT f.person, r.path_text AS path, "
+        f"{', '.join('r.' + c for c in _COLUMNS[1:])} "
+        "FROM scan_rows r JOIN scan_files f ON f.filename = r.filename"
+    )
     people = [p for p, _ in scans]
-    return ScannedEstate(Estate.open(inventory, _people_table(people)), people,
-                         inventory.num_rows)
+    con.register("people", _people_table(people))
+    counted = con.execute("SELECT count(*) FROM scan_rows").fetchone()
+    return ScannedEstate(Estate.of(con, has_people=True), people,
+                         int(counted[0]) if counted else 0)
 
 
 def scanned_dry_run(session: Session, version: RuleSetVersion, as_of: date
