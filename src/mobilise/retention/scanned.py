@@ -32,6 +32,7 @@ from mobilise.retention.dry_run import Diff, DryRun, diff, dry_run
 from mobilise.retention.evaluate import Estate, connect
 from mobilise.retention.holds import holds_in_force
 from mobilise.retention.models import DisposalBatch, RuleSetStatus, RuleSetVersion
+from mobilise.retention.review import queue_reviews
 from mobilise.storage.base import Backend
 
 _COLUMNS = ["path_text", "name", "extension", "size", "created", "modified", "accessed", "kind",
@@ -145,3 +146,14 @@ def propose_scanned(session: Session, actor: Actor, settings: Settings,
         raise InvalidInput("no drive has been scanned: nothing to propose")
     return propose_batch(session, actor, version, scanned.estate,
                          drive_of(session, settings), as_of, person=person, rule=rule)
+
+
+def queue_scanned(session: Session, actor: Actor, version: RuleSetVersion, as_of: date, *,
+                  rule: str | None = None, person: str | None = None) -> int:
+    """Queue a review item for each file of the scanned drives that ``version`` sends to
+    review and is due (held files wait); returns how many were queued."""
+    scanned = scanned_estate(session)
+    if scanned is None:
+        raise InvalidInput("no drive has been scanned: nothing to review")
+    return queue_reviews(session, actor, version, scanned.estate, as_of,
+                         holds_in_force(session), person=person, rule=rule)
