@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -72,6 +73,24 @@ def source_paths(inventory: str | Path) -> dict[str, str]:
                                table.column("utf8").to_pylist(), strict=True):
         if not utf8 or os.fsdecode(raw) != text:
             mapping[text] = os.fsdecode(raw)
+    return mapping
+
+
+def raw_paths(inventory: str | Path) -> dict[str, bytes]:
+    """``path_text`` → the raw bytes, for the paths that are not valid UTF-8 (storage is
+    addressed by the bytes; the text only shows them)."""
+    table = pq.read_table(inventory, columns=["path", "path_text"])
+    # Undecodable bytes show as \xNN, so only paths with a backslash can differ.
+    table = table.filter(pc.match_substring(table.column("path_text"), "\\"))
+    mapping = {}
+    for raw, text in zip(table.column("path").to_pylist(), table.column("path_text").to_pylist(),
+                         strict=True):
+        try:
+            if raw.decode("utf-8") == text:
+                continue
+        except UnicodeDecodeError:
+            pass
+        mapping[text] = raw
     return mapping
 
 
@@ -144,8 +163,14 @@ def propose_scanned(session: Session, actor: Actor, settings: Settings,
     scanned = scanned_estate(session)
     if scanned is None:
         raise InvalidInput("no drive has been scanned: nothing to propose")
+    inventories = {p.number: inventory_of(s) for p, s in latest_scans(session) if s.inventory}
+
+    def raw(number: str) -> dict[str, bytes]:
+        return raw_paths(inventories[number]) if number in inventories else {}
+
     return propose_batch(session, actor, version, scanned.estate,
-                         drive_of(session, settings), as_of, person=person, rule=rule)
+                         drive_of(session, settings), as_of, person=person, rule=rule,
+                         raw_paths=raw)
 
 
 def queue_scanned(session: Session, actor: Actor, version: RuleSetVersion, as_of: date, *,
