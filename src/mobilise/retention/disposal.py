@@ -5,7 +5,7 @@ through the storage backend. At execution each file is checked again (holds in f
 size, modified time, SHA-256) and skipped if anything changed; each deletion and each skip
 is an audit event; the certificate lists exactly the files deleted.
 
-A path that is not valid UTF-8 is evaluated and shown as text (``\xNN`` escapes) and kept
+A path that is not valid UTF-8 is evaluated and shown as text (``\\xNN`` escapes) and kept
 as raw bytes on its item: storage is addressed by the bytes where the backend can
 (RAW_NAMES), and elsewhere (SMB) the file is skipped with the reason. A file that cannot be
 read, at proposal or at execution, is skipped with the reason: never fatal."""
