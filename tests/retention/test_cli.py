@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from mobilise.cli import context
 from mobilise.cli.retention import app
-from mobilise.core.errors import ImportRejected
+from mobilise.core.errors import ImportRejected, InvalidInput
 from mobilise.core.settings import Settings
 from mobilise.retention.dry_run import latest_recorded
 
@@ -92,12 +92,21 @@ def test_activate_dry_run_diff_explain_holds_and_review(workdir: Path) -> None:
     invoke("holds", "release", "SAR-1", "--reason", "answered")
     assert "SAR-1" not in invoke("holds", "list")
 
-    invoke("review", "queue", *estate, "--rules", "personal-files")
+    invoke("review", "queue", *estate)  # the rule set in force by default
     out = json.loads(invoke("review", "list", "--by", "rule", "-f", "json"))
     assert out == [{"rule": "personal-media", "files": 1, "bytes": 4000}]
-    invoke("review", "decide", "keep-archive", "--rule", "personal-media", "--rules",
-           "personal-files", "--justification", "evidence")
+    items = json.loads(invoke("review", "items", "--person", "p1", "-f", "json"))
+    assert [(i["path"], i["status"]) for i in items] == [("Music/song.mp3", "pending")]
+    assert json.loads(invoke("review", "items", "--person", "p2", "-f", "json")) == []
+    with pytest.raises(InvalidInput):
+        runner.invoke(app, ["review", "decide", "dispose", "--justification", "x"],
+                      catch_exceptions=False)
+    invoke("review", "decide", "keep-archive", "--rule", "personal-media",
+           "--justification", "evidence")
     assert json.loads(invoke("review", "list", "-f", "json")) == []
+    decided = json.loads(invoke("review", "items", "--status", "decided", "--decision",
+                                "keep-archive", "-f", "json"))
+    assert [(i["id"], i["justification"]) for i in decided] == [(items[0]["id"], "evidence")]
     assert date.today()  # the CLI defaults --as-of to the system clock's today
 
 

@@ -9,6 +9,7 @@ import os
 import re
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from mobilise.core import audit, auth
@@ -19,6 +20,7 @@ from mobilise.people.models import Person
 from mobilise.retention import review, rule_sets
 from mobilise.retention.models import ReviewItem
 from mobilise.retention.scanned import scanned_estate
+from mobilise.web.pages import retention as retention_pages
 from mobilise.web.pages.render import NAVIGATION
 from tests.factories import ADMIN
 from tests.web.conftest import PASSWORD, Web
@@ -196,3 +198,87 @@ def test_self_service_review_then_disposal_batch_and_certificate(web: Web) -> No
     assert "scratch/build.tmp" in certificate.text and "Music/song.mp3" not in certificate.text
     listing = web.client.get("/retention/disposal", headers=_bearer(tokens["rm1"]))
     assert "executed" in listing.text
+
+
+def test_review_queue_items_and_decisions_over_the_api_and_pages(
+        web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = Path(web.settings.home_root) / "asmith0"
+    for n in range(5):
+        (home / "Music").mkdir(parents=True, exist_ok=True)
+        (home / f"Music/track{n}.mp3").write_bytes(b"tune %d" % n)
+        os.utime(home / f"Music/track{n}.mp3", (1_700_000_000, 1_700_000_000))
+    tokens = _setup(web)
+    _add(web, tokens["rm1"], 1, "review")
+    web.client.post("/api/v1/retention/rule-sets/web/1/activate", json={"reason": "agreed"},
+                    headers=_bearer(tokens["rm1"]))
+    api = "/api/v1/retention/review"
+
+    # Records managers queue; nobody else may.
+    assert web.client.post(f"{api}/queue", json={}, headers=web.as_("viewer")).status_code == 403
+    queued = web.client.post(f"{api}/queue", json={}, headers=_bearer(tokens["rm1"]))
+    assert queued.status_code == 200, queued.text
+    assert queued.json() == {"rule_set": "web", "version": 1, "queued": 6}
+    again = web.client.post(f"{api}/queue", json={"rule": "media"}, headers=_bearer(tokens["rm1"]))
+    assert again.json()["queued"] == 0  # already queued
+
+    # Pages of items: stable order, no overlap, totals that count every match.
+    first = web.client.get(f"{api}/items?limit=4", headers=web.as_("auditor")).json()
+    second = web.client.get(f"{api}/items?limit=4&offset=4", headers=web.as_("auditor")).json()
+    assert (first["total"], len(first["items"]), len(second["items"])) == (6, 4, 2)
+    ids = [i["id"] for i in first["items"] + second["items"]]
+    assert len(set(ids)) == 6
+    assert {i["path"] for i in first["items"] + second["items"]} == {
+        "Music/song.mp3", *(f"Music/track{n}.mp3" for n in range(5))}
+    assert web.client.get(f"{api}/items?rule=tmp-files",
+                          headers=_bearer(tokens["rm1"])).json()["total"] == 0
+    assert web.client.get(f"{api}/items?person=100000",
+                          headers=_bearer(tokens["rm1"])).json()["total"] == 6
+    assert web.client.get(f"{api}/items", headers=web.as_("viewer")).status_code == 403
+    assert web.client.get(f"{api}/items?status=gone",
+                          headers=_bearer(tokens["rm1"])).status_code == 422
+
+    # A person sees their own items; an account without a person sees none.
+    mine = web.client.get(f"{api}/me", headers=_bearer(tokens["alex"])).json()
+    assert (mine["person"], mine["total"]) == ("100000", 6)
+    assert web.client.get(f"{api}/me", headers=web.as_("viewer")).json()["person"] is None
+
+    # The pages: filters, paging, and the queue form behind the CSRF token.
+    monkeypatch.setattr(retention_pages, "REVIEW_PAGE", 4)
+    assert web.login("rm1").status_code == 303
+    listing = web.client.get("/retention/review?rule=media")
+    assert listing.status_code == 200
+    assert "6 files." in listing.text and "Page 1 of 2" in listing.text
+    assert 'href="?status=pending&person=&rule=media&page=2"' in listing.text
+    assert 'action="/retention/review/queue"' in listing.text
+    shown = re.findall(r'name="item" value="(\d+)"', listing.text + web.client.get(
+        "/retention/review?rule=media&page=2").text)
+    assert sorted(map(int, shown)) == sorted(ids)  # two pages, every file once
+    assert web.client.post("/retention/review/queue", data={},
+                           follow_redirects=False).status_code == 403
+    requeued = web.client.post("/retention/review/queue", data={"csrf_token": web.csrf()},
+                               follow_redirects=False)
+    assert requeued.status_code == 303
+    own = web.client.get("/retention/review/me", headers=_bearer(tokens["alex"]))
+    assert own.status_code == 200 and "Page 1 of 2" in own.text
+    assert 'action="/retention/review/queue"' not in own.text
+
+    # The person decides one; a records manager decides the rest of the rule in bulk.
+    item = first["items"][0]["id"]
+    decided = web.client.post(f"{api}/decide", headers=_bearer(tokens["alex"]), json={
+        "items": [item], "decision": "keep-archive", "justification": "case notes"})
+    assert decided.json() == {"decided": 1}
+    body = {"rule": "media", "decision": "dispose", "justification": "personal music"}
+    assert web.client.post(f"{api}/decide-rule", json=body,
+                           headers=_bearer(tokens["alex"])).status_code == 403
+    assert web.client.post(f"{api}/decide-rule", json={**body, "justification": ""},
+                           headers=_bearer(tokens["rm2"])).status_code == 422
+    bulk = web.client.post(f"{api}/decide-rule", json=body, headers=_bearer(tokens["rm2"]))
+    assert bulk.json() == {"decided": 5}
+    done = web.client.get(f"{api}/items?status=decided&decision=dispose",
+                          headers=_bearer(tokens["rm1"])).json()
+    assert done["total"] == 5 and {i["decided_by"] for i in done["items"]} == {"rm2"}
+    assert {i["justification"] for i in done["items"]} == {"personal music"}
+    decided_page = web.client.get("/retention/review?status=decided")
+    assert "Decided files" in decided_page.text and "case notes" in decided_page.text
+    assert web.client.get(f"{api}/items",
+                          headers=_bearer(tokens["rm1"])).json()["total"] == 0

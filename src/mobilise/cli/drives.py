@@ -15,12 +15,19 @@ from mobilise.core.progress import RichProgress
 from mobilise.drives import estate
 from mobilise.drives.reports import (
     FINDING_COLUMNS,
+    RETENTION_ACTION_COLUMNS,
+    RETENTION_FILE_COLUMNS,
+    RETENTION_RULE_COLUMNS,
     SUMMARY_COLUMNS,
+    ReadinessReport,
+    add_retention,
     assess_folder,
     estate_summary,
     person_report,
+    retention_files,
     summary_rows,
 )
+from mobilise.retention.outcomes import LISTED
 
 app = typer.Typer(help="H: drives: discover, scan, assess for OneDrive, report readiness.",
                   no_args_is_help=True)
@@ -91,9 +98,16 @@ def _scan_row(number: str, scan: Any) -> dict[str, Any]:
 def report(
     person: str | None = typer.Option(None, "--person", help="number or UPN"),
     target_folder: str = typer.Option("", "--target-folder"),
+    section: str = typer.Option(
+        "findings", "--section",
+        help="with --person and csv: findings (what OneDrive objects to) or retention "
+             "(the files the rule set in force sends to review or disposal)"),
     fmt: FormatOption = Format.TABLE,
 ) -> None:
-    """A person's readiness report, or (without --person) the estate summary."""
+    """A person's readiness report, or (without --person) the estate summary. A person's
+    report includes what the retention rule set in force decides for their files."""
+    if section not in {"findings", "retention"}:
+        raise InvalidInput(f"--section {section!r}: findings or retention")
     quota = settings().onedrive_quota_bytes
     with session() as s:
         if person is None:
@@ -108,15 +122,12 @@ def report(
             if not pairs:
                 raise NotFound(f"{person}: no complete scan yet; run mobilise drives scan")
             who, scan = pairs[0]
-            inventory = estate.inventory_of(scan)
+            one = person_report(who.number, who.upn, estate.inventory_of(scan),
+                                quota_bytes=quota, target_folder=target_folder,
+                                data_dir=settings().data_dir)
+            add_retention(one, s, who, SystemClock().today())
     if person is not None:
-        one = person_report(who.number, who.upn, inventory, quota_bytes=quota,
-                            target_folder=target_folder, data_dir=settings().data_dir)
-        if fmt is Format.JSON:
-            typer.echo(to_json(one.as_dict()))
-            return
-        emit(one.findings, FINDING_COLUMNS, fmt, title=_headline(one.as_dict()["summary"],
-                                                                 who.number))
+        _person_report(one, who.number, section, fmt)
         return
     summary = estate_summary(readiness, units)
     if fmt is Format.JSON:
@@ -131,6 +142,34 @@ def report(
         units_rows = [{"org_unit": u, **v} for u, v in summary["by_org_unit"].items()]
         emit(units_rows, ["org_unit", "people", "files", "bytes", "to_rename", "cannot_move",
                           "ready", "over_quota"], fmt, title="by org unit")
+
+
+def _person_report(one: ReadinessReport, number: str, section: str, fmt: Format) -> None:
+    """JSON holds everything; a table or HTML shows each part in turn; CSV is one table,
+    so it shows the section asked for."""
+    if fmt is Format.JSON:
+        typer.echo(to_json(one.as_dict()))
+        return
+    title = _headline(one.as_dict()["summary"], number)
+    if fmt is Format.CSV:
+        if section == "retention":
+            emit(retention_files(one), RETENTION_FILE_COLUMNS, fmt)
+        else:
+            emit(one.findings, FINDING_COLUMNS, fmt)
+        return
+    emit(one.findings, FINDING_COLUMNS, fmt, title=title)
+    kept = one.retention
+    if kept is None:
+        return
+    if kept.rule_set is None or kept.note:
+        emit([{"retention": kept.note}], ["retention"], fmt, title="retention")
+        return
+    name = f"retention: {kept.rule_set} v{kept.version} on {kept.as_of.isoformat()}"
+    emit(kept.by_action, RETENTION_ACTION_COLUMNS, fmt, title=f"{name}, per action")
+    emit(kept.by_rule, RETENTION_RULE_COLUMNS, fmt, title=f"{name}, per rule")
+    emit(retention_files(one), RETENTION_FILE_COLUMNS, fmt,
+         title=f"{kept.count('review')} files to review, {kept.count('dispose')} to dispose "
+               f"(at most {LISTED} of each listed)")
 
 
 def _headline(summary: dict[str, Any], number: str) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.orm import Session
 
 from mobilise.cli.context import FormatOption, actor, console, emit, err_console, session, settings
 from mobilise.core.clock import SystemClock
@@ -15,7 +16,9 @@ from mobilise.core.errors import InvalidInput
 from mobilise.core.output import Format
 from mobilise.retention import disposal, dry_run, holds, review, rule_sets
 from mobilise.retention.evaluate import Estate, explain
+from mobilise.retention.models import RuleSetVersion
 from mobilise.retention.rules import RuleSet, load_rule_set_file
+from mobilise.retention.scanned import active_rule_set, queue_scanned
 from mobilise.storage.base import Backend
 from mobilise.storage.local import LocalBackend
 
@@ -207,18 +210,60 @@ def holds_release(reference: str, reason: str = typer.Option(...)) -> None:
 # --- review --------------------------------------------------------------------------
 
 
+def _stored_version(s: Session, ref: str | None) -> RuleSetVersion:
+    """NAME@VERSION or NAME (its active version) from the database; nothing: the rule set
+    in force."""
+    if not ref:
+        row = active_rule_set(s)
+        if row is None:
+            raise InvalidInput("no rule set is active: name one with --rules NAME[@VERSION]")
+        return row
+    name, _, version = ref.partition("@")
+    if version and not version.isdigit():
+        raise InvalidInput(f"--rules {ref!r}: use NAME@NUMBER")
+    return rule_sets.get_version(s, name, int(version) if version else None)
+
+
 @review_app.command("queue")
-def review_queue(inventory: Inventory,
-                 rules: str = typer.Option(..., "--rules", help="NAME[@VERSION] in force"),
-                 people: People = None,
-                 as_of: AsOf = None, person: str | None = None, rule: str | None = None) -> None:
-    """Queue review items for files due for review under the active rule set."""
+def review_queue(
+    inventory: str | None = typer.Option(
+        None, "--inventory", "-i",
+        help="inventory Parquet file(s); default: the latest scan of every drive"),
+    rules: str | None = typer.Option(None, "--rules",
+                                     help="NAME[@VERSION]; default: the rule set in force"),
+    people: People = None, as_of: AsOf = None, person: str | None = None,
+    rule: str | None = None,
+) -> None:
+    """Queue review items for files due for review (held files wait for the release)."""
     with session() as s:
-        name, _, version = rules.partition("@")
-        row = rule_sets.get_version(s, name, int(version) if version else None)
-        count = review.queue_reviews(s, actor(), row, _estate(inventory, people), _as_of(as_of),
-                                     holds.holds_in_force(s), person=person, rule=rule)
-    err_console.print(f"{count} review items queued")
+        row = _stored_version(s, rules)
+        if inventory is None:
+            count = queue_scanned(s, actor(), row, _as_of(as_of), person=person, rule=rule)
+        else:
+            count = review.queue_reviews(s, actor(), row, _estate(inventory, people),
+                                         _as_of(as_of), holds.holds_in_force(s),
+                                         person=person, rule=rule)
+    err_console.print(f"{count} review items queued under {row.name} v{row.version}")
+
+
+@review_app.command("items")
+def review_items(
+    status: str | None = typer.Option("pending", help="pending or decided"),
+    person: str | None = None, rule: str | None = None,
+    decision: str | None = typer.Option(None, help="keep-migrate, keep-archive or dispose"),
+    limit: int = typer.Option(100, help=f"at most this many (up to {review.MAX_PAGE})"),
+    offset: int = typer.Option(0, help="skip this many first"),
+    fmt: FormatOption = Format.TABLE,
+) -> None:
+    """Review items, filtered, a page at a time (a table says how many match in all)."""
+    with session() as s:
+        listed = review.list_items(s, status=status, person=person, rule=rule,
+                                   decision=decision, limit=limit, offset=offset)
+        rows = [review.item_row(i) for i in listed.items]
+    emit(rows, ["id", "person", "path", "size", "rule", "eligible_since", "status", "decision",
+                "justification", "decided_by", "decided_at"], fmt, title="review items")
+    if fmt is Format.TABLE:  # json and csv stay parseable
+        err_console.print(f"{len(rows)} of {listed.total} items, from number {offset + 1}")
 
 
 @review_app.command("list")
@@ -235,19 +280,21 @@ def review_decide(
     decision: str = typer.Argument(..., help="keep-migrate, keep-archive or dispose"),
     items: list[int] = typer.Option([], "--item", help="review item id (repeatable)"),
     rule: str | None = typer.Option(None, help="bulk: every pending item of this rule"),
-    rules: str = typer.Option("", "--rules", help="NAME[@VERSION] for --rule"),
+    rules: str | None = typer.Option(
+        None, "--rules", help="NAME[@VERSION] for --rule; default: the rule set in force"),
     person: str | None = typer.Option(None, help="with --rule: only this person's items"),
     justification: str = typer.Option(..., help="why: kept in the record of the decision"),
 ) -> None:
     """Decide review items, one by one or in bulk by rule."""
     with session() as s:
         if rule is not None:
-            name, _, version = rules.partition("@")
-            row = rule_sets.get_version(s, name, int(version) if version else None)
+            row = _stored_version(s, rules)
             done = review.decide_rule(s, actor(), row, rule, decision, justification,
                                       person=person)
-        else:
+        elif items:
             done = review.decide(s, actor(), items, decision, justification)
+        else:
+            raise InvalidInput("name the items (--item ID) or a rule (--rule ID)")
     err_console.print(f"{len(done)} review items decided: {decision}")
 
 

@@ -2,7 +2,8 @@
 
 ``assess_folder`` needs no database: it scans any folder into a temporary inventory,
 assesses it and proposes names, for pilots and scripts. ``person_report`` does the same
-from a person's latest stored inventory. ``estate_summary`` adds up per-person readiness.
+from a person's latest stored inventory, and ``add_retention`` what the retention rule set
+in force decides for its files. ``estate_summary`` adds up per-person readiness.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from mobilise.core.clock import Clock
 from mobilise.drives.assess import (
@@ -25,6 +29,8 @@ from mobilise.drives.assess import (
 )
 from mobilise.drives.remediate import MappingRow, plan_remediation, write_mapping
 from mobilise.drives.scan import inventory_metadata, scan_drive
+from mobilise.people.models import Person
+from mobilise.retention.outcomes import FILE_COLUMNS, RetentionOutcome, person_outcomes
 
 FINDING_COLUMNS = ["path", "kind", "action", "proposed_name", "reason"]
 SUMMARY_COLUMNS = ["person_key", "upn", "files", "folders", "bytes", "fits_quota", "to_rename",
@@ -42,6 +48,7 @@ class ReadinessReport:
     readiness: PersonReadiness
     mapping: list[MappingRow]
     findings: list[dict[str, Any]] = field(default_factory=list)
+    retention: RetentionOutcome | None = None  # what the rule set in force decides
 
     def as_dict(self) -> dict[str, Any]:
         r = self.readiness
@@ -57,6 +64,7 @@ class ReadinessReport:
                 "warnings": r.warnings, "issues": dict(sorted(r.issues.items())),
             },
             "findings": self.findings,
+            **({"retention": self.retention.as_dict()} if self.retention else {}),
         }
 
 
@@ -101,6 +109,26 @@ def person_report(person_key: str, upn: str, inventory: Path, *, quota_bytes: in
     if data_dir is not None:
         write_mapping(mapping, data_dir, person_key, meta.get("mobilise.scan_id", inventory.stem))
     return _report(assessment, mapping, meta.get("mobilise.root", ""))
+
+
+def add_retention(report: ReadinessReport, session: Session, person: Person, as_of: date
+                  ) -> ReadinessReport:
+    """Add what the rule set in force decides for the person's files: files and bytes per
+    action and per rule, and the files that go to review or to disposal."""
+    report.retention = person_outcomes(session, person, as_of)
+    return report
+
+
+RETENTION_ACTION_COLUMNS = ["action", "files", "bytes"]
+RETENTION_RULE_COLUMNS = ["rule", "action", "files", "bytes"]
+RETENTION_FILE_COLUMNS = FILE_COLUMNS
+
+
+def retention_files(report: ReadinessReport) -> list[dict[str, Any]]:
+    """The files retention sends to review or to disposal, in one list."""
+    if report.retention is None:
+        return []
+    return report.retention.review + report.retention.dispose
 
 
 def estate_summary(people: Sequence[PersonReadiness],

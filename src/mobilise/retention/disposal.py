@@ -3,12 +3,19 @@ eligible for disposal (a ``dispose`` rule whose period has run, or a review deci
 ``dispose``), approved by a records manager other than the proposer, then executed
 through the storage backend. At execution each file is checked again (holds in force,
 size, modified time, SHA-256) and skipped if anything changed; each deletion and each skip
-is an audit event; the certificate lists exactly the files deleted."""
+is an audit event; the certificate lists exactly the files deleted.
+
+A path that is not valid UTF-8 is evaluated and shown as text (``\\xNN`` escapes) and kept
+as raw bytes on its item: storage is addressed by the bytes where the backend can
+(RAW_NAMES), and elsewhere (SMB) the file is skipped with the reason. A file that cannot be
+read, at proposal or at execution, is skipped with the reason: never fatal."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -35,9 +42,11 @@ from mobilise.retention.models import (
     RuleSetVersion,
 )
 from mobilise.retention.rule_sets import RECORDS, parsed, require_records_manager
-from mobilise.storage.base import Backend, EntryNotFound, StorageError
+from mobilise.storage.base import Backend, Capability, EntryNotFound, StorageError
 
 Drive = Callable[[str], Backend]  # the storage backend of one person's drive
+# A person's paths that are not valid UTF-8: the evaluated text -> the raw bytes.
+RawPaths = Callable[[str], Mapping[str, bytes]]
 CHUNK = 1 << 20
 
 
@@ -85,11 +94,24 @@ def sha256_of(backend: Backend, path: str) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A file due for disposal, as the evaluation (or a review decision) names it."""
+
+    person: str
+    path: str
+    rule: str
+    eligible_since: date | None
+    size: int
+    review_item: int | None = None
+
+
 def _candidates(
     session: Session, version: RuleSetVersion, estate: Estate, as_of: date,
     person: str | None, rule: str | None,
-) -> list[tuple[str, str, str, date | None, int | None]]:
-    """(person, path, rule, eligible since, review item) of every file due for disposal."""
+) -> list[Candidate]:
+    """Every file due for disposal: by a ``dispose`` rule whose period has run, or by a
+    review decided ``dispose``."""
     rule_set = parsed(version)
     holds = holds_in_force(session)
     where = Sql("i.person = ?", [person]) if person is not None else None
@@ -99,11 +121,9 @@ def _candidates(
     if rule is not None:
         filters += " AND rule = ?"
         params.append(rule)
-    found: list[tuple[str, str, str, date | None, int | None]] = [
-        (p, f, r, e, None) for p, f, r, e in estate.con.execute(
-            f"SELECT person, path, rule, eligible_since FROM disposal_due WHERE {filters} "
-            "ORDER BY person, path", params).fetchall()
-    ]
+    found = [Candidate(p, f, r, e, int(size or 0)) for p, f, r, e, size in estate.con.execute(
+        f"SELECT person, path, rule, eligible_since, size FROM disposal_due WHERE {filters} "
+        "ORDER BY person, path", params).fetchall()]
     reviewed = select(ReviewItem).where(
         ReviewItem.rule_set_id == version.id, ReviewItem.status == ReviewStatus.DECIDED.value,
         ReviewItem.decision == ReviewDecision.DISPOSE.value)
@@ -111,8 +131,26 @@ def _candidates(
         reviewed = reviewed.where(ReviewItem.person == person)
     if rule is not None:
         reviewed = reviewed.where(ReviewItem.rule == rule)
-    found += [(i.person, i.path, i.rule, i.eligible_since, i.id) for i in session.scalars(reviewed)]
+    found += [Candidate(i.person, i.path, i.rule, i.eligible_since, i.size, i.id)
+              for i in session.scalars(reviewed)]
     return found
+
+
+def storage_path(backend: Backend, path: str, raw: bytes | None) -> str | None:
+    """The name the backend knows the file by: the evaluated path, or for a path that is
+    not valid UTF-8 its raw bytes as the backend takes them (``os.fsdecode``, for backends
+    with RAW_NAMES); None when the backend cannot address those bytes (SMB names are
+    UTF-16, so a name that is not valid UTF-8 has no SMB spelling)."""
+    if raw is None:
+        return path
+    if Capability.RAW_NAMES in backend.capabilities:
+        return os.fsdecode(raw)
+    return None
+
+
+def _unaddressable(backend: Backend) -> str:
+    return (f"the {backend.name} storage backend cannot address a name that is not valid "
+            "UTF-8; dispose of it from a source that keeps raw names (local)")
 
 
 def _in_open_or_done_batches(session: Session) -> set[tuple[str, str]]:
@@ -126,45 +164,70 @@ def _in_open_or_done_batches(session: Session) -> set[tuple[str, str]]:
 def propose_batch(
     session: Session, actor: Actor, version: RuleSetVersion, estate: Estate, drive: Drive,
     as_of: date, *, person: str | None = None, rule: str | None = None,
-    limit: int | None = None, clock: Clock | None = None,
+    limit: int | None = None, clock: Clock | None = None, raw_paths: RawPaths | None = None,
 ) -> DisposalBatch:
     """Propose a batch of every file now due for disposal (optionally one person or rule).
-    Each file's size, modified time and SHA-256 are read from storage and recorded."""
+    Each file's size, modified time and SHA-256 are read from storage and recorded; a file
+    that cannot be addressed or read is recorded as skipped, with the reason. ``raw_paths``
+    gives, per person, the raw bytes of paths that are not valid UTF-8."""
     require_records_manager(actor, "propose a disposal batch")
     clock = clock or SystemClock()
     rule_set = parsed(version)
     taken = _in_open_or_done_batches(session)
+    raw_of: dict[str, Mapping[str, bytes]] = {}
     items: list[DisposalItem] = []
-    for owner, path, rule_id, since, review_id in _candidates(
-            session, version, estate, as_of, person, rule):
-        if (owner, path) in taken or (limit is not None and len(items) >= limit):
+    for c in _candidates(session, version, estate, as_of, person, rule):
+        if (c.person, c.path) in taken or (limit is not None and len(items) >= limit):
             continue
-        backend = drive(owner)
-        try:
-            entry = backend.stat(path)
-            digest = sha256_of(backend, path)
-        except StorageError:
-            continue  # gone or unreadable since the scan: nothing to dispose
-        items.append(DisposalItem(
-            person=owner, path=path, size=entry.size, modified=entry.modified, sha256=digest,
-            rule=rule_id, authority=rule_set.rule(rule_id).authority, eligible_since=since,
-            review_item_id=review_id, outcome=ItemOutcome.PENDING.value))
-        taken.add((owner, path))
-    if not items:
-        raise InvalidInput("no file is due for disposal: nothing to propose")
+        if raw_paths is not None and c.person not in raw_of:
+            raw_of[c.person] = raw_paths(c.person)
+        item = DisposalItem(
+            person=c.person, path=c.path, raw_path=raw_of.get(c.person, {}).get(c.path),
+            size=c.size, rule=c.rule, authority=rule_set.rule(c.rule).authority,
+            eligible_since=c.eligible_since, review_item_id=c.review_item,
+            outcome=ItemOutcome.PENDING.value)
+        if _record_facts(item, drive(c.person)) is not False:
+            items.append(item)
+            taken.add((c.person, c.path))
+    skipped = [i for i in items if i.outcome == ItemOutcome.SKIPPED.value]
+    if len(skipped) == len(items):
+        why = f" ({len(skipped)} due cannot be disposed: {skipped[0].skip_reason})" \
+            if skipped else ""
+        raise InvalidInput(f"no file is due for disposal: nothing to propose{why}")
     batch = DisposalBatch(
         rule_set_id=version.id, status=BatchStatus.PROPOSED.value,
         method=f"deleted through the {drive(items[0].person).name} storage backend (remove)",
         proposed_by=actor.name, proposed_at=clock.now(), deleted_files=0, deleted_bytes=0,
-        skipped_files=0)
+        skipped_files=len(skipped))
     audit.create(session, actor, "retention.disposal.propose", batch,
-                 reason=f"{len(items)} files due under {version.name} v{version.version}")
+                 reason=f"{len(items) - len(skipped)} files due under {version.name} "
+                        f"v{version.version}" + (f"; {len(skipped)} skipped" if skipped else ""))
     session.flush()
     for item in items:
         item.batch_id = batch.id
         session.add(item)
     session.flush()
     return batch
+
+
+def _record_facts(item: DisposalItem, backend: Backend) -> bool | None:
+    """Read the file's size, modified time and hash into ``item``; mark it skipped (with
+    the reason) if it cannot be addressed or read. False: the file is gone since the scan,
+    so there is nothing to dispose."""
+    address = storage_path(backend, item.path, item.raw_path)
+    if address is None:
+        item.outcome, item.skip_reason = ItemOutcome.SKIPPED.value, _unaddressable(backend)
+        return None
+    try:
+        entry = backend.stat(address)
+        digest = sha256_of(backend, address)
+    except EntryNotFound:
+        return False
+    except (StorageError, OSError) as exc:
+        item.outcome, item.skip_reason = ItemOutcome.SKIPPED.value, f"cannot read the file: {exc}"
+        return None
+    item.size, item.modified, item.sha256 = entry.size, entry.modified, digest
+    return True
 
 
 def get_batch(session: Session, batch_id: int) -> DisposalBatch:
@@ -193,13 +256,16 @@ def cancel_batch(session: Session, actor: Actor, batch_id: int, reason: str) -> 
     return batch
 
 
-def _why_not(item: DisposalItem, backend: Backend, holds: Any, as_of: date) -> str | None:
+def _why_not(item: DisposalItem, backend: Backend, address: str, holds: Any, as_of: date
+             ) -> str | None:
     """Re-check one file just before deleting it: None means delete."""
+    if item.modified is None or item.sha256 is None:
+        return "nothing was recorded at proposal to check the file against"
     try:
-        entry = backend.stat(item.path)
+        entry = backend.stat(address)
     except EntryNotFound:
         return "the file is no longer there"
-    except StorageError as exc:
+    except (StorageError, OSError) as exc:
         return f"cannot check the file: {exc}"
     facts = FileFacts(item.person, item.path, entry.size, entry.modified, entry.created)
     hold = covering_hold(holds, facts, as_of)
@@ -210,8 +276,8 @@ def _why_not(item: DisposalItem, backend: Backend, holds: Any, as_of: date) -> s
     if utc(entry.modified) != utc(item.modified):
         return f"modified since proposal ({utc(item.modified)} -> {utc(entry.modified)})"
     try:
-        digest = sha256_of(backend, item.path)
-    except StorageError as exc:
+        digest = sha256_of(backend, address)
+    except (StorageError, OSError) as exc:  # unreadable now: skipped, never fatal
         return f"cannot read the file: {exc}"
     if digest != item.sha256:
         return "content changed (SHA-256 differs)"
@@ -230,16 +296,19 @@ def execute_batch(
     if refusal:
         raise TransitionRefused(f"disposal_batch {batch.id}: {refusal}")
     holds = holds_in_force(session)  # read now: a hold placed after approval counts
-    deleted = skipped = deleted_bytes = 0
+    deleted = deleted_bytes = 0
+    skipped = sum(1 for i in batch.items if i.outcome == ItemOutcome.SKIPPED.value)
     for item in batch.items:
         if item.outcome != ItemOutcome.PENDING.value:
             continue
         backend = drive(item.person)
-        why = _why_not(item, backend, holds, clock.today())
-        if why is None:
+        address = storage_path(backend, item.path, item.raw_path)
+        why = _unaddressable(backend) if address is None else _why_not(
+            item, backend, address, holds, clock.today())
+        if why is None and address is not None:
             try:
-                backend.remove(item.path)
-            except StorageError as exc:
+                backend.remove(address)
+            except (StorageError, OSError) as exc:
                 why = f"storage refused the deletion: {exc}"
         item.done_at = clock.now()
         if why is None:
@@ -260,15 +329,17 @@ def execute_batch(
 
 
 def _item_record(batch: DisposalBatch, item: DisposalItem) -> dict[str, Any]:
-    return {"batch": batch.id, "person": item.person, "path": item.path, "size": item.size,
-            "sha256": item.sha256, "rule": item.rule, "outcome": item.outcome,
-            "skip_reason": item.skip_reason}
+    return {"batch": batch.id, "person": item.person, "path": item.path,
+            "path_bytes": item.raw_path.hex() if item.raw_path is not None else None,
+            "size": item.size, "sha256": item.sha256, "rule": item.rule,
+            "outcome": item.outcome, "skip_reason": item.skip_reason}
 
 
 CERTIFICATE_COLUMNS = [
     "path", "size", "sha256", "owner", "rule", "rule_set", "rule_set_version",
     "rule_set_hash", "authority", "eligible_since", "holds_checked", "reviewed_by",
     "justification", "approved_by", "approved_at", "executed_by", "executed_at", "method",
+    "path_bytes",
 ]
 
 
@@ -294,6 +365,8 @@ def certificate_rows(session: Session, batch_id: int) -> list[dict[str, Any]]:
             "approved_by": batch.approved_by, "approved_at": batch.approved_at,
             "executed_by": batch.executed_by, "executed_at": item.done_at,
             "method": batch.method,
+            # A path that is not valid UTF-8 is shown with \xNN escapes; its exact bytes:
+            "path_bytes": item.raw_path.hex() if item.raw_path is not None else None,
         })
     return rows
 

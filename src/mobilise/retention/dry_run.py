@@ -1,7 +1,7 @@
 """Dry runs over the whole estate and the difference between two rule set versions.
 
-Nothing here changes anything: a dry run evaluates the inventory into a DuckDB temporary
-table and aggregates it; the operational database never holds a row per file.
+Nothing here changes anything: a dry run evaluates the inventory and totals it in one pass
+into a small DuckDB temporary table; the operational database never holds a row per file.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from mobilise.core import audit
 from mobilise.core.actor import Actor
 from mobilise.core.audit import AuditEntry
-from mobilise.retention.evaluate import Estate, Hold, evaluate
+from mobilise.retention.evaluate import Estate, Hold, evaluate, evaluate_totals
 from mobilise.retention.rules import RuleSet
 
 GROUPINGS = ("action", "rule", "org_unit", "person")
@@ -41,15 +41,16 @@ class DryRun:
         }
 
 
-def _group(estate: Estate, table: str, column: str, as_of: date) -> list[dict[str, Any]]:
-    """Files and bytes per (column, action); ``due_*`` counts what is eligible by ``as_of``."""
+def _group(estate: Estate, table: str, column: str) -> list[dict[str, Any]]:
+    """Files and bytes per (column, action); ``due_*`` counts what is eligible by the
+    evaluation date. Reads the totals table (a row per person and rule at most)."""
     keys = "action" if column == "action" else f"{column}, action"
     rows = estate.con.execute(
-        f"SELECT {keys}, count(*) AS files, coalesce(sum(size), 0) AS bytes, "
-        "count(*) FILTER (WHERE eligible_since <= ?) AS due_files, "
-        "coalesce(sum(size) FILTER (WHERE eligible_since <= ?), 0) AS due_bytes "
-        f"FROM {table} GROUP BY {keys} ORDER BY bytes DESC, {keys}",
-        [as_of, as_of],
+        f"SELECT {keys}, CAST(sum(files) AS BIGINT) AS files, "
+        "CAST(coalesce(sum(bytes), 0) AS BIGINT) AS bytes, "
+        "CAST(coalesce(sum(files) FILTER (WHERE due), 0) AS BIGINT) AS due_files, "
+        "CAST(coalesce(sum(bytes) FILTER (WHERE due), 0) AS BIGINT) AS due_bytes "
+        f"FROM {table} GROUP BY {keys} ORDER BY bytes DESC, {keys}"
     )
     names = [d[0] for d in rows.description]
     return [dict(zip(names, row, strict=True)) for row in rows.fetchall()]
@@ -62,19 +63,23 @@ def dry_run(
     holds: Sequence[Hold] = (),
     *,
     groupings: Sequence[str] = GROUPINGS,
-    table: str = "decisions",
+    table: str = "decision_totals",
 ) -> DryRun:
     """What the rule set would do to every file: files and bytes per action, rule, org
-    unit and person (the decisions stay in ``table`` for further queries)."""
-    evaluate(estate, rule_set, as_of, holds, table=table, with_paths=False)
-    total = estate.con.execute(f"SELECT count(*), coalesce(sum(size), 0) FROM {table}").fetchone()
+    unit and person. The inventory is read once: evaluation and totals are one pass, and
+    the groupings are sums over its totals (left in ``table`` for further queries)."""
+    for column in groupings:
+        if column not in GROUPINGS:
+            raise ValueError(column)
+    evaluate_totals(estate, rule_set, as_of, holds, table=table)
+    total = estate.con.execute(
+        f"SELECT CAST(coalesce(sum(files), 0) AS BIGINT), "
+        f"CAST(coalesce(sum(bytes), 0) AS BIGINT) FROM {table}").fetchone()
     assert total is not None
     result = DryRun(rule_set.name, rule_set.version, rule_set.content_hash, as_of,
                     int(total[0]), int(total[1]))
     for column in groupings:
-        if column not in GROUPINGS:
-            raise ValueError(column)
-        result.tables[f"by_{column}"] = _group(estate, table, column, as_of)
+        result.tables[f"by_{column}"] = _group(estate, table, column)
     return result
 
 

@@ -13,8 +13,8 @@ People table (small; joined only when a rule needs it)::
 Only ``kind = 'file'`` rows are evaluated. Selectors compile to SQL text that contains no
 user value at all: every glob, extension, size, date, period and id is a bound parameter.
 
-Precedence is a total order, so each rule that selects a file is turned into one BIGINT key
-and the smallest key wins (``least`` over the rules, in one pass)::
+Precedence is a total order, so each rule that selects a file can be turned into one BIGINT
+key, the smallest winning::
 
     bit 61      0 = retains (migrate/archive/review), 1 = deletes     retaining beats deleting
     bits 35-58  for retaining: NEVER - retention end (0 = forever)    longest retention wins
@@ -26,27 +26,36 @@ Dates are days since 1970 plus DAY_OFFSET, which fits every date from year 1 to 
 year 9999 in 24 bits, so no clamping is needed (and NULL, for a date that has not happened,
 propagates through the arithmetic).
 
+Most rules beat others whatever the file (retaining beats deleting; forever beats any
+period; from the same date a longer retention beats a shorter one), so evaluation is a CASE
+chain over the rules in precedence order: a rule is tested only on the rows no earlier rule
+selected, and ``least`` over these keys runs only between rules whose order depends on the
+file (``precedence.chain``). Totals for a dry run are aggregated in the same pass.
+
 Holds are applied after: a held file's action is ``hold`` whatever rule won. A file no rule
 selects gets the rule set's ``default`` rule or, without one, ``review`` (fail safe).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from mobilise.retention.precedence import chain
 from mobilise.retention.rules import (
     Action,
     CountsFrom,
     DateBound,
     Duplicate,
     Folder,
+    Period,
     Rule,
     RuleSet,
     Selector,
@@ -96,24 +105,47 @@ class Estate:
         *,
         threads: int | None = None,
     ) -> Estate:
-        """``inventory`` and ``people``: Parquet path(s) (globs allowed) or Arrow tables."""
-        con = duckdb.connect()
-        con.execute("SET TimeZone = 'UTC'")
-        # Decisions are keyed by (person, path), never by position: let DuckDB write them
-        # in parallel, in any order.
-        con.execute("SET preserve_insertion_order = false")
-        if threads:
-            con.execute(f"SET threads = {int(threads)}")
+        """``inventory`` and ``people``: Parquet path(s) (globs allowed) or Arrow tables.
+        Parquet is read where it lies: DuckDB scans the files in parallel, nothing is
+        copied into Python or into a table first."""
+        con = connect(threads)
         _register(con, "inventory", inventory)
         if people is not None:
             _register(con, "people", people)
+        return cls.of(con, has_people=people is not None)
+
+    @classmethod
+    def of(cls, con: duckdb.DuckDBPyConnection, *, has_people: bool) -> Estate:
+        """An estate over a connection that already has the view ``inventory`` (and
+        ``people`` if ``has_people``)."""
         columns = {row[0] for row in con.execute("DESCRIBE inventory").fetchall()}
         missing = [c for c in INVENTORY_COLUMNS if c not in columns]
         if missing:
             from mobilise.core.errors import InvalidInput
 
             raise InvalidInput(f"the inventory lacks column(s): {', '.join(missing)}")
-        return cls(con, people is not None, "content_key" in columns)
+        return cls(con, has_people, "content_key" in columns)
+
+
+def cores() -> int:
+    """The cores this process may run on (a container or taskset may allow fewer than the
+    machine has)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection set up for evaluation: UTC, one thread per core (DuckDB may
+    detect the host's cores rather than the ones this process is allowed)."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    # Decisions are keyed by (person, path), never by position: let DuckDB write them
+    # in parallel, in any order.
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(f"SET threads = {int(threads or cores())}")
+    return con
 
 
 def _register(con: duckdb.DuckDBPyConnection, name: str, source: Any) -> None:
@@ -363,9 +395,12 @@ def _source(estate: Estate, rules: Sequence[Rule], holds: Sequence[Hold], where:
     """The evaluated rows with the derived columns the selectors need."""
     people = estate.has_people
     # lname is computed only when a name glob uses it (DuckDB drops unused columns of a
-    # subquery).
+    # subquery). DuckDB would otherwise inline lower(name) into every name test that reads
+    # lname and lower each name once per rule; a volatile function in the expression (which
+    # never changes its value) makes it keep lname a column, computed once per row.
     columns = ["i.person", "i.path", "i.name", "i.extension", "i.size", "i.created",
-               "i.modified", "i.accessed", "lower(i.name) AS lname"]
+               "i.modified", "i.accessed",
+               "CASE WHEN random() < 2 THEN lower(i.name) END AS lname"]
     if people:
         columns += ["p.org_unit", "CAST(p.status AS VARCHAR) AS status",
                     "CAST(p.left_on AS DATE) AS left_on"]
@@ -389,68 +424,132 @@ def _source(estate: Estate, rules: Sequence[Rule], holds: Sequence[Hold], where:
     )
 
 
-def compile_keys(
+def compile_winner(rule_set: RuleSet, as_of: date, *, has_content_key: bool) -> Sql:
+    """The position of the winning rule for the current row: a CASE chain over the rules in
+    precedence order (``precedence.chain``), with ``least`` over the packed keys only where
+    a later rule may still win; the default's position is ``len(rules)``; NULL when nothing
+    selects the file and there is no default (unclassified)."""
+    rules = rule_set.rules
+    matches = [compile_match(r, as_of, has_content_key=has_content_key) for r in rules]
+    whens: list[Sql] = []
+    for link in chain(rules):
+        match = matches[link.position]
+        if not link.rivals:
+            whens.append(Sql(f"WHEN {match.text} THEN {link.position}", match.params))
+            continue
+        keys = [compile_key(rules[link.position], link.position)]
+        for rival, only_if in link.rivals:
+            key = compile_key(rules[rival], rival)
+            # The cheap column test first: the rival's selector runs only where it may win.
+            when = f"({only_if}) AND ({matches[rival].text})" if only_if else matches[rival].text
+            keys.append(Sql(f"CASE WHEN {when} THEN {key.text} END",
+                            matches[rival].params + key.params))
+        best = f"CAST(least({', '.join(k.text for k in keys)}) & 1023 AS INTEGER)"
+        whens.append(Sql(f"WHEN {match.text} THEN {best}",
+                         match.params + [p for k in keys for p in k.params]))
+    default = str(len(rules)) if rule_set.default is not None else "NULL"
+    if not whens:
+        return Sql(f"CAST({default} AS INTEGER)")
+    return Sql(f"CASE {' '.join(w.text for w in whens)} ELSE {default} END",
+               [p for w in whens for p in w.params])
+
+
+def _eligible(rule: Rule) -> Sql:
+    """The date the rule's period ends for the current row (NULL: forever, or counted from
+    a date the file or person lacks), as the packed key decodes it."""
+    if rule.period is None:
+        return Sql("CAST(NULL AS DATE)")
+    leaver = rule.counts_from is CountsFrom.LEAVER
+    base = "left_on" if leaver else f"CAST({rule.counts_from.value} AS DATE)"
+    if rule.period.unit == "d":
+        return Sql(f"{base} + CAST(? AS INTEGER)", [rule.period.amount])
+    return Sql(f"CAST({base} + to_months(?) AS DATE)", [rule.period.months])
+
+
+def compile_eligible(rule_set: RuleSet, as_of: date) -> Sql:
+    """Eligible since, from the winner's position ``w``: the evaluation date when
+    unclassified (review now)."""
+    whens = [(position, _eligible(rule)) for position, rule in enumerate(rule_set.all_rules)]
+    if not whens:
+        return Sql("CAST(? AS DATE)", [as_of])
+    return Sql(
+        "CASE w " + " ".join(f"WHEN {position} THEN {e.text}" for position, e in whens)
+        + " ELSE CAST(? AS DATE) END",
+        [p for _, e in whens for p in e.params] + [as_of],
+    )
+
+
+def latest_start(period: Period, as_of: date) -> date:
+    """The latest date a period can count from and have ended by ``as_of``: adding days
+    or (clamped) months never goes backwards, so the starts that have ended are exactly
+    those on or before it. A due test is then one comparison, with no date arithmetic."""
+    start = period.before(as_of)
+    while period.after(start) > as_of:
+        start -= timedelta(days=1)
+    while period.after(start + timedelta(days=1)) <= as_of:
+        start += timedelta(days=1)
+    return start
+
+
+def _due(rule: Rule, as_of: date) -> Sql:
+    """Whether the rule's period has ended by ``as_of`` for the current row
+    (``eligible_since <= as_of``)."""
+    if rule.period is None:
+        return Sql("false")
+    start = latest_start(rule.period, as_of)
+    if rule.counts_from is CountsFrom.LEAVER:
+        return Sql("left_on <= ?", [start])
+    return Sql(f"{rule.counts_from.value} < ?", [_midnight(start + timedelta(days=1))])
+
+
+def compile_due(rule_set: RuleSet, as_of: date) -> Sql:
+    """Due by ``as_of`` from the winner's position ``w``; an unclassified file is due
+    (review now); a date the file lacks makes nothing due."""
+    whens = [(position, _due(rule, as_of)) for position, rule in enumerate(rule_set.all_rules)]
+    if not whens:
+        return Sql("true")
+    return Sql(
+        "coalesce(CASE w " + " ".join(f"WHEN {position} THEN {d.text}" for position, d in whens)
+        + " ELSE true END, false)",
+        [p for _, d in whens for p in d.params],
+    )
+
+
+def compile_won(
     estate: Estate,
     rule_set: RuleSet,
     as_of: date,
     holds: Sequence[Hold] = (),
     where: Sql | None = None,
-    *,
-    with_paths: bool = True,
 ) -> Sql:
-    """Per file: person, [path,] size, org_unit, the winning precedence key ``k`` (NULL:
-    unclassified) and ``held_by`` (the first hold covering it)."""
+    """Per file: the source columns, the winner's position ``w`` and ``held_by`` (the
+    first hold covering it), in one pass over the inventory."""
     ck = estate.has_content_key
-    rules = rule_set.rules
-    keys: list[Sql] = []
-    for position, rule in enumerate(rules):
-        match = compile_match(rule, as_of, has_content_key=ck)
-        key = compile_key(rule, position)
-        keys.append(Sql(f"CASE WHEN {match.text} THEN {key.text} END", match.params + key.params))
-    default = rule_set.default
-    fallback = compile_key(default, len(rules)) if default else Sql("NULL")
-    winner = Sql(f"coalesce(least({', '.join(k.text for k in keys)}), {fallback.text})",
-                 [p for k in keys for p in k.params] + fallback.params) if keys else Sql(
-                     f"CAST({fallback.text} AS BIGINT)", fallback.params)
+    winner = compile_winner(rule_set, as_of, has_content_key=ck)
     hold_cases = [(compile_hold(h, as_of, has_content_key=ck), h.id) for h in holds]
     held_by = Sql(
         "CASE " + " ".join(f"WHEN {h.text} THEN ?" for h, _ in hold_cases) + " END",
         [p for h, hid in hold_cases for p in [*h.params, hid]],
     ) if hold_cases else Sql("CAST(NULL AS VARCHAR)")
-    source = _source(estate, [*rules, *([default] if default else [])], holds,
-                     where or Sql("TRUE"))
-    path = "path, " if with_paths else ""
+    source = _source(estate, rule_set.all_rules, holds, where or Sql("TRUE"))
     return Sql(
-        f"SELECT person, {path}size, org_unit, {winner.text} AS k, {held_by.text} AS held_by "
-        f"FROM ({source.text}) AS src",
+        "SELECT person, path, size, org_unit, created, modified, accessed, left_on, "
+        f"{winner.text} AS w, {held_by.text} AS held_by FROM ({source.text}) AS src",
         winner.params + held_by.params + source.params,
     )
 
 
-def decode_keys(rule_set: RuleSet, as_of: date, keyed: str, *, with_paths: bool = True) -> Sql:
-    """Rule, actions and eligible-since date from the key, over the relation ``keyed``
-    (SQL text without parameters: a table name or a parenthesised subquery)."""
+def _decode(rule_set: RuleSet) -> tuple[str, list[Any]]:
+    """rule, rule_action and action from ``w`` and ``held_by``."""
     all_rules = rule_set.all_rules
     ids = [r.id for r in all_rules]
     actions = [r.action.value for r in all_rules]
-    path = "path, " if with_paths else ""
-    return Sql(
-        f"SELECT person, {path}size, org_unit, "
-        "CASE WHEN k IS NULL THEN ? ELSE list_extract(?, CAST(k & 1023 AS INTEGER) + 1) END "
-        "AS rule, "
-        "CASE WHEN k IS NULL THEN 'review' ELSE list_extract(?, CAST(k & 1023 AS INTEGER) + 1) "
-        "END AS rule_action, "
-        "CASE WHEN held_by IS NOT NULL THEN 'hold' WHEN k IS NULL THEN 'review' "
-        "ELSE list_extract(?, CAST(k & 1023 AS INTEGER) + 1) END AS action, "
-        "CASE WHEN k IS NULL THEN CAST(? AS DATE) "
-        f"WHEN k >= {DELETES} THEN CASE WHEN ((k >> {DELETION_SHIFT}) & {NEVER}) = {NEVER} "
-        f"THEN NULL ELSE DATE '1970-01-01' + "
-        f"CAST(((k >> {DELETION_SHIFT}) & {NEVER}) - {DAY_OFFSET} AS INTEGER) END "
-        f"WHEN ((k >> {RETENTION_SHIFT}) & {NEVER}) = 0 THEN NULL "
-        f"ELSE DATE '1970-01-01' + "
-        f"CAST({NEVER} - ((k >> {RETENTION_SHIFT}) & {NEVER}) - {DAY_OFFSET} "
-        f"AS INTEGER) END AS eligible_since, held_by FROM {keyed}",
-        [UNCLASSIFIED, ids, actions, actions, as_of],
+    return (
+        "CASE WHEN w IS NULL THEN ? ELSE list_extract(?, w + 1) END AS rule, "
+        "CASE WHEN w IS NULL THEN 'review' ELSE list_extract(?, w + 1) END AS rule_action, "
+        "CASE WHEN held_by IS NOT NULL THEN 'hold' WHEN w IS NULL THEN 'review' "
+        "ELSE list_extract(?, w + 1) END AS action",
+        [UNCLASSIFIED, ids, actions, actions],
     )
 
 
@@ -460,14 +559,20 @@ def compile_evaluation(
     as_of: date,
     holds: Sequence[Hold] = (),
     where: Sql | None = None,
+    *,
+    with_paths: bool = True,
 ) -> Sql:
-    """One SELECT giving, per file: person, path, size, org_unit, rule, rule_action,
-    action (``hold`` when held), eligible_since, held_by. For the whole estate prefer
-    ``evaluate``, which materialises the key once."""
-    keyed = compile_keys(estate, rule_set, as_of, holds, where)
-    decoded = decode_keys(rule_set, as_of, f"({keyed.text}) AS keyed")
-    # The decoding parameters come first in the text, then the key's.
-    return Sql(decoded.text, decoded.params + keyed.params)
+    """One SELECT giving, per file: person, [path,] size, org_unit, rule, rule_action,
+    action (``hold`` when held), eligible_since, held_by."""
+    won = compile_won(estate, rule_set, as_of, holds, where)
+    decode, decode_params = _decode(rule_set)
+    eligible = compile_eligible(rule_set, as_of)
+    path = "path, " if with_paths else ""
+    return Sql(
+        f"SELECT person, {path}size, org_unit, {decode}, {eligible.text} AS eligible_since, "
+        f"held_by FROM ({won.text}) AS won",
+        decode_params + eligible.params + won.params,
+    )
 
 
 @dataclass(frozen=True)
@@ -483,6 +588,12 @@ class Decision:
     held_by: str | None
 
 
+def _table_name(table: str) -> str:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", table):
+        raise ValueError("table name")
+    return table
+
+
 def evaluate(
     estate: Estate,
     rule_set: RuleSet,
@@ -493,20 +604,43 @@ def evaluate(
     with_paths: bool = True,
     where: Sql | None = None,
 ) -> int:
-    """Evaluate the whole estate into the temporary table ``table``; return its rows.
+    """Evaluate the estate (or the rows ``where`` selects) into the temporary table
+    ``table``, one row per file, in one pass; return its rows."""
+    table = _table_name(table)
+    query = compile_evaluation(estate, rule_set, as_of, holds, where, with_paths=with_paths)
+    estate.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {query.text}", query.params)
+    count = estate.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(count[0]) if count else 0
 
-    Two passes: the keys are written once, then decoded. In one query DuckDB inlines the
-    key expression into each decoded column that reads it and computes it several times.
-    Without paths (enough for dry-run summaries) the table is much cheaper to write."""
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", table):
-        raise ValueError("table name")
-    keyed = compile_keys(estate, rule_set, as_of, holds, where, with_paths=with_paths)
-    con = estate.con
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_keys AS {keyed.text}", keyed.params)
-    decoded = decode_keys(rule_set, as_of, f"{table}_keys", with_paths=with_paths)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {decoded.text}", decoded.params)
-    con.execute(f"DROP TABLE {table}_keys")
-    count = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+
+def evaluate_totals(
+    estate: Estate,
+    rule_set: RuleSet,
+    as_of: date,
+    holds: Sequence[Hold] = (),
+    *,
+    table: str = "decision_totals",
+    where: Sql | None = None,
+) -> int:
+    """Evaluate and total in the same pass, into ``table``: files and bytes, and those
+    eligible by ``as_of`` (``due``), per person, org unit, rule and action. A dry run needs
+    no row per file, so none is written: the table has a row per person and rule at most.
+    Returns the number of files evaluated."""
+    table = _table_name(table)
+    won = compile_won(estate, rule_set, as_of, holds, where)
+    due = compile_due(rule_set, as_of)
+    decode, decode_params = _decode(rule_set)
+    grouped = (
+        f"SELECT person, org_unit, w, held_by IS NOT NULL AS held, {due.text} AS due, "
+        f"count(*) AS files, sum(size) AS bytes FROM ({won.text}) AS won GROUP BY ALL"
+    )
+    estate.con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT person, org_unit, "
+        f"{decode.replace('held_by IS NOT NULL', 'held')}, due, files, bytes "
+        f"FROM ({grouped}) AS grouped",
+        decode_params + due.params + won.params,
+    )
+    count = estate.con.execute(f"SELECT coalesce(sum(files), 0) FROM {table}").fetchone()
     return int(count[0]) if count else 0
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -205,10 +206,13 @@ class DisposalItem(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("retention_disposal_batch.id"), index=True)
     person: Mapped[str] = mapped_column(String(100), index=True)
-    path: Mapped[str] = mapped_column(Text)
+    path: Mapped[str] = mapped_column(Text)  # as evaluated and shown: \xNN for odd bytes
+    # The name's bytes when the path is not valid UTF-8: storage is addressed by them.
+    raw_path: Mapped[bytes | None] = mapped_column(LargeBinary)
     size: Mapped[int] = mapped_column(BigInteger)
-    modified: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    sha256: Mapped[str] = mapped_column(String(64))
+    # None only for a file skipped at proposal (it could not be addressed or read).
+    modified: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sha256: Mapped[str | None] = mapped_column(String(64))
     rule: Mapped[str] = mapped_column(String(64))
     authority: Mapped[str] = mapped_column(Text)
     eligible_since: Mapped[date | None] = mapped_column(Date)

@@ -5,6 +5,7 @@ always with a justification; decisions can be taken in bulk for a whole rule."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -138,6 +139,54 @@ def _run(session: Session, actor: Actor, items: list[ReviewItem], decision: str,
                    decision=decision, clock=clock or SystemClock())
     session.flush()
     return items
+
+
+MAX_PAGE = 1000
+
+
+@dataclass
+class ItemPage:
+    """One page of review items, with the number that match the filters."""
+
+    items: list[ReviewItem]
+    total: int
+    limit: int
+    offset: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "limit": self.limit, "offset": self.offset,
+                "items": [item_row(i) for i in self.items]}
+
+
+def item_row(item: ReviewItem) -> dict[str, Any]:
+    return {"id": item.id, "person": item.person, "path": item.path, "size": item.size,
+            "rule": item.rule, "eligible_since": item.eligible_since, "status": item.status,
+            "decision": item.decision, "justification": item.justification,
+            "decided_by": item.decided_by, "decided_at": item.decided_at}
+
+
+def list_items(
+    session: Session, *, status: str | None = ReviewStatus.PENDING.value,
+    person: str | None = None, rule: str | None = None, decision: str | None = None,
+    limit: int = 100, offset: int = 0,
+) -> ItemPage:
+    """Review items by status, person, rule and decision, a page at a time (by person,
+    rule, then id: a stable order, so pages neither skip nor repeat items)."""
+    if status is not None and status not in {s.value for s in ReviewStatus}:
+        raise InvalidInput(f"status {status!r}: one of "
+                           f"{', '.join(s.value for s in ReviewStatus)}")
+    if decision is not None and decision not in {d.value for d in ReviewDecision}:
+        raise InvalidInput(f"decision {decision!r}: one of "
+                           f"{', '.join(d.value for d in ReviewDecision)}")
+    if not 1 <= limit <= MAX_PAGE or offset < 0:
+        raise InvalidInput(f"limit is 1 to {MAX_PAGE} and offset 0 or more")
+    filters = [column == value for column, value in (
+        (ReviewItem.status, status), (ReviewItem.person, person), (ReviewItem.rule, rule),
+        (ReviewItem.decision, decision)) if value is not None]
+    total = session.scalar(select(func.count()).select_from(ReviewItem).where(*filters)) or 0
+    items = session.scalars(select(ReviewItem).where(*filters).order_by(
+        ReviewItem.person, ReviewItem.rule, ReviewItem.id).limit(limit).offset(offset))
+    return ItemPage(list(items), int(total), limit, offset)
 
 
 def review_queue(

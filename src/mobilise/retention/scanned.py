@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,9 +30,10 @@ from mobilise.people.models import Person
 from mobilise.retention import rule_sets
 from mobilise.retention.disposal import propose_batch
 from mobilise.retention.dry_run import Diff, DryRun, diff, dry_run
-from mobilise.retention.evaluate import Estate
+from mobilise.retention.evaluate import Estate, connect
 from mobilise.retention.holds import holds_in_force
 from mobilise.retention.models import DisposalBatch, RuleSetStatus, RuleSetVersion
+from mobilise.retention.review import queue_reviews
 from mobilise.storage.base import Backend
 
 _COLUMNS = ["path_text", "name", "extension", "size", "created", "modified", "accessed", "kind",
@@ -50,12 +52,6 @@ def active_rule_set(session: Session) -> RuleSetVersion | None:
     return session.scalars(
         select(RuleSetVersion).where(RuleSetVersion.status == RuleSetStatus.ACTIVE.value)
         .order_by(RuleSetVersion.activated_at.desc(), RuleSetVersion.id.desc())).first()
-
-
-def _inventory_table(person: Person, path: str) -> pa.Table:
-    table = pq.read_table(path, columns=_COLUMNS).rename_columns(["path", *_COLUMNS[1:]])
-    return table.append_column("person", pa.array([person.number] * table.num_rows,
-                                                  pa.string()))
 
 
 def _people_table(people: Sequence[Person]) -> pa.Table:
@@ -80,18 +76,49 @@ def source_paths(inventory: str | Path) -> dict[str, str]:
     return mapping
 
 
+def raw_paths(inventory: str | Path) -> dict[str, bytes]:
+    """``path_text`` → the raw bytes, for the paths that are not valid UTF-8 (storage is
+    addressed by the bytes; the text only shows them)."""
+    table = pq.read_table(inventory, columns=["path", "path_text"])
+    # Undecodable bytes show as \xNN, so only paths with a backslash can differ.
+    table = table.filter(pc.match_substring(table.column("path_text"), "\\"))
+    mapping = {}
+    for raw, text in zip(table.column("path").to_pylist(), table.column("path_text").to_pylist(),
+                         strict=True):
+        try:
+            if raw.decode("utf-8") == text:
+                continue
+        except UnicodeDecodeError:
+            pass
+        mapping[text] = raw
+    return mapping
+
+
 def scanned_estate(session: Session, person_ids: Sequence[int] | None = None
                    ) -> ScannedEstate | None:
     """The latest complete scan of each person (or of those given); None if nobody has
-    been scanned."""
+    been scanned. DuckDB reads the inventories where they lie, all files in one parallel
+    scan; each file's person comes from a small table of file names."""
     scans = [(p, s) for p, s in latest_scans(session, person_ids) if s.inventory]
     if not scans:
         return None
-    tables = [_inventory_table(p, str(inventory_of(s))) for p, s in scans]
-    inventory = pa.concat_tables(tables, promote_options="permissive")
+    files = [str(inventory_of(s)) for _, s in scans]
+    con = connect()
+    con.read_parquet(files, filename=True, union_by_name=True).create_view("scan_rows")
+    con.register("scan_files", pa.table({
+        "filename": pa.array(files, pa.string()),
+        "person": pa.array([p.number for p, _ in scans], pa.string()),
+    }))
+    con.execute(
+        "CREATE VIEW inventory AS SELECT f.person, r.path_text AS path, "
+        f"{', '.join('r.' + c for c in _COLUMNS[1:])} "
+        "FROM scan_rows r JOIN scan_files f ON f.filename = r.filename"
+    )
     people = [p for p, _ in scans]
-    return ScannedEstate(Estate.open(inventory, _people_table(people)), people,
-                         inventory.num_rows)
+    con.register("people", _people_table(people))
+    counted = con.execute("SELECT count(*) FROM scan_rows").fetchone()
+    return ScannedEstate(Estate.of(con, has_people=True), people,
+                         int(counted[0]) if counted else 0)
 
 
 def scanned_dry_run(session: Session, version: RuleSetVersion, as_of: date
@@ -136,5 +163,22 @@ def propose_scanned(session: Session, actor: Actor, settings: Settings,
     scanned = scanned_estate(session)
     if scanned is None:
         raise InvalidInput("no drive has been scanned: nothing to propose")
+    inventories = {p.number: inventory_of(s) for p, s in latest_scans(session) if s.inventory}
+
+    def raw(number: str) -> dict[str, bytes]:
+        return raw_paths(inventories[number]) if number in inventories else {}
+
     return propose_batch(session, actor, version, scanned.estate,
-                         drive_of(session, settings), as_of, person=person, rule=rule)
+                         drive_of(session, settings), as_of, person=person, rule=rule,
+                         raw_paths=raw)
+
+
+def queue_scanned(session: Session, actor: Actor, version: RuleSetVersion, as_of: date, *,
+                  rule: str | None = None, person: str | None = None) -> int:
+    """Queue a review item for each file of the scanned drives that ``version`` sends to
+    review and is due (held files wait); returns how many were queued."""
+    scanned = scanned_estate(session)
+    if scanned is None:
+        raise InvalidInput("no drive has been scanned: nothing to review")
+    return queue_reviews(session, actor, version, scanned.estate, as_of,
+                         holds_in_force(session), person=person, rule=rule)

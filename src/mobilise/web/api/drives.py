@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
 from mobilise.core.actor import Actor, Role
+from mobilise.core.clock import SystemClock
 from mobilise.core.errors import NotFound
 from mobilise.core.settings import Settings
 from mobilise.drives import estate
-from mobilise.drives.reports import estate_summary, person_report, summary_rows
+from mobilise.drives.reports import add_retention, estate_summary, person_report, summary_rows
 from mobilise.people.register import get_person
 from mobilise.web.auth import db, requires
 
@@ -38,7 +39,8 @@ def drives_summary(request: Request, session: Session = Depends(db),
 def person_readiness(key: str, request: Request, target_folder: str = "",
                      session: Session = Depends(db),
                      actor: Actor = Depends(requires(Role.MIGRATION))) -> dict[str, Any]:
-    """One person's readiness report: what will be renamed, what cannot move and why.
+    """One person's readiness report: what will be renamed, what cannot move and why, and
+    (``retention``) what the rule set in force decides for the files.
     File paths are personal data, so this needs the migration role."""
     person = get_person(session, key)
     pairs = estate.latest_scans(session, [person.id])
@@ -49,4 +51,5 @@ def person_readiness(key: str, request: Request, target_folder: str = "",
     report = person_report(person.number, person.upn, estate.inventory_of(scan),
                            quota_bytes=settings.onedrive_quota_bytes,
                            target_folder=target_folder[:200])
+    add_retention(report, session, person, SystemClock().today())
     return {**report.as_dict(), "scan_id": scan.scan_id, "scanned_at": scan.scanned_at}

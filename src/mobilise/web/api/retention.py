@@ -24,6 +24,7 @@ from mobilise.retention.scanned import (
     active_rule_set,
     drive_of,
     propose_scanned,
+    queue_scanned,
     scanned_diff,
     scanned_dry_run,
 )
@@ -131,6 +132,70 @@ def decide(body: Decision, session: Session = Depends(db),
            actor: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     """Any signed-in person may decide their own items; a records manager any item."""
     done = review.decide(session, actor, body.items, body.decision, body.justification)
+    return {"decided": len(done)}
+
+
+class QueueRequest(BaseModel):
+    version: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,100}(@[0-9]{1,9})?$")
+    rule: str | None = Field(None, min_length=1, max_length=64)
+    person: str | None = Field(None, min_length=1, max_length=100)
+
+
+@router.post("/review/queue")
+def queue_reviews(body: QueueRequest, session: Session = Depends(db),
+                  actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
+    """Queue a review item for each scanned file the rule set (default: the active one)
+    sends to review and is due; files already queued are not queued again."""
+    row = _version(session, body.version)
+    queued = queue_scanned(session, actor, row, SystemClock().now().date(), rule=body.rule,
+                           person=body.person)
+    return {"rule_set": row.name, "version": row.version, "queued": queued}
+
+
+Status = Query("pending", pattern="^(pending|decided)$")
+DecisionFilter = Query(None, pattern="^(keep-migrate|keep-archive|dispose)$")
+Limit = Query(100, ge=1, le=review.MAX_PAGE)
+Offset = Query(0, ge=0, le=10**9)
+
+
+@router.get("/review/items")
+def review_items(status: str = Status, person: str | None = Query(None, max_length=100),
+                 rule: str | None = Query(None, max_length=64),
+                 decision: str | None = DecisionFilter, limit: int = Limit,
+                 offset: int = Offset, session: Session = Depends(db),
+                 _: Actor = Depends(requires(*READERS))) -> dict[str, Any]:
+    """Review items, filtered and a page at a time (``total`` counts every match)."""
+    return review.list_items(session, status=status, person=person, rule=rule,
+                             decision=decision, limit=limit, offset=offset).as_dict()
+
+
+@router.get("/review/me")
+def my_review_items(status: str = Status, limit: int = Limit, offset: int = Offset,
+                    session: Session = Depends(db),
+                    actor: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
+    """The signed-in person's own review items (through their account's person link)."""
+    number = review.person_of(session, actor)
+    if number is None:
+        return {"person": None, "total": 0, "limit": limit, "offset": offset, "items": [],
+                "note": "this account is not linked to a person"}
+    return {"person": number, **review.list_items(
+        session, status=status, person=number, limit=limit, offset=offset).as_dict()}
+
+
+class RuleDecision(BaseModel):
+    rule: str = Field(..., min_length=1, max_length=64)
+    decision: str = Field(..., pattern="^(keep-migrate|keep-archive|dispose)$")
+    justification: str = Field(..., min_length=1, max_length=2000)
+    version: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,100}(@[0-9]{1,9})?$")
+    person: str | None = Field(None, min_length=1, max_length=100)
+
+
+@router.post("/review/decide-rule")
+def decide_rule(body: RuleDecision, session: Session = Depends(db),
+                actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
+    """Bulk: the same decision on every pending item of one rule (optionally one person)."""
+    done = review.decide_rule(session, actor, _version(session, body.version), body.rule,
+                              body.decision, body.justification, person=body.person)
     return {"decided": len(done)}
 
 

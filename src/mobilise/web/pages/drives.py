@@ -7,10 +7,12 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from mobilise.core.actor import Actor, Role
+from mobilise.core.clock import SystemClock
 from mobilise.core.settings import Settings
 from mobilise.drives import estate
-from mobilise.drives.reports import estate_summary, person_report, summary_rows
+from mobilise.drives.reports import add_retention, estate_summary, person_report, summary_rows
 from mobilise.people.register import get_person, person_row
+from mobilise.retention.dry_run import bytes_text
 from mobilise.web.auth import db, requires
 from mobilise.web.charts import bar_chart
 from mobilise.web.pages.render import page
@@ -47,6 +49,8 @@ def drive(request: Request, key: str, session: Session = Depends(db),
     scan = None
     if pairs:
         scan = pairs[0][1]
-        report = person_report(person.number, person.upn, estate.inventory_of(scan),
-                               quota_bytes=_settings(request).onedrive_quota_bytes).as_dict()
-    return page(request, "drive.html", person=person_row(person), report=report, scan=scan)
+        one = person_report(person.number, person.upn, estate.inventory_of(scan),
+                            quota_bytes=_settings(request).onedrive_quota_bytes)
+        report = add_retention(one, session, person, SystemClock().today()).as_dict()
+    return page(request, "drive.html", person=person_row(person), report=report, scan=scan,
+                bytes_text=bytes_text)

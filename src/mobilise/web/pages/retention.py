@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,11 +18,12 @@ from mobilise.core.errors import InvalidInput, NotFound
 from mobilise.people.models import Person
 from mobilise.retention import disposal, holds, review, rule_sets
 from mobilise.retention.dry_run import DryRun, bytes_text
-from mobilise.retention.models import Hold, HoldStatus, ReviewItem, ReviewStatus, RuleSetVersion
+from mobilise.retention.models import Hold, HoldStatus, RuleSetVersion
 from mobilise.retention.scanned import (
     active_rule_set,
     drive_of,
     propose_scanned,
+    queue_scanned,
     scanned_diff,
     scanned_dry_run,
 )
@@ -33,7 +34,7 @@ from mobilise.web.params import RecordId
 
 router = APIRouter(include_in_schema=False)
 READERS = (Role.RECORDS, Role.AUDITOR)
-SHOWN_ITEMS = 500  # a queue page lists this many files; bulk decisions cover the rest
+SHOWN_ITEMS = 500  # a batch page lists this many files; its certificate lists them all
 
 
 def _today() -> date:
@@ -175,48 +176,78 @@ async def release_hold(request: Request, reference: str, session: Session = Depe
 # --------------------------------------------------------------------------- review
 
 
-def _pending(session: Session, person: str | None = None) -> list[ReviewItem]:
-    query = select(ReviewItem).where(ReviewItem.status == ReviewStatus.PENDING.value)
-    if person is not None:
-        query = query.where(ReviewItem.person == person)
-    return list(session.scalars(query.order_by(ReviewItem.person, ReviewItem.rule,
-                                               ReviewItem.id).limit(SHOWN_ITEMS)))
+REVIEW_PAGE = 100  # files listed per page of the review queue
+
+
+def _review_page(request: Request, session: Session, *, person: Person | None, back: str,
+                 status: str, rule: str, page_no: int, person_filter: str = "",
+                 totals: bool = False) -> HTMLResponse:
+    listed = review.list_items(
+        session, status=status, person=person.number if person else person_filter or None,
+        rule=rule or None, limit=REVIEW_PAGE, offset=(page_no - 1) * REVIEW_PAGE)
+    return page(request, "retention_review.html",
+                by_person=review.review_queue(session) if totals else [],
+                by_rule=review.review_queue(session, by="rule") if totals else [],
+                items=listed.items, total=listed.total, person=person, back=back,
+                bytes_text=bytes_text, status=status, rule=rule, person_filter=person_filter,
+                page_no=page_no, pages=max(1, -(-listed.total // REVIEW_PAGE)),
+                queue_form=totals, active=active_rule_set(session) if totals else None)
+
+
+StatusFilter = Query("pending", pattern="^(pending|decided)$")
+PageNo = Query(1, alias="page", ge=1, le=1_000_000)
 
 
 @router.get("/retention/review")
-def review_page(request: Request, session: Session = Depends(db),
+def review_page(request: Request, status: str = StatusFilter,
+                person: str = Query("", max_length=100), rule: str = Query("", max_length=64),
+                page_no: int = PageNo, session: Session = Depends(db),
                 _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
-    return page(request, "retention_review.html", by_person=review.review_queue(session),
-                by_rule=review.review_queue(session, by="rule"), items=_pending(session),
-                person=None, back="/retention/review", bytes_text=bytes_text)
+    """The queue per person and per rule, bulk decisions by rule, queueing, and the files
+    themselves, filtered and a page at a time."""
+    return _review_page(request, session, person=None, back="/retention/review",
+                        status=status, rule=rule, page_no=page_no, person_filter=person,
+                        totals=True)
 
 
-def _own_page(request: Request, session: Session, person: Person, back: str) -> HTMLResponse:
-    return page(request, "retention_review.html", by_person=[], by_rule=[],
-                items=_pending(session, person.number), person=person, back=back,
-                bytes_text=bytes_text)
+@router.post("/retention/review/queue")
+async def queue(request: Request, session: Session = Depends(db),
+                actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
+    form = await _form(request)
+    row = _version(session, form.get("version") or None)
+    if row is None:
+        raise InvalidInput("no rule set is active")
+    queue_scanned(session, actor, row, _today(), rule=form.get("rule") or None,
+                  person=form.get("person") or None)
+    return _back("/retention/review")
 
 
 @router.get("/retention/review/me")
-def my_review(request: Request, session: Session = Depends(db),
+def my_review(request: Request, status: str = StatusFilter, page_no: int = PageNo,
+              session: Session = Depends(db),
               actor: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     """The signed-in person's own files awaiting review (their account's person link)."""
     number = review.person_of(session, actor)
     person = session.scalar(select(Person).where(Person.number == number)) if number else None
     if person is None:
         return page(request, "retention_review.html", by_person=[], by_rule=[], items=[],
-                    person=None, unlinked=True, back="/retention/review/me",
-                    bytes_text=bytes_text)
-    return _own_page(request, session, person, "/retention/review/me")
+                    total=0, person=None, unlinked=True, back="/retention/review/me",
+                    bytes_text=bytes_text, status=status, rule="", person_filter="",
+                    page_no=1, pages=1, queue_form=False, active=None)
+    return _review_page(request, session, person=person, back="/retention/review/me",
+                        status=status, rule="", page_no=page_no)
 
 
 @router.get("/retention/review/people/{key}")
-def person_review(request: Request, key: str, session: Session = Depends(db),
+def person_review(request: Request, key: str, status: str = StatusFilter,
+                  page_no: int = PageNo, session: Session = Depends(db),
                   _: Actor = Depends(requires(Role.RECORDS))) -> HTMLResponse:
     person = session.scalar(select(Person).where((Person.number == key) | (Person.upn == key)))
     if person is None:
         raise NotFound(f"no person {key}")
-    return _own_page(request, session, person, f"/retention/review/people/{person.number}")
+    return _review_page(request, session, person=person,
+                        back=f"/retention/review/people/{person.number}", status=status,
+                        rule="", page_no=page_no)
 
 
 def _safe_back(form: dict[str, str]) -> str:
