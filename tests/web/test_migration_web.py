@@ -64,3 +64,46 @@ def test_migration_progress_page_and_api(web: Web, tmp_path: Path) -> None:
     assert page.status_code == 200
     assert "People left to migrate (CE)" in page.text and "<svg" in page.text
     assert "<td>2026-01-12</td><td>0</td><td>11</td>" in page.text
+
+
+def test_wave_page_shows_the_latest_rounds_live_progress(web: Web, tmp_path: Path) -> None:
+    from mobilise.core.db import session_factory
+    from mobilise.core.progress import JobProgress
+    from mobilise.migration.progress import JOB_KIND
+
+    settings = web.settings.model_copy(update={
+        "migration_destination": "local", "migration_destination_root": tmp_path / "od",
+        "archive_root": tmp_path / "archive"})
+    make_tree(Path(settings.home_root) / "asmith0", 12, seed=2)
+    web.client.post("/api/v1/waves", headers=web.as_("admin"),
+                    json={"name": "Pilot", "people": ["100000"]})
+    before = web.client.get("/api/v1/waves/Pilot/progress", headers=web.as_("viewer")).json()
+    assert before["live"] is None
+    assert "No round has run yet" in web.client.get("/waves/Pilot",
+                                                    headers=web.as_("viewer")).text
+    jobs = session_factory(settings)()
+    try:
+        with session_scope(settings) as s:
+            run_round(s, ADMIN, settings, get_wave(s, "Pilot"), InProcessExecutor(settings),
+                      progress=JobProgress(jobs, JOB_KIND))
+    finally:
+        jobs.close()
+    body = web.client.get("/api/v1/waves/Pilot/progress", headers=web.as_("viewer")).json()
+    live = body["live"]
+    assert live["status"] == "done" and live["stats"]["files"] == 12
+    assert {"files_per_s", "mb_per_s", "eta_s", "throttle_events", "series"} <= \
+        set(live["stats"])
+    assert body["rounds"][0]["status"] == "done"
+    assert web.client.get("/api/v1/waves/Pilot/progress",
+                          headers=web.as_("norole")).status_code == 403
+    page = web.client.get(f"/waves/{get_id(web, 'Pilot')}",
+                          headers=web.as_("viewer"))
+    assert page.status_code == 200
+    assert 'data-live-wave="/api/v1/waves/' in page.text
+    assert '<script src="/static/wave-live.js">' in page.text
+    assert "round 1 (pre seed)" in page.text and "12 of 12" in page.text
+    assert web.client.get("/static/wave-live.js").status_code == 200
+
+
+def get_id(web: Web, name: str) -> int:
+    return int(web.client.get(f"/api/v1/waves/{name}", headers=web.as_("viewer")).json()["id"])

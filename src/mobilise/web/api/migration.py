@@ -15,6 +15,7 @@ from mobilise.core.clock import SystemClock
 from mobilise.core.errors import NotFound
 from mobilise.migration import reports, waves
 from mobilise.migration.burndown import burndown
+from mobilise.migration.progress import live_round
 from mobilise.web.auth import db, requires
 
 router = APIRouter(tags=["migration"])
@@ -51,6 +52,16 @@ def show_wave(key: str, session: Session = Depends(db),
               _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     wave = waves.get_wave(session, key)
     return {**reports.wave_summary(session, wave), "people": reports.wave_rows(session, wave)}
+
+
+@router.get("/api/v1/waves/{key}/progress")
+def wave_progress(key: str, session: Session = Depends(db),
+                  _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
+    """The latest round's live progress (files, bytes, files/s, MB/s, ETA, throttling and
+    the throughput series), and every round's totals; the wave page polls this."""
+    wave = waves.get_wave(session, key)
+    return {"wave": wave.name, "live": live_round(session, wave.id),
+            "rounds": reports.wave_summary(session, wave)["rounds"]}
 
 
 @router.get("/api/v1/migration/waves/{key}/summary")

@@ -13,6 +13,7 @@ from mobilise.core.clock import SystemClock
 from mobilise.migration import reports, waves
 from mobilise.migration.burndown import ALL, burndown
 from mobilise.migration.models import MigrationState, RoundStatus
+from mobilise.migration.progress import live_round
 from mobilise.web.auth import db, requires
 from mobilise.web.charts import bar_chart, grouped_bar_chart, line_chart
 from mobilise.web.pages.render import page
@@ -41,6 +42,7 @@ def wave_page(request: Request, key: str, session: Session = Depends(db),
                               {"files copied": [r["copied"] for r in rounds],
                                "throttling events": [r["throttle_events"] for r in rounds]})
     return page(request, "wave.html", wave=summary, people=reports.wave_rows(session, wave),
+                live=live_round(session, wave.id),
                 throughput=throughput, files_chart=files,
                 state_colours={s.value: s.colour for s in MigrationState},
                 round_colours={s.value: s.colour for s in RoundStatus})
