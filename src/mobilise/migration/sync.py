@@ -610,6 +610,8 @@ def _sync(source: Backend, main: Backend, archive: Backend | None,
 _collector_lock = threading.Lock()
 _collector_users = 0
 _collector_was_enabled = True
+_collected_at = 0.0
+COLLECT_AT_LEAST_EVERY = 60.0  # seconds
 
 
 @contextmanager
@@ -619,11 +621,12 @@ def collector_paused() -> Iterator[None]:
     the collector would otherwise walk all of them again and again as they accumulate,
     costing as much as the planning itself. Reference counting still frees everything;
     the collector runs again when the last concurrent sync ends."""
-    global _collector_users, _collector_was_enabled
+    global _collector_users, _collector_was_enabled, _collected_at
     with _collector_lock:
         _collector_users += 1
         if _collector_users == 1:
             _collector_was_enabled = gc.isenabled()
+            _collected_at = time.monotonic()
             gc.disable()
     try:
         yield
@@ -632,6 +635,13 @@ def collector_paused() -> Iterator[None]:
             _collector_users -= 1
             if _collector_users == 0 and _collector_was_enabled:
                 gc.enable()
+            elif _collector_was_enabled and \
+                    time.monotonic() - _collected_at > COLLECT_AT_LEAST_EVERY:
+                # Syncs overlapping without a break (a pool's shards, one after another)
+                # would keep the collector off for the whole round; a process that also
+                # serves the web makes cyclic garbage meanwhile, so collect now and then.
+                gc.collect()
+                _collected_at = time.monotonic()
 
 
 def _own_interrupted_copy(copier: Copier, planned: PlannedFile) -> PlannedFile:

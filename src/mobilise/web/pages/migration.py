@@ -44,8 +44,10 @@ def wave_page(request: Request, key: str, session: Session = Depends(db),
                               {"files copied": [r["copied"] for r in rounds],
                                "throttling events": [r["throttle_events"] for r in rounds]})
     actor = request.state.actor
+    live = live_round(session, wave.id)
     return page(request, "wave.html", wave=summary, people=reports.wave_rows(session, wave),
-                live=live_round(session, wave.id), startable=_startable(wave),
+                live=live, live_points=_points((live or {}).get("stats", {}).get("series")),
+                startable=_startable(wave),
                 may_start=actor.has_any(frozenset({Role.MIGRATION})),
                 throughput=throughput, files_chart=files,
                 state_colours={s.value: s.colour for s in MigrationState},
@@ -60,6 +62,20 @@ def start_round_from_page(request: Request, key: str, session: Session = Depends
     job = start_round(request.app.state.sessions, actor, request.app.state.settings, wave)
     return RedirectResponse(f"/waves/{wave.id}?started={job.id}#live-heading",
                             status_code=303)
+
+
+def _points(series: list[list[float]] | None) -> dict[str, str]:
+    """The live chart's two lines as SVG points, the same as ``wave-live.js`` draws them,
+    so the page shows the chart as of its loading without JavaScript too."""
+    if not series:
+        return {"files": "", "mb": ""}
+    last = series[-1][0] or 1.0
+    out = {}
+    for name, index in (("files", 1), ("mb", 2)):
+        peak = max(max(p[index] for p in series), 1e-9)
+        out[name] = " ".join(f"{40 + 550 * p[0] / last:.1f},{180 - 165 * p[index] / peak:.1f}"
+                             for p in series)
+    return out
 
 
 def _startable(wave: MigrationWave) -> str | None:
