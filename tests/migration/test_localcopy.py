@@ -315,3 +315,18 @@ def test_a_large_source_changed_while_the_kernel_copies_it_is_not_verified(
     again = sync_person(local(source), local(dest), options=FAST)
     assert [f.outcome for f in again.files] == [Outcome.COPIED]
     assert (dest / "a.bin").read_bytes() == (source / "a.bin").read_bytes()
+
+
+def test_overlapping_syncs_still_collect_now_and_then(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from mobilise.migration import sync
+
+    collected: list[int] = []
+    monkeypatch.setattr(gc, "collect", lambda *a: collected.append(1) or 0)
+    monkeypatch.setattr(sync, "COLLECT_AT_LEAST_EVERY", 0.0)
+    with collector_paused():
+        with collector_paused():
+            pass  # another sync is still running: the collector stays off, but runs once
+        assert collected == [1] and not gc.isenabled()
+    assert gc.isenabled()

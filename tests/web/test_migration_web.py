@@ -64,3 +64,124 @@ def test_migration_progress_page_and_api(web: Web, tmp_path: Path) -> None:
     assert page.status_code == 200
     assert "People left to migrate (CE)" in page.text and "<svg" in page.text
     assert "<td>2026-01-12</td><td>0</td><td>11</td>" in page.text
+
+
+def test_wave_page_shows_the_latest_rounds_live_progress(web: Web, tmp_path: Path) -> None:
+    from mobilise.core.db import session_factory
+    from mobilise.core.progress import JobProgress
+    from mobilise.migration.progress import JOB_KIND
+
+    settings = web.settings.model_copy(update={
+        "migration_destination": "local", "migration_destination_root": tmp_path / "od",
+        "archive_root": tmp_path / "archive"})
+    make_tree(Path(settings.home_root) / "asmith0", 12, seed=2)
+    web.client.post("/api/v1/waves", headers=web.as_("admin"),
+                    json={"name": "Pilot", "people": ["100000"]})
+    before = web.client.get("/api/v1/waves/Pilot/progress", headers=web.as_("viewer")).json()
+    assert before["live"] is None
+    assert "No round has run yet" in web.client.get("/waves/Pilot",
+                                                    headers=web.as_("viewer")).text
+    jobs = session_factory(settings)()
+    try:
+        with session_scope(settings) as s:
+            run_round(s, ADMIN, settings, get_wave(s, "Pilot"), InProcessExecutor(settings),
+                      progress=JobProgress(jobs, JOB_KIND))
+    finally:
+        jobs.close()
+    body = web.client.get("/api/v1/waves/Pilot/progress", headers=web.as_("viewer")).json()
+    live = body["live"]
+    assert live["status"] == "done" and live["stats"]["files"] == 12
+    assert {"files_per_s", "mb_per_s", "eta_s", "throttle_events", "series"} <= \
+        set(live["stats"])
+    assert body["rounds"][0]["status"] == "done"
+    assert web.client.get("/api/v1/waves/Pilot/progress",
+                          headers=web.as_("norole")).status_code == 403
+    page = web.client.get(f"/waves/{get_id(web, 'Pilot')}",
+                          headers=web.as_("viewer"))
+    assert page.status_code == 200
+    assert 'data-live-wave="/api/v1/waves/' in page.text
+    assert '<script src="/static/wave-live.js">' in page.text
+    assert "round 1 (pre seed)" in page.text and "12 of 12" in page.text
+    assert web.client.get("/static/wave-live.js").status_code == 200
+
+
+def get_id(web: Web, name: str) -> int:
+    return int(web.client.get(f"/api/v1/waves/{name}", headers=web.as_("viewer")).json()["id"])
+
+
+def _local_wave(web: Web, tmp_path: Path, delta_rounds: int = 0) -> None:
+    settings = web.settings.model_copy(update={
+        "migration_destination": "local", "migration_destination_root": tmp_path / "od",
+        "archive_root": tmp_path / "archive"})
+    web.app.state.settings = settings
+    make_tree(Path(settings.home_root) / "asmith0", 8, seed=5)
+    make_tree(Path(settings.home_root) / "asmith1", 4, seed=6)
+    created = web.client.post("/api/v1/waves", headers=web.as_("admin"),
+                              json={"name": "Pilot", "people": ["100000", "100001"],
+                                    "delta_rounds": delta_rounds})
+    assert created.status_code == 201, created.text
+
+
+def test_a_round_starts_from_the_api_with_202_and_a_job(web: Web, tmp_path: Path) -> None:
+    from mobilise.workers.background import wait_for_jobs
+
+    _local_wave(web, tmp_path)
+    assert web.client.post("/api/v1/waves/Pilot/rounds", headers=web.as_("viewer"),
+                           json={}).status_code == 403
+    assert web.client.post("/api/v1/waves/Pilot/rounds", headers=web.as_("admin"),
+                           json={"executor": "threads"}).status_code == 422
+    started = web.client.post("/api/v1/waves/Pilot/rounds", headers=web.as_("admin"))
+    assert started.status_code == 202, started.text
+    job = started.json()
+    assert started.headers["location"] == f"/api/v1/jobs/{job['id']}"
+    assert job["status"] == "running" and "round 1 (pre seed)" in job["description"]
+    assert job["links"]["progress"].endswith("/progress")
+    wait_for_jobs(120)
+    done = web.client.get(f"/api/v1/jobs/{job['id']}", headers=web.as_("viewer")).json()
+    assert done["status"] == "done", done
+    assert done["done"] == done["total"] == 12 and done["stats"]["copied"] == 12
+    assert "round 1 (pre seed): done" in done["message"]
+    shown = web.client.get("/api/v1/waves/Pilot", headers=web.as_("viewer")).json()
+    assert shown["rounds"][0]["status"] == "done"
+    assert [p["copied"] for p in shown["people"]] == [8, 4]
+    live = web.client.get("/api/v1/waves/Pilot/progress", headers=web.as_("viewer")).json()
+    assert live["live"]["id"] == job["id"]
+    # Only the cutover is left, and it needs the sources frozen: refused at once.
+    refused = web.client.post("/api/v1/waves/Pilot/rounds", headers=web.as_("admin"))
+    assert refused.status_code == 422 and "cutover" in refused.text
+
+
+def test_a_round_cannot_start_while_another_runs(web: Web, tmp_path: Path) -> None:
+    from mobilise.core.transitions import run_transition
+    from mobilise.migration.transitions import ROUND_LIFECYCLE
+
+    _local_wave(web, tmp_path, delta_rounds=1)
+    with session_scope(web.settings) as s:
+        run_transition(s, ADMIN, ROUND_LIFECYCLE, "start", [get_wave(s, "Pilot").rounds[0]])
+    busy = web.client.post("/api/v1/waves/Pilot/rounds", headers=web.as_("admin"),
+                           json={"number": 2})
+    assert busy.status_code == 409 and "round 1 is running" in busy.text
+
+
+def test_the_wave_page_button_starts_the_next_round(web: Web, tmp_path: Path) -> None:
+    from mobilise.workers.background import wait_for_jobs
+
+    _local_wave(web, tmp_path, delta_rounds=1)
+    wave_id = get_id(web, "Pilot")
+    assert web.login("viewer").status_code == 303
+    assert "Start round" not in web.client.get(f"/waves/{wave_id}").text
+    assert web.client.post(f"/waves/{wave_id}/rounds",
+                           data={"csrf_token": web.csrf()}).status_code == 403
+    web.client.post("/logout", data={"csrf_token": web.csrf()})
+    assert web.login("admin").status_code == 303
+    page = web.client.get(f"/waves/{wave_id}").text
+    assert "Start round 1 (pre seed)" in page
+    assert web.client.post(f"/waves/{wave_id}/rounds", data={},
+                           follow_redirects=False).status_code == 403  # no CSRF token
+    started = web.client.post(f"/waves/{wave_id}/rounds", data={"csrf_token": web.csrf()},
+                              follow_redirects=False)
+    assert started.status_code == 303
+    assert started.headers["location"].startswith(f"/waves/{wave_id}?started=")
+    wait_for_jobs(120)
+    page = web.client.get(f"/waves/{wave_id}").text
+    assert "Start round 2 (delta)" in page and "12 of 12" in page

@@ -12,6 +12,7 @@ from mobilise.core.output import Format
 from mobilise.core.progress import JobProgress, RichProgress, Tee
 from mobilise.migration import reports, rounds, waves
 from mobilise.migration.decisions import MigrationDecisions, plan_inputs_from_estate
+from mobilise.migration.progress import JOB_KIND, BarStats
 from mobilise.workers import open_executor
 
 app = typer.Typer(help="Migration rounds, cutover, verification and reports.",
@@ -41,8 +42,8 @@ def run(
     with session() as s, session() as job_session:
         found = waves.get_wave(s, wave)
         # The bar for the operator, a Job row for the web's live status page.
-        with RichProgress(unit="shards") as bar:
-            progress = Tee(bar, JobProgress(job_session, "migration"))
+        with RichProgress(unit="files") as bar:
+            progress = Tee(BarStats(bar), JobProgress(job_session, JOB_KIND))
             report = rounds.run_round(s, actor(), settings(), found, pool, number=round_,
                                       progress=progress,
                                       plan_inputs=_decisions(s))

@@ -31,6 +31,7 @@ class Record:
     hash: str | None = None  # quickXorHash of the content verified
     reason: str | None = None
     attempts: int = 0
+    throttled: int | None = None  # attempts the service throttled (live progress)
 
     def to_json(self) -> str:
         # Field by field rather than ``asdict`` (which deep-copies): a journal line is

@@ -11,7 +11,6 @@ destination with the source's hash. Any problem leaves the person on their H: dr
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +35,8 @@ from mobilise.migration.models import (
     RoundKind,
     RoundStatus,
 )
-from mobilise.migration.sync import plan_shards
+from mobilise.migration.progress import JournalFollower, ProgressMeter, RoundWatcher
+from mobilise.migration.sync import counted_shards
 from mobilise.migration.tasks import backend_from_spec, read_plan_inputs
 from mobilise.migration.transitions import PERSON_LIFECYCLE, ROUND_LIFECYCLE
 from mobilise.migration.verify import verify_person
@@ -183,9 +183,21 @@ def sync_people(
     payloads: list[dict[str, Any]] = []
     for member in members:
         payloads += person_payloads(settings, member.person, round_, plan_inputs)
-    progress.start(len(payloads), f"round {round_.number} ({round_.kind})")
-    results = executor.run_all("migration.sync_shard", payloads,
-                               on_result=ShardProgress(progress))
+    total_files = sum(p.pop("files") for p in payloads)
+    progress.start(total_files, f"wave {round_.wave.name}: round {round_.number} "
+                   f"({round_.kind.replace('_', ' ')})")
+    # Which wave and round this is, for the wave page to find its live progress.
+    progress.advance(0, wave_id=round_.wave_id, round=round_.number, shards=len(payloads),
+                     shards_done=0)
+    follower = JournalFollower({m.person.number: journal_path(settings.data_dir,
+                                                              m.person.number,
+                                                              round_.journal_name)
+                                for m in members})
+    watcher = RoundWatcher(follower, ProgressMeter(total_files), progress,
+                           interval=ROUND_PROGRESS_SECONDS)
+    with watcher:
+        results = executor.run_all("migration.sync_shard", payloads,
+                                   on_result=ShardProgress(watcher))
     report = RoundReport(round_)
     by_person: dict[str, list[TaskResult]] = {}
     for result in results:
@@ -200,29 +212,25 @@ def sync_people(
     return report
 
 
-class ShardProgress:
-    """Turns finished shards into progress: files, bytes, files/s, MB/s, throttling."""
+# How often a round's journals are read for live progress.
+ROUND_PROGRESS_SECONDS = 1.0
 
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.started = time.monotonic()
-        self.files = 0
-        self.bytes = 0
-        self.throttled = 0
+
+class ShardProgress:
+    """A finished shard: its totals top up the live progress, and it counts as done."""
+
+    def __init__(self, watcher: RoundWatcher) -> None:
+        self.watcher = watcher
+        self.done = 0
         self.failed = 0
 
     def __call__(self, result: TaskResult) -> None:
-        value = result.value or {}
-        outcomes = value.get("outcomes", {})
-        self.files += sum(outcomes.values())
-        self.bytes += value.get("bytes_copied", 0)
-        self.throttled += value.get("throttle_events", 0)
-        self.failed += outcomes.get("failed", 0) + (0 if result.ok else 1)
-        elapsed = max(time.monotonic() - self.started, 1e-6)
-        self.progress.advance(1, files=self.files, bytes=self.bytes,
-                              files_per_s=round(self.files / elapsed, 1),
-                              mb_per_s=round(self.bytes / elapsed / 1e6, 2),
-                              throttled=self.throttled, failed=self.failed)
+        self.done += 1
+        self.failed += 0 if result.ok else 1
+        with self.watcher.lock:
+            self.watcher.progress.advance(0, shards_done=self.done, shard_errors=self.failed)
+        if result.value:
+            self.watcher.settle(result.payload["person"], result.value)
 
 
 def person_payloads(settings: Settings, person: Person, round_: MigrationRound,
@@ -236,8 +244,8 @@ def person_payloads(settings: Settings, person: Person, round_: MigrationRound,
         "archive": archive_spec(settings, person),
         "plan_inputs": write_plan_inputs(settings, person, plan_inputs),
     }
-    return [{**base, "under": shard}
-            for shard in plan_shards(backend, settings.migration_shard_files)]
+    return [{**base, "under": shard, "files": files}
+            for shard, files in counted_shards(backend, settings.migration_shard_files)]
 
 
 def _person_totals(results: list[TaskResult], report: RoundReport) -> dict[str, Any]:

@@ -119,6 +119,7 @@ class FileResult:
     hash: str | None = None
     reason: str | None = None
     attempts: int = 0
+    throttled: int = 0  # attempts the service throttled
 
 
 @dataclass
@@ -467,29 +468,33 @@ class Copier:
     def copy(self, planned: PlannedFile) -> FileResult:
         assert planned.source is not None
         source = planned.source
-        attempt = 0
-        while True:
+        attempt = throttled = 0
+        result: FileResult | None = None
+        while result is None:
             attempt += 1
             try:
                 digest = self._copy_once(planned)
             except SourceChanged as exc:
-                return self._result(planned, Outcome.SOURCE_CHANGED, attempt, reason=str(exc))
+                result = self._result(planned, Outcome.SOURCE_CHANGED, attempt, str(exc))
             except StorageError as exc:
-                throttled = is_throttling(exc)
-                if throttled:
+                if is_throttling(exc):
+                    throttled += 1
                     self.limit.throttled()
-                if (exc.retryable or throttled) and attempt < self.max_attempts:
+                if (exc.retryable or is_throttling(exc)) and attempt < self.max_attempts:
                     self.sleep(retry_delay(exc, attempt))
                     continue
-                return self._result(planned, Outcome.FAILED, attempt,
-                                    reason=f"{type(exc).__name__}: {exc}")
+                result = self._result(planned, Outcome.FAILED, attempt,
+                                      f"{type(exc).__name__}: {exc}")
             except OSError as exc:
-                return self._result(planned, Outcome.FAILED, attempt,
-                                    reason=f"{type(exc).__name__}: {exc}")
-            self.limit.succeeded()
-            return FileResult(source.path, planned.dest_path, planned.target, Outcome.COPIED,
-                              size=source.size, modified=source.modified, hash=digest,
-                              attempts=attempt)
+                result = self._result(planned, Outcome.FAILED, attempt,
+                                      f"{type(exc).__name__}: {exc}")
+            else:
+                self.limit.succeeded()
+                result = FileResult(source.path, planned.dest_path, planned.target,
+                                    Outcome.COPIED, size=source.size,
+                                    modified=source.modified, hash=digest, attempts=attempt)
+        result.throttled = throttled  # for live progress: the service pushed back this often
+        return result
 
     def _result(self, planned: PlannedFile, outcome: Outcome, attempts: int,
                 reason: str) -> FileResult:
@@ -605,6 +610,8 @@ def _sync(source: Backend, main: Backend, archive: Backend | None,
 _collector_lock = threading.Lock()
 _collector_users = 0
 _collector_was_enabled = True
+_collected_at = 0.0
+COLLECT_AT_LEAST_EVERY = 60.0  # seconds
 
 
 @contextmanager
@@ -614,11 +621,12 @@ def collector_paused() -> Iterator[None]:
     the collector would otherwise walk all of them again and again as they accumulate,
     costing as much as the planning itself. Reference counting still frees everything;
     the collector runs again when the last concurrent sync ends."""
-    global _collector_users, _collector_was_enabled
+    global _collector_users, _collector_was_enabled, _collected_at
     with _collector_lock:
         _collector_users += 1
         if _collector_users == 1:
             _collector_was_enabled = gc.isenabled()
+            _collected_at = time.monotonic()
             gc.disable()
     try:
         yield
@@ -627,6 +635,13 @@ def collector_paused() -> Iterator[None]:
             _collector_users -= 1
             if _collector_users == 0 and _collector_was_enabled:
                 gc.enable()
+            elif _collector_was_enabled and \
+                    time.monotonic() - _collected_at > COLLECT_AT_LEAST_EVERY:
+                # Syncs overlapping without a break (a pool's shards, one after another)
+                # would keep the collector off for the whole round; a process that also
+                # serves the web makes cyclic garbage meanwhile, so collect now and then.
+                gc.collect()
+                _collected_at = time.monotonic()
 
 
 def _own_interrupted_copy(copier: Copier, planned: PlannedFile) -> PlannedFile:
@@ -684,21 +699,30 @@ def plan_shards(source: Backend, max_files: int) -> list[list[str]]:
     folder, so that no task runs for hours and a redelivered task redoes little. The
     files at the root are one shard; a single top-level folder larger than the limit is
     a shard of its own. Each shard is a list of ``under`` prefixes for ``sync_person``."""
+    return [shard for shard, _ in counted_shards(source, max_files)]
+
+
+def counted_shards(source: Backend, max_files: int) -> list[tuple[list[str], int]]:
+    """``plan_shards`` with the number of source entries (not folders) in each shard,
+    for progress: how many files a round has ahead of it."""
     sizes: list[tuple[str, int]] = []
+    at_root = 0
     for entry in sorted(source.list(""), key=lambda e: e.path):
         if entry.kind is EntryKind.FOLDER:
             sizes.append((entry.path, _count_below(source, entry.path)))
-    shards: list[list[str]] = [[ROOT_FILES]]
+        else:
+            at_root += 1
+    shards: list[tuple[list[str], int]] = [([ROOT_FILES], at_root)]
     current: list[str] = []
     filled = 0
     for path, count in sizes:
         if current and filled + count > max_files:
-            shards.append(current)
+            shards.append((current, filled))
             current, filled = [], 0
         current.append(path)
         filled += count
     if current:
-        shards.append(current)
+        shards.append((current, filled))
     return shards
 
 
@@ -816,4 +840,5 @@ def to_record(outcome: FileResult) -> Record:
     return Record(path=outcome.path, outcome=outcome.outcome.value, dest=outcome.dest_path,
                   target=outcome.target, size=outcome.size,
                   modified=modified.isoformat() if modified else None, hash=outcome.hash,
-                  reason=outcome.reason, attempts=outcome.attempts)
+                  reason=outcome.reason, attempts=outcome.attempts,
+                  throttled=outcome.throttled or None)

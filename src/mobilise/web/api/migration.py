@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -15,7 +15,10 @@ from mobilise.core.clock import SystemClock
 from mobilise.core.errors import NotFound
 from mobilise.migration import reports, waves
 from mobilise.migration.burndown import burndown
+from mobilise.migration.launch import start_round
+from mobilise.migration.progress import live_round
 from mobilise.web.auth import db, requires
+from mobilise.workers.background import job_payload
 
 router = APIRouter(tags=["migration"])
 
@@ -51,6 +54,37 @@ def show_wave(key: str, session: Session = Depends(db),
               _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     wave = waves.get_wave(session, key)
     return {**reports.wave_summary(session, wave), "people": reports.wave_rows(session, wave)}
+
+
+class RoundStartIn(BaseModel):
+    number: int | None = Field(None, ge=1, le=1000, description="round number (default: next)")
+    executor: str = Field("inprocess", pattern="^(inprocess|processes|celery)$")
+    workers: int = Field(4, ge=1, le=64, description="inprocess/processes: shards at once")
+
+
+@router.post("/api/v1/waves/{key}/rounds", status_code=202)
+def start_wave_round(key: str, request: Request, response: Response,
+                     body: RoundStartIn | None = None, session: Session = Depends(db),
+                     actor: Actor = Depends(requires(Role.MIGRATION))) -> dict[str, Any]:
+    """Start the wave's next pre-seed or delta round in the background: 202 with the
+    ``Job`` that reports its progress (``GET /api/v1/jobs/{id}``, and the wave's
+    ``/progress``)."""
+    body = body or RoundStartIn()
+    wave = waves.get_wave(session, key)
+    job = start_round(request.app.state.sessions, actor, request.app.state.settings, wave,
+                      number=body.number, executor=body.executor, workers=body.workers)
+    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+    return job_payload(job, progress=f"/api/v1/waves/{wave.id}/progress")
+
+
+@router.get("/api/v1/waves/{key}/progress")
+def wave_progress(key: str, session: Session = Depends(db),
+                  _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
+    """The latest round's live progress (files, bytes, files/s, MB/s, ETA, throttling and
+    the throughput series), and every round's totals; the wave page polls this."""
+    wave = waves.get_wave(session, key)
+    return {"wave": wave.name, "live": live_round(session, wave.id),
+            "rounds": reports.wave_summary(session, wave)["rounds"]}
 
 
 @router.get("/api/v1/migration/waves/{key}/summary")

@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import date
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
+from mobilise.core.errors import MobiliseError
 from mobilise.migration import reports, waves
 from mobilise.migration.burndown import ALL, burndown
-from mobilise.migration.models import MigrationState, RoundStatus
+from mobilise.migration.launch import round_to_start, start_round
+from mobilise.migration.models import MigrationState, MigrationWave, RoundStatus
+from mobilise.migration.progress import live_round
 from mobilise.web.auth import db, requires
 from mobilise.web.charts import bar_chart, grouped_bar_chart, line_chart
 from mobilise.web.pages.render import page
@@ -40,10 +43,48 @@ def wave_page(request: Request, key: str, session: Session = Depends(db),
     files = grouped_bar_chart("Files copied and throttling events by round", labels,
                               {"files copied": [r["copied"] for r in rounds],
                                "throttling events": [r["throttle_events"] for r in rounds]})
+    actor = request.state.actor
+    live = live_round(session, wave.id)
     return page(request, "wave.html", wave=summary, people=reports.wave_rows(session, wave),
+                live=live, live_points=_points((live or {}).get("stats", {}).get("series")),
+                startable=_startable(wave),
+                may_start=actor.has_any(frozenset({Role.MIGRATION})),
                 throughput=throughput, files_chart=files,
                 state_colours={s.value: s.colour for s in MigrationState},
                 round_colours={s.value: s.colour for s in RoundStatus})
+
+
+@router.post("/waves/{key}/rounds")
+def start_round_from_page(request: Request, key: str, session: Session = Depends(db),
+                          actor: Actor = Depends(requires(Role.MIGRATION))) -> Response:
+    """The wave page's "start the next round" button (CSRF checked by the role guard)."""
+    wave = waves.get_wave(session, key)
+    job = start_round(request.app.state.sessions, actor, request.app.state.settings, wave)
+    return RedirectResponse(f"/waves/{wave.id}?started={job.id}#live-heading",
+                            status_code=303)
+
+
+def _points(series: list[list[float]] | None) -> dict[str, str]:
+    """The live chart's two lines as SVG points, the same as ``wave-live.js`` draws them,
+    so the page shows the chart as of its loading without JavaScript too."""
+    if not series:
+        return {"files": "", "mb": ""}
+    last = series[-1][0] or 1.0
+    out = {}
+    for name, index in (("files", 1), ("mb", 2)):
+        peak = max(max(p[index] for p in series), 1e-9)
+        out[name] = " ".join(f"{40 + 550 * p[0] / last:.1f},{180 - 165 * p[index] / peak:.1f}"
+                             for p in series)
+    return out
+
+
+def _startable(wave: MigrationWave) -> str | None:
+    """What the start button would start ("round 2 (delta)"), or None when nothing can."""
+    try:
+        round_ = round_to_start(wave)
+    except MobiliseError:
+        return None
+    return f"round {round_.number} ({round_.kind.replace('_', ' ')})"
 
 
 @router.get("/migration/progress")

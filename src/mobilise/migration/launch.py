@@ -1,0 +1,67 @@
+"""Starting a wave's next round from the web: checked at once (so a request that cannot
+start gets its answer straight away), then run in the background under a ``Job`` whose
+row carries the round's live progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from mobilise.core.actor import Actor
+from mobilise.core.errors import Conflict, InvalidInput
+from mobilise.core.progress import Job, Progress
+from mobilise.core.settings import Settings
+from mobilise.migration.decisions import plan_inputs_from_estate
+from mobilise.migration.models import MigrationRound, MigrationWave, RoundKind, RoundStatus
+from mobilise.migration.progress import JOB_KIND
+from mobilise.migration.rounds import next_round, run_round
+from mobilise.workers import open_executor
+from mobilise.workers.background import WorkFailed, start_job
+
+EXECUTORS = ("inprocess", "processes", "celery")
+
+
+def round_to_start(wave: MigrationWave, number: int | None = None) -> MigrationRound:
+    """The round a start request would run, or why none can start now."""
+    running = [r.number for r in wave.rounds if r.status == RoundStatus.RUNNING.value]
+    if running:
+        raise Conflict(f"wave {wave.name!r}: round {running[0]} is running; wait for it "
+                       "to finish (or retry it if it was interrupted)")
+    round_ = next_round(wave, number)
+    if round_.kind == RoundKind.CUTOVER.value:
+        raise InvalidInput("the cutover round runs through `migrate cutover`, which needs "
+                           "the sources frozen")
+    if round_.status != RoundStatus.PLANNED.value:
+        raise Conflict(f"wave {wave.name!r}: round {round_.number} is {round_.status}; "
+                       "only a planned round can start")
+    return round_
+
+
+def start_round(sessions: sessionmaker[Session], actor: Actor, settings: Settings,
+                wave: MigrationWave, *, number: int | None = None,
+                executor: str = "inprocess", workers: int = 4) -> Job:
+    """Start the wave's next (or the given) pre-seed or delta round in the background."""
+    round_ = round_to_start(wave, number)
+    if executor not in EXECUTORS:
+        raise InvalidInput(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}")
+    options: dict[str, Any] = {"workers": workers} if executor != "celery" else {}
+    pool = open_executor(executor, settings, **options)
+    wave_id, wave_name, round_number = wave.id, wave.name, round_.number
+    kind = round_.kind.replace("_", " ")
+
+    def work(session: Session, progress: Progress) -> str:
+        found = session.get(MigrationWave, wave_id)
+        assert found is not None
+        decisions = plan_inputs_from_estate(settings, session)
+        report = run_round(session, actor, settings, found, pool, number=round_number,
+                           plan_inputs=decisions, progress=progress)
+        message = f"round {round_number} ({kind}): {report.round.status}; " \
+                  f"{len(report.people)} people; {decisions.describe()}"
+        if report.errors:
+            raise WorkFailed(f"{message}; {len(report.errors)} task error(s), the first: "
+                             f"{report.errors[0]}")
+        return message
+
+    return start_job(sessions, JOB_KIND, f"wave {wave_name}: round {round_number} ({kind})",
+                     work, stats={"wave_id": wave_id, "round": round_number})

@@ -1,0 +1,117 @@
+"""Long work started from a web request: the request gets a ``Job`` row at once (to
+answer 202 with it) and the work runs on a thread of the web process, reporting through
+that row, which the pages and ``/api/v1/jobs`` already show.
+
+The thread only coordinates: the work itself may still go to the process pool or to
+Celery through an executor. A web process that stops takes its threads with it; the
+row then shows as stalled (see ``core.jobs``) and the work is safe to start again,
+because every background task here is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from mobilise.core.clock import Clock, SystemClock
+from mobilise.core.db import unit_of_work
+from mobilise.core.progress import Job, JobProgress, Progress
+
+log = logging.getLogger(__name__)
+
+# The work: given a unit-of-work session and a progress reporter bound to the job, do it
+# and return the job's closing message; an exception fails the job with its message.
+Work = Callable[[Session, Progress], str]
+
+_threads: list[threading.Thread] = []
+
+
+class WorkFailed(Exception):
+    """Raised by work that ran to its end but did not succeed: the job fails with this
+    message alone (what was done is already committed)."""
+
+
+class AdoptedJobProgress(JobProgress):
+    """A ``JobProgress`` that reports to a row made beforehand instead of a new one."""
+
+    def __init__(self, session: Session, job: Job, clock: Clock | None = None) -> None:
+        super().__init__(session, job.kind, clock)
+        self.job = job
+
+    def start(self, total: int | None, description: str) -> None:
+        assert self.job is not None
+        self.job.total = total
+        self.job.description = description[:300]
+        self._flush()
+
+
+def start_job(sessions: sessionmaker[Session], kind: str, description: str, work: Work, *,
+              stats: dict[str, Any] | None = None, clock: Clock | None = None) -> Job:
+    """Record a running ``Job`` (with ``stats`` that say what it is about) and start
+    ``work`` on a thread; returns the job row."""
+    clock = clock or SystemClock()
+    with sessions() as session:
+        now = clock.now()
+        job = Job(kind=kind, description=description[:300], total=None, done=0,
+                  started_at=now, updated_at=now, status="running", stats=stats or {})
+        session.add(job)
+        session.commit()
+        job_id = job.id
+    thread = threading.Thread(target=_run, args=(sessions, job_id, work, clock),
+                              name=f"job-{job_id}", daemon=True)
+    _threads.append(thread)
+    thread.start()
+    with sessions() as session:
+        found = session.get(Job, job_id)
+        assert found is not None
+        session.expunge(found)
+        return found
+
+
+def _run(sessions: sessionmaker[Session], job_id: int, work: Work, clock: Clock) -> None:
+    job_session = sessions()
+    try:
+        job = job_session.get(Job, job_id)
+        assert job is not None
+        progress = AdoptedJobProgress(job_session, job, clock)
+        try:
+            with unit_of_work(sessions) as session:
+                message = work(session, progress)
+        except WorkFailed as failed:
+            job_session.rollback()
+            _close(job_session, job_id, "failed", str(failed), clock)
+            return
+        except Exception as exc:  # noqa: BLE001 - the job row says why it failed
+            log.exception("background job %s failed", job_id)
+            job_session.rollback()
+            _close(job_session, job_id, "failed", f"{type(exc).__name__}: {exc}", clock)
+            return
+        _close(job_session, job_id, "done", message, clock)
+    finally:
+        job_session.close()
+
+
+def _close(session: Session, job_id: int, status: str, message: str, clock: Clock) -> None:
+    job = session.get(Job, job_id)
+    assert job is not None
+    job.status = status
+    job.message = message[:2000]
+    job.updated_at = clock.now()
+    session.commit()
+
+
+def wait_for_jobs(timeout: float | None = None) -> None:
+    """Wait for the background jobs started so far (tests, and a graceful shutdown)."""
+    for thread in list(_threads):
+        thread.join(timeout)
+    _threads[:] = [t for t in _threads if t.is_alive()]
+
+
+def job_payload(job: Job, **links: Any) -> dict[str, Any]:
+    from mobilise.core.jobs import job_row
+
+    return {**job_row(job), "links": {"job": f"/api/v1/jobs/{job.id}", **links}}
