@@ -58,3 +58,14 @@ def test_every_panel_has_its_chart_and_link(web: Web, tmp_path: Path) -> None:
     assert 'href="/waves/Pilot"' in _panel(page.text, "data")  # the bar links to the wave
     assert "force-rules v3" in _panel(page.text, "retention")
     assert "Approved and forecast spend by year" in _panel(page.text, "budget")
+
+
+def test_the_overview_follows_every_audited_change(web: Web, tmp_path: Path) -> None:
+    """The panels are cached between readers (core.readcache): an audited change shows
+    at once on the next read, from any session."""
+    first = web.client.get("/", headers=web.as_("viewer"))
+    assert "No migration waves yet." in _panel(first.text, "migration")
+    assert web.client.get("/", headers=web.as_("viewer")).text.count("No migration waves") == 1
+    _migrated_pilot(web.settings, tmp_path, load=False)
+    after = web.client.get("/", headers=web.as_("viewer"))
+    assert "1 of 12 people in waves migrated" in _panel(after.text, "migration")

@@ -50,7 +50,9 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # Enough connections for every web thread (Settings.web_threads, 40 by default) and
+    # a few background jobs, without waiting on the pool.
+    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=30)
 
 
 def session_factory(settings: Settings) -> sessionmaker[Session]:

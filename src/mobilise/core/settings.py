@@ -148,6 +148,9 @@ class Settings(BaseSettings):
     # --- operations -------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
         default="warning", description="of every entry point; secrets are masked at any level")
+    web_threads: int = Field(
+        default=40, ge=1, le=1000,
+        description="threads serving web requests (each holds at most one database connection)")
 
     @classmethod
     def settings_customise_sources(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mobilise.core.audit import Audited
@@ -56,6 +56,9 @@ class Site(Audited, Base):
 
 class Person(Audited, Base):
     __tablename__ = "person"
+    # The register lists people in name order, a page at a time: an index in that order
+    # answers the first page without sorting 45,000 rows.
+    __table_args__ = (Index("ix_person_name_order", "last_name", "first_name", "number"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(String(30), unique=True)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from mobilise.core import auth
 from mobilise.core.actor import Actor, Role
@@ -57,15 +58,21 @@ def request_id(request: Request) -> str:
     return str(rid)
 
 
+def _token_actor(session: Session, token: str, rid: str) -> Actor:
+    return auth.user_for_token(session, token).actor(rid)
+
+
 async def current_actor(request: Request, session: Session) -> Actor:
+    # The database lookups run in the thread pool: on the event loop, one slow query
+    # would stall every other request the process is serving.
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        user = auth.user_for_token(session, header[7:].strip())
-        return user.actor(request_id(request))
+        return await run_in_threadpool(_token_actor, session, header[7:].strip(),
+                                       request_id(request))
     user_id = request.session.get("user_id")
     if user_id is None:
         raise NotAuthenticated("sign in, or send an API token as 'Authorization: Bearer ...'")
-    login = session.get(auth.User, user_id)
+    login = await run_in_threadpool(session.get, auth.User, user_id)
     if login is None or not login.active:
         request.session.clear()
         raise NotAuthenticated("your session has ended; sign in again")

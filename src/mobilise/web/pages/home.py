@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from mobilise.core import auth
 from mobilise.core.actor import Actor, Role
-from mobilise.core.clock import SystemClock
+from mobilise.core.clock import Clock, SystemClock
 from mobilise.core.errors import NotAuthenticated
+from mobilise.core.readcache import aggregates
+from mobilise.core.settings import Settings
 from mobilise.people.reports import register_summary
 from mobilise.retention.review import pending_for
 from mobilise.web.auth import check_csrf, db, public_route, requires
 from mobilise.web.charts import bar_chart
-from mobilise.web.overview import panels
+from mobilise.web.overview import Panel, panels
 from mobilise.web.pages.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -38,9 +43,11 @@ async def login(
     await check_csrf(request)
     settings = request.app.state.settings
     try:
-        user = auth.authenticate(session, username, password,
-                                 max_attempts=settings.login_attempts,
-                                 lockout=timedelta(seconds=settings.login_lockout_seconds))
+        # argon2 takes tens of milliseconds by design: not on the event loop.
+        user = await run_in_threadpool(
+            auth.authenticate, session, username, password,
+            max_attempts=settings.login_attempts,
+            lockout=timedelta(seconds=settings.login_lockout_seconds))
     except NotAuthenticated as err:
         session.commit()  # keep the failed-attempt count
         return page(request, "login.html", status_code=401, error=err.message, next=next)
@@ -59,10 +66,21 @@ def logout(request: Request, _: Actor = Depends(requires(Role.VIEWER))) -> Respo
 @router.get("/")
 def overview(request: Request, session: Session = Depends(db),
              actor: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
+    settings = request.app.state.settings
+    clock = SystemClock()
+    # Everyone opens this page and few things change it: the aggregates are computed once
+    # per audited change (and day, and configuration) for all readers.
+    summary, chart, shown = aggregates.get(
+        session, "overview", (clock.now().date(), settings.model_dump_json()),
+        lambda: _overview(session, settings, clock))
+    return page(request, "overview.html", summary=summary, chart=chart, panels=shown,
+                my_reviews=pending_for(session, actor))
+
+
+def _overview(session: Session, settings: Settings, clock: Clock
+              ) -> tuple[dict[str, Any], Markup, list[Panel]]:
     summary = register_summary(session)
     chart = bar_chart("People by org unit (active)",
                       [(u["org_unit"], u["active"]) for u in summary["by_unit"]],
                       link="/people?org_unit={}")
-    return page(request, "overview.html", summary=summary, chart=chart,
-                panels=panels(session, request.app.state.settings, SystemClock()),
-                my_reviews=pending_for(session, actor))
+    return summary, chart, panels(session, settings, clock)

@@ -1,0 +1,69 @@
+"""A small read cache for aggregates that many people read and few change (the overview's
+panels, the register summary), keyed on the audit log's head.
+
+Every change to the registers is audited in the same transaction (core.audit refuses a
+flush that is not), and each audited change moves the head (``audit_head.seq``). So while
+the head stands still, an aggregate read before still holds, and any change, from this
+process or another, makes the next read compute afresh. Entries also expire after
+``max_age`` seconds, for what moves with the clock alone. Cached values are shared between
+requests: cache only values nobody mutates (no ORM objects).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mobilise.core.audit import AuditHead
+
+T = TypeVar("T")
+
+
+def audit_head(session: Session) -> tuple[int, str]:
+    """The sequence number and hash of the last audited change. The hash too: a number
+    taken by a transaction that rolled back is taken again by another change."""
+    row = session.execute(select(AuditHead.seq, AuditHead.hash)).first()
+    return (row[0], row[1]) if row is not None else (0, "")
+
+
+class ReadCache:
+    def __init__(self, entries: int = 256, max_age: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.entries, self.max_age, self._clock = entries, max_age, clock
+        self._values: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, session: Session, name: str, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, or its value from an earlier call with the same ``name`` and
+        ``key`` on the same database while nothing has been audited since."""
+        full = (name, key, str(session.get_bind().engine.url), audit_head(session))
+        now = self._clock()
+        with self._lock:
+            found = self._values.get(full)
+            if found is not None and now - found[0] < self.max_age:
+                self._values.move_to_end(full)
+                self.hits += 1
+                return found[1]  # type: ignore[no-any-return]
+            self.misses += 1
+        value = compute()  # outside the lock: two first readers may both compute
+        with self._lock:
+            self._values[full] = (now, value)
+            self._values.move_to_end(full)
+            while len(self._values) > self.entries:
+                self._values.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+# One per process, like the engine: the web app's aggregates share it.
+aggregates = ReadCache()

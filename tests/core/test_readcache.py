@@ -1,0 +1,77 @@
+"""The read cache keyed on the audit log's head: a value holds until something is audited
+(here or in another session), a rolled-back change does not poison it, entries expire and
+the cache stays small."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from mobilise.core import audit
+from mobilise.core.db import session_factory
+from mobilise.core.readcache import ReadCache, audit_head
+from mobilise.core.settings import Settings
+from tests.factories import ADMIN
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> int:
+        self.calls += 1
+        return self.calls
+
+
+def _audit_something(session: Session, n: int) -> None:
+    audit.event(session, ADMIN, "test.touch", "test", str(n), {"n": n})
+    session.commit()
+
+
+def test_a_value_holds_until_something_is_audited(settings: Settings) -> None:
+    cache, compute = ReadCache(), Counter()
+    reader, writer = session_factory(settings)(), session_factory(settings)()
+    try:
+        assert cache.get(reader, "x", 1, compute) == 1
+        reader.rollback()
+        assert cache.get(reader, "x", 1, compute) == 1  # nothing audited since
+        assert cache.get(reader, "x", 2, compute) == 2  # another key
+        _audit_something(writer, 1)  # another session (or process) changes something
+        reader.rollback()
+        assert cache.get(reader, "x", 1, compute) == 3
+        assert (cache.hits, cache.misses) == (1, 3)
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_a_rolled_back_change_does_not_poison_the_cache(settings: Settings) -> None:
+    cache, compute = ReadCache(), Counter()
+    s = session_factory(settings)()
+    try:
+        audit.event(s, ADMIN, "test.touch", "test", "1", {"n": 1})
+        taken = audit_head(s)
+        assert cache.get(s, "x", 1, compute) == 1  # read inside the doomed transaction
+        s.rollback()
+        audit.event(s, ADMIN, "test.touch", "test", "2", {"n": 2})
+        s.commit()
+        assert audit_head(s)[0] == taken[0]  # the same number, taken again...
+        assert cache.get(s, "x", 1, compute) == 2  # ...but not the same head
+    finally:
+        s.close()
+
+
+def test_entries_expire_and_the_cache_stays_small(settings: Settings) -> None:
+    now = [0.0]
+    cache, compute = ReadCache(entries=2, max_age=10, clock=lambda: now[0]), Counter()
+    s = session_factory(settings)()
+    try:
+        assert cache.get(s, "x", 1, compute) == 1
+        now[0] = 9.9
+        assert cache.get(s, "x", 1, compute) == 1
+        now[0] = 10.0
+        assert cache.get(s, "x", 1, compute) == 2  # expired
+        cache.get(s, "x", 2, compute)
+        cache.get(s, "x", 3, compute)  # the least recently used (key 1) goes
+        assert cache.get(s, "x", 1, compute) == 5
+    finally:
+        s.close()
