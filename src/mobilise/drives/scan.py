@@ -25,6 +25,7 @@ way, and tests hold both listers to the same inventory.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -594,6 +595,7 @@ def walk_split(
     helpers = []
     for n in range(min(processes, len(shards))):
         reader, writer = context.Pipe(duplex=False)
+        _widen_pipe(writer.fileno())
         helper = context.Process(target=_split_helper, name=f"scan-split-{n}", daemon=True,
                                  args=(shards, next_shard, writer, batch_rows, max_depth))
         helper.start()
@@ -624,6 +626,14 @@ def walk_split(
             if helper.is_alive():
                 helper.terminate()
                 helper.join(5)
+
+
+def _widen_pipe(fd: int) -> None:
+    """A 64 KiB pipe makes a helper wait for the writing process every 64 KiB of a batch
+    (on a loaded machine, a scheduler slice each time); 1 MiB cuts those waits 16-fold."""
+    # A lower /proc/sys/fs/pipe-max-size refuses it: the default pipe still works.
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
 
 
 def _split_helper(shards: list[_PendingBytes], next_shard: Any, pipe: Any, batch_rows: int,
