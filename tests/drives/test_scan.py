@@ -134,6 +134,19 @@ def test_both_listers_give_the_same_inventory(problem_tree):
         assert python[column].equals(compiled_table[column]), column
 
 
+def test_without_the_compiled_lister_the_python_walk_scans(tmp_path, monkeypatch):
+    import mobilise.drives.scan as scan_module
+
+    monkeypatch.setattr(scan_module, "_lister", None)
+    assert not compiled_lister_available()
+    home = tmp_path / "home"
+    _split_tree(home, 3, 4)
+    result = scan_drive("p1", UPN, home, tmp_path / "data", CLOCK, processes=2)
+    assert result.entries == 3 * 7 + 3
+    (again,) = scan_drives([DriveToScan("p2", UPN, str(home))], tmp_path / "data", CLOCK)
+    assert isinstance(again, ScanResult) and again.entries == result.entries
+
+
 def test_scan_metadata_and_counts(tmp_path):
     home = tmp_path / "home"
     (home / "docs").mkdir(parents=True)

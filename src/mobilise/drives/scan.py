@@ -51,8 +51,12 @@ from mobilise.core.progress import Progress
 if TYPE_CHECKING:
     from mobilise.drives.smb_source import SmbSource
 
+_LISTER_INTERFACE = 1  # _lister.c's INTERFACE: bumped whenever its calls change
 try:  # the compiled lister is optional: without a C compiler the Python walk does it all
     from mobilise.drives import _lister  # type: ignore[attr-defined]
+
+    if getattr(_lister, "INTERFACE", None) != _LISTER_INTERFACE:  # a stale build
+        _lister = None
 except ImportError:  # pragma: no cover - depends on how the package was built
     _lister = None
 
