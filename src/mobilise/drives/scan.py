@@ -571,17 +571,18 @@ def walk_split(
     batch_rows: int = DEFAULT_BATCH_ROWS,
     max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> None:
-    """Walk one tree with ``processes`` forked helpers, for a drive too big for one core.
+    """Walk one tree in ``processes`` processes (this one and forked helpers), for a
+    drive too big for one core.
 
     This process lists the top of the tree breadth-first until there are enough folders
-    (shards) to share out, then the helpers take shards from a shared counter, walk each
-    depth-first and send their batches back over a pipe (Arrow IPC); this process
-    writes every batch with ``write``. Row ids stay unique (each shard numbers its rows
-    from its own range) and parent ids point where they should; only the order of rows
-    and ids differs from a one-process walk. A helper that dies raises ScanInterrupted.
+    (shards) to share out; then it and the helpers take shards from a shared counter and
+    walk each depth-first. Helpers send their batches back over a pipe (Arrow IPC), and
+    this process writes them with ``write`` between its own folders. Row ids stay unique
+    (each shard numbers its rows from its own range) and parent ids point where they
+    should; only the order of rows and ids differs from a one-process walk. A helper
+    that dies raises ScanInterrupted.
     """
     import multiprocessing
-    from multiprocessing.connection import wait
 
     queue: deque[_PendingBytes] = deque([_root_pending(root)])
     next_id = 0
@@ -589,40 +590,40 @@ def walk_split(
     while queue and len(queue) < target:
         next_id = _visit(queue.popleft(), queue, next_id, columns, flush, batch_rows,
                          max_depth, None)
-    if len(columns):
-        flush()
     shards = list(queue)
-    if not shards:
+    if len(shards) < 2:  # nothing to share: walk on here
+        _walk_shards(shards, None, 0, columns, flush, batch_rows, max_depth)
+        if len(columns):
+            flush()
         return
     context = multiprocessing.get_context("fork")
     next_shard = context.Value("q", 0)
-    helpers = []
-    for n in range(min(processes, len(shards))):
-        reader, writer = context.Pipe(duplex=False)
-        _widen_pipe(writer.fileno())
-        helper = context.Process(target=_split_helper, name=f"scan-split-{n}", daemon=True,
-                                 args=(shards, next_shard, writer, batch_rows, max_depth))
-        helper.start()
-        writer.close()
-        helpers.append((helper, reader))
+    helpers: list[tuple[Any, Any]] = []
     try:
-        open_readers: dict[Any, Any] = {reader: helper for helper, reader in helpers}
-        while open_readers:
-            ready: list[Any] = wait(list(open_readers))
+        for n in range(min(processes, len(shards)) - 1):
+            reader, sender = context.Pipe(duplex=False)
+            _widen_pipe(sender.fileno())
+            helper = context.Process(target=_split_helper, name=f"scan-split-{n}",
+                                     daemon=True, args=(shards, next_shard, sender, batch_rows,
+                                                        max_depth))
+            helper.start()
+            sender.close()
+            helpers.append((helper, reader))
+        waiting = {reader: helper for helper, reader in helpers}
+
+        def take_batches(block: bool) -> None:
+            from multiprocessing.connection import wait
+
+            ready: list[Any] = wait(list(waiting), timeout=None if block else 0)
             for reader in ready:
-                try:
-                    message = reader.recv_bytes()
-                except EOFError:
-                    helper = open_readers.pop(reader)
-                    helper.join()
-                    raise ScanInterrupted(f"a scanning process stopped ({helper.name} exit "
-                                          f"code {helper.exitcode})", [None]) from None
-                if message[:1] == b"B":
-                    write(pa.ipc.open_stream(message[1:]).read_next_batch())
-                elif message[:1] == b"E":
-                    raise OSError(message[1:].decode())
-                else:  # done
-                    open_readers.pop(reader)
+                _take_batch(reader, waiting, write)
+
+        _walk_shards(shards, next_shard, 0, columns, flush, batch_rows, max_depth,
+                     between_folders=lambda: take_batches(False))
+        if len(columns):
+            flush()
+        while waiting:
+            take_batches(True)
     finally:
         for helper, reader in helpers:
             reader.close()
@@ -630,6 +631,47 @@ def walk_split(
             if helper.is_alive():
                 helper.terminate()
                 helper.join(5)
+
+
+def _walk_shards(shards: list[_PendingBytes], next_shard: Any, first: int,
+                 columns: _CompiledColumns, flush: Callable[[], None], batch_rows: int,
+                 max_depth: int, between_folders: Callable[[], None] | None = None) -> None:
+    """Walk shards depth-first: all of them (``next_shard`` None) or, shared with other
+    processes, the next untaken one until none is left."""
+    shard = first - 1
+    while True:
+        if next_shard is None:
+            shard += 1
+        else:
+            with next_shard.get_lock():
+                shard = next_shard.value
+                next_shard.value += 1
+        if shard >= len(shards):
+            return
+        stack = [shards[shard]]
+        next_id = (shard + 1) << _SHARD_ID_BITS
+        while stack:
+            next_id = _visit(stack.pop(), stack, next_id, columns, flush, batch_rows,
+                             max_depth, None)
+            if between_folders is not None:
+                between_folders()
+
+
+def _take_batch(reader: Any, waiting: dict[Any, Any],
+                write: Callable[[pa.RecordBatch], None]) -> None:
+    try:
+        message = reader.recv_bytes()
+    except EOFError:
+        helper = waiting.pop(reader)
+        helper.join()
+        raise ScanInterrupted(f"a scanning process stopped ({helper.name} exit code "
+                              f"{helper.exitcode})", [None]) from None
+    if message[:1] == b"B":
+        write(pa.ipc.open_stream(message[1:]).read_next_batch())
+    elif message[:1] == b"E":
+        raise OSError(message[1:].decode())
+    else:  # done
+        waiting.pop(reader)
 
 
 def _widen_pipe(fd: int) -> None:
@@ -652,17 +694,7 @@ def _split_helper(shards: list[_PendingBytes], next_shard: Any, pipe: Any, batch
         pipe.send_bytes(b"B" + sink.getvalue().to_pybytes())
 
     try:
-        while True:
-            with next_shard.get_lock():
-                shard = next_shard.value
-                next_shard.value += 1
-            if shard >= len(shards):
-                break
-            stack = [shards[shard]]
-            next_id = (shard + 1) << _SHARD_ID_BITS
-            while stack:
-                next_id = _visit(stack.pop(), stack, next_id, columns, send, batch_rows,
-                                 max_depth, None)
+        _walk_shards(shards, next_shard, 0, columns, send, batch_rows, max_depth)
         if len(columns):
             send()
         pipe.send_bytes(b"D")
