@@ -614,7 +614,9 @@ def walk_split(
         def take_batches(block: bool) -> None:
             from multiprocessing.connection import wait
 
-            ready: list[Any] = wait(list(waiting), timeout=None if block else 0)
+            # Between folders, one poll per pipe: wait() builds a selector every call.
+            ready: list[Any] = (wait(list(waiting)) if block
+                                else [r for r in list(waiting) if r.poll(0)])
             for reader in ready:
                 _take_batch(reader, waiting, write)
 
