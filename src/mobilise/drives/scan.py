@@ -668,8 +668,8 @@ def _take_batch(reader: Any, waiting: dict[Any, Any],
         helper.join()
         raise ScanInterrupted(f"a scanning process stopped ({helper.name} exit code "
                               f"{helper.exitcode})", [None]) from None
-    if message[:1] == b"B":
-        write(pa.ipc.open_stream(message[1:]).read_next_batch())
+    if message[:1] == b"B":  # read in place: the batch's buffers point into the message
+        write(pa.ipc.open_stream(memoryview(message)[1:]).read_next_batch())
     elif message[:1] == b"E":
         raise OSError(message[1:].decode())
     else:  # done
@@ -691,9 +691,10 @@ def _split_helper(shards: list[_PendingBytes], next_shard: Any, pipe: Any, batch
     def send() -> None:
         batch = columns.to_batch()
         sink = pa.BufferOutputStream()
+        sink.write(b"B")
         with pa.ipc.new_stream(sink, SCHEMA) as stream:
             stream.write_batch(batch)
-        pipe.send_bytes(b"B" + sink.getvalue().to_pybytes())
+        pipe.send_bytes(sink.getvalue())  # sent from Arrow's buffer, not copied to bytes
 
     try:
         _walk_shards(shards, next_shard, 0, columns, send, batch_rows, max_depth)
