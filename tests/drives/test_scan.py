@@ -374,10 +374,24 @@ def test_one_large_drive_split_over_processes_gives_the_same_inventory(tmp_path)
         parent = path.rpartition(b"/")[0]
         assert paths.get(parent_id, b"") == parent  # -1 (the root) for top-level entries
     assert (results[1].files, results[1].errors) == (results[0].files, results[0].errors)
-    # scan_drives splits a single drive over its processes
+    # scan_drives splits a single drive over its processes, with live progress
+    seen: list[tuple[int, dict]] = []
+
+    class Recorder:
+        def start(self, total, description):
+            pass
+
+        def advance(self, n=1, **stats):
+            seen.append((n, stats))
+
+        def finish(self, message=""):
+            pass
+
     (only,) = scan_drives([DriveToScan("p3", UPN, str(home))], tmp_path / "data", CLOCK,
-                          processes=2)
+                          processes=2, batch_rows=300, progress=Recorder())
     assert isinstance(only, ScanResult) and only.entries == one.num_rows
+    assert sum(n for n, _ in seen) == 1 and len(seen) > 2  # batches as they are written
+    assert seen[-1][1]["entries"] == one.num_rows
 
 
 @pytest.mark.skipif(not compiled_lister_available(), reason="the compiled lister is not built")

@@ -1111,11 +1111,22 @@ def _scan_one_split(drive: DriveToScan, data_dir: Path, clock: Clock, processes:
                     compiled: bool | None) -> ScanResult | ScanFailure:
     """A single drive: split over the processes, so one person's large drive uses them
     all (a drive-per-process pool would leave all but one idle)."""
+    import time
+
     result: ScanResult | ScanFailure
+    started = time.monotonic()
+    seen = [0]
+
+    def report(rows: int) -> None:  # live entries and rate, as the many-drive scan gives
+        seen[0] += rows
+        if progress is not None:
+            rate = seen[0] / max(time.monotonic() - started, 1e-9)
+            progress.advance(0, entries=seen[0], entries_per_s=round(rate))
+
     try:
         result = scan_drive(drive.person_key, drive.upn, drive.home, data_dir, clock,
                             batch_rows=batch_rows, max_depth=max_depth, compiled=compiled,
-                            processes=processes)
+                            processes=processes, on_rows=report)
     except ScanInterrupted:
         raise
     except KeyboardInterrupt:
@@ -1123,7 +1134,9 @@ def _scan_one_split(drive: DriveToScan, data_dir: Path, clock: Clock, processes:
     except Exception as exc:  # refused, gone: reported as for any drive
         result = _failure(drive, exc)
     if progress is not None:
-        progress.advance(1, entries=getattr(result, "entries", 0))
+        entries = getattr(result, "entries", 0)
+        progress.advance(1, entries=entries, entries_per_s=round(
+            entries / max(time.monotonic() - started, 1e-9)))
         progress.finish()
     return result
 
