@@ -55,7 +55,7 @@ _samba_ensure_installed() {
         echo "start_samba: smbd is missing; install the Debian package samba" >&2
         return 1
     fi
-    apt-get install -y samba >/dev/null || return 1
+    apt-get -o DPkg::Lock::Timeout=600 install -y samba >/dev/null || return 1
 }
 
 _samba_ensure_unix_user() {
@@ -160,7 +160,7 @@ start_redis() {
     fi
     if ! command -v redis-server >/dev/null; then
         if [[ $EUID -eq 0 ]]; then
-            apt-get install -y redis-server >/dev/null || return 1
+            apt-get -o DPkg::Lock::Timeout=600 install -y redis-server >/dev/null || return 1
         else
             echo "start_redis: redis-server is missing; install the Debian package redis-server" >&2
             return 1
@@ -213,8 +213,8 @@ ensure_debs() {
         return 1
     fi
     echo "installing Debian packages: ${missing[*]}" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 start_postgres() {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import threading
@@ -13,12 +14,20 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, sync_playwright
+from sqlalchemy import select
 
-from mobilise.core import auth
+from mobilise.core import audit, auth
+from mobilise.core.actor import Actor, Role
+from mobilise.core.clock import SystemClock
 from mobilise.core.db import session_scope
 from mobilise.core.settings import Settings
+from mobilise.drives.estate import scan_people
 from mobilise.migration.waves import WaveSelection, create_wave
+from mobilise.people.models import Person
+from mobilise.retention import disposal, holds, review, rule_sets
+from mobilise.retention.scanned import drive_of, propose_scanned, scanned_estate
 from mobilise.web.app import create_app
 from tests.devices.fleet import build_fleet
 from tests.factories import ADMIN, load_people
@@ -78,7 +87,89 @@ def fleet_site(sqlite_settings: Settings, tmp_path: Path) -> Iterator[Site]:
     with session_scope(sqlite_settings) as s:
         build_fleet(s, sqlite_settings, tmp_path)
         auth.add_user(s, ADMIN, "admin", PASSWORD, ["admin"])
-    yield from serve(sqlite_settings)
+    # SIM bar requests need somewhere to go.
+    yield from serve(sqlite_settings.model_copy(
+        update={"carrier_default_address": "bars@carrier.example"}))
+
+
+RULE_SET = """
+rule_set: browser
+version: {version}
+rules:
+  - id: tmp-files
+    title: Temporary files
+    authority: "Not a record"
+    action: dispose
+    period: 0d
+    select:
+      extension: [tmp]
+  - id: media
+    title: Music
+    authority: "Acceptable use"
+    action: {media}
+    period: 0d
+    select:
+      extension: [mp3]
+default:
+  id: everything-else
+  action: migrate
+"""
+# Alex0 Smith's H: drive: one file to keep, one to dispose of, one flagged for review.
+HOME_FILES = {"Documents/plan.docx": b"plan", "scratch/build.tmp": b"temporary",
+              "Music/song.mp3": b"la la"}
+
+
+def _retention_estate(settings: Settings, tmp_path: Path) -> Settings:
+    """Thirty people, an admin, records managers rm1 and rm2, Alex0 Smith's account
+    "alex" linked to them, their drive scanned, rule set browser v1 active (v2 a draft)
+    and the flagged file queued for review."""
+    settings = settings.model_copy(update={"home_template": str(settings.home_root) + "/{sam}"})
+    home = Path(settings.home_root) / "asmith0"
+    for rel, data in HOME_FILES.items():
+        (home / rel).parent.mkdir(parents=True, exist_ok=True)
+        (home / rel).write_bytes(data)
+        os.utime(home / rel, (1_700_000_000, 1_700_000_000))
+    with session_scope(settings) as s:
+        load_people(s, tmp_path, count=30)
+        auth.add_user(s, ADMIN, "admin", PASSWORD, ["admin"])
+        for name in ("rm1", "rm2"):
+            auth.add_user(s, ADMIN, name, PASSWORD, ["records"])
+        alex = auth.add_user(s, ADMIN, "alex", PASSWORD, ["viewer"])
+        person = s.scalar(select(Person).where(Person.number == "100000"))
+        assert person is not None
+        s.flush()
+        with audit.change(s, ADMIN, "user.link_person", alex):
+            alex.person_id = person.id
+        scan_people(s, settings, [person], SystemClock())
+        rule_sets.add_rule_set(s, ADMIN, RULE_SET.format(version=1, media="review"))
+        rule_sets.add_rule_set(s, ADMIN, RULE_SET.format(version=2, media="dispose"))
+        active = rule_sets.activate(s, ADMIN, "browser", 1, reason="agreed")
+        scanned = scanned_estate(s)
+        assert scanned is not None
+        review.queue_reviews(s, ADMIN, active, scanned.estate, SystemClock().now().date())
+    return settings
+
+
+@pytest.fixture
+def retention_site(sqlite_settings: Settings, tmp_path: Path) -> Iterator[Site]:
+    """A scanned drive under an active rule set: a file awaits review, none is disposed."""
+    yield from serve(_retention_estate(sqlite_settings, tmp_path))
+
+
+@pytest.fixture
+def disposed_site(sqlite_settings: Settings, tmp_path: Path) -> Iterator[Site]:
+    """The retention estate after disposal batch 1 (proposed by rm1, approved by rm2) has
+    been executed, with a legal hold placed on someone else."""
+    settings = _retention_estate(sqlite_settings, tmp_path)
+    rm1 = Actor("rm1", frozenset({Role.RECORDS}))
+    rm2 = Actor("rm2", frozenset({Role.RECORDS}))
+    with session_scope(settings) as s:
+        active = rule_sets.get_version(s, "browser", 1)
+        batch = propose_scanned(s, rm1, settings, active, SystemClock().now().date())
+        disposal.approve_batch(s, rm2, batch.id, reason="checked")
+        disposal.execute_batch(s, rm2, batch.id, drive_of(s, settings))
+        holds.place_hold(s, rm1, "FOI-7", "foi", "request received", people=["100003"])
+    yield from serve(settings)
 
 
 @pytest.fixture(scope="session")
@@ -103,3 +194,13 @@ def sign_in(page: Page, site: Site, username: str = "admin", password: str = PAS
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(site.url + "/")
+
+
+def assert_accessible(page: Page) -> None:
+    """axe-core over the page as it stands: no serious or critical violation."""
+    results = Axe().run(page)
+    serious = [v for v in results.response["violations"]
+               if v["impact"] in {"serious", "critical"}]
+    assert serious == [], page.url + "\n" + "\n".join(
+        f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes: "
+        f"{', '.join(str(n['target']) for n in v['nodes'][:3])})" for v in serious)

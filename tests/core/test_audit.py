@@ -171,3 +171,25 @@ def test_secret_changes_are_audited_without_their_values(session: Session) -> No
     dump = " ".join(str(e.before) + str(e.after) for e in session.scalars(select(AuditEntry)))
     assert old_hash not in dump and user.password_hash not in dump
     assert audit.verify(session).entries == 2
+
+
+def test_change_many_writes_one_entry_per_changed_row(session: Session, tmp_path: Path) -> None:
+    load_people(session, tmp_path, count=5)
+    people = list(session.scalars(select(Person).order_by(Person.id)))
+    first, second, third = people[:3]
+    changed = audit.change_many(session, ADMIN, "person.bulk", Person, {
+        first.id: {"rank": "Sergeant"}, second.id: {"rank": "Inspector", "site_id": None},
+        third.id: {"rank": third.rank}},  # unchanged: no entry
+        reasons={first.id: "promoted"}, reason="bulk")
+    session.commit()
+    assert changed == 2
+    assert (first.rank, second.rank) == ("Sergeant", "Inspector")  # expired, read afresh
+    entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "person.bulk")
+                              .order_by(AuditEntry.seq)).all()
+    assert [(e.entity_id, e.reason) for e in entries] == [(str(first.id), "promoted"),
+                                                          (str(second.id), "bulk")]
+    assert entries[0].before is not None and entries[0].after is not None
+    assert entries[0].after["rank"] == "Sergeant" and entries[0].before["rank"] != "Sergeant"
+    audit.verify(session)
+    with pytest.raises(LookupError):
+        audit.change_many(session, ADMIN, "person.bulk", Person, {999_999: {"rank": "x"}})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ from sqlalchemy import select
 
 from mobilise.core.audit import AuditEntry
 from mobilise.core.db import session_scope
+from mobilise.core.errors import TransitionRefused
+from mobilise.core.progress import Job
 from mobilise.devices import intune
 from mobilise.devices.intune import MismatchKind, WritePacer
 from mobilise.devices.models import DeviceAction, Handset, HandsetStatus
@@ -286,6 +289,9 @@ def test_cli_sync_and_send(sqlite_fleet: Fleet, emulator: EmulatorProcess, graph
         sent = runner.invoke(app, ["devices", "send-actions", "--format", "json"])
         assert sent.exit_code == 0, sent.output
         assert json.loads(sent.stdout)[0]["sent"] == 1
+        with session_scope(fleet.settings) as s:
+            job = s.scalars(select(Job).where(Job.kind == "intune-actions")).one()
+            assert (job.status, job.done, job.total) == ("done", 4, 4)  # 3 not in Intune
     finally:
         context.settings.cache_clear()
     assert [a["action"] for a in emulator_actions(emulator)] == ["wipe"]
@@ -305,3 +311,135 @@ def test_api_sync_for_the_service_desk(desk: Web, emulator: EmulatorProcess,  # 
     body = answer.json()
     assert (body["matched"], body["missing_from_intune"]) == (4, 1)
     assert [m["imei"] for m in body["mismatches"]] == [imei(5)]
+
+
+def check_in(emulator: EmulatorProcess, ids: list[str] | None = None,
+             **body: Any) -> int:
+    with emulator.admin() as admin:
+        answer = admin.post("/managedDevices/checkin",
+                            json={**({"ids": ids} if ids is not None else {}), **body})
+        answer.raise_for_status()
+        ended: int = answer.json()["ended"]
+        return ended
+
+
+def test_emulator_action_results_pending_until_the_device_checks_in(
+        emulator: EmulatorProcess, graph: GraphClient) -> None:
+    load(emulator, [{"id": "md-1", "imei": imei(1), "serialNumber": "RZ1"},
+                    {"id": "md-2", "imei": imei(2), "serialNumber": "RZ2"}])
+    assert graph.get_json(f"{intune.DEVICES}/md-1")["deviceActionResults"] == []
+    graph.request("POST", f"{intune.DEVICES}/md-1/wipe", json={"keepUserData": False})
+    graph.request("POST", f"{intune.DEVICES}/md-2/retire", json={})
+    device = graph.get_json(f"{intune.DEVICES}/md-1")
+    [result] = device["deviceActionResults"]
+    assert (result["actionName"], result["actionState"]) == ("wipe", "pending")
+    assert result["startDateTime"] == result["lastUpdatedDateTime"]
+    assert device["managementState"] == "wipePending"
+    assert check_in(emulator, ["md-1"]) == 1
+    device = graph.get_json(f"{intune.DEVICES}/md-1")
+    assert device["deviceActionResults"][0]["actionState"] == "done"
+    assert device["managementState"] == "wipeIssued"
+    # The other device has not checked in; when it does, its retire can fail.
+    assert graph.get_json(f"{intune.DEVICES}/md-2")["deviceActionResults"][0][
+        "actionState"] == "pending"
+    assert check_in(emulator, outcome="failed") == 1
+    device = graph.get_json(f"{intune.DEVICES}/md-2")
+    assert (device["deviceActionResults"][0]["actionState"], device["managementState"]) == (
+        "failed", "retireFailed")
+    assert check_in(emulator) == 0  # nothing pending is left
+    with emulator.admin() as admin:
+        assert admin.post("/managedDevices/checkin",
+                          json={"outcome": "maybe"}).status_code == 400
+
+
+def test_sync_records_action_outcomes_and_wipe_evidence_for_disposal(
+        fleet: Fleet, emulator: EmulatorProcess, graph: GraphClient) -> None:
+    lost, stolen, retired, disposed = (fleet.by_state[s] for s in (
+        S.LOST, S.STOLEN, S.RETIRED, S.DISPOSED))
+    load(emulator, fleet_devices(fleet)
+         + [device_of(h) for h in (lost, stolen, retired, disposed)])
+    sent = intune.send_actions(fleet.session, graph, fleet.settings, fleet.clock, actor=ADMIN)
+    assert sent.sent == 4  # two wipes, two retires (the retired and the disposed handset)
+    pending = intune.sync_intune(fleet.session, ADMIN, graph, fleet.settings,
+                                 clock=fleet.clock)
+    assert (pending.actions_done, pending.actions_failed) == (0, 0)
+    check_in(emulator, [f"md-{lost.imei}", f"md-{retired.imei}"])
+    check_in(emulator, [f"md-{stolen.imei}"], outcome="failed")
+    report = intune.sync_intune(fleet.session, ADMIN, graph, fleet.settings,
+                                clock=fleet.clock)
+    fleet.session.commit()
+    assert (report.actions_done, report.actions_failed) == (2, 1)
+    status = {(a.handset_id, a.kind): a.status for a in fleet.session.scalars(
+        select(DeviceAction).where(DeviceAction.kind.in_(["wipe", "retire"])))}
+    assert status == {(lost.id, "wipe"): "done", (stolen.id, "wipe"): "failed",
+                      (retired.id, "retire"): "done", (disposed.id, "retire"): "sent"}
+    failed = fleet.session.scalars(select(DeviceAction).where(
+        DeviceAction.handset_id == stolen.id, DeviceAction.kind == "wipe")).one()
+    assert "Intune reports the wipe failed" in (failed.last_error or "")
+    fleet.session.refresh(lost)
+    assert (lost.wipe_evidence or "").startswith("Intune wipe done at ")
+    assert stolen.wipe_evidence is None
+    # A third sync changes nothing more: outcomes are read once.
+    again = intune.sync_intune(fleet.session, ADMIN, graph, fleet.settings, clock=fleet.clock)
+    assert (again.actions_done, again.actions_failed) == (0, 0)
+    # The confirmed wipe is the disposal's evidence; the failed one is not.
+    fleet.move("retire", [lost, stolen], reason="written off")
+    fleet.move("dispose", [lost], weee_reference="WEEE-2023-002")
+    assert lost.status == "disposed" and "Intune wipe done" in (lost.wipe_evidence or "")
+    with pytest.raises(TransitionRefused, match="needs the wipe evidence"):
+        fleet.move("dispose", [stolen], weee_reference="WEEE-2023-003")
+
+
+def test_api_sends_actions_as_a_background_job(desk: Web, emulator: EmulatorProcess,  # noqa: F811
+                                               graph: GraphClient) -> None:
+    import time
+
+    with session_scope(desk.settings) as s:
+        stocked = {h.imei: h for h in s.scalars(select(Handset))}
+        load(emulator, [device_of(stocked[imei(n)]) for n in range(1, 6)])
+    r = desk.client.post("/api/v1/handsets/transitions/lose",
+                         json={"imeis": [imei(1), imei(2)], "police_reference": "CAD 1/23"},
+                         headers=desk.as_("desk"))
+    assert r.status_code == 200, r.text
+    desk.app.state.settings = emulator_settings(
+        emulator, database_url=desk.settings.database_url)
+    assert desk.client.post("/api/v1/handsets/actions/send",
+                            headers=desk.as_("viewer")).status_code == 403
+    started = desk.client.post("/api/v1/handsets/actions/send", headers=desk.as_("desk"))
+    assert started.status_code == 202, started.text
+    job = started.json()
+    assert started.headers["location"] == f"/api/v1/jobs/{job['id']}"
+    assert job["kind"] == "intune-actions" and job["status"] in ("queued", "running", "done")
+    deadline = time.monotonic() + 60
+    while job["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job = desk.client.get(started.headers["location"], headers=desk.as_("viewer")).json()
+    assert job["status"] == "done", job
+    assert (job["done"], job["total"]) == (2, 2) and job["stats"]["sent"] == 2
+    assert sorted(a["action"] for a in emulator_actions(emulator)) == ["wipe", "wipe"]
+    with session_scope(desk.settings) as s:
+        assert {a.status for a in s.scalars(select(DeviceAction).where(
+            DeviceAction.kind == "wipe"))} == {"sent"}
+
+
+def test_background_job_that_cannot_start_is_marked_failed(desk: Web) -> None:  # noqa: F811
+    import time
+
+    desk.app.state.settings = desk.settings.model_copy(
+        update={"background_executor": "nonsense"})
+    started = desk.client.post("/api/v1/handsets/actions/send", headers=desk.as_("desk"))
+    assert started.status_code == 202
+    deadline, job = time.monotonic() + 30, started.json()
+    while job["status"] != "failed" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        job = desk.client.get(started.headers["location"], headers=desk.as_("viewer")).json()
+    assert job["status"] == "failed" and "unknown executor 'nonsense'" in job["message"]
+    # The register page starts the same job and shows it on the live status page.
+    assert desk.login("desk").status_code == 303
+    page = desk.client.get("/handsets")
+    assert "remote action(s)" in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token
+    r = desk.client.post("/handsets/actions/send", data={"csrf_token": token.group(1)},
+                         follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/jobs"

@@ -283,15 +283,18 @@ def test_leaver_gets_a_recovery_task_with_a_due_date(fleet: Fleet) -> None:
     assert tasks[0].status == "done"
 
 
-def test_sim_is_barred_when_the_bar_is_done(fleet: Fleet) -> None:
-    from mobilise.devices import actions
+def test_sim_is_barred_when_the_carrier_confirms_the_bar(fleet: Fleet) -> None:
+    from mobilise.devices import carrier
 
     h = fleet.by_state[S.ISSUED]
     fleet.move("lose", [h], police_reference="CAD 5/23")
     fleet.session.flush()
     bar = fleet.session.scalars(select(DeviceAction).where(
         DeviceAction.handset_id == h.id, DeviceAction.kind == "bar_sim")).one()
-    actions.record_done(fleet.session, ADMIN, fleet.clock, bar)
-    fleet.session.flush()
+    settings = fleet.settings.model_copy(update={"carrier_default_address": "bars@x.example"})
+    carrier.send_bars(fleet.session, ADMIN, fleet.clock,
+                      carrier.EmailCarrier(settings, fleet.clock))
     sim = fleet.session.get(Sim, bar.sim_id)
-    assert sim is not None and sim.barred and bar.status == "done"
+    assert sim is not None and not sim.barred and bar.status == "sent"
+    carrier.confirm_bar(fleet.session, ADMIN, fleet.clock, sim)
+    assert sim.barred and bar.status == "done"

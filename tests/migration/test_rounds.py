@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mobilise.core.audit import AuditEntry
 from mobilise.core.errors import Conflict, InvalidInput
 from mobilise.core.settings import Settings
 from mobilise.migration.journal import journal_path, read_journal
@@ -118,3 +121,89 @@ def test_cutover_fails_when_a_copy_is_corrupt(estate: Settings, session: Session
     outcome = cutover(session, ADMIN, estate, wave, executor, frozen_confirmed=True)[0]
     assert not outcome.migrated
     assert "not verified" in (outcome.reason or "") and target.name in (outcome.reason or "")
+
+
+def _hook(tmp_path: Path, body: str) -> str:
+    script = tmp_path / "freeze-hook.sh"
+    script.write_text("#!/bin/sh\n" + body)
+    script.chmod(0o755)
+    return f"{script} --share home$"
+
+
+def _hook_audit(session: Session) -> list[AuditEntry]:
+    return list(session.scalars(select(AuditEntry)
+                                .where(AuditEntry.action == "migration_person.freeze_hook")
+                                .order_by(AuditEntry.seq)))
+
+
+def test_a_freeze_hook_freezes_each_source_before_the_final_round(
+        estate: Settings, session: Session, tmp_path: Path) -> None:
+    seen = tmp_path / "seen.txt"
+    hook = _hook(tmp_path, f'echo "$1 $2 $MOBILISE_PERSON $MOBILISE_WAVE $MOBILISE_UPN '
+                 f'$MOBILISE_SOURCE" >> {seen}\n')
+    settings = estate.model_copy(update={"migration_freeze_hook": hook})
+    wave = create_wave(session, ADMIN, "W1", WaveSelection(people=["100000", "100001"]),
+                       delta_rounds=0)
+    session.commit()
+    executor = InProcessExecutor(settings)
+    run_round(session, ADMIN, settings, wave, executor)
+    outcomes = cutover(session, ADMIN, settings, wave, executor, frozen_confirmed=False)
+    assert [o.migrated for o in outcomes] == [True, True]
+    lines = seen.read_text().splitlines()
+    assert lines == [f"--share home$ 10000{n} W1 alex{n}.smith@example.police.uk "
+                     f"{Path(estate.home_root) / f'asmith{n}'}" for n in range(2)]
+    entries = _hook_audit(session)
+    assert [(e.after or {}).get("frozen") for e in entries] == [True, True]
+    assert all(m.source_frozen_at is not None for m in wave_people(session, wave))
+
+
+@pytest.mark.parametrize(("body", "timeout", "expected"), [
+    ('[ "$MOBILISE_PERSON" = 100000 ] && { echo "share busy: 3 open files" >&2; exit 3; }\n'
+     "exit 0\n", 120.0, "exited with status 3: share busy: 3 open files"),
+    ('[ "$MOBILISE_PERSON" = 100000 ] && { sleep 60 & sleep 60; }\nexit 0\n', 1.0,
+     "did not finish within 1 s"),
+])
+def test_a_failed_or_stuck_freeze_hook_leaves_that_person_on_their_h_drive(
+        estate: Settings, session: Session, tmp_path: Path, body: str, timeout: float,
+        expected: str) -> None:
+    settings = estate.model_copy(update={
+        "migration_freeze_hook": _hook(tmp_path, body),
+        "migration_freeze_hook_timeout_seconds": timeout})
+    wave = create_wave(session, ADMIN, "W1", WaveSelection(people=["100000", "100001"]),
+                       delta_rounds=0)
+    session.commit()
+    executor = InProcessExecutor(settings)
+    run_round(session, ADMIN, settings, wave, executor)
+    home = Path(estate.home_root) / "asmith0"
+    late = home / "saved-after-the-pre-seed.txt"
+    late.write_bytes(b"would have moved in the final round")
+    before = tree_snapshot(home)
+    started = time.monotonic()
+    outcomes = {o.person: o for o in cutover(session, ADMIN, settings, wave, executor,
+                                             frozen_confirmed=True)}
+    assert time.monotonic() - started < 30
+    assert outcomes["100001"].migrated
+    assert not outcomes["100000"].migrated and expected in (outcomes["100000"].reason or "")
+    member = next(m for m in wave_people(session, wave) if m.person.number == "100000")
+    assert member.state == "failed" and expected in (member.reason or "")
+    assert member.source_frozen_at is None
+    assert not (onedrive(settings, 0) / late.name).exists()  # no final round for them
+    assert tree_snapshot(home) == before
+    entries = {(e.after or {}).get("person"): e for e in _hook_audit(session)}
+    assert expected in (entries["100000"].reason or "")
+    assert (entries["100000"].after or {})["frozen"] is False
+    assert (entries["100001"].after or {})["frozen"] is True
+    transitions = list(session.scalars(select(AuditEntry).where(
+        AuditEntry.entity_id == str(member.id), AuditEntry.reason.contains(expected))))
+    assert transitions
+
+
+def test_a_freeze_hook_that_cannot_start_fails_the_cutover_with_the_reason() -> None:
+    from mobilise.migration.freeze import run_freeze_hook
+
+    missing = run_freeze_hook("/nonexistent/freeze --now", {}, 5)
+    assert not missing.frozen and "could not start" in (missing.reason or "")
+    broken = run_freeze_hook('freeze "unterminated', {}, 5)
+    assert not broken.frozen and "not a valid command line" in (broken.reason or "")
+    fine = run_freeze_hook("true", {}, 5)
+    assert fine.frozen and fine.status == 0

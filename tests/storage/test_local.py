@@ -61,3 +61,20 @@ def test_coarser_time_precision_can_be_declared(tmp_path: Path) -> None:
     fat = LocalBackend(tmp_path, time_precision=timedelta(seconds=2))
     assert fat.time_precision == timedelta(seconds=2)
     assert LocalBackend(tmp_path).time_precision == timedelta(microseconds=1)
+
+
+def test_count_below_counts_everything_but_folders_and_follows_no_link(
+        tmp_path: Path) -> None:
+    root = tmp_path / "drive"
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "a" / "one.txt").write_bytes(b"1")
+    (root / "a" / "b" / "two.txt").write_bytes(b"2")
+    (root / "a" / "b" / "link").symlink_to(tmp_path)  # a link to a folder: one entry
+    os.mkfifo(root / "a" / "pipe")
+    (root / "empty").mkdir()
+    backend = LocalBackend(root)
+    assert backend.count_below("a") == 4
+    assert backend.count_below("") == 4
+    assert backend.count_below("empty") == 0
+    listed = [e for e in backend.list("a/b") if e.kind is not EntryKind.FOLDER]
+    assert backend.count_below("a/b") == len(listed) == 2

@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mobilise.storage.quickxor import GATHER_LIMIT, SMALL_UPDATE, SPAN, QuickXorHash
+from mobilise.storage.quickxor import (
+    GATHER_LIMIT,
+    SMALL_UPDATE,
+    SPAN,
+    QuickXorHash,
+    quickxor_b64_many,
+    quickxor_many,
+)
 from tests.storage.quickxor_reference import quickxor_reference
 
 # Vectors published with Microsoft's description of the hash (see reference/onedrive-graph.md).
@@ -100,3 +107,25 @@ def test_copy_carries_gathered_small_updates() -> None:
     h.update(b"b")
     assert twin.digest() == quickxor_reference(b"a" * 100)
     assert h.digest() == quickxor_reference(b"a" * 100 + b"b")
+
+
+# Sizes around the 160-byte row the batch pads to, and empty buffers among full ones.
+BATCH_BUFFERS = st.lists(
+    st.one_of(st.binary(max_size=400), st.sampled_from([b"", b"\0" * 160, b"\xff" * 161]),
+              st.integers(0, 2**32 - 1).map(
+                  lambda seed: np.random.default_rng(seed).bytes(int(seed % 40_000)))),
+    max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(BATCH_BUFFERS)
+def test_many_at_once_is_byte_identical_to_one_at_a_time(buffers: list[bytes]) -> None:
+    assert quickxor_many(buffers) == [QuickXorHash(b).digest() for b in buffers]
+    assert quickxor_b64_many(buffers) == [QuickXorHash(b).b64digest() for b in buffers]
+
+
+def test_many_at_once_matches_the_reference_and_published_vectors() -> None:
+    data = [d for d, _ in PUBLISHED] + [bytes(range(256)) * 3, b"x" * 1000]
+    assert quickxor_many(data) == [quickxor_reference(d) for d in data]
+    assert quickxor_b64_many([d for d, _ in PUBLISHED]) == [e for _, e in PUBLISHED]
+    assert quickxor_b64_many([]) == []

@@ -38,3 +38,22 @@ def test_executors_run_every_shard_and_report_errors_per_payload(kind: str,
 def test_unknown_executor_is_refused() -> None:
     with pytest.raises(InvalidInput):
         open_executor("threads", Settings())
+
+
+def _share(_: object) -> int:
+    from mobilise.workers.executors import cpu_share
+
+    return cpu_share()
+
+
+def test_a_process_pool_worker_sizes_its_threads_to_its_share_of_the_cpus(
+        tmp_path: Path) -> None:
+    import os
+
+    from mobilise.workers.executors import ProcessExecutor, cpu_share
+
+    cpus = os.cpu_count() or 1
+    assert cpu_share() == cpus  # this process alone
+    pool = ProcessExecutor(Settings(data_dir=tmp_path), workers=cpus)._pool()
+    with pool:
+        assert set(pool.map(_share, range(4))) == {1}

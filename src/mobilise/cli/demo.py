@@ -36,7 +36,9 @@ def demo(
         from mobilise.web.app import create_app
 
         console.print(f"Mobilise demo on http://{host}:{port}/  (Ctrl-C to stop)")
-        uvicorn.run(create_app(settings()), host=host, port=port, log_level="warning")
+        # The demo's register holds the fleet issued before the rollout: not counted twice.
+        served = settings().model_copy(update={"rollout_managed_before": 0})
+        uvicorn.run(create_app(served), host=host, port=port, log_level="warning")
 
 
 @app.command("generate")

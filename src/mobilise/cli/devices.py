@@ -19,7 +19,7 @@ from mobilise.cli.context import (
 )
 from mobilise.core.clock import SystemClock
 from mobilise.core.output import Format
-from mobilise.core.progress import RichProgress
+from mobilise.core.progress import JobProgress, RichProgress, Tee
 from mobilise.devices import capacity as capacity_
 from mobilise.devices import handsets, manifests, register
 from mobilise.devices.models import HandsetModel, HandsetStatus
@@ -313,7 +313,10 @@ def send_actions(limit: int = typer.Option(10_000, min=1, help="most actions thi
     from mobilise.devices import intune
     from mobilise.graph import GraphClient
 
-    with GraphClient(settings()) as client, session() as s:
-        report = intune.send_actions(s, client, settings(), SystemClock(), actor=actor(),
-                                     limit=limit)
+    # The bar for the operator, a Job row for the web's live status page.
+    with GraphClient(settings()) as client, session() as s, session() as job_session, \
+            RichProgress(unit="actions") as bar:
+        report = intune.send_actions(
+            s, client, settings(), SystemClock(), actor=actor(), limit=limit,
+            progress=Tee(bar, JobProgress(job_session, "intune-actions")))
     emit([report.summary()], list(report.summary()), fmt, title="Intune actions")

@@ -29,6 +29,7 @@ from mobilise.cli import waves as waves_cli
 from mobilise.cli import worker as worker_cli
 from mobilise.cli.context import err_console, settings
 from mobilise.core.errors import MobiliseError
+from mobilise.core.logs import configure_logging
 
 app = typer.Typer(name="mobilise", help=__doc__, no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -73,7 +74,8 @@ def serve(
     from mobilise.web.app import create_app
 
     typer.echo(f"Mobilise on http://{host}:{port}/")
-    uvicorn.run(create_app(settings()), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(settings()), host=host, port=port,
+                log_level=settings().log_level)
 
 
 @app.command()
@@ -86,6 +88,7 @@ def main() -> None:
     from mobilise.finance.connected import ProgrammeRegisters
     from mobilise.finance.sources import use_sources
 
+    configure_logging(settings())
     use_sources(ProgrammeRegisters(settings()))
     try:
         app(standalone_mode=False)

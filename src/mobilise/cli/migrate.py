@@ -86,7 +86,8 @@ def retry(
 def cutover(
     wave: str = typer.Argument(...),
     confirm_frozen: bool = typer.Option(False, "--confirm-frozen",
-                                        help="the sources are read-only now"),
+                                        help="the sources are read-only now (not needed "
+                                        "when a freeze hook is configured)"),
     person: list[str] = typer.Option([], "--person", help="only these people (repeatable)"),
     override_review: str | None = typer.Option(
         None, help="reason to cut over although files await retention review"),

@@ -129,6 +129,33 @@ DEFAULTS: tuple[DefaultTemplate, ...] = (
             "onedrive_url": "https://example-my.sharepoint.com/personal/sam_okafor",
             "renames": [{"old": "Notes: interview?.docx", "new": "Notes_ interview_.docx"}]}},
     ),
+    DefaultTemplate(
+        "sim_bar",
+        "Bar request: SIM {{ sim.iccid }}{% if sim.msisdn %} ({{ sim.msisdn }}){% endif %}",
+        "To {{ sim.carrier or 'the network operator' }},\n\n"
+        "Please bar this SIM card at once and confirm by reply, quoting our reference "
+        "{{ request.key }}.\n\n"
+        "ICCID:   {{ sim.iccid }}\n"
+        "Number:  {{ sim.msisdn or 'not recorded' }}\n"
+        "{% if handset %}Handset: IMEI {{ handset.imei }} ({{ handset.status }})\n{% endif %}"
+        "{% if request.police_reference %}Police reference: {{ request.police_reference }}\n"
+        "{% endif %}Reason:  {{ request.reason }}" + SIGN_OFF,
+        {"sim": {"iccid": "8944110000000000017", "msisdn": "07700900123", "carrier": "EE"},
+         "handset": {"imei": "356938035643809", "status": "stolen"},
+         "request": {"key": "carrier:12", "reason": "stolen", "police_reference": "CRIS 4/23"}},
+    ),
+    DefaultTemplate(
+        "sim_unbar",
+        "Unbar request: SIM {{ sim.iccid }}{% if sim.msisdn %} ({{ sim.msisdn }}){% endif %}",
+        "To {{ sim.carrier or 'the network operator' }},\n\n"
+        "Please lift the bar on this SIM card and confirm by reply, quoting our reference "
+        "{{ request.key }}.\n\n"
+        "ICCID:   {{ sim.iccid }}\n"
+        "Number:  {{ sim.msisdn or 'not recorded' }}\n"
+        "Reason:  {{ request.reason }}" + SIGN_OFF,
+        {"sim": {"iccid": "8944110000000000017", "msisdn": "07700900123", "carrier": "EE"},
+         "request": {"key": "carrier:13", "reason": "handset found and returned"}},
+    ),
 )
 
 BY_NAME = {t.name: t for t in DEFAULTS}

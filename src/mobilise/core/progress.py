@@ -105,18 +105,23 @@ class Job(Base):
 class JobProgress:
     """Keeps a ``Job`` row current, writing at most twice a second, in its own session."""
 
-    def __init__(self, session: Session, kind: str, clock: Clock | None = None) -> None:
+    def __init__(self, session: Session, kind: str, clock: Clock | None = None, *,
+                 job_id: int | None = None) -> None:
         self.session = session
         self.kind = kind
         self.clock = clock or SystemClock()
         self.job: Job | None = None
+        self.job_id = job_id  # a row made when the work was queued (core.jobs.start_job)
         self._last = 0.0
 
     def start(self, total: int | None, description: str) -> None:
         now = self.clock.now()
-        self.job = Job(kind=self.kind, description=description, total=total, done=0,
-                       started_at=now, updated_at=now, status="running")
-        self.session.add(self.job)
+        self.job = self.session.get(Job, self.job_id) if self.job_id is not None else None
+        if self.job is None:
+            self.job = Job(kind=self.kind, started_at=now)
+            self.session.add(self.job)
+        self.job.description, self.job.total, self.job.done = description[:300], total, 0
+        self.job.updated_at, self.job.status = now, "running"
         self.session.commit()
 
     def advance(self, n: int = 1, **stats: Any) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import (
@@ -130,6 +130,25 @@ class Settings(BaseSettings):
         description="SMB scans: read Samba's private-use characters (catia/fruit, U+F001-"
                     "U+F027) as the characters Windows forbids that they stand for")
 
+    # --- SIM carriers (bar and unbar requests by e-mail) -------------------------------
+    carrier_addresses: dict[str, str] = Field(
+        default={}, description="carrier name -> the address that takes bar requests")
+    carrier_default_address: str | None = Field(
+        default=None, description="for SIMs whose carrier has no address of its own")
+    background_executor: str = Field(
+        default="inprocess", description="where work started from the web runs: inprocess "
+        "(a thread of the web process) or celery (mobilise worker)")
+
+    # --- migration cutover ------------------------------------------------------------
+    migration_freeze_hook: str | None = Field(
+        default=None, description="command that makes a person's H: drive read-only before "
+        "cutover; gets MOBILISE_PERSON, MOBILISE_WAVE, MOBILISE_UPN, MOBILISE_SOURCE")
+    migration_freeze_hook_timeout_seconds: float = Field(default=120.0, gt=0)
+
+    # --- operations -------------------------------------------------------------------
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        default="warning", description="of every entry point; secrets are masked at any level")
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -157,6 +176,16 @@ class Settings(BaseSettings):
             else:
                 out[name] = str(value) if isinstance(value, Path | date) else value
         return out
+
+
+    def __repr_args__(self) -> Any:
+        # repr() and str() reach logs and tracebacks: URLs lose their passwords
+        # (SecretStr fields already print as stars).
+        for name, value in super().__repr_args__():
+            if name is not None and name.endswith("_url") and isinstance(value, str):
+                yield name, mask_url(value)
+            else:
+                yield name, value
 
 
 def mask_url(url: str) -> str:

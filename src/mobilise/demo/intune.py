@@ -1,6 +1,7 @@
 """Demo step: an Intune tenant in the Graph emulator holding the demo's enrolled handsets
-(with the usual untidiness: a few never signed in, one nobody registered), then a sync and
-one run of the action sender. Small on purpose: one list page, at most 150 actions."""
+(with the usual untidiness: a few never signed in, one nobody registered), then a sync,
+one run of the action sender (at most 150 actions, so the demo never waits on Intune's
+write limit), the devices checking in, and a second sync that records the outcomes."""
 
 from __future__ import annotations
 
@@ -56,6 +57,11 @@ def intune_step(settings: Settings, out_dir: Path, people: int, seed: int) -> st
             synced = intune.sync_intune(s, ACTOR, client, demo)
             sent = intune.send_actions(s, client, demo, SystemClock(), actor=ACTOR,
                                        limit=SEND_AT_MOST)
+            # The wiped handsets check in; the next sync reads their results.
+            with emulator.admin() as admin:
+                admin.post("/managedDevices/checkin", json={}).raise_for_status()
+            after = intune.sync_intune(s, ACTOR, client, demo)
     finally:
         emulator.stop()
-    return f"intune: {synced.summary()}; actions {sent.summary()}"
+    return (f"intune: {synced.summary()}; actions {sent.summary()}; after check-in "
+            f"{after.actions_done} done, {after.actions_failed} failed")

@@ -69,12 +69,6 @@ def record_done(session: Session, actor: Actor, clock: Clock, action: DeviceActi
             action.attempts += 1
         action.status = ActionStatus.DONE.value
         action.finished_at = clock.now()
-    if action.kind == ActionKind.BAR_SIM.value and action.sim_id is not None:
-        sim = session.get(Sim, action.sim_id)
-        if sim is not None and not sim.barred:
-            with audit.change(session, actor, "sim.bar", sim, reason=action.reason):
-                sim.barred = True
-                sim.barred_at = clock.now()
 
 
 def record_failure(
@@ -93,6 +87,17 @@ def record_failure(
             return
         action.status = ActionStatus.QUEUED.value
         action.not_before = clock.now() + (retry_after or _backoff(action.attempts))
+
+
+def record_refused(session: Session, actor: Actor, clock: Clock, action: DeviceAction,
+                   error: str) -> None:
+    """The device itself reported the action failed (Intune's actionState ``failed``):
+    sending it again would not help, so it is left failed for a person to look at."""
+    _require(action, ActionStatus.SENT)
+    with audit.change(session, actor, "device_action.failed", action, reason=error[:500]):
+        action.status = ActionStatus.FAILED.value
+        action.last_error = error
+        action.finished_at = clock.now()
 
 
 def retry_failed(session: Session, actor: Actor, action: DeviceAction, reason: str) -> None:

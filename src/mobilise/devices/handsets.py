@@ -3,32 +3,38 @@ lifecycle moves (single or bulk), hand-over, and leaver recovery tasks."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mobilise.core import audit
 from mobilise.core.actor import Actor
 from mobilise.core.clock import Clock
-from mobilise.core.errors import Conflict, InvalidInput, NotFound
+from mobilise.core.db import is_postgres
+from mobilise.core.errors import Conflict, InvalidInput, NotFound, TransitionRefused
 from mobilise.core.settings import Settings
 from mobilise.core.transitions import run_transition
 from mobilise.devices import capacity
 from mobilise.devices.identifiers import parse_iccid, parse_msisdn
 from mobilise.devices.models import (
     MANAGED_STATES,
+    Acceptance,
+    AcceptanceMethod,
     AccessoryKit,
     Handset,
     HandsetAllowance,
     HandsetModel,
     HandsetStatus,
+    KitIssue,
     LicencePool,
+    LicenceSeat,
     RecoveryTask,
     Sim,
+    SimBarState,
     TaskStatus,
 )
 from mobilise.devices.transitions import HANDSET
@@ -197,3 +203,137 @@ def open_recovery_tasks(session: Session, actor: Actor, settings: Settings,
         tasks.append(task)
     session.flush()
     return tasks
+
+
+def issue_many(
+    session: Session, actor: Actor, settings: Settings, clock: Clock,
+    pairs: Sequence[tuple[Handset, Person]], *, method: str,
+    policy_version: str | None = None, kit: AccessoryKit | None = None,
+    accepted_at: datetime | None = None,
+) -> int:
+    """Hand many handsets over at once (a fleet issued before Mobilise, a mass hand-over
+    day), each to its own person, with the same guards as ``issue_handset``: every pair is
+    checked first and the whole run refused, changing nothing, if any guard says no.
+    Otherwise one transaction, in batched statements, with an audit entry per handset,
+    seat, acceptance and kit."""
+    if not pairs:
+        raise InvalidInput("no handsets given")
+    version = (policy_version or settings.acceptable_use_version).strip()
+    _lock_licence_pools(session)
+    refusals = _issue_refusals(session, pairs, method, version)
+    if refusals:
+        raise TransitionRefused(
+            f"issue refused for {len(refusals)} of {len(pairs)}; nothing changed: "
+            + "; ".join(refusals[:20]), details=refusals)
+    now = clock.now()
+    when = accepted_at or now
+    # Plain ids first: the bulk change expires the handsets, and reading an expired
+    # attribute would cost a query per handset.
+    ids = [(h.id, p.id) for h, p in pairs]
+    audit.change_many(session, actor, "handset.issue", Handset, {
+        h.id: {"status": HandsetStatus.ISSUED.value, "holder_id": p.id, "issued_at": now,
+               "site_id": p.site_id if p.site_id is not None else h.site_id}
+        for h, p in pairs}, reasons={
+        h.id: f"hand-over to {p.number}; AUP {version} accepted by {method}" for h, p in pairs})
+    seated = _seated(session)
+    pools = iter(_free_seats(session))
+    seats = [{"pool_id": next(pools), "handset_id": h, "person_id": p,
+              "assigned_at": now, "released_at": None} for h, p in ids if h not in seated]
+    audit.create_many(session, actor, "licence_seat.assign", LicenceSeat, seats,
+                      reason="bulk hand-over")
+    audit.create_many(session, actor, "acceptance.record", Acceptance, [
+        {"handset_id": h, "person_id": p, "policy_version": version,
+         "accepted_at": when, "method": method, "recorded_by": actor.name}
+        for h, p in ids], reason="bulk hand-over")
+    if kit is not None:
+        audit.create_many(session, actor, "kit_issue.issue", KitIssue, [
+            {"kit_id": kit.id, "person_id": p, "handset_id": h, "issued_at": now}
+            for h, p in ids], reason="bulk hand-over")
+    return len(pairs)
+
+
+def _lock_licence_pools(session: Session) -> None:
+    """As a single hand-over does: concurrent desks count seats one after the other."""
+    if is_postgres(session):
+        session.execute(select(LicencePool.id).with_for_update())
+    else:
+        session.connection().execute(
+            update(LicencePool).where(false()).values(id=LicencePool.id))
+
+
+def _seated(session: Session) -> set[int]:
+    return set(session.scalars(select(LicenceSeat.handset_id).where(
+        LicenceSeat.released_at.is_(None))))
+
+
+def _free_seats(session: Session) -> Iterator[int]:
+    """Pool ids, one per free seat, oldest purchase first."""
+    used = dict(session.execute(
+        select(LicenceSeat.pool_id, func.count()).where(LicenceSeat.released_at.is_(None))
+        .group_by(LicenceSeat.pool_id)).all())
+    for pool_id, bought in session.execute(
+            select(LicencePool.id, LicencePool.seats_bought).order_by(LicencePool.id)).all():
+        for _ in range(max(0, bought - used.get(pool_id, 0))):
+            yield pool_id
+
+
+def _issue_refusals(session: Session, pairs: Sequence[tuple[Handset, Person]], method: str,
+                    version: str) -> list[str]:
+    out: list[str] = []
+    if not version:
+        out.append("needs the acceptable-use policy version accepted")
+    if method not in {m.value for m in AcceptanceMethod}:
+        known = ", ".join(m.value for m in AcceptanceMethod)
+        out.append(f"needs how acceptance was given ({known})")
+    # Every holder's count (at most one row per managed device) rather than an IN list of
+    # 10,000 people, which would meet the databases' bound-parameter limits.
+    held: dict[int, int] = {holder: n for holder, n in session.execute(
+        select(Handset.holder_id, func.count()).where(
+            Handset.status == HandsetStatus.ISSUED.value, Handset.holder_id.is_not(None))
+        .group_by(Handset.holder_id)).all() if holder is not None}
+    allowed = dict(session.execute(
+        select(HandsetAllowance.person_id, HandsetAllowance.handsets)).all())
+    barred = set(session.scalars(select(Sim.id).where(
+        or_(Sim.barred.is_(True), Sim.bar_state != SimBarState.NONE.value))))
+    seen: set[int] = set()
+    for h, p in pairs:
+        why = _handset_refusal(h, barred, seen) or _person_refusal(p, held, allowed)
+        if why:
+            out.append(f"handset {h.imei}: {why}")
+    ids = {h.id for h, _ in pairs}
+    needed = len(ids - _seated(session))
+    free = sum(1 for _ in _free_seats(session))
+    if needed > free:
+        out.append(f"no free NetMotion licence seat for {needed - free:,} of them "
+                   f"({free:,} free)")
+    return out
+
+
+def _handset_refusal(h: Handset, barred: set[int], seen: set[int]) -> str | None:
+    if h.id in seen:
+        return "given twice"
+    seen.add(h.id)
+    if h.state is not HandsetStatus.IN_STOCK:
+        return f"cannot issue from {h.status} (only from in_stock)"
+    if h.enrolled_at is None:
+        return "the handset is not enrolled in Intune"
+    if h.compliance != "compliant":
+        return f"the handset is not compliant in Intune (compliance: {h.compliance})"
+    if h.sim_id is None:
+        return "needs a SIM (none fitted)"
+    if h.sim_id in barred:
+        return "its SIM is barred"
+    return None
+
+
+def _person_refusal(p: Person, held: dict[int, int], allowed: dict[int, int]) -> str | None:
+    who = f"{p.display_name} ({p.number})"
+    if p.status != PersonStatus.ACTIVE.value:
+        return f"{who} is a {p.status}, not an active person"
+    if not p.eligible:
+        return f"{who} is not eligible for a handset"
+    held[p.id] = held.get(p.id, 0) + 1
+    if held[p.id] > allowed.get(p.id, 1):
+        return f"{who} would hold {held[p.id]} active handsets and no recorded adjustment " \
+               "allows it"
+    return None

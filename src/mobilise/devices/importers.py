@@ -62,6 +62,8 @@ def manifest_spec(models: Mapping[str, int], registered: Registered) -> ImportSp
             Column("asset_tag", ("asset", "asset number"), required=False),
             Column("purchase_date", ("delivery date", "invoice date"), parse_date,
                    required=False),
+            Column("carrier", ("network", "network operator", "sim carrier"),
+                   required=False),
         ),
         unique=("imei", "imei2", "serial", "iccid", "msisdn", "asset_tag"),
         row_check=check,

@@ -7,6 +7,11 @@ through the audit log, and reports what does not add up. An unfiltered list has 
 reported to miss devices in large tenants, so a handset the list did not show is looked up
 by its own identifiers before it is reported missing.
 
+The same read closes the loop on remote actions: Intune answers a wipe with 204 and does
+it when the device next checks in, reporting progress in the device's
+``deviceActionResults``. An action Mobilise sent is marked done (a wipe also records its
+evidence on the handset, for disposal) or failed from what that list says.
+
 ``send_actions`` works through the persistent queue (devices/actions.py), held to
 ``settings.intune_writes_per_20s`` so that the sender never meets Intune's write limit in
 normal running; a 429 that still comes back is retried by the Graph client after its
@@ -28,11 +33,17 @@ from sqlalchemy.orm import Session, joinedload
 
 from mobilise.core import audit
 from mobilise.core.actor import SYSTEM, Actor
-from mobilise.core.clock import Clock
+from mobilise.core.clock import Clock, SystemClock
 from mobilise.core.progress import NullProgress, Progress
 from mobilise.core.settings import Settings
 from mobilise.devices import actions
-from mobilise.devices.models import ActionKind, DeviceAction, Handset, HandsetStatus
+from mobilise.devices.models import (
+    ActionKind,
+    ActionStatus,
+    DeviceAction,
+    Handset,
+    HandsetStatus,
+)
 from mobilise.graph import GraphClient, GraphError, Throttled
 
 DEVICES = "deviceManagement/managedDevices"
@@ -43,6 +54,8 @@ STAGING_PREFIX = "Staging_"
 EXPECTED_IN_INTUNE = frozenset({HandsetStatus.ENROLLED, HandsetStatus.IN_STOCK,
                                 HandsetStatus.ISSUED})
 WRITE_WINDOW_SECONDS = 20.0
+# Intune's actionState values that end an action other than well.
+ACTION_FAILED_STATES = frozenset({"failed", "canceled", "notSupported"})
 
 
 class MismatchKind(StrEnum):
@@ -80,6 +93,8 @@ class SyncReport:
     matched: int = 0
     updated: int = 0
     looked_up: int = 0
+    actions_done: int = 0
+    actions_failed: int = 0
     mismatches: list[Mismatch] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -90,7 +105,8 @@ class SyncReport:
 
     def summary(self) -> dict[str, Any]:
         return {"devices": self.devices, "matched": self.matched, "updated": self.updated,
-                "looked_up": self.looked_up, **self.counts()}
+                "looked_up": self.looked_up, "actions_done": self.actions_done,
+                "actions_failed": self.actions_failed, **self.counts()}
 
 
 class RegisterIndex:
@@ -112,35 +128,60 @@ class RegisterIndex:
         return self.by_serial.get(str(device.get("serialNumber") or "").strip().upper())
 
 
+@dataclass
+class _Run:
+    """One sync's working state."""
+
+    session: Session
+    actor: Actor
+    clock: Clock
+    sent: dict[int, list[DeviceAction]]
+    seen: set[int] = field(default_factory=set)
+    report: SyncReport = field(default_factory=SyncReport)
+
+
 def sync_intune(session: Session, actor: Actor, client: GraphClient, settings: Settings,
-                *, progress: Progress | None = None) -> SyncReport:
-    """Reconcile the register with Intune; changes are audited, mismatches returned."""
+                *, progress: Progress | None = None, clock: Clock | None = None) -> SyncReport:
+    """Reconcile the register with Intune; changes are audited, mismatches returned, and
+    sent actions that Intune reports ended are recorded done or failed."""
     progress = progress or NullProgress()
     handsets = list(session.scalars(select(Handset).options(joinedload(Handset.holder))))
     index = RegisterIndex(handsets)
-    report = SyncReport()
-    seen: set[int] = set()
+    run = _Run(session, actor, clock or SystemClock(), _sent_actions(session))
+    report = run.report
     progress.start(None, "Intune managed devices")
     for device in client.items(DEVICES, params={"$top": PAGE}):
         report.devices += 1
-        _reconcile(session, actor, index.match(device), device, seen, report)
+        _reconcile(run, index.match(device), device)
         progress.advance(1)
     for h in handsets:
-        if h.id in seen or h.state not in EXPECTED_IN_INTUNE:
+        # A handset with an action in flight is looked up too: a wiped device may have
+        # left the list before its result was read.
+        if h.id in run.seen or (h.state not in EXPECTED_IN_INTUNE and h.id not in run.sent):
             continue
         report.looked_up += 1
         found = find_device(client, h)
-        if found is None:
+        if found is not None:
+            _reconcile(run, h, found)
+        elif h.state in EXPECTED_IN_INTUNE:
             report.mismatches.append(_mismatch(MismatchKind.MISSING, h, {}))
-        else:
-            _reconcile(session, actor, h, found, seen, report)
     progress.finish()
     session.flush()
     return report
 
 
-def _reconcile(session: Session, actor: Actor, h: Handset | None, device: dict[str, Any],
-               seen: set[int], report: SyncReport) -> None:
+def _sent_actions(session: Session) -> dict[int, list[DeviceAction]]:
+    kinds = [k.value for k in ActionKind if k.target == "intune"]
+    out: dict[int, list[DeviceAction]] = {}
+    for action in session.scalars(select(DeviceAction).where(
+            DeviceAction.status == ActionStatus.SENT.value, DeviceAction.kind.in_(kinds))
+            .order_by(DeviceAction.id)):
+        out.setdefault(action.handset_id, []).append(action)
+    return out
+
+
+def _reconcile(run: _Run, h: Handset | None, device: dict[str, Any]) -> None:
+    session, actor, seen, report = run.session, run.actor, run.seen, run.report
     name = str(device.get("deviceName") or "")
     upn = str(device.get("userPrincipalName") or "")
     if name.startswith(STAGING_PREFIX) and not upn:
@@ -152,10 +193,44 @@ def _reconcile(session: Session, actor: Actor, h: Handset | None, device: dict[s
     report.matched += 1
     if _copy_from_intune(session, actor, h, device):
         report.updated += 1
+    if h.id in run.sent:
+        _read_action_results(run, h, device)
     holder = h.holder.upn if h.holder is not None else ""
     if (h.state is HandsetStatus.ISSUED and holder and upn
             and upn.casefold() != holder.casefold()):
         report.mismatches.append(_mismatch(MismatchKind.WRONG_USER, h, device))
+
+
+def _read_action_results(run: _Run, h: Handset, device: dict[str, Any]) -> None:
+    results = {str(r.get("actionName")): r for r in device.get("deviceActionResults") or []
+               if isinstance(r, dict)}
+    for action in run.sent.pop(h.id):
+        result = results.get(action.kind)
+        started = graph_time(result.get("startDateTime")) if result else None
+        # A result from before this action was queued belongs to an earlier request.
+        if result is None or started is None or \
+                started < _utc(action.queued_at).replace(microsecond=0):
+            continue
+        state = str(result.get("actionState") or "")
+        when = str(result.get("lastUpdatedDateTime") or "")
+        if state == "done":
+            actions.record_done(run.session, run.actor, run.clock, action)
+            run.report.actions_done += 1
+            if action.kind == ActionKind.WIPE.value:
+                _record_wipe_evidence(run, h, device, action, when)
+        elif state in ACTION_FAILED_STATES:
+            actions.record_refused(run.session, run.actor, run.clock, action,
+                                   f"Intune reports the {action.kind} {state} at {when}")
+            run.report.actions_failed += 1
+
+
+def _record_wipe_evidence(run: _Run, h: Handset, device: dict[str, Any],
+                          action: DeviceAction, when: str) -> None:
+    evidence = (f"Intune wipe done at {when} (managed device {device.get('id')}, "
+                f"Mobilise action {action.id})")
+    with audit.change(run.session, run.actor, "handset.wipe_confirmed", h,
+                      reason=action.reason):
+        h.wipe_evidence = evidence
 
 
 def _copy_from_intune(session: Session, actor: Actor, h: Handset,
@@ -275,13 +350,20 @@ ACTION_BODIES: dict[str, dict[str, Any]] = {
 
 def send_actions(session: Session, client: GraphClient, settings: Settings, clock: Clock,
                  *, actor: Actor = SYSTEM, limit: int = 10_000,
-                 pacer: WritePacer | None = None) -> SendReport:
+                 pacer: WritePacer | None = None,
+                 progress: Progress | None = None) -> SendReport:
     """Send due Intune actions, oldest first, committing each outcome as it comes."""
     pacer = pacer or WritePacer(settings.intune_writes_per_20s)
+    progress = progress or NullProgress()
     report = SendReport()
-    for action in actions.due_actions(session, clock, "intune", limit):
+    due = actions.due_actions(session, clock, "intune", limit)
+    progress.start(len(due), "Intune remote actions")
+    for action in due:
         _send_one(session, actor, client, clock, pacer, action, report)
         session.commit()
+        progress.advance(1, sent=report.sent, throttled=report.throttled,
+                         failed=report.failed + report.not_found)
+    progress.finish(", ".join(f"{k} {v}" for k, v in report.summary().items()))
     return report
 
 

@@ -122,7 +122,8 @@ def _register(
     first, so that each handset names its SIM by id."""
     fitted = [r.values for r in rows if r.values["iccid"]]
     sim_ids = audit.create_many(session, actor, "sim.add", Sim, [
-        {"iccid": v["iccid"], "msisdn": v["msisdn"], "carrier": "", "barred": False}
+        {"iccid": v["iccid"], "msisdn": v["msisdn"], "carrier": (v.get("carrier") or "")[:60],
+         "barred": False}
         for v in fitted], reason=why, natural_key="iccid")
     sim_of = {v["iccid"]: sim_id for v, sim_id in zip(fitted, sim_ids, strict=True)}
     phones = []

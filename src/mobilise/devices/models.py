@@ -99,6 +99,24 @@ class ActionKind(StrEnum):
         return "carrier" if self is ActionKind.BAR_SIM else "intune"
 
 
+class SimBarState(StrEnum):
+    """A SIM's bar with its carrier: asked for, then confirmed by the carrier; and back."""
+
+    NONE = "none"
+    BAR_REQUESTED = "bar_requested"
+    BARRED = "barred"
+    UNBAR_REQUESTED = "unbar_requested"
+
+    @property
+    def colour(self) -> str:
+        return {"none": "green", "bar_requested": "amber", "barred": "red",
+                "unbar_requested": "amber"}[self.value]
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
 class ActionStatus(StrEnum):
     QUEUED = "queued"
     SENT = "sent"
@@ -147,6 +165,10 @@ class Sim(Audited, Base):
     carrier: Mapped[str] = mapped_column(String(60), default="")
     barred: Mapped[bool] = mapped_column(Boolean, default=False)
     barred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    bar_state: Mapped[str] = mapped_column(String(16), default=SimBarState.NONE.value,
+                                           server_default=SimBarState.NONE.value)
+    bar_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    bar_reference: Mapped[str | None] = mapped_column(String(60))
 
 
 class Handset(Audited, Base):

@@ -21,6 +21,7 @@ from mobilise.devices.models import (
     LicenceSeat,
     RecoveryTask,
     Sim,
+    SimBarState,
 )
 from mobilise.people.models import Person, Site
 
@@ -154,19 +155,27 @@ def get_sim(session: Session, key: str) -> Sim:
 
 
 def sim_rows(session: Session, *, free_only: bool = False, limit: int = 200,
-             offset: int = 0, iccid: str | None = None) -> list[dict[str, Any]]:
+             offset: int = 0, iccid: str | None = None,
+             bar_states: Sequence[str] = ()) -> list[dict[str, Any]]:
     stmt = (select(Sim, Handset.imei).outerjoin(Handset, Handset.sim_id == Sim.id)
             .order_by(Sim.id).limit(limit).offset(offset))
     if iccid:
         stmt = stmt.where(Sim.iccid == iccid)
     if free_only:
-        stmt = stmt.where(Handset.id.is_(None), Sim.barred.is_(False))
+        stmt = stmt.where(Handset.id.is_(None), Sim.barred.is_(False),
+                          Sim.bar_state == SimBarState.NONE.value)
+    if bar_states:
+        stmt = stmt.where(Sim.bar_state.in_(bar_states))
     return [{"iccid": s.iccid, "msisdn": s.msisdn, "carrier": s.carrier, "barred": s.barred,
-             "barred_at": s.barred_at, "handset": imei}
+             "barred_at": s.barred_at, "bar_state": s.bar_state,
+             "bar_label": s.bar_state.replace("_", " "),
+             "bar_colour": SimBarState(s.bar_state).colour,
+             "bar_requested_at": s.bar_requested_at, "bar_reference": s.bar_reference,
+             "handset": imei}
             for s, imei in session.execute(stmt)]
 
 
-SIM_COLUMNS = ["iccid", "msisdn", "carrier", "barred", "handset"]
+SIM_COLUMNS = ["iccid", "msisdn", "carrier", "bar_state", "handset"]
 
 
 def pool_rows(session: Session) -> list[dict[str, Any]]:

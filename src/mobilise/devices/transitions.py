@@ -41,6 +41,7 @@ from mobilise.devices.models import (
     LicenceSeat,
     RecoveryTask,
     Sim,
+    SimBarState,
     TaskStatus,
 )
 from mobilise.people.models import Person, PersonStatus, Site
@@ -177,8 +178,8 @@ def _sim_ready(ctx: Context, h: Handset) -> str | None:
     sim = _sim_for(ctx, h)
     if sim is None:
         return "needs a SIM (none fitted and none given)"
-    if sim.barred:
-        return f"SIM {sim.iccid} is barred"
+    if sim.barred or sim.bar_state != SimBarState.NONE.value:
+        return f"SIM {sim.iccid} is barred (bar: {sim.bar_state.replace('_', ' ')})"
     holder = ctx.session.scalar(select(Handset).where(Handset.sim_id == sim.id,
                                                       Handset.id != h.id))
     if holder is not None:
@@ -196,10 +197,12 @@ def _acceptance_given(ctx: Context, _h: Handset) -> str | None:
     return None
 
 
-def _evidence(ctx: Context, _h: Handset) -> str | None:
-    missing = [label for key, label in (("wipe_evidence", "the wipe evidence"),
-                                         ("weee_reference", "the WEEE disposal reference"))
-               if not _text_param(ctx, key)]
+def _evidence(ctx: Context, h: Handset) -> str | None:
+    # A wipe Intune confirmed is already on the handset (devices/intune.py records it).
+    missing = [label for key, label, recorded in (
+        ("wipe_evidence", "the wipe evidence", h.wipe_evidence),
+        ("weee_reference", "the WEEE disposal reference", None))
+        if not (_text_param(ctx, key) or recorded)]
     return f"needs {' and '.join(missing)}" if missing else None
 
 
@@ -309,7 +312,7 @@ def _detach_sim(_ctx: Context, h: Handset) -> None:
 
 
 def _record_disposal(ctx: Context, h: Handset) -> None:
-    h.wipe_evidence = _text_param(ctx, "wipe_evidence")
+    h.wipe_evidence = _text_param(ctx, "wipe_evidence") or h.wipe_evidence
     h.weee_reference = _text_param(ctx, "weee_reference")
     h.site_id = None
 
@@ -377,5 +380,56 @@ HANDSET = Lifecycle[Handset](
                    label="Retire from service"),
         Transition("dispose", frozenset({S.RETIRED}), S.DISPOSED, guards=(_evidence,),
                    effects=_effects(_record_disposal), label="Dispose (WEEE)"),
+    ],
+)
+
+
+# --- the SIM bar ---------------------------------------------------------------------------
+#
+#     none → bar_requested → barred → unbar_requested → none
+#
+# A request is what Mobilise sent the carrier (devices/carrier.py); only the carrier's
+# confirmation, recorded by a person, makes the SIM barred (or free) in the register.
+B = SimBarState
+
+
+def _not_in_a_missing_handset(ctx: Context, sim: Sim) -> str | None:
+    handset = ctx.session.scalar(select(Handset).where(Handset.sim_id == sim.id))
+    if handset is not None and handset.state in (S.LOST, S.STOLEN):
+        return (f"the SIM is in handset {handset.imei}, which is {handset.status}: "
+                "record it found first")
+    return None
+
+
+def _stamp_request(ctx: Context, sim: Sim) -> None:
+    sim.bar_requested_at = _now(ctx)
+    sim.bar_reference = None
+
+
+def _set_barred(ctx: Context, sim: Sim) -> None:
+    sim.barred = True
+    sim.barred_at = _now(ctx)
+    sim.bar_reference = _text_param(ctx, "reference")
+
+
+def _clear_barred(ctx: Context, sim: Sim) -> None:
+    sim.barred = False
+    sim.barred_at = None
+    sim.bar_reference = _text_param(ctx, "reference")
+
+
+SIM_BAR = Lifecycle[Sim](
+    entity="sim",
+    state_attr="bar_state",
+    transitions=[
+        Transition("request_bar", frozenset({B.NONE}), B.BAR_REQUESTED,
+                   effects=_effects(_stamp_request), label="Bar requested from the carrier"),
+        Transition("confirm_bar", frozenset({B.BAR_REQUESTED}), B.BARRED,
+                   effects=_effects(_set_barred), label="Carrier confirmed the bar"),
+        Transition("request_unbar", frozenset({B.BARRED}), B.UNBAR_REQUESTED,
+                   needs_reason=True, guards=(_not_in_a_missing_handset,),
+                   effects=_effects(_stamp_request), label="Unbar requested from the carrier"),
+        Transition("confirm_unbar", frozenset({B.UNBAR_REQUESTED}), B.NONE,
+                   effects=_effects(_clear_barred), label="Carrier confirmed the unbar"),
     ],
 )

@@ -436,6 +436,13 @@ class Emulator:
             return Response(status_code=204)
         if path == "/managedDevices/actions" and method == "GET":
             return JSONResponse({"value": self.devices.actions()})
+        if path == "/managedDevices/checkin" and method == "POST":
+            ids, named = payload.get("ids"), payload.get("actions")
+            ended = self.devices.check_in(
+                None if ids is None else [str(i) for i in ids],
+                str(payload.get("outcome", "done")),
+                [str(a) for a in named] if named else None)
+            return JSONResponse({"ended": ended})
         if path == "/faults" and method == "GET":
             return JSONResponse(self.plan.config.as_dict())
         if path == "/faults" and method in ("PUT", "PATCH"):

@@ -5,6 +5,11 @@ JSON kept whole, with IMEI and serial copied into indexed columns for ``$filter`
 are recorded in ``device_actions`` and change ``managementState`` as Intune's beta API shows
 it (``wipePending``, ``retirePending``). Writes are held to Intune's limit for the devices
 service: ``intune_writes_per_20s`` per app in any 20 s, then 429 with ``Retry-After``.
+
+As in Intune, an accepted action is only a request: the device's ``deviceActionResults``
+gains an entry (actionName, actionState ``pending``, startDateTime, lastUpdatedDateTime)
+that turns ``done`` (or ``failed``) when the device next checks in. Tests decide when that
+happens with ``POST /_emulator/managedDevices/checkin``.
 """
 
 from __future__ import annotations
@@ -48,7 +53,13 @@ DEFAULTS: dict[str, Any] = {
     "managedDeviceOwnerType": "company",
     "deviceEnrollmentType": "androidEnterpriseFullyManaged", "phoneNumber": "",
     "subscriberCarrier": "", "model": "", "manufacturer": "", "managementState": "managed",
+    "deviceActionResults": [],
 }
+# What a completed (or failed) action leaves in managementState, where Intune shows one.
+AFTER_CHECKIN: dict[str, tuple[str, str]] = {
+    "wipe": ("wipeIssued", "wipeFailed"), "retire": ("retireIssued", "retireFailed"),
+}
+ACTION_STATES = ("done", "failed", "canceled", "notSupported")
 
 
 class ManagedDevices:
@@ -111,14 +122,53 @@ class ManagedDevices:
         state = ACTIONS[action]
         if state is not None:
             device["managementState"] = state
+        now = iso(time.time())
         if action == "syncDevice":
-            device["lastSyncDateTime"] = iso(time.time())
-        self.db.execute("UPDATE managed_devices SET body = ? WHERE id = ?",
-                        (dumps(device), device_id))
+            device["lastSyncDateTime"] = now
+        # Intune shows the latest request of each action: a new one replaces the last.
+        results = [r for r in device.get("deviceActionResults") or []
+                   if r.get("actionName") != action]
+        results.append({"actionName": action, "actionState": "pending",
+                        "startDateTime": now, "lastUpdatedDateTime": now})
+        device["deviceActionResults"] = results
+        self._save(device)
         self.db.execute(
             "INSERT INTO device_actions (device_id, action, body, at, client_id)"
             " VALUES (?, ?, ?, ?, ?)", (device_id, action, dumps(body), time.time(), client_id))
         self.db.commit()
+
+    def _save(self, device: dict[str, Any]) -> None:
+        self.db.execute("UPDATE managed_devices SET body = ? WHERE id = ?",
+                        (dumps(device), device["id"]))
+
+    def check_in(self, ids: list[str] | None, outcome: str = "done",
+                 actions: list[str] | None = None) -> int:
+        """Devices (those named, or all) check in: their pending actions (those named, or
+        all) end in ``outcome``. Returns how many actions ended."""
+        if outcome not in ACTION_STATES:
+            raise ValueError(f"outcome must be one of {', '.join(ACTION_STATES)}")
+        if ids is None:
+            rows = self.db.execute("SELECT body FROM managed_devices").fetchall()
+        else:
+            rows = [r for i in ids for r in self.db.execute(
+                "SELECT body FROM managed_devices WHERE id = ?", (i,)).fetchall()]
+        now, ended = iso(time.time()), 0
+        for row in rows:
+            device = json.loads(row["body"])
+            changed = False
+            for result in device.get("deviceActionResults") or []:
+                name = result.get("actionName")
+                if result.get("actionState") != "pending" or (actions and name not in actions):
+                    continue
+                result["actionState"], result["lastUpdatedDateTime"] = outcome, now
+                if name in AFTER_CHECKIN and outcome in ("done", "failed"):
+                    device["managementState"] = AFTER_CHECKIN[name][outcome != "done"]
+                changed, ended = True, ended + 1
+            if changed:
+                device["lastSyncDateTime"] = now
+                self._save(device)
+        self.db.commit()
+        return ended
 
     def actions(self) -> list[dict[str, Any]]:
         return [{**dict(r), "body": json.loads(r["body"])} for r in self.db.execute(

@@ -26,6 +26,7 @@ from mobilise.core.errors import InvalidInput, TransitionRefused
 from mobilise.core.progress import NullProgress, Progress
 from mobilise.core.settings import Settings
 from mobilise.core.transitions import run_transition
+from mobilise.migration.freeze import hook_environment, run_freeze_hook
 from mobilise.migration.journal import Journal, journal_path, verified_hashes
 from mobilise.migration.models import (
     MigrationRound,
@@ -282,10 +283,11 @@ def cutover(
     """Cut over the wave (or the ``people`` named in it): final delta, full verification,
     then migrated or failed with the reason. ``review_override`` (a reason) lets files
     still awaiting retention review stay behind without blocking the cutover."""
-    if not frozen_confirmed:
+    hook = settings.migration_freeze_hook
+    if not frozen_confirmed and not hook:
         raise InvalidInput("cutover needs the operator to confirm the sources are frozen "
-                           "(--confirm-frozen): files changed after the final round would "
-                           "be left behind")
+                           "(--confirm-frozen) or a freeze hook (migration_freeze_hook): "
+                           "files changed after the final round would be left behind")
     clock = clock or SystemClock()
     round_ = next((r for r in wave.rounds if r.kind == RoundKind.CUTOVER.value), None)
     if round_ is None:
@@ -295,19 +297,59 @@ def cutover(
                and (not people or m.person.number in people or m.person.upn in people)]
     if not members:
         raise InvalidInput("nobody left to cut over")
-    _freeze(session, actor, members, review_override, clock)
+    refused: dict[int, str] = {}
+    if hook:
+        refused = _freeze_by_hook(session, actor, settings, wave, members, hook)
+    frozen = [m for m in members if m.id not in refused]
+    _freeze(session, actor, frozen, review_override, clock)
     if round_.status == RoundStatus.PLANNED.value:
         _start_round(session, actor, round_, clock)
     starting = [m for m in members if m.state != MigrationState.IN_PROGRESS.value]
     if starting:
         run_transition(session, actor, PERSON_LIFECYCLE, "start", starting)
+    not_frozen = _fail_not_frozen(session, actor, members, refused)
     session.commit()
-    report = sync_people(session, actor, settings, round_, members, executor,
+    report = sync_people(session, actor, settings, round_, frozen, executor,
                          plan_inputs=plan_inputs)
     outcomes = [_verify_and_decide(session, actor, settings, round_, m, plan_inputs)
-                for m in members]
+                for m in frozen]
     _close_cutover_round(session, actor, wave, round_, report, executor, clock)
-    return outcomes
+    return not_frozen + outcomes
+
+
+def _freeze_by_hook(session: Session, actor: Actor, settings: Settings, wave: MigrationWave,
+                    members: Sequence[PersonMigration], hook: str) -> dict[int, str]:
+    """Run the freeze hook for each person; those it did not freeze, by id, with why.
+    Each run is audited, whatever its outcome."""
+    refused: dict[int, str] = {}
+    for member in members:
+        person = member.person
+        variables = hook_environment(person=person.number, wave=wave.name, upn=person.upn,
+                                     source=str(source_spec(settings, person)["root"]),
+                                     sam=person.sam_account_name)
+        run = run_freeze_hook(hook, variables,
+                              settings.migration_freeze_hook_timeout_seconds)
+        audit.event(session, actor, "migration_person.freeze_hook", "migration_person",
+                    str(member.id), {"person": person.number, "wave": wave.name,
+                                     **run.audit_data()}, reason=run.reason)
+        if not run.frozen:
+            refused[member.id] = run.reason or "the freeze hook failed"
+    session.commit()
+    return refused
+
+
+def _fail_not_frozen(session: Session, actor: Actor, members: Sequence[PersonMigration],
+                     refused: dict[int, str]) -> list[CutoverResult]:
+    """People whose source could not be frozen stay on their H: drive, failed with why."""
+    results = []
+    for member in members:
+        reason = refused.get(member.id)
+        if reason is None:
+            continue
+        run_transition(session, actor, PERSON_LIFECYCLE, "fail", [member],
+                       reason=f"cutover not attempted: {reason}")
+        results.append(CutoverResult(member.person.number, False, member.reason))
+    return results
 
 
 def _freeze(session: Session, actor: Actor, members: Sequence[PersonMigration],

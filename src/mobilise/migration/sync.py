@@ -14,13 +14,14 @@ files stay where they are until an approved disposal batch removes them.
 
 from __future__ import annotations
 
+import gc
 import io
 import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -571,8 +572,15 @@ def sync_person(
     """Bring ``main`` (and ``archive``) up to date with ``source`` for the folders
     ``under`` (a shard; the whole drive by default). Safe to run any number of times,
     concurrently with a crashed earlier run's leftovers."""
-    options = options or SyncOptions()
-    progress = progress or NullProgress()
+    with collector_paused():
+        return _sync(source, main, archive, dispositions, renames, journal,
+                     options or SyncOptions(), progress or NullProgress(), under)
+
+
+def _sync(source: Backend, main: Backend, archive: Backend | None,
+          dispositions: Mapping[str, Disposition | str] | None,
+          renames: Mapping[str, str] | None, journal: Journal | None, options: SyncOptions,
+          progress: Progress, under: Iterable[str]) -> SyncResult:
     started = time.monotonic()
     plan: list[PlannedFile] = []
     for prefix in under:
@@ -583,16 +591,42 @@ def sync_person(
     plan = [_own_interrupted_copy(copier, p) for p in plan]
     to_copy = [p for p in plan if p.step in (Step.COPY_NEW, Step.COPY_CHANGED)]
     progress.start(len(plan), "sync")
-    for planned in plan:
-        if planned.step in (Step.SKIP, Step.REPORT):
-            _record(result, journal, _reported(planned))
-            progress.advance(1)
+    reported = [_reported(p) for p in plan if p.step in (Step.SKIP, Step.REPORT)]
+    _record_many(result, journal, reported)
+    progress.advance(len(reported))
     _copy_all(copier, to_copy, limit, result, journal, progress)
     result.seconds = time.monotonic() - started
     result.throttle_events = limit.throttle_events
     result.final_concurrency = limit.limit
     progress.finish(f"{result.count(Outcome.COPIED)} copied")
     return result
+
+
+_collector_lock = threading.Lock()
+_collector_users = 0
+_collector_was_enabled = True
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while syncs run. A sync of a large drive
+    makes a few objects per file (entries, plans, results), none of them in cycles, and
+    the collector would otherwise walk all of them again and again as they accumulate,
+    costing as much as the planning itself. Reference counting still frees everything;
+    the collector runs again when the last concurrent sync ends."""
+    global _collector_users, _collector_was_enabled
+    with _collector_lock:
+        _collector_users += 1
+        if _collector_users == 1:
+            _collector_was_enabled = gc.isenabled()
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _collector_lock:
+            _collector_users -= 1
+            if _collector_users == 0 and _collector_was_enabled:
+                gc.enable()
 
 
 def _own_interrupted_copy(copier: Copier, planned: PlannedFile) -> PlannedFile:
@@ -653,8 +687,7 @@ def plan_shards(source: Backend, max_files: int) -> list[list[str]]:
     sizes: list[tuple[str, int]] = []
     for entry in sorted(source.list(""), key=lambda e: e.path):
         if entry.kind is EntryKind.FOLDER:
-            count = sum(1 for e in walk(source, entry.path) if e.kind is not EntryKind.FOLDER)
-            sizes.append((entry.path, count))
+            sizes.append((entry.path, _count_below(source, entry.path)))
     shards: list[list[str]] = [[ROOT_FILES]]
     current: list[str] = []
     filled = 0
@@ -667,6 +700,15 @@ def plan_shards(source: Backend, max_files: int) -> list[list[str]]:
     if current:
         shards.append(current)
     return shards
+
+
+def _count_below(source: Backend, path: str) -> int:
+    """Files (and links, special files) below a folder: cheaply where the backend can
+    count without listing entries (local), else by walking."""
+    count_below = getattr(source, "count_below", None)
+    if callable(count_below):
+        return int(count_below(path))
+    return sum(1 for e in walk(source, path) if e.kind is not EntryKind.FOLDER)
 
 
 def _walk_shard(source: Backend, prefix: str) -> list[Entry]:
@@ -700,34 +742,73 @@ def _reported(planned: PlannedFile) -> FileResult:
 
 def _copy_all(copier: Copier, to_copy: list[PlannedFile], limit: AdaptiveLimit,
               result: SyncResult, journal: Journal | None, progress: Progress) -> None:
+    # Imported here: the fast path is built on this module's plan and result types.
+    from mobilise.migration import localcopy
+
+    destinations = {"main": copier.main}
+    if copier.archive is not None:
+        destinations["archive"] = copier.archive
+    batches, singles = localcopy.batches(copier.source, destinations, to_copy)
     lock = threading.Lock()
-    stats = {"bytes": 0, "files": 0}
+    stats = {"bytes": 0}
+
+    def settle(outcomes: list[FileResult]) -> None:
+        with lock:
+            _record_many(result, journal, outcomes)
+            stats["bytes"] += sum(o.size for o in outcomes if o.outcome is Outcome.COPIED)
+            progress.advance(len(outcomes), bytes=stats["bytes"],
+                             throttled=limit.throttle_events, concurrency=limit.limit)
 
     def run(planned: PlannedFile) -> None:
         try:
-            outcome = copier.copy(planned)
+            outcome = None
+            destination = copier.backend_for(planned.target)
+            if localcopy.fast_pair(copier.source, destination):
+                outcome = localcopy.copy_large(copier.source, destination,  # type: ignore[arg-type]
+                                               planned, verify=copier.verify)
+            outcome = outcome or copier.copy(planned)
         finally:
             limit.release()
-        with lock:
-            _record(result, journal, outcome)
-            stats["files"] += 1
-            stats["bytes"] += outcome.size if outcome.outcome is Outcome.COPIED else 0
-            progress.advance(1, bytes=stats["bytes"], throttled=limit.throttle_events,
-                             concurrency=limit.limit)
+        settle([outcome])
+
+    def run_batch(batch: localcopy.Batch) -> None:
+        copied = localcopy.copy_batch(batch, verify=copier.verify)
+        settle(copied.done)
+        for planned in copied.fallback:  # rare: the general path retries and reports
+            settle([copier.copy(planned)])
 
     with ThreadPoolExecutor(max_workers=limit.maximum, thread_name_prefix="copy") as pool:
         futures: list[Future[None]] = []
-        for planned in to_copy:
+        for planned in singles:
             limit.acquire()
             futures.append(pool.submit(run, planned))
+        # Local batches are bound by the CPU, not by a service: more threads than this
+        # process's share of the CPUs only queue for the interpreter lock.
+        threads = min(local_threads(), limit.maximum)
+        if threads <= 1:
+            for batch in batches:
+                run_batch(batch)
+        else:
+            with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="local") as local:
+                for future in [local.submit(run_batch, b) for b in batches]:
+                    future.result()
         for future in futures:
             future.result()
 
 
-def _record(result: SyncResult, journal: Journal | None, outcome: FileResult) -> None:
-    result.files.append(outcome)
+def local_threads() -> int:
+    """Threads for CPU-bound local copying: this process's share of the CPUs (one when
+    a process pool already runs a worker per CPU)."""
+    from mobilise.workers.executors import cpu_share
+
+    return cpu_share()
+
+
+def _record_many(result: SyncResult, journal: Journal | None,
+                 outcomes: list[FileResult]) -> None:
+    result.files += outcomes
     if journal is not None:
-        journal.append(to_record(outcome))
+        journal.append_many([to_record(o) for o in outcomes])
 
 
 def to_record(outcome: FileResult) -> Record:

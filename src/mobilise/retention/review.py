@@ -150,3 +150,13 @@ def review_queue(
     if status is not None:
         query = query.where(ReviewItem.status == status)
     return [dict(r._mapping) for r in session.execute(query.order_by(func.count().desc()))]
+
+
+def pending_for(session: Session, actor: Actor) -> int:
+    """How many of the signed-in person's own files await their decision (0 if the
+    account is not linked to a person)."""
+    number = person_of(session, actor)
+    if number is None:
+        return 0
+    return session.scalar(select(func.count()).select_from(ReviewItem).where(
+        ReviewItem.person == number, ReviewItem.status == ReviewStatus.PENDING.value)) or 0

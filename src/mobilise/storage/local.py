@@ -107,6 +107,18 @@ class LocalBackend:
         finally:
             os.close(fd)
 
+    def open_folder(self, path: str, *, create: bool = False) -> Any:
+        """A context manager giving a descriptor of folder ``path`` (made with ``create``),
+        reached without following links: for engines that work on many files of one
+        folder through ``dir_fd`` calls rather than a walk from the root per file."""
+        return self._folder(split_path(path), create=create)
+
+    def count_below(self, path: str) -> int:
+        """How many entries that are not folders lie below folder ``path``, counted
+        without building an ``Entry`` for each (planning shards of a large drive)."""
+        with self._folder(split_path(path)) as fd:
+            return _count_below(fd)
+
     def _open_child_folder(self, fd: int, part: str, parts: Parts, create: bool) -> int:
         where = join(*parts)
         with translated(where):
@@ -253,6 +265,27 @@ class LocalBackend:
             return
         with self._folder(parts[:-1]) as folder, translated(join(*parts)):
             os.utime(parts[-1], ns=(ns, ns), dir_fd=folder, follow_symlinks=False)
+
+
+def _count_below(fd: int) -> int:
+    count = 0
+    folders: list[str] = []
+    with os.scandir(fd) as children:
+        for child in children:  # d_type answers without a stat; links are not followed
+            if child.is_dir(follow_symlinks=False):
+                folders.append(child.name)
+            else:
+                count += 1
+    for name in folders:
+        try:
+            child_fd = os.open(name, _FOLDER_FLAGS, dir_fd=fd)
+        except OSError:
+            continue  # gone meanwhile, or not listable: the walk will say why
+        try:
+            count += _count_below(child_fd)
+        finally:
+            os.close(child_fd)
+    return count
 
 
 def _is_link_or_file_error(exc: OSError) -> bool:

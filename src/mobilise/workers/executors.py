@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor as FuturesExecutor
@@ -68,6 +69,22 @@ class InProcessExecutor:
             return [f.result() for f in futures]
 
 
+# How many worker processes on this machine share its CPUs with this one: set in each
+# child of a ProcessExecutor, so that CPU-bound work there sizes its threads to its share.
+_siblings = 1
+
+
+def cpu_share() -> int:
+    """The CPUs this process may keep busy: all of them, or its share when it is one of a
+    ProcessExecutor's workers (at least one)."""
+    return max(1, (os.cpu_count() or 1) // _siblings)
+
+
+def _join_pool(workers: int) -> None:
+    global _siblings
+    _siblings = max(1, workers)
+
+
 class ProcessExecutor(InProcessExecutor):
     """Child processes on this machine: for work bound by Python itself (many small
     files), which threads share one interpreter lock for. No broker needed."""
@@ -75,7 +92,8 @@ class ProcessExecutor(InProcessExecutor):
     name = "processes"
 
     def _pool(self) -> FuturesExecutor:
-        return ProcessPoolExecutor(max_workers=self.workers)
+        return ProcessPoolExecutor(max_workers=self.workers, initializer=_join_pool,
+                                   initargs=(self.workers,))
 
 
 class CeleryExecutor:

@@ -14,7 +14,7 @@ Payload = dict[str, Any]
 TaskFunction = Callable[[Settings, Payload], Payload]
 
 # Modules whose import registers tasks; a worker imports them all at start.
-TASK_MODULES = ("mobilise.migration.tasks",)
+TASK_MODULES = ("mobilise.migration.tasks", "mobilise.devices.tasks")
 
 _TASKS: dict[str, TaskFunction] = {}
 

@@ -1,4 +1,5 @@
-"""``/api/v1/handsets``, ``/api/v1/sims``, ``/api/v1/licences``: the handset register."""
+"""``/api/v1/handsets``, ``/api/v1/sims`` (with SIM bars), ``/api/v1/licences``: the handset
+register."""
 
 from __future__ import annotations
 
@@ -6,22 +7,26 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
+from mobilise.core.jobs import job_row, start_job
 from mobilise.core.settings import Settings
-from mobilise.devices import capacity, handsets, manifests, register
-from mobilise.devices.models import HandsetStatus
+from mobilise.devices import capacity, carrier, handsets, manifests, register
+from mobilise.devices.carrier import EmailCarrier
+from mobilise.devices.models import HandsetStatus, SimBarState
 from mobilise.devices.stocktake import take_stock
+from mobilise.devices.tasks import SEND_ACTIONS
 from mobilise.people.register import get_person
 from mobilise.web.auth import db, requires
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
 
 STATUS_PATTERN = "^(" + "|".join(s.value for s in HandsetStatus) + ")$"
+BAR_PATTERN = "^(" + "|".join(s.value for s in SimBarState) + ")$"
 
 
 class TransitionBody(BaseModel):
@@ -105,6 +110,19 @@ def list_actions(status: str | None = Query(None, pattern="^(queued|sent|done|fa
                  limit: int = Query(200, ge=1, le=5000), session: Session = Depends(db),
                  _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     return {"items": register.action_rows(session, status=status, limit=limit)}
+
+
+@router.post("/handsets/actions/send", status_code=202)
+def send_actions(request: Request, response: Response,
+                 limit: int = Query(10_000, ge=1, le=100_000),
+                 session: Session = Depends(db),
+                 actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
+    """Start sending queued Intune actions (paced to Intune's write limit, so a large
+    queue takes a while) as a background job; poll ``/api/v1/jobs/{id}``."""
+    job = start_job(session, _settings(request), "intune-actions", "Intune remote actions",
+                    SEND_ACTIONS, {"limit": limit, "actor": actor.name})
+    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+    return job_row(job)
 
 
 @router.post("/handsets/intune-sync")
@@ -209,9 +227,60 @@ def issue(request: Request, key: str, body: IssueBody, session: Session = Depend
 
 @router.get("/sims")
 def list_sims(free: bool = Query(False), limit: int = Query(200, ge=1, le=5000),
-              offset: int = Query(0, ge=0, le=10_000_000), session: Session = Depends(db),
+              offset: int = Query(0, ge=0, le=10_000_000),
+              bar_state: str | None = Query(None, pattern=BAR_PATTERN),
+              session: Session = Depends(db),
               _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
-    return {"items": register.sim_rows(session, free_only=free, limit=limit, offset=offset)}
+    return {"items": register.sim_rows(session, free_only=free, limit=limit, offset=offset,
+                                       bar_states=[bar_state] if bar_state else [])}
+
+
+class CarrierAnswer(BaseModel):
+    reference: str | None = Field(None, max_length=60, description="the carrier's reference")
+
+
+class UnbarBody(BaseModel):
+    reason: str = Field(..., min_length=1, max_length=2000)
+
+
+def _sim_row(session: Session, iccid: str) -> dict[str, Any]:
+    return register.sim_rows(session, limit=1, iccid=iccid)[0]
+
+
+@router.post("/sims/bars/send")
+def send_bars(request: Request, session: Session = Depends(db),
+              actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
+    """Send every queued SIM bar to its carrier (by e-mail, through the outbox)."""
+    clock = SystemClock()
+    sent = carrier.send_bars(session, actor, clock, EmailCarrier(_settings(request), clock))
+    return {**sent.summary(), "requested": sent.requested}
+
+
+@router.post("/sims/{key}/bar-confirm")
+def confirm_bar(key: str, body: CarrierAnswer, session: Session = Depends(db),
+                actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
+    sim = carrier.confirm_bar(session, actor, SystemClock(), register.get_sim(session, key),
+                              reference=body.reference)
+    return _sim_row(session, sim.iccid)
+
+
+@router.post("/sims/{key}/unbar")
+def request_unbar(request: Request, key: str, body: UnbarBody,
+                  session: Session = Depends(db),
+                  actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
+    clock = SystemClock()
+    sim = register.get_sim(session, key)
+    where = carrier.request_unbar(session, actor, clock, EmailCarrier(_settings(request), clock),
+                                  sim, reason=body.reason)
+    return {**_sim_row(session, sim.iccid), "sent_to": where}
+
+
+@router.post("/sims/{key}/unbar-confirm")
+def confirm_unbar(key: str, body: CarrierAnswer, session: Session = Depends(db),
+                  actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
+    sim = carrier.confirm_unbar(session, actor, SystemClock(), register.get_sim(session, key),
+                                reference=body.reference)
+    return _sim_row(session, sim.iccid)
 
 
 @router.get("/licences")

@@ -1,25 +1,33 @@
-"""The handset register, the handset page, and the service-desk hand-over screen."""
+"""The handset register, the handset page, the service-desk hand-over screen, and SIM
+bars."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse
-from sqlalchemy import select
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mobilise.core.actor import Actor, Role
 from mobilise.core.audit import AuditEntry
 from mobilise.core.clock import SystemClock
-from mobilise.core.errors import MobiliseError
+from mobilise.core.errors import InvalidInput, MobiliseError
+from mobilise.core.jobs import start_job
 from mobilise.core.settings import Settings
-from mobilise.devices import capacity, handsets, register
+from mobilise.devices import capacity, carrier, handsets, register
+from mobilise.devices.carrier import EmailCarrier
 from mobilise.devices.models import (
     Acceptance,
     AcceptanceMethod,
     AccessoryKit,
+    ActionKind,
+    ActionStatus,
+    DeviceAction,
     HandsetModel,
     HandsetStatus,
+    SimBarState,
 )
+from mobilise.devices.tasks import SEND_ACTIONS
 from mobilise.people.models import Site
 from mobilise.people.register import PeopleQuery, find_people, get_person, person_row
 from mobilise.web.auth import db, requires
@@ -52,7 +60,19 @@ def handset_register(
                 models=session.scalars(select(HandsetModel).order_by(HandsetModel.code)).all(),
                 counts=register.status_counts(session),
                 capacity=capacity.capacity(session, settings),
+                queued_actions=session.scalar(select(func.count()).select_from(DeviceAction)
+                                              .where(DeviceAction.status == "queued",
+                                                     DeviceAction.kind != "bar_sim")) or 0,
                 page_no=page_no, pages=max(1, -(-total // PAGE)))
+
+
+@router.post("/handsets/actions/send")
+def send_actions(request: Request, session: Session = Depends(db),
+                 actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> RedirectResponse:
+    """Start the paced sender as a background job and show it on the live status page."""
+    start_job(session, request.app.state.settings, "intune-actions", "Intune remote actions",
+              SEND_ACTIONS, {"actor": actor.name})
+    return RedirectResponse("/jobs", status_code=303)
 
 
 @router.get("/handsets/{key}")
@@ -127,3 +147,66 @@ def handover(
     return _handover(request, session,
                      done=f"Handset {h.imei} handed to {who.display_name} ({who.number}); "
                           f"acceptable-use policy {policy_version} accepted by {method}.")
+
+
+BAR_STATES = [s.value for s in SimBarState if s is not SimBarState.NONE]
+BAR_STEPS = ("bar-confirm", "unbar", "unbar-confirm")
+
+
+def _sims(request: Request, session: Session, *, error: str | None = None,
+          done: str | None = None, status_code: int = 200) -> HTMLResponse:
+    queued = session.scalar(select(func.count()).select_from(DeviceAction).where(
+        DeviceAction.kind == ActionKind.BAR_SIM.value,
+        DeviceAction.status == ActionStatus.QUEUED.value)) or 0
+    return page(request, "sims.html", status_code=status_code, error=error, done=done,
+                queued=queued,
+                sims=register.sim_rows(session, limit=500, bar_states=BAR_STATES))
+
+
+@router.get("/sims")
+def sim_bars(request: Request, session: Session = Depends(db),
+             _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
+    return _sims(request, session)
+
+
+@router.post("/sims/bars/send")
+def send_sim_bars(request: Request, session: Session = Depends(db),
+                  actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> HTMLResponse:
+    settings: Settings = request.app.state.settings
+    clock = SystemClock()
+    try:
+        sent = carrier.send_bars(session, actor, clock, EmailCarrier(settings, clock))
+    except MobiliseError as err:
+        session.rollback()
+        return _sims(request, session, error=err.message, status_code=err.status)
+    return _sims(request, session, done=f"{len(sent.requested)} bar request(s) queued for "
+                                        "the carriers.")
+
+
+@router.post("/sims/{key}/bar")
+def sim_bar_step(
+    request: Request, key: str,
+    step: str = Form(..., max_length=20),
+    text: str = Form("", max_length=2000),
+    session: Session = Depends(db),
+    actor: Actor = Depends(requires(Role.SERVICE_DESK)),
+) -> HTMLResponse:
+    settings: Settings = request.app.state.settings
+    clock = SystemClock()
+    try:
+        if step not in BAR_STEPS:
+            raise InvalidInput(f"no SIM bar step {step!r}; known: {', '.join(BAR_STEPS)}")
+        sim = register.get_sim(session, key)
+        reference = text.strip() or None
+        if step == "bar-confirm":
+            carrier.confirm_bar(session, actor, clock, sim, reference=reference)
+        elif step == "unbar-confirm":
+            carrier.confirm_unbar(session, actor, clock, sim, reference=reference)
+        else:
+            carrier.request_unbar(session, actor, clock, EmailCarrier(settings, clock), sim,
+                                  reason=text.strip())
+        iccid = sim.iccid
+    except MobiliseError as err:
+        session.rollback()
+        return _sims(request, session, error=err.message, status_code=err.status)
+    return _sims(request, session, done=f"SIM {iccid}: {step.replace('-', ' ')} recorded.")

@@ -13,6 +13,7 @@ from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
 from mobilise.core.errors import NotAuthenticated
 from mobilise.people.reports import register_summary
+from mobilise.retention.review import pending_for
 from mobilise.web.auth import check_csrf, db, public_route, requires
 from mobilise.web.charts import bar_chart
 from mobilise.web.overview import panels
@@ -57,10 +58,11 @@ def logout(request: Request, _: Actor = Depends(requires(Role.VIEWER))) -> Respo
 
 @router.get("/")
 def overview(request: Request, session: Session = Depends(db),
-             _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
+             actor: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     summary = register_summary(session)
     chart = bar_chart("People by org unit (active)",
                       [(u["org_unit"], u["active"]) for u in summary["by_unit"]],
                       link="/people?org_unit={}")
     return page(request, "overview.html", summary=summary, chart=chart,
-                panels=panels(session, request.app.state.settings, SystemClock()))
+                panels=panels(session, request.app.state.settings, SystemClock()),
+                my_reviews=pending_for(session, actor))
