@@ -134,6 +134,19 @@ def test_both_listers_give_the_same_inventory(problem_tree):
         assert python[column].equals(compiled_table[column]), column
 
 
+def test_without_the_compiled_lister_the_python_walk_scans(tmp_path, monkeypatch):
+    import mobilise.drives.scan as scan_module
+
+    monkeypatch.setattr(scan_module, "_lister", None)
+    assert not compiled_lister_available()
+    home = tmp_path / "home"
+    _split_tree(home, 3, 4)
+    result = scan_drive("p1", UPN, home, tmp_path / "data", CLOCK, processes=2)
+    assert result.entries == 3 * 7 + 3
+    (again,) = scan_drives([DriveToScan("p2", UPN, str(home))], tmp_path / "data", CLOCK)
+    assert isinstance(again, ScanResult) and again.entries == result.entries
+
+
 def test_scan_metadata_and_counts(tmp_path):
     home = tmp_path / "home"
     (home / "docs").mkdir(parents=True)
@@ -289,26 +302,43 @@ def _many_files(home: Path, count: int) -> None:
 
 
 def test_a_killed_scanning_process_raises_scan_interrupted_and_leaves_nothing_partial(
-        tmp_path):
+        tmp_path, monkeypatch):
     import threading
+
+    import mobilise.drives.scan as scan_module
 
     drives = []
     for n in range(4):
         _many_files(tmp_path / f"h{n}", 20_000)
         drives.append(DriveToScan(f"p{n}", f"p{n}@example.police.uk", str(tmp_path / f"h{n}")))
     data = tmp_path / "data"
+    marker = tmp_path / "halfway"
+    real_write = scan_module._write_inventory
+
+    def stall_halfway_through_p0(person_key, *args, **kwargs):  # runs in the worker
+        if person_key == "p0":
+            seen = [0]
+
+            def stall(path):
+                seen[0] += 1
+                if seen[0] == 3000:
+                    marker.write_text(str(os.getpid()))
+                    time.sleep(600)
+
+            kwargs["before_stat"] = stall
+        return real_write(person_key, *args, **kwargs)
+
+    monkeypatch.setattr(scan_module, "_write_inventory", stall_halfway_through_p0)
     killed: list[int] = []
 
-    def kill_the_first_scanner() -> None:
-        deadline = time.monotonic() + 30
-        while not killed and time.monotonic() < deadline:
-            for child in multiprocessing.active_children():
-                if child.name == "scan-0" and child.pid:
-                    os.kill(child.pid, signal.SIGKILL)
-                    killed.append(child.pid)
-            time.sleep(0.001)
+    def kill_the_stalled_scanner() -> None:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        killed.append(int(marker.read_text()))
+        os.kill(killed[0], signal.SIGKILL)
 
-    killer = threading.Thread(target=kill_the_first_scanner)
+    killer = threading.Thread(target=kill_the_stalled_scanner)
     killer.start()
     try:
         with pytest.raises(ScanInterrupted) as raised:
@@ -318,7 +348,9 @@ def test_a_killed_scanning_process_raises_scan_interrupted_and_leaves_nothing_pa
     assert killed
     assert "exit code -9" in str(raised.value)
     reported = raised.value.results
-    assert len(reported) == 4 and None in reported
+    assert len(reported) == 4 and reported[0] is None
+    assert inventories(data, "p0") == []
+    assert len(list((data / "inventory" / "p0").glob(f".*{TEMP_SUFFIX}"))) == 1
     for drive, result in zip(drives, reported, strict=True):
         complete = inventories(data, drive.person_key)
         if isinstance(result, ScanResult):
@@ -327,6 +359,7 @@ def test_a_killed_scanning_process_raises_scan_interrupted_and_leaves_nothing_pa
             assert pq.read_metadata(inventory).num_rows == 20_000
     assert not any(isinstance(r, ScanFailure) for r in reported)
 
+    monkeypatch.setattr(scan_module, "_write_inventory", real_write)
     again = scan_drives(drives, data, SystemClock(), processes=2)
     assert [r.entries for r in again] == [20_000] * 4  # type: ignore[union-attr]
     for drive in drives:  # no temp file of the killed scan is left behind
@@ -361,30 +394,52 @@ def test_one_large_drive_split_over_processes_gives_the_same_inventory(tmp_path)
         parent = path.rpartition(b"/")[0]
         assert paths.get(parent_id, b"") == parent  # -1 (the root) for top-level entries
     assert (results[1].files, results[1].errors) == (results[0].files, results[0].errors)
-    # scan_drives splits a single drive over its processes
+    # scan_drives splits a single drive over its processes, with live progress
+    seen: list[tuple[int, dict]] = []
+
+    class Recorder:
+        def start(self, total, description):
+            pass
+
+        def advance(self, n=1, **stats):
+            seen.append((n, stats))
+
+        def finish(self, message=""):
+            pass
+
     (only,) = scan_drives([DriveToScan("p3", UPN, str(home))], tmp_path / "data", CLOCK,
-                          processes=2)
+                          processes=2, batch_rows=300, progress=Recorder())
     assert isinstance(only, ScanResult) and only.entries == one.num_rows
+    assert sum(n for n, _ in seen) == 1 and len(seen) > 2  # batches as they are written
+    assert seen[-1][1]["entries"] == one.num_rows
 
 
 @pytest.mark.skipif(not compiled_lister_available(), reason="the compiled lister is not built")
-def test_a_killed_split_helper_raises_scan_interrupted_and_leaves_nothing_complete(tmp_path):
+def test_a_killed_split_helper_raises_scan_interrupted_and_leaves_nothing_complete(
+        tmp_path, monkeypatch):
     import threading
 
+    import mobilise.drives.scan as scan_module
+
     home = tmp_path / "home"
-    _split_tree(home, 40, 1000)
+    _split_tree(home, 40, 100)
+    marker = tmp_path / "helper"
+
+    def stalled_helper(*args, **kwargs):  # runs in the forked helper
+        marker.write_text(str(os.getpid()))
+        time.sleep(600)
+
+    monkeypatch.setattr(scan_module, "_split_helper", stalled_helper)
     killed: list[int] = []
 
-    def kill_a_helper() -> None:
-        deadline = time.monotonic() + 30
-        while not killed and time.monotonic() < deadline:
-            for child in multiprocessing.active_children():
-                if child.name == "scan-split-0" and child.pid:
-                    os.kill(child.pid, signal.SIGKILL)
-                    killed.append(child.pid)
-            time.sleep(0.001)
+    def kill_the_helper() -> None:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        killed.append(int(marker.read_text()))
+        os.kill(killed[0], signal.SIGKILL)
 
-    killer = threading.Thread(target=kill_a_helper)
+    killer = threading.Thread(target=kill_the_helper)
     killer.start()
     try:
         with pytest.raises(ScanInterrupted, match="exit code -9"):
@@ -392,6 +447,7 @@ def test_a_killed_split_helper_raises_scan_interrupted_and_leaves_nothing_comple
                         processes=2)
     finally:
         killer.join()
+    assert killed
     assert inventories(tmp_path / "data", "p1") == []
     assert list((tmp_path / "data" / "inventory" / "p1").glob(f".*{TEMP_SUFFIX}")) == []
 

@@ -412,6 +412,12 @@ PyMODINIT_FUNC PyInit__lister(void) {
     if (PyType_Ready(&BatchType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
+    /* scan.py uses the lister only when this matches what it expects: an old build left
+     * in place by an editable install is then ignored, not misused. */
+    if (PyModule_AddIntConstant(m, "INTERFACE", 1) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     Py_INCREF(&BatchType);
     if (PyModule_AddObject(m, "Batch", (PyObject *)&BatchType) < 0) {
         Py_DECREF(&BatchType);

@@ -25,6 +25,7 @@ way, and tests hold both listers to the same inventory.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -50,8 +51,12 @@ from mobilise.core.progress import Progress
 if TYPE_CHECKING:
     from mobilise.drives.smb_source import SmbSource
 
+_LISTER_INTERFACE = 1  # _lister.c's INTERFACE: bumped whenever its calls change
 try:  # the compiled lister is optional: without a C compiler the Python walk does it all
     from mobilise.drives import _lister  # type: ignore[attr-defined]
+
+    if getattr(_lister, "INTERFACE", None) != _LISTER_INTERFACE:  # a stale build
+        _lister = None
 except ImportError:  # pragma: no cover - depends on how the package was built
     _lister = None
 
@@ -566,17 +571,18 @@ def walk_split(
     batch_rows: int = DEFAULT_BATCH_ROWS,
     max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> None:
-    """Walk one tree with ``processes`` forked helpers, for a drive too big for one core.
+    """Walk one tree in ``processes`` processes (this one and forked helpers), for a
+    drive too big for one core.
 
     This process lists the top of the tree breadth-first until there are enough folders
-    (shards) to share out, then the helpers take shards from a shared counter, walk each
-    depth-first and send their batches back over a pipe (Arrow IPC); this process
-    writes every batch with ``write``. Row ids stay unique (each shard numbers its rows
-    from its own range) and parent ids point where they should; only the order of rows
-    and ids differs from a one-process walk. A helper that dies raises ScanInterrupted.
+    (shards) to share out; then it and the helpers take shards from a shared counter and
+    walk each depth-first. Helpers send their batches back over a pipe (Arrow IPC), and
+    this process writes them with ``write`` between its own folders. Row ids stay unique
+    (each shard numbers its rows from its own range) and parent ids point where they
+    should; only the order of rows and ids differs from a one-process walk. A helper
+    that dies raises ScanInterrupted.
     """
     import multiprocessing
-    from multiprocessing.connection import wait
 
     queue: deque[_PendingBytes] = deque([_root_pending(root)])
     next_id = 0
@@ -584,39 +590,42 @@ def walk_split(
     while queue and len(queue) < target:
         next_id = _visit(queue.popleft(), queue, next_id, columns, flush, batch_rows,
                          max_depth, None)
-    if len(columns):
-        flush()
     shards = list(queue)
-    if not shards:
+    if len(shards) < 2:  # nothing to share: walk on here
+        _walk_shards(shards, None, 0, columns, flush, batch_rows, max_depth)
+        if len(columns):
+            flush()
         return
     context = multiprocessing.get_context("fork")
     next_shard = context.Value("q", 0)
-    helpers = []
-    for n in range(min(processes, len(shards))):
-        reader, writer = context.Pipe(duplex=False)
-        helper = context.Process(target=_split_helper, name=f"scan-split-{n}", daemon=True,
-                                 args=(shards, next_shard, writer, batch_rows, max_depth))
-        helper.start()
-        writer.close()
-        helpers.append((helper, reader))
+    helpers: list[tuple[Any, Any]] = []
     try:
-        open_readers: dict[Any, Any] = {reader: helper for helper, reader in helpers}
-        while open_readers:
-            ready: list[Any] = wait(list(open_readers))
+        for n in range(min(processes, len(shards)) - 1):
+            reader, sender = context.Pipe(duplex=False)
+            _widen_pipe(sender.fileno())
+            helper = context.Process(target=_split_helper, name=f"scan-split-{n}",
+                                     daemon=True, args=(shards, next_shard, sender, batch_rows,
+                                                        max_depth))
+            helper.start()
+            sender.close()
+            helpers.append((helper, reader))
+        waiting = {reader: helper for helper, reader in helpers}
+
+        def take_batches(block: bool) -> None:
+            from multiprocessing.connection import wait
+
+            # Between folders, one poll per pipe: wait() builds a selector every call.
+            ready: list[Any] = (wait(list(waiting)) if block
+                                else [r for r in list(waiting) if r.poll(0)])
             for reader in ready:
-                try:
-                    message = reader.recv_bytes()
-                except EOFError:
-                    helper = open_readers.pop(reader)
-                    helper.join()
-                    raise ScanInterrupted(f"a scanning process stopped ({helper.name} exit "
-                                          f"code {helper.exitcode})", [None]) from None
-                if message[:1] == b"B":
-                    write(pa.ipc.open_stream(message[1:]).read_next_batch())
-                elif message[:1] == b"E":
-                    raise OSError(message[1:].decode())
-                else:  # done
-                    open_readers.pop(reader)
+                _take_batch(reader, waiting, write)
+
+        _walk_shards(shards, next_shard, 0, columns, flush, batch_rows, max_depth,
+                     between_folders=lambda: take_batches(False))
+        if len(columns):
+            flush()
+        while waiting:
+            take_batches(True)
     finally:
         for helper, reader in helpers:
             reader.close()
@@ -626,6 +635,55 @@ def walk_split(
                 helper.join(5)
 
 
+def _walk_shards(shards: list[_PendingBytes], next_shard: Any, first: int,
+                 columns: _CompiledColumns, flush: Callable[[], None], batch_rows: int,
+                 max_depth: int, between_folders: Callable[[], None] | None = None) -> None:
+    """Walk shards depth-first: all of them (``next_shard`` None) or, shared with other
+    processes, the next untaken one until none is left."""
+    shard = first - 1
+    while True:
+        if next_shard is None:
+            shard += 1
+        else:
+            with next_shard.get_lock():
+                shard = next_shard.value
+                next_shard.value += 1
+        if shard >= len(shards):
+            return
+        stack = [shards[shard]]
+        next_id = (shard + 1) << _SHARD_ID_BITS
+        while stack:
+            next_id = _visit(stack.pop(), stack, next_id, columns, flush, batch_rows,
+                             max_depth, None)
+            if between_folders is not None:
+                between_folders()
+
+
+def _take_batch(reader: Any, waiting: dict[Any, Any],
+                write: Callable[[pa.RecordBatch], None]) -> None:
+    try:
+        message = reader.recv_bytes()
+    except EOFError:
+        helper = waiting.pop(reader)
+        helper.join()
+        raise ScanInterrupted(f"a scanning process stopped ({helper.name} exit code "
+                              f"{helper.exitcode})", [None]) from None
+    if message[:1] == b"B":  # read in place: the batch's buffers point into the message
+        write(pa.ipc.open_stream(memoryview(message)[1:]).read_next_batch())
+    elif message[:1] == b"E":
+        raise OSError(message[1:].decode())
+    else:  # done
+        waiting.pop(reader)
+
+
+def _widen_pipe(fd: int) -> None:
+    """A 64 KiB pipe makes a helper wait for the writing process every 64 KiB of a batch
+    (on a loaded machine, a scheduler slice each time); 1 MiB cuts those waits 16-fold."""
+    # A lower /proc/sys/fs/pipe-max-size refuses it: the default pipe still works.
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+
+
 def _split_helper(shards: list[_PendingBytes], next_shard: Any, pipe: Any, batch_rows: int,
                   max_depth: int) -> None:
     columns = _CompiledColumns()
@@ -633,22 +691,13 @@ def _split_helper(shards: list[_PendingBytes], next_shard: Any, pipe: Any, batch
     def send() -> None:
         batch = columns.to_batch()
         sink = pa.BufferOutputStream()
+        sink.write(b"B")
         with pa.ipc.new_stream(sink, SCHEMA) as stream:
             stream.write_batch(batch)
-        pipe.send_bytes(b"B" + sink.getvalue().to_pybytes())
+        pipe.send_bytes(sink.getvalue())  # sent from Arrow's buffer, not copied to bytes
 
     try:
-        while True:
-            with next_shard.get_lock():
-                shard = next_shard.value
-                next_shard.value += 1
-            if shard >= len(shards):
-                break
-            stack = [shards[shard]]
-            next_id = (shard + 1) << _SHARD_ID_BITS
-            while stack:
-                next_id = _visit(stack.pop(), stack, next_id, columns, send, batch_rows,
-                                 max_depth, None)
+        _walk_shards(shards, next_shard, 0, columns, send, batch_rows, max_depth)
         if len(columns):
             send()
         pipe.send_bytes(b"D")
@@ -1062,11 +1111,22 @@ def _scan_one_split(drive: DriveToScan, data_dir: Path, clock: Clock, processes:
                     compiled: bool | None) -> ScanResult | ScanFailure:
     """A single drive: split over the processes, so one person's large drive uses them
     all (a drive-per-process pool would leave all but one idle)."""
+    import time
+
     result: ScanResult | ScanFailure
+    started = time.monotonic()
+    seen = [0]
+
+    def report(rows: int) -> None:  # live entries and rate, as the many-drive scan gives
+        seen[0] += rows
+        if progress is not None:
+            rate = seen[0] / max(time.monotonic() - started, 1e-9)
+            progress.advance(0, entries=seen[0], entries_per_s=round(rate))
+
     try:
         result = scan_drive(drive.person_key, drive.upn, drive.home, data_dir, clock,
                             batch_rows=batch_rows, max_depth=max_depth, compiled=compiled,
-                            processes=processes)
+                            processes=processes, on_rows=report)
     except ScanInterrupted:
         raise
     except KeyboardInterrupt:
@@ -1074,7 +1134,9 @@ def _scan_one_split(drive: DriveToScan, data_dir: Path, clock: Clock, processes:
     except Exception as exc:  # refused, gone: reported as for any drive
         result = _failure(drive, exc)
     if progress is not None:
-        progress.advance(1, entries=getattr(result, "entries", 0))
+        entries = getattr(result, "entries", 0)
+        progress.advance(1, entries=entries, entries_per_s=round(
+            entries / max(time.monotonic() - started, 1e-9)))
         progress.finish()
     return result
 
