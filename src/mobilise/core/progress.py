@@ -111,7 +111,7 @@ class JobProgress:
         self.kind = kind
         self.clock = clock or SystemClock()
         self.job: Job | None = None
-        self.job_id = job_id  # a row made when the work was queued (core.jobs.start_job)
+        self.job_id = job_id  # a row made when the work was queued (workers.background.start_task)
         self._last = 0.0
 
     def start(self, total: int | None, description: str) -> None:

@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mobilise.core.clock import Clock, SystemClock
 from mobilise.core.db import unit_of_work
-from mobilise.core.progress import Job, JobProgress, Progress
+from mobilise.core.progress import Job, JobProgress
+from mobilise.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 # The work: given a unit-of-work session and a progress reporter bound to the job, do it
 # and return the job's closing message; an exception fails the job with its message.
-Work = Callable[[Session, Progress], str]
+Work = Callable[[Session, JobProgress], str]
 
 _threads: list[threading.Thread] = []
 
@@ -33,20 +34,6 @@ _threads: list[threading.Thread] = []
 class WorkFailed(Exception):
     """Raised by work that ran to its end but did not succeed: the job fails with this
     message alone (what was done is already committed)."""
-
-
-class AdoptedJobProgress(JobProgress):
-    """A ``JobProgress`` that reports to a row made beforehand instead of a new one."""
-
-    def __init__(self, session: Session, job: Job, clock: Clock | None = None) -> None:
-        super().__init__(session, job.kind, clock)
-        self.job = job
-
-    def start(self, total: int | None, description: str) -> None:
-        assert self.job is not None
-        self.job.total = total
-        self.job.description = description[:300]
-        self._flush()
 
 
 def start_job(sessions: sessionmaker[Session], kind: str, description: str, work: Work, *,
@@ -77,7 +64,7 @@ def _run(sessions: sessionmaker[Session], job_id: int, work: Work, clock: Clock)
     try:
         job = job_session.get(Job, job_id)
         assert job is not None
-        progress = AdoptedJobProgress(job_session, job, clock)
+        progress = JobProgress(job_session, job.kind, clock, job_id=job_id)
         try:
             with unit_of_work(sessions) as session:
                 message = work(session, progress)
@@ -102,6 +89,26 @@ def _close(session: Session, job_id: int, status: str, message: str, clock: Cloc
     job.message = message[:2000]
     job.updated_at = clock.now()
     session.commit()
+
+
+def start_task(sessions: sessionmaker[Session], settings: Settings, kind: str,
+               description: str, task_name: str, payload: dict[str, Any], *,
+               stats: dict[str, Any] | None = None) -> Job:
+    """Start a registered task (``workers.task``) as a job on
+    ``settings.background_executor`` (a thread here, or a Celery worker). The task gets
+    ``job_id`` in its payload and reports through ``JobProgress(..., job_id=...)``, so the
+    same row shows its progress wherever it runs."""
+
+    def work(session: Session, progress: JobProgress) -> str:
+        from mobilise.workers import open_executor
+
+        pool = open_executor(settings.background_executor, settings)
+        [result] = pool.run_all(task_name, [{**payload, "job_id": progress.job_id}])
+        if result.error is not None:
+            raise WorkFailed(result.error)
+        return ", ".join(f"{k} {v}" for k, v in (result.value or {}).items())
+
+    return start_job(sessions, kind, description, work, stats=stats)
 
 
 def wait_for_jobs(timeout: float | None = None) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
-from mobilise.core.jobs import job_row, start_job
+from mobilise.core.jobs import job_row
 from mobilise.core.settings import Settings
 from mobilise.devices import capacity, carrier, handsets, manifests, register
 from mobilise.devices.carrier import EmailCarrier
@@ -22,6 +22,7 @@ from mobilise.devices.stocktake import take_stock
 from mobilise.devices.tasks import SEND_ACTIONS
 from mobilise.people.register import get_person
 from mobilise.web.auth import db, requires
+from mobilise.workers.background import start_task
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
 
@@ -119,8 +120,9 @@ def send_actions(request: Request, response: Response,
                  actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
     """Start sending queued Intune actions (paced to Intune's write limit, so a large
     queue takes a while) as a background job; poll ``/api/v1/jobs/{id}``."""
-    job = start_job(session, _settings(request), "intune-actions", "Intune remote actions",
-                    SEND_ACTIONS, {"limit": limit, "actor": actor.name})
+    job = start_task(request.app.state.sessions, _settings(request), "intune-actions",
+                     "Intune remote actions", SEND_ACTIONS,
+                     {"limit": limit, "actor": actor.name})
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
     return job_row(job)
 

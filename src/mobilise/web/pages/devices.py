@@ -12,7 +12,6 @@ from mobilise.core.actor import Actor, Role
 from mobilise.core.audit import AuditEntry
 from mobilise.core.clock import SystemClock
 from mobilise.core.errors import InvalidInput, MobiliseError
-from mobilise.core.jobs import start_job
 from mobilise.core.settings import Settings
 from mobilise.devices import capacity, carrier, handsets, register
 from mobilise.devices.carrier import EmailCarrier
@@ -32,6 +31,7 @@ from mobilise.people.models import Site
 from mobilise.people.register import PeopleQuery, find_people, get_person, person_row
 from mobilise.web.auth import db, requires
 from mobilise.web.pages.render import page
+from mobilise.workers.background import start_task
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
@@ -70,8 +70,8 @@ def handset_register(
 def send_actions(request: Request, session: Session = Depends(db),
                  actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> RedirectResponse:
     """Start the paced sender as a background job and show it on the live status page."""
-    start_job(session, request.app.state.settings, "intune-actions", "Intune remote actions",
-              SEND_ACTIONS, {"actor": actor.name})
+    start_task(request.app.state.sessions, request.app.state.settings, "intune-actions",
+               "Intune remote actions", SEND_ACTIONS, {"actor": actor.name})
     return RedirectResponse("/jobs", status_code=303)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "people_0001"
-down_revision = "devices_0002"
+down_revision = "retention_0002"
 branch_labels = None
 depends_on = None
 

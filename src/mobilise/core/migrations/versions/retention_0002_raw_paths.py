@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'retention_0002'
-down_revision = "devices_0002"
+down_revision = "devices_0003"
 branch_labels = None
 depends_on = None
 
