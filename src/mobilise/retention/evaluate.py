@@ -630,14 +630,17 @@ def evaluate_totals(
     won = compile_won(estate, rule_set, as_of, holds, where)
     due = compile_due(rule_set, as_of)
     decode, decode_params = _decode(rule_set)
+    # The org unit follows from the person: joined to the groups, not grouped by per file.
     grouped = (
-        f"SELECT person, org_unit, w, held_by IS NOT NULL AS held, {due.text} AS due, "
+        f"SELECT person, w, held_by IS NOT NULL AS held, {due.text} AS due, "
         f"count(*) AS files, sum(size) AS bytes FROM ({won.text}) AS won GROUP BY ALL"
     )
+    unit, people = ("p.org_unit", " LEFT JOIN people p ON p.person = g.person") \
+        if estate.has_people else ("CAST(NULL AS VARCHAR)", "")
     estate.con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT person, org_unit, "
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT g.person, {unit} AS org_unit, "
         f"{decode.replace('held_by IS NOT NULL', 'held')}, due, files, bytes "
-        f"FROM ({grouped}) AS grouped",
+        f"FROM ({grouped}) AS g{people}",
         decode_params + due.params + won.params,
     )
     count = estate.con.execute(f"SELECT coalesce(sum(files), 0) FROM {table}").fetchone()
