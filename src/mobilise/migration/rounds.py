@@ -354,6 +354,10 @@ def _fail_not_frozen(session: Session, actor: Actor, members: Sequence[PersonMig
         reason = refused.get(member.id)
         if reason is None:
             continue
+        if member.source_frozen_at is not None:  # frozen for an earlier attempt, not now
+            with audit.change(session, actor, "migration_person.source_not_frozen", member,
+                              reason=reason):
+                member.source_frozen_at = None
         run_transition(session, actor, PERSON_LIFECYCLE, "fail", [member],
                        reason=f"cutover not attempted: {reason}")
         results.append(CutoverResult(member.person.number, False, member.reason))
