@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -227,7 +228,7 @@ class ShardProgress:
     def __call__(self, result: TaskResult) -> None:
         self.done += 1
         self.failed += 0 if result.ok else 1
-        with self.watcher.lock:
+        with suppress(Exception), self.watcher.lock:  # progress never fails the round
             self.watcher.progress.advance(0, shards_done=self.done, shard_errors=self.failed)
         if result.value:
             self.watcher.settle(result.payload["person"], result.value)
