@@ -205,3 +205,19 @@ def test_a_rounds_job_row_carries_its_live_figures(estate: Settings, session: Se
     assert stats["files"] == 60 and stats["copied"] == 60 and stats["round"] == 1
     assert stats["bytes"] > 0 and "series" in stats and "files_per_s" in stats
     assert session.get(Job, live["id"]) is not None
+
+
+class Broken(Recorder):
+    def advance(self, n: int = 1, **stats: Any) -> None:
+        if "files" in stats:
+            raise RuntimeError("database is locked")
+        super().advance(n, **stats)
+
+
+def test_progress_that_cannot_be_reported_never_fails_the_round(
+        estate: Settings, session: Session) -> None:
+    wave = create_wave(session, ADMIN, "W1", WaveSelection(people=["100000"]))
+    session.commit()
+    report = run_round(session, ADMIN, estate, wave, InProcessExecutor(estate),
+                       progress=Broken())
+    assert report.round.status == "done" and report.people["100000"]["copied"] == 30

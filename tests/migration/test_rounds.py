@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mobilise.core import audit
 from mobilise.core.audit import AuditEntry
 from mobilise.core.errors import Conflict, InvalidInput
 from mobilise.core.settings import Settings
@@ -178,6 +180,10 @@ def test_a_failed_or_stuck_freeze_hook_leaves_that_person_on_their_h_drive(
     late = home / "saved-after-the-pre-seed.txt"
     late.write_bytes(b"would have moved in the final round")
     before = tree_snapshot(home)
+    earlier = next(m for m in wave_people(session, wave) if m.person.number == "100000")
+    with audit.change(session, ADMIN, "migration_person.source_frozen", earlier):
+        earlier.source_frozen_at = datetime(2026, 11, 30, tzinfo=UTC)  # an earlier attempt
+    session.commit()
     started = time.monotonic()
     outcomes = {o.person: o for o in cutover(session, ADMIN, settings, wave, executor,
                                              frozen_confirmed=True)}

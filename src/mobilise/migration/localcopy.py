@@ -3,10 +3,11 @@ here and a local archive, or local-to-local trials and benchmarks).
 
 Copying a small file through the general ``Copier`` costs more in Python (stream objects,
 a walk from the backend root for every open, a hash object per file) than in the file
-system. Here the files of one folder are copied as a batch inside one task: both folders
-are opened once and every file is reached through ``dir_fd`` calls, read whole, written to
-a partial file and renamed into place, and the whole batch is hashed at once
-(``quickxor_b64_many``). Every guarantee of the general path holds: the source is only
+system. Here the files of a few folders are copied as a batch inside one task: each
+folder is opened once on both sides and every file is reached through ``dir_fd`` calls,
+read whole, written to a partial file and renamed into place, and the whole batch is
+hashed at once (``quickxor_b64_many``). Large files are copied by the kernel
+(``copy_file_range``). Every guarantee of the general path holds: the source is only
 ever opened read-only and without following links; each copy is read back and verified
 by size, modified time and quickXorHash; a source that changed while it was read is
 never recorded as verified. Anything unusual (a link where a file was, a folder in the

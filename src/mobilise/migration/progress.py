@@ -13,6 +13,7 @@ worker on a machine without the shared folder).
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections import Counter
@@ -24,6 +25,8 @@ from sqlalchemy.orm import Session
 
 from mobilise.core.jobs import job_row, recent_jobs
 from mobilise.core.progress import Progress
+
+log = logging.getLogger(__name__)
 
 # Points of the throughput series kept for the live chart: two minutes at one a second,
 # then thinned so a long round still fits.
@@ -185,12 +188,19 @@ class RoundWatcher:
             self.refresh()
 
     def refresh(self) -> None:
-        with self.lock:
-            for person, record in self.follower.poll():
-                self.meter.add(person, str(record["outcome"]), int(record.get("size") or 0),
-                               int(record.get("throttled") or 0))
-            self.meter.sample()
-            self._report()
+        """Read what the journals gained and report it. Progress is an account of the
+        work, not the work: a failure to read or report it is logged, never raised into
+        the round."""
+        try:
+            with self.lock:
+                for person, record in self.follower.poll():
+                    self.meter.add(person, str(record["outcome"]),
+                                   int(record.get("size") or 0),
+                                   int(record.get("throttled") or 0))
+                self.meter.sample()
+                self._report()
+        except Exception:  # noqa: BLE001 - see the docstring
+            log.exception("live progress of the round could not be updated")
 
     def settle(self, person: str, value: dict[str, Any]) -> None:
         """A shard of ``person`` finished with these totals (a ``sync_shard`` result)."""
@@ -200,9 +210,12 @@ class RoundWatcher:
             totals["bytes"] += int(value.get("bytes_copied", 0))
             totals["throttled"] += int(value.get("throttle_events", 0))
         self.refresh()  # the journal first: it has the files in order
-        with self.lock:
-            self.meter.settle(person, self._shard_totals[person])
-            self._report()
+        try:
+            with self.lock:
+                self.meter.settle(person, self._shard_totals[person])
+                self._report()
+        except Exception:  # noqa: BLE001 - as in refresh
+            log.exception("live progress of the round could not be updated")
 
     def _report(self) -> None:
         snapshot = self.meter.snapshot()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -227,7 +228,7 @@ class ShardProgress:
     def __call__(self, result: TaskResult) -> None:
         self.done += 1
         self.failed += 0 if result.ok else 1
-        with self.watcher.lock:
+        with suppress(Exception), self.watcher.lock:  # progress never fails the round
             self.watcher.progress.advance(0, shards_done=self.done, shard_errors=self.failed)
         if result.value:
             self.watcher.settle(result.payload["person"], result.value)
@@ -354,6 +355,10 @@ def _fail_not_frozen(session: Session, actor: Actor, members: Sequence[PersonMig
         reason = refused.get(member.id)
         if reason is None:
             continue
+        if member.source_frozen_at is not None:  # frozen for an earlier attempt, not now
+            with audit.change(session, actor, "migration_person.source_not_frozen", member,
+                              reason=reason):
+                member.source_frozen_at = None
         run_transition(session, actor, PERSON_LIFECYCLE, "fail", [member],
                        reason=f"cutover not attempted: {reason}")
         results.append(CutoverResult(member.person.number, False, member.reason))

@@ -25,6 +25,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import partial
 from typing import Any, BinaryIO
 
 from mobilise.core.clock import Clock, SystemClock
@@ -785,12 +786,7 @@ def _copy_all(copier: Copier, to_copy: list[PlannedFile], limit: AdaptiveLimit,
 
     def run(planned: PlannedFile) -> None:
         try:
-            outcome = None
-            destination = copier.backend_for(planned.target)
-            if localcopy.fast_pair(copier.source, destination):
-                outcome = localcopy.copy_large(copier.source, destination,  # type: ignore[arg-type]
-                                               planned, verify=copier.verify)
-            outcome = outcome or copier.copy(planned)
+            outcome = copier.copy(planned)
         finally:
             limit.release()
         settle([outcome])
@@ -801,20 +797,33 @@ def _copy_all(copier: Copier, to_copy: list[PlannedFile], limit: AdaptiveLimit,
         for planned in copied.fallback:  # rare: the general path retries and reports
             settle([copier.copy(planned)])
 
+    def run_large(planned: PlannedFile) -> None:
+        destination = copier.backend_for(planned.target)
+        outcome = localcopy.copy_large(copier.source, destination,  # type: ignore[arg-type]
+                                       planned, verify=copier.verify)
+        settle([outcome or copier.copy(planned)])
+
+    large = [p for p in singles
+             if localcopy.fast_pair(copier.source, copier.backend_for(p.target))]
+    local_ids = {id(p) for p in large}
+    remote = [p for p in singles if id(p) not in local_ids]
+    local_work: list[Callable[[], None]] = [partial(run_batch, b) for b in batches]
+    local_work += [partial(run_large, p) for p in large]
     with ThreadPoolExecutor(max_workers=limit.maximum, thread_name_prefix="copy") as pool:
         futures: list[Future[None]] = []
-        for planned in singles:
+        for planned in remote:
             limit.acquire()
             futures.append(pool.submit(run, planned))
-        # Local batches are bound by the CPU, not by a service: more threads than this
-        # process's share of the CPUs only queue for the interpreter lock.
+        # Local copies are bound by the CPU and the disks, not by a service's latency:
+        # more threads than this process's share of the CPUs only queue for the
+        # interpreter lock, and more concurrent writers only interleave on the disk.
         threads = min(local_threads(), limit.maximum)
         if threads <= 1:
-            for batch in batches:
-                run_batch(batch)
+            for work in local_work:
+                work()
         else:
             with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="local") as local:
-                for future in [local.submit(run_batch, b) for b in batches]:
+                for future in [local.submit(work) for work in local_work]:
                     future.result()
         for future in futures:
             future.result()

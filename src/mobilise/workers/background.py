@@ -47,16 +47,14 @@ def start_job(sessions: sessionmaker[Session], kind: str, description: str, work
                   started_at=now, updated_at=now, status="running", stats=stats or {})
         session.add(job)
         session.commit()
-        job_id = job.id
-    thread = threading.Thread(target=_run, args=(sessions, job_id, work, clock),
-                              name=f"job-{job_id}", daemon=True)
+        session.refresh(job)
+        session.expunge(job)  # the row as started, for the caller's 202
+    thread = threading.Thread(target=_run, args=(sessions, job.id, work, clock),
+                              name=f"job-{job.id}", daemon=True)
+    _threads[:] = [t for t in _threads if t.is_alive()]  # a long-lived server forgets old ones
     _threads.append(thread)
     thread.start()
-    with sessions() as session:
-        found = session.get(Job, job_id)
-        assert found is not None
-        session.expunge(found)
-        return found
+    return job
 
 
 def _run(sessions: sessionmaker[Session], job_id: int, work: Work, clock: Clock) -> None:
