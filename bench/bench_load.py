@@ -151,6 +151,8 @@ def copy_to_postgres(sqlite_url: str, pg_url: str) -> None:
     moved past the copied ids."""
     source, target = make_engine(sqlite_url), make_engine(pg_url)
     with source.connect() as src, target.begin() as dst:
+        for table in reversed(metadata.sorted_tables):  # rows the migrations seeded
+            dst.execute(table.delete())
         for table in metadata.sorted_tables:
             rows = [dict(r._mapping) for r in src.execute(select(table))]
             for start in range(0, len(rows), 5000):
