@@ -195,6 +195,8 @@ def prepare_postgres(folder: Path, source_url: str, admin_url: str, report: list
         subprocess.run([pg_binary("pg_restore"), "--no-owner", "-d", libpq_url(url),
                         str(dump)], check=True)
         upgrade_schema(Settings(database_url=url))
+        with make_engine(url).connect() as conn:  # a restore brings no planner statistics
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
         report.append(f"restored the PostgreSQL estate in {time.perf_counter() - began:.0f} s")
     else:
         upgrade_schema(Settings(database_url=url))
