@@ -67,6 +67,8 @@ def init() -> None:
 def serve(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
     port: int = typer.Option(8000, help="port"),
+    workers: int = typer.Option(1, min=1, max=64,
+                                help="server processes (one per CPU core serves the most)"),
 ) -> None:
     """Serve the web pages and the JSON API."""
     import uvicorn
@@ -74,8 +76,13 @@ def serve(
     from mobilise.web.app import create_app
 
     typer.echo(f"Mobilise on http://{host}:{port}/")
-    uvicorn.run(create_app(settings()), host=host, port=port,
-                log_level=settings().log_level)
+    if workers > 1:
+        # Each process builds its own app from the same settings (environment, toml).
+        uvicorn.run("mobilise.web.app:app_from_environment", factory=True, workers=workers,
+                    host=host, port=port, log_level=settings().log_level)
+    else:
+        uvicorn.run(create_app(settings()), host=host, port=port,
+                    log_level=settings().log_level)
 
 
 @app.command()

@@ -50,9 +50,10 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    # Enough connections for every web thread (Settings.web_threads, 40 by default) and
-    # a few background jobs, without waiting on the pool.
-    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=30)
+    # A connection kept for every web thread (Settings.web_threads, 40 by default), and a
+    # few more for background jobs: a connection opened per request costs tens of
+    # milliseconds (more on its first trigram search), so they are kept, not churned.
+    return create_engine(url, pool_pre_ping=True, pool_size=40, max_overflow=10)
 
 
 def session_factory(settings: Settings) -> sessionmaker[Session]:

@@ -33,7 +33,7 @@ def audit_head(session: Session) -> tuple[int, str]:
 
 
 class ReadCache:
-    def __init__(self, entries: int = 256, max_age: float = 60.0,
+    def __init__(self, entries: int = 256, max_age: float = 600.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.entries, self.max_age, self._clock = entries, max_age, clock
         self._values: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()

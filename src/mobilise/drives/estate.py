@@ -29,7 +29,7 @@ from mobilise.drives.discover import (
 from mobilise.drives.models import DriveScan, ScanStatus
 from mobilise.drives.scan import DriveToScan, ScanFailure, ScanResult, scan_drives
 from mobilise.drives.smb_source import SmbSource, list_smb_homes
-from mobilise.people.models import Person, PersonStatus
+from mobilise.people.models import OrgUnit, Person, PersonStatus
 
 
 def person_home(person: Person) -> PersonHome:
@@ -135,6 +135,30 @@ def latest_scans(session: Session, person_ids: Sequence[int] | None = None
     if person_ids is not None:
         query = query.where(Person.id.in_(person_ids))
     return [(p, s) for p, s in session.execute(query).unique().all()]
+
+
+def scans_version(session: Session) -> int:
+    """Moves whenever a scan is recorded (scans are results, not audited changes)."""
+    return session.scalar(select(func.max(DriveScan.id))) or 0
+
+
+def latest_readiness(session: Session, quota_bytes: int) -> list[tuple[PersonReadiness, str]]:
+    """Each person's readiness from their latest complete scan, with their org unit's
+    code: the columns only, no objects, so the whole estate reads in one quick pass."""
+    latest = (select(func.max(DriveScan.id).label("id"))
+              .where(DriveScan.status == ScanStatus.COMPLETE.value)
+              .group_by(DriveScan.person_id).subquery())
+    rows = session.execute(
+        select(Person.number, Person.upn, OrgUnit.code, DriveScan.files, DriveScan.folders,
+               DriveScan.bytes, DriveScan.issues, DriveScan.to_rename, DriveScan.cannot_move,
+               DriveScan.warnings)
+        .join(DriveScan, DriveScan.person_id == Person.id)
+        .join(latest, latest.c.id == DriveScan.id)
+        .outerjoin(OrgUnit, OrgUnit.id == Person.org_unit_id).order_by(Person.number))
+    return [(PersonReadiness(number, upn, files, folders, size, quota_bytes, dict(issues or {}),
+                             to_rename, cannot_move, warnings), unit or "(none)")
+            for number, upn, unit, files, folders, size, issues, to_rename, cannot_move,
+            warnings in rows]
 
 
 def readiness_of(scan: DriveScan, person: Person, quota_bytes: int) -> PersonReadiness:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, literal_column, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from mobilise.core.errors import NotFound
@@ -24,16 +24,29 @@ class PeopleQuery:
     offset: int = 0
 
 
-def _filtered(query: PeopleQuery) -> Select[Person]:
+def _search(text: str, sqlite: bool) -> ColumnElement[bool]:
+    like = f"%{text.strip().lower()}%"
+
+    def contains(column: Any) -> ColumnElement[bool]:
+        # SQLite's LIKE ignores case already (as far as lower() would: ASCII), so no
+        # lower() per row there; PostgreSQL's ILIKE does the same in one operator.
+        found: ColumnElement[bool] = column.like(like) if sqlite else column.ilike(like)
+        return found
+
+    if text.strip().isdigit():
+        return contains(Person.number)
+    # "first last" contains every match of the first or the last name alone: three tests
+    # a row instead of five.
+    # The space is a literal, not a parameter: the expression must read exactly as the
+    # trigram index's on PostgreSQL (migration people_0001) for the planner to use it.
+    full_name = Person.first_name.concat(literal_column("' '")).concat(Person.last_name)
+    return or_(contains(full_name), contains(Person.upn), contains(Person.number))
+
+
+def _filtered(query: PeopleQuery, sqlite: bool = False) -> Select[Person]:
     stmt = select(Person)
     if query.q:
-        like = f"%{query.q.strip().lower()}%"
-        # "first last" contains every match of the first or the last name alone: three
-        # tests a row instead of five.
-        stmt = stmt.where(or_(
-            func.lower(Person.first_name + " " + Person.last_name).like(like),
-            func.lower(Person.upn).like(like), func.lower(Person.number).like(like),
-        ))
+        stmt = stmt.where(_search(query.q, sqlite))
     if query.org_unit:
         stmt = stmt.join(OrgUnit, Person.org_unit_id == OrgUnit.id).where(
             OrgUnit.code == query.org_unit)
@@ -52,7 +65,7 @@ NAME_ORDER = (Person.last_name, Person.first_name, Person.number)  # ix_person_n
 
 
 def find_people(session: Session, query: PeopleQuery) -> tuple[list[Person], int]:
-    stmt = _filtered(query)
+    stmt = _filtered(query, session.get_bind().dialect.name == "sqlite")
     if query.q:
         # A search reads every row anyway: count the matches in the same pass.
         rows = session.execute(

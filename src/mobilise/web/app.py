@@ -109,3 +109,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
               name="static")
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one ``mobilise serve --workers N`` process, from the environment and
+    mobilise.toml, as the CLI reads them."""
+    from mobilise.core.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings)
+    return create_app(settings)

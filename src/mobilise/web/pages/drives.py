@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
+from mobilise.core.readcache import aggregates
 from mobilise.core.settings import Settings
 from mobilise.drives import estate
 from mobilise.drives.reports import add_retention, estate_summary, person_report, summary_rows
@@ -29,15 +32,23 @@ def _settings(request: Request) -> Settings:
 def drives(request: Request, session: Session = Depends(db),
            _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     quota = _settings(request).onedrive_quota_bytes
-    pairs = estate.latest_scans(session)
-    readiness = [estate.readiness_of(scan, person, quota) for person, scan in pairs]
-    units = {p.number: p.org_unit.code if p.org_unit else "(none)" for p, _ in pairs}
-    summary = estate_summary(readiness, units)
+    # The whole estate, summed: computed again only when a scan or an audited change
+    # lands (scans are not audited, so their own count is part of the key).
+    summary, issues, chart, rows = aggregates.get(
+        session, "drives", (quota, estate.scans_version(session)),
+        lambda: _estate(session, quota))
+    return page(request, "drives.html", summary=summary, issues=issues, chart=chart,
+                people=rows)
+
+
+def _estate(session: Session, quota: int) -> tuple[Any, Any, Any, list[dict[str, Any]]]:
+    pairs = estate.latest_readiness(session, quota)
+    readiness = [r for r, _ in pairs]
+    summary = estate_summary(readiness, {r.person_key: unit for r, unit in pairs})
     issues = sorted(summary["issues_by_kind"].items(), key=lambda kv: -kv[1])
     chart = bar_chart("Findings by kind", issues) if issues else None
     rows = sorted(summary_rows(readiness), key=lambda r: (-r["cannot_move"], -r["to_rename"]))
-    return page(request, "drives.html", summary=summary, issues=issues, chart=chart,
-                people=rows[:200])
+    return summary, issues, chart, rows[:200]
 
 
 @router.get("/drives/people/{key}")

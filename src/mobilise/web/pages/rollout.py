@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from mobilise.comms import outbox, templates
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import Clock, FixedClock, SystemClock
 from mobilise.core.errors import InvalidInput
+from mobilise.core.readcache import aggregates
+from mobilise.core.settings import Settings
 from mobilise.rollout import appointments as appts
 from mobilise.rollout import reports
 from mobilise.rollout.planning import RolloutRecords
@@ -35,6 +39,29 @@ def rollout(request: Request, as_of: date | None = None,
             _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     settings = request.app.state.settings
     clock = _clock(as_of)
+    today = clock.today()
+    # The forecast, the org units and the risks read the whole register: computed once
+    # per audited change (and day, org unit and configuration) for every reader.
+    fc, units, risks, burndown, remaining = aggregates.get(
+        session, "rollout", (today, org_unit, settings.model_dump_json()),
+        lambda: _aggregates(session, settings, clock, org_unit))
+    capacity = reports.capacity_rows(session, today, today + timedelta(days=13))
+    upcoming, total = reports.appointment_rows(session, status="booked", limit=50,
+                                               offset=(appointments_page - 1) * 50)
+    actor: Actor = request.state.actor
+    back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return page(request, "rollout.html", fc=fc, can_operate=actor.has_any(OPERATE),
+                actions=PAGE_ACTIONS, back=back, summary=fc.summary(), weeks=fc.weeks,
+                units=units, risks=risks,
+                burndown=burndown, remaining=remaining, plan=reports.latest_plan(session),
+                capacity=capacity, upcoming=upcoming, upcoming_total=total,
+                as_of=as_of.isoformat() if as_of else "", org_unit=org_unit or "",
+                page_no=appointments_page,
+                pages=max(1, -(-total // 50)))
+
+
+def _aggregates(session: Session, settings: Settings, clock: Clock, org_unit: str | None
+                ) -> tuple[Any, list[dict[str, Any]], list[Any], Markup, Markup]:
     records = RolloutRecords(managed_before=settings.rollout_managed_before)
     fc = reports.forecast(session, records, settings, clock, org_unit or None)
     units = reports.by_org_unit(session, records)
@@ -48,20 +75,7 @@ def rollout(request: Request, as_of: date | None = None,
     remaining = bar_chart("People still without a handset, by org unit",
                           [(u["org_unit"], u["remaining"]) for u in units],
                           link="/people?org_unit={}")
-    today = clock.today()
-    capacity = reports.capacity_rows(session, today, today + timedelta(days=13))
-    upcoming, total = reports.appointment_rows(session, status="booked", limit=50,
-                                               offset=(appointments_page - 1) * 50)
-    actor: Actor = request.state.actor
-    back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return page(request, "rollout.html", fc=fc, can_operate=actor.has_any(OPERATE),
-                actions=PAGE_ACTIONS, back=back, summary=fc.summary(), weeks=fc.weeks,
-                units=units, risks=reports.risks(session, records, settings, clock),
-                burndown=burndown, remaining=remaining, plan=reports.latest_plan(session),
-                capacity=capacity, upcoming=upcoming, upcoming_total=total,
-                as_of=as_of.isoformat() if as_of else "", org_unit=org_unit or "",
-                page_no=appointments_page,
-                pages=max(1, -(-total // 50)))
+    return fc, units, reports.risks(session, records, settings, clock), burndown, remaining
 
 
 PAGE_ACTIONS = {"confirm": "Confirm", "attend": "Handed over", "no_show": "Did not attend"}
