@@ -283,6 +283,12 @@ async def client(n: int, base: str, cookies: dict[str, str], token: str,
     rng = random.Random(n)
     async with httpx.AsyncClient(base_url=base, cookies=cookies, timeout=60,
                                  headers={"Authorization": f"Bearer {token}"}) as http:
+        # A person's browser is connected already, and 50 people do not all click in the
+        # same millisecond: open the connection first and start at a random moment of
+        # the first pause, both outside the measurement.
+        await http.get("/healthz")
+        if think:
+            await asyncio.sleep(rng.uniform(0, think))
         i = n
         while time.monotonic() < until:
             label, path = plan[i % len(plan)]
