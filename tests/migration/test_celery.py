@@ -115,3 +115,50 @@ def test_worker_killed_mid_task_redelivers_and_nothing_is_missing_or_duplicated(
     assert all(r.value and r.value["complete"] for r in results)
     assert tree_snapshot(destination) == guard.snapshot  # nothing missing, nothing extra
     assert tree_snapshot(source) == guard.snapshot
+
+
+def test_a_message_lost_between_queue_and_worker_is_sent_again(
+        tmp_path: Path, redis_url: str) -> None:
+    """Kombu's Redis transport pops a message before recording it unacknowledged; a worker
+    killed in between loses it for good. The dispatcher sends such a task again."""
+    import redis
+
+    source = tmp_path / "source"
+    source.mkdir()
+    make_tree(source, 400, seed=5, max_size=4_000)
+    guard = GuardedTree(source, tree_snapshot(source))
+    destination = tmp_path / "dest"
+    destination.mkdir()
+    data_dir = tmp_path / "data"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "MOBILISE_BROKER_URL": redis_url,
+           "MOBILISE_DATA_DIR": str(data_dir), "MOBILISE_WORKER_VISIBILITY_TIMEOUT": "2"}
+    settings = Settings(broker_url=redis_url, data_dir=data_dir, worker_visibility_timeout=2)
+    shards = plan_shards(LocalBackend(source), max_files=100)
+    assert len(shards) >= 3
+    payloads = [{"person": "p2", "round": "pre-seed", "under": shard,
+                 "source": {"kind": "local", "root": str(source), "durable": False},
+                 "destination": {"kind": "local", "root": str(destination)},
+                 "stale_partial_seconds": 0} for shard in shards]
+    broker = redis.Redis.from_url(redis_url)
+    broker.delete("celery")
+    results: list[TaskResult] = []
+    dispatcher = threading.Thread(
+        target=lambda: results.extend(CeleryExecutor(settings, timeout=120).run_all(
+            "migration.sync_shard", payloads)))
+    dispatcher.start()
+    deadline = time.monotonic() + 30
+    while broker.llen("celery") < len(payloads) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert broker.rpop("celery") is not None  # the next message a worker would take: lost
+    log = tmp_path / "worker.log"
+    worker = start_worker(env, log)
+    try:
+        dispatcher.join(timeout=120)
+        assert not dispatcher.is_alive(), log.read_text()
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
+    assert all(r.ok for r in results), [r.error for r in results]
+    assert all(r.value and r.value["complete"] for r in results)
+    assert tree_snapshot(destination) == guard.snapshot
+    assert tree_snapshot(source) == guard.snapshot

@@ -23,6 +23,8 @@ def make_celery(settings: Settings) -> Celery:
     app = Celery("mobilise", broker=settings.broker_url, backend=settings.broker_url)
     app.conf.update(
         task_acks_late=True,
+        # STARTED tells the dispatcher a task is being worked on (CeleryExecutor._lost).
+        task_track_started=True,
         task_reject_on_worker_lost=True,
         # One message at a time per process: a prefetched message would sit unacked
         # behind a long task and be redelivered needlessly.

@@ -97,9 +97,16 @@ class ProcessExecutor(InProcessExecutor):
 
 
 class CeleryExecutor:
-    """Sends each payload to Celery workers (``mobilise worker``) and waits for all."""
+    """Sends each payload to Celery workers (``mobilise worker``) and waits for all.
+
+    A message can be lost outright: Kombu's Redis transport takes it off the queue before
+    recording it as unacknowledged, so a worker killed in between drops it, and no
+    visibility timeout brings it back. Every task is idempotent, so a task still waiting
+    (PENDING) after twice the visibility timeout, while no other task of the run is being
+    worked on (STARTED), is sent again, at most ``MAX_RESENDS`` times."""
 
     name = "celery"
+    MAX_RESENDS = 3
 
     def __init__(self, settings: Settings, timeout: float | None = None) -> None:
         from mobilise.workers.celery_app import make_celery
@@ -107,22 +114,50 @@ class CeleryExecutor:
         self.settings = settings
         self.app = make_celery(settings)
         self.timeout = timeout
+        self.resend_after = 2.0 * settings.worker_visibility_timeout
+
+    def _send(self, task_name: str, payload: Payload, task_id: str | None = None) -> Any:
+        return self.app.send_task("mobilise.run", args=(task_name, payload), task_id=task_id)
 
     def run_all(self, task_name: str, payloads: Sequence[Payload],
                 on_result: OnResult | None = None) -> list[TaskResult]:
-        pending = [self.app.send_task("mobilise.run", args=(task_name, p)) for p in payloads]
+        pending = [self._send(task_name, p) for p in payloads]
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         results: list[TaskResult] = []
-        for payload, async_result in zip(payloads, pending, strict=True):
-            remaining = None if deadline is None else max(0.1, deadline - time.monotonic())
-            try:
-                value: Any = async_result.get(timeout=remaining, propagate=True)
-                results.append(TaskResult(payload, value))
-            except Exception as exc:  # noqa: BLE001 - a task's own error, per payload
-                results.append(TaskResult(payload, error=f"{type(exc).__name__}: {exc}"))
+        for index, payload in enumerate(payloads):
+            results.append(self._wait(task_name, payload, pending, index, deadline))
             if on_result is not None:
                 on_result(results[-1])
         return results
+
+    def _wait(self, task_name: str, payload: Payload, pending: list[Any], index: int,
+              deadline: float | None) -> TaskResult:
+        from celery.exceptions import TimeoutError as ResultTimeout
+
+        resends = 0
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            wait = self.resend_after if left is None else max(0.1, min(left, self.resend_after))
+            try:
+                value: Any = pending[index].get(timeout=wait, propagate=True)
+                return TaskResult(payload, value)
+            except ResultTimeout as exc:
+                if left is not None and left <= wait:
+                    return TaskResult(payload, error=f"TimeoutError: {exc}")
+                if resends < self.MAX_RESENDS and self._lost(pending, index):
+                    # The same task id: the result already awaited is the one fulfilled.
+                    self._send(task_name, payload, pending[index].id)
+                    resends += 1
+            except Exception as exc:  # noqa: BLE001 - a task's own error, per payload
+                return TaskResult(payload, error=f"{type(exc).__name__}: {exc}")
+
+    @staticmethod
+    def _lost(pending: list[Any], index: int) -> bool:
+        """Still waiting, and nothing of the run is being worked on: the workers are idle
+        (or gone), so its message is not on its way."""
+        if pending[index].state != "PENDING":
+            return False
+        return not any(r.state == "STARTED" for r in pending[index:])
 
 
 def open_executor(kind: str, settings: Settings, **options: Any) -> Executor:
