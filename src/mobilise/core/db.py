@@ -53,11 +53,7 @@ def make_engine(url: str) -> Engine:
     # A connection kept for every web thread (Settings.web_threads, 40 by default), and a
     # few more for background jobs: a connection opened per request costs tens of
     # milliseconds (more on its first trigram search), so they are kept, not churned.
-    # psycopg prepares a statement on the server after five runs, and PostgreSQL may then
-    # switch it to a generic plan, which cannot see a LIKE pattern and so passes over the
-    # people search's trigram index; custom plans keep the index in use.
-    return create_engine(url, pool_pre_ping=True, pool_size=40, max_overflow=10,
-                         connect_args={"options": "-c plan_cache_mode=force_custom_plan"})
+    return create_engine(url, pool_pre_ping=True, pool_size=40, max_overflow=10)
 
 
 def session_factory(settings: Settings) -> sessionmaker[Session]:
