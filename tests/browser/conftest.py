@@ -31,6 +31,7 @@ from mobilise.retention.scanned import drive_of, propose_scanned, scanned_estate
 from mobilise.web.app import create_app
 from tests.devices.fleet import build_fleet
 from tests.factories import ADMIN, load_people
+from tests.retention.small_estate import HOME_FILES, RULE_SET
 
 PASSWORD = "browser test password"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -92,36 +93,10 @@ def fleet_site(sqlite_settings: Settings, tmp_path: Path) -> Iterator[Site]:
         update={"carrier_default_address": "bars@carrier.example"}))
 
 
-RULE_SET = """
-rule_set: browser
-version: {version}
-rules:
-  - id: tmp-files
-    title: Temporary files
-    authority: "Not a record"
-    action: dispose
-    period: 0d
-    select:
-      extension: [tmp]
-  - id: media
-    title: Music
-    authority: "Acceptable use"
-    action: {media}
-    period: 0d
-    select:
-      extension: [mp3]
-default:
-  id: everything-else
-  action: migrate
-"""
-# Alex0 Smith's H: drive: one file to keep, one to dispose of, one flagged for review.
-HOME_FILES = {"Documents/plan.docx": b"plan", "scratch/build.tmp": b"temporary",
-              "Music/song.mp3": b"la la"}
-
-
 def _retention_estate(settings: Settings, tmp_path: Path) -> Settings:
     """Thirty people, an admin, records managers rm1 and rm2, Alex0 Smith's account
-    "alex" linked to them, their drive scanned, rule set browser v1 active (v2 a draft)
+    "alex" linked to them, their drive (HOME_FILES: one file to keep, one to dispose of,
+    one flagged for review) scanned, rule set browser v1 active (v2 a draft)
     and the flagged file queued for review."""
     settings = settings.model_copy(update={"home_template": str(settings.home_root) + "/{sam}"})
     home = Path(settings.home_root) / "asmith0"
@@ -141,8 +116,9 @@ def _retention_estate(settings: Settings, tmp_path: Path) -> Settings:
         with audit.change(s, ADMIN, "user.link_person", alex):
             alex.person_id = person.id
         scan_people(s, settings, [person], SystemClock())
-        rule_sets.add_rule_set(s, ADMIN, RULE_SET.format(version=1, media="review"))
-        rule_sets.add_rule_set(s, ADMIN, RULE_SET.format(version=2, media="dispose"))
+        for version, media in ((1, "review"), (2, "dispose")):
+            rule_sets.add_rule_set(
+                s, ADMIN, RULE_SET.format(name="browser", version=version, media=media))
         active = rule_sets.activate(s, ADMIN, "browser", 1, reason="agreed")
         scanned = scanned_estate(s)
         assert scanned is not None

@@ -23,32 +23,8 @@ from mobilise.retention.scanned import scanned_estate
 from mobilise.web.pages import retention as retention_pages
 from mobilise.web.pages.render import NAVIGATION
 from tests.factories import ADMIN
+from tests.retention.small_estate import HOME_FILES, RULE_SET
 from tests.web.conftest import PASSWORD, Web
-
-V1 = """
-rule_set: web
-version: {version}
-rules:
-  - id: tmp-files
-    title: Temporary files
-    authority: "Not a record"
-    action: dispose
-    period: 0d
-    select:
-      extension: [tmp]
-  - id: media
-    title: Music
-    authority: "Acceptable use"
-    action: {media}
-    period: 0d
-    select:
-      extension: [mp3]
-default:
-  id: everything-else
-  action: migrate
-"""
-FILES = {"Documents/plan.docx": b"plan", "scratch/build.tmp": b"temporary",
-         "Music/song.mp3": b"la la"}
 
 
 def _setup(web: Web) -> dict[str, str]:
@@ -57,7 +33,7 @@ def _setup(web: Web) -> dict[str, str]:
         "home_template": str(web.settings.home_root) + "/{sam}"})
     web.app.state.settings = settings
     home = Path(settings.home_root) / "asmith0"
-    for rel, data in FILES.items():
+    for rel, data in HOME_FILES.items():
         (home / rel).parent.mkdir(parents=True, exist_ok=True)
         (home / rel).write_bytes(data)
         os.utime(home / rel, (1_700_000_000, 1_700_000_000))
@@ -85,7 +61,7 @@ def _bearer(token: str) -> dict[str, str]:
 def _add(web: Web, token: str, version: int, media: str) -> None:
     r = web.client.post("/api/v1/retention/rule-sets", headers={
         **_bearer(token), "content-type": "text/plain"},
-        content=V1.format(version=version, media=media))
+        content=RULE_SET.format(name="web", version=version, media=media))
     assert r.status_code == 201, r.text
 
 
