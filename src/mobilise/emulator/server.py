@@ -46,7 +46,7 @@ def serve(root: Path, *, host: str = "127.0.0.1", port: int = 8443,
     app = Emulator(root, tenant=tenant, faults=faults)
     uvicorn.run(app, host=host, port=port, ssl_certfile=str(tls.cert),
                 ssl_keyfile=str(tls.key), log_level=log_level, access_log=False,
-                timeout_keep_alive=30)
+                timeout_keep_alive=30, timeout_graceful_shutdown=1)
 
 
 def free_port() -> int:

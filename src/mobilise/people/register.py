@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, literal_column, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from mobilise.core.errors import NotFound
 from mobilise.people.models import OrgUnit, Person, Site
@@ -68,11 +68,14 @@ def find_people(session: Session, query: PeopleQuery) -> tuple[list[Person], int
     stmt = _filtered(query, session.get_bind().dialect.name == "sqlite")
     if query.q:
         # A search reads every row anyway: count the matches in the same pass.
+        # Places by selectin (two queries for the page): the loaded units hang off each
+        # person, where an unreferenced load would be dropped by the weak identity map
+        # and every row would then fetch its own.
         rows = session.execute(
-            stmt.add_columns(func.count().over().label("total")).order_by(*NAME_ORDER)
-            .limit(query.limit).offset(query.offset)).all()
+            stmt.add_columns(func.count().over().label("total"))
+            .options(selectinload(Person.org_unit), selectinload(Person.site))
+            .order_by(*NAME_ORDER).limit(query.limit).offset(query.offset)).all()
         if rows:
-            _load_places(session, [row[0] for row in rows])
             return [row[0] for row in rows], int(rows[0][1])
     # A listing walks the name-order index for its page and counts separately.
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
@@ -81,14 +84,6 @@ def find_people(session: Session, query: PeopleQuery) -> tuple[list[Person], int
         .order_by(*NAME_ORDER).limit(query.limit).offset(query.offset)
     ).all()
     return list(page), total
-
-
-def _load_places(session: Session, people: list[Person]) -> None:
-    """Each person's org unit and site, in two queries for the page."""
-    for attr, model in (("org_unit_id", OrgUnit), ("site_id", Site)):
-        ids = {getattr(p, attr) for p in people} - {None}
-        if ids:
-            session.scalars(select(model).where(model.id.in_(ids))).all()
 
 
 def get_person(session: Session, key: str | int) -> Person:
