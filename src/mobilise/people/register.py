@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, literal_column, or_, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from mobilise.core.errors import NotFound
 from mobilise.people.models import OrgUnit, Person, Site
@@ -67,16 +67,23 @@ NAME_ORDER = (Person.last_name, Person.first_name, Person.number)  # ix_person_n
 def find_people(session: Session, query: PeopleQuery) -> tuple[list[Person], int]:
     stmt = _filtered(query, session.get_bind().dialect.name == "sqlite")
     if query.q:
-        # A search reads every row anyway: count the matches in the same pass.
+        # A search reads every match anyway: count them in the same pass. The matches
+        # are a subquery behind OFFSET 0, a fence PostgreSQL does not plan through: else
+        # it may walk the name-order index for the page and filter all 45,000 rows
+        # (60 ms, where the trigram indexes find a surname's matches in 2 ms).
+        found = aliased(Person, stmt.offset(0).subquery("matches"))
         # Places by selectin (two queries for the page): the loaded units hang off each
         # person, where an unreferenced load would be dropped by the weak identity map
         # and every row would then fetch its own.
         rows = session.execute(
-            stmt.add_columns(func.count().over().label("total"))
-            .options(selectinload(Person.org_unit), selectinload(Person.site))
-            .order_by(*NAME_ORDER).limit(query.limit).offset(query.offset)).all()
+            select(found, func.count().over().label("total"))
+            .options(selectinload(found.org_unit), selectinload(found.site))
+            .order_by(found.last_name, found.first_name, found.number)
+            .limit(query.limit).offset(query.offset)).all()
         if rows:
             return [row[0] for row in rows], int(rows[0][1])
+        if query.offset == 0:
+            return [], 0  # nothing matches: no second pass to count nothing
     # A listing walks the name-order index for its page and counts separately.
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     page = session.scalars(
