@@ -4,6 +4,10 @@ the cache stays small."""
 
 from __future__ import annotations
 
+import threading
+import time
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from mobilise.core import audit
@@ -73,5 +77,83 @@ def test_entries_expire_and_the_cache_stays_small(settings: Settings) -> None:
         cache.get(s, "x", 2, compute)
         cache.get(s, "x", 3, compute)  # the least recently used (key 1) goes
         assert cache.get(s, "x", 1, compute) == 5
+    finally:
+        s.close()
+
+
+def test_readers_who_miss_together_share_one_computation(settings: Settings) -> None:
+    cache = ReadCache()
+    started, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def slow() -> str:
+        calls.append(1)
+        started.set()
+        assert release.wait(10)
+        return "aggregate"
+
+    results: list[str] = []
+
+    def read() -> None:
+        s = session_factory(settings)()
+        try:
+            results.append(cache.get(s, "x", 1, slow))
+        finally:
+            s.close()
+
+    first = threading.Thread(target=read)
+    first.start()
+    assert started.wait(10)
+    others = [threading.Thread(target=read) for _ in range(4)]
+    for t in others:
+        t.start()
+    deadline = time.monotonic() + 10
+    while cache.waits < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.set()
+    for t in [first, *others]:
+        t.join(10)
+    assert results == ["aggregate"] * 5
+    assert len(calls) == 1
+    assert (cache.misses, cache.waits) == (1, 4)
+
+
+def test_a_failed_computation_is_not_cached_and_waiters_compute_again(
+        settings: Settings) -> None:
+    cache = ReadCache()
+    started, release = threading.Event(), threading.Event()
+
+    def failing() -> str:
+        started.set()
+        assert release.wait(10)
+        raise RuntimeError("database went away")
+
+    outcome: list[object] = []
+
+    def read(compute: Any) -> None:
+        s = session_factory(settings)()
+        try:
+            outcome.append(cache.get(s, "x", 1, compute))
+        except RuntimeError as err:
+            outcome.append(err)
+        finally:
+            s.close()
+
+    first = threading.Thread(target=read, args=(failing,))
+    first.start()
+    assert started.wait(10)
+    waiter = threading.Thread(target=read, args=(lambda: "computed by the waiter",))
+    waiter.start()
+    deadline = time.monotonic() + 10
+    while cache.waits < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.set()
+    first.join(10)
+    waiter.join(10)
+    assert isinstance(outcome[0], RuntimeError)
+    assert outcome[1] == "computed by the waiter"
+    s = session_factory(settings)()
+    try:  # nothing was cached by the failure: the next reader computes
+        assert cache.get(s, "x", 1, lambda: "fresh") == "fresh"
     finally:
         s.close()

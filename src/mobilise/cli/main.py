@@ -81,7 +81,7 @@ def serve(
         uvicorn.run("mobilise.web.app:app_from_environment", factory=True, workers=workers,
                     host=host, port=port, log_level=settings().log_level)
     else:
-        uvicorn.run(create_app(settings()), host=host, port=port,
+        uvicorn.run(create_app(settings(), warm=True), host=host, port=port,
                     log_level=settings().log_level)
 
 

@@ -32,17 +32,29 @@ def audit_head(session: Session) -> tuple[int, str]:
     return (row[0], row[1]) if row is not None else (0, "")
 
 
+class _Computing:
+    """One reader's computation that others with the same key wait for."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.ok = False
+
+
 class ReadCache:
     def __init__(self, entries: int = 256, max_age: float = 600.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.entries, self.max_age, self._clock = entries, max_age, clock
         self._values: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        self._computing: dict[Hashable, _Computing] = {}
         self._lock = threading.Lock()
-        self.hits = self.misses = 0
+        self.hits = self.misses = self.waits = 0
 
     def get(self, session: Session, name: str, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()``, or its value from an earlier call with the same ``name`` and
-        ``key`` on the same database while nothing has been audited since."""
+        ``key`` on the same database while nothing has been audited since. Readers who
+        miss while another computes the same value wait for it: fifty people opening the
+        overview after a change cost one computation, not fifty on two cores."""
         full = (name, key, str(session.get_bind().engine.url), audit_head(session))
         now = self._clock()
         with self._lock:
@@ -51,14 +63,31 @@ class ReadCache:
                 self._values.move_to_end(full)
                 self.hits += 1
                 return found[1]  # type: ignore[no-any-return]
-            self.misses += 1
-        value = compute()  # outside the lock: two first readers may both compute
-        with self._lock:
-            self._values[full] = (now, value)
-            self._values.move_to_end(full)
-            while len(self._values) > self.entries:
-                self._values.popitem(last=False)
-        return value
+            computing = self._computing.get(full)
+            if computing is None:
+                computing = self._computing[full] = _Computing()
+                self.misses += 1
+                mine = True
+            else:
+                self.waits += 1
+                mine = False
+        if not mine:
+            computing.done.wait(self.max_age)
+            # The other reader failed (or is stuck): compute for ourselves.
+            return computing.value if computing.ok else compute()  # type: ignore[no-any-return]
+        try:
+            value = compute()
+            with self._lock:
+                self._values[full] = (now, value)
+                self._values.move_to_end(full)
+                while len(self._values) > self.entries:
+                    self._values.popitem(last=False)
+            computing.value, computing.ok = value, True
+            return value
+        finally:
+            with self._lock:
+                self._computing.pop(full, None)
+            computing.done.set()
 
     def clear(self) -> None:
         with self._lock:

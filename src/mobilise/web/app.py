@@ -74,12 +74,19 @@ ROUTERS = (
 )
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, warm: bool = False) -> FastAPI:
+    """The web pages and the API. ``warm``: compute the pages' aggregates in the
+    background at startup (``mobilise serve``; tests read them on demand)."""
+
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Sync routes and dependencies run in this pool; its size bounds the requests
         # served at once (and the database connections they hold).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
+        if warm:
+            from mobilise.web.warm import warm_in_background
+
+            app.state.warming = warm_in_background(settings)
         yield
 
     app = FastAPI(title="Mobilise", version=__version__, openapi_url=None, docs_url=None,
@@ -118,4 +125,4 @@ def app_from_environment() -> FastAPI:
 
     settings = Settings()
     configure_logging(settings)
-    return create_app(settings)
+    return create_app(settings, warm=True)

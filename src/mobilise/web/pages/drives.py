@@ -31,14 +31,18 @@ def _settings(request: Request) -> Settings:
 @router.get("/drives")
 def drives(request: Request, session: Session = Depends(db),
            _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
-    quota = _settings(request).onedrive_quota_bytes
-    # The whole estate, summed: computed again only when a scan or an audited change
-    # lands (scans are not audited, so their own count is part of the key).
-    summary, issues, chart, rows = aggregates.get(
-        session, "drives", (quota, estate.scans_version(session)),
-        lambda: _estate(session, quota))
+    summary, issues, chart, rows = estate_aggregates(session, _settings(request))
     return page(request, "drives.html", summary=summary, issues=issues, chart=chart,
                 people=rows)
+
+
+def estate_aggregates(session: Session, settings: Settings
+                      ) -> tuple[Any, Any, Any, list[dict[str, Any]]]:
+    """The whole estate, summed: computed again only when a scan or an audited change
+    lands (scans are not audited, so their own count is part of the key)."""
+    quota = settings.onedrive_quota_bytes
+    return aggregates.get(session, "drives", (quota, estate.scans_version(session)),
+                          lambda: _estate(session, quota))
 
 
 def _estate(session: Session, quota: int) -> tuple[Any, Any, Any, list[dict[str, Any]]]:

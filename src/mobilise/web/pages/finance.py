@@ -14,6 +14,7 @@ from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
 from mobilise.core.errors import ImportRejected
 from mobilise.core.readcache import aggregates
+from mobilise.core.settings import Settings
 from mobilise.finance import decisions as register
 from mobilise.finance import spend as spending
 from mobilise.finance.board import build_board_report
@@ -27,17 +28,21 @@ from mobilise.web.pages.render import page
 router = APIRouter(include_in_schema=False)
 
 
-def _finance_page(request: Request, session: Session, **extra: Any) -> HTMLResponse:
-    settings = request.app.state.settings
+def finance_aggregates(session: Session, settings: Settings) -> tuple[Any, Any]:
+    """The board report reads every register: once per audited change (and day) for all
+    readers."""
     clock = SystemClock()
 
     def build() -> tuple[Any, Any]:
         report = build_board_report(session, settings, clock, current_sources())
         return report, charts(report)
 
-    # The report reads every register: once per audited change (and day) for all readers.
-    report, drawn = aggregates.get(session, "finance",
-                                   (clock.now().date(), settings.model_dump_json()), build)
+    return aggregates.get(session, "finance", (clock.now().date(), settings.model_dump_json()),
+                          build)
+
+
+def _finance_page(request: Request, session: Session, **extra: Any) -> HTMLResponse:
+    report, drawn = finance_aggregates(session, request.app.state.settings)
     return page(request, "finance.html", report=report, charts=drawn,
                 envelopes=register.envelope_rows(session),
                 spend=spending.spend_rows(session)[-50:], **extra)

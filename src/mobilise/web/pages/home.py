@@ -66,15 +66,18 @@ def logout(request: Request, _: Actor = Depends(requires(Role.VIEWER))) -> Respo
 @router.get("/")
 def overview(request: Request, session: Session = Depends(db),
              actor: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
-    settings = request.app.state.settings
-    clock = SystemClock()
-    # Everyone opens this page and few things change it: the aggregates are computed once
-    # per audited change (and day, and configuration) for all readers.
-    summary, chart, shown = aggregates.get(
-        session, "overview", (clock.now().date(), settings.model_dump_json()),
-        lambda: _overview(session, settings, clock))
+    summary, chart, shown = overview_aggregates(session, request.app.state.settings)
     return page(request, "overview.html", summary=summary, chart=chart, panels=shown,
                 my_reviews=pending_for(session, actor))
+
+
+def overview_aggregates(session: Session, settings: Settings
+                        ) -> tuple[dict[str, Any], Markup, list[Panel]]:
+    """Everyone opens the overview and few things change it: its aggregates are computed
+    once per audited change (and day, and configuration) for all readers."""
+    clock = SystemClock()
+    return aggregates.get(session, "overview", (clock.now().date(), settings.model_dump_json()),
+                          lambda: _overview(session, settings, clock))
 
 
 def _overview(session: Session, settings: Settings, clock: Clock

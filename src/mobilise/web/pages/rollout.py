@@ -40,11 +40,8 @@ def rollout(request: Request, as_of: date | None = None,
     settings = request.app.state.settings
     clock = _clock(as_of)
     today = clock.today()
-    # The forecast, the org units and the risks read the whole register: computed once
-    # per audited change (and day, org unit and configuration) for every reader.
-    fc, units, risks, burndown, remaining = aggregates.get(
-        session, "rollout", (today, org_unit, settings.model_dump_json()),
-        lambda: _aggregates(session, settings, clock, org_unit))
+    fc, units, risks, burndown, remaining = rollout_aggregates(session, settings, clock,
+                                                              org_unit)
     capacity = reports.capacity_rows(session, today, today + timedelta(days=13))
     upcoming, total = reports.appointment_rows(session, status="booked", limit=50,
                                                offset=(appointments_page - 1) * 50)
@@ -58,6 +55,17 @@ def rollout(request: Request, as_of: date | None = None,
                 as_of=as_of.isoformat() if as_of else "", org_unit=org_unit or "",
                 page_no=appointments_page,
                 pages=max(1, -(-total // 50)))
+
+
+def rollout_aggregates(session: Session, settings: Settings, clock: Clock | None = None,
+                       org_unit: str | None = None
+                       ) -> tuple[Any, list[dict[str, Any]], list[Any], Markup, Markup]:
+    """The forecast, the org units and the risks read the whole register: computed once
+    per audited change (and day, org unit and configuration) for every reader."""
+    clock = clock or SystemClock()
+    return aggregates.get(session, "rollout", (clock.today(), org_unit,
+                                               settings.model_dump_json()),
+                          lambda: _aggregates(session, settings, clock, org_unit))
 
 
 def _aggregates(session: Session, settings: Settings, clock: Clock, org_unit: str | None
