@@ -22,9 +22,12 @@ from mobilise.core.settings import Settings
 
 
 def _declared(obj: Any, name: str | None, kind: str, reflected: bool, _: Any) -> bool:
-    # The trigram indexes of people_0001 exist only on PostgreSQL (with pg_trgm): a model
-    # cannot declare an index for one dialect, so they are compared by the test below.
-    return not (kind == "index" and name is not None and name.endswith("_trgm"))
+    # The trigram indexes of people_0001 exist only on PostgreSQL (with pg_trgm), and the
+    # full-text table of people_0002 (with its shadow tables) only on SQLite: a model
+    # cannot declare either for one dialect, so they are checked by the tests below.
+    if kind == "index" and name is not None and name.endswith("_trgm"):
+        return False
+    return not (kind == "table" and name is not None and name.startswith("person_search"))
 
 
 def test_models_match_migrations(settings: Settings) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, Select, func, literal_column, or_, select, table
+from sqlalchemy import text as text_sql
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from mobilise.core.errors import NotFound
@@ -24,16 +25,23 @@ class PeopleQuery:
     offset: int = 0
 
 
-def _search(text: str, sqlite: bool) -> ColumnElement[bool]:
-    like = f"%{text.strip().lower()}%"
+def _search(text: str, dialect: str, indexed: bool = False) -> ColumnElement[bool]:
+    text = text.strip()
+    if indexed and len(text) >= 3:
+        return _indexed_search(text)
+    # % and _ in what was typed are characters to find, not wildcards.
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    like = f"%{escaped}%"
+    sqlite = dialect == "sqlite"
 
     def contains(column: Any) -> ColumnElement[bool]:
         # SQLite's LIKE ignores case already (as far as lower() would: ASCII), so no
         # lower() per row there; PostgreSQL's ILIKE does the same in one operator.
-        found: ColumnElement[bool] = column.like(like) if sqlite else column.ilike(like)
+        found: ColumnElement[bool] = (column.like(like, escape="\\") if sqlite
+                                      else column.ilike(like, escape="\\"))
         return found
 
-    if text.strip().isdigit():
+    if text.isdigit():
         return contains(Person.number)
     # "first last" contains every match of the first or the last name alone: three tests
     # a row instead of five.
@@ -43,10 +51,30 @@ def _search(text: str, sqlite: bool) -> ColumnElement[bool]:
     return or_(contains(full_name), contains(Person.upn), contains(Person.number))
 
 
-def _filtered(query: PeopleQuery, sqlite: bool = False) -> Select[Person]:
+def _indexed_search(text: str) -> ColumnElement[bool]:
+    """The same test through SQLite's trigram full-text table (migration people_0002): a
+    quoted phrase matches wherever its characters appear in a row, ignoring case."""
+    phrase = '"' + text.replace('"', '""') + '"'
+    match = f"number : {phrase}" if text.isdigit() else phrase
+    rows: Select[Any] = (select(literal_column("rowid")).select_from(table("person_search"))
+            .where(literal_column("person_search").op("MATCH")(match)))
+    return Person.id.in_(rows)
+
+
+def _search_table(session: Session) -> bool:
+    """Whether this database has the trigram search table (SQLite with FTS5, 3.34+)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return False
+    return session.scalar(text_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'person_search'")
+    ) is not None
+
+
+def _filtered(query: PeopleQuery, dialect: str = "", indexed: bool = False
+              ) -> Select[Person]:
     stmt = select(Person)
     if query.q:
-        stmt = stmt.where(_search(query.q, sqlite))
+        stmt = stmt.where(_search(query.q, dialect, indexed))
     if query.org_unit:
         stmt = stmt.join(OrgUnit, Person.org_unit_id == OrgUnit.id).where(
             OrgUnit.code == query.org_unit)
@@ -65,7 +93,8 @@ NAME_ORDER = (Person.last_name, Person.first_name, Person.number)  # ix_person_n
 
 
 def find_people(session: Session, query: PeopleQuery) -> tuple[list[Person], int]:
-    stmt = _filtered(query, session.get_bind().dialect.name == "sqlite")
+    stmt = _filtered(query, session.get_bind().dialect.name,
+                     bool(query.q) and _search_table(session))
     if query.q:
         # A search reads every match anyway: count them in the same pass. The matches
         # are a subquery behind OFFSET 0, a fence PostgreSQL does not plan through: else

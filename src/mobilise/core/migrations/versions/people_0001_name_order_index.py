@@ -1,7 +1,7 @@
 """people in name order, and found by any part of a name, UPN or number
 
 Revision ID: people_0001
-Revises: devices_0002
+Revises: retention_0002
 """
 from __future__ import annotations
 
