@@ -157,3 +157,43 @@ def test_a_failed_computation_is_not_cached_and_waiters_compute_again(
         assert cache.get(s, "x", 1, lambda: "fresh") == "fresh"
     finally:
         s.close()
+
+
+def test_while_one_reader_computes_after_a_change_the_others_get_the_value_before_it(
+        settings: Settings) -> None:
+    cache = ReadCache()
+    reader, writer = session_factory(settings)(), session_factory(settings)()
+    started, release = threading.Event(), threading.Event()
+
+    def slow() -> str:
+        started.set()
+        assert release.wait(10)
+        return "after"
+
+    try:
+        assert cache.get(reader, "x", 1, lambda: "before") == "before"
+        _audit_something(writer, 1)
+        reader.rollback()
+        results: list[str] = []
+
+        def first_reader() -> None:
+            s = session_factory(settings)()
+            try:
+                results.append(cache.get(s, "x", 1, slow))
+            finally:
+                s.close()
+
+        computing = threading.Thread(target=first_reader)
+        computing.start()
+        assert started.wait(10)
+        # Meanwhile: the value from before the change, at once.
+        assert cache.get(reader, "x", 1, slow) == "before"
+        assert cache.stale == 1
+        release.set()
+        computing.join(10)
+        assert results == ["after"]
+        reader.rollback()
+        assert cache.get(reader, "x", 1, slow) == "after"  # and from then on, the new one
+    finally:
+        reader.close()
+        writer.close()

@@ -47,15 +47,23 @@ class ReadCache:
         self.entries, self.max_age, self._clock = entries, max_age, clock
         self._values: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
         self._computing: dict[Hashable, _Computing] = {}
+        # The newest value of each (name, key, database), whatever the head it was read
+        # at: what a reader gets while another computes the value after a change.
+        self._latest: dict[Hashable, tuple[float, Any, int]] = {}
         self._lock = threading.Lock()
-        self.hits = self.misses = self.waits = 0
+        self.hits = self.misses = self.waits = self.stale = 0
 
     def get(self, session: Session, name: str, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()``, or its value from an earlier call with the same ``name`` and
-        ``key`` on the same database while nothing has been audited since. Readers who
-        miss while another computes the same value wait for it: fifty people opening the
-        overview after a change cost one computation, not fifty on two cores."""
-        full = (name, key, str(session.get_bind().engine.url), audit_head(session))
+        ``key`` on the same database while nothing has been audited since.
+
+        After a change, the first reader computes the value afresh; readers who arrive
+        while it does get the value from before the change (at most ``max_age`` old) or,
+        if there is none, wait for it: fifty people opening the overview after a change
+        cost one computation, not fifty on two cores, and none of them waits for it but
+        the first. Someone reading alone always sees every change before the read."""
+        place = (name, key, str(session.get_bind().engine.url))
+        full = (*place, audit_head(session))
         now = self._clock()
         with self._lock:
             found = self._values.get(full)
@@ -69,8 +77,12 @@ class ReadCache:
                 self.misses += 1
                 mine = True
             else:
-                self.waits += 1
                 mine = False
+                before = self._latest.get(place)
+                if before is not None and now - before[0] < self.max_age:
+                    self.stale += 1
+                    return before[1]  # type: ignore[no-any-return]
+                self.waits += 1
         if not mine:
             computing.done.wait(self.max_age)
             # The other reader failed (or is stuck): compute for ourselves.
@@ -80,8 +92,13 @@ class ReadCache:
             with self._lock:
                 self._values[full] = (now, value)
                 self._values.move_to_end(full)
+                newest = self._latest.get(place)
+                if newest is None or newest[2] <= full[3][0]:  # not older than the one kept
+                    self._latest[place] = (now, value, full[3][0])
                 while len(self._values) > self.entries:
                     self._values.popitem(last=False)
+                while len(self._latest) > self.entries:
+                    self._latest.pop(next(iter(self._latest)))
             computing.value, computing.ok = value, True
             return value
         finally:
@@ -92,6 +109,7 @@ class ReadCache:
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
+            self._latest.clear()
 
 
 # One per process, like the engine: the web app's aggregates share it.
