@@ -20,7 +20,9 @@ The server is ``mobilise serve`` (one process, as deployed), on loopback. Each o
 clients is a signed-in member of staff: it opens a page or calls the API, reads the answer,
 waits a moment (``--think``, uniform around a second, as a person clicks), and goes on
 through the routes in turn, for ``--seconds``. ``--think 0`` makes every client a tight
-loop instead (a saturation test). Reported per route: requests, p50, p95, p99 and the
+loop instead (a saturation test). ``--handovers N`` adds a service desk recording N
+hand-overs a minute through the API meanwhile: every one is audited, so the pages' cached
+aggregates go stale N times a minute (without it the load only reads). Reported per route: requests, p50, p95, p99 and the
 worst, in milliseconds; the target is p99 under 200 ms on every route. The anchor, run
 first in the same session, is /healthz (no database): what the machine and the server
 cost before Mobilise does any work.
@@ -258,6 +260,22 @@ def routes(settings: Settings) -> list[tuple[str, str]]:
     return pages + api
 
 
+def handover_pairs(settings: Settings, count: int) -> list[tuple[str, str]]:
+    """(IMEI, person number) for ``count`` hand-overs the register will accept: handsets
+    in stock with a SIM fitted, and active, eligible people who hold none."""
+    if count <= 0:
+        return []
+    with session_scope(settings) as s:
+        imeis = s.scalars(select(Handset.imei).where(Handset.status == "in_stock",
+                                                     Handset.sim_id.is_not(None))
+                          .order_by(Handset.id).limit(count)).all()
+        holders = select(Handset.holder_id).where(Handset.holder_id.is_not(None))
+        people = s.scalars(select(Person.number).where(
+            Person.status == "active", Person.eligible.is_(True), Person.id.not_in(holders))
+            .order_by(Person.id).limit(count)).all()
+    return list(zip(imeis, people, strict=False))
+
+
 # --------------------------------------------------------------------------- the load
 
 
@@ -303,13 +321,36 @@ async def client(n: int, base: str, cookies: dict[str, str], token: str,
                 await asyncio.sleep(rng.uniform(0.5 * think, 1.5 * think))
 
 
+WRITE_LABEL = "write: hand-over (API)"
+
+
+async def writer(base: str, token: str, pairs: list[tuple[str, str]], per_minute: float,
+                 until: float, results: Results) -> None:
+    """Hand-overs at an even pace, as a service desk records them: each is audited, so
+    each moves the audit head and the pages' cached aggregates must be computed again."""
+    async with httpx.AsyncClient(base_url=base, timeout=60,
+                                 headers={"Authorization": f"Bearer {token}"}) as http:
+        for imei, number in pairs:
+            if time.monotonic() >= until:
+                break
+            began = time.perf_counter()
+            response = await http.post(f"/api/v1/handsets/{imei}/issue",
+                                       json={"person": number, "method": "signature"})
+            results.add(WRITE_LABEL, time.perf_counter() - began, response.status_code)
+            await asyncio.sleep(max(0.0, 60 / per_minute - (time.perf_counter() - began)))
+
+
 async def run_load(base: str, cookies: dict[str, str], token: str,
                    plan: list[tuple[str, str]], clients: int, seconds: float,
-                   think: float) -> Results:
+                   think: float, pairs: list[tuple[str, str]] | None = None,
+                   per_minute: float = 0) -> Results:
     results = Results()
     until = time.monotonic() + seconds
-    await asyncio.gather(*(client(n, base, cookies, token, plan, until, think, results)
-                           for n in range(clients)))
+    work = [client(n, base, cookies, token, plan, until, think, results)
+            for n in range(clients)]
+    if pairs and per_minute > 0:
+        work.append(writer(base, token, pairs, per_minute, until, results))
+    await asyncio.gather(*work)
     return results
 
 
@@ -395,11 +436,16 @@ def measure(settings: Settings, folder: Path, args: argparse.Namespace, name: st
         print(f"\n{name}: {args.clients} clients, think {args.think} s, {args.seconds:.0f} s, "
               f"{args.workers} server process(es); "
               f"{load_average()} before")
+        pairs = handover_pairs(settings, int(args.handovers * args.seconds / 60) + 1)
+        if args.handovers:
+            print(f"and {args.handovers:g} hand-overs a minute through the API "
+                  f"({len(pairs)} prepared)")
         began = time.perf_counter()
         results = asyncio.run(run_load(base, cookies, token, plan, args.clients, args.seconds,
-                                       args.think))
+                                       args.think, pairs, args.handovers))
         elapsed = time.perf_counter() - began
-        lines, worst = table(results, plan)
+        shown = plan + ([(WRITE_LABEL, "")] if args.handovers else [])
+        lines, worst = table(results, shown)
         anchor_lines, _ = table(anchor, [("anchor /healthz", "/healthz")])
         print("\n".join([anchor_lines[0], anchor_lines[1], *lines[1:]]))
         total = sum(len(v) for v in results.latencies.values())
@@ -426,6 +472,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=1, help="mobilise serve --workers")
     parser.add_argument("--think", type=float, default=1.0, help="mean pause between requests")
+    parser.add_argument("--handovers", type=float, default=0.0,
+                        help="hand-overs a minute recorded through the API during the load")
     parser.add_argument("--pg-url", help="PostgreSQL admin URL: also run on PostgreSQL")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     parser.add_argument("--build-only", action="store_true")

@@ -197,3 +197,28 @@ def test_while_one_reader_computes_after_a_change_the_others_get_the_value_befor
     finally:
         reader.close()
         writer.close()
+
+
+def test_a_reader_who_accepts_stale_figures_gets_them_for_a_while_after_a_change(
+        settings: Settings) -> None:
+    now = [0.0]
+    cache, compute = ReadCache(clock=lambda: now[0]), Counter()
+    reader, writer = session_factory(settings)(), session_factory(settings)()
+    try:
+        assert cache.get(reader, "x", 1, compute, stale=30) == 1
+        now[0] = 20.0
+        assert cache.get(reader, "x", 1, compute, stale=30) == 1  # a hit: found current
+        _audit_something(writer, 1)
+        reader.rollback()
+        now[0] = 45.0  # 25 s after it was last found current
+        assert cache.get(reader, "x", 1, compute, stale=30) == 1
+        assert cache.get(reader, "x", 1, compute, stale=0) == 2  # this reader wants it now
+        assert cache.get(reader, "x", 1, compute, stale=30) == 2
+        _audit_something(writer, 2)
+        reader.rollback()
+        now[0] = 76.0  # 31 s after: too old to pass for current
+        assert cache.get(reader, "x", 1, compute, stale=30) == 3
+        assert (cache.hits, cache.misses, cache.stale) == (2, 3, 1)
+    finally:
+        reader.close()
+        writer.close()

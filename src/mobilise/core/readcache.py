@@ -4,9 +4,15 @@ panels, the register summary), keyed on the audit log's head.
 Every change to the registers is audited in the same transaction (core.audit refuses a
 flush that is not), and each audited change moves the head (``audit_head.seq``). So while
 the head stands still, an aggregate read before still holds, and any change, from this
-process or another, makes the next read compute afresh. Entries also expire after
-``max_age`` seconds, for what moves with the clock alone. Cached values are shared between
-requests: cache only values nobody mutates (no ORM objects).
+process or another, makes it out of date. Values also expire after ``max_age`` seconds,
+for what moves with the clock alone. Cached values are shared between requests: cache
+only values nobody mutates (no ORM objects).
+
+How out of date a reader accepts is the reader's choice (``stale``): 0 sees every change
+on the next read and pays for the computation; the web pages accept the figures from
+before a change for ``Settings.web_aggregates_stale_seconds`` while ``web.warm`` works
+them out again in the background, so a service desk recording hand-overs all day does
+not make every reader of the overview wait a second for it.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -32,6 +39,14 @@ def audit_head(session: Session) -> tuple[int, str]:
     return (row[0], row[1]) if row is not None else (0, "")
 
 
+@dataclass
+class _Entry:
+    value: Any
+    head: tuple[int, str]
+    computed_at: float
+    current_at: float  # when a reader last found it current (the head unmoved)
+
+
 class _Computing:
     """One reader's computation that others with the same key wait for."""
 
@@ -45,71 +60,78 @@ class ReadCache:
     def __init__(self, entries: int = 256, max_age: float = 600.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.entries, self.max_age, self._clock = entries, max_age, clock
-        self._values: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        # The newest value of each (name, key, database), whatever the head it was read at.
+        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._computing: dict[Hashable, _Computing] = {}
-        # The newest value of each (name, key, database), whatever the head it was read
-        # at: what a reader gets while another computes the value after a change.
-        self._latest: dict[Hashable, tuple[float, Any, int]] = {}
         self._lock = threading.Lock()
         self.hits = self.misses = self.waits = self.stale = 0
 
-    def get(self, session: Session, name: str, key: Hashable, compute: Callable[[], T]) -> T:
+    def get(self, session: Session, name: str, key: Hashable, compute: Callable[[], T],
+            stale: float = 0.0) -> T:
         """``compute()``, or its value from an earlier call with the same ``name`` and
         ``key`` on the same database while nothing has been audited since.
 
-        After a change, the first reader computes the value afresh; readers who arrive
-        while it does get the value from before the change (at most ``max_age`` old) or,
-        if there is none, wait for it: fifty people opening the overview after a change
-        cost one computation, not fifty on two cores, and none of them waits for it but
-        the first. Someone reading alone always sees every change before the read."""
+        After a change, a reader who accepts ``stale`` seconds gets the value from before
+        it if that was found current less than ``stale`` seconds ago. Otherwise the first
+        reader computes the value afresh, and those who arrive while it does get the
+        value from before the change (at most ``max_age`` old) or, if there is none, wait
+        for it: fifty people opening the overview after a change cost one computation,
+        not fifty on two cores. With ``stale=0``, someone reading alone sees every
+        change made before the read."""
         place = (name, key, str(session.get_bind().engine.url))
-        full = (*place, audit_head(session))
+        head = audit_head(session)
         now = self._clock()
         with self._lock:
-            found = self._values.get(full)
-            if found is not None and now - found[0] < self.max_age:
-                self._values.move_to_end(full)
-                self.hits += 1
-                return found[1]  # type: ignore[no-any-return]
-            computing = self._computing.get(full)
-            if computing is None:
-                computing = self._computing[full] = _Computing()
-                self.misses += 1
-                mine = True
-            else:
-                mine = False
-                before = self._latest.get(place)
-                if before is not None and now - before[0] < self.max_age:
+            entry = self._entries.get(place)
+            if entry is not None:
+                self._entries.move_to_end(place)
+                if entry.head == head and now - entry.computed_at < self.max_age:
+                    entry.current_at = now
+                    self.hits += 1
+                    return entry.value  # type: ignore[no-any-return]
+                if now - entry.current_at < stale:
                     self.stale += 1
-                    return before[1]  # type: ignore[no-any-return]
+                    return entry.value  # type: ignore[no-any-return]
+            computing = self._computing.get((place, head))
+            mine = computing is None
+            if computing is None:
+                computing = self._computing[(place, head)] = _Computing()
+                self.misses += 1
+            elif entry is not None and now - entry.computed_at < self.max_age:
+                self.stale += 1
+                return entry.value  # type: ignore[no-any-return]
+            else:
                 self.waits += 1
         if not mine:
-            computing.done.wait(self.max_age)
-            # The other reader failed (or is stuck): compute for ourselves.
-            return computing.value if computing.ok else compute()  # type: ignore[no-any-return]
+            return self._wait(computing, compute)
+        return self._compute(place, head, now, computing, compute)
+
+    def _wait(self, computing: _Computing, compute: Callable[[], T]) -> T:
+        computing.done.wait(self.max_age)
+        # The other reader failed (or is stuck): compute for ourselves.
+        return computing.value if computing.ok else compute()  # type: ignore[no-any-return]
+
+    def _compute(self, place: Hashable, head: tuple[int, str], now: float,
+                 computing: _Computing, compute: Callable[[], T]) -> T:
         try:
             value = compute()
             with self._lock:
-                self._values[full] = (now, value)
-                self._values.move_to_end(full)
-                newest = self._latest.get(place)
-                if newest is None or newest[2] <= full[3][0]:  # not older than the one kept
-                    self._latest[place] = (now, value, full[3][0])
-                while len(self._values) > self.entries:
-                    self._values.popitem(last=False)
-                while len(self._latest) > self.entries:
-                    self._latest.pop(next(iter(self._latest)))
+                kept = self._entries.get(place)
+                if kept is None or kept.head[0] <= head[0]:  # never replace a newer value
+                    self._entries[place] = _Entry(value, head, now, now)
+                    self._entries.move_to_end(place)
+                while len(self._entries) > self.entries:
+                    self._entries.popitem(last=False)
             computing.value, computing.ok = value, True
             return value
         finally:
             with self._lock:
-                self._computing.pop(full, None)
+                self._computing.pop((place, head), None)
             computing.done.set()
 
     def clear(self) -> None:
         with self._lock:
-            self._values.clear()
-            self._latest.clear()
+            self._entries.clear()
 
 
 # One per process, like the engine: the web app's aggregates share it.

@@ -151,6 +151,12 @@ class Settings(BaseSettings):
     web_threads: int = Field(
         default=40, ge=1, le=1000,
         description="threads serving web requests (each holds at most one database connection)")
+    web_aggregates_stale_seconds: float = Field(
+        default=30.0, ge=0, le=3600,
+        description="how long after a change the pages' whole-register figures (overview, "
+                    "rollout, drives, finance) may still show the figures from before it, "
+                    "while the server works them out again in the background; 0: every "
+                    "change is seen on the next read, at its cost")
 
     @classmethod
     def settings_customise_sources(

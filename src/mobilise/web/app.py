@@ -75,8 +75,8 @@ ROUTERS = (
 
 
 def create_app(settings: Settings, *, warm: bool = False) -> FastAPI:
-    """The web pages and the API. ``warm``: compute the pages' aggregates in the
-    background at startup (``mobilise serve``; tests read them on demand)."""
+    """The web pages and the API. ``warm``: keep the pages' aggregates worked out in the
+    background (``mobilise serve``, see web.warm; tests work them out on demand)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -84,10 +84,12 @@ def create_app(settings: Settings, *, warm: bool = False) -> FastAPI:
         # served at once (and the database connections they hold).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
         if warm:
-            from mobilise.web.warm import warm_in_background
+            from mobilise.web.warm import Refresher
 
-            app.state.warming = warm_in_background(settings)
+            app.state.refresher = Refresher(settings).start()
         yield
+        if warm:
+            app.state.refresher.stop()
 
     app = FastAPI(title="Mobilise", version=__version__, openapi_url=None, docs_url=None,
                   redoc_url=None, lifespan=lifespan)

@@ -1,11 +1,13 @@
-"""Warm the read cache when a server process starts.
+"""Keep the pages' whole-register figures worked out ahead of their readers.
 
 The overview, rollout, drives and finance pages show aggregates over the whole register
-(about a second at 45,000 people) that ``core.readcache`` keeps until the next audited
-change. Each server process has its own cache, so without warming the first person to
-open each page in each process pays for it: ``mobilise serve`` computes them in the
-background as it starts, and readers who arrive meanwhile wait for that computation
-rather than start their own.
+(up to a second each at 45,000 people) that ``core.readcache`` keeps until the next
+audited change. Each server process has its own cache. ``mobilise serve`` therefore runs
+a ``Refresher`` in each process: it works the figures out as the process starts, and
+again whenever something has been audited since (at most every half
+``web_aggregates_stale_seconds``), while readers are shown the figures from before the
+change. So no reader waits for them: not the first after a restart, and not the first
+after each of a service desk's hand-overs.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from mobilise.core.db import session_scope
+from mobilise.core.readcache import audit_head
 from mobilise.core.settings import Settings
 from mobilise.web.pages.drives import estate_aggregates
 from mobilise.web.pages.finance import finance_aggregates
@@ -27,30 +29,68 @@ from mobilise.web.pages.rollout import rollout_aggregates
 
 log = logging.getLogger(__name__)
 
-# The page aggregates a fresh process computes, most read first.
-WARMERS: list[Callable[[Session, Settings], Any]] = [
+# The page aggregates kept ahead, most read first; each is called as
+# ``warmer(session, settings, fresh=True)``.
+WARMERS: list[Callable[..., Any]] = [
     overview_aggregates, rollout_aggregates, estate_aggregates, finance_aggregates,
 ]
 
 
 def warm(settings: Settings) -> dict[str, float]:
-    """Compute each page's aggregates into the read cache; returns seconds per page. A
-    warmer that fails is logged and skipped: the page computes on its first read."""
+    """Work each page's aggregates out into the read cache unless they are current;
+    returns seconds per page. A warmer that fails is logged and skipped: its page works
+    the figures out on its next read."""
     took: dict[str, float] = {}
     for warmer in WARMERS:
         began = time.perf_counter()
         try:
             with session_scope(settings) as session:
-                warmer(session, settings)
+                warmer(session, settings, fresh=True)
         except Exception:  # noqa: BLE001 - a cold cache is slower, never wrong
-            log.exception("warming %s failed", warmer.__name__)
+            log.exception("working out %s failed", warmer.__name__)
             continue
         took[warmer.__name__] = time.perf_counter() - began
-    log.info("read cache warm: %s", ", ".join(f"{k} {v:.2f} s" for k, v in took.items()))
+    log.info("page aggregates current: %s",
+             ", ".join(f"{k} {v:.2f} s" for k, v in took.items()))
     return took
 
 
-def warm_in_background(settings: Settings) -> threading.Thread:
-    thread = threading.Thread(target=warm, args=(settings,), name="mobilise-warm", daemon=True)
-    thread.start()
-    return thread
+class Refresher:
+    """A thread that warms the aggregates at start and after every audited change."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.period = max(1.0, settings.web_aggregates_stale_seconds / 2)
+        self.passes = 0
+        self.warmed = threading.Event()  # set after the first pass
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mobilise-refresher",
+                                        daemon=True)
+
+    def start(self) -> Refresher:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _state(self) -> tuple[tuple[int, str], date]:
+        with session_scope(self.settings) as session:
+            return audit_head(session), date.today()
+
+    def _run(self) -> None:
+        seen = None
+        while not self._stop.is_set():
+            try:
+                now = self._state()
+                if now != seen:
+                    warm(self.settings)
+                    self.passes += 1
+                    seen = now
+            except Exception:  # noqa: BLE001 - the database may be away for a moment
+                log.exception("refreshing the page aggregates failed")
+            self.warmed.set()
+            if self.settings.web_aggregates_stale_seconds == 0:
+                return  # readers see every change themselves: warm at start only
+            self._stop.wait(self.period)

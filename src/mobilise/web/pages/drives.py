@@ -36,13 +36,14 @@ def drives(request: Request, session: Session = Depends(db),
                 people=rows)
 
 
-def estate_aggregates(session: Session, settings: Settings
+def estate_aggregates(session: Session, settings: Settings, *, fresh: bool = False
                       ) -> tuple[Any, Any, Any, list[dict[str, Any]]]:
     """The whole estate, summed: computed again only when a scan or an audited change
     lands (scans are not audited, so their own count is part of the key)."""
     quota = settings.onedrive_quota_bytes
     return aggregates.get(session, "drives", (quota, estate.scans_version(session)),
-                          lambda: _estate(session, quota))
+                          lambda: _estate(session, quota),
+                          stale=0 if fresh else settings.web_aggregates_stale_seconds)
 
 
 def _estate(session: Session, quota: int) -> tuple[Any, Any, Any, list[dict[str, Any]]]:

@@ -28,7 +28,8 @@ from mobilise.web.pages.render import page
 router = APIRouter(include_in_schema=False)
 
 
-def finance_aggregates(session: Session, settings: Settings) -> tuple[Any, Any]:
+def finance_aggregates(session: Session, settings: Settings, *, fresh: bool = False
+                       ) -> tuple[Any, Any]:
     """The board report reads every register: once per audited change (and day) for all
     readers."""
     clock = SystemClock()
@@ -38,7 +39,7 @@ def finance_aggregates(session: Session, settings: Settings) -> tuple[Any, Any]:
         return report, charts(report)
 
     return aggregates.get(session, "finance", (clock.now().date(), settings.model_dump_json()),
-                          build)
+                          build, stale=0 if fresh else settings.web_aggregates_stale_seconds)
 
 
 def _finance_page(request: Request, session: Session, **extra: Any) -> HTMLResponse:

@@ -68,21 +68,25 @@ def overview(request: Request, session: Session = Depends(db),
              actor: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     summary, chart, shown = overview_aggregates(session, request.app.state.settings)
     return page(request, "overview.html", summary=summary, chart=chart, panels=shown,
-                my_reviews=pending_for(session, actor))
+                my_reviews=pending_for(session, actor),
+                stale_seconds=request.app.state.settings.web_aggregates_stale_seconds)
 
 
-def overview_aggregates(session: Session, settings: Settings
+def overview_aggregates(session: Session, settings: Settings, *, fresh: bool = False
                         ) -> tuple[dict[str, Any], Markup, list[Panel]]:
-    """Everyone opens the overview and few things change it: its aggregates are computed
-    once per audited change (and day, and configuration) for all readers."""
+    """Everyone opens the overview: its aggregates are computed once per audited change
+    (and day, and configuration) for all readers, and may show the figures from before a
+    change for ``web_aggregates_stale_seconds`` (``fresh``: never)."""
     clock = SystemClock()
     return aggregates.get(session, "overview", (clock.now().date(), settings.model_dump_json()),
-                          lambda: _overview(session, settings, clock))
+                          lambda: _overview(session, settings, clock),
+                          stale=0 if fresh else settings.web_aggregates_stale_seconds)
 
 
 def _overview(session: Session, settings: Settings, clock: Clock
               ) -> tuple[dict[str, Any], Markup, list[Panel]]:
-    summary = register_summary(session)
+    # When the figures were worked out: a page may show them for a while after a change.
+    summary = {**register_summary(session), "as_of": clock.now()}
     chart = bar_chart("People by org unit (active)",
                       [(u["org_unit"], u["active"]) for u in summary["by_unit"]],
                       link="/people?org_unit={}")

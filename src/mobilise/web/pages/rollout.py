@@ -58,14 +58,15 @@ def rollout(request: Request, as_of: date | None = None,
 
 
 def rollout_aggregates(session: Session, settings: Settings, clock: Clock | None = None,
-                       org_unit: str | None = None
+                       org_unit: str | None = None, *, fresh: bool = False
                        ) -> tuple[Any, list[dict[str, Any]], list[Any], Markup, Markup]:
     """The forecast, the org units and the risks read the whole register: computed once
     per audited change (and day, org unit and configuration) for every reader."""
     clock = clock or SystemClock()
     return aggregates.get(session, "rollout", (clock.today(), org_unit,
                                                settings.model_dump_json()),
-                          lambda: _aggregates(session, settings, clock, org_unit))
+                          lambda: _aggregates(session, settings, clock, org_unit),
+                          stale=0 if fresh else settings.web_aggregates_stale_seconds)
 
 
 def _aggregates(session: Session, settings: Settings, clock: Clock, org_unit: str | None
