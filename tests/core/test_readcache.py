@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from mobilise.core import audit
 from mobilise.core.db import session_factory
-from mobilise.core.readcache import ReadCache, audit_head
+from mobilise.core.readcache import FigureStore, ReadCache, audit_head
 from mobilise.core.settings import Settings
 from tests.factories import ADMIN
 
@@ -222,3 +223,19 @@ def test_a_reader_who_accepts_stale_figures_gets_them_for_a_while_after_a_change
     finally:
         reader.close()
         writer.close()
+
+
+def test_the_figure_store_shares_whole_values_and_shrugs_off_bad_files(tmp_path: Path) -> None:
+    store = FigureStore(tmp_path / "figures")
+    assert store.load(("overview", 1, "db")) is None
+    store.save(("overview", 1, "db"), (7, "abc"), {"active": 12})
+    assert store.load(("overview", 1, "db")) == ((7, "abc"), {"active": 12})
+    assert FigureStore(tmp_path / "figures").load(("overview", 1, "db")) == (
+        (7, "abc"), {"active": 12})  # another process
+    assert store.load(("overview", 2, "db")) is None
+    (path,) = (tmp_path / "figures").glob("*.pickle")
+    path.write_bytes(b"half a pickle")
+    assert FigureStore(tmp_path / "figures").load(("overview", 1, "db")) is None
+    assert list((tmp_path / "figures").glob("*.partial")) == []
+    store.save(("lambda", 1, "db"), (8, "x"), lambda: None)  # cannot be shared: not saved
+    assert store.load(("lambda", 1, "db")) is None

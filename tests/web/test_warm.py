@@ -1,20 +1,28 @@
-"""A server process works the pages' aggregates out as it starts and after each audited
-change, so readers find them ready."""
+"""The pages' whole-register figures are worked out ahead of their readers: as a server
+starts and after each audited change, by a refresher process whose results every server
+process takes from the shared figure store."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from mobilise.core import audit
 from mobilise.core.db import session_scope
-from mobilise.core.readcache import aggregates
+from mobilise.core.readcache import ReadCache, aggregates
 from mobilise.people import roster
 from mobilise.web.app import create_app
-from mobilise.web.warm import WARMERS, Refresher, warm
+from mobilise.web.pages import home
+from mobilise.web.pages.home import overview_aggregates
+from mobilise.web.warm import WARMERS, Refresher, figure_store, warm
 from tests.factories import ADMIN, ROSTER_HEADER, person_row, write_csv
 from tests.web.conftest import Web
 
@@ -30,16 +38,44 @@ def test_warming_fills_the_cache_that_the_pages_read(web: Web) -> None:
     assert aggregates.hits == hits + 4
 
 
-def test_a_served_app_warms_in_the_background_and_a_cold_one_does_not(web: Web) -> None:
+def test_a_served_process_takes_the_figures_another_process_worked_out(
+        web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
     aggregates.clear()
-    misses = aggregates.misses
-    with TestClient(create_app(web.settings)):
-        time.sleep(0.5)
-        assert aggregates.misses == misses  # tests and tools work them out on demand
-    served = create_app(web.settings, warm=True)
-    with TestClient(served):
-        assert served.state.refresher.warmed.wait(30)
-    assert aggregates.misses == misses + len(WARMERS)
+    with monkeypatch.context() as patched:  # the refresher process: its own cache, the store
+        patched.setattr(home, "aggregates", ReadCache(store=figure_store(web.settings)))
+        with session_scope(web.settings) as s:
+            overview_aggregates(s, web.settings, fresh=True)
+    with TestClient(create_app(web.settings, served=True)) as client:
+        misses, shared = aggregates.misses, aggregates.shared
+        assert client.get("/", headers=web.as_("viewer")).status_code == 200
+        assert (aggregates.misses, aggregates.shared) == (misses, shared + 1)
+    aggregates.clear()
+    with TestClient(create_app(web.settings)) as client:  # not served: no store
+        misses = aggregates.misses
+        assert client.get("/", headers=web.as_("viewer")).status_code == 200
+        assert aggregates.misses == misses + 1
+
+
+def test_the_refresher_process_fills_the_store_and_stops_on_sigterm(web: Web) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOBILISE_")}
+    env.update({"MOBILISE_DATABASE_URL": web.settings.database_url,
+                "MOBILISE_DATA_DIR": str(web.settings.data_dir),
+                "MOBILISE_HOME_ROOT": str(web.settings.home_root),
+                "MOBILISE_CONFIG": str(web.settings.data_dir / "none.toml"),
+                "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+    process = subprocess.Popen([sys.executable, "-m", "mobilise.web.warm"], env=env)
+    try:
+        folder = web.settings.data_dir / "figures"
+        deadline = time.monotonic() + 60
+        while (len(list(folder.glob("*.pickle"))) < len(WARMERS)
+               and time.monotonic() < deadline and process.poll() is None):
+            time.sleep(0.1)
+        assert len(list(folder.glob("*.pickle"))) == len(WARMERS)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
 
 
 def test_the_refresher_works_the_figures_out_again_after_a_change(web: Web) -> None:
@@ -74,13 +110,11 @@ def test_a_served_overview_shows_a_change_within_its_stale_seconds(web: Web,
                                                                     tmp_path: Path) -> None:
     aggregates.clear()
     settings = web.settings.model_copy(update={"web_aggregates_stale_seconds": 10.0})
-    served = create_app(settings, warm=True)
-    with TestClient(served) as client:
-        assert served.state.refresher.warmed.wait(30)
+    with TestClient(create_app(settings, served=True)) as client:
+        warm(settings)
         page = client.get("/", headers=web.as_("viewer")).text
         assert _active_people(page) == "12"
         assert "a change shows here within 10 seconds" in page
-        served.state.refresher.stop()  # held back, to look between the change and it
         with session_scope(settings) as s:  # a new starter
             roster.import_roster(s, ADMIN, write_csv(
                 tmp_path / "more.csv", ROSTER_HEADER, [person_row(n) for n in range(13)]))
@@ -89,9 +123,12 @@ def test_a_served_overview_shows_a_change_within_its_stale_seconds(web: Web,
         assert _active_people(client.get("/", headers=web.as_("viewer")).text) == "12"
         assert aggregates.misses == misses
         # ...the refresher does, and then the page shows the change.
-        served.state.refresher = Refresher(settings).start()
-        deadline = time.monotonic() + 30
-        while (_active_people(client.get("/", headers=web.as_("viewer")).text) != "13"
-               and time.monotonic() < deadline):
-            time.sleep(0.2)
-        assert _active_people(client.get("/", headers=web.as_("viewer")).text) == "13"
+        refresher = Refresher(settings).start()
+        try:
+            deadline = time.monotonic() + 30
+            while (_active_people(client.get("/", headers=web.as_("viewer")).text) != "13"
+                   and time.monotonic() < deadline):
+                time.sleep(0.2)
+            assert _active_people(client.get("/", headers=web.as_("viewer")).text) == "13"
+        finally:
+            refresher.stop()

@@ -3,6 +3,7 @@ and maps the error tree to exit codes and messages in one place."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import typer
@@ -76,13 +77,23 @@ def serve(
     from mobilise.web.app import create_app
 
     typer.echo(f"Mobilise on http://{host}:{port}/")
-    if workers > 1:
-        # Each process builds its own app from the same settings (environment, toml).
-        uvicorn.run("mobilise.web.app:app_from_environment", factory=True, workers=workers,
-                    host=host, port=port, log_level=settings().log_level)
-    else:
-        uvicorn.run(create_app(settings(), warm=True), host=host, port=port,
-                    log_level=settings().log_level)
+    # The pages' whole-register figures are worked out by a process of their own and
+    # shared with every server process (web.warm).
+    refresher = subprocess.Popen([sys.executable, "-m", "mobilise.web.warm"])
+    try:
+        if workers > 1:
+            # Each process builds its own app from the same settings (environment, toml).
+            uvicorn.run("mobilise.web.app:app_from_environment", factory=True,
+                        workers=workers, host=host, port=port, log_level=settings().log_level)
+        else:
+            uvicorn.run(create_app(settings(), served=True), host=host, port=port,
+                        log_level=settings().log_level)
+    finally:
+        refresher.terminate()
+        try:
+            refresher.wait(30)
+        except subprocess.TimeoutExpired:
+            refresher.kill()
 
 
 @app.command()

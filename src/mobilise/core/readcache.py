@@ -17,11 +17,15 @@ not make every reader of the overview wait a second for it.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -47,6 +51,50 @@ class _Entry:
     current_at: float  # when a reader last found it current (the head unmoved)
 
 
+class FigureStore:
+    """Values shared between the processes of one server: a pickle per value in a folder
+    only Mobilise writes (``data_dir/figures``), replaced whole, so a reader sees an old
+    value or a new one, never half of one. Whoever works a value out writes it; the
+    others take it from here instead of working it out again."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._seen: dict[Path, tuple[int, Any]] = {}  # path -> (mtime_ns, loaded)
+        self._lock = threading.Lock()
+
+    def _path(self, place: Hashable) -> Path:
+        return self.folder / (hashlib.sha256(repr(place).encode()).hexdigest()[:32] + ".pickle")
+
+    def load(self, place: Hashable) -> tuple[tuple[int, str], Any] | None:
+        """(head, value) last written for ``place``, or None."""
+        path = self._path(place)
+        try:
+            mtime = path.stat().st_mtime_ns
+        except OSError:
+            return None
+        with self._lock:
+            seen = self._seen.get(path)
+            if seen is not None and seen[0] == mtime:
+                return seen[1]  # type: ignore[no-any-return]
+        try:
+            loaded = pickle.loads(path.read_bytes())  # noqa: S301 - our own folder
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            return None  # being replaced, or from another version: work it out instead
+        with self._lock:
+            self._seen[path] = (mtime, loaded)
+        return loaded  # type: ignore[no-any-return]
+
+    def save(self, place: Hashable, head: tuple[int, str], value: Any) -> None:
+        path = self._path(place)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.partial")
+            partial.write_bytes(pickle.dumps((head, value), pickle.HIGHEST_PROTOCOL))
+            os.replace(partial, path)
+        except (OSError, pickle.PicklingError, TypeError, AttributeError):
+            return  # shared is faster, never required
+
+
 class _Computing:
     """One reader's computation that others with the same key wait for."""
 
@@ -58,13 +106,15 @@ class _Computing:
 
 class ReadCache:
     def __init__(self, entries: int = 256, max_age: float = 600.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 store: FigureStore | None = None) -> None:
         self.entries, self.max_age, self._clock = entries, max_age, clock
+        self.store = store  # values shared with the server's other processes, if set
         # The newest value of each (name, key, database), whatever the head it was read at.
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._computing: dict[Hashable, _Computing] = {}
         self._lock = threading.Lock()
-        self.hits = self.misses = self.waits = self.stale = 0
+        self.hits = self.misses = self.waits = self.stale = self.shared = 0
 
     def get(self, session: Session, name: str, key: Hashable, compute: Callable[[], T],
             stale: float = 0.0) -> T:
@@ -89,9 +139,19 @@ class ReadCache:
                     entry.current_at = now
                     self.hits += 1
                     return entry.value  # type: ignore[no-any-return]
-                if now - entry.current_at < stale:
-                    self.stale += 1
-                    return entry.value  # type: ignore[no-any-return]
+        if self.store is not None:
+            found = self.store.load(place)
+            if found is not None and found[0] == head:  # another process worked it out
+                with self._lock:
+                    self._entries[place] = _Entry(found[1], head, now, now)
+                    self._entries.move_to_end(place)
+                    self.shared += 1
+                return found[1]  # type: ignore[no-any-return]
+        with self._lock:
+            entry = self._entries.get(place)
+            if entry is not None and now - entry.current_at < stale:
+                self.stale += 1
+                return entry.value  # type: ignore[no-any-return]
             computing = self._computing.get((place, head))
             mine = computing is None
             if computing is None:
@@ -115,6 +175,8 @@ class ReadCache:
                  computing: _Computing, compute: Callable[[], T]) -> T:
         try:
             value = compute()
+            if self.store is not None:
+                self.store.save(place, head, value)
             with self._lock:
                 kept = self._entries.get(place)
                 if kept is None or kept.head[0] <= head[0]:  # never replace a newer value
@@ -132,6 +194,7 @@ class ReadCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+        self.store = None
 
 
 # One per process, like the engine: the web app's aggregates share it.

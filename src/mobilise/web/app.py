@@ -74,22 +74,22 @@ ROUTERS = (
 )
 
 
-def create_app(settings: Settings, *, warm: bool = False) -> FastAPI:
-    """The web pages and the API. ``warm``: keep the pages' aggregates worked out in the
-    background (``mobilise serve``, see web.warm; tests work them out on demand)."""
+def create_app(settings: Settings, *, served: bool = False) -> FastAPI:
+    """The web pages and the API. ``served``: one of ``mobilise serve``'s processes,
+    which share the pages' whole-register figures with each other and with the refresher
+    process (web.warm); tests and tools work them out on demand, in the process."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Sync routes and dependencies run in this pool; its size bounds the requests
         # served at once (and the database connections they hold).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
-        if warm:
-            from mobilise.web.warm import Refresher
+        if served:
+            from mobilise.core.readcache import aggregates
+            from mobilise.web.warm import figure_store
 
-            app.state.refresher = Refresher(settings).start()
+            aggregates.store = figure_store(settings)
         yield
-        if warm:
-            app.state.refresher.stop()
 
     app = FastAPI(title="Mobilise", version=__version__, openapi_url=None, docs_url=None,
                   redoc_url=None, lifespan=lifespan)
@@ -127,4 +127,4 @@ def app_from_environment() -> FastAPI:
 
     settings = Settings()
     configure_logging(settings)
-    return create_app(settings, warm=True)
+    return create_app(settings, served=True)

@@ -2,17 +2,21 @@
 
 The overview, rollout, drives and finance pages show aggregates over the whole register
 (up to a second each at 45,000 people) that ``core.readcache`` keeps until the next
-audited change. Each server process has its own cache. ``mobilise serve`` therefore runs
-a ``Refresher`` in each process: it works the figures out as the process starts, and
+audited change. ``mobilise serve`` runs a refresher process beside its server processes
+(``python -m mobilise.web.warm``): it works the figures out as the server starts, and
 again whenever something has been audited since (at most every half
-``web_aggregates_stale_seconds``), while readers are shown the figures from before the
-change. So no reader waits for them: not the first after a restart, and not the first
-after each of a service desk's hand-overs.
+``web_aggregates_stale_seconds``), into the server's ``FigureStore``, where every server
+process takes them from. Meanwhile readers are shown the figures from before the change.
+So no reader waits for them (not the first after a restart, nor the first after each of
+a service desk's hand-overs), and the work is done once, in a process of its own, rather
+than in each server process between its requests.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +24,7 @@ from datetime import date
 from typing import Any
 
 from mobilise.core.db import session_scope
-from mobilise.core.readcache import audit_head
+from mobilise.core.readcache import FigureStore, aggregates, audit_head
 from mobilise.core.settings import Settings
 from mobilise.web.pages.drives import estate_aggregates
 from mobilise.web.pages.finance import finance_aggregates
@@ -34,6 +38,11 @@ log = logging.getLogger(__name__)
 WARMERS: list[Callable[..., Any]] = [
     overview_aggregates, rollout_aggregates, estate_aggregates, finance_aggregates,
 ]
+
+
+def figure_store(settings: Settings) -> FigureStore:
+    """Where a server's processes share the figures."""
+    return FigureStore(settings.data_dir / "figures")
 
 
 def warm(settings: Settings) -> dict[str, float]:
@@ -94,3 +103,25 @@ class Refresher:
             if self.settings.web_aggregates_stale_seconds == 0:
                 return  # readers see every change themselves: warm at start only
             self._stop.wait(self.period)
+
+    def run_until_stopped(self) -> None:
+        """In the foreground, until ``stop`` (or SIGTERM, in ``main``)."""
+        self._run()
+
+
+def main() -> None:
+    """The refresher process of ``mobilise serve``: settings from the environment and
+    mobilise.toml, as the server processes read them."""
+    from mobilise.core.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings)
+    aggregates.store = figure_store(settings)
+    refresher = Refresher(settings)
+    signal.signal(signal.SIGTERM, lambda *_: refresher._stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        refresher.run_until_stopped()
+
+
+if __name__ == "__main__":
+    main()
