@@ -17,16 +17,16 @@ run upgrades a copy to the current schema (``--rebuild`` after the demo changes)
 re-runs start in seconds.
 
 The server is ``mobilise serve`` (``--workers`` processes and its refresher process, as
-deployed), on loopback. Each of the 50
-clients is a signed-in member of staff: it opens a page or calls the API, reads the answer,
-waits a moment (``--think``, uniform around a second, as a person clicks), and goes on
-through the routes in turn, for ``--seconds``. ``--think 0`` makes every client a tight
-loop instead (a saturation test). ``--handovers N`` adds a service desk recording N
-hand-overs a minute through the API meanwhile: every one is audited, so the pages' cached
-aggregates go stale N times a minute (without it the load only reads). Reported per
-route: requests, p50, p95, p99 and the worst, in milliseconds; the target is p99 under
-200 ms on every route. The anchor, run first in the same session, is /healthz (no
-database): what the machine and the server cost before Mobilise does any work.
+deployed), on loopback. Each of the 50 clients is a signed-in member of staff: it opens a
+page or calls the API, reads the answer, waits a moment (``--think``, uniform around a
+second, as a person clicks), and goes on through the routes in turn, for ``--seconds``.
+``--think 0`` makes every client a tight loop instead (a saturation test). ``--handovers
+N`` adds a service desk recording N hand-overs a minute through the API meanwhile: every
+one is audited, so the pages' cached aggregates go stale N times a minute (without it the
+load only reads). Reported per route: requests, p50, p95, p99 and the worst, in
+milliseconds; the target is p99 under 200 ms on every route. The anchor, run first in the
+same session, is /healthz (no database): what the machine and the server cost before
+Mobilise does any work.
 """
 
 from __future__ import annotations
