@@ -228,14 +228,43 @@ def test_a_reader_who_accepts_stale_figures_gets_them_for_a_while_after_a_change
 def test_the_figure_store_shares_whole_values_and_shrugs_off_bad_files(tmp_path: Path) -> None:
     store = FigureStore(tmp_path / "figures")
     assert store.load(("overview", 1, "db")) is None
-    store.save(("overview", 1, "db"), (7, "abc"), {"active": 12})
-    assert store.load(("overview", 1, "db")) == ((7, "abc"), {"active": 12})
+    store.save(("overview", 1, "db"), (7, "abc"), {"active": 12}, 100.0)
+    assert store.load(("overview", 1, "db")) == ((7, "abc"), {"active": 12}, 100.0)
     assert FigureStore(tmp_path / "figures").load(("overview", 1, "db")) == (
-        (7, "abc"), {"active": 12})  # another process
+        (7, "abc"), {"active": 12}, 100.0)  # another process
     assert store.load(("overview", 2, "db")) is None
     (path,) = (tmp_path / "figures").glob("*.pickle")
     path.write_bytes(b"half a pickle")
     assert FigureStore(tmp_path / "figures").load(("overview", 1, "db")) is None
     assert list((tmp_path / "figures").glob("*.partial")) == []
-    store.save(("lambda", 1, "db"), (8, "x"), lambda: None)  # cannot be shared: not saved
+    store.save(("lambda", 1, "db"), (8, "x"), lambda: None, 100.0)  # cannot be shared: not saved
     assert store.load(("lambda", 1, "db")) is None
+
+
+def test_a_process_takes_another_s_figures_while_they_are_current_or_recent_enough(
+        settings: Settings, tmp_path: Path) -> None:
+    now = [1000.0]
+    store = FigureStore(tmp_path / "figures")
+    refresher = ReadCache(clock=lambda: now[0], store=store)
+    server = ReadCache(clock=lambda: now[0], store=store)
+    reader, writer = session_factory(settings)(), session_factory(settings)()
+    try:
+        assert refresher.get(reader, "x", 1, lambda: "worked out") == "worked out"
+        assert server.get(reader, "x", 1, lambda: "again") == "worked out"  # current
+        assert (server.misses, server.shared) == (0, 1)
+        _audit_something(writer, 1)
+        reader.rollback()
+        fresh = ReadCache(clock=lambda: now[0], store=store)  # a process started since
+        now[0] = 1020.0
+        assert fresh.get(reader, "x", 1, lambda: "again", stale=30) == "worked out"
+        assert fresh.get(reader, "x", 1, lambda: "again", stale=0) == "again"
+        other = ReadCache(clock=lambda: now[0], store=store)
+        assert other.get(reader, "x", 1, lambda: "unused", stale=30) == "again"  # shared
+        now[0] = 1100.0
+        _audit_something(writer, 2)
+        reader.rollback()
+        late = ReadCache(clock=lambda: now[0], store=store)  # 80 s on: too old
+        assert late.get(reader, "x", 1, lambda: "third", stale=30) == "third"
+    finally:
+        reader.close()
+        writer.close()

@@ -65,8 +65,8 @@ class FigureStore:
     def _path(self, place: Hashable) -> Path:
         return self.folder / (hashlib.sha256(repr(place).encode()).hexdigest()[:32] + ".pickle")
 
-    def load(self, place: Hashable) -> tuple[tuple[int, str], Any] | None:
-        """(head, value) last written for ``place``, or None."""
+    def load(self, place: Hashable) -> tuple[tuple[int, str], Any, float] | None:
+        """(head, value, when it was last known current) last written for ``place``."""
         path = self._path(place)
         try:
             mtime = path.stat().st_mtime_ns
@@ -84,12 +84,14 @@ class FigureStore:
             self._seen[path] = (mtime, loaded)
         return loaded  # type: ignore[no-any-return]
 
-    def save(self, place: Hashable, head: tuple[int, str], value: Any) -> None:
+    def save(self, place: Hashable, head: tuple[int, str], value: Any,
+             current_at: float) -> None:
         path = self._path(place)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.partial")
-            partial.write_bytes(pickle.dumps((head, value), pickle.HIGHEST_PROTOCOL))
+            partial.write_bytes(pickle.dumps((head, value, current_at),
+                                             pickle.HIGHEST_PROTOCOL))
             os.replace(partial, path)
         except (OSError, pickle.PicklingError, TypeError, AttributeError):
             return  # shared is faster, never required
@@ -106,7 +108,7 @@ class _Computing:
 
 class ReadCache:
     def __init__(self, entries: int = 256, max_age: float = 600.0,
-                 clock: Callable[[], float] = time.monotonic,
+                 clock: Callable[[], float] = time.time,
                  store: FigureStore | None = None) -> None:
         self.entries, self.max_age, self._clock = entries, max_age, clock
         self.store = store  # values shared with the server's other processes, if set
@@ -130,7 +132,7 @@ class ReadCache:
         change made before the read."""
         place = (name, key, str(session.get_bind().engine.url))
         head = audit_head(session)
-        now = self._clock()
+        now = self._clock()  # the wall clock: the store compares it across processes
         with self._lock:
             entry = self._entries.get(place)
             if entry is not None:
@@ -139,19 +141,13 @@ class ReadCache:
                     entry.current_at = now
                     self.hits += 1
                     return entry.value  # type: ignore[no-any-return]
-        if self.store is not None:
-            found = self.store.load(place)
-            if found is not None and found[0] == head:  # another process worked it out
-                with self._lock:
-                    self._entries[place] = _Entry(found[1], head, now, now)
-                    self._entries.move_to_end(place)
-                    self.shared += 1
-                return found[1]  # type: ignore[no-any-return]
+                if now - entry.current_at < stale:
+                    self.stale += 1
+                    return entry.value  # type: ignore[no-any-return]
+        shared = self._from_store(place, head, now, stale, entry)
+        if shared is not None:
+            return shared.value  # type: ignore[no-any-return]
         with self._lock:
-            entry = self._entries.get(place)
-            if entry is not None and now - entry.current_at < stale:
-                self.stale += 1
-                return entry.value  # type: ignore[no-any-return]
             computing = self._computing.get((place, head))
             mine = computing is None
             if computing is None:
@@ -166,6 +162,27 @@ class ReadCache:
             return self._wait(computing, compute)
         return self._compute(place, head, now, computing, compute)
 
+    def _from_store(self, place: Hashable, head: tuple[int, str], now: float, stale: float,
+                    entry: _Entry | None) -> _Entry | None:
+        """What another process worked out, if it is current, or was current recently
+        enough for this reader, and no older than what this process holds."""
+        found = self.store.load(place) if self.store is not None else None
+        if found is None:
+            return None
+        found_head, value, current_at = found
+        if found_head == head:
+            current_at = now
+        elif now - current_at >= stale:
+            return None
+        if entry is not None and found_head[0] < entry.head[0]:
+            return None
+        adopted = _Entry(value, found_head, now, current_at)
+        with self._lock:
+            self._entries[place] = adopted
+            self._entries.move_to_end(place)
+            self.shared += 1
+        return adopted
+
     def _wait(self, computing: _Computing, compute: Callable[[], T]) -> T:
         computing.done.wait(self.max_age)
         # The other reader failed (or is stuck): compute for ourselves.
@@ -176,7 +193,7 @@ class ReadCache:
         try:
             value = compute()
             if self.store is not None:
-                self.store.save(place, head, value)
+                self.store.save(place, head, value, now)
             with self._lock:
                 kept = self._entries.get(place)
                 if kept is None or kept.head[0] <= head[0]:  # never replace a newer value
