@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import threading
 import time
@@ -114,6 +115,12 @@ def main() -> None:
     mobilise.toml, as the server processes read them."""
     from mobilise.core.logs import configure_logging
 
+    # Background work: the server's requests come first. A lower CPU priority, and on
+    # PostgreSQL no parallel workers for its whole-register queries (else one of them
+    # can take every core from the requests for a moment).
+    os.nice(10)
+    os.environ["PGOPTIONS"] = " ".join(
+        [os.environ.get("PGOPTIONS", ""), "-c max_parallel_workers_per_gather=0"]).strip()
     settings = Settings()
     configure_logging(settings)
     aggregates.store = figure_store(settings)
