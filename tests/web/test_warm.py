@@ -132,3 +132,29 @@ def test_a_served_overview_shows_a_change_within_its_stale_seconds(web: Web,
             assert _active_people(client.get("/", headers=web.as_("viewer")).text) == "13"
         finally:
             refresher.stop()
+
+
+def test_the_refresher_process_stops_when_its_server_process_is_gone(web: Web) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOBILISE_")}
+    env.update({"MOBILISE_DATABASE_URL": web.settings.database_url,
+                "MOBILISE_DATA_DIR": str(web.settings.data_dir),
+                "MOBILISE_CONFIG": str(web.settings.data_dir / "none.toml"),
+                "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+    # A stand-in server: starts the refresher, then dies without stopping it.
+    parent = subprocess.run(
+        ["sh", "-c", f'"{sys.executable}" -m mobilise.web.warm >/dev/null 2>&1 & echo $!; '
+                     "sleep 2"], env=env, capture_output=True, text=True, timeout=60)
+    refresher = int(parent.stdout.split()[0])
+    deadline = time.monotonic() + 20
+    while _running(refresher) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(refresher), "the refresher outlived its server"
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan is reaped by init, which a container may lack)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

@@ -68,8 +68,9 @@ def warm(settings: Settings) -> dict[str, float]:
 class Refresher:
     """A thread that warms the aggregates at start and after every audited change."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, parent: int | None = None) -> None:
         self.settings = settings
+        self.parent = parent  # a process to outlive by no more than a second
         self.period = max(1.0, settings.web_aggregates_stale_seconds / 2)
         self.passes = 0
         self.warmed = threading.Event()  # set after the first pass
@@ -103,7 +104,20 @@ class Refresher:
             self.warmed.set()
             if self.settings.web_aggregates_stale_seconds == 0:
                 return  # readers see every change themselves: warm at start only
-            self._stop.wait(self.period)
+            if not self._pause():
+                return
+
+    def _pause(self) -> bool:
+        """Wait a period; False if stopped meanwhile, or if the parent process is gone
+        (uvicorn ends a single server process on SIGTERM without running its cleanup)."""
+        until = time.monotonic() + self.period
+        while (left := until - time.monotonic()) > 0:
+            if self._stop.wait(min(1.0, left)):
+                return False
+            if self.parent is not None and os.getppid() != self.parent:
+                log.info("the server process is gone: the refresher stops")
+                return False
+        return True
 
     def run_until_stopped(self) -> None:
         """In the foreground, until ``stop`` (or SIGTERM, in ``main``)."""
@@ -124,7 +138,7 @@ def main() -> None:
     settings = Settings()
     configure_logging(settings)
     aggregates.store = figure_store(settings)
-    refresher = Refresher(settings)
+    refresher = Refresher(settings, parent=os.getppid())
     signal.signal(signal.SIGTERM, lambda *_: refresher._stop.set())
     with contextlib.suppress(KeyboardInterrupt):
         refresher.run_until_stopped()
