@@ -95,6 +95,8 @@ def create_app(settings: Settings, *, served: bool = False) -> FastAPI:
             # in the process waiting) walk only what requests and figures create.
             gc.freeze()
         yield
+        if served:
+            gc.unfreeze()
 
     app = FastAPI(title="Mobilise", version=__version__, openapi_url=None, docs_url=None,
                   redoc_url=None, lifespan=lifespan)
