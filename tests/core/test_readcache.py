@@ -82,6 +82,25 @@ def test_entries_expire_and_the_cache_stays_small(settings: Settings) -> None:
         s.close()
 
 
+def _read_in_thread(settings: Settings, cache: ReadCache, compute: Any,
+                    outcome: list[object]) -> threading.Thread:
+    """A reader on a thread and a session of its own; what it gets (or raises) goes
+    into ``outcome``."""
+
+    def read() -> None:
+        s = session_factory(settings)()
+        try:
+            outcome.append(cache.get(s, "x", 1, compute))
+        except RuntimeError as err:
+            outcome.append(err)
+        finally:
+            s.close()
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    return thread
+
+
 def test_readers_who_miss_together_share_one_computation(settings: Settings) -> None:
     cache = ReadCache()
     started, release = threading.Event(), threading.Event()
@@ -93,21 +112,10 @@ def test_readers_who_miss_together_share_one_computation(settings: Settings) -> 
         assert release.wait(10)
         return "aggregate"
 
-    results: list[str] = []
-
-    def read() -> None:
-        s = session_factory(settings)()
-        try:
-            results.append(cache.get(s, "x", 1, slow))
-        finally:
-            s.close()
-
-    first = threading.Thread(target=read)
-    first.start()
+    results: list[object] = []
+    first = _read_in_thread(settings, cache, slow, results)
     assert started.wait(10)
-    others = [threading.Thread(target=read) for _ in range(4)]
-    for t in others:
-        t.start()
+    others = [_read_in_thread(settings, cache, slow, results) for _ in range(4)]
     deadline = time.monotonic() + 10
     while cache.waits < 4 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -130,21 +138,9 @@ def test_a_failed_computation_is_not_cached_and_waiters_compute_again(
         raise RuntimeError("database went away")
 
     outcome: list[object] = []
-
-    def read(compute: Any) -> None:
-        s = session_factory(settings)()
-        try:
-            outcome.append(cache.get(s, "x", 1, compute))
-        except RuntimeError as err:
-            outcome.append(err)
-        finally:
-            s.close()
-
-    first = threading.Thread(target=read, args=(failing,))
-    first.start()
+    first = _read_in_thread(settings, cache, failing, outcome)
     assert started.wait(10)
-    waiter = threading.Thread(target=read, args=(lambda: "computed by the waiter",))
-    waiter.start()
+    waiter = _read_in_thread(settings, cache, lambda: "computed by the waiter", outcome)
     deadline = time.monotonic() + 10
     while cache.waits < 1 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -175,17 +171,8 @@ def test_while_one_reader_computes_after_a_change_the_others_get_the_value_befor
         assert cache.get(reader, "x", 1, lambda: "before") == "before"
         _audit_something(writer, 1)
         reader.rollback()
-        results: list[str] = []
-
-        def first_reader() -> None:
-            s = session_factory(settings)()
-            try:
-                results.append(cache.get(s, "x", 1, slow))
-            finally:
-                s.close()
-
-        computing = threading.Thread(target=first_reader)
-        computing.start()
+        results: list[object] = []
+        computing = _read_in_thread(settings, cache, slow, results)
         assert started.wait(10)
         # Meanwhile: the value from before the change, at once.
         assert cache.get(reader, "x", 1, slow) == "before"

@@ -56,14 +56,20 @@ def test_a_served_process_takes_the_figures_another_process_worked_out(
         assert aggregates.misses == misses + 1
 
 
-def test_the_refresher_process_fills_the_store_and_stops_on_sigterm(web: Web) -> None:
+def _refresher_env(web: Web) -> dict[str, str]:
+    """The environment ``mobilise serve`` gives its refresher process: this estate's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOBILISE_")}
     env.update({"MOBILISE_DATABASE_URL": web.settings.database_url,
                 "MOBILISE_DATA_DIR": str(web.settings.data_dir),
                 "MOBILISE_HOME_ROOT": str(web.settings.home_root),
                 "MOBILISE_CONFIG": str(web.settings.data_dir / "none.toml"),
                 "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
-    process = subprocess.Popen([sys.executable, "-m", "mobilise.web.warm"], env=env)
+    return env
+
+
+def test_the_refresher_process_fills_the_store_and_stops_on_sigterm(web: Web) -> None:
+    process = subprocess.Popen([sys.executable, "-m", "mobilise.web.warm"],
+                               env=_refresher_env(web))
     try:
         folder = web.settings.data_dir / "figures"
         deadline = time.monotonic() + 60
@@ -135,11 +141,7 @@ def test_a_served_overview_shows_a_change_within_its_stale_seconds(web: Web,
 
 
 def test_the_refresher_process_stops_when_its_server_process_is_gone(web: Web) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOBILISE_")}
-    env.update({"MOBILISE_DATABASE_URL": web.settings.database_url,
-                "MOBILISE_DATA_DIR": str(web.settings.data_dir),
-                "MOBILISE_CONFIG": str(web.settings.data_dir / "none.toml"),
-                "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+    env = _refresher_env(web)
     # A stand-in server: starts the refresher, then dies without stopping it.
     parent = subprocess.run(
         ["sh", "-c", f'"{sys.executable}" -m mobilise.web.warm >/dev/null 2>&1 & echo $!; '

@@ -59,29 +59,16 @@ class FigureStore:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self._seen: dict[Path, tuple[int, Any]] = {}  # path -> (mtime_ns, loaded)
-        self._lock = threading.Lock()
 
     def _path(self, place: Hashable) -> Path:
         return self.folder / (hashlib.sha256(repr(place).encode()).hexdigest()[:32] + ".pickle")
 
     def load(self, place: Hashable) -> tuple[tuple[int, str], Any, float] | None:
         """(head, value, when it was last known current) last written for ``place``."""
-        path = self._path(place)
         try:
-            mtime = path.stat().st_mtime_ns
-        except OSError:
-            return None
-        with self._lock:
-            seen = self._seen.get(path)
-            if seen is not None and seen[0] == mtime:
-                return seen[1]  # type: ignore[no-any-return]
-        try:
-            loaded = pickle.loads(path.read_bytes())  # noqa: S301 - our own folder
+            loaded = pickle.loads(self._path(place).read_bytes())  # noqa: S301 - our folder
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-            return None  # being replaced, or from another version: work it out instead
-        with self._lock:
-            self._seen[path] = (mtime, loaded)
+            return None  # none yet, or from another version: work it out instead
         return loaded  # type: ignore[no-any-return]
 
     def save(self, place: Hashable, head: tuple[int, str], value: Any,

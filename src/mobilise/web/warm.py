@@ -75,7 +75,7 @@ class Refresher:
         self.passes = 0
         self.warmed = threading.Event()  # set after the first pass
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="mobilise-refresher",
+        self._thread = threading.Thread(target=self.run, name="mobilise-refresher",
                                         daemon=True)
 
     def start(self) -> Refresher:
@@ -84,13 +84,16 @@ class Refresher:
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
-        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
 
     def _state(self) -> tuple[tuple[int, str], date]:
         with session_scope(self.settings) as session:
             return audit_head(session), date.today()
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """Warm, then warm again after each change, until stopped (in this thread if
+        not ``start``-ed)."""
         seen = None
         while not self._stop.is_set():
             try:
@@ -119,10 +122,6 @@ class Refresher:
                 return False
         return True
 
-    def run_until_stopped(self) -> None:
-        """In the foreground, until ``stop`` (or SIGTERM, in ``main``)."""
-        self._run()
-
 
 def main() -> None:
     """The refresher process of ``mobilise serve``: settings from the environment and
@@ -139,9 +138,9 @@ def main() -> None:
     configure_logging(settings)
     aggregates.store = figure_store(settings)
     refresher = Refresher(settings, parent=os.getppid())
-    signal.signal(signal.SIGTERM, lambda *_: refresher._stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: refresher.stop())
     with contextlib.suppress(KeyboardInterrupt):
-        refresher.run_until_stopped()
+        refresher.run()
 
 
 if __name__ == "__main__":
