@@ -7,7 +7,7 @@ people come from the register, each scan's totals and readiness land in ``drive_
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,19 +142,24 @@ def scans_version(session: Session) -> int:
     return session.scalar(select(func.max(DriveScan.id))) or 0
 
 
+_ReadinessRow = tuple[str, str, str | None, int, int, int, dict[str, int] | None, int, int, int]
+
+
 def latest_readiness(session: Session, quota_bytes: int) -> list[tuple[PersonReadiness, str]]:
     """Each person's readiness from their latest complete scan, with their org unit's
     code: the columns only, no objects, so the whole estate reads in one quick pass."""
     latest = (select(func.max(DriveScan.id).label("id"))
               .where(DriveScan.status == ScanStatus.COMPLETE.value)
               .group_by(DriveScan.person_id).subquery())
-    rows = session.execute(
+    # Ten columns is past SQLAlchemy's typed select() overloads: name the row type here.
+    rows: Iterable[_ReadinessRow] = session.execute(
         select(Person.number, Person.upn, OrgUnit.code, DriveScan.files, DriveScan.folders,
                DriveScan.bytes, DriveScan.issues, DriveScan.to_rename, DriveScan.cannot_move,
                DriveScan.warnings)
         .join(DriveScan, DriveScan.person_id == Person.id)
         .join(latest, latest.c.id == DriveScan.id)
-        .outerjoin(OrgUnit, OrgUnit.id == Person.org_unit_id).order_by(Person.number))
+        .outerjoin(OrgUnit, OrgUnit.id == Person.org_unit_id).order_by(Person.number)
+    ).tuples()  # type: ignore[assignment]
     return [(PersonReadiness(number, upn, files, folders, size, quota_bytes, dict(issues or {}),
                              to_rename, cannot_move, warnings), unit or "(none)")
             for number, upn, unit, files, folders, size, issues, to_rename, cannot_move,

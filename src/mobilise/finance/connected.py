@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -52,7 +53,8 @@ class ProgrammeRegisters(FinanceSources):
     def terabytes_moved(self, session: Session) -> Reading[Decimal]:
         # Each finished round's summary totals the bytes its copies wrote (the journals'
         # per-file records summed by the round); failed rounds copied bytes too.
-        summaries = list(session.scalars(select(MigrationRound.summary).where(
+        summaries: list[dict[str, Any] | None] = list(session.scalars(
+            select(MigrationRound.summary).where(
             MigrationRound.status.in_([RoundStatus.DONE.value, RoundStatus.FAILED.value]))))
         if not summaries:
             return super().terabytes_moved(session)

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -148,7 +148,8 @@ def burndown(session: Session, as_of: date, recent_weeks: int = 4) -> Burndown:
         .group_by(unit, cutover.c.scheduled_for)).all()
     people: Counter[str] = Counter()
     planned: list[tuple[date, str]] = []
-    for code, when, count in membership:
+    # A coalesce and a subquery column: SQLAlchemy's stubs type these rows as objects.
+    for code, when, count in cast("list[tuple[str, datetime | None, int]]", membership):
         people[code] += count
         day = _day(when)
         if day is not None:

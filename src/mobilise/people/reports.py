@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -30,5 +30,7 @@ def register_summary(session: Session) -> dict[str, Any]:
         "eligible": totals[3] or 0, "adjustments": totals[4] or 0,
         "leavers": (totals[0] or 0) - (totals[1] or 0),
         "by_unit": [{"org_unit": c, "name": n, "kind": k, "active": int(a or 0),
-                     "all": int(t or 0)} for c, n, k, a, t in by_unit],
+                     "all": int(t or 0)}
+                    for c, n, k, a, t in cast("list[tuple[str, str, str, int | None, int]]",
+                                              by_unit)],
     }

@@ -6,7 +6,7 @@ quick at 45,000 people."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,10 +94,11 @@ def _migration(session: Session) -> Panel:
 
 def _data_moved(session: Session, settings: Settings) -> Panel:
     per_wave: dict[str, int] = defaultdict(int)
-    for name, summary in session.execute(
-            select(MigrationWave.name, MigrationRound.summary)
-            .join(MigrationRound, MigrationRound.wave_id == MigrationWave.id)
-            .where(MigrationRound.summary.is_not(None))):
+    rows: Iterable[tuple[str, dict[str, Any] | None]] = session.execute(
+        select(MigrationWave.name, MigrationRound.summary)
+        .join(MigrationRound, MigrationRound.wave_id == MigrationWave.id)
+        .where(MigrationRound.summary.is_not(None))).tuples()
+    for name, summary in rows:
         per_wave[name] += int((summary or {}).get("bytes_copied", 0))
     moved = ProgrammeRegisters(settings).terabytes_moved(session)
     panel = Panel("data", "Data moved",
