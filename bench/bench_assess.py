@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mobilise.drives.assess import DriveInventory, assess
-from mobilise.drives.scan import SCHEMA
+from mobilise.drives.columns import SCHEMA
 
 FILES_PER_FOLDER = 40
 PROBLEM_NAMES = ["a:b.docx", "CON.txt", " lead.txt", "trail.txt ", "dot.", "~$doc.docx",

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mobilise.migration.sync import Outcome, SyncOptions, sync_person
+from mobilise.migration.files import Outcome
+from mobilise.migration.sync import SyncOptions, sync_person
 from mobilise.storage.local import LocalBackend
 
 MIB = 1024 * 1024

@@ -28,16 +28,17 @@ from typing import Any
 
 from sqlalchemy import update
 
+import mobilise.models  # noqa: F401  (every model mapped before the first flush)
 from mobilise.core.actor import SYSTEM
 from mobilise.core.clock import SystemClock
 from mobilise.core.db import make_engine, session_scope
-from mobilise.core.schema_upgrade import upgrade_schema
 from mobilise.core.settings import Settings
 from mobilise.devices import handsets, intune, manifests
 from mobilise.devices.identifiers import with_check_digit
 from mobilise.devices.models import Handset
 from mobilise.emulator.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, EmulatorProcess
 from mobilise.graph import GraphClient, Pacer
+from mobilise.schema import upgrade_schema
 
 TARGET_SECONDS = 60.0
 

@@ -23,11 +23,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+import mobilise.models  # noqa: F401  (every model mapped before the first flush)
 from mobilise.core.actor import SYSTEM
 from mobilise.core.audit import verify
 from mobilise.core.clock import SystemClock
 from mobilise.core.db import session_scope
-from mobilise.core.schema_upgrade import upgrade_schema
 from mobilise.core.settings import Settings
 from mobilise.demo.people import generate_roster
 from mobilise.devices import handsets, manifests
@@ -35,6 +35,7 @@ from mobilise.devices.identifiers import with_check_digit
 from mobilise.devices.models import Handset
 from mobilise.people import roster
 from mobilise.people.models import Person, PersonStatus
+from mobilise.schema import upgrade_schema
 
 ONE_BY_ONE = 500
 

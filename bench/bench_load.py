@@ -54,13 +54,13 @@ from sqlalchemy import func, insert, select, text
 from mobilise.core import auth
 from mobilise.core.actor import Actor
 from mobilise.core.db import make_engine, session_scope
-from mobilise.core.schema import metadata
-from mobilise.core.schema_upgrade import upgrade_schema
 from mobilise.core.settings import Settings
 from mobilise.devices.identifiers import with_check_digit
 from mobilise.devices.models import Handset, HandsetModel
 from mobilise.drives.models import DriveScan
+from mobilise.models import metadata
 from mobilise.people.models import Person
+from mobilise.schema import upgrade_schema
 
 CACHE = Path(os.environ.get("MOBILISE_BENCH_CACHE", Path.home() / ".cache" / "mobilise-bench"))
 BENCH_USER, BENCH_PASSWORD = "bench", "bench load password"

@@ -22,15 +22,16 @@ from pathlib import Path
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert
 
+import mobilise.models  # noqa: F401  (every model mapped before the first flush)
 from mobilise.core.actor import SYSTEM
 from mobilise.core.clock import SystemClock
 from mobilise.core.db import session_scope
 from mobilise.core.importer import read_rows
-from mobilise.core.schema_upgrade import upgrade_schema
 from mobilise.core.settings import Settings
 from mobilise.devices import handsets, manifests
 from mobilise.devices.identifiers import with_check_digit
 from mobilise.devices.importers import Registered, folded_models, manifest_spec
+from mobilise.schema import upgrade_schema
 
 TARGET_SECONDS = 20.0
 

@@ -21,15 +21,16 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
+import mobilise.models  # noqa: F401  (every model mapped before the first flush)
 from mobilise.core.audit import AuditEntry
 from mobilise.core.clock import FixedClock
 from mobilise.core.db import make_engine, session_scope
-from mobilise.core.schema_upgrade import upgrade_schema
 from mobilise.core.settings import Settings
 from mobilise.migration.burndown import burndown
 from mobilise.migration.models import MigrationRound, MigrationWave, PersonMigration
 from mobilise.people.models import OrgUnit, Person
 from mobilise.people.reports import register_summary
+from mobilise.schema import upgrade_schema
 from mobilise.web.overview import panels
 
 PEOPLE, WAVES, MIGRATED = 45_000, 15, 20_000

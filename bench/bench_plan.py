@@ -20,14 +20,15 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
+import mobilise.models  # noqa: F401  (every model mapped before the first flush)
 from mobilise.core.db import make_engine, session_scope
-from mobilise.core.schema_upgrade import upgrade_schema
 from mobilise.core.settings import Settings
 from mobilise.people.models import OrgUnit, Person, Site
 from mobilise.rollout.calendar import working_days_after
 from mobilise.rollout.models import StockDelivery
 from mobilise.rollout.planner import Candidate, Delivery, IssuingSite, PlanInput, plan_rollout
 from mobilise.rollout.planning import PlanOptions, RolloutRecords, make_plan
+from mobilise.schema import upgrade_schema
 
 PEOPLE, SITES, DAYS = 45_000, 30, 120
 GROUPS = ["response", "neighbourhood", "investigation", "specialist", "staff"]

@@ -16,12 +16,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import mobilise.models  # noqa: F401  (every model mapped before the first flush)
 from mobilise.core.actor import Actor
 from mobilise.core.db import session_scope
-from mobilise.core.schema_upgrade import upgrade_schema
 from mobilise.core.settings import Settings
 from mobilise.demo.people import generate_roster
 from mobilise.people import roster
+from mobilise.schema import upgrade_schema
 
 
 def anchor(path: Path, db: Path) -> float:

@@ -15,16 +15,17 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+import mobilise.models  # noqa: F401  (every model mapped before the first flush)
 from mobilise.core.actor import Actor
 from mobilise.core.db import session_scope
 from mobilise.core.importer import read_rows
-from mobilise.core.schema_upgrade import upgrade_schema
 from mobilise.core.settings import Settings
 from mobilise.finance.decisions import record_decision
 from mobilise.finance.importers import spend_spec
 from mobilise.finance.papers import PAPERS
 from mobilise.finance.spend import envelope_keys, import_spend
 from mobilise.finance.variance import variance_lines
+from mobilise.schema import upgrade_schema
 
 BENCH = Actor("bench")
 

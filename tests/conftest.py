@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
+import mobilise.models  # noqa: F401  (every model mapped before the first flush)
 from mobilise.core.db import make_engine, session_factory
-from mobilise.core.schema_upgrade import upgrade_schema
 from mobilise.core.settings import Settings
+from mobilise.schema import upgrade_schema
 from tests.devices.fleet import Fleet, build_fleet
 from tests.smtp import SmtpServer, running_smtp_server
 

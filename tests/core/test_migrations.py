@@ -11,14 +11,14 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from mobilise.core.db import make_engine
-from mobilise.core.schema import metadata
-from mobilise.core.schema_upgrade import (
+from mobilise.core.settings import Settings
+from mobilise.models import metadata
+from mobilise.schema import (
     alembic_config,
     current_revision,
     head_revision,
     upgrade_schema,
 )
-from mobilise.core.settings import Settings
 
 
 def _declared(obj: Any, name: str | None, kind: str, reflected: bool, _: Any) -> bool:

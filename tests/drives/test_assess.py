@@ -16,8 +16,8 @@ from mobilise.drives.assess import (
     assess,
     onedrive_prefix,
 )
+from mobilise.drives.columns import SCHEMA
 from mobilise.drives.remediate import name_problems
-from mobilise.drives.scan import SCHEMA
 
 UPN = "jo.bloggs@example.police.uk"
 

@@ -9,16 +9,9 @@ from typing import Any
 import pytest
 
 from mobilise.migration import localcopy
+from mobilise.migration.files import SMALL_FILE, Outcome, PlannedFile, Step
 from mobilise.migration.journal import Journal, journal_path, read_journal
-from mobilise.migration.sync import (
-    SMALL_FILE,
-    Outcome,
-    PlannedFile,
-    Step,
-    SyncOptions,
-    collector_paused,
-    sync_person,
-)
+from mobilise.migration.sync import SyncOptions, collector_paused, sync_person
 from mobilise.migration.verify import verify_person
 from mobilise.storage.local import LocalBackend
 from mobilise.storage.quickxor import QuickXorHash

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from mobilise.emulator.server import EmulatorProcess
-from mobilise.migration.sync import Outcome, SyncOptions, sync_person
+from mobilise.migration.files import Outcome
+from mobilise.migration.sync import SyncOptions, sync_person
 from mobilise.migration.verify import verify_person
 from mobilise.storage.local import LocalBackend
 from tests.migration.conftest import GuardedTree

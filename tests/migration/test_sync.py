@@ -6,15 +6,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from mobilise.migration.files import Disposition, Outcome
 from mobilise.migration.journal import Journal, journal_path, read_journal, verified_hashes
-from mobilise.migration.sync import (
-    AdaptiveLimit,
-    Disposition,
-    Outcome,
-    SyncOptions,
-    remediated_path,
-    sync_person,
-)
+from mobilise.migration.sync import AdaptiveLimit, SyncOptions, remediated_path, sync_person
 from mobilise.migration.verify import verify_person
 from mobilise.storage.base import StorageError
 from mobilise.storage.local import LocalBackend

@@ -35,6 +35,8 @@ def actor() -> Actor:
 
 @contextmanager
 def session() -> Iterator[Session]:
+    import mobilise.models  # noqa: F401  (every model mapped before the first flush)
+
     with session_scope(settings()) as s:
         yield s
 

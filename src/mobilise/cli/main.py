@@ -58,7 +58,7 @@ app.add_typer(migrate_cli.app, name="migrate")
 @app.command()
 def init() -> None:
     """Create or upgrade the database schema (safe to run twice)."""
-    from mobilise.core.schema_upgrade import upgrade_schema
+    from mobilise.schema import upgrade_schema
 
     revision = upgrade_schema(settings())
     typer.echo(f"schema at revision {revision}")

@@ -2,7 +2,7 @@
 
 SQLite is the embedded default (WAL, foreign keys enforced, a busy timeout so that several
 processes can write); PostgreSQL is the production database. The schema is owned by
-Alembic (``core/migrations``): ``upgrade_schema`` is what ``mobilise init`` runs.
+Alembic (``mobilise/schema``): ``upgrade_schema`` is what ``mobilise init`` runs.
 """
 
 from __future__ import annotations
@@ -57,10 +57,6 @@ def make_engine(url: str) -> Engine:
 
 
 def session_factory(settings: Settings) -> sessionmaker[Session]:
-    # Every model must be mapped before the first flush, or a foreign key to a model
-    # that nobody imported yet cannot be resolved.
-    import mobilise.core.schema  # noqa: F401
-
     return sessionmaker(make_engine(settings.database_url), expire_on_commit=False)
 
 

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from mobilise.core import auth
 from mobilise.core.actor import Actor
 from mobilise.core.db import session_scope
-from mobilise.core.schema_upgrade import upgrade_schema
 from mobilise.core.settings import Settings
 from mobilise.demo.devices import load_devices
 from mobilise.demo.drives import drives_step
@@ -24,6 +23,7 @@ from mobilise.demo.people import generate_roster
 from mobilise.demo.retention import retention_step
 from mobilise.demo.rollout import rollout_step
 from mobilise.people import roster
+from mobilise.schema import upgrade_schema
 
 DEMO_ACTOR = Actor("demo")
 

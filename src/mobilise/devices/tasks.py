@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import mobilise.models  # noqa: F401  (every model mapped before the first flush)
 from mobilise.core.actor import Actor
 from mobilise.core.clock import SystemClock
 from mobilise.core.db import session_factory, unit_of_work

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from mobilise.drives.scan import (
+from mobilise.drives.columns import (
     DEFAULT_BATCH_ROWS,
     DEFAULT_MAX_DEPTH,
     KIND_FILE,

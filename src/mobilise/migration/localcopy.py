@@ -24,7 +24,7 @@ from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 
-from mobilise.migration.sync import (
+from mobilise.migration.files import (
     PARTIAL_PREFIX,
     PARTIAL_SUFFIX,
     SMALL_FILE,

@@ -13,13 +13,10 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from mobilise.migration.files import FileResult, Outcome, PlannedFile, Step
 from mobilise.migration.journal import Journal
 from mobilise.migration.sync import (
-    FileResult,
-    Outcome,
-    PlannedFile,
     Sides,
-    Step,
     destination_hash,
     hash_entry,
     list_files,

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
+import mobilise.models  # noqa: F401  (every model mapped before the first flush)
 from mobilise import __version__
 from mobilise.core.db import session_factory
 from mobilise.core.settings import Settings

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+import mobilise.models  # noqa: F401  (every model mapped before the first flush)
 from mobilise.core.db import session_scope
 from mobilise.core.readcache import FigureStore, aggregates, audit_head
 from mobilise.core.settings import Settings

@@ -28,6 +28,8 @@ def task(name: str) -> Callable[[TaskFunction], TaskFunction]:
 
 
 def load_tasks() -> None:
+    # A worker process uses the database: every model mapped before its first flush.
+    importlib.import_module("mobilise.models")
     for module in TASK_MODULES:
         importlib.import_module(module)
 

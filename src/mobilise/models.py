@@ -1,4 +1,10 @@
-"""Every model module, imported so that Alembic and ``Base.metadata`` see the whole schema."""
+"""Every model module, imported so that ``Base.metadata`` holds the whole schema.
+
+This aggregate lives above the domains rather than in ``core``: ``core`` knows no domain.
+Import it wherever a process starts to use the database (the CLI, the web app, the
+workers, Alembic's environment, the tests): a foreign key or relationship to a model
+nobody imported cannot be resolved at the first flush.
+"""
 
 from mobilise.comms import models as comms_models  # noqa: F401
 from mobilise.core import audit, auth, progress  # noqa: F401

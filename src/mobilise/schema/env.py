@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import pool
 
 from mobilise.core.db import make_engine
-from mobilise.core.schema import metadata
+from mobilise.models import metadata
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or ""

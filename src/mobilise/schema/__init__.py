@@ -1,4 +1,6 @@
-"""Creating and upgrading the schema with Alembic (what ``mobilise init`` runs)."""
+"""Creating and upgrading the schema with Alembic (what ``mobilise init`` runs).
+
+This package is Alembic's script directory: ``env.py`` and ``versions/`` beside this file."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from alembic.script import ScriptDirectory
 from mobilise.core.db import make_engine
 from mobilise.core.settings import Settings
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATIONS = Path(__file__).parent
 
 
 def alembic_config(url: str) -> Config:
