@@ -68,7 +68,7 @@ def _refresher_env(web: Web) -> dict[str, str]:
 
 
 def test_the_refresher_process_fills_the_store_and_stops_on_sigterm(web: Web) -> None:
-    process = subprocess.Popen([sys.executable, "-m", "mobilise.web.warm"],
+    process = subprocess.Popen([sys.executable, "-m", "mobilise.web.refresher"],
                                env=_refresher_env(web))
     try:
         folder = web.settings.data_dir / "figures"
@@ -140,12 +140,20 @@ def test_a_served_overview_shows_a_change_within_its_stale_seconds(web: Web,
             refresher.stop()
 
 
-def test_the_refresher_process_stops_when_its_server_process_is_gone(web: Web) -> None:
+# A server that dies before its child has started Python can only be recognised through
+# the pid it handed down (as mobilise serve does); one that lives a moment, either way.
+@pytest.mark.parametrize(("told", "lifetime"), [(True, "0"), (True, "2"), (False, "2")],
+                         ids=["dies at once", "dies later", "dies later, pid not handed down"])
+def test_the_refresher_process_stops_when_its_server_process_is_gone(
+        web: Web, told: bool, lifetime: str) -> None:
     env = _refresher_env(web)
-    # A stand-in server: starts the refresher, then dies without stopping it.
+    # A stand-in server: starts the refresher, then dies without stopping it, at once
+    # (before the refresher has even started Python) or a little later.
+    hand_down = "MOBILISE_PARENT_PID=$$ " if told else ""
     parent = subprocess.run(
-        ["sh", "-c", f'"{sys.executable}" -m mobilise.web.warm >/dev/null 2>&1 & echo $!; '
-                     "sleep 2"], env=env, capture_output=True, text=True, timeout=60)
+        ["sh", "-c", f'{hand_down}"{sys.executable}" -m mobilise.web.refresher >/dev/null 2>&1 '
+                     f"& echo $!; sleep {lifetime}"],
+        env=env, capture_output=True, text=True, timeout=60)
     refresher = int(parent.stdout.split()[0])
     deadline = time.monotonic() + 20
     while _running(refresher) and time.monotonic() < deadline:

@@ -79,7 +79,10 @@ def serve(
     typer.echo(f"Mobilise on http://{host}:{port}/")
     # The pages' whole-register figures are worked out by a process of their own and
     # shared with every server process (web.warm).
-    refresher = subprocess.Popen([sys.executable, "-m", "mobilise.web.warm"])
+    from mobilise.core.lifeline import child_environment
+
+    refresher = subprocess.Popen([sys.executable, "-m", "mobilise.web.refresher"],
+                                 env=child_environment())
     try:
         if workers > 1:
             # Each process builds its own app from the same settings (environment, toml).

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -69,9 +68,8 @@ def warm(settings: Settings) -> dict[str, float]:
 class Refresher:
     """A thread that warms the aggregates at start and after every audited change."""
 
-    def __init__(self, settings: Settings, parent: int | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.parent = parent  # a process to outlive by no more than a second
         self.period = max(1.0, settings.web_aggregates_stale_seconds / 2)
         self.passes = 0
         self.warmed = threading.Event()  # set after the first pass
@@ -112,21 +110,15 @@ class Refresher:
                 return
 
     def _pause(self) -> bool:
-        """Wait a period; False if stopped meanwhile, or if the parent process is gone
-        (uvicorn ends a single server process on SIGTERM without running its cleanup)."""
-        until = time.monotonic() + self.period
-        while (left := until - time.monotonic()) > 0:
-            if self._stop.wait(min(1.0, left)):
-                return False
-            if self.parent is not None and os.getppid() != self.parent:
-                log.info("the server process is gone: the refresher stops")
-                return False
-        return True
+        """Wait a period; False if stopped meanwhile."""
+        return not self._stop.wait(self.period)
 
 
-def main() -> None:
-    """The refresher process of ``mobilise serve``: settings from the environment and
-    mobilise.toml, as the server processes read them."""
+def run_refresher(parent: int) -> None:
+    """The refresher process of ``mobilise serve`` (entered through ``web.refresher``):
+    settings from the environment and mobilise.toml, as the server processes read them;
+    it stops when told (SIGTERM) or when its server ``parent`` is gone."""
+    from mobilise.core.lifeline import watch_parent
     from mobilise.core.logs import configure_logging
 
     # Background work: the server's requests come first. A lower CPU priority, and on
@@ -138,11 +130,7 @@ def main() -> None:
     settings = Settings()
     configure_logging(settings)
     aggregates.store = figure_store(settings)
-    refresher = Refresher(settings, parent=os.getppid())
-    signal.signal(signal.SIGTERM, lambda *_: refresher.stop())
+    refresher = Refresher(settings)
+    watch_parent(parent, refresher.stop)
     with contextlib.suppress(KeyboardInterrupt):
         refresher.run()
-
-
-if __name__ == "__main__":
-    main()
