@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
+from tests.devices.fleet import manifest_row, write_manifest
 from tests.factories import ROSTER_HEADER, person_row, write_csv
 from tests.web.conftest import Web
 
@@ -65,3 +67,22 @@ def test_person_page_shows_history(web: Web) -> None:
     assert "person.add" in page.text and "alex2.smith@example.police.uk" in page.text
     web.login("admin")
     assert "Chain intact" in web.client.get("/audit?verify=true").text
+
+
+def test_import_problems_name_the_uploaded_file_not_a_temporary_one(web: Web,
+                                                                    tmp_path: Path) -> None:
+    bad = write_csv(tmp_path / "x.csv", ROSTER_HEADER, [person_row(1), person_row(2, upn="no")])
+    for sent in ["roster March.csv", "C:\\Users\\pm\\roster March.csv"]:
+        with bad.open("rb") as fh:
+            r = web.client.post("/api/v1/people/import", headers=web.as_("programme"),
+                                files={"file": (sent, fh, "text/csv")})
+        assert r.status_code == 422
+        errors = r.json()["errors"]
+        assert errors and all(e.startswith("roster March.csv:") for e in errors), errors
+        assert tempfile.gettempdir() not in r.text
+    manifest = write_manifest(tmp_path / "m.csv", [manifest_row(1), ["PO-1", "12", "", "", "", ""]])
+    with manifest.open("rb") as fh:
+        r = web.client.post("/api/v1/handsets/manifests", headers=web.as_("programme"),
+                            files={"file": ("delivery 7.csv", fh, "text/csv")})
+    assert r.status_code == 422
+    assert all(e.startswith("delivery 7.csv:") for e in r.json()["errors"]), r.json()

@@ -3,8 +3,6 @@ register."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
@@ -22,6 +20,7 @@ from mobilise.devices.stocktake import take_stock
 from mobilise.devices.tasks import SEND_ACTIONS
 from mobilise.people.register import get_person
 from mobilise.web.auth import db, requires
+from mobilise.web.uploads import uploaded
 from mobilise.workers.background import start_task
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
@@ -172,12 +171,9 @@ def import_manifest(
     session: Session = Depends(db),
     actor: Actor = Depends(requires(Role.PROGRAMME)),
 ) -> dict[str, Any]:
-    suffix = Path(file.filename or "manifest.csv").suffix or ".csv"
     where = handsets.get_site(session, site) if site else None
     status = HandsetStatus.ORDERED if ordered else HandsetStatus.RECEIVED
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{Path(file.filename or 'manifest').stem}{suffix}"
-        path.write_bytes(file.file.read())
+    with uploaded(file, "manifest.csv") as path:
         result = manifests.import_manifest(session, actor, _settings(request), path,
                                            site=where, status=status, dry_run=dry_run)
     if dry_run:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
@@ -13,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
-from mobilise.core.errors import FileProblem, ImportRejected, InvalidInput
+from mobilise.core.errors import InvalidInput
 from mobilise.finance import decisions as register
 from mobilise.finance import refresh as refresh_forecast
 from mobilise.finance import spend as spending
@@ -23,30 +19,11 @@ from mobilise.finance.money import in_pounds, parse_pounds
 from mobilise.finance.sources import current_sources
 from mobilise.finance.thresholds import flagged_commitments
 from mobilise.web.auth import db, requires
+from mobilise.web.uploads import uploaded
 
 router = APIRouter(prefix="/api/v1/finance", tags=["finance"])
 READ = Depends(requires(Role.VIEWER))
 WRITE = Depends(requires(Role.PROGRAMME))
-
-
-def _upload(file: UploadFile, folder: str) -> Path:
-    name = Path(file.filename or "upload.csv").name or "upload.csv"
-    path = Path(folder) / name
-    path.write_bytes(file.file.read())
-    return path
-
-
-@contextmanager
-def uploaded(file: UploadFile) -> Iterator[Path]:
-    """The upload as a temporary file; problems name the file the user sent, never the
-    server's temporary path."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = _upload(file, tmp)
-        try:
-            yield path
-        except ImportRejected as err:
-            raise ImportRejected([FileProblem(path.name, p.line, p.column, p.message)
-                                  for p in err.problems]) from None
 
 
 @router.get("/decisions")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
@@ -13,6 +11,7 @@ from mobilise.core.actor import Actor, Role
 from mobilise.people import roster
 from mobilise.people.register import PeopleQuery, find_people, get_person, person_row
 from mobilise.web.auth import db, requires
+from mobilise.web.uploads import uploaded
 
 router = APIRouter(prefix="/api/v1/people", tags=["people"])
 
@@ -53,10 +52,7 @@ def import_people(
     session: Session = Depends(db),
     actor: Actor = Depends(requires(Role.PROGRAMME)),
 ) -> dict[str, Any]:
-    suffix = Path(file.filename or "roster.csv").suffix or ".csv"
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{Path(file.filename or 'roster').stem}{suffix}"
-        path.write_bytes(file.file.read())
+    with uploaded(file, "roster.csv") as path:
         diff = roster.import_roster(session, actor, path, dry_run=dry_run)
     if dry_run:
         session.rollback()

@@ -19,11 +19,11 @@ from mobilise.finance import decisions as register
 from mobilise.finance import spend as spending
 from mobilise.finance.board import build_board_report
 from mobilise.finance.sources import current_sources
-from mobilise.web.api.finance import uploaded
 from mobilise.web.auth import db, requires
 from mobilise.web.board_report import charts, context, render_document
 from mobilise.web.chromium import print_pdf
 from mobilise.web.pages.render import page
+from mobilise.web.uploads import uploaded
 
 router = APIRouter(include_in_schema=False)
 
