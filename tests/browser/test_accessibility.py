@@ -51,9 +51,15 @@ def test_no_serious_accessibility_violations(page: Page, request: pytest.Fixture
     site: Site = request.getfixturevalue(estate)
     if who is not None:
         sign_in(page, site, who)
+    # Every console error counts: a script or style the Content-Security-Policy refuses
+    # is reported only there.
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
     response = page.goto(site.url + path)
     assert response is not None and response.status == 200, path
     assert_accessible(page)
+    assert errors == [], errors
 
 
 def test_every_page_route_is_checked(sqlite_settings: Settings) -> None:

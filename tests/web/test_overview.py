@@ -69,3 +69,13 @@ def test_the_overview_follows_every_audited_change(web: Web, tmp_path: Path) -> 
     _migrated_pilot(web.settings, tmp_path, load=False)
     after = web.client.get("/", headers=web.as_("viewer"))
     assert "1 of 12 people in waves migrated" in _panel(after.text, "migration")
+
+
+def test_charts_carry_no_inline_script() -> None:
+    """The pages' Content-Security-Policy refuses inline scripts (pygal writes one)."""
+    from mobilise.web.charts import bar_chart, grouped_bar_chart, line_chart
+
+    charts = [bar_chart("t", [("a", 1.0)], link="/x/{}"), line_chart("t", ["a"], {"s": [1.0]}),
+              grouped_bar_chart("t", ["a"], {"s": [1.0]})]
+    for svg in charts:
+        assert "<svg" in svg and "<script" not in svg.lower()

@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
@@ -152,18 +153,17 @@ def latest_readiness(session: Session, quota_bytes: int) -> list[tuple[PersonRea
               .where(DriveScan.status == ScanStatus.COMPLETE.value)
               .group_by(DriveScan.person_id).subquery())
     # Ten columns is past SQLAlchemy's typed select() overloads: name the row type here.
-    rows: Iterable[_ReadinessRow] = session.execute(
+    rows = session.execute(
         select(Person.number, Person.upn, OrgUnit.code, DriveScan.files, DriveScan.folders,
                DriveScan.bytes, DriveScan.issues, DriveScan.to_rename, DriveScan.cannot_move,
                DriveScan.warnings)
         .join(DriveScan, DriveScan.person_id == Person.id)
         .join(latest, latest.c.id == DriveScan.id)
-        .outerjoin(OrgUnit, OrgUnit.id == Person.org_unit_id).order_by(Person.number)
-    ).tuples()  # type: ignore[assignment]
+        .outerjoin(OrgUnit, OrgUnit.id == Person.org_unit_id).order_by(Person.number))
     return [(PersonReadiness(number, upn, files, folders, size, quota_bytes, dict(issues or {}),
                              to_rename, cannot_move, warnings), unit or "(none)")
             for number, upn, unit, files, folders, size, issues, to_rename, cannot_move,
-            warnings in rows]
+            warnings in cast("Iterable[_ReadinessRow]", rows)]
 
 
 def readiness_of(scan: DriveScan, person: Person, quota_bytes: int) -> PersonReadiness:

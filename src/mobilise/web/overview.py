@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -94,11 +94,11 @@ def _migration(session: Session) -> Panel:
 
 def _data_moved(session: Session, settings: Settings) -> Panel:
     per_wave: dict[str, int] = defaultdict(int)
-    rows: Iterable[tuple[str, dict[str, Any] | None]] = session.execute(
+    rows = session.execute(
         select(MigrationWave.name, MigrationRound.summary)
         .join(MigrationRound, MigrationRound.wave_id == MigrationWave.id)
-        .where(MigrationRound.summary.is_not(None))).tuples()
-    for name, summary in rows:
+        .where(MigrationRound.summary.is_not(None)))
+    for name, summary in cast("Iterable[tuple[str, dict[str, Any] | None]]", rows):
         per_wave[name] += int((summary or {}).get("bytes_copied", 0))
     moved = ProgrammeRegisters(settings).terabytes_moved(session)
     panel = Panel("data", "Data moved",
