@@ -89,11 +89,30 @@ class RoleGuard:
 
     async def __call__(self, request: Request, session: Session = Depends(db)) -> Actor:
         actor = await current_actor(request, session)
+        # Known before the role check, so that a refusal page still shows who is signed
+        # in, what they may use, and the way out.
+        request.state.actor = actor
         if not actor.has_any(self.roles):
             needed = ", ".join(sorted(r.value for r in self.roles))
             raise PermissionDenied(f"this needs one of the roles: {needed}")
-        request.state.actor = actor
         return actor
+
+
+async def known_actor(request: Request) -> Actor | None:
+    """Who is signed in, for a page that no guard served (an unknown path): None when
+    nobody is, or the session is not good, never an error."""
+    actor: Actor | None = getattr(request.state, "actor", None)
+    if actor is not None or "session" not in request.scope:
+        return actor
+    if request.session.get("user_id") is None:
+        return None
+    try:
+        with unit_of_work(request.app.state.sessions) as session:
+            actor = await current_actor(request, session)
+    except Exception:  # noqa: BLE001 - an error page must render whatever this says
+        return None
+    request.state.actor = actor
+    return actor
 
 
 def requires(*roles: Role) -> RoleGuard:

@@ -41,6 +41,7 @@ def _out_of_range(request: Request) -> Response:
 
 
 def install(app: FastAPI) -> None:
+    from mobilise.web.auth import known_actor
     from mobilise.web.pages.render import error_page
 
     @app.exception_handler(MobiliseError)
@@ -71,4 +72,5 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, err: StarletteHTTPException) -> Response:
         if _wants_json(request):
             return problem(request, err.status_code, str(err.detail), str(err.detail))
+        await known_actor(request)  # an unknown path keeps the frame for who is signed in
         return error_page(request, err.status_code, str(err.detail), str(err.detail))

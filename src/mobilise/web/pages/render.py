@@ -10,34 +10,46 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from mobilise import __version__
+from mobilise.core.actor import Actor, Role
 from mobilise.web.auth import csrf_token
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
 
-# (label, path): one entry per line, in the order the programme thinks of them.
-NAVIGATION: list[tuple[str, str]] = [
-    ("Overview", "/"),
-    ("People", "/people"),
-    ("Handsets", "/handsets"),
-    ("Hand-over", "/handover"),
-    ("Rollout", "/rollout"),
-    ("Comms", "/comms"),
-    ("H: drives", "/drives"),
-    ("Waves", "/waves"),
-    ("Migration progress", "/migration/progress"),
-    ("Retention", "/retention"),
-    ("Finance", "/finance"),
-    ("Board report", "/reports/board"),
-    ("Work in progress", "/jobs"),
-    ("Audit", "/audit"),
+_ANY = frozenset({Role.VIEWER})  # any signed-in role (Actor.has_any)
+
+# (label, path, the roles its page admits): one entry per line, in the order the
+# programme thinks of them. The roles are those of the page's own route guard (a test
+# holds them equal), so a link is shown exactly to those who may follow it.
+NAVIGATION: list[tuple[str, str, frozenset[Role]]] = [
+    ("Overview", "/", _ANY),
+    ("People", "/people", _ANY),
+    ("Handsets", "/handsets", _ANY),
+    ("Hand-over", "/handover", frozenset({Role.SERVICE_DESK})),
+    ("Rollout", "/rollout", _ANY),
+    ("Comms", "/comms", _ANY),
+    ("H: drives", "/drives", _ANY),
+    ("Waves", "/waves", _ANY),
+    ("Migration progress", "/migration/progress", _ANY),
+    ("Retention", "/retention", frozenset({Role.RECORDS, Role.AUDITOR})),
+    ("Finance", "/finance", _ANY),
+    ("Board report", "/reports/board", _ANY),
+    ("Work in progress", "/jobs", _ANY),
+    ("Audit", "/audit", frozenset({Role.AUDITOR})),
 ]
+
+
+def navigation(actor: Actor | None) -> list[tuple[str, str]]:
+    """The links ``actor`` may follow."""
+    if actor is None:
+        return []
+    return [(label, href) for label, href, roles in NAVIGATION if actor.has_any(roles)]
 
 
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     actor = getattr(request.state, "actor", None)
     return TEMPLATES.TemplateResponse(
         request, template,
-        {"actor": actor, "csrf_token": csrf_token(request), "nav": NAVIGATION,
+        {"actor": actor, "csrf_token": csrf_token(request), "nav": navigation(actor),
          "version": __version__, "path": request.url.path, **context},
         status_code=status_code,
     )
