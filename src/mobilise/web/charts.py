@@ -29,6 +29,18 @@ def _svg(chart: Any) -> Markup:
     return Markup(svg)  # noqa: S704 - pygal escapes labels
 
 
+# About this many x labels fit across the 900-pixel chart at a 30 degree slant.
+_MAX_X_LABELS = 16
+
+
+def _spaced_labels(count: int) -> dict[str, Any]:
+    """Print every n-th x label when there are more than fit (a weekly series over three
+    years printed all 160 labels on top of each other)."""
+    if count <= _MAX_X_LABELS:
+        return {}
+    return {"x_labels_major_every": -(-count // _MAX_X_LABELS), "show_minor_x_labels": False}
+
+
 def bar_chart(title: str, data: Sequence[tuple[str, float]], link: str | None = None,
               height: int = 320) -> Markup:
     chart = pygal.Bar(style=STYLE, height=height, width=900, show_legend=False,
@@ -46,7 +58,8 @@ def bar_chart(title: str, data: Sequence[tuple[str, float]], link: str | None = 
 def line_chart(title: str, x_labels: Sequence[str], series: dict[str, Sequence[float | None]],
                height: int = 320) -> Markup:
     chart = pygal.Line(style=STYLE, height=height, width=900, x_label_rotation=30,
-                       disable_xml_declaration=True, js=[], show_dots=False)
+                       disable_xml_declaration=True, js=[], show_dots=False,
+                       **_spaced_labels(len(x_labels)))
     chart.title = title
     chart.x_labels = list(x_labels)
     for name, values in series.items():
