@@ -36,14 +36,25 @@ def test_hand_over_a_handset(page: Page, fleet_site: Site) -> None:
     expect(page.get_by_role("status")).to_have_count(0)
     page.get_by_label("Alex2 Smith has read and accepted the acceptable-use policy").check()
     page.get_by_role("button", name="Hand over").click()
-    # Handset 11 of the fleet is disposed: refused, and the form keeps the person.
+    # Handset 11 of the fleet is disposed: refused, and the form keeps the person, the
+    # handset, the kit and the acceptance.
     expect(page.get_by_role("alert")).to_contain_text("cannot issue from disposed")
+    accepted = page.get_by_label("Alex2 Smith has read and accepted the acceptable-use policy")
+    expect(accepted).to_be_checked()
+    expect(page.get_by_label("IMEI (scan the barcode on the box)")).to_have_value(imei(11))
     page.get_by_label("IMEI (scan the barcode on the box)").fill(imei(12))  # a spare
-    page.get_by_label("Alex2 Smith has read and accepted the acceptable-use policy").check()
     page.get_by_role("button", name="Hand over").click()
     expect(page.get_by_role("status")).to_contain_text(f"Handset {imei(12)} handed to Alex2 Smith")
     page.goto(fleet_site.url + f"/handsets/{imei(12)}")
     expect(page.get_by_text("Alex2 Smith").first).to_be_visible()
+    # Later the officer reports it lost: recorded from the handset's own page.
+    page.get_by_label("Report lost").check()
+    page.get_by_role("button", name="Record").click()
+    expect(page.get_by_role("alert")).to_contain_text("police reference")
+    page.get_by_label("Police reference (crime or lost-property number)").fill("LP/2026/77")
+    page.get_by_role("button", name="Record").click()
+    expect(page.get_by_role("status")).to_contain_text("Recorded: Report lost")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("lost")
 
 
 def test_bar_the_sims_of_lost_handsets(page: Page, fleet_site: Site) -> None:

@@ -3,8 +3,11 @@ bars."""
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import quote
+
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -27,6 +30,7 @@ from mobilise.devices.models import (
     SimBarState,
 )
 from mobilise.devices.tasks import SEND_ACTIONS
+from mobilise.devices.transitions import HANDSET
 from mobilise.people.models import Site
 from mobilise.people.register import PeopleQuery, find_people, get_person, person_row
 from mobilise.web.auth import db, requires
@@ -75,23 +79,91 @@ def send_actions(request: Request, session: Session = Depends(db),
     return RedirectResponse("/jobs", status_code=303)
 
 
+# The lifecycle steps the handset page offers (hand-over has a screen of its own; SIM bars
+# and Intune actions follow from these), with the extra detail each asks for.
+PAGE_STEPS: dict[str, tuple[str, ...]] = {
+    "receive": ("site",), "stage": ("site",), "enrol": (), "stock": ("site",),
+    "return": ("site",), "repair": ("repair_reference",), "lose": ("police_reference",),
+    "steal": ("police_reference",), "find": ("site",), "retire": (),
+    "dispose": ("wipe_evidence", "weee_reference"),
+}
+FIELD_LABELS = {"site": "Site code", "repair_reference": "Repair ticket",
+                "police_reference": "Police reference (crime or lost-property number)",
+                "wipe_evidence": "Wipe evidence", "weee_reference": "WEEE reference"}
+
+
+def _steps(h: Any) -> list[dict[str, Any]]:
+    return [{"name": t.name, "label": t.label or t.name, "fields": PAGE_STEPS[t.name],
+             "needs_reason": t.needs_reason}
+            for t in HANDSET.available(h.state) if t.name in PAGE_STEPS]
+
+
 @router.get("/handsets/{key}")
 def handset_page(request: Request, key: str, session: Session = Depends(db),
                  _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
+    return _handset(request, session, key)
+
+
+@router.post("/handsets/{key}/steps")
+def handset_step(
+    request: Request, key: str,
+    step: str = Form(..., max_length=20),
+    reason: str = Form("", max_length=2000),
+    site: str = Form("", max_length=30),
+    police_reference: str = Form("", max_length=60),
+    repair_reference: str = Form("", max_length=60),
+    wipe_evidence: str = Form("", max_length=2000),
+    weee_reference: str = Form("", max_length=60),
+    session: Session = Depends(db),
+    actor: Actor = Depends(requires(Role.SERVICE_DESK)),
+) -> Response:
+    """One lifecycle step from the handset's page: lost, stolen, returned, repair..."""
+    given = {"site": site, "police_reference": police_reference,
+             "repair_reference": repair_reference, "wipe_evidence": wipe_evidence,
+             "weee_reference": weee_reference}
+    try:
+        if step not in PAGE_STEPS:
+            raise InvalidInput(f"{step!r} is not a step this page records")
+        h = register.get_handset(session, key)
+        params: dict[str, Any] = {f: given[f].strip() for f in PAGE_STEPS[step]
+                                  if given[f].strip()}
+        if "site" in params:
+            params["site"] = handsets.get_site(session, params["site"])
+        handsets.move_handsets(session, actor, request.app.state.settings, SystemClock(),
+                               step, [h], reason=reason.strip() or None, **params)
+    except MobiliseError as err:
+        session.rollback()
+        return _handset(request, session, key, error=err.message, status_code=err.status,
+                        chosen=step, given={**given, "reason": reason})
+    label = HANDSET.get(step).label or step
+    return RedirectResponse(f"/handsets/{quote(key)}?done={quote(label)}", status_code=303)
+
+
+def _handset(request: Request, session: Session, key: str, *, error: str | None = None,
+             status_code: int = 200, chosen: str = "",
+             given: dict[str, str] | None = None) -> HTMLResponse:
     h = register.get_handset(session, key)
+    done = request.query_params.get("done", "")[:100] or None
+    steps = _steps(h)
     history = session.scalars(
         select(AuditEntry).where(AuditEntry.entity == "handset",
                                  AuditEntry.entity_id == str(h.id))
         .order_by(AuditEntry.seq.desc()).limit(100)).all()
     acceptances = session.scalars(select(Acceptance).where(Acceptance.handset_id == h.id)
                                   .order_by(Acceptance.id.desc())).all()
-    return page(request, "handset.html", handset=register.handset_row(h), history=history,
-                actions=register.action_rows(session, handset=h), acceptances=acceptances)
+    return page(request, "handset.html", status_code=status_code,
+                handset=register.handset_row(h), history=history,
+                actions=register.action_rows(session, handset=h), acceptances=acceptances,
+                steps=steps, step_fields=[(f, label) for f, label in FIELD_LABELS.items()
+                                          if any(f in s["fields"] for s in steps)],
+                can_operate=request.state.actor.has_any(frozenset({Role.SERVICE_DESK})),
+                error=error, done=done, chosen=chosen, given=given or {})
 
 
 def _handover(request: Request, session: Session, *, q: str = "", person_key: str = "",
               imei: str = "", error: str | None = None, done: str | None = None,
-              status_code: int = 200) -> HTMLResponse:
+              status_code: int = 200, kit: str = "", method: str = "",
+              accepted: bool = False) -> HTMLResponse:
     people = []
     if q:
         found, _ = find_people(session, PeopleQuery(q=q, status="active", limit=20))
@@ -104,7 +176,8 @@ def _handover(request: Request, session: Session, *, q: str = "", person_key: st
             chosen = None
     settings: Settings = request.app.state.settings
     return page(request, "handover.html", status_code=status_code, q=q, people=people,
-                chosen=chosen, imei=imei, error=error, done=done,
+                chosen=chosen, imei=imei, error=error, done=done, kit=kit,
+                method=method, accepted=accepted,
                 methods=[m.value for m in AcceptanceMethod],
                 policy_version=settings.acceptable_use_version,
                 kits=session.scalars(select(AccessoryKit).order_by(AccessoryKit.code)).all())
@@ -132,6 +205,7 @@ def handover(
     settings: Settings = request.app.state.settings
     if accepted != "yes":
         return _handover(request, session, person_key=person, imei=imei, status_code=422,
+                         kit=kit, method=method,
                          error="The officer must read and accept the acceptable-use policy "
                                "before the handset is handed over.")
     try:
@@ -143,7 +217,7 @@ def handover(
     except MobiliseError as err:
         session.rollback()
         return _handover(request, session, person_key=person, imei=imei, error=err.message,
-                         status_code=err.status)
+                         status_code=err.status, kit=kit, method=method, accepted=True)
     return _handover(request, session,
                      done=f"Handset {h.imei} handed to {who.display_name} ({who.number}); "
                           f"acceptable-use policy {policy_version} accepted by {method}.")
