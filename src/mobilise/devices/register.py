@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from mobilise.core.errors import InvalidInput, NotFound
 from mobilise.devices.identifiers import parse_iccid
@@ -112,6 +112,20 @@ def handsets_by_imei(session: Session, imeis: Iterable[str]) -> list[Handset]:
             seen.add(h.id)
             out.append(h)
     return out
+
+
+def held_by(session: Session, person_ids: Iterable[int]) -> dict[int, list[Handset]]:
+    """The handsets each person holds now (issued to them), for pages that list people."""
+    ids = list(person_ids)
+    held: dict[int, list[Handset]] = {}
+    if not ids:
+        return held
+    for h in session.scalars(select(Handset).where(Handset.holder_id.in_(ids))
+                             .options(selectinload(Handset.model), selectinload(Handset.sim),
+                                      selectinload(Handset.site), selectinload(Handset.holder))
+                             .order_by(Handset.issued_at)):
+        held.setdefault(h.holder_id or 0, []).append(h)
+    return held
 
 
 def handset_row(h: Handset) -> dict[str, Any]:

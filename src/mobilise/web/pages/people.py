@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from mobilise.core.actor import Actor, Role
 from mobilise.core.audit import AuditEntry
+from mobilise.devices.register import handset_row, held_by
 from mobilise.people.models import OrgUnit
 from mobilise.people.register import PeopleQuery, find_people, get_person, person_row
 from mobilise.web.auth import db, requires
@@ -32,7 +33,10 @@ def people(
                         limit=PAGE, offset=(page_no - 1) * PAGE)
     found, total = find_people(session, query)
     units = session.scalars(select(OrgUnit).order_by(OrgUnit.code)).all()
-    return page(request, "people.html", people=[person_row(p) for p in found], total=total,
+    held = held_by(session, [p.id for p in found])
+    rows = [{**person_row(p), "handsets": [h.imei for h in held.get(p.id, [])]}
+            for p in found]
+    return page(request, "people.html", people=rows, total=total,
                 q=q or "", org_unit=org_unit or "", status=status or "", units=units,
                 page_no=page_no, pages=max(1, -(-total // PAGE)))
 
@@ -46,4 +50,6 @@ def person(request: Request, key: str, session: Session = Depends(db),
                                  AuditEntry.entity_id == str(found.id))
         .order_by(AuditEntry.seq.desc()).limit(50)
     ).all()
-    return page(request, "person.html", person=person_row(found), history=history)
+    handsets = [handset_row(h) for h in held_by(session, [found.id]).get(found.id, [])]
+    return page(request, "person.html", person=person_row(found), history=history,
+                handsets=handsets)
