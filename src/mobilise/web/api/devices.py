@@ -85,7 +85,7 @@ def list_handsets(
     purchase_order: str | None = Query(None, max_length=40),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=10_000_000),
-    session: Session = Depends(db),
+    session: Session = Depends(db, scope="function"),
     _: Actor = Depends(requires(Role.VIEWER)),
 ) -> dict[str, Any]:
     query = register.HandsetQuery(q, status, site, model, holder, purchase_order, limit, offset)
@@ -98,7 +98,7 @@ def list_handsets(
 
 
 @router.get("/handsets/capacity")
-def show_capacity(request: Request, session: Session = Depends(db),
+def show_capacity(request: Request, session: Session = Depends(db, scope="function"),
                   _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     now = capacity.capacity(session, _settings(request))
     return {"managed": now.managed, "capacity": now.capacity,
@@ -108,7 +108,8 @@ def show_capacity(request: Request, session: Session = Depends(db),
 
 @router.get("/handsets/actions")
 def list_actions(status: str | None = Query(None, pattern="^(queued|sent|done|failed)$"),
-                 limit: int = Query(200, ge=1, le=5000), session: Session = Depends(db),
+                 limit: int = Query(200, ge=1, le=5000),
+                 session: Session = Depends(db, scope="function"),
                  _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     return {"items": register.action_rows(session, status=status, limit=limit)}
 
@@ -116,7 +117,7 @@ def list_actions(status: str | None = Query(None, pattern="^(queued|sent|done|fa
 @router.post("/handsets/actions/send", status_code=202)
 def send_actions(request: Request, response: Response,
                  limit: int = Query(10_000, ge=1, le=100_000),
-                 session: Session = Depends(db),
+                 session: Session = Depends(db, scope="function"),
                  actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
     """Start sending queued Intune actions (paced to Intune's write limit, so a large
     queue takes a while) as a background job; poll ``/api/v1/jobs/{id}``."""
@@ -128,7 +129,7 @@ def send_actions(request: Request, response: Response,
 
 
 @router.post("/handsets/intune-sync")
-def intune_sync(request: Request, session: Session = Depends(db),
+def intune_sync(request: Request, session: Session = Depends(db, scope="function"),
                 actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
     """Reconcile the register with Intune's managed devices; answers the mismatches."""
     from mobilise.devices import intune
@@ -141,13 +142,14 @@ def intune_sync(request: Request, session: Session = Depends(db),
 
 
 @router.get("/handsets/recovery-tasks")
-def list_recovery_tasks(open_only: bool = Query(True), session: Session = Depends(db),
+def list_recovery_tasks(open_only: bool = Query(True),
+                        session: Session = Depends(db, scope="function"),
                         _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     return {"items": register.recovery_rows(session, open_only=open_only)}
 
 
 @router.post("/handsets/recovery-tasks")
-def open_recovery_tasks(request: Request, session: Session = Depends(db),
+def open_recovery_tasks(request: Request, session: Session = Depends(db, scope="function"),
                         actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
     """Open a recovery task for every handset held by a leaver that has none."""
     opened = handsets.open_recovery_tasks(session, actor, _settings(request), SystemClock())
@@ -156,7 +158,7 @@ def open_recovery_tasks(request: Request, session: Session = Depends(db),
 
 @router.post("/handsets/transitions/{name}")
 def bulk_transition(request: Request, name: str, body: TransitionBody,
-                    session: Session = Depends(db),
+                    session: Session = Depends(db, scope="function"),
                     actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
     found = register.handsets_by_imei(session, body.imeis)
     return _move(session, actor, _settings(request), name, found, body)
@@ -169,7 +171,7 @@ def import_manifest(
     site: str | None = Query(None, max_length=30),
     ordered: bool = Query(False, description="advance notice: register as ordered"),
     dry_run: bool = Query(False),
-    session: Session = Depends(db),
+    session: Session = Depends(db, scope="function"),
     actor: Actor = Depends(requires(Role.PROGRAMME)),
 ) -> dict[str, Any]:
     suffix = Path(file.filename or "manifest.csv").suffix or ".csv"
@@ -187,7 +189,7 @@ def import_manifest(
 
 
 @router.post("/handsets/stocktakes")
-def stocktake(body: StocktakeBody, session: Session = Depends(db),
+def stocktake(body: StocktakeBody, session: Session = Depends(db, scope="function"),
               actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
     report = take_stock(session, actor, SystemClock(), handsets.get_site(session, body.site),
                         body.imeis)
@@ -198,7 +200,7 @@ def stocktake(body: StocktakeBody, session: Session = Depends(db),
 
 
 @router.get("/handsets/{key}")
-def show_handset(key: str, session: Session = Depends(db),
+def show_handset(key: str, session: Session = Depends(db, scope="function"),
                  _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     h = register.get_handset(session, key)
     return {**register.handset_row(h), "actions": register.action_rows(session, handset=h)}
@@ -206,14 +208,15 @@ def show_handset(key: str, session: Session = Depends(db),
 
 @router.post("/handsets/{key}/transitions/{name}")
 def transition(request: Request, key: str, name: str, body: TransitionBody,
-               session: Session = Depends(db),
+               session: Session = Depends(db, scope="function"),
                actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
     found = [register.get_handset(session, key)]
     return _move(session, actor, _settings(request), name, found, body)
 
 
 @router.post("/handsets/{key}/issue")
-def issue(request: Request, key: str, body: IssueBody, session: Session = Depends(db),
+def issue(request: Request, key: str, body: IssueBody,
+          session: Session = Depends(db, scope="function"),
           actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
     h = register.get_handset(session, key)
     person = get_person(session, body.person)
@@ -231,7 +234,7 @@ def issue(request: Request, key: str, body: IssueBody, session: Session = Depend
 def list_sims(free: bool = Query(False), limit: int = Query(200, ge=1, le=5000),
               offset: int = Query(0, ge=0, le=10_000_000),
               bar_state: str | None = Query(None, pattern=BAR_PATTERN),
-              session: Session = Depends(db),
+              session: Session = Depends(db, scope="function"),
               _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     return {"items": register.sim_rows(session, free_only=free, limit=limit, offset=offset,
                                        bar_states=[bar_state] if bar_state else [])}
@@ -250,7 +253,7 @@ def _sim_row(session: Session, iccid: str) -> dict[str, Any]:
 
 
 @router.post("/sims/bars/send")
-def send_bars(request: Request, session: Session = Depends(db),
+def send_bars(request: Request, session: Session = Depends(db, scope="function"),
               actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
     """Send every queued SIM bar to its carrier (by e-mail, through the outbox)."""
     clock = SystemClock()
@@ -259,7 +262,7 @@ def send_bars(request: Request, session: Session = Depends(db),
 
 
 @router.post("/sims/{key}/bar-confirm")
-def confirm_bar(key: str, body: CarrierAnswer, session: Session = Depends(db),
+def confirm_bar(key: str, body: CarrierAnswer, session: Session = Depends(db, scope="function"),
                 actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
     sim = carrier.confirm_bar(session, actor, SystemClock(), register.get_sim(session, key),
                               reference=body.reference)
@@ -268,7 +271,7 @@ def confirm_bar(key: str, body: CarrierAnswer, session: Session = Depends(db),
 
 @router.post("/sims/{key}/unbar")
 def request_unbar(request: Request, key: str, body: UnbarBody,
-                  session: Session = Depends(db),
+                  session: Session = Depends(db, scope="function"),
                   actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
     clock = SystemClock()
     sim = register.get_sim(session, key)
@@ -278,7 +281,7 @@ def request_unbar(request: Request, key: str, body: UnbarBody,
 
 
 @router.post("/sims/{key}/unbar-confirm")
-def confirm_unbar(key: str, body: CarrierAnswer, session: Session = Depends(db),
+def confirm_unbar(key: str, body: CarrierAnswer, session: Session = Depends(db, scope="function"),
                   actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
     sim = carrier.confirm_unbar(session, actor, SystemClock(), register.get_sim(session, key),
                                 reference=body.reference)
@@ -286,6 +289,6 @@ def confirm_unbar(key: str, body: CarrierAnswer, session: Session = Depends(db),
 
 
 @router.get("/licences")
-def list_licences(session: Session = Depends(db),
+def list_licences(session: Session = Depends(db, scope="function"),
                   _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     return {"pools": register.pool_rows(session)}

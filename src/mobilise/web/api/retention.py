@@ -43,7 +43,7 @@ def _version_row(v: RuleSetVersion) -> dict[str, Any]:
 
 
 @router.get("/rule-sets")
-def list_rule_sets(session: Session = Depends(db),
+def list_rule_sets(session: Session = Depends(db, scope="function"),
                    _: Actor = Depends(requires(*READERS))) -> list[dict[str, Any]]:
     rows = session.scalars(select(RuleSetVersion).order_by(RuleSetVersion.name,
                                                            RuleSetVersion.version))
@@ -51,7 +51,7 @@ def list_rule_sets(session: Session = Depends(db),
 
 
 @router.get("/rule-sets/{name}/{version}")
-def show_rule_set(name: str, version: RecordId, session: Session = Depends(db),
+def show_rule_set(name: str, version: RecordId, session: Session = Depends(db, scope="function"),
                   _: Actor = Depends(requires(*READERS))) -> dict[str, Any]:
     row = rule_sets.get_version(session, name, version)
     return {**_version_row(row), "yaml": row.yaml}
@@ -59,7 +59,7 @@ def show_rule_set(name: str, version: RecordId, session: Session = Depends(db),
 
 @router.post("/rule-sets", status_code=201)
 def add_rule_set(yaml: str = Body(..., media_type="text/plain", max_length=1_000_000),
-                 session: Session = Depends(db),
+                 session: Session = Depends(db, scope="function"),
                  actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
     return _version_row(rule_sets.add_rule_set(session, actor, yaml, file="request body"))
 
@@ -69,7 +69,8 @@ class Reason(BaseModel):
 
 
 @router.post("/rule-sets/{name}/{version}/activate")
-def activate_rule_set(name: str, version: RecordId, body: Reason, session: Session = Depends(db),
+def activate_rule_set(name: str, version: RecordId, body: Reason,
+                      session: Session = Depends(db, scope="function"),
                       actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
     return _version_row(rule_sets.activate(session, actor, name, version, reason=body.reason))
 
@@ -83,7 +84,7 @@ def _hold_row(h: Hold) -> dict[str, Any]:
 
 
 @router.get("/holds")
-def list_holds(all: bool = False, session: Session = Depends(db),
+def list_holds(all: bool = False, session: Session = Depends(db, scope="function"),
                _: Actor = Depends(requires(*READERS))) -> list[dict[str, Any]]:
     query = select(Hold).order_by(Hold.id)
     if not all:
@@ -101,7 +102,7 @@ class NewHold(BaseModel):
 
 
 @router.post("/holds", status_code=201)
-def place_hold(body: NewHold, session: Session = Depends(db),
+def place_hold(body: NewHold, session: Session = Depends(db, scope="function"),
                actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
     return _hold_row(holds.place_hold(
         session, actor, body.reference, body.kind, body.reason, people=body.people,
@@ -109,14 +110,14 @@ def place_hold(body: NewHold, session: Session = Depends(db),
 
 
 @router.post("/holds/{reference}/release")
-def release_hold(reference: str, body: Reason, session: Session = Depends(db),
+def release_hold(reference: str, body: Reason, session: Session = Depends(db, scope="function"),
                  actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
     return _hold_row(holds.release_hold(session, actor, reference, body.reason))
 
 
 @router.get("/review")
 def review_queue(by: str = Query("person", pattern="^(person|rule)$"),
-                 session: Session = Depends(db),
+                 session: Session = Depends(db, scope="function"),
                  _: Actor = Depends(requires(*READERS))) -> list[dict[str, Any]]:
     return review.review_queue(session, by=by)
 
@@ -128,7 +129,7 @@ class Decision(BaseModel):
 
 
 @router.post("/review/decide")
-def decide(body: Decision, session: Session = Depends(db),
+def decide(body: Decision, session: Session = Depends(db, scope="function"),
            actor: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     """Any signed-in person may decide their own items; a records manager any item."""
     done = review.decide(session, actor, body.items, body.decision, body.justification)
@@ -142,7 +143,7 @@ class QueueRequest(BaseModel):
 
 
 @router.post("/review/queue")
-def queue_reviews(body: QueueRequest, session: Session = Depends(db),
+def queue_reviews(body: QueueRequest, session: Session = Depends(db, scope="function"),
                   actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
     """Queue a review item for each scanned file the rule set (default: the active one)
     sends to review and is due; files already queued are not queued again."""
@@ -162,7 +163,7 @@ Offset = Query(0, ge=0, le=10**9)
 def review_items(status: str = Status, person: str | None = Query(None, max_length=100),
                  rule: str | None = Query(None, max_length=64),
                  decision: str | None = DecisionFilter, limit: int = Limit,
-                 offset: int = Offset, session: Session = Depends(db),
+                 offset: int = Offset, session: Session = Depends(db, scope="function"),
                  _: Actor = Depends(requires(*READERS))) -> dict[str, Any]:
     """Review items, filtered and a page at a time (``total`` counts every match)."""
     return review.list_items(session, status=status, person=person, rule=rule,
@@ -171,7 +172,7 @@ def review_items(status: str = Status, person: str | None = Query(None, max_leng
 
 @router.get("/review/me")
 def my_review_items(status: str = Status, limit: int = Limit, offset: int = Offset,
-                    session: Session = Depends(db),
+                    session: Session = Depends(db, scope="function"),
                     actor: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     """The signed-in person's own review items (through their account's person link)."""
     number = review.person_of(session, actor)
@@ -191,7 +192,7 @@ class RuleDecision(BaseModel):
 
 
 @router.post("/review/decide-rule")
-def decide_rule(body: RuleDecision, session: Session = Depends(db),
+def decide_rule(body: RuleDecision, session: Session = Depends(db, scope="function"),
                 actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
     """Bulk: the same decision on every pending item of one rule (optionally one person)."""
     done = review.decide_rule(session, actor, _version(session, body.version), body.rule,
@@ -200,7 +201,7 @@ def decide_rule(body: RuleDecision, session: Session = Depends(db),
 
 
 @router.get("/disposal-batches")
-def list_batches(status: str | None = None, session: Session = Depends(db),
+def list_batches(status: str | None = None, session: Session = Depends(db, scope="function"),
                  _: Actor = Depends(requires(*READERS))) -> list[dict[str, Any]]:
     return [{"id": b.id, "status": b.status, "files": len(b.items),
              "proposed_by": b.proposed_by, "approved_by": b.approved_by,
@@ -210,20 +211,20 @@ def list_batches(status: str | None = None, session: Session = Depends(db),
 
 
 @router.post("/disposal-batches/{batch_id}/approve")
-def approve_batch(batch_id: RecordId, session: Session = Depends(db),
+def approve_batch(batch_id: RecordId, session: Session = Depends(db, scope="function"),
                   actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
     batch = disposal.approve_batch(session, actor, batch_id)
     return {"id": batch.id, "status": batch.status, "approved_by": batch.approved_by}
 
 
 @router.get("/disposal-batches/{batch_id}/certificate.csv", response_class=PlainTextResponse)
-def certificate_csv(batch_id: RecordId, session: Session = Depends(db),
+def certificate_csv(batch_id: RecordId, session: Session = Depends(db, scope="function"),
                     _: Actor = Depends(requires(*READERS))) -> PlainTextResponse:
     return PlainTextResponse(disposal.certificate_csv(session, batch_id), media_type="text/csv")
 
 
 @router.get("/disposal-batches/{batch_id}/certificate.html", response_class=HTMLResponse)
-def certificate_html(batch_id: RecordId, session: Session = Depends(db),
+def certificate_html(batch_id: RecordId, session: Session = Depends(db, scope="function"),
                      _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
     return HTMLResponse(disposal.certificate_html(session, batch_id))
 
@@ -244,7 +245,7 @@ def _version(session: Session, ref: str | None) -> RuleSetVersion:
 
 
 @router.get("/dry-run")
-def dry_run(version: str | None = VersionRef, session: Session = Depends(db),
+def dry_run(version: str | None = VersionRef, session: Session = Depends(db, scope="function"),
             _: Actor = Depends(requires(*READERS))) -> dict[str, Any]:
     """Files and bytes per action, rule, org unit and person over every scanned drive
     (no drive scanned yet: nothing, counted as zero)."""
@@ -268,7 +269,7 @@ def _previous(session: Session, row: RuleSetVersion) -> RuleSetVersion | None:
 @router.get("/diff")
 def diff(old: str | None = Query(None, pattern=VERSION_REF),
          new: str | None = Query(None, pattern=VERSION_REF),
-         session: Session = Depends(db),
+         session: Session = Depends(db, scope="function"),
          _: Actor = Depends(requires(*READERS))) -> dict[str, Any]:
     """What changes from ``old`` to ``new`` (by default: from the version before the
     active one to the active one)."""
@@ -299,7 +300,8 @@ def _batch_row(b: Any) -> dict[str, Any]:
 
 
 @router.post("/disposal-batches", status_code=201)
-def propose_batch(body: Proposal, request: Request, session: Session = Depends(db),
+def propose_batch(body: Proposal, request: Request,
+                  session: Session = Depends(db, scope="function"),
                   actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
     """Propose a batch of every file due for disposal across the scanned drives."""
     batch = propose_scanned(session, actor, request.app.state.settings,
@@ -309,7 +311,8 @@ def propose_batch(body: Proposal, request: Request, session: Session = Depends(d
 
 
 @router.post("/disposal-batches/{batch_id}/execute")
-def execute_batch(batch_id: RecordId, request: Request, session: Session = Depends(db),
+def execute_batch(batch_id: RecordId, request: Request,
+                  session: Session = Depends(db, scope="function"),
                   actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
     """Delete the approved batch's files, each re-checked first; the rest are skipped."""
     batch = disposal.execute_batch(session, actor, batch_id,

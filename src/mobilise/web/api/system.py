@@ -17,7 +17,7 @@ router = APIRouter(tags=["system"])
 
 
 @router.get("/healthz", dependencies=[Depends(public_route)])
-def healthz(session: Session = Depends(db)) -> dict[str, str]:
+def healthz(session: Session = Depends(db, scope="function")) -> dict[str, str]:
     session.execute(text("SELECT 1"))
     return {"status": "ok", "version": __version__}
 
@@ -39,7 +39,7 @@ def audit_entries(
     entity_id: str | None = Query(None, max_length=200),
     before_seq: int | None = Query(None, ge=1, le=2**62),
     limit: int = Query(100, ge=1, le=1000),
-    session: Session = Depends(db),
+    session: Session = Depends(db, scope="function"),
     _: Actor = Depends(requires(Role.AUDITOR)),
 ) -> dict[str, Any]:
     stmt = select(audit.AuditEntry).order_by(audit.AuditEntry.seq.desc()).limit(limit)
@@ -57,7 +57,7 @@ def audit_entries(
 
 
 @router.get("/api/v1/audit/verify")
-def audit_verify(session: Session = Depends(db),
+def audit_verify(session: Session = Depends(db, scope="function"),
                  _: Actor = Depends(requires(Role.AUDITOR))) -> dict[str, Any]:
     result = audit.verify(session)
     return {"intact": True, "entries": result.entries, "last_hash": result.last_hash}
