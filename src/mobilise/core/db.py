@@ -63,8 +63,15 @@ def session_factory(settings: Settings) -> sessionmaker[Session]:
     # Every model must be mapped before the first flush, or a foreign key to a model
     # that nobody imported yet cannot be resolved.
     import mobilise.core.schema  # noqa: F401
+    from mobilise.core.audit import AuditKeys
 
-    return sessionmaker(make_engine(settings.database_url), expire_on_commit=False)
+    # Every session knows the audit keys, so the log's entries are keyed wherever they
+    # are written (web, CLI, workers).
+    keys = AuditKeys(
+        settings.audit_key.get_secret_value().encode() if settings.audit_key else None,
+        tuple(k.get_secret_value().encode() for k in settings.audit_retired_keys))
+    return sessionmaker(make_engine(settings.database_url), expire_on_commit=False,
+                        info={"audit_keys": keys})
 
 
 @contextmanager
