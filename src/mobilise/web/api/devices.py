@@ -19,7 +19,7 @@ from mobilise.devices import capacity, carrier, handsets, manifests, register
 from mobilise.devices.carrier import EmailCarrier
 from mobilise.devices.models import HandsetStatus, SimBarState
 from mobilise.devices.stocktake import take_stock
-from mobilise.devices.tasks import SEND_ACTIONS
+from mobilise.devices.tasks import INTUNE_SYNC, SEND_ACTIONS
 from mobilise.people.register import get_person
 from mobilise.web.auth import db, requires
 from mobilise.workers.background import start_task
@@ -128,17 +128,17 @@ def send_actions(request: Request, response: Response,
     return job_row(job)
 
 
-@router.post("/handsets/intune-sync")
-def intune_sync(request: Request, session: Session = Depends(db, scope="function"),
+@router.post("/handsets/intune-sync", status_code=202)
+def intune_sync(request: Request, response: Response,
+                session: Session = Depends(db, scope="function"),
                 actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
-    """Reconcile the register with Intune's managed devices; answers the mismatches."""
-    from mobilise.devices import intune
-    from mobilise.graph import GraphClient
-
-    settings = _settings(request)
-    with GraphClient(settings) as client:
-        report = intune.sync_intune(session, actor, client, settings)
-    return {**report.summary(), "mismatches": [m.row() for m in report.mismatches]}
+    """Start reconciling the register with Intune's managed devices as a background job
+    (minutes on a large fleet or a slow Graph); poll ``/api/v1/jobs/{id}``: when done its
+    stats hold the summary and the mismatches."""
+    job = start_task(request.app.state.sessions, _settings(request), "intune-sync",
+                     "Intune sync", INTUNE_SYNC, {"actor": actor.name})
+    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+    return job_row(job)
 
 
 @router.get("/handsets/recovery-tasks")
