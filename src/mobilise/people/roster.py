@@ -165,9 +165,8 @@ def _release_moving_upns(session: Session, rows: list[Any], people: dict[str, Pe
     giving_up = [p.id for number, p in people.items()
                  if number in wanted and wanted[number] != p.upn and p.upn in taken]
     if giving_up:
-        table = Person.__table__
         session.connection().execute(
-            update(table).where(table.c.id == bindparam("pid"))
+            update(Person).where(Person.id == bindparam("pid"))
             .values(upn=bindparam("placeholder")),
             [{"pid": pid, "placeholder": f"~moving~{pid}"} for pid in giving_up])
 
