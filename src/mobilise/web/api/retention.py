@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
 from mobilise.core.errors import NotFound
+from mobilise.core.jobs import job_row
+from mobilise.core.progress import Job, JobProgress
 from mobilise.retention import disposal, holds, review, rule_sets
 from mobilise.retention.models import Hold, HoldStatus, RuleSetVersion
 from mobilise.retention.scanned import (
@@ -30,6 +32,7 @@ from mobilise.retention.scanned import (
 )
 from mobilise.web.auth import db, requires
 from mobilise.web.params import RecordId
+from mobilise.workers.background import start_job
 
 router = APIRouter(prefix="/api/v1/retention", tags=["retention"])
 READERS = (Role.RECORDS, Role.AUDITOR)
@@ -142,15 +145,35 @@ class QueueRequest(BaseModel):
     person: str | None = Field(None, min_length=1, max_length=100)
 
 
-@router.post("/review/queue")
-def queue_reviews(body: QueueRequest, session: Session = Depends(db, scope="function"),
+@router.post("/review/queue", status_code=202)
+def queue_reviews(body: QueueRequest, request: Request, response: Response,
+                  session: Session = Depends(db, scope="function"),
                   actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
-    """Queue a review item for each scanned file the rule set (default: the active one)
-    sends to review and is due; files already queued are not queued again."""
-    row = _version(session, body.version)
-    queued = queue_scanned(session, actor, row, SystemClock().now().date(), rule=body.rule,
-                           person=body.person)
-    return {"rule_set": row.name, "version": row.version, "queued": queued}
+    """Start queueing a review item for each scanned file the rule set (default: the active
+    one) sends to review and is due, as a background job (seconds to minutes over a
+    force's estate); files already queued are not queued again. Poll
+    ``/api/v1/jobs/{id}``: its stats say how many were queued."""
+    row = _version(session, body.version)  # an unknown version is a 404 now, not a failed job
+    name, number, today = row.name, row.version, SystemClock().now().date()
+
+    def work(s: Session, progress: JobProgress) -> str:
+        queued = queue_scanned(s, actor, rule_sets.get_version(s, name, number), today,
+                               rule=body.rule, person=body.person)
+        _job_stats(progress, queued=queued)
+        return f"queued {queued} review item(s)"
+
+    job = start_job(request.app.state.sessions, "review-queue",
+                    f"review queue: {name} v{number}", work,
+                    stats={"rule_set": name, "version": number})
+    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+    return job_row(job)
+
+
+def _job_stats(progress: JobProgress, **stats: Any) -> None:
+    """Add to the job's stats; committed with the job's closing status."""
+    job = progress.session.get(Job, progress.job_id)
+    if job is not None:
+        job.stats = {**(job.stats or {}), **stats}
 
 
 Status = Query("pending", pattern="^(pending|decided)$")
