@@ -163,9 +163,11 @@ def test_self_service_review_then_disposal_batch_and_certificate(web: Web) -> No
     # Proposed by one records manager, approved by another, executed.
     proposed = web.client.post("/api/v1/retention/disposal-batches", json={},
                                headers=_bearer(tokens["rm1"]))
-    assert proposed.status_code == 201, proposed.text
-    batch = proposed.json()
-    assert batch["files"] == 1
+    assert proposed.status_code == 202, proposed.text  # a background job
+    job = _finished(web, proposed)
+    assert (job["status"], job["kind"], job["stats"]["files"]) == (
+        "done", "disposal-proposal", 1), job
+    batch = {"id": job["stats"]["batch"]}
     same = web.client.post(f"/retention/disposal/{batch['id']}/approve", data={},
                            headers=_bearer(tokens["rm1"]), follow_redirects=False)
     assert same.status_code == 409

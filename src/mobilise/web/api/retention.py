@@ -322,15 +322,28 @@ def _batch_row(b: Any) -> dict[str, Any]:
             "deleted_bytes": b.deleted_bytes, "skipped_files": b.skipped_files}
 
 
-@router.post("/disposal-batches", status_code=201)
-def propose_batch(body: Proposal, request: Request,
+@router.post("/disposal-batches", status_code=202)
+def propose_batch(body: Proposal, request: Request, response: Response,
                   session: Session = Depends(db, scope="function"),
                   actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
-    """Propose a batch of every file due for disposal across the scanned drives."""
-    batch = propose_scanned(session, actor, request.app.state.settings,
-                            _version(session, body.version), SystemClock().now().date(),
-                            rule=body.rule, person=body.person)
-    return _batch_row(batch)
+    """Start proposing a batch of every file due for disposal across the scanned drives,
+    as a background job (it evaluates every drive's inventory). Poll
+    ``/api/v1/jobs/{id}``: its stats name the batch (``batch``) and its ``files``."""
+    row = _version(session, body.version)  # an unknown version is a 404 now, not a failed job
+    name, number, today = row.name, row.version, SystemClock().now().date()
+    settings = request.app.state.settings
+
+    def work(s: Session, progress: JobProgress) -> str:
+        batch = propose_scanned(s, actor, settings, rule_sets.get_version(s, name, number),
+                                today, rule=body.rule, person=body.person)
+        _job_stats(progress, batch=batch.id, files=len(batch.items))
+        return f"disposal batch {batch.id} proposed: {len(batch.items)} file(s)"
+
+    job = start_job(request.app.state.sessions, "disposal-proposal",
+                    f"disposal proposal: {name} v{number}", work,
+                    stats={"rule_set": name, "version": number})
+    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+    return job_row(job)
 
 
 @router.post("/disposal-batches/{batch_id}/execute")
