@@ -475,8 +475,8 @@ class Checkpoint:
                                "which is not configured (MOBILISE_AUDIT_KEY or "
                                "MOBILISE_AUDIT_RETIRED_KEYS)")
         if not hmac.compare_digest(found.signed(key).mac, found.mac):
-            raise AuditChainBroken("the checkpoint's signature does not verify: the file "
-                                   "was altered")
+            raise InvalidInput("the checkpoint's signature does not verify: the file was "
+                               "altered since it was written")
         return found
 
 
