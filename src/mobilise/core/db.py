@@ -86,8 +86,8 @@ def unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """A session from ``sessions``: committed on success, rolled back on any error.
 
     A constraint the database refuses (a duplicate key, at a flush or at the commit)
-    becomes a ``Conflict`` naming the constraint and the rows of this session that broke
-    it, instead of an internal error."""
+    becomes a ``Conflict`` (409 / exit 5) naming the constraint, the refused value and the
+    stored row already holding it, instead of an internal error."""
     session = sessions()
     try:
         yield session
