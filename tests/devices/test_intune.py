@@ -307,10 +307,47 @@ def test_api_sync_for_the_service_desk(desk: Web, emulator: EmulatorProcess,  # 
     refused = desk.client.post("/api/v1/handsets/intune-sync", headers=desk.as_("viewer"))
     assert refused.status_code == 403
     answer = desk.client.post("/api/v1/handsets/intune-sync", headers=desk.as_("desk"))
-    assert answer.status_code == 200, answer.text
-    body = answer.json()
+    assert answer.status_code == 202, answer.text
+    job = wait_for_job(desk, answer)
+    assert job["status"] == "done", job
+    body = job["stats"]
     assert (body["matched"], body["missing_from_intune"]) == (4, 1)
     assert [m["imei"] for m in body["mismatches"]] == [imei(5)]
+    assert body["mismatches_total"] == 1
+
+
+def wait_for_job(web: Web, started: Any, timeout: float = 120) -> dict[str, Any]:
+    import time
+
+    job: dict[str, Any] = started.json()
+    assert started.headers["location"] == f"/api/v1/jobs/{job['id']}"
+    deadline = time.monotonic() + timeout
+    while job["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job = web.client.get(started.headers["location"], headers=web.as_("viewer")).json()
+    return job
+
+
+def test_api_sync_with_graph_unreachable_answers_at_once(desk: Web) -> None:  # noqa: F811
+    """The sync runs as a job: the request holds no server thread while Graph is retried."""
+    import socket
+    import time
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there
+    desk.app.state.settings = desk.settings.model_copy(update={
+        "graph_url": f"https://127.0.0.1:{port}/v1.0",
+        "graph_authority": f"https://127.0.0.1:{port}/tenant",
+        "graph_max_retries": 2, "graph_backoff_base_seconds": 0.5})
+    began = time.monotonic()
+    answer = desk.client.post("/api/v1/handsets/intune-sync", headers=desk.as_("desk"))
+    took = time.monotonic() - began
+    assert answer.status_code == 202, answer.text
+    assert took < 3, f"the request waited {took:.1f}s for Graph"
+    job = wait_for_job(desk, answer)
+    assert job["status"] == "failed" and job["kind"] == "intune-sync", job
 
 
 def check_in(emulator: EmulatorProcess, ids: list[str] | None = None,

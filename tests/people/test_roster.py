@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
-from sqlalchemy import func, select
+from sqlalchemy import Text, func, select
 from sqlalchemy.orm import Session
 
 from mobilise.core.audit import AuditEntry
@@ -105,3 +105,28 @@ def test_upn_taken_by_someone_outside_the_roster(session: Session, tmp_path: Pat
                      [person_row(0), person_row(5, upn="alex1.smith@example.police.uk")])
     with pytest.raises(ImportRejected, match="belongs to person 100001"):
         roster.import_roster(session, ADMIN, path)
+
+
+def test_upns_rotated_among_three_people_and_given_to_a_newcomer(session: Session,
+                                                                 tmp_path: Path) -> None:
+    """A chain of moves: 0 takes 1's UPN, 1 takes 2's, 2 takes 0's, and a new person takes
+    a UPN freed in the same roster. The unique index is checked per statement, so applied
+    row by row in any order this collided with itself."""
+    load_people(session, tmp_path, count=4)
+
+    def upn(n: int) -> str:
+        return f"alex{n}.smith@example.police.uk"
+
+    rows = [person_row(0, upn=upn(1)), person_row(1, upn=upn(2)), person_row(2, upn="x@e.uk"),
+            person_row(3, upn=upn(0)), person_row(7, upn=upn(3))]
+    diff = roster.import_roster(session, ADMIN, write_csv(tmp_path / "r.csv", ROSTER_HEADER,
+                                                          rows))
+    session.commit()
+    assert diff.added == ["100007"] and len(diff.changed) == 4
+    held = dict(session.execute(select(Person.number, Person.upn)).tuples().all())
+    assert held == {"100000": upn(1), "100001": upn(2), "100002": "x@e.uk",
+                    "100003": upn(0), "100007": upn(3)}
+    assert not session.scalar(select(func.count()).select_from(AuditEntry)
+                              .where(AuditEntry.after.is_not(None))
+                              .where(func.lower(func.cast(AuditEntry.after, Text))
+                                     .contains("~moving~")))

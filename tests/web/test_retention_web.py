@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -56,6 +58,17 @@ def _setup(web: Web) -> dict[str, str]:
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def _finished(web: Web, started: Any) -> dict[str, Any]:
+    """The background job ``started`` answered for, once it has ended."""
+    job: dict[str, Any] = started.json()
+    assert started.headers["location"] == f"/api/v1/jobs/{job['id']}"
+    deadline = time.monotonic() + 60
+    while job["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.1)
+        job = web.client.get(started.headers["location"], headers=web.as_("viewer")).json()
+    return job
 
 
 def _add(web: Web, token: str, version: int, media: str) -> None:
@@ -150,9 +163,11 @@ def test_self_service_review_then_disposal_batch_and_certificate(web: Web) -> No
     # Proposed by one records manager, approved by another, executed.
     proposed = web.client.post("/api/v1/retention/disposal-batches", json={},
                                headers=_bearer(tokens["rm1"]))
-    assert proposed.status_code == 201, proposed.text
-    batch = proposed.json()
-    assert batch["files"] == 1
+    assert proposed.status_code == 202, proposed.text  # a background job
+    job = _finished(web, proposed)
+    assert (job["status"], job["kind"], job["stats"]["files"]) == (
+        "done", "disposal-proposal", 1), job
+    batch = {"id": job["stats"]["batch"]}
     same = web.client.post(f"/retention/disposal/{batch['id']}/approve", data={},
                            headers=_bearer(tokens["rm1"]), follow_redirects=False)
     assert same.status_code == 409
@@ -191,11 +206,16 @@ def test_review_queue_items_and_decisions_over_the_api_and_pages(
 
     # Records managers queue; nobody else may.
     assert web.client.post(f"{api}/queue", json={}, headers=web.as_("viewer")).status_code == 403
+    # Queueing runs as a background job: 202 at once, the count in the job's stats.
     queued = web.client.post(f"{api}/queue", json={}, headers=_bearer(tokens["rm1"]))
-    assert queued.status_code == 200, queued.text
-    assert queued.json() == {"rule_set": "web", "version": 1, "queued": 6}
+    assert queued.status_code == 202, queued.text
+    job = _finished(web, queued)
+    assert (job["status"], job["kind"]) == ("done", "review-queue"), job
+    assert job["stats"] == {"rule_set": "web", "version": 1, "queued": 6}
     again = web.client.post(f"{api}/queue", json={"rule": "media"}, headers=_bearer(tokens["rm1"]))
-    assert again.json()["queued"] == 0  # already queued
+    assert _finished(web, again)["stats"]["queued"] == 0  # already queued
+    assert web.client.post(f"{api}/queue", json={"version": "web@9"},
+                           headers=_bearer(tokens["rm1"])).status_code == 404
 
     # Pages of items: stable order, no overlap, totals that count every match.
     first = web.client.get(f"{api}/items?limit=4", headers=web.as_("auditor")).json()

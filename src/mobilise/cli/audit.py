@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from sqlalchemy import select
 
-from mobilise.cli.context import FormatOption, emit, session
+from mobilise.cli.context import FormatOption, actor, emit, session
 from mobilise.core import audit
 from mobilise.core.output import Format
 
@@ -37,8 +39,33 @@ def log(
 
 
 @app.command("verify")
-def verify() -> None:
+def verify(
+    checkpoint: Path | None = typer.Option(
+        None, "--checkpoint", exists=True, dir_okay=False,
+        help="a file from 'mobilise audit checkpoint': also prove that nothing up to it "
+             "was deleted or rewritten since"),
+) -> None:
     """Walk the hash chain; exit non-zero naming the first altered, missing or moved entry."""
     with session() as s:
-        result = audit.verify(s)
-    typer.echo(f"audit chain intact: {result.entries} entries, last hash {result.last_hash}")
+        mark = (audit.Checkpoint.from_json(checkpoint.read_text(encoding="utf-8"),
+                                           audit.keys_of(s)) if checkpoint else None)
+        result = audit.verify(s, checkpoint=mark)
+    typer.echo(f"audit chain intact: {result.entries} entries ({result.keyed} keyed), "
+               f"last hash {result.last_hash}")
+    if mark is not None:
+        typer.echo(f"and unchanged up to the checkpoint taken {mark.taken_at} "
+                   f"(entry {mark.seq})")
+
+
+@app.command("checkpoint")
+def checkpoint(
+    out: Path = typer.Option(..., "--out", dir_okay=False, writable=True,
+                             help="where to write the signed checkpoint; keep a copy "
+                                  "away from the database (see docs/security.md)"),
+) -> None:
+    """Verify the chain and write its newest (sequence, hash), signed with the audit key,
+    for 'mobilise audit verify --checkpoint FILE' to check against later."""
+    with session() as s:
+        mark = audit.checkpoint(s, actor())
+    out.write_text(mark.to_json(), encoding="utf-8")
+    typer.echo(f"checkpoint of entry {mark.seq} (hash {mark.hash}) written to {out}")

@@ -9,14 +9,20 @@ which takes the chain head with ``UPDATE audit_head ... RETURNING``: that row lo
 serialises concurrent writers on PostgreSQL and takes SQLite's write lock, so several
 processes still build one unbroken chain.
 
-Each entry stores ``hash = sha256(prev_hash + canonical_json(entry))``; ``verify`` walks
-the chain and names the first entry that was altered, deleted, inserted or reordered.
+Each entry stores ``hash = HMAC-SHA256(audit key, prev_hash + canonical_json(entry))``
+and the id of that key (``MOBILISE_AUDIT_KEY``, kept outside the database), or, written
+with no key configured, a plain ``sha256(...)`` and no key id. ``verify`` walks the chain in
+one snapshot and names the first entry that was altered, deleted, inserted or reordered;
+without the key nobody can give a rewritten entry a matching hash. ``checkpoint`` signs the
+newest (sequence, hash) for an operator to keep elsewhere: verifying against it proves no
+entry up to it was deleted or rewritten since (docs/security.md, "The audit log").
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
+import hmac
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -25,14 +31,25 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, Integer, String, Text, bindparam, insert, inspect, select, update
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    insert,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column
 
 from mobilise.core.actor import Actor
 from mobilise.core.clock import Clock, SystemClock, utc
 from mobilise.core.db import Base
-from mobilise.core.errors import AuditChainBroken
+from mobilise.core.errors import AuditChainBroken, InvalidInput
 
 GENESIS = "0" * 64
 
@@ -52,6 +69,9 @@ class AuditEntry(Base):
     request_id: Mapped[str | None] = mapped_column(String(100))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # Which audit key (``key_id``) made ``hash`` an HMAC; empty for an entry written with
+    # no key configured (a plain SHA-256, which anyone can recompute).
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
 
 class AuditHead(Base):
@@ -338,7 +358,47 @@ def _entry_body(
 
 
 def chain_hash(prev_hash: str, body: dict[str, Any]) -> str:
+    """The unkeyed link: anyone with the database can recompute it (entries written
+    before an audit key was configured)."""
     return hashlib.sha256((prev_hash + canonical(body)).encode("utf-8")).hexdigest()
+
+
+def keyed_hash(key: bytes, prev_hash: str, body: dict[str, Any]) -> str:
+    """The keyed link: an HMAC-SHA256 that only a holder of the audit key can compute, so
+    an entry rewritten in the database cannot be given a matching hash."""
+    return hmac.new(key, (prev_hash + canonical(body)).encode("utf-8"),
+                    hashlib.sha256).hexdigest()
+
+
+def key_id(key: bytes) -> str:
+    """A short public name for a key (it says which key, never the key)."""
+    return hmac.new(key, b"mobilise audit key id", hashlib.sha256).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class AuditKeys:
+    """The audit key new entries are keyed with, and retired keys still needed to verify
+    older entries (after a rotation). Kept outside the database: ``MOBILISE_AUDIT_KEY``
+    and ``MOBILISE_AUDIT_RETIRED_KEYS``."""
+
+    current: bytes | None = None
+    retired: tuple[bytes, ...] = ()
+
+    @property
+    def current_id(self) -> str | None:
+        return key_id(self.current) if self.current else None
+
+    def find(self, ident: str) -> bytes | None:
+        for key in (self.current, *self.retired):
+            if key and key_id(key) == ident:
+                return key
+        return None
+
+
+def keys_of(session: Session) -> AuditKeys:
+    """The keys the session was made with (``core.db.session_factory`` puts them in)."""
+    keys = session.info.get("audit_keys")
+    return keys if isinstance(keys, AuditKeys) else AuditKeys()
 
 
 def _append(session: Session, records: list[_Pending]) -> None:
@@ -351,13 +411,15 @@ def _append(session: Session, records: list[_Pending]) -> None:
     seq = head.seq - len(records)
     prev = head.hash
     at = utc(_clock(session).now())
+    key = keys_of(session).current
+    ident = key_id(key) if key else None
     rows = []
     for p in records:
         seq += 1
         body = _entry_body(seq, at, p.actor.name, p.action, p.entity, p.entity_id,
                            p.before, p.after, p.reason, p.actor.request_id)
-        digest = chain_hash(prev, body)
-        rows.append({**body, "at": at, "prev_hash": prev, "hash": digest})
+        digest = keyed_hash(key, prev, body) if key else chain_hash(prev, body)
+        rows.append({**body, "at": at, "prev_hash": prev, "hash": digest, "key_id": ident})
         prev = digest
     conn.execute(insert(AuditEntry), rows)
     conn.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=prev))
@@ -367,13 +429,116 @@ def _append(session: Session, records: list[_Pending]) -> None:
 class Verification:
     entries: int
     last_hash: str
+    keyed: int = 0
+    checkpoint: Checkpoint | None = None
 
 
-def verify(session: Session) -> Verification:
-    """Walk the whole chain; raise ``AuditChainBroken`` naming the first bad entry."""
-    expected_seq, prev = 1, GENESIS
-    stmt = select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=5000)
-    for row in session.scalars(stmt):
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed (sequence, hash) of the chain, kept by an operator outside the database:
+    verifying against it proves nothing was deleted or rewritten up to ``seq``."""
+
+    seq: int
+    hash: str
+    taken_at: str
+    key_id: str
+    mac: str = ""
+
+    FORMAT: ClassVar[str] = "mobilise-audit-checkpoint/1"
+
+    def _signed_part(self) -> str:
+        return canonical({"format": self.FORMAT, "seq": self.seq, "hash": self.hash,
+                          "taken_at": self.taken_at, "key_id": self.key_id})
+
+    def signed(self, key: bytes) -> Checkpoint:
+        mac = hmac.new(key, self._signed_part().encode("utf-8"), hashlib.sha256).hexdigest()
+        return Checkpoint(self.seq, self.hash, self.taken_at, self.key_id, mac)
+
+    def to_json(self) -> str:
+        return json.dumps({"format": self.FORMAT, "seq": self.seq, "hash": self.hash,
+                           "taken_at": self.taken_at, "key_id": self.key_id,
+                           "mac": self.mac}, indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, keys: AuditKeys) -> Checkpoint:
+        """The checkpoint in ``text``, once its signature verifies with one of ``keys``."""
+        try:
+            data = json.loads(text)
+            found = cls(int(data["seq"]), str(data["hash"]), str(data["taken_at"]),
+                        str(data["key_id"]), str(data["mac"]))
+            assert data.get("format") == cls.FORMAT
+        except (ValueError, KeyError, TypeError, AssertionError) as err:
+            raise InvalidInput(f"not a Mobilise audit checkpoint: {err}") from err
+        key = keys.find(found.key_id)
+        if key is None:
+            raise InvalidInput(f"the checkpoint is signed with audit key {found.key_id}, "
+                               "which is not configured (MOBILISE_AUDIT_KEY or "
+                               "MOBILISE_AUDIT_RETIRED_KEYS)")
+        if not hmac.compare_digest(found.signed(key).mac, found.mac):
+            raise InvalidInput("the checkpoint's signature does not verify: the file was "
+                               "altered since it was written")
+        return found
+
+
+@contextmanager
+def _snapshot(session: Session) -> Iterator[Connection]:
+    """A connection of its own reading one snapshot of the database, so that a writer
+    appending entries meanwhile cannot make the chain and its head disagree: REPEATABLE
+    READ on PostgreSQL; on SQLite (WAL) an explicit read transaction, which the driver
+    would not open for reads alone."""
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        yield session.connection()  # one private database: nobody else writes to it
+        return
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        else:
+            conn.exec_driver_sql("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+
+
+def verify(session: Session, *, keys: AuditKeys | None = None,
+           checkpoint: Checkpoint | None = None) -> Verification:
+    """Walk the whole chain in one snapshot; raise ``AuditChainBroken`` naming the first bad
+    entry. Keyed entries are checked with the audit keys (``keys``, by default the
+    session's); with a key configured, an entry without one may not follow a keyed entry
+    nor end the chain. With a ``checkpoint``, the chain must still hold its entry,
+    unchanged."""
+    keys = keys if keys is not None else keys_of(session)
+    with _snapshot(session) as conn:
+        walked = _walk(conn, keys, checkpoint)
+        head = conn.execute(select(AuditHead.seq, AuditHead.hash)
+                            .where(AuditHead.id == 1)).first()
+    last, prev, keyed, last_keyed = walked
+    if head is None or head.seq != last or head.hash != prev:
+        raise AuditChainBroken(
+            f"the chain ends at entry {last} but its head records entry "
+            f"{head.seq if head else '?'}: entries after {last} were deleted"
+        )
+    if keys.current and last and not last_keyed:
+        raise AuditChainBroken(
+            f"an audit key is configured but the newest entry ({last}) is not keyed: "
+            "entries were rewritten without the key, or written by a process without "
+            "MOBILISE_AUDIT_KEY")
+    if checkpoint is not None and last < checkpoint.seq:
+        raise AuditChainBroken(
+            f"the chain ends at entry {last} but the checkpoint taken {checkpoint.taken_at} "
+            f"records entry {checkpoint.seq}: entries after {last} were deleted")
+    return Verification(entries=last, last_hash=prev, keyed=keyed, checkpoint=checkpoint)
+
+
+def _walk(conn: Connection, keys: AuditKeys,
+          checkpoint: Checkpoint | None) -> tuple[int, str, int, bool]:
+    """(last seq, last hash, keyed entries, whether the last is keyed)."""
+    expected_seq, prev, keyed, seen_keyed, last_keyed = 1, GENESIS, 0, False, False
+    stmt = (select(AuditEntry.__table__).order_by(AuditEntry.seq)
+            .execution_options(yield_per=5000))
+    for row in conn.execute(stmt):
         if row.seq != expected_seq:
             raise AuditChainBroken(
                 f"audit entry {expected_seq} is missing (deleted or renumbered); "
@@ -386,17 +551,51 @@ def verify(session: Session) -> Verification:
             )
         body = _entry_body(row.seq, row.at, row.actor, row.action, row.entity, row.entity_id,
                            row.before, row.after, row.reason, row.request_id)
-        if chain_hash(prev, body) != row.hash:
+        if row.hash != _expected_hash(row, prev, body, keys, seen_keyed):
             raise AuditChainBroken(f"audit entry {row.seq} was altered (its hash does not match)")
+        if checkpoint is not None and row.seq == checkpoint.seq and row.hash != checkpoint.hash:
+            raise AuditChainBroken(
+                f"audit entry {row.seq} differs from the checkpoint taken "
+                f"{checkpoint.taken_at}: the chain was rewritten since")
+        last_keyed = row.key_id is not None
+        seen_keyed = seen_keyed or last_keyed
+        keyed += last_keyed
         prev = row.hash
         expected_seq += 1
-    head = session.get(AuditHead, 1)
-    if head is None or head.seq != expected_seq - 1 or head.hash != prev:
+    return expected_seq - 1, prev, keyed, last_keyed
+
+
+def _expected_hash(row: Any, prev: str, body: dict[str, Any], keys: AuditKeys,
+                   seen_keyed: bool) -> str:
+    if row.key_id is None:
+        if seen_keyed and keys.current:
+            raise AuditChainBroken(
+                f"audit entry {row.seq} is not keyed but follows keyed entries: it was "
+                "rewritten without the audit key")
+        return chain_hash(prev, body)
+    key = keys.find(row.key_id)
+    if key is None:
         raise AuditChainBroken(
-            f"the chain ends at entry {expected_seq - 1} but its head records entry "
-            f"{head.seq if head else '?'}: entries after {expected_seq - 1} were deleted"
-        )
-    return Verification(entries=expected_seq - 1, last_hash=prev)
+            f"audit entry {row.seq} is keyed with audit key {row.key_id}, which is not "
+            "configured (MOBILISE_AUDIT_KEY, or MOBILISE_AUDIT_RETIRED_KEYS after a "
+            "rotation)")
+    return keyed_hash(key, prev, body)
+
+
+def checkpoint(session: Session, actor: Actor) -> Checkpoint:
+    """Record a checkpoint in the log (a keyed entry, so the chain ends keyed), verify the
+    chain, and return the signed (sequence, hash) of its newest entry for the operator to
+    keep outside the database. Needs the audit key; commits the session."""
+    keys = keys_of(session)
+    if not keys.current:
+        raise InvalidInput("a checkpoint is signed with the audit key: set MOBILISE_AUDIT_KEY")
+    event(session, actor, "audit.checkpoint", "audit_log", None,
+          {"key_id": keys.current_id})
+    session.commit()
+    result = verify(session, keys=keys)
+    taken = utc(_clock(session).now()).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Checkpoint(result.entries, result.last_hash, taken,
+                      keys.current_id or "").signed(keys.current)
 
 
 def change_many(

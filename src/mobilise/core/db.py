@@ -7,15 +7,18 @@ Alembic (``mobilise/schema``): ``upgrade_schema`` is what ``mobilise init`` runs
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, Engine, MetaData, create_engine, event, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from mobilise.core.errors import Conflict
 from mobilise.core.settings import Settings
 
 NAMING = {
@@ -57,7 +60,15 @@ def make_engine(url: str) -> Engine:
 
 
 def session_factory(settings: Settings) -> sessionmaker[Session]:
-    return sessionmaker(make_engine(settings.database_url), expire_on_commit=False)
+    from mobilise.core.audit import AuditKeys
+
+    # Every session knows the audit keys, so the log's entries are keyed wherever they
+    # are written (web, CLI, workers).
+    keys = AuditKeys(
+        settings.audit_key.get_secret_value().encode() if settings.audit_key else None,
+        tuple(k.get_secret_value().encode() for k in settings.audit_retired_keys))
+    return sessionmaker(make_engine(settings.database_url), expire_on_commit=False,
+                        info={"audit_keys": keys})
 
 
 @contextmanager
@@ -69,16 +80,102 @@ def session_scope(settings: Settings) -> Iterator[Session]:
 
 @contextmanager
 def unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Session]:
-    """A session from ``sessions``: committed on success, rolled back on any error."""
+    """A session from ``sessions``: committed on success, rolled back on any error.
+
+    A constraint the database refuses (a duplicate key, at a flush or at the commit)
+    becomes a ``Conflict`` (409 / exit 5) naming the constraint, the refused value and the
+    stored row already holding it, instead of an internal error."""
     session = sessions()
     try:
         yield session
         session.commit()
+    except IntegrityError as err:
+        session.rollback()
+        raise integrity_conflict(session, err) from err
     except BaseException:
         session.rollback()
         raise
     finally:
         session.close()
+
+
+_SQLITE_CONSTRAINT = re.compile(r"(UNIQUE|NOT NULL|CHECK|FOREIGN KEY) constraint failed:?\s*(.*)")
+
+
+def integrity_conflict(session: Session, err: IntegrityError) -> Conflict:
+    """What the database refused, in words: the constraint, the values refused and, for a
+    duplicate, the stored rows already holding them. ``session`` must be rolled back."""
+    table, columns, what = _constraint_of(err)
+    rows: list[dict[str, Any]] = []
+    if table and columns and what.upper().startswith(("UNIQUE", "DUPLICATE")):
+        rows = _holders(session, table, columns, _refused_values(err, columns))
+    named = "; ".join(f"{r['column']} {r['value']!r} is held by {r['table']} {r['id']}"
+                      for r in rows[:10])
+    message = f"the change was not saved: {what}"
+    if named:
+        message += f" ({named})"
+    return Conflict(message, details=rows[:50])
+
+
+def _constraint_of(err: IntegrityError) -> tuple[str | None, list[str], str]:
+    """(table, columns, description) from the driver's error."""
+    diag = getattr(err.orig, "diag", None)
+    if diag is not None:  # PostgreSQL (psycopg)
+        detail = getattr(diag, "message_detail", None) or ""
+        key = re.search(r"Key \(([^)]*)\)", detail)
+        columns = re.findall(r"\w+", key.group(1)) if key else []
+        primary = getattr(diag, "message_primary", None) or "constraint violated"
+        what = f"{primary}: {detail}" if detail else primary
+        return getattr(diag, "table_name", None), columns, what
+    text = str(err.orig)
+    found = _SQLITE_CONSTRAINT.search(text)
+    if found is None:
+        return None, [], text
+    cols = [c.strip() for c in found.group(2).split(",") if "." in c]
+    table = cols[0].split(".", 1)[0] if cols else None
+    what = f"{found.group(1)} constraint on {found.group(2) or 'a table'}"
+    return table, [c.split(".", 1)[1] for c in cols], what
+
+
+def _refused_values(err: IntegrityError, columns: list[str]) -> set[Any]:
+    """The values the failed statement gave the first of ``columns``: named parameters
+    (PostgreSQL) by name, positional ones (SQLite) by their place in the statement."""
+    batches = err.params if isinstance(err.params, list) else [err.params]
+    names = _parameter_names(str(err.statement or ""))
+    values: set[Any] = set()
+    for params in batches:
+        if isinstance(params, dict):
+            if columns[0] in params:
+                values.add(params[columns[0]])
+        elif isinstance(params, tuple | list) and columns[0] in names \
+                and len(names) == len(params):
+            values.add(params[names.index(columns[0])])
+    return {v for v in values if isinstance(v, str | int)}
+
+
+def _parameter_names(statement: str) -> list[str]:
+    insert = re.match(r"\s*INSERT INTO \S+ \(([^)]*)\) VALUES", statement, re.I)
+    if insert:
+        return [c.strip().strip('"') for c in insert.group(1).split(",")]
+    return [name.rsplit(".", 1)[-1].strip('"')
+            for name in re.findall(r'([\w."]+)\s*=\s*\?', statement)]
+
+
+def _holders(session: Session, table: str, columns: list[str],
+             values: set[Any]) -> list[dict[str, Any]]:
+    """The stored rows of ``table`` already holding ``values`` in ``columns[0]``."""
+    mapped = Base.metadata.tables.get(table)
+    if mapped is None or not values or columns[0] not in mapped.c:
+        return []
+    column = mapped.c[columns[0]]
+    keys = list(mapped.primary_key.columns)
+    stmt = select(*keys, column).where(column.in_(sorted(values, key=str)[:100]))
+    try:
+        found = session.execute(stmt).all()
+    except SQLAlchemyError:
+        return []  # the explanation must not hide the conflict itself
+    return [{"table": table, "id": "/".join(str(v) for v in row[:-1]),
+             "column": f"{table}.{columns[0]}", "value": str(row[-1])} for row in found]
 
 
 def is_postgres(session: Session) -> bool:

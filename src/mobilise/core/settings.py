@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(
         default=SecretStr("change-me-mobilise-dev-secret"),
         description="signs web sessions and CSRF tokens; set it in production",
+    )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="keys the audit chain (HMAC-SHA256) and signs audit checkpoints; kept "
+                    "outside the database, distinct from secret_key (docs/security.md)",
+    )
+    audit_retired_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="earlier audit keys, still needed to verify the entries they keyed",
     )
     organisation: str = Field(default="Example Police", description="used in User-Agent")
     email_domain: str = Field(default="example.police.uk")
@@ -174,12 +183,25 @@ class Settings(BaseSettings):
             TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
         )
 
+    @model_validator(mode="after")
+    def _audit_key_apart(self) -> Settings:
+        # One leaked secret must not give both: sessions can be forged with secret_key,
+        # the audit chain rewritten with audit_key.
+        key = self.audit_key.get_secret_value() if self.audit_key else None
+        if key is not None and key == self.secret_key.get_secret_value():
+            raise ValueError("audit_key must differ from secret_key")
+        if key is not None and len(key) < 16:
+            raise ValueError("audit_key is too short: use 32 random bytes or more")
+        return self
+
     def masked(self) -> dict[str, Any]:
         """Every setting, secrets shown as ``********`` (and passwords in URLs hidden)."""
         out: dict[str, Any] = {}
         for name, value in self.model_dump().items():
             if isinstance(getattr(self, name), SecretStr):
                 out[name] = "********" if value is not None else None
+            elif isinstance(value, list) and any(isinstance(v, SecretStr) for v in value):
+                out[name] = ["********"] * len(value)
             elif name.endswith("_url") and isinstance(value, str):
                 out[name] = mask_url(value)
             else:

@@ -1,5 +1,6 @@
 """Background work of the handset register, run by the one executor interface
-(``workers``): the Intune action sender, started from the web as a job."""
+(``workers``): the Intune action sender and the Intune sync, started from the web as jobs
+(a sync against a slow or unreachable Graph takes minutes: never inside a request)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from mobilise.core.settings import Settings
 from mobilise.workers.registry import Payload, task
 
 SEND_ACTIONS = "devices.send_actions"
+INTUNE_SYNC = "devices.intune_sync"
+MISMATCHES_KEPT = 1000  # on the job row; the CLI's sync-intune lists them all
 
 
 @task(SEND_ACTIONS)
@@ -29,4 +32,29 @@ def send_actions_task(settings: Settings, payload: Payload) -> Payload:
         report = intune.send_actions(s, client, settings, SystemClock(), actor=actor,
                                      limit=int(payload.get("limit") or 10_000),
                                      progress=progress)
+    return report.summary()
+
+
+@task(INTUNE_SYNC)
+def intune_sync_task(settings: Settings, payload: Payload) -> Payload:
+    """Reconcile the register with Intune; idempotent (a second run finds the register
+    already reconciled). The job's stats get the summary and the first mismatches."""
+    from mobilise.core.audit import json_safe
+    from mobilise.core.progress import Job
+    from mobilise.devices import intune
+    from mobilise.graph import GraphClient
+
+    sessions = session_factory(settings)
+    actor = Actor(str(payload.get("actor") or "system"))
+    with GraphClient(settings) as client, unit_of_work(sessions) as s, \
+            unit_of_work(sessions) as job_session:
+        progress = JobProgress(job_session, "intune-sync", job_id=payload.get("job_id"))
+        report = intune.sync_intune(s, actor, client, settings, progress=progress)
+        s.commit()  # the register first: the job row must not say more than is saved
+        job = job_session.get(Job, payload.get("job_id")) if payload.get("job_id") else None
+        if job is not None:
+            job.stats = json_safe({
+                **(job.stats or {}), **report.summary(),
+                "mismatches": [m.row() for m in report.mismatches[:MISMATCHES_KEPT]],
+                "mismatches_total": len(report.mismatches)})
     return report.summary()

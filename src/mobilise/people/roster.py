@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from mobilise.core import audit
@@ -113,6 +113,8 @@ def import_roster(
     rows = read_rows(path, roster_spec(set(units), set(sites)), mapping=mapping)
     people = {p.number: p for p in session.scalars(select(Person))}
     _refuse_stolen_upns(path, rows, people)
+    if not dry_run:
+        _release_moving_upns(session, rows, people)
     diff = RosterDiff()
     seen: set[str] = set()
     for row in rows:
@@ -147,6 +149,26 @@ def import_roster(
                 person.status = PersonStatus.LEAVER.value
                 person.left_on = today
     return diff
+
+
+def _release_moving_upns(session: Session, rows: list[Any], people: dict[str, Person]) -> None:
+    """Free the UPNs that pass from one person to another in this roster (two people's
+    UPNs swapped, or a chain of moves), so that the updates can go in any order.
+
+    The unique constraint is checked on every statement, so a swap applied row by row
+    collides with itself. Each person who gives up a UPN that someone else in the file
+    takes is given a placeholder first, by a plain statement in this transaction; the
+    audited change then writes their new UPN, so no placeholder outlives the transaction
+    and the log records the real change (old UPN to new)."""
+    wanted = {r.values["number"]: r.values["upn"] for r in rows}
+    taken = set(wanted.values())
+    giving_up = [p.id for number, p in people.items()
+                 if number in wanted and wanted[number] != p.upn and p.upn in taken]
+    if giving_up:
+        session.connection().execute(
+            update(Person).where(Person.id == bindparam("pid"))
+            .values(upn=bindparam("placeholder")),
+            [{"pid": pid, "placeholder": f"~moving~{pid}"} for pid in giving_up])
 
 
 def _refuse_stolen_upns(path: Path, rows: list[Any], people: dict[str, Person]) -> None:

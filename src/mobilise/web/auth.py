@@ -26,7 +26,15 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def db(request: Request) -> Iterator[Session]:
-    """One session per request, committed when the handler succeeds."""
+    """One session per request, committed when the handler succeeds.
+
+    Always declared as ``Depends(db, scope="function")``: FastAPI then commits as soon as
+    the handler's result is built, before the first byte of the answer, so a client told
+    "created" can read what was created, and a commit the database refuses (a duplicate
+    key: ``Conflict``, 409) is answered as such, not after a 200. With the default
+    (request) scope the commit would run only after the answer was sent. A route
+    declaring it otherwise would get a second session: ``tests/web/test_commit.py``
+    checks every route."""
     with unit_of_work(request.app.state.sessions) as session:
         yield session
 
@@ -87,7 +95,8 @@ class RoleGuard:
     def __init__(self, roles: frozenset[Role]) -> None:
         self.roles = roles
 
-    async def __call__(self, request: Request, session: Session = Depends(db)) -> Actor:
+    async def __call__(self, request: Request,
+                       session: Session = Depends(db, scope="function")) -> Actor:
         actor = await current_actor(request, session)
         # Known before the role check, so that a refusal page still shows who is signed
         # in, what they may use, and the way out.

@@ -29,7 +29,7 @@ def _template_row(t: Any, body: bool = False) -> dict[str, Any]:
 
 
 @router.get("/templates")
-def list_templates(session: Session = Depends(db),
+def list_templates(session: Session = Depends(db, scope="function"),
                    _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     return {"items": [_template_row(t) for t in templates.list_templates(session)]}
 
@@ -41,7 +41,8 @@ class TemplateRequest(BaseModel):
 
 
 @router.post("/templates/{name}", status_code=201)
-def add_template_version(name: str, body: TemplateRequest, session: Session = Depends(db),
+def add_template_version(name: str, body: TemplateRequest,
+                         session: Session = Depends(db, scope="function"),
                          actor: Actor = Depends(requires(Role.PROGRAMME))) -> dict[str, Any]:
     row = templates.add_version(session, actor, name, body.subject, body.body, note=body.note)
     return _template_row(row, body=True)
@@ -49,7 +50,7 @@ def add_template_version(name: str, body: TemplateRequest, session: Session = De
 
 @router.get("/templates/{name}/preview")
 def preview(request: Request, name: str, version: int | None = Query(None, ge=1, le=1_000_000),
-            session: Session = Depends(db),
+            session: Session = Depends(db, scope="function"),
             _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     """The template rendered with its sample context."""
     out = templates.preview(session, name, request.app.state.settings.organisation,
@@ -61,7 +62,8 @@ def preview(request: Request, name: str, version: int | None = Query(None, ge=1,
 @router.get("/outbox")
 def list_outbox(status: str | None = Query(None, max_length=10),
                 template: str | None = Query(None, max_length=60),
-                limit: int = Query(100, ge=1, le=1000), session: Session = Depends(db),
+                limit: int = Query(100, ge=1, le=1000),
+                session: Session = Depends(db, scope="function"),
                 _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     return {"items": outbox.outbox_rows(session, status, template, limit),
             "counts": outbox.counts(session)}
@@ -73,14 +75,15 @@ class RequeueRequest(BaseModel):
 
 
 @router.post("/outbox/requeue")
-def requeue(body: RequeueRequest, session: Session = Depends(db),
+def requeue(body: RequeueRequest, session: Session = Depends(db, scope="function"),
             _: Actor = Depends(requires(Role.PROGRAMME))) -> dict[str, Any]:
     return {"requeued": outbox.requeue(session, body.status, body.ids)}
 
 
 @router.get("/export.csv")
 def export(status: str = Query("queued", max_length=10),
-           template: str | None = Query(None, max_length=60), session: Session = Depends(db),
+           template: str | None = Query(None, max_length=60),
+           session: Session = Depends(db, scope="function"),
            _: Actor = Depends(requires(Role.PROGRAMME))) -> Response:
     """Messages for a mail merge, formula cells neutralised."""
     rows = outbox.outbox_rows(session, status, template, limit=1_000_000, with_body=True)

@@ -17,7 +17,7 @@ from mobilise.devices import capacity, carrier, handsets, manifests, register
 from mobilise.devices.carrier import EmailCarrier
 from mobilise.devices.models import HandsetStatus, SimBarState
 from mobilise.devices.stocktake import take_stock
-from mobilise.devices.tasks import SEND_ACTIONS
+from mobilise.devices.tasks import INTUNE_SYNC, SEND_ACTIONS
 from mobilise.people.register import get_person
 from mobilise.web.auth import db, requires
 from mobilise.web.uploads import uploaded
@@ -84,7 +84,7 @@ def list_handsets(
     purchase_order: str | None = Query(None, max_length=40),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=10_000_000),
-    session: Session = Depends(db),
+    session: Session = Depends(db, scope="function"),
     _: Actor = Depends(requires(Role.VIEWER)),
 ) -> dict[str, Any]:
     query = register.HandsetQuery(q, status, site, model, holder, purchase_order, limit, offset)
@@ -97,7 +97,7 @@ def list_handsets(
 
 
 @router.get("/handsets/capacity")
-def show_capacity(request: Request, session: Session = Depends(db),
+def show_capacity(request: Request, session: Session = Depends(db, scope="function"),
                   _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     now = capacity.capacity(session, _settings(request))
     return {"managed": now.managed, "capacity": now.capacity,
@@ -107,7 +107,8 @@ def show_capacity(request: Request, session: Session = Depends(db),
 
 @router.get("/handsets/actions")
 def list_actions(status: str | None = Query(None, pattern="^(queued|sent|done|failed)$"),
-                 limit: int = Query(200, ge=1, le=5000), session: Session = Depends(db),
+                 limit: int = Query(200, ge=1, le=5000),
+                 session: Session = Depends(db, scope="function"),
                  _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     return {"items": register.action_rows(session, status=status, limit=limit)}
 
@@ -115,7 +116,7 @@ def list_actions(status: str | None = Query(None, pattern="^(queued|sent|done|fa
 @router.post("/handsets/actions/send", status_code=202)
 def send_actions(request: Request, response: Response,
                  limit: int = Query(10_000, ge=1, le=100_000),
-                 session: Session = Depends(db),
+                 session: Session = Depends(db, scope="function"),
                  actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
     """Start sending queued Intune actions (paced to Intune's write limit, so a large
     queue takes a while) as a background job; poll ``/api/v1/jobs/{id}``."""
@@ -126,27 +127,28 @@ def send_actions(request: Request, response: Response,
     return job_row(job)
 
 
-@router.post("/handsets/intune-sync")
-def intune_sync(request: Request, session: Session = Depends(db),
+@router.post("/handsets/intune-sync", status_code=202)
+def intune_sync(request: Request, response: Response,
+                session: Session = Depends(db, scope="function"),
                 actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
-    """Reconcile the register with Intune's managed devices; answers the mismatches."""
-    from mobilise.devices import intune
-    from mobilise.graph import GraphClient
-
-    settings = _settings(request)
-    with GraphClient(settings) as client:
-        report = intune.sync_intune(session, actor, client, settings)
-    return {**report.summary(), "mismatches": [m.row() for m in report.mismatches]}
+    """Start reconciling the register with Intune's managed devices as a background job
+    (minutes on a large fleet or a slow Graph); poll ``/api/v1/jobs/{id}``: when done its
+    stats hold the summary and the mismatches."""
+    job = start_task(request.app.state.sessions, _settings(request), "intune-sync",
+                     "Intune sync", INTUNE_SYNC, {"actor": actor.name})
+    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+    return job_row(job)
 
 
 @router.get("/handsets/recovery-tasks")
-def list_recovery_tasks(open_only: bool = Query(True), session: Session = Depends(db),
+def list_recovery_tasks(open_only: bool = Query(True),
+                        session: Session = Depends(db, scope="function"),
                         _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     return {"items": register.recovery_rows(session, open_only=open_only)}
 
 
 @router.post("/handsets/recovery-tasks")
-def open_recovery_tasks(request: Request, session: Session = Depends(db),
+def open_recovery_tasks(request: Request, session: Session = Depends(db, scope="function"),
                         actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
     """Open a recovery task for every handset held by a leaver that has none."""
     opened = handsets.open_recovery_tasks(session, actor, _settings(request), SystemClock())
@@ -155,7 +157,7 @@ def open_recovery_tasks(request: Request, session: Session = Depends(db),
 
 @router.post("/handsets/transitions/{name}")
 def bulk_transition(request: Request, name: str, body: TransitionBody,
-                    session: Session = Depends(db),
+                    session: Session = Depends(db, scope="function"),
                     actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
     found = register.handsets_by_imei(session, body.imeis)
     return _move(session, actor, _settings(request), name, found, body)
@@ -168,7 +170,7 @@ def import_manifest(
     site: str | None = Query(None, max_length=30),
     ordered: bool = Query(False, description="advance notice: register as ordered"),
     dry_run: bool = Query(False),
-    session: Session = Depends(db),
+    session: Session = Depends(db, scope="function"),
     actor: Actor = Depends(requires(Role.PROGRAMME)),
 ) -> dict[str, Any]:
     where = handsets.get_site(session, site) if site else None
@@ -183,7 +185,7 @@ def import_manifest(
 
 
 @router.post("/handsets/stocktakes")
-def stocktake(body: StocktakeBody, session: Session = Depends(db),
+def stocktake(body: StocktakeBody, session: Session = Depends(db, scope="function"),
               actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
     report = take_stock(session, actor, SystemClock(), handsets.get_site(session, body.site),
                         body.imeis)
@@ -194,7 +196,7 @@ def stocktake(body: StocktakeBody, session: Session = Depends(db),
 
 
 @router.get("/handsets/{key}")
-def show_handset(key: str, session: Session = Depends(db),
+def show_handset(key: str, session: Session = Depends(db, scope="function"),
                  _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     h = register.get_handset(session, key)
     return {**register.handset_row(h), "actions": register.action_rows(session, handset=h)}
@@ -202,14 +204,15 @@ def show_handset(key: str, session: Session = Depends(db),
 
 @router.post("/handsets/{key}/transitions/{name}")
 def transition(request: Request, key: str, name: str, body: TransitionBody,
-               session: Session = Depends(db),
+               session: Session = Depends(db, scope="function"),
                actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
     found = [register.get_handset(session, key)]
     return _move(session, actor, _settings(request), name, found, body)
 
 
 @router.post("/handsets/{key}/issue")
-def issue(request: Request, key: str, body: IssueBody, session: Session = Depends(db),
+def issue(request: Request, key: str, body: IssueBody,
+          session: Session = Depends(db, scope="function"),
           actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
     h = register.get_handset(session, key)
     person = get_person(session, body.person)
@@ -227,7 +230,7 @@ def issue(request: Request, key: str, body: IssueBody, session: Session = Depend
 def list_sims(free: bool = Query(False), limit: int = Query(200, ge=1, le=5000),
               offset: int = Query(0, ge=0, le=10_000_000),
               bar_state: str | None = Query(None, pattern=BAR_PATTERN),
-              session: Session = Depends(db),
+              session: Session = Depends(db, scope="function"),
               _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     return {"items": register.sim_rows(session, free_only=free, limit=limit, offset=offset,
                                        bar_states=[bar_state] if bar_state else [])}
@@ -246,7 +249,7 @@ def _sim_row(session: Session, iccid: str) -> dict[str, Any]:
 
 
 @router.post("/sims/bars/send")
-def send_bars(request: Request, session: Session = Depends(db),
+def send_bars(request: Request, session: Session = Depends(db, scope="function"),
               actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
     """Send every queued SIM bar to its carrier (by e-mail, through the outbox)."""
     clock = SystemClock()
@@ -255,7 +258,7 @@ def send_bars(request: Request, session: Session = Depends(db),
 
 
 @router.post("/sims/{key}/bar-confirm")
-def confirm_bar(key: str, body: CarrierAnswer, session: Session = Depends(db),
+def confirm_bar(key: str, body: CarrierAnswer, session: Session = Depends(db, scope="function"),
                 actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
     sim = carrier.confirm_bar(session, actor, SystemClock(), register.get_sim(session, key),
                               reference=body.reference)
@@ -264,7 +267,7 @@ def confirm_bar(key: str, body: CarrierAnswer, session: Session = Depends(db),
 
 @router.post("/sims/{key}/unbar")
 def request_unbar(request: Request, key: str, body: UnbarBody,
-                  session: Session = Depends(db),
+                  session: Session = Depends(db, scope="function"),
                   actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
     clock = SystemClock()
     sim = register.get_sim(session, key)
@@ -274,7 +277,7 @@ def request_unbar(request: Request, key: str, body: UnbarBody,
 
 
 @router.post("/sims/{key}/unbar-confirm")
-def confirm_unbar(key: str, body: CarrierAnswer, session: Session = Depends(db),
+def confirm_unbar(key: str, body: CarrierAnswer, session: Session = Depends(db, scope="function"),
                   actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> dict[str, Any]:
     sim = carrier.confirm_unbar(session, actor, SystemClock(), register.get_sim(session, key),
                                 reference=body.reference)
@@ -282,6 +285,6 @@ def confirm_unbar(key: str, body: CarrierAnswer, session: Session = Depends(db),
 
 
 @router.get("/licences")
-def list_licences(session: Session = Depends(db),
+def list_licences(session: Session = Depends(db, scope="function"),
                   _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     return {"pools": register.pool_rows(session)}

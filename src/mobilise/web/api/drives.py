@@ -25,7 +25,7 @@ def _settings(request: Request) -> Settings:
 
 
 @router.get("/summary")
-def drives_summary(request: Request, session: Session = Depends(db),
+def drives_summary(request: Request, session: Session = Depends(db, scope="function"),
                    _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     """People, files, TB, issues by kind and by org unit, from each latest scan."""
     quota = _settings(request).onedrive_quota_bytes
@@ -37,7 +37,7 @@ def drives_summary(request: Request, session: Session = Depends(db),
 
 @router.get("/people/{key}")
 def person_readiness(key: str, request: Request, target_folder: str = "",
-                     session: Session = Depends(db),
+                     session: Session = Depends(db, scope="function"),
                      actor: Actor = Depends(requires(Role.MIGRATION))) -> dict[str, Any]:
     """One person's readiness report: what will be renamed, what cannot move and why, and
     (``retention``) what the rule set in force decides for the files.

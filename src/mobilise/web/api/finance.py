@@ -27,7 +27,8 @@ WRITE = Depends(requires(Role.PROGRAMME))
 
 
 @router.get("/decisions")
-def decisions(session: Session = Depends(db), _: Actor = READ) -> list[dict[str, Any]]:
+def decisions(session: Session = Depends(db, scope="function"),
+              _: Actor = READ) -> list[dict[str, Any]]:
     out = []
     for decision in register.list_decisions(session):
         row = in_pounds(register.decision_row(decision))
@@ -39,7 +40,8 @@ def decisions(session: Session = Depends(db), _: Actor = READ) -> list[dict[str,
 
 @router.get("/envelopes")
 def envelopes(decision: str | None = Query(None, max_length=60),
-              session: Session = Depends(db), _: Actor = READ) -> list[dict[str, Any]]:
+              session: Session = Depends(db, scope="function"),
+              _: Actor = READ) -> list[dict[str, Any]]:
     return [in_pounds(r) for r in register.envelope_rows(session)
             if decision is None or r["decision"] == decision]
 
@@ -48,7 +50,7 @@ def envelopes(decision: str | None = Query(None, max_length=60),
 def spend(kind: str | None = Query(None, pattern="^(order|invoice)$"),
           decision: str | None = Query(None, max_length=60),
           limit: int = Query(500, ge=1, le=5000), offset: int = Query(0, ge=0),
-          session: Session = Depends(db), _: Actor = READ) -> dict[str, Any]:
+          session: Session = Depends(db, scope="function"), _: Actor = READ) -> dict[str, Any]:
     rows = spending.spend_rows(session, kind, decision)
     return {"items": [in_pounds(r) for r in rows[offset:offset + limit]], "total": len(rows),
             "limit": limit, "offset": offset}
@@ -56,7 +58,7 @@ def spend(kind: str | None = Query(None, pattern="^(order|invoice)$"),
 
 @router.post("/spend/import")
 def import_spend(file: UploadFile = File(..., description="spend CSV or XLSX"),
-                 dry_run: bool = Query(False), session: Session = Depends(db),
+                 dry_run: bool = Query(False), session: Session = Depends(db, scope="function"),
                  actor: Actor = WRITE) -> dict[str, Any]:
     with uploaded(file) as path:
         result = spending.import_spend(session, actor, path, dry_run=dry_run)
@@ -68,7 +70,8 @@ def import_spend(file: UploadFile = File(..., description="spend CSV or XLSX"),
 
 @router.post("/purchases/import")
 def import_purchases(file: UploadFile = File(..., description="purchase batches CSV/XLSX"),
-                     session: Session = Depends(db), actor: Actor = WRITE) -> dict[str, Any]:
+                     session: Session = Depends(db, scope="function"),
+                     actor: Actor = WRITE) -> dict[str, Any]:
     with uploaded(file) as path:
         count = refresh_forecast.import_purchases(session, actor, path)
     return {"batches": count}
@@ -76,7 +79,8 @@ def import_purchases(file: UploadFile = File(..., description="purchase batches 
 
 @router.get("/variance")
 def variance(decision: str | None = Query(None, max_length=60), detail: bool = False,
-             session: Session = Depends(db), _: Actor = READ) -> list[dict[str, Any]]:
+             session: Session = Depends(db, scope="function"),
+             _: Actor = READ) -> list[dict[str, Any]]:
     lines = budget.variance_lines(session, decision=decision)
     shown = lines if detail or decision else budget.by_year_and_budget(lines)
     return [in_pounds(x.row()) for x in shown]
@@ -84,7 +88,7 @@ def variance(decision: str | None = Query(None, max_length=60), detail: bool = F
 
 @router.get("/refresh")
 def refresh(request: Request, unit_cost: str | None = Query(None, max_length=20),
-            session: Session = Depends(db), _: Actor = READ) -> dict[str, Any]:
+            session: Session = Depends(db, scope="function"), _: Actor = READ) -> dict[str, Any]:
     try:
         price = parse_pounds(unit_cost) if unit_cost else None
     except ValueError as err:
@@ -98,18 +102,19 @@ def refresh(request: Request, unit_cost: str | None = Query(None, max_length=20)
 
 
 @router.get("/thresholds")
-def thresholds(request: Request, session: Session = Depends(db),
+def thresholds(request: Request, session: Session = Depends(db, scope="function"),
                _: Actor = READ) -> list[dict[str, Any]]:
     return [in_pounds(r) for r in flagged_commitments(session, request.app.state.settings)]
 
 
 @router.get("/unit-costs")
-def unit_cost_list(session: Session = Depends(db), _: Actor = READ) -> list[dict[str, Any]]:
+def unit_cost_list(session: Session = Depends(db, scope="function"),
+                   _: Actor = READ) -> list[dict[str, Any]]:
     return [u.row() for u in unit_costs(session, current_sources())]
 
 
 @router.get("/board")
-def board(request: Request, session: Session = Depends(db),
+def board(request: Request, session: Session = Depends(db, scope="function"),
           _: Actor = READ) -> dict[str, Any]:
     from mobilise.core.audit import json_safe
 

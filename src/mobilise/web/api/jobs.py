@@ -22,7 +22,7 @@ def list_jobs(
     kind: str | None = Query(None, max_length=50),
     active: bool = False,
     limit: int = Query(50, ge=1, le=500),
-    session: Session = Depends(db),
+    session: Session = Depends(db, scope="function"),
     _: Actor = Depends(requires(Role.VIEWER)),
 ) -> dict[str, Any]:
     return {"items": [job_row(j) for j in recent_jobs(session, kind=kind, active=active,
@@ -30,7 +30,7 @@ def list_jobs(
 
 
 @router.get("/{job_id}")
-def show_job(job_id: RecordId, session: Session = Depends(db),
+def show_job(job_id: RecordId, session: Session = Depends(db, scope="function"),
              _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     job = session.get(Job, job_id)
     if job is None:

@@ -33,13 +33,13 @@ class WaveIn(BaseModel):
 
 
 @router.get("/api/v1/waves")
-def list_waves(session: Session = Depends(db),
+def list_waves(session: Session = Depends(db, scope="function"),
                _: Actor = Depends(requires(Role.VIEWER))) -> list[dict[str, Any]]:
     return [reports.wave_summary(session, w) for w in waves.list_waves(session)]
 
 
 @router.post("/api/v1/waves", status_code=201)
-def create_wave(body: WaveIn, session: Session = Depends(db),
+def create_wave(body: WaveIn, session: Session = Depends(db, scope="function"),
                 actor: Actor = Depends(requires(Role.MIGRATION))) -> dict[str, Any]:
     selection = waves.WaveSelection(org_units=body.org_units, sites=body.sites,
                                     people=body.people)
@@ -50,7 +50,7 @@ def create_wave(body: WaveIn, session: Session = Depends(db),
 
 
 @router.get("/api/v1/waves/{key}")
-def show_wave(key: str, session: Session = Depends(db),
+def show_wave(key: str, session: Session = Depends(db, scope="function"),
               _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     wave = waves.get_wave(session, key)
     return {**reports.wave_summary(session, wave), "people": reports.wave_rows(session, wave)}
@@ -64,7 +64,8 @@ class RoundStartIn(BaseModel):
 
 @router.post("/api/v1/waves/{key}/rounds", status_code=202)
 def start_wave_round(key: str, request: Request, response: Response,
-                     body: RoundStartIn | None = None, session: Session = Depends(db),
+                     body: RoundStartIn | None = None,
+                     session: Session = Depends(db, scope="function"),
                      actor: Actor = Depends(requires(Role.MIGRATION))) -> dict[str, Any]:
     """Start the wave's next pre-seed or delta round in the background: 202 with the
     ``Job`` that reports its progress (``GET /api/v1/jobs/{id}``, and the wave's
@@ -78,7 +79,7 @@ def start_wave_round(key: str, request: Request, response: Response,
 
 
 @router.get("/api/v1/waves/{key}/progress")
-def wave_progress(key: str, session: Session = Depends(db),
+def wave_progress(key: str, session: Session = Depends(db, scope="function"),
                   _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     """The latest round's live progress (files, bytes, files/s, MB/s, ETA, throttling and
     the throughput series), and every round's totals; the wave page polls this."""
@@ -88,7 +89,8 @@ def wave_progress(key: str, session: Session = Depends(db),
 
 
 @router.get("/api/v1/migration/waves/{key}/summary")
-def wave_summary_report(key: str, request: Request, session: Session = Depends(db),
+def wave_summary_report(key: str, request: Request,
+                        session: Session = Depends(db, scope="function"),
                         _: Actor = Depends(requires(Role.VIEWER))) -> list[dict[str, Any]]:
     """SummaryReport.csv's rows, one per person."""
     return reports.summary_report(session, request.app.state.settings,
@@ -96,7 +98,7 @@ def wave_summary_report(key: str, request: Request, session: Session = Depends(d
 
 
 @router.get("/api/v1/migration/waves/{key}/failures")
-def wave_failures(key: str, request: Request, session: Session = Depends(db),
+def wave_failures(key: str, request: Request, session: Session = Depends(db, scope="function"),
                   _: Actor = Depends(requires(Role.VIEWER))) -> list[dict[str, Any]]:
     """FailureSummary.csv's rows, one per file that did not move."""
     return reports.failure_summary(session, request.app.state.settings,
@@ -116,7 +118,7 @@ def person_files(number: str, request: Request,
 @router.get("/api/v1/migration/burndown")
 def migration_burndown(as_of: date | None = None, org_unit: str | None = None,
                        recent_weeks: int = Query(4, ge=1, le=52),
-                       session: Session = Depends(db),
+                       session: Session = Depends(db, scope="function"),
                        _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     """People migrated by week: planned, actual and forecast, for everyone or one unit."""
     day = as_of or SystemClock().now().date()

@@ -27,7 +27,7 @@ def list_people(
     eligible: bool | None = None,
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=10_000_000),
-    session: Session = Depends(db),
+    session: Session = Depends(db, scope="function"),
     _: Actor = Depends(requires(Role.VIEWER)),
 ) -> dict[str, Any]:
     query = PeopleQuery(q, org_unit, site, status, kind, eligible, limit, offset)
@@ -40,7 +40,7 @@ def list_people(
 
 
 @router.get("/{key}")
-def show_person(key: str, session: Session = Depends(db),
+def show_person(key: str, session: Session = Depends(db, scope="function"),
                 _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     return person_row(get_person(session, key))
 
@@ -49,7 +49,7 @@ def show_person(key: str, session: Session = Depends(db),
 def import_people(
     file: UploadFile = File(..., description="roster CSV or XLSX"),
     dry_run: bool = Query(False),
-    session: Session = Depends(db),
+    session: Session = Depends(db, scope="function"),
     actor: Actor = Depends(requires(Role.PROGRAMME)),
 ) -> dict[str, Any]:
     with uploaded(file, "roster.csv") as path:

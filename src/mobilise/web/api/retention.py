@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
 from mobilise.core.errors import NotFound
+from mobilise.core.jobs import job_row
+from mobilise.core.progress import Job, JobProgress
 from mobilise.retention import disposal, holds, review, rule_sets
 from mobilise.retention.models import Hold, HoldStatus, RuleSetVersion
 from mobilise.retention.scanned import (
@@ -30,6 +32,7 @@ from mobilise.retention.scanned import (
 )
 from mobilise.web.auth import db, requires
 from mobilise.web.params import RecordId
+from mobilise.workers.background import start_job
 
 router = APIRouter(prefix="/api/v1/retention", tags=["retention"])
 READERS = (Role.RECORDS, Role.AUDITOR)
@@ -43,7 +46,7 @@ def _version_row(v: RuleSetVersion) -> dict[str, Any]:
 
 
 @router.get("/rule-sets")
-def list_rule_sets(session: Session = Depends(db),
+def list_rule_sets(session: Session = Depends(db, scope="function"),
                    _: Actor = Depends(requires(*READERS))) -> list[dict[str, Any]]:
     rows = session.scalars(select(RuleSetVersion).order_by(RuleSetVersion.name,
                                                            RuleSetVersion.version))
@@ -51,7 +54,7 @@ def list_rule_sets(session: Session = Depends(db),
 
 
 @router.get("/rule-sets/{name}/{version}")
-def show_rule_set(name: str, version: RecordId, session: Session = Depends(db),
+def show_rule_set(name: str, version: RecordId, session: Session = Depends(db, scope="function"),
                   _: Actor = Depends(requires(*READERS))) -> dict[str, Any]:
     row = rule_sets.get_version(session, name, version)
     return {**_version_row(row), "yaml": row.yaml}
@@ -59,7 +62,7 @@ def show_rule_set(name: str, version: RecordId, session: Session = Depends(db),
 
 @router.post("/rule-sets", status_code=201)
 def add_rule_set(yaml: str = Body(..., media_type="text/plain", max_length=1_000_000),
-                 session: Session = Depends(db),
+                 session: Session = Depends(db, scope="function"),
                  actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
     return _version_row(rule_sets.add_rule_set(session, actor, yaml, file="request body"))
 
@@ -69,7 +72,8 @@ class Reason(BaseModel):
 
 
 @router.post("/rule-sets/{name}/{version}/activate")
-def activate_rule_set(name: str, version: RecordId, body: Reason, session: Session = Depends(db),
+def activate_rule_set(name: str, version: RecordId, body: Reason,
+                      session: Session = Depends(db, scope="function"),
                       actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
     return _version_row(rule_sets.activate(session, actor, name, version, reason=body.reason))
 
@@ -83,7 +87,7 @@ def _hold_row(h: Hold) -> dict[str, Any]:
 
 
 @router.get("/holds")
-def list_holds(all: bool = False, session: Session = Depends(db),
+def list_holds(all: bool = False, session: Session = Depends(db, scope="function"),
                _: Actor = Depends(requires(*READERS))) -> list[dict[str, Any]]:
     query = select(Hold).order_by(Hold.id)
     if not all:
@@ -101,7 +105,7 @@ class NewHold(BaseModel):
 
 
 @router.post("/holds", status_code=201)
-def place_hold(body: NewHold, session: Session = Depends(db),
+def place_hold(body: NewHold, session: Session = Depends(db, scope="function"),
                actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
     return _hold_row(holds.place_hold(
         session, actor, body.reference, body.kind, body.reason, people=body.people,
@@ -109,14 +113,14 @@ def place_hold(body: NewHold, session: Session = Depends(db),
 
 
 @router.post("/holds/{reference}/release")
-def release_hold(reference: str, body: Reason, session: Session = Depends(db),
+def release_hold(reference: str, body: Reason, session: Session = Depends(db, scope="function"),
                  actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
     return _hold_row(holds.release_hold(session, actor, reference, body.reason))
 
 
 @router.get("/review")
 def review_queue(by: str = Query("person", pattern="^(person|rule)$"),
-                 session: Session = Depends(db),
+                 session: Session = Depends(db, scope="function"),
                  _: Actor = Depends(requires(*READERS))) -> list[dict[str, Any]]:
     return review.review_queue(session, by=by)
 
@@ -128,7 +132,7 @@ class Decision(BaseModel):
 
 
 @router.post("/review/decide")
-def decide(body: Decision, session: Session = Depends(db),
+def decide(body: Decision, session: Session = Depends(db, scope="function"),
            actor: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     """Any signed-in person may decide their own items; a records manager any item."""
     done = review.decide(session, actor, body.items, body.decision, body.justification)
@@ -141,15 +145,35 @@ class QueueRequest(BaseModel):
     person: str | None = Field(None, min_length=1, max_length=100)
 
 
-@router.post("/review/queue")
-def queue_reviews(body: QueueRequest, session: Session = Depends(db),
+@router.post("/review/queue", status_code=202)
+def queue_reviews(body: QueueRequest, request: Request, response: Response,
+                  session: Session = Depends(db, scope="function"),
                   actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
-    """Queue a review item for each scanned file the rule set (default: the active one)
-    sends to review and is due; files already queued are not queued again."""
-    row = _version(session, body.version)
-    queued = queue_scanned(session, actor, row, SystemClock().now().date(), rule=body.rule,
-                           person=body.person)
-    return {"rule_set": row.name, "version": row.version, "queued": queued}
+    """Start queueing a review item for each scanned file the rule set (default: the active
+    one) sends to review and is due, as a background job (seconds to minutes over a
+    force's estate); files already queued are not queued again. Poll
+    ``/api/v1/jobs/{id}``: its stats say how many were queued."""
+    row = _version(session, body.version)  # an unknown version is a 404 now, not a failed job
+    name, number, today = row.name, row.version, SystemClock().now().date()
+
+    def work(s: Session, progress: JobProgress) -> str:
+        queued = queue_scanned(s, actor, rule_sets.get_version(s, name, number), today,
+                               rule=body.rule, person=body.person)
+        _job_stats(progress, queued=queued)
+        return f"queued {queued} review item(s)"
+
+    job = start_job(request.app.state.sessions, "review-queue",
+                    f"review queue: {name} v{number}", work,
+                    stats={"rule_set": name, "version": number})
+    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+    return job_row(job)
+
+
+def _job_stats(progress: JobProgress, **stats: Any) -> None:
+    """Add to the job's stats; committed with the job's closing status."""
+    job = progress.session.get(Job, progress.job_id)
+    if job is not None:
+        job.stats = {**(job.stats or {}), **stats}
 
 
 Status = Query("pending", pattern="^(pending|decided)$")
@@ -162,7 +186,7 @@ Offset = Query(0, ge=0, le=10**9)
 def review_items(status: str = Status, person: str | None = Query(None, max_length=100),
                  rule: str | None = Query(None, max_length=64),
                  decision: str | None = DecisionFilter, limit: int = Limit,
-                 offset: int = Offset, session: Session = Depends(db),
+                 offset: int = Offset, session: Session = Depends(db, scope="function"),
                  _: Actor = Depends(requires(*READERS))) -> dict[str, Any]:
     """Review items, filtered and a page at a time (``total`` counts every match)."""
     return review.list_items(session, status=status, person=person, rule=rule,
@@ -171,7 +195,7 @@ def review_items(status: str = Status, person: str | None = Query(None, max_leng
 
 @router.get("/review/me")
 def my_review_items(status: str = Status, limit: int = Limit, offset: int = Offset,
-                    session: Session = Depends(db),
+                    session: Session = Depends(db, scope="function"),
                     actor: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     """The signed-in person's own review items (through their account's person link)."""
     number = review.person_of(session, actor)
@@ -191,7 +215,7 @@ class RuleDecision(BaseModel):
 
 
 @router.post("/review/decide-rule")
-def decide_rule(body: RuleDecision, session: Session = Depends(db),
+def decide_rule(body: RuleDecision, session: Session = Depends(db, scope="function"),
                 actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
     """Bulk: the same decision on every pending item of one rule (optionally one person)."""
     done = review.decide_rule(session, actor, _version(session, body.version), body.rule,
@@ -200,7 +224,7 @@ def decide_rule(body: RuleDecision, session: Session = Depends(db),
 
 
 @router.get("/disposal-batches")
-def list_batches(status: str | None = None, session: Session = Depends(db),
+def list_batches(status: str | None = None, session: Session = Depends(db, scope="function"),
                  _: Actor = Depends(requires(*READERS))) -> list[dict[str, Any]]:
     return [{"id": b.id, "status": b.status, "files": len(b.items),
              "proposed_by": b.proposed_by, "approved_by": b.approved_by,
@@ -210,20 +234,20 @@ def list_batches(status: str | None = None, session: Session = Depends(db),
 
 
 @router.post("/disposal-batches/{batch_id}/approve")
-def approve_batch(batch_id: RecordId, session: Session = Depends(db),
+def approve_batch(batch_id: RecordId, session: Session = Depends(db, scope="function"),
                   actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
     batch = disposal.approve_batch(session, actor, batch_id)
     return {"id": batch.id, "status": batch.status, "approved_by": batch.approved_by}
 
 
 @router.get("/disposal-batches/{batch_id}/certificate.csv", response_class=PlainTextResponse)
-def certificate_csv(batch_id: RecordId, session: Session = Depends(db),
+def certificate_csv(batch_id: RecordId, session: Session = Depends(db, scope="function"),
                     _: Actor = Depends(requires(*READERS))) -> PlainTextResponse:
     return PlainTextResponse(disposal.certificate_csv(session, batch_id), media_type="text/csv")
 
 
 @router.get("/disposal-batches/{batch_id}/certificate.html", response_class=HTMLResponse)
-def certificate_html(batch_id: RecordId, session: Session = Depends(db),
+def certificate_html(batch_id: RecordId, session: Session = Depends(db, scope="function"),
                      _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
     return HTMLResponse(disposal.certificate_html(session, batch_id))
 
@@ -244,7 +268,7 @@ def _version(session: Session, ref: str | None) -> RuleSetVersion:
 
 
 @router.get("/dry-run")
-def dry_run(version: str | None = VersionRef, session: Session = Depends(db),
+def dry_run(version: str | None = VersionRef, session: Session = Depends(db, scope="function"),
             _: Actor = Depends(requires(*READERS))) -> dict[str, Any]:
     """Files and bytes per action, rule, org unit and person over every scanned drive
     (no drive scanned yet: nothing, counted as zero)."""
@@ -268,7 +292,7 @@ def _previous(session: Session, row: RuleSetVersion) -> RuleSetVersion | None:
 @router.get("/diff")
 def diff(old: str | None = Query(None, pattern=VERSION_REF),
          new: str | None = Query(None, pattern=VERSION_REF),
-         session: Session = Depends(db),
+         session: Session = Depends(db, scope="function"),
          _: Actor = Depends(requires(*READERS))) -> dict[str, Any]:
     """What changes from ``old`` to ``new`` (by default: from the version before the
     active one to the active one)."""
@@ -298,18 +322,33 @@ def _batch_row(b: Any) -> dict[str, Any]:
             "deleted_bytes": b.deleted_bytes, "skipped_files": b.skipped_files}
 
 
-@router.post("/disposal-batches", status_code=201)
-def propose_batch(body: Proposal, request: Request, session: Session = Depends(db),
+@router.post("/disposal-batches", status_code=202)
+def propose_batch(body: Proposal, request: Request, response: Response,
+                  session: Session = Depends(db, scope="function"),
                   actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
-    """Propose a batch of every file due for disposal across the scanned drives."""
-    batch = propose_scanned(session, actor, request.app.state.settings,
-                            _version(session, body.version), SystemClock().now().date(),
-                            rule=body.rule, person=body.person)
-    return _batch_row(batch)
+    """Start proposing a batch of every file due for disposal across the scanned drives,
+    as a background job (it evaluates every drive's inventory). Poll
+    ``/api/v1/jobs/{id}``: its stats name the batch (``batch``) and its ``files``."""
+    row = _version(session, body.version)  # an unknown version is a 404 now, not a failed job
+    name, number, today = row.name, row.version, SystemClock().now().date()
+    settings = request.app.state.settings
+
+    def work(s: Session, progress: JobProgress) -> str:
+        batch = propose_scanned(s, actor, settings, rule_sets.get_version(s, name, number),
+                                today, rule=body.rule, person=body.person)
+        _job_stats(progress, batch=batch.id, files=len(batch.items))
+        return f"disposal batch {batch.id} proposed: {len(batch.items)} file(s)"
+
+    job = start_job(request.app.state.sessions, "disposal-proposal",
+                    f"disposal proposal: {name} v{number}", work,
+                    stats={"rule_set": name, "version": number})
+    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+    return job_row(job)
 
 
 @router.post("/disposal-batches/{batch_id}/execute")
-def execute_batch(batch_id: RecordId, request: Request, session: Session = Depends(db),
+def execute_batch(batch_id: RecordId, request: Request,
+                  session: Session = Depends(db, scope="function"),
                   actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
     """Delete the approved batch's files, each re-checked first; the rest are skipped."""
     batch = disposal.execute_batch(session, actor, batch_id,

@@ -71,7 +71,7 @@ def preview_plan(request: Request, start: date | None = None, deadline: date | N
                  staging_per_day: int | None = Query(None, ge=0, le=1_000_000),
                  slots: int | None = Query(None, ge=0, le=100_000),
                  staged_on_hand: int = Query(0, ge=0, le=10_000_000),
-                 session: Session = Depends(db),
+                 session: Session = Depends(db, scope="function"),
                  _: Actor = Depends(requires(Role.PROGRAMME))) -> dict[str, Any]:
     """The plan as it would be now; books nothing."""
     settings = _settings(request)
@@ -83,7 +83,8 @@ def preview_plan(request: Request, start: date | None = None, deadline: date | N
 
 
 @router.post("/plan")
-def apply_plan(request: Request, body: PlanRequest, session: Session = Depends(db),
+def apply_plan(request: Request, body: PlanRequest,
+               session: Session = Depends(db, scope="function"),
                actor: Actor = Depends(requires(Role.PROGRAMME))) -> dict[str, Any]:
     """Plan and book: booked appointments may move, confirmed ones stay."""
     settings = _settings(request)
@@ -97,7 +98,7 @@ def list_appointments(day: date | None = None, site: str | None = Query(None, ma
                       status: str | None = Query(None, max_length=12),
                       person: str | None = Query(None, max_length=30),
                       limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
-                      session: Session = Depends(db),
+                      session: Session = Depends(db, scope="function"),
                       _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     rows, total = reports.appointment_rows(session, day=day, site=site, status=status,
                                            person=person, limit=limit, offset=offset)
@@ -111,7 +112,7 @@ class BookRequest(BaseModel):
 
 
 @router.post("/appointments", status_code=201)
-def book(body: BookRequest, session: Session = Depends(db),
+def book(body: BookRequest, session: Session = Depends(db, scope="function"),
          actor: Actor = Depends(requires(*OPERATE))) -> dict[str, Any]:
     person = get_person(session, body.person)
     a = appts.book(session, actor, person.id, stock.get_site(session, body.site).id, body.day)
@@ -125,13 +126,14 @@ def _appointment(session: Session, appointment_id: RecordId) -> dict[str, Any]:
 
 
 @router.get("/appointments/{appointment_id}")
-def show_appointment(appointment_id: RecordId, session: Session = Depends(db),
+def show_appointment(appointment_id: RecordId, session: Session = Depends(db, scope="function"),
                      _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     return _appointment(session, appointment_id)
 
 
 @router.get("/appointments/{appointment_id}/ics")
-def appointment_ics(request: Request, appointment_id: RecordId, session: Session = Depends(db),
+def appointment_ics(request: Request, appointment_id: RecordId,
+                    session: Session = Depends(db, scope="function"),
                     _: Actor = Depends(requires(Role.VIEWER))) -> Response:
     text = appointment_calendar(appts.get_appointment(session, appointment_id),
                                 _settings(request), SystemClock())
@@ -145,7 +147,8 @@ class TransitionRequest(BaseModel):
 
 
 @router.post("/appointments/{action}")
-def transition(action: str, body: TransitionRequest, session: Session = Depends(db),
+def transition(action: str, body: TransitionRequest,
+               session: Session = Depends(db, scope="function"),
                actor: Actor = Depends(requires(*OPERATE))) -> dict[str, Any]:
     """confirm, attend, no_show or cancel many appointments, all or none."""
     done = appts.transition(session, actor, action.replace("-", "_"),
@@ -161,7 +164,8 @@ class RescheduleRequest(BaseModel):
 
 
 @router.post("/appointments/{appointment_id}/reschedule")
-def reschedule(appointment_id: RecordId, body: RescheduleRequest, session: Session = Depends(db),
+def reschedule(appointment_id: RecordId, body: RescheduleRequest,
+               session: Session = Depends(db, scope="function"),
                actor: Actor = Depends(requires(*OPERATE))) -> dict[str, Any]:
     new = appts.reschedule(session, actor, appts.get_appointment(session, appointment_id),
                            stock.get_site(session, body.site).id, body.day, reason=body.reason)
@@ -175,7 +179,7 @@ class NotifyRequest(BaseModel):
 
 
 @router.post("/notify")
-def notify(request: Request, body: NotifyRequest, session: Session = Depends(db),
+def notify(request: Request, body: NotifyRequest, session: Session = Depends(db, scope="function"),
            _: Actor = Depends(requires(Role.PROGRAMME))) -> dict[str, Any]:
     n = queue_notices(session, _settings(request), body.kind, _clock(body.as_of),
                       days_ahead=body.days_ahead)
@@ -185,7 +189,7 @@ def notify(request: Request, body: NotifyRequest, session: Session = Depends(db)
 @router.get("/forecast")
 def forecast(request: Request, as_of: date | None = None,
              org_unit: str | None = Query(None, max_length=30),
-             session: Session = Depends(db),
+             session: Session = Depends(db, scope="function"),
              _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     settings = _settings(request)
     clock = _clock(as_of)
@@ -198,7 +202,7 @@ def forecast(request: Request, as_of: date | None = None,
 
 @router.get("/capacity")
 def capacity(day_from: date | None = None, day_to: date | None = None,
-             session: Session = Depends(db),
+             session: Session = Depends(db, scope="function"),
              _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     """Places per site and day (default: the next two weeks)."""
     first = day_from or SystemClock().today()
@@ -214,14 +218,14 @@ class DeliveryRequest(BaseModel):
 
 
 @router.get("/stock")
-def list_stock(session: Session = Depends(db),
+def list_stock(session: Session = Depends(db, scope="function"),
                _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
     return {"items": [{c: getattr(d, c) for c in stock.DELIVERY_COLUMNS}
                       for d in stock.deliveries(session)]}
 
 
 @router.post("/stock", status_code=201)
-def add_stock(body: DeliveryRequest, session: Session = Depends(db),
+def add_stock(body: DeliveryRequest, session: Session = Depends(db, scope="function"),
               actor: Actor = Depends(requires(Role.PROGRAMME))) -> dict[str, Any]:
     d = stock.add_delivery(session, actor, body.expected_on, body.quantity, body.reference,
                            body.model)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -17,7 +19,7 @@ router = APIRouter(tags=["system"])
 
 
 @router.get("/healthz", dependencies=[Depends(public_route)])
-def healthz(session: Session = Depends(db)) -> dict[str, str]:
+def healthz(session: Session = Depends(db, scope="function")) -> dict[str, str]:
     session.execute(text("SELECT 1"))
     return {"status": "ok", "version": __version__}
 
@@ -39,7 +41,7 @@ def audit_entries(
     entity_id: str | None = Query(None, max_length=200),
     before_seq: int | None = Query(None, ge=1, le=2**62),
     limit: int = Query(100, ge=1, le=1000),
-    session: Session = Depends(db),
+    session: Session = Depends(db, scope="function"),
     _: Actor = Depends(requires(Role.AUDITOR)),
 ) -> dict[str, Any]:
     stmt = select(audit.AuditEntry).order_by(audit.AuditEntry.seq.desc()).limit(limit)
@@ -57,7 +59,43 @@ def audit_entries(
 
 
 @router.get("/api/v1/audit/verify")
-def audit_verify(session: Session = Depends(db),
+def audit_verify(session: Session = Depends(db, scope="function"),
                  _: Actor = Depends(requires(Role.AUDITOR))) -> dict[str, Any]:
-    result = audit.verify(session)
-    return {"intact": True, "entries": result.entries, "last_hash": result.last_hash}
+    return _verdict(audit.verify(session))
+
+
+class CheckpointIn(BaseModel):
+    """A checkpoint as ``mobilise audit checkpoint`` wrote it (or the API answered it)."""
+
+    format: str = Field(..., max_length=100)
+    seq: int = Field(..., ge=0, le=2**62)
+    hash: str = Field(..., max_length=64)
+    taken_at: str = Field(..., max_length=40)
+    key_id: str = Field(..., max_length=16)
+    mac: str = Field(..., max_length=64)
+
+
+@router.post("/api/v1/audit/verify")
+def audit_verify_checkpoint(body: CheckpointIn,
+                            session: Session = Depends(db, scope="function"),
+                            _: Actor = Depends(requires(Role.AUDITOR))) -> dict[str, Any]:
+    """Verify the chain, and that nothing up to the checkpoint was deleted or rewritten."""
+    mark = audit.Checkpoint.from_json(body.model_dump_json(), audit.keys_of(session))
+    return _verdict(audit.verify(session, checkpoint=mark))
+
+
+@router.post("/api/v1/audit/checkpoint")
+def audit_checkpoint(session: Session = Depends(db, scope="function"),
+                     actor: Actor = Depends(requires(Role.ADMIN))) -> dict[str, Any]:
+    """The signed (sequence, hash) of the newest entry: keep it away from the database."""
+    result: dict[str, Any] = json.loads(audit.checkpoint(session, actor).to_json())
+    return result
+
+
+def _verdict(result: audit.Verification) -> dict[str, Any]:
+    out: dict[str, Any] = {"intact": True, "entries": result.entries, "keyed": result.keyed,
+                           "last_hash": result.last_hash}
+    if result.checkpoint is not None:
+        out["checkpoint"] = {"seq": result.checkpoint.seq,
+                             "taken_at": result.checkpoint.taken_at}
+    return out

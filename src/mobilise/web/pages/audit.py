@@ -21,7 +21,7 @@ def audit_page(
     request: Request,
     entity: str | None = Query(None, max_length=100),
     verify: bool = Query(False),
-    session: Session = Depends(db),
+    session: Session = Depends(db, scope="function"),
     _: Actor = Depends(requires(Role.AUDITOR)),
 ) -> HTMLResponse:
     stmt = select(audit.AuditEntry).order_by(audit.AuditEntry.seq.desc()).limit(200)

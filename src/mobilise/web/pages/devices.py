@@ -50,7 +50,7 @@ def handset_register(
     site: str | None = Query(None, max_length=30),
     model: str | None = Query(None, max_length=40),
     page_no: int = Query(1, alias="page", ge=1, le=100_000),
-    session: Session = Depends(db),
+    session: Session = Depends(db, scope="function"),
     _: Actor = Depends(requires(Role.VIEWER)),
 ) -> HTMLResponse:
     query = register.HandsetQuery(q=q or None, status=status or None, site=site or None,
@@ -71,7 +71,7 @@ def handset_register(
 
 
 @router.post("/handsets/actions/send")
-def send_actions(request: Request, session: Session = Depends(db),
+def send_actions(request: Request, session: Session = Depends(db, scope="function"),
                  actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> RedirectResponse:
     """Start the paced sender as a background job and show it on the live status page."""
     start_task(request.app.state.sessions, request.app.state.settings, "intune-actions",
@@ -99,7 +99,7 @@ def _steps(h: Any) -> list[dict[str, Any]]:
 
 
 @router.get("/handsets/{key}")
-def handset_page(request: Request, key: str, session: Session = Depends(db),
+def handset_page(request: Request, key: str, session: Session = Depends(db, scope="function"),
                  _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     return _handset(request, session, key)
 
@@ -114,7 +114,7 @@ def handset_step(
     repair_reference: str = Form("", max_length=60),
     wipe_evidence: str = Form("", max_length=2000),
     weee_reference: str = Form("", max_length=60),
-    session: Session = Depends(db),
+    session: Session = Depends(db, scope="function"),
     actor: Actor = Depends(requires(Role.SERVICE_DESK)),
 ) -> Response:
     """One lifecycle step from the handset's page: lost, stolen, returned, repair..."""
@@ -185,7 +185,8 @@ def _handover(request: Request, session: Session, *, q: str = "", person_key: st
 
 @router.get("/handover")
 def handover_form(request: Request, q: str = Query("", max_length=200),
-                  person: str = Query("", max_length=200), session: Session = Depends(db),
+                  person: str = Query("", max_length=200),
+                  session: Session = Depends(db, scope="function"),
                   _: Actor = Depends(requires(Role.SERVICE_DESK))) -> HTMLResponse:
     return _handover(request, session, q=q, person_key=person)
 
@@ -199,7 +200,7 @@ def handover(
     policy_version: str = Form(..., max_length=20),
     accepted: str | None = Form(None, max_length=10),
     kit: str = Form("", max_length=40),
-    session: Session = Depends(db),
+    session: Session = Depends(db, scope="function"),
     actor: Actor = Depends(requires(Role.SERVICE_DESK)),
 ) -> HTMLResponse:
     settings: Settings = request.app.state.settings
@@ -238,13 +239,13 @@ def _sims(request: Request, session: Session, *, error: str | None = None,
 
 
 @router.get("/sims")
-def sim_bars(request: Request, session: Session = Depends(db),
+def sim_bars(request: Request, session: Session = Depends(db, scope="function"),
              _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     return _sims(request, session)
 
 
 @router.post("/sims/bars/send")
-def send_sim_bars(request: Request, session: Session = Depends(db),
+def send_sim_bars(request: Request, session: Session = Depends(db, scope="function"),
                   actor: Actor = Depends(requires(Role.SERVICE_DESK))) -> HTMLResponse:
     settings: Settings = request.app.state.settings
     clock = SystemClock()
@@ -262,7 +263,7 @@ def sim_bar_step(
     request: Request, key: str,
     step: str = Form(..., max_length=20),
     text: str = Form("", max_length=2000),
-    session: Session = Depends(db),
+    session: Session = Depends(db, scope="function"),
     actor: Actor = Depends(requires(Role.SERVICE_DESK)),
 ) -> HTMLResponse:
     settings: Settings = request.app.state.settings

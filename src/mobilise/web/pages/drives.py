@@ -29,7 +29,7 @@ def _settings(request: Request) -> Settings:
 
 
 @router.get("/drives")
-def drives(request: Request, session: Session = Depends(db),
+def drives(request: Request, session: Session = Depends(db, scope="function"),
            _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     summary, issues, chart, rows = estate_aggregates(session, _settings(request))
     return page(request, "drives.html", summary=summary, issues=issues, chart=chart,
@@ -57,7 +57,7 @@ def _estate(session: Session, quota: int) -> tuple[Any, Any, Any, list[dict[str,
 
 
 @router.get("/drives/people/{key}")
-def drive(request: Request, key: str, session: Session = Depends(db),
+def drive(request: Request, key: str, session: Session = Depends(db, scope="function"),
           actor: Actor = Depends(requires(Role.MIGRATION))) -> HTMLResponse:
     person = get_person(session, key)
     pairs = estate.latest_scans(session, [person.id])

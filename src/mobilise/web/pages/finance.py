@@ -50,14 +50,14 @@ def _finance_page(request: Request, session: Session, **extra: Any) -> HTMLRespo
 
 
 @router.get("/finance")
-def finance(request: Request, session: Session = Depends(db),
+def finance(request: Request, session: Session = Depends(db, scope="function"),
             _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     return _finance_page(request, session, problems=None, imported=None)
 
 
 @router.post("/finance/spend")
 def upload_spend(request: Request, file: UploadFile = File(...),
-                 session: Session = Depends(db),
+                 session: Session = Depends(db, scope="function"),
                  actor: Actor = Depends(requires(Role.PROGRAMME))) -> HTMLResponse:
     try:
         with uploaded(file) as path:
@@ -70,7 +70,7 @@ def upload_spend(request: Request, file: UploadFile = File(...),
 
 
 @router.get("/reports/board")
-def board_page(request: Request, session: Session = Depends(db),
+def board_page(request: Request, session: Session = Depends(db, scope="function"),
                _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     report = build_board_report(session, request.app.state.settings, SystemClock(),
                                 current_sources())
@@ -78,7 +78,7 @@ def board_page(request: Request, session: Session = Depends(db),
 
 
 @router.get("/reports/board.html")
-def board_document(request: Request, session: Session = Depends(db),
+def board_document(request: Request, session: Session = Depends(db, scope="function"),
                    _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     report = build_board_report(session, request.app.state.settings, SystemClock(),
                                 current_sources())
@@ -86,7 +86,7 @@ def board_document(request: Request, session: Session = Depends(db),
 
 
 @router.get("/reports/board.pdf")
-def board_pdf(request: Request, session: Session = Depends(db),
+def board_pdf(request: Request, session: Session = Depends(db, scope="function"),
               _: Actor = Depends(requires(Role.VIEWER))) -> Response:
     settings = request.app.state.settings
     report = build_board_report(session, settings, SystemClock(), current_sources())

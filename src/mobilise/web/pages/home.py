@@ -38,7 +38,7 @@ async def login(
     username: str = Form(..., max_length=100),
     password: str = Form(..., max_length=500),
     next: str = Form("/", max_length=500),
-    session: Session = Depends(db),
+    session: Session = Depends(db, scope="function"),
 ) -> Response:
     await check_csrf(request)
     settings = request.app.state.settings
@@ -64,7 +64,7 @@ def logout(request: Request, _: Actor = Depends(requires(Role.VIEWER))) -> Respo
 
 
 @router.get("/")
-def overview(request: Request, session: Session = Depends(db),
+def overview(request: Request, session: Session = Depends(db, scope="function"),
              actor: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     summary, chart, shown = overview_aggregates(session, request.app.state.settings)
     return page(request, "overview.html", summary=summary, chart=chart, panels=shown,

@@ -15,6 +15,6 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/jobs")
-def jobs(request: Request, session: Session = Depends(db),
+def jobs(request: Request, session: Session = Depends(db, scope="function"),
          _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     return page(request, "jobs.html", jobs=[job_row(j) for j in recent_jobs(session)])

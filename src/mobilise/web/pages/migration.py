@@ -24,14 +24,14 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/waves")
-def wave_list(request: Request, session: Session = Depends(db),
+def wave_list(request: Request, session: Session = Depends(db, scope="function"),
               _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     rows = [reports.wave_summary(session, w) for w in waves.list_waves(session)]
     return page(request, "waves.html", waves=rows)
 
 
 @router.get("/waves/{key}")
-def wave_page(request: Request, key: str, session: Session = Depends(db),
+def wave_page(request: Request, key: str, session: Session = Depends(db, scope="function"),
               _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     wave = waves.get_wave(session, key)
     summary = reports.wave_summary(session, wave)
@@ -55,7 +55,8 @@ def wave_page(request: Request, key: str, session: Session = Depends(db),
 
 
 @router.post("/waves/{key}/rounds")
-def start_round_from_page(request: Request, key: str, session: Session = Depends(db),
+def start_round_from_page(request: Request, key: str,
+                          session: Session = Depends(db, scope="function"),
                           actor: Actor = Depends(requires(Role.MIGRATION))) -> Response:
     """The wave page's "start the next round" button (CSRF checked by the role guard)."""
     wave = waves.get_wave(session, key)
@@ -89,7 +90,8 @@ def _startable(wave: MigrationWave) -> str | None:
 
 @router.get("/migration/progress")
 def migration_progress(request: Request, as_of: date | None = None,
-                       org_unit: str | None = None, session: Session = Depends(db),
+                       org_unit: str | None = None,
+                       session: Session = Depends(db, scope="function"),
                        _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     """The burndown of people migrated: everyone, and one org unit when chosen."""
     day = as_of or SystemClock().now().date()

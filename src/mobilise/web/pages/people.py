@@ -26,7 +26,7 @@ def people(
     org_unit: str | None = Query(None, max_length=30),
     status: str | None = Query(None, pattern="^(active|leaver)?$"),
     page_no: int = Query(1, alias="page", ge=1, le=100_000),
-    session: Session = Depends(db),
+    session: Session = Depends(db, scope="function"),
     _: Actor = Depends(requires(Role.VIEWER)),
 ) -> HTMLResponse:
     query = PeopleQuery(q=q or None, org_unit=org_unit or None, status=status or None,
@@ -42,7 +42,7 @@ def people(
 
 
 @router.get("/people/{key}")
-def person(request: Request, key: str, session: Session = Depends(db),
+def person(request: Request, key: str, session: Session = Depends(db, scope="function"),
            _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     found = get_person(session, key)
     history = session.scalars(

@@ -69,7 +69,7 @@ def _back(to: str) -> RedirectResponse:
 
 
 @router.get("/retention")
-def rule_set_list(request: Request, session: Session = Depends(db),
+def rule_set_list(request: Request, session: Session = Depends(db, scope="function"),
                   _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
     return page(request, "retention.html", versions=_versions(session),
                 active=active_rule_set(session))
@@ -77,7 +77,7 @@ def rule_set_list(request: Request, session: Session = Depends(db),
 
 @router.get("/retention/rule-sets/{name}/{version}")
 def rule_set_page(request: Request, name: str, version: RecordId,
-                  session: Session = Depends(db),
+                  session: Session = Depends(db, scope="function"),
                   _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
     row = rule_sets.get_version(session, name, version)
     return page(request, "retention_rule_set.html", row=row,
@@ -86,7 +86,7 @@ def rule_set_page(request: Request, name: str, version: RecordId,
 
 @router.post("/retention/rule-sets/{name}/{version}/activate")
 async def activate(request: Request, name: str, version: RecordId,
-                   session: Session = Depends(db),
+                   session: Session = Depends(db, scope="function"),
                    actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
     form = await _form(request)
     rule_sets.activate(session, actor, name, version, reason=form.get("reason") or None)
@@ -117,7 +117,8 @@ def dry_run_charts(result: DryRun) -> dict[str, Any]:
 
 
 @router.get("/retention/dry-run")
-def dry_run_page(request: Request, version: str | None = None, session: Session = Depends(db),
+def dry_run_page(request: Request, version: str | None = None,
+                 session: Session = Depends(db, scope="function"),
                  _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
     row = _version(session, version)
     result = scanned_dry_run(session, row, _today()) if row is not None else None
@@ -128,7 +129,7 @@ def dry_run_page(request: Request, version: str | None = None, session: Session 
 
 @router.get("/retention/diff")
 def diff_page(request: Request, old: str | None = None, new: str | None = None,
-              session: Session = Depends(db),
+              session: Session = Depends(db, scope="function"),
               _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
     result = None
     if old and new:
@@ -143,14 +144,14 @@ def diff_page(request: Request, old: str | None = None, new: str | None = None,
 
 
 @router.get("/retention/holds")
-def holds_page(request: Request, session: Session = Depends(db),
+def holds_page(request: Request, session: Session = Depends(db, scope="function"),
                _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
     rows = list(session.scalars(select(Hold).order_by(Hold.status.desc(), Hold.id.desc())))
     return page(request, "retention_holds.html", holds=rows, placed=HoldStatus.PLACED.value)
 
 
 @router.post("/retention/holds")
-async def place_hold(request: Request, session: Session = Depends(db),
+async def place_hold(request: Request, session: Session = Depends(db, scope="function"),
                      actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
     form = await _form(request)
     people = [p.strip() for p in form.get("people", "").replace(",", " ").split() if p.strip()]
@@ -166,7 +167,8 @@ async def place_hold(request: Request, session: Session = Depends(db),
 
 
 @router.post("/retention/holds/{reference}/release")
-async def release_hold(request: Request, reference: str, session: Session = Depends(db),
+async def release_hold(request: Request, reference: str,
+                       session: Session = Depends(db, scope="function"),
                        actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
     form = await _form(request)
     holds.release_hold(session, actor, reference, form.get("reason", ""))
@@ -201,7 +203,7 @@ PageNo = Query(1, alias="page", ge=1, le=1_000_000)
 @router.get("/retention/review")
 def review_page(request: Request, status: str = StatusFilter,
                 person: str = Query("", max_length=100), rule: str = Query("", max_length=64),
-                page_no: int = PageNo, session: Session = Depends(db),
+                page_no: int = PageNo, session: Session = Depends(db, scope="function"),
                 _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
     """The queue per person and per rule, bulk decisions by rule, queueing, and the files
     themselves, filtered and a page at a time."""
@@ -211,7 +213,7 @@ def review_page(request: Request, status: str = StatusFilter,
 
 
 @router.post("/retention/review/queue")
-async def queue(request: Request, session: Session = Depends(db),
+async def queue(request: Request, session: Session = Depends(db, scope="function"),
                 actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
     form = await _form(request)
     row = _version(session, form.get("version") or None)
@@ -224,7 +226,7 @@ async def queue(request: Request, session: Session = Depends(db),
 
 @router.get("/retention/review/me")
 def my_review(request: Request, status: str = StatusFilter, page_no: int = PageNo,
-              session: Session = Depends(db),
+              session: Session = Depends(db, scope="function"),
               actor: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     """The signed-in person's own files awaiting review (their account's person link)."""
     number = review.person_of(session, actor)
@@ -240,7 +242,7 @@ def my_review(request: Request, status: str = StatusFilter, page_no: int = PageN
 
 @router.get("/retention/review/people/{key}")
 def person_review(request: Request, key: str, status: str = StatusFilter,
-                  page_no: int = PageNo, session: Session = Depends(db),
+                  page_no: int = PageNo, session: Session = Depends(db, scope="function"),
                   _: Actor = Depends(requires(Role.RECORDS))) -> HTMLResponse:
     person = session.scalar(select(Person).where((Person.number == key) | (Person.upn == key)))
     if person is None:
@@ -256,7 +258,7 @@ def _safe_back(form: dict[str, str]) -> str:
 
 
 @router.post("/retention/review/decide")
-async def decide(request: Request, session: Session = Depends(db),
+async def decide(request: Request, session: Session = Depends(db, scope="function"),
                  actor: Actor = Depends(requires(Role.VIEWER))) -> Response:
     """The person decides their own items; a records manager any (checked by the domain)."""
     form = await request.form()
@@ -269,7 +271,7 @@ async def decide(request: Request, session: Session = Depends(db),
 
 
 @router.post("/retention/review/decide-rule")
-async def decide_rule(request: Request, session: Session = Depends(db),
+async def decide_rule(request: Request, session: Session = Depends(db, scope="function"),
                       actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
     form = await _form(request)
     row = _version(session, form.get("version") or None)
@@ -284,14 +286,14 @@ async def decide_rule(request: Request, session: Session = Depends(db),
 
 
 @router.get("/retention/disposal")
-def disposal_page(request: Request, session: Session = Depends(db),
+def disposal_page(request: Request, session: Session = Depends(db, scope="function"),
                   _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
     return page(request, "retention_disposal.html", batches=disposal.batches(session),
                 active=active_rule_set(session), bytes_text=bytes_text)
 
 
 @router.post("/retention/disposal/propose")
-async def propose(request: Request, session: Session = Depends(db),
+async def propose(request: Request, session: Session = Depends(db, scope="function"),
                   actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
     form = await _form(request)
     row = _version(session, form.get("version") or None)
@@ -303,7 +305,8 @@ async def propose(request: Request, session: Session = Depends(db),
 
 
 @router.get("/retention/disposal/{batch_id}")
-def batch_page(request: Request, batch_id: RecordId, session: Session = Depends(db),
+def batch_page(request: Request, batch_id: RecordId,
+               session: Session = Depends(db, scope="function"),
                _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
     batch = disposal.get_batch(session, batch_id)
     return page(request, "retention_batch.html", batch=batch, items=batch.items[:SHOWN_ITEMS],
@@ -311,7 +314,8 @@ def batch_page(request: Request, batch_id: RecordId, session: Session = Depends(
 
 
 @router.post("/retention/disposal/{batch_id}/approve")
-async def approve(request: Request, batch_id: RecordId, session: Session = Depends(db),
+async def approve(request: Request, batch_id: RecordId,
+                  session: Session = Depends(db, scope="function"),
                   actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
     form = await _form(request)
     disposal.approve_batch(session, actor, batch_id, reason=form.get("reason") or None)
@@ -319,7 +323,8 @@ async def approve(request: Request, batch_id: RecordId, session: Session = Depen
 
 
 @router.post("/retention/disposal/{batch_id}/execute")
-async def execute(request: Request, batch_id: RecordId, session: Session = Depends(db),
+async def execute(request: Request, batch_id: RecordId,
+                  session: Session = Depends(db, scope="function"),
                   actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
     await _form(request)
     disposal.execute_batch(session, actor, batch_id,
@@ -328,6 +333,6 @@ async def execute(request: Request, batch_id: RecordId, session: Session = Depen
 
 
 @router.get("/retention/disposal/{batch_id}/certificate")
-def certificate(batch_id: RecordId, session: Session = Depends(db),
+def certificate(batch_id: RecordId, session: Session = Depends(db, scope="function"),
                 _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
     return HTMLResponse(disposal.certificate_html(session, batch_id))

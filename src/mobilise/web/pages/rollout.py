@@ -35,7 +35,7 @@ def _clock(as_of: date | None) -> Clock:
 def rollout(request: Request, as_of: date | None = None,
             org_unit: str | None = Query(None, max_length=30),
             appointments_page: int = Query(1, alias="page", ge=1, le=100_000),
-            session: Session = Depends(db),
+            session: Session = Depends(db, scope="function"),
             _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     settings = request.app.state.settings
     clock = _clock(as_of)
@@ -93,7 +93,7 @@ OPERATE = frozenset({Role.SERVICE_DESK, Role.PROGRAMME})
 
 @router.post("/rollout/appointments/{appointment_id}/{action}")
 async def appointment_action(request: Request, appointment_id: RecordId, action: str,
-                             session: Session = Depends(db),
+                             session: Session = Depends(db, scope="function"),
                              actor: Actor = Depends(requires(*OPERATE))) -> Response:
     """The service desk's buttons: confirm, handed over, did not attend."""
     await check_csrf(request)
@@ -109,7 +109,7 @@ async def appointment_action(request: Request, appointment_id: RecordId, action:
 
 
 @router.get("/comms")
-def comms(request: Request, session: Session = Depends(db),
+def comms(request: Request, session: Session = Depends(db, scope="function"),
           _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     return page(request, "comms.html", templates=templates.list_templates(session),
                 counts=outbox.counts(session),
