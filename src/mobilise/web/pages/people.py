@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from mobilise.core.actor import Actor, Role
 from mobilise.core.audit import AuditEntry
 from mobilise.people.models import OrgUnit
-from mobilise.people.register import PeopleQuery, find_people, get_person, person_row
+from mobilise.people.register import PeopleQuery, find_people, get_person, person_row_for
 from mobilise.web.auth import db, requires
 from mobilise.web.pages.render import page
 
@@ -26,24 +26,25 @@ def people(
     status: str | None = Query(None, pattern="^(active|leaver)?$"),
     page_no: int = Query(1, alias="page", ge=1, le=100_000),
     session: Session = Depends(db),
-    _: Actor = Depends(requires(Role.VIEWER)),
+    actor: Actor = Depends(requires(Role.VIEWER)),
 ) -> HTMLResponse:
     query = PeopleQuery(q=q or None, org_unit=org_unit or None, status=status or None,
                         limit=PAGE, offset=(page_no - 1) * PAGE)
     found, total = find_people(session, query)
     units = session.scalars(select(OrgUnit).order_by(OrgUnit.code)).all()
-    return page(request, "people.html", people=[person_row(p) for p in found], total=total,
+    return page(request, "people.html", people=[person_row_for(p, actor) for p in found], total=total,
                 q=q or "", org_unit=org_unit or "", status=status or "", units=units,
                 page_no=page_no, pages=max(1, -(-total // PAGE)))
 
 
 @router.get("/people/{key}")
 def person(request: Request, key: str, session: Session = Depends(db),
-           _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
+           actor: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     found = get_person(session, key)
     history = session.scalars(
         select(AuditEntry).where(AuditEntry.entity == "person",
                                  AuditEntry.entity_id == str(found.id))
         .order_by(AuditEntry.seq.desc()).limit(50)
     ).all()
-    return page(request, "person.html", person=person_row(found), history=history)
+    return page(request, "person.html", person=person_row_for(found, actor),
+                history=history)
