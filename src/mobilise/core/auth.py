@@ -248,20 +248,20 @@ def _count_failure(session: Session, scope: str, key: str, limit: int, block: ti
                    window: timedelta, now: float) -> int:
     """One more failure for ``(scope, key)``, counted by the database in one statement (a
     read in Python and a write would lose parallel failures); blocks at ``limit``."""
-    table = LoginThrottle.__table__
+    row = LoginThrottle
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    expired = table.c.window_start < now - window.total_seconds()
-    stmt = insert(table).values(scope=scope, key=key, failures=1, window_start=now,
+    expired = row.window_start < now - window.total_seconds()
+    upsert = insert(row).values(scope=scope, key=key, failures=1, window_start=now,
                                 blocked_until=0.0)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.scope, table.c.key],
-        set_={"failures": case((expired, 1), else_=table.c.failures + 1),
-              "window_start": case((expired, now), else_=table.c.window_start)},
-    ).returning(table.c.failures)
+    stmt = upsert.on_conflict_do_update(
+        index_elements=["scope", "key"],
+        set_={"failures": case((expired, 1), else_=row.failures + 1),
+              "window_start": case((expired, now), else_=row.window_start)},
+    ).returning(row.failures)
     failures = int(session.execute(stmt).scalar_one())
     if failures >= limit:
-        session.execute(update(table).where(table.c.scope == scope, table.c.key == key)
+        session.execute(update(row).where(row.scope == scope, row.key == key)
                         .values(blocked_until=now + block.total_seconds(), failures=0,
                                 window_start=now))
     return failures
@@ -269,9 +269,8 @@ def _count_failure(session: Session, scope: str, key: str, limit: int, block: ti
 
 def clear_throttle(session: Session, username: str) -> None:
     """Lift a username's lock (an administrator's ``users enable`` or new password)."""
-    table = LoginThrottle.__table__
-    session.execute(delete(table).where(table.c.scope == "account",
-                                        table.c.key == _account_key(username)))
+    session.execute(delete(LoginThrottle).where(LoginThrottle.scope == "account",
+                                                LoginThrottle.key == _account_key(username)))
 
 
 def authenticate(

@@ -21,7 +21,6 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-
 # Known to everyone who has read the source: a cookie signed with it is forged at will.
 DEFAULT_SECRET = "change-me-mobilise-dev-secret"
 MIN_SECRET_LENGTH = 32

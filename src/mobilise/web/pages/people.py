@@ -32,7 +32,8 @@ def people(
                         limit=PAGE, offset=(page_no - 1) * PAGE)
     found, total = find_people(session, query)
     units = session.scalars(select(OrgUnit).order_by(OrgUnit.code)).all()
-    return page(request, "people.html", people=[person_row_for(p, actor) for p in found], total=total,
+    return page(request, "people.html", people=[person_row_for(p, actor) for p in found],
+                total=total,
                 q=q or "", org_unit=org_unit or "", status=status or "", units=units,
                 page_no=page_no, pages=max(1, -(-total // PAGE)))
 
