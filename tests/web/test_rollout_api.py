@@ -24,8 +24,7 @@ def test_plan_book_and_run_appointments(web: Web) -> None:
     body = r.json()
     assert body["summary"]["met"] and body["applied"]["booked"] == 11
     assert body["applied"]["kept"] == 1  # the seeded appointment 100001 did not move
-    listed = web.client.get("/api/v1/rollout/appointments?status=booked",
-                            headers=web.as_("viewer")).json()
+    listed = web.client.get("/api/v1/rollout/appointments?status=booked", headers=prog).json()
     assert listed["total"] == 12
     r = web.client.post("/api/v1/rollout/appointments/confirm", json={"ids": [100001]},
                         headers=prog)
@@ -37,8 +36,7 @@ def test_plan_book_and_run_appointments(web: Web) -> None:
                         json={"site": "CE-01", "day": "2023-01-16", "reason": "on leave"},
                         headers=prog)
     assert r.status_code == 200 and r.json()["day"] == "2023-01-16", r.text
-    ics = web.client.get(f"/api/v1/rollout/appointments/{r.json()['id']}/ics",
-                         headers=web.as_("viewer"))
+    ics = web.client.get(f"/api/v1/rollout/appointments/{r.json()['id']}/ics", headers=prog)
     assert ics.headers["content-type"].startswith("text/calendar")
     assert "DTSTART;VALUE=DATE:20230116" in ics.text
     fc = web.client.get("/api/v1/rollout/forecast?as_of=2023-01-20",
@@ -82,7 +80,7 @@ def test_service_desk_records_outcomes_on_the_page(web: Web) -> None:
                         follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/rollout"
     shown = web.client.get("/api/v1/rollout/appointments/100001",
-                           headers=web.as_("viewer")).json()
+                           headers=web.as_("programme")).json()
     assert shown["status"] == "attended"
     forged = web.client.post("/rollout/appointments/100001/no_show",
                              data={"csrf_token": "forged"}, follow_redirects=False)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from mobilise.core import auth
 from mobilise.core.actor import Actor, Role
@@ -37,7 +37,8 @@ def _user(session: Session, username: str) -> dict[str, Any]:
 @router.get("")
 def list_users(session: Session = Depends(db),
                _: Actor = Depends(requires(Role.ADMIN))) -> dict[str, Any]:
-    users = session.scalars(select(auth.User).order_by(auth.User.username))
+    users = session.scalars(select(auth.User).options(selectinload(auth.User.tokens))
+                            .order_by(auth.User.username))
     return {"items": [auth.user_row(u) for u in users]}
 
 
