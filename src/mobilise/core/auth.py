@@ -8,6 +8,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -219,8 +220,13 @@ class LoginThrottle(Base):
 # message, whether or not the username exists.
 WRONG = "wrong username or password"
 BLOCKED = "too many failed attempts; try again later"
-# Verified for unknown users, so that they take as long as a wrong password does.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified for unknown users, so that they take as long as a wrong password does
+    (made on first use: every CLI command imports this module)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def _account_key(username: str) -> str:
@@ -286,7 +292,7 @@ def authenticate(
         raise NotAuthenticated(BLOCKED)
     user = session.scalar(select(User).where(User.username == username))
     try:
-        _hasher.verify(user.password_hash if user is not None else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user is not None else _dummy_hash(), password)
         verified = user is not None and user.active
     except (VerificationError, InvalidHashError):
         verified = False
