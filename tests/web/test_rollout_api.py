@@ -51,7 +51,8 @@ def test_notices_outbox_and_export(web: Web) -> None:
     r = web.client.post("/api/v1/rollout/notify",
                         json={"kind": "invitation", "as_of": "2023-01-06"}, headers=prog)
     assert r.json()["queued"] == 1  # the one seeded appointment
-    box = web.client.get("/api/v1/comms/outbox", headers=web.as_("viewer")).json()
+    assert web.client.get("/api/v1/comms/outbox", headers=web.as_("viewer")).status_code == 403
+    box = web.client.get("/api/v1/comms/outbox", headers=prog).json()
     assert box["counts"]["queued"] == 1 and box["items"][0]["template"] == "invitation"
     exported = web.client.get("/api/v1/comms/export.csv", headers=prog)
     rows = list(csv.DictReader(io.StringIO(exported.text)))
@@ -68,6 +69,8 @@ def test_notices_outbox_and_export(web: Web) -> None:
     assert shown["subject"] == "Hello Sam" and shown["version"] == 2
     page = web.client.get("/comms", headers=web.as_("viewer"))
     assert page.status_code == 200 and "invitation" in page.text
+    assert "alex1.smith@example.police.uk" not in page.text  # who is sent what: not theirs
+    assert "alex1.smith@example.police.uk" in web.client.get("/comms", headers=prog).text
 
 
 def test_service_desk_records_outcomes_on_the_page(web: Web) -> None:
