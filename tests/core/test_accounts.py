@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 from mobilise.core import auth
 from mobilise.core.audit import AuditEntry
 from mobilise.core.clock import FixedClock
-from mobilise.core.errors import InvalidInput, NotAuthenticated, NotFound
+from mobilise.core.db import session_factory
+from mobilise.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from mobilise.core.settings import Settings
 from tests.factories import ADMIN
 
 PASSWORD = "correct horse battery"
@@ -180,3 +182,34 @@ def test_typed_usernames_are_not_kept_in_clear(session: Session,
     _fail(session, "my secret password", "203.0.113.7", policy=auth.LoginPolicy())
     keys = session.scalars(select(auth.LoginThrottle.key)).all()
     assert len(keys) == 2 and not any("secret" in k for k in keys)
+
+
+def test_two_changes_to_one_login_have_one_winner(settings: Settings,
+                                                  session: Session,
+                                                  users: dict[str, auth.User]) -> None:
+    """Both read the login before either wrote: the second is refused, with one entry."""
+    first, second = session_factory(settings)(), session_factory(settings)()
+    try:
+        mine = auth.get_user(first, "alice")
+        theirs = auth.get_user(second, "alice")
+        auth.set_active(first, ADMIN, mine, False, "left")
+        first.commit()
+        with pytest.raises(Conflict, match="at the same moment"):
+            auth.set_roles(second, ADMIN, theirs, ["auditor"])
+        second.rollback()
+        stale = auth.get_user(second, "alice")
+        assert (stale.active, stale.roles) == (False, ["records"])
+        # A stale sign-out is no error: the sessions have ended either way.
+        third = session_factory(settings)()
+        old = auth.get_user(third, "alice")
+        auth.set_active(second, ADMIN, stale, True)
+        second.commit()
+        auth.sign_out(third, old)
+        third.commit()
+        third.close()
+    finally:
+        first.close()
+        second.close()
+    actions = session.scalars(select(AuditEntry.action).where(
+        AuditEntry.entity == "app_user").order_by(AuditEntry.seq)).all()
+    assert actions == ["user.add", "user.add", "user.disable", "user.enable"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -29,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm.exc import StaleDataError
 
 from mobilise.core import audit
 from mobilise.core.actor import Actor, Role
@@ -57,6 +59,10 @@ class User(audit.Audited, Base):
     # Part of every session cookie: raising it ends every session of this login (sign-out,
     # new password, new roles, disabled).
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    # Every lifecycle change raises the epoch, and its UPDATE names the epoch it read: of
+    # two parallel changes to one login, the second matches no row (one winner).
+    __mapper_args__ = {"version_id_col": session_epoch, "version_id_generator": False}
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
@@ -117,11 +123,22 @@ def end_sessions(user: User) -> None:
     user.session_epoch = (user.session_epoch or 0) + 1
 
 
+def _one_winner(session: Session, user: User) -> None:
+    """Write the change now: if another change to this login came first, refuse."""
+    try:
+        session.flush()
+    except StaleDataError:
+        session.rollback()
+        raise Conflict(f"user {user.username!r} was changed at the same moment by someone "
+                       "else; look again and retry") from None
+
+
 def set_password(session: Session, actor: Actor, user: User, password: str) -> None:
     _check_password(password)
     with audit.change(session, actor, "user.password", user):
         user.password_hash = _hasher.hash(password)
         end_sessions(user)
+    _one_winner(session, user)
     clear_throttle(session, user.username)
 
 
@@ -132,6 +149,7 @@ def set_roles(session: Session, actor: Actor, user: User, roles: list[str]) -> U
     with audit.change(session, actor, "user.roles", user):
         user.roles = wanted
         end_sessions(user)
+    _one_winner(session, user)
     return user
 
 
@@ -146,6 +164,7 @@ def set_active(session: Session, actor: Actor, user: User, active: bool,
                           reason=reason):
             user.active = active
             end_sessions(user)
+        _one_winner(session, user)
     if active:
         clear_throttle(session, user.username)
     return user
@@ -155,6 +174,8 @@ def sign_out(session: Session, user: User) -> None:
     """Sign-out ends the login's sessions everywhere: a copied cookie is worth nothing."""
     with audit.change(session, user.actor(), "user.logout", user):
         end_sessions(user)
+    with suppress(Conflict):  # another sign-out (or change) ended them first: no matter
+        _one_winner(session, user)
 
 
 def token_rows(user: User) -> list[dict[str, Any]]:
