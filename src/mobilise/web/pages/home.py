@@ -61,7 +61,7 @@ async def login(
 @router.post("/logout")
 def logout(request: Request, session: Session = Depends(db),
            actor: Actor = Depends(requires(Role.VIEWER))) -> Response:
-    if actor.user_id is not None and "user_id" in request.session:
+    if actor.user_id is not None and request.session.get("user_id") == actor.user_id:
         # The cookie alone would still be valid until it expires: end it on the server.
         login = session.get(auth.User, actor.user_id)
         if login is not None:
