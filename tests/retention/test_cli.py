@@ -110,13 +110,9 @@ def test_activate_dry_run_diff_explain_holds_and_review(workdir: Path) -> None:
     assert date.today()  # the CLI defaults --as-of to the system clock's today
 
 
-def test_dispose_and_certificate_from_the_cli(workdir: Path, monkeypatch: pytest.MonkeyPatch
-                                              ) -> None:
+def _estate_on_disk(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Two files of p1 on the real local backend, in an inventory; the CLI options."""
     import os
-
-    from mobilise.cli import retention as cli
-    from mobilise.core.actor import Actor, Role
-
 
     home = workdir / "home"
     rows = []
@@ -130,15 +126,20 @@ def test_dispose_and_certificate_from_the_cli(workdir: Path, monkeypatch: pytest
     pq.write_table(pa.Table.from_pylist(rows, schema=INVENTORY_SCHEMA), workdir / "inv.parquet")
     monkeypatch.setenv("MOBILISE_HOME_ROOT", str(home))  # the real local backend
     context.settings.cache_clear()
-    estate = ["--inventory", str(workdir / "inv.parquet"), "--as-of", "2026-11-22"]
-    who = {"name": "rm1"}
-    monkeypatch.setattr(cli, "actor", lambda: Actor(who["name"], frozenset({Role.RECORDS})))
+    return ["--inventory", str(workdir / "inv.parquet"), "--as-of", "2026-11-22"]
+
+
+def test_dispose_and_certificate_from_the_cli(workdir: Path, monkeypatch: pytest.MonkeyPatch
+                                              ) -> None:
+    estate = _estate_on_disk(workdir, monkeypatch)
+    home = workdir / "home"
+    tokens = _records_managers("rm1", "rm2")
 
     invoke("activate", str(EXAMPLE))
-    invoke("dispose", "propose", *estate, "--rules", "personal-files")
-    who["name"] = "rm2"  # another records manager approves and executes
-    invoke("dispose", "approve", "1")
-    invoke("dispose", "execute", "1")
+    invoke("dispose", "propose", *estate, "--rules", "personal-files", "--token", tokens["rm1"])
+    # another records manager approves and executes
+    invoke("dispose", "approve", "1", "--token", tokens["rm2"])
+    invoke("dispose", "execute", "1", "--token", tokens["rm2"])
     listed = json.loads(invoke("dispose", "list", "-f", "json"))
     assert [(b["status"], b["deleted"], b["skipped"]) for b in listed] == [("executed", 1, 0)]
     invoke("certificate", "1", "--out", str(workdir / "certs"))
@@ -148,3 +149,54 @@ def test_dispose_and_certificate_from_the_cli(workdir: Path, monkeypatch: pytest
     assert (home / "p1" / "Documents/b.docx").exists()
     html = (workdir / "certs" / "disposal-certificate-1.html").read_text()
     assert "Certificate of disposal: batch 1" in html and "rm2" in html
+
+
+def _records_managers(*names: str) -> dict[str, str]:
+    """Mobilise users with the records role, and an API token each."""
+    from mobilise.core import auth
+    from mobilise.core.db import session_scope
+    from tests.factories import ADMIN
+
+    tokens = {}
+    with session_scope(context.settings()) as s:
+        for name in names:
+            user = auth.add_user(s, ADMIN, name, "correct horse battery", ["records"])
+            s.flush()
+            tokens[name] = auth.issue_token(s, ADMIN, user, "cli")
+    return tokens
+
+
+def test_changing_user_does_not_satisfy_four_eyes(workdir: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from mobilise.core.errors import NotAuthenticated, TransitionRefused
+    from mobilise.retention.models import DisposalBatch
+
+    estate = _estate_on_disk(workdir, monkeypatch)
+    tokens = _records_managers("rm1", "rm2")
+    invoke("activate", str(EXAMPLE))
+    monkeypatch.setenv("USER", "rm1")
+    monkeypatch.setenv("LOGNAME", "rm1")
+    with pytest.raises(NotAuthenticated, match="API token of a Mobilise user"):
+        runner.invoke(app, ["dispose", "propose", *estate, "--rules", "personal-files"],
+                      catch_exceptions=False)
+    invoke("dispose", "propose", *estate, "--rules", "personal-files", "--token", tokens["rm1"])
+    # The same operator, calling themselves someone else at the terminal: not enough.
+    monkeypatch.setenv("USER", "rm2")
+    monkeypatch.setenv("LOGNAME", "rm2")
+    with pytest.raises(NotAuthenticated):
+        runner.invoke(app, ["dispose", "approve", "1"], catch_exceptions=False)
+    monkeypatch.setenv("MOBILISE_TOKEN", tokens["rm1"])
+    with pytest.raises(TransitionRefused, match="proposer cannot approve"):
+        runner.invoke(app, ["dispose", "approve", "1"], catch_exceptions=False)
+    with pytest.raises(NotAuthenticated):
+        runner.invoke(app, ["dispose", "approve", "1", "--token", "mob_forged"],
+                      catch_exceptions=False)
+    # Another Mobilise user, proven by their token (here through MOBILISE_TOKEN).
+    monkeypatch.setenv("MOBILISE_TOKEN", tokens["rm2"])
+    invoke("dispose", "approve", "1")
+    from mobilise.core.db import session_scope
+
+    with session_scope(context.settings()) as s:
+        batch = s.get(DisposalBatch, 1)
+        assert batch is not None
+        assert (batch.proposed_by, batch.approved_by, batch.status) == ("rm1", "rm2", "approved")

@@ -98,7 +98,7 @@ def _estate(root: Path, people: int) -> Generator[Estate]:
         keys = {"people": person, "handsets": handset, "waves": first(MigrationWave.name),
                 "number": person, "job_id": first(Job.id),
                 "appointment_id": first(Appointment.id), "batch_id": first(DisposalBatch.id),
-                "templates": first(MessageTemplate.name),
+                "templates": first(MessageTemplate.name), "username": "admin",
                 "rule-sets": rules[0] if rules else None,
                 "version": str(rules[1]) if rules else None}
     with TestClient(create_app(settings)) as client:

@@ -24,8 +24,7 @@ def test_plan_book_and_run_appointments(web: Web) -> None:
     body = r.json()
     assert body["summary"]["met"] and body["applied"]["booked"] == 11
     assert body["applied"]["kept"] == 1  # the seeded appointment 100001 did not move
-    listed = web.client.get("/api/v1/rollout/appointments?status=booked",
-                            headers=web.as_("viewer")).json()
+    listed = web.client.get("/api/v1/rollout/appointments?status=booked", headers=prog).json()
     assert listed["total"] == 12
     r = web.client.post("/api/v1/rollout/appointments/confirm", json={"ids": [100001]},
                         headers=prog)
@@ -37,8 +36,7 @@ def test_plan_book_and_run_appointments(web: Web) -> None:
                         json={"site": "CE-01", "day": "2023-01-16", "reason": "on leave"},
                         headers=prog)
     assert r.status_code == 200 and r.json()["day"] == "2023-01-16", r.text
-    ics = web.client.get(f"/api/v1/rollout/appointments/{r.json()['id']}/ics",
-                         headers=web.as_("viewer"))
+    ics = web.client.get(f"/api/v1/rollout/appointments/{r.json()['id']}/ics", headers=prog)
     assert ics.headers["content-type"].startswith("text/calendar")
     assert "DTSTART;VALUE=DATE:20230116" in ics.text
     fc = web.client.get("/api/v1/rollout/forecast?as_of=2023-01-20",
@@ -53,7 +51,8 @@ def test_notices_outbox_and_export(web: Web) -> None:
     r = web.client.post("/api/v1/rollout/notify",
                         json={"kind": "invitation", "as_of": "2023-01-06"}, headers=prog)
     assert r.json()["queued"] == 1  # the one seeded appointment
-    box = web.client.get("/api/v1/comms/outbox", headers=web.as_("viewer")).json()
+    assert web.client.get("/api/v1/comms/outbox", headers=web.as_("viewer")).status_code == 403
+    box = web.client.get("/api/v1/comms/outbox", headers=prog).json()
     assert box["counts"]["queued"] == 1 and box["items"][0]["template"] == "invitation"
     exported = web.client.get("/api/v1/comms/export.csv", headers=prog)
     rows = list(csv.DictReader(io.StringIO(exported.text)))
@@ -70,6 +69,8 @@ def test_notices_outbox_and_export(web: Web) -> None:
     assert shown["subject"] == "Hello Sam" and shown["version"] == 2
     page = web.client.get("/comms", headers=web.as_("viewer"))
     assert page.status_code == 200 and "invitation" in page.text
+    assert "alex1.smith@example.police.uk" not in page.text  # who is sent what: not theirs
+    assert "alex1.smith@example.police.uk" in web.client.get("/comms", headers=prog).text
 
 
 def test_service_desk_records_outcomes_on_the_page(web: Web) -> None:
@@ -82,7 +83,7 @@ def test_service_desk_records_outcomes_on_the_page(web: Web) -> None:
                         follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/rollout"
     shown = web.client.get("/api/v1/rollout/appointments/100001",
-                           headers=web.as_("viewer")).json()
+                           headers=web.as_("programme")).json()
     assert shown["status"] == "attended"
     forged = web.client.post("/rollout/appointments/100001/no_show",
                              data={"csrf_token": "forged"}, follow_redirects=False)

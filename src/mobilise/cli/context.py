@@ -11,8 +11,10 @@ import typer
 from rich.console import Console
 from sqlalchemy.orm import Session
 
+from mobilise.core import auth
 from mobilise.core.actor import Actor, cli_actor
 from mobilise.core.db import session_scope
+from mobilise.core.errors import NotAuthenticated
 from mobilise.core.output import Format, render
 from mobilise.core.settings import Settings
 
@@ -29,8 +31,23 @@ def settings() -> Settings:
     return Settings()
 
 
+TokenOption = Annotated[str | None, typer.Option(
+    "--token", envvar="MOBILISE_TOKEN", show_default=False,
+    help="API token of the Mobilise user doing this (mobilise users token NAME)")]
+
+
 def actor() -> Actor:
     return cli_actor()
+
+
+def user_actor(s: Session, token: str | None) -> Actor:
+    """The Mobilise user an API token proves: for four-eyes actions, where the operator's
+    terminal name (``$USER``, which anyone can change) must not count as a person."""
+    if not token:
+        raise NotAuthenticated(
+            "this needs the API token of a Mobilise user (--token or MOBILISE_TOKEN): "
+            "four-eyes approval compares Mobilise users, not terminal accounts")
+    return auth.user_for_token(s, token).actor()
 
 
 @contextmanager

@@ -25,7 +25,10 @@ def demo(
     """Generate a force, load it, create an admin login and serve the dashboard."""
     if ctx.invoked_subcommand:
         return
-    from mobilise.demo.run import run_demo
+    from pydantic import SecretStr
+
+    from mobilise.core.settings import secret_problem
+    from mobilise.demo.run import demo_secret, run_demo
 
     result = run_demo(settings(), out_dir, people=people, seed=seed,
                       report=lambda line: console.print(line, highlight=False))
@@ -37,7 +40,12 @@ def demo(
 
         console.print(f"Mobilise demo on http://{host}:{port}/  (Ctrl-C to stop)")
         # The demo's register holds the fleet issued before the rollout: not counted twice.
-        served = settings().model_copy(update={"rollout_managed_before": 0})
+        # A secret the operator set, or the demo's own random one: never the published
+        # default.
+        secret = (settings().secret_key if secret_problem(settings()) is None
+                  else SecretStr(demo_secret(out_dir)))
+        served = settings().model_copy(update={"rollout_managed_before": 0,
+                                               "secret_key": secret})
         uvicorn.run(create_app(served), host=host, port=port, log_level="warning")
 
 

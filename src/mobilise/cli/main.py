@@ -29,7 +29,7 @@ from mobilise.cli import users as users_cli
 from mobilise.cli import waves as waves_cli
 from mobilise.cli import worker as worker_cli
 from mobilise.cli.context import err_console, settings
-from mobilise.core.errors import MobiliseError
+from mobilise.core.errors import InvalidInput, MobiliseError
 from mobilise.core.logs import configure_logging
 
 app = typer.Typer(name="mobilise", help=__doc__, no_args_is_help=True,
@@ -71,10 +71,16 @@ def serve(
     workers: int = typer.Option(1, min=1, max=64,
                                 help="server processes (one per CPU core serves the most)"),
 ) -> None:
-    """Serve the web pages and the JSON API."""
+    """Serve the web pages and the JSON API (refused with the default or a short
+    MOBILISE_SECRET_KEY)."""
     import uvicorn
 
+    from mobilise.core.settings import secret_problem
     from mobilise.web.app import create_app
+
+    problem = secret_problem(settings())
+    if problem:
+        raise InvalidInput(problem)
 
     typer.echo(f"Mobilise on http://{host}:{port}/")
     # The pages' whole-register figures are worked out by a process of their own and

@@ -10,7 +10,17 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.orm import Session
 
-from mobilise.cli.context import FormatOption, actor, console, emit, err_console, session, settings
+from mobilise.cli.context import (
+    FormatOption,
+    TokenOption,
+    actor,
+    console,
+    emit,
+    err_console,
+    session,
+    settings,
+    user_actor,
+)
 from mobilise.core.clock import SystemClock
 from mobilise.core.errors import InvalidInput
 from mobilise.core.output import Format
@@ -304,12 +314,14 @@ def review_decide(
 @dispose_app.command("propose")
 def dispose_propose(inventory: Inventory, rules: str = typer.Option(..., "--rules"),
                     people: People = None, as_of: AsOf = None, person: str | None = None,
-                    rule: str | None = None, limit: int | None = None) -> None:
+                    rule: str | None = None, limit: int | None = None,
+                    token: TokenOption = None) -> None:
     """Propose a disposal batch of every file now due (re-read from storage)."""
     with session() as s:
+        who = user_actor(s, token)
         name, _, version = rules.partition("@")
         row = rule_sets.get_version(s, name, int(version) if version else None)
-        batch = disposal.propose_batch(s, actor(), row, _estate(inventory, people), _drive,
+        batch = disposal.propose_batch(s, who, row, _estate(inventory, people), _drive,
                                        _as_of(as_of), person=person, rule=rule, limit=limit)
         err_console.print(f"batch {batch.id} proposed: {len(batch.items)} files, "
                           f"{sum(i.size for i in batch.items)} bytes; another records "
@@ -317,26 +329,28 @@ def dispose_propose(inventory: Inventory, rules: str = typer.Option(..., "--rule
 
 
 @dispose_app.command("approve")
-def dispose_approve(batch: int, reason: str | None = typer.Option(None)) -> None:
-    """Approve a batch (not one you proposed)."""
+def dispose_approve(batch: int, reason: str | None = typer.Option(None),
+                    token: TokenOption = None) -> None:
+    """Approve a batch (not one you proposed): as the Mobilise user of --token."""
     with session() as s:
-        disposal.approve_batch(s, actor(), batch, reason=reason)
+        disposal.approve_batch(s, user_actor(s, token), batch, reason=reason)
     err_console.print(f"batch {batch} approved")
 
 
 @dispose_app.command("execute")
-def dispose_execute(batch: int) -> None:
+def dispose_execute(batch: int, token: TokenOption = None) -> None:
     """Delete the batch's files, each re-checked first (holds, size, time, SHA-256)."""
     with session() as s:
-        done = disposal.execute_batch(s, actor(), batch, _drive)
+        done = disposal.execute_batch(s, user_actor(s, token), batch, _drive)
         err_console.print(f"batch {batch}: {done.deleted_files} deleted "
                           f"({done.deleted_bytes} bytes), {done.skipped_files} skipped")
 
 
 @dispose_app.command("cancel")
-def dispose_cancel(batch: int, reason: str = typer.Option(...)) -> None:
+def dispose_cancel(batch: int, reason: str = typer.Option(...),
+                   token: TokenOption = None) -> None:
     with session() as s:
-        disposal.cancel_batch(s, actor(), batch, reason)
+        disposal.cancel_batch(s, user_actor(s, token), batch, reason)
     err_console.print(f"batch {batch} cancelled")
 
 

@@ -1,4 +1,4 @@
-"""``mobilise users``: logins, roles and API tokens."""
+"""``mobilise users``: logins, roles, passwords and API tokens, and their lifecycle."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from mobilise.core.output import Format
 
 app = typer.Typer(help="Manage logins, roles and API tokens.", no_args_is_help=True)
 
+ROLES_HELP = "comma-separated: admin, programme, service-desk, migration, records, auditor, viewer"
+
 
 @app.command("add")
 def add(
     username: str,
-    roles: str = typer.Option(..., help="comma-separated: admin, programme, service-desk, "
-                              "migration, records, auditor, viewer"),
+    roles: str = typer.Option(..., help=ROLES_HELP),
     password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True,
                                  envvar="MOBILISE_NEW_PASSWORD"),
     name: str | None = typer.Option(None, help="display name"),
@@ -31,10 +32,58 @@ def add(
 def list_(fmt: FormatOption = Format.TABLE) -> None:
     """List logins and their roles."""
     with session() as s:
-        rows = [{"username": u.username, "name": u.display_name, "roles": ",".join(u.roles),
-                 "active": u.active, "tokens": sum(1 for t in u.tokens if not t.revoked_at)}
+        rows = [auth.user_row(u) | {"roles": ",".join(u.roles)}
                 for u in s.scalars(select(auth.User).order_by(auth.User.username))]
     emit(rows, ["username", "name", "roles", "active", "tokens"], fmt)
+
+
+@app.command("disable")
+def disable(username: str, reason: str | None = typer.Option(None)) -> None:
+    """Disable a login: its sessions end and its API tokens stop working."""
+    with session() as s:
+        auth.set_active(s, actor(), auth.get_user(s, username), False, reason)
+    typer.echo(f"disabled {username}")
+
+
+@app.command("enable")
+def enable(username: str, reason: str | None = typer.Option(None)) -> None:
+    """Enable a login again (this also lifts a sign-in lock on it)."""
+    with session() as s:
+        auth.set_active(s, actor(), auth.get_user(s, username), True, reason)
+    typer.echo(f"enabled {username}")
+
+
+@app.command("passwd")
+def passwd(
+    username: str,
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True,
+                                 envvar="MOBILISE_NEW_PASSWORD"),
+) -> None:
+    """Set a login's password; its sessions end."""
+    with session() as s:
+        auth.set_password(s, actor(), auth.get_user(s, username), password)
+    typer.echo(f"password of {username} changed")
+
+
+@app.command("roles")
+def roles(username: str, set_: str = typer.Option(..., "--set", help=ROLES_HELP)) -> None:
+    """Replace a login's roles; its sessions end."""
+    with session() as s:
+        user = auth.set_roles(s, actor(), auth.get_user(s, username), auth.parse_roles(set_))
+        now = ",".join(user.roles)
+    typer.echo(f"{username}: {now or '(no roles)'}")
+
+
+@app.command("tokens")
+def tokens(username: str, revoke: int | None = typer.Option(None, help="revoke this token id"),
+           fmt: FormatOption = Format.TABLE) -> None:
+    """List a login's API tokens (ids, never the tokens), or revoke one with --revoke."""
+    with session() as s:
+        user = auth.get_user(s, username)
+        if revoke is not None:
+            auth.revoke_token(s, actor(), revoke, user=user)
+        rows = auth.token_rows(user)
+    emit(rows, ["id", "name", "prefix", "created_at", "revoked_at"], fmt)
 
 
 @app.command("token")

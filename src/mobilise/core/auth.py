@@ -6,17 +6,35 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    case,
+    delete,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm.exc import StaleDataError
 
 from mobilise.core import audit
 from mobilise.core.actor import Actor, Role
-from mobilise.core.clock import Clock, SystemClock, utc
+from mobilise.core.clock import Clock, SystemClock
 from mobilise.core.db import Base
 from mobilise.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 
@@ -34,8 +52,17 @@ class User(audit.Audited, Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     roles: Mapped[list[Any]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Superseded by login_throttle (which also counts unknown usernames); kept so that no
+    # SQLite table rebuild is needed. Nothing reads them.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Part of every session cookie: raising it ends every session of this login (sign-out,
+    # new password, new roles, disabled).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    # Every lifecycle change raises the epoch, and its UPDATE names the epoch it read: of
+    # two parallel changes to one login, the second matches no row (one winner).
+    __mapper_args__ = {"version_id_col": session_epoch, "version_id_generator": False}
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
@@ -77,8 +104,7 @@ def add_user(
     session: Session, actor: Actor, username: str, password: str, roles: list[str],
     display_name: str | None = None,
 ) -> User:
-    if len(password) < 12:
-        raise InvalidInput("a password needs at least 12 characters")
+    _check_password(password)
     if session.scalar(select(User).where(User.username == username)):
         raise Conflict(f"user {username!r} exists")
     user = User(username=username, display_name=display_name or username,
@@ -87,13 +113,82 @@ def add_user(
     return audit.create(session, actor, "user.add", user)  # type: ignore[no-any-return]
 
 
-def set_password(session: Session, actor: Actor, user: User, password: str) -> None:
+def _check_password(password: str) -> None:
     if len(password) < 12:
         raise InvalidInput("a password needs at least 12 characters")
+
+
+def end_sessions(user: User) -> None:
+    """Every signed session cookie of ``user`` stops working (inside an audited change)."""
+    user.session_epoch = (user.session_epoch or 0) + 1
+
+
+def _one_winner(session: Session, user: User) -> None:
+    """Write the change now: if another change to this login came first, refuse."""
+    try:
+        session.flush()
+    except StaleDataError:
+        session.rollback()
+        raise Conflict(f"user {user.username!r} was changed at the same moment by someone "
+                       "else; look again and retry") from None
+
+
+def set_password(session: Session, actor: Actor, user: User, password: str) -> None:
+    _check_password(password)
     with audit.change(session, actor, "user.password", user):
         user.password_hash = _hasher.hash(password)
-        user.failed_logins = 0
-        user.locked_until = None
+        end_sessions(user)
+    _one_winner(session, user)
+    clear_throttle(session, user.username)
+
+
+def set_roles(session: Session, actor: Actor, user: User, roles: list[str]) -> User:
+    wanted = parse_roles(roles)
+    if wanted == sorted(user.roles):
+        return user
+    with audit.change(session, actor, "user.roles", user):
+        user.roles = wanted
+        end_sessions(user)
+    _one_winner(session, user)
+    return user
+
+
+def set_active(session: Session, actor: Actor, user: User, active: bool,
+               reason: str | None = None) -> User:
+    """Disable a login (its sessions end, its API tokens stop working) or enable it again
+    (which also lifts a sign-in lock on its username)."""
+    if actor.user_id is not None and actor.user_id == user.id and not active:
+        raise InvalidInput("you cannot disable your own login")
+    if user.active != active:
+        with audit.change(session, actor, "user.enable" if active else "user.disable", user,
+                          reason=reason):
+            user.active = active
+            end_sessions(user)
+        _one_winner(session, user)
+    if active:
+        clear_throttle(session, user.username)
+    return user
+
+
+def sign_out(session: Session, user: User) -> None:
+    """Sign-out ends the login's sessions everywhere: a copied cookie is worth nothing."""
+    with audit.change(session, user.actor(), "user.logout", user):
+        end_sessions(user)
+    with suppress(Conflict):  # another sign-out (or change) ended them first: no matter
+        _one_winner(session, user)
+
+
+def token_rows(user: User) -> list[dict[str, Any]]:
+    """A login's API tokens: ids, names and prefixes, never the tokens."""
+    return [{"id": t.id, "username": user.username, "name": t.name, "prefix": t.prefix,
+             "created_at": t.created_at, "revoked_at": t.revoked_at}
+            for t in sorted(user.tokens, key=lambda t: t.id)]
+
+
+def user_row(user: User) -> dict[str, Any]:
+    return {"username": user.username, "name": user.display_name, "roles": list(user.roles),
+            "active": user.active,
+            "tokens": sum(1 for t in user.tokens if t.revoked_at is None)}
 
 
 def get_user(session: Session, username: str) -> User:
@@ -103,32 +198,139 @@ def get_user(session: Session, username: str) -> User:
     return user
 
 
+@dataclass(frozen=True)
+class LoginPolicy:
+    """How failed sign-ins slow an attacker down (docs/security.md, "Sign-in throttling").
+
+    Failures are counted per source address and per username (known or not). An address
+    is blocked after fewer failures than an account, so one attacker's address is shut
+    out long before the account is locked for everyone; the account lock is what stops
+    an attacker who spreads over many addresses.
+    """
+
+    account_attempts: int = 30
+    account_lockout: timedelta = timedelta(minutes=5)
+    address_attempts: int = 10
+    address_block: timedelta = timedelta(minutes=15)
+    window: timedelta = timedelta(minutes=15)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> LoginPolicy:
+        return cls(account_attempts=settings.login_attempts,
+                   account_lockout=timedelta(seconds=settings.login_lockout_seconds),
+                   address_attempts=settings.login_address_attempts,
+                   address_block=timedelta(seconds=settings.login_address_block_seconds),
+                   window=timedelta(seconds=settings.login_window_seconds))
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per ``("account", username)`` and ``("address", ip)``: counters,
+    not records, so unaudited; each failure is an audit event of its own."""
+
+    __tablename__ = "login_throttle"
+
+    scope: Mapped[str] = mapped_column(String(10), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[float] = mapped_column(Float)  # seconds since the epoch
+    blocked_until: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+# The same message for an unknown user, a wrong password and a disabled login, so the
+# answer never tells whether a username exists; a blocked source or username gets its own
+# message, whether or not the username exists.
+WRONG = "wrong username or password"
+BLOCKED = "too many failed attempts; try again later"
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified for unknown users, so that they take as long as a wrong password does
+    (made on first use: every CLI command imports this module)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _account_key(username: str) -> str:
+    # Hashed: what is typed as a username is sometimes a password.
+    return hashlib.sha256(username.strip().lower().encode()).hexdigest()
+
+
+def _throttle_keys(username: str, address: str | None) -> list[tuple[str, str]]:
+    keys = [("account", _account_key(username))]
+    if address:
+        keys.append(("address", address[:200]))
+    return keys
+
+
+def _blocked(session: Session, keys: list[tuple[str, str]], now: float) -> bool:
+    rows = session.execute(select(LoginThrottle.scope, LoginThrottle.key,
+                                  LoginThrottle.blocked_until)
+                           .where(LoginThrottle.scope.in_([k[0] for k in keys]),
+                                  LoginThrottle.key.in_([k[1] for k in keys]))).all()
+    wanted = set(keys)
+    return any((r.scope, r.key) in wanted and r.blocked_until > now for r in rows)
+
+
+def _count_failure(session: Session, scope: str, key: str, limit: int, block: timedelta,
+                   window: timedelta, now: float) -> int:
+    """One more failure for ``(scope, key)``, counted by the database in one statement (a
+    read in Python and a write would lose parallel failures); blocks at ``limit``."""
+    row = LoginThrottle
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    expired = row.window_start < now - window.total_seconds()
+    upsert = insert(row).values(scope=scope, key=key, failures=1, window_start=now,
+                                blocked_until=0.0)
+    stmt = upsert.on_conflict_do_update(
+        index_elements=["scope", "key"],
+        set_={"failures": case((expired, 1), else_=row.failures + 1),
+              "window_start": case((expired, now), else_=row.window_start)},
+    ).returning(row.failures)
+    failures = int(session.execute(stmt).scalar_one())
+    if failures >= limit:
+        session.execute(update(row).where(row.scope == scope, row.key == key)
+                        .values(blocked_until=now + block.total_seconds(), failures=0,
+                                window_start=now))
+    return failures
+
+
+def clear_throttle(session: Session, username: str) -> None:
+    """Lift a username's lock (an administrator's ``users enable`` or new password)."""
+    session.execute(delete(LoginThrottle).where(LoginThrottle.scope == "account",
+                                                LoginThrottle.key == _account_key(username)))
+
+
 def authenticate(
-    session: Session, username: str, password: str, *, max_attempts: int = 5,
-    lockout: timedelta = timedelta(minutes=5), clock: Clock | None = None,
+    session: Session, username: str, password: str, *, address: str | None = None,
+    policy: LoginPolicy | None = None, clock: Clock | None = None,
 ) -> User:
-    """Check a password; after ``max_attempts`` failures the login is locked for a while."""
-    now = (clock or SystemClock()).now()
+    """Check a password. Failures are counted per username and per source ``address``;
+    either, past its limit, refuses every attempt for a while (LoginPolicy)."""
+    policy = policy or LoginPolicy()
+    now = (clock or SystemClock()).now().timestamp()
+    keys = _throttle_keys(username, address)
+    if _blocked(session, keys, now):
+        raise NotAuthenticated(BLOCKED)
     user = session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active:
-        _hasher.hash(password)  # spend the same time as a real check
-        raise NotAuthenticated("wrong username or password")
-    system = Actor("system:login")
-    if user.locked_until and utc(user.locked_until) > now:
-        raise NotAuthenticated("too many failed attempts; try again later")
     try:
-        _hasher.verify(user.password_hash, password)
+        _hasher.verify(user.password_hash if user is not None else _dummy_hash(), password)
+        verified = user is not None and user.active
     except (VerificationError, InvalidHashError):
-        with audit.change(session, system, "user.login_failed", user):
-            user.failed_logins += 1
-            if user.failed_logins >= max_attempts:
-                user.locked_until = now + lockout
-                user.failed_logins = 0
-        raise NotAuthenticated("wrong username or password") from None
-    if user.failed_logins:
-        with audit.change(session, system, "user.login", user):
-            user.failed_logins = 0
-            user.locked_until = None
+        verified = False
+    if not verified:
+        limits = {"account": policy.account_attempts, "address": policy.address_attempts}
+        blocks = {"account": policy.account_lockout, "address": policy.address_block}
+        counts = {scope: _count_failure(session, scope, key, limits[scope], blocks[scope],
+                                        policy.window, now) for scope, key in keys}
+        audit.event(session, Actor("system:login"), "user.login_failed", "app_user",
+                    str(user.id) if user is not None else None,
+                    # An unknown username is not recorded: it is often a password
+                    # typed into the wrong field.
+                    {"username": user.username if user is not None else None,
+                     "address": address, "failures": counts})
+        raise NotAuthenticated(WRONG)
+    assert user is not None
+    clear_throttle(session, username)
     return user
 
 
@@ -147,10 +349,14 @@ def issue_token(
     return token
 
 
-def revoke_token(session: Session, actor: Actor, token_id: int, clock: Clock | None = None) -> None:
+def revoke_token(session: Session, actor: Actor, token_id: int, clock: Clock | None = None,
+                 *, user: User | None = None) -> None:
+    """Revoke a token (of ``user``, when given: a token id of another login is not found)."""
     record = session.get(ApiToken, token_id)
-    if record is None:
-        raise NotFound(f"no API token {token_id}")
+    if record is None or (user is not None and record.user_id != user.id):
+        raise NotFound(f"no API token {token_id}" + (f" of {user.username!r}" if user else ""))
+    if record.revoked_at is not None:
+        return
     with audit.change(session, actor, "token.revoke", record):
         record.revoked_at = (clock or SystemClock()).now()
 

@@ -21,6 +21,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+# Known to everyone who has read the source: a cookie signed with it is forged at will.
+DEFAULT_SECRET = "change-me-mobilise-dev-secret"
+MIN_SECRET_LENGTH = 32
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MOBILISE_", extra="ignore")
@@ -32,8 +36,9 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=Path("./mobilise-data"), description="inventories, journals")
     secret_key: SecretStr = Field(
-        default=SecretStr("change-me-mobilise-dev-secret"),
-        description="signs web sessions and CSRF tokens; set it in production",
+        default=SecretStr(DEFAULT_SECRET),
+        description="signs web sessions and CSRF tokens: at least 32 random characters "
+                    "(mobilise serve refuses the default or a short one)",
     )
     audit_key: SecretStr | None = Field(
         default=None,
@@ -48,8 +53,16 @@ class Settings(BaseSettings):
     email_domain: str = Field(default="example.police.uk")
     timezone: str = Field(default="Europe/London")
     secure_cookies: bool = Field(default=False, description="set true behind HTTPS")
-    login_attempts: int = Field(default=5, description="failed logins before a lock-out")
-    login_lockout_seconds: int = Field(default=300)
+    login_attempts: int = Field(
+        default=30, ge=1, description="failed sign-ins for one username, from any address, "
+        "within login_window_seconds before the username is locked")
+    login_lockout_seconds: int = Field(default=300, ge=1, description="a username's lock")
+    login_address_attempts: int = Field(
+        default=10, ge=1, description="failed sign-ins from one source address within "
+        "login_window_seconds before the address is blocked (keep it below login_attempts)")
+    login_address_block_seconds: int = Field(default=900, ge=1, description="an address's block")
+    login_window_seconds: int = Field(default=900, ge=1, description="failures older than "
+                                      "this are forgotten")
 
     # --- Microsoft Graph --------------------------------------------------------------
     graph_url: str = Field(default="https://127.0.0.1:8443/v1.0")
@@ -217,6 +230,20 @@ class Settings(BaseSettings):
                 yield name, mask_url(value)
             else:
                 yield name, value
+
+
+def secret_problem(settings: Settings) -> str | None:
+    """Why ``settings.secret_key`` must not sign sessions of a served app, or None."""
+    secret = settings.secret_key.get_secret_value()
+    if secret == DEFAULT_SECRET:
+        return ("MOBILISE_SECRET_KEY is the default, published in the source: anyone could "
+                "sign a session cookie. Set it to a random value of at least "
+                f"{MIN_SECRET_LENGTH} characters, e.g. python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'")
+    if len(secret) < MIN_SECRET_LENGTH:
+        return (f"MOBILISE_SECRET_KEY has {len(secret)} characters: it needs at least "
+                f"{MIN_SECRET_LENGTH} random ones")
+    return None
 
 
 def mask_url(url: str) -> str:

@@ -3,6 +3,7 @@ Each capability adds its step to ``STEPS``."""
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from sqlalchemy import select
 from mobilise.core import auth
 from mobilise.core.actor import Actor
 from mobilise.core.db import session_scope
-from mobilise.core.settings import Settings
+from mobilise.core.settings import MIN_SECRET_LENGTH, Settings
 from mobilise.demo.devices import load_devices
 from mobilise.demo.drives import drives_step
 from mobilise.demo.finance import load_finance
@@ -55,6 +56,23 @@ def ensure_admin(settings: Settings) -> str:
         else:
             auth.set_password(s, DEMO_ACTOR, user, password)
     return password
+
+
+def demo_secret(out_dir: Path) -> str:
+    """The demo's session secret: random, made on the first run and kept in the demo's
+    folder (readable by its owner only), so sign-ins survive a restart of the demo."""
+    path = out_dir / "secret_key"
+    if path.exists():
+        secret = path.read_text().strip()
+        if len(secret) >= MIN_SECRET_LENGTH:
+            return secret
+    out_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    # Created owner-only, never world-readable even for a moment.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(secret + "\n")
+    return secret
 
 
 Step = Callable[[Settings, Path, int, int], str]

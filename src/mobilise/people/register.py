@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, Select, func, literal_column, or_, select,
 from sqlalchemy import text as text_sql
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
+from mobilise.core.actor import Actor, Role
 from mobilise.core.errors import NotFound
 from mobilise.people.models import OrgUnit, Person, Site
 
@@ -147,6 +148,26 @@ def person_row(person: Person) -> dict[str, Any]:
         "eligibility_reason": person.eligibility_reason, "adjustments": person.adjustments,
         "sam_account_name": person.sam_account_name, "home_directory": person.home_directory,
     }
+
+
+# Fields only some roles may read (docs/security.md, "Special-category data"). Reasonable
+# adjustments are health data (UK GDPR art. 9): the rollout's planners and the service
+# desk act on them. A home directory's path locates a person's files: migration and
+# records work with it. Admin reads everything.
+RESTRICTED_FIELDS: dict[str, frozenset[Role]] = {
+    "adjustments": frozenset({Role.PROGRAMME, Role.SERVICE_DESK}),
+    "home_directory": frozenset({Role.MIGRATION, Role.RECORDS}),
+}
+
+
+def person_row_for(person: Person, actor: Actor) -> dict[str, Any]:
+    """``person_row`` without the fields ``actor``'s roles may not read (left out, not
+    blanked: an empty field would read as "none")."""
+    row = person_row(person)
+    for key, roles in RESTRICTED_FIELDS.items():
+        if not actor.has_any(roles):
+            del row[key]
+    return row
 
 
 PERSON_COLUMNS = ["number", "name", "kind", "rank", "org_unit", "site", "status", "upn",

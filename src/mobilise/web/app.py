@@ -16,7 +16,8 @@ from starlette.middleware.sessions import SessionMiddleware
 import mobilise.models  # noqa: F401  (every model mapped before the first flush)
 from mobilise import __version__
 from mobilise.core.db import session_factory
-from mobilise.core.settings import Settings
+from mobilise.core.errors import InvalidInput
+from mobilise.core.settings import Settings, secret_problem
 from mobilise.finance.connected import ProgrammeRegisters
 from mobilise.finance.sources import FinanceSources, current_sources, use_sources
 from mobilise.web import problems
@@ -30,6 +31,7 @@ from mobilise.web.api import people as people_api
 from mobilise.web.api import retention as retention_api
 from mobilise.web.api import rollout as rollout_api
 from mobilise.web.api import system as system_api
+from mobilise.web.api import users as users_api
 from mobilise.web.pages import audit as audit_pages
 from mobilise.web.pages import devices as devices_pages
 from mobilise.web.pages import drives as drives_pages
@@ -54,6 +56,7 @@ SECURITY_HEADERS = {
 # One router per line: each capability adds its API and its pages.
 ROUTERS = (
     system_api.router,
+    users_api.router,
     home_pages.router,
     jobs_api.router,
     jobs_pages.router,
@@ -115,6 +118,10 @@ def create_app(settings: Settings, *, served: bool = False) -> FastAPI:
         request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
+        if not request.url.path.startswith("/static/"):
+            # Pages and API answers carry personal data: no browser or proxy keeps a copy
+            # (a shared computer's back button, a caching proxy).
+            response.headers["Cache-Control"] = "no-store"
         response.headers["X-Request-Id"] = request.state.request_id
         if settings.secure_cookies:
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
@@ -135,4 +142,7 @@ def app_from_environment() -> FastAPI:
 
     settings = Settings()
     configure_logging(settings)
+    problem = secret_problem(settings)
+    if problem:
+        raise InvalidInput(problem)
     return create_app(settings, served=True)

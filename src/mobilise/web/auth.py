@@ -81,7 +81,9 @@ async def current_actor(request: Request, session: Session) -> Actor:
     if user_id is None:
         raise NotAuthenticated("sign in, or send an API token as 'Authorization: Bearer ...'")
     login = await run_in_threadpool(session.get, auth.User, user_id)
-    if login is None or not login.active:
+    # The epoch is raised on sign-out, a new password or roles, and disabling: a cookie
+    # from before any of them is refused, however recently it was signed.
+    if login is None or not login.active or request.session.get("epoch") != login.session_epoch:
         request.session.clear()
         raise NotAuthenticated("your session has ended; sign in again")
     if request.method not in SAFE_METHODS:

@@ -64,7 +64,9 @@ def list_outbox(status: str | None = Query(None, max_length=10),
                 template: str | None = Query(None, max_length=60),
                 limit: int = Query(100, ge=1, le=1000),
                 session: Session = Depends(db, scope="function"),
-                _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
+                _: Actor = Depends(requires(Role.PROGRAMME, Role.SERVICE_DESK))
+                ) -> dict[str, Any]:
+    """Who is sent what (appointment notices): the programme and the service desk."""
     return {"items": outbox.outbox_rows(session, status, template, limit),
             "counts": outbox.counts(session)}
 

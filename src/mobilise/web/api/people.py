@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from mobilise.core.actor import Actor, Role
 from mobilise.people import roster
-from mobilise.people.register import PeopleQuery, find_people, get_person, person_row
+from mobilise.people.register import PeopleQuery, find_people, get_person, person_row_for
 from mobilise.web.auth import db, requires
 from mobilise.web.uploads import uploaded
 
@@ -28,21 +28,21 @@ def list_people(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=10_000_000),
     session: Session = Depends(db, scope="function"),
-    _: Actor = Depends(requires(Role.VIEWER)),
+    actor: Actor = Depends(requires(Role.VIEWER)),
 ) -> dict[str, Any]:
     query = PeopleQuery(q, org_unit, site, status, kind, eligible, limit, offset)
     found, total = find_people(session, query)
     next_url = None
     if offset + limit < total:
         next_url = str(request.url.include_query_params(offset=offset + limit))
-    return {"items": [person_row(p) for p in found], "total": total, "limit": limit,
+    return {"items": [person_row_for(p, actor) for p in found], "total": total, "limit": limit,
             "offset": offset, "next": next_url}
 
 
 @router.get("/{key}")
 def show_person(key: str, session: Session = Depends(db, scope="function"),
-                _: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
-    return person_row(get_person(session, key))
+                actor: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
+    return person_row_for(get_person(session, key), actor)
 
 
 @router.post("/import")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -41,24 +40,32 @@ async def login(
     session: Session = Depends(db, scope="function"),
 ) -> Response:
     await check_csrf(request)
-    settings = request.app.state.settings
+    policy = auth.LoginPolicy.from_settings(request.app.state.settings)
+    # Behind a reverse proxy this is the proxy's address unless uvicorn trusts its
+    # X-Forwarded-For (--forwarded-allow-ips; docs/security.md).
+    address = request.client.host if request.client else None
     try:
         # argon2 takes tens of milliseconds by design: not on the event loop.
-        user = await run_in_threadpool(
-            auth.authenticate, session, username, password,
-            max_attempts=settings.login_attempts,
-            lockout=timedelta(seconds=settings.login_lockout_seconds))
+        user = await run_in_threadpool(auth.authenticate, session, username, password,
+                                       address=address, policy=policy)
     except NotAuthenticated as err:
         session.commit()  # keep the failed-attempt count
         return page(request, "login.html", status_code=401, error=err.message, next=next)
     request.session.clear()  # a fresh session on sign-in: no fixation
     request.session["user_id"] = user.id
+    request.session["epoch"] = user.session_epoch
     target = next if next.startswith("/") and not next.startswith("//") else "/"
     return RedirectResponse(target, status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request, _: Actor = Depends(requires(Role.VIEWER))) -> Response:
+def logout(request: Request, session: Session = Depends(db, scope="function"),
+           actor: Actor = Depends(requires(Role.VIEWER))) -> Response:
+    if actor.user_id is not None and request.session.get("user_id") == actor.user_id:
+        # The cookie alone would still be valid until it expires: end it on the server.
+        login = session.get(auth.User, actor.user_id)
+        if login is not None:
+            auth.sign_out(session, login)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 

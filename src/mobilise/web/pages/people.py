@@ -11,7 +11,7 @@ from mobilise.core.actor import Actor, Role
 from mobilise.core.audit import AuditEntry
 from mobilise.devices.register import handset_row, held_by
 from mobilise.people.models import OrgUnit
-from mobilise.people.register import PeopleQuery, find_people, get_person, person_row
+from mobilise.people.register import PeopleQuery, find_people, get_person, person_row_for
 from mobilise.web.auth import db, requires
 from mobilise.web.pages.render import page
 
@@ -27,14 +27,14 @@ def people(
     status: str | None = Query(None, pattern="^(active|leaver)?$"),
     page_no: int = Query(1, alias="page", ge=1, le=100_000),
     session: Session = Depends(db, scope="function"),
-    _: Actor = Depends(requires(Role.VIEWER)),
+    actor: Actor = Depends(requires(Role.VIEWER)),
 ) -> HTMLResponse:
     query = PeopleQuery(q=q or None, org_unit=org_unit or None, status=status or None,
                         limit=PAGE, offset=(page_no - 1) * PAGE)
     found, total = find_people(session, query)
     units = session.scalars(select(OrgUnit).order_by(OrgUnit.code)).all()
     held = held_by(session, [p.id for p in found])
-    rows = [{**person_row(p), "handsets": [h.imei for h in held.get(p.id, [])]}
+    rows = [{**person_row_for(p, actor), "handsets": [h.imei for h in held.get(p.id, [])]}
             for p in found]
     return page(request, "people.html", people=rows, total=total,
                 q=q or "", org_unit=org_unit or "", status=status or "", units=units,
@@ -43,7 +43,7 @@ def people(
 
 @router.get("/people/{key}")
 def person(request: Request, key: str, session: Session = Depends(db, scope="function"),
-           _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
+           actor: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     found = get_person(session, key)
     history = session.scalars(
         select(AuditEntry).where(AuditEntry.entity == "person",
@@ -51,5 +51,5 @@ def person(request: Request, key: str, session: Session = Depends(db, scope="fun
         .order_by(AuditEntry.seq.desc()).limit(50)
     ).all()
     handsets = [handset_row(h) for h in held_by(session, [found.id]).get(found.id, [])]
-    return page(request, "person.html", person=person_row(found), history=history,
-                handsets=handsets)
+    return page(request, "person.html", person=person_row_for(found, actor),
+                history=history, handsets=handsets)

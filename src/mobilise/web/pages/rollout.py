@@ -43,9 +43,12 @@ def rollout(request: Request, as_of: date | None = None,
     fc, units, risks, burndown, remaining = rollout_aggregates(session, settings, clock,
                                                               org_unit)
     capacity = reports.capacity_rows(session, today, today + timedelta(days=13))
-    upcoming, total = reports.appointment_rows(session, status="booked", limit=50,
-                                               offset=(appointments_page - 1) * 50)
     actor: Actor = request.state.actor
+    upcoming: list[dict[str, Any]] = []
+    total = 0
+    if actor.has_any(OPERATE):  # who is booked where and when: not for every role
+        upcoming, total = reports.appointment_rows(session, status="booked", limit=50,
+                                                   offset=(appointments_page - 1) * 50)
     back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return page(request, "rollout.html", fc=fc, can_operate=actor.has_any(OPERATE),
                 actions=PAGE_ACTIONS, back=back, summary=fc.summary(), weeks=fc.weeks,
@@ -110,7 +113,9 @@ async def appointment_action(request: Request, appointment_id: RecordId, action:
 
 @router.get("/comms")
 def comms(request: Request, session: Session = Depends(db, scope="function"),
-          _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
+          actor: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
+    # Who is sent what (appointment notices) is for the roles that run appointments.
+    messages = (outbox.outbox_rows(session, None, None, limit=50)
+                if actor.has_any(OPERATE) else None)
     return page(request, "comms.html", templates=templates.list_templates(session),
-                counts=outbox.counts(session),
-                messages=outbox.outbox_rows(session, None, None, limit=50))
+                counts=outbox.counts(session), messages=messages)
