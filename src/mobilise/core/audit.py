@@ -398,7 +398,12 @@ class AuditKeys:
 def keys_of(session: Session) -> AuditKeys:
     """The keys the session was made with (``core.db.session_factory`` puts them in)."""
     keys = session.info.get("audit_keys")
-    return keys if isinstance(keys, AuditKeys) else AuditKeys()
+    if isinstance(keys, AuditKeys):
+        return keys
+    if isinstance(keys, tuple):
+        current, retired = keys
+        return AuditKeys(current, retired)
+    return AuditKeys()
 
 
 def _append(session: Session, records: list[_Pending]) -> None:

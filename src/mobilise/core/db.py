@@ -60,13 +60,10 @@ def make_engine(url: str) -> Engine:
 
 
 def session_factory(settings: Settings) -> sessionmaker[Session]:
-    from mobilise.core.audit import AuditKeys
-
     # Every session knows the audit keys, so the log's entries are keyed wherever they
-    # are written (web, CLI, workers).
-    keys = AuditKeys(
-        settings.audit_key.get_secret_value().encode() if settings.audit_key else None,
-        tuple(k.get_secret_value().encode() for k in settings.audit_retired_keys))
+    # are written (web, CLI, workers); core.audit.keys_of reads them.
+    keys = (settings.audit_key.get_secret_value().encode() if settings.audit_key else None,
+            tuple(k.get_secret_value().encode() for k in settings.audit_retired_keys))
     return sessionmaker(make_engine(settings.database_url), expire_on_commit=False,
                         info={"audit_keys": keys})
 
