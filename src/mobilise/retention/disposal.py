@@ -28,7 +28,7 @@ from mobilise.core.actor import Actor
 from mobilise.core.clock import Clock, SystemClock, utc
 from mobilise.core.errors import InvalidInput, NotFound, TransitionRefused
 from mobilise.core.output import to_csv
-from mobilise.core.transitions import Context, Lifecycle, Transition, run_transition
+from mobilise.core.transitions import Context, Lifecycle, Transition, lock, run_transition
 from mobilise.retention.evaluate import Estate, Sql, evaluate
 from mobilise.retention.holds import FileFacts, covering_hold, holds_in_force
 from mobilise.retention.models import (
@@ -291,7 +291,10 @@ def execute_batch(
     """Delete every file of an approved batch that passes its re-check; skip the rest."""
     clock = clock or SystemClock()
     batch = get_batch(session, batch_id)
-    # Refuse before touching any file (the transition itself runs after the deletions).
+    # One executor: lock the batch and read it again before touching any file, so a
+    # concurrent execution waits here, then finds it executed and is refused (the
+    # transition itself runs after the deletions, holding this lock throughout).
+    lock(session, [batch])
     refusal = BATCH.refusal(Context(session, actor, None, {}), BATCH.get("execute"), batch)
     if refusal:
         raise TransitionRefused(f"disposal_batch {batch.id}: {refusal}")
@@ -384,6 +387,8 @@ def certificate_html(session: Session, batch_id: int, organisation: str = "") ->
         + "</tr>" for r in rows)
     head = "".join(f'<th scope="col">{escape(c)}</th>' for c in CERTIFICATE_COLUMNS)
     total = sum(r["size"] for r in rows)
+    # From the items recorded, like the rows above: never from the batch's counters.
+    skipped = sum(1 for i in batch.items if i.outcome == ItemOutcome.SKIPPED.value)
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>Certificate of disposal, batch {batch.id}</title></head><body><main>"
@@ -398,7 +403,7 @@ def certificate_html(session: Session, batch_id: int, organisation: str = "") ->
         f"{_text(batch.executed_at)}</dd>"
         f"<dt>Method</dt><dd>{escape(batch.method)}</dd>"
         f"<dt>Files deleted</dt><dd>{len(rows)} ({total} bytes)</dd>"
-        f"<dt>Files skipped at re-check</dt><dd>{batch.skipped_files}</dd></dl>"
+        f"<dt>Files skipped</dt><dd>{skipped}</dd></dl>"
         f"<table><caption>Files deleted</caption><thead><tr>{head}</tr></thead>"
         f"<tbody>{cells}</tbody></table></main></body></html>"
     )

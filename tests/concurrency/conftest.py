@@ -1,0 +1,120 @@
+"""One served app per database per module, on a small estate built through the domain:
+people, a handset fleet (tests/devices/fleet.py), records managers and service-desk users
+with API tokens, and scanned H: drives with files due for disposal."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from mobilise.core import auth
+from mobilise.core.actor import Actor, Role
+from mobilise.core.clock import SystemClock
+from mobilise.core.db import make_engine, session_factory, session_scope
+from mobilise.core.settings import Settings
+from mobilise.drives.estate import scan_people
+from mobilise.people.models import Person
+from mobilise.retention import disposal, rule_sets
+from mobilise.retention.scanned import propose_scanned
+from tests.conftest import EXACT, _pg_clone, _pg_drop
+from tests.devices.fleet import build_fleet, spares
+from tests.factories import ADMIN
+from tests.retention.small_estate import RULE_SET
+
+from .harness import serve
+
+PASSWORD = "correct horse battery"
+N = 12  # parallel requests per case
+DUE_FILES = 10  # files due for disposal on each prepared drive
+USERS = {"admin": ["admin"], "desk": ["service-desk"], "rm1": ["records"],
+         "rm2": ["records"], "rm3": ["records"], "planner": ["programme"],
+         "migration": ["migration"]}
+
+
+@dataclass
+class Served:
+    """The served app, its settings, API tokens and the ids the cases work on."""
+
+    url: str
+    settings: Settings
+    tokens: dict[str, str]
+    ids: dict[str, Any] = field(default_factory=dict)
+
+
+def _drive(home: Path, sam: str) -> None:
+    root = home / sam
+    for i in range(DUE_FILES):
+        target = root / "scratch" / f"build{i}.tmp"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(f"temporary {i}".encode())
+        os.utime(target, (1_700_000_000, 1_700_000_000))
+
+
+def build_estate(settings: Settings, tmp: Path) -> dict[str, Any]:
+    ids: dict[str, Any] = {}
+    with session_factory(settings)() as s:
+        fleet = build_fleet(s, settings, tmp, people=16)
+        ids["people"] = [p.number for p in fleet.people]
+        ids["spares"] = [h.imei for h in spares(fleet)]
+        ids["by_state"] = {str(k): h.imei for k, h in fleet.by_state.items()}
+        s.commit()
+    tokens = {}
+    with session_scope(settings) as s:
+        for name, roles in USERS.items():
+            user = auth.add_user(s, ADMIN, name, PASSWORD, roles)
+            s.flush()
+            tokens[name] = auth.issue_token(s, ADMIN, user, "test")
+    ids["tokens"] = tokens
+    # Drives of people 100001 and 100002 (sam asmith1, asmith2), each with files due.
+    for sam in ("asmith1", "asmith2"):
+        _drive(Path(settings.home_root), sam)
+    rm1_actor = Actor("rm1", frozenset({Role.RECORDS}))
+    rm2_actor = Actor("rm2", frozenset({Role.RECORDS}))
+    with session_scope(settings) as s:
+        people = list(s.scalars(select(Person).where(Person.number.in_(["100001", "100002"]))))
+        scan_people(s, settings, people, SystemClock())
+        rule_sets.add_rule_set(s, rm1_actor, RULE_SET.format(name="drives", version=1,
+                                                             media="review"))
+        version = rule_sets.activate(s, rm1_actor, "drives", 1)
+        today = datetime.now(UTC).date()
+        to_approve = propose_scanned(s, rm1_actor, settings, version, today, person="100001")
+        to_execute = propose_scanned(s, rm1_actor, settings, version, today, person="100002")
+        s.flush()
+        disposal.approve_batch(s, rm2_actor, to_execute.id)
+        ids["batch_to_approve"] = to_approve.id
+        ids["batch_to_execute"] = to_execute.id
+    return ids
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[Served]:
+    tmp = tmp_path_factory.mktemp("served")
+    data = tmp / "data"
+    common: dict[str, Any] = {"data_dir": data, "home_root": data / "home",
+                              "home_template": str(data / "home") + "/{sam}", **EXACT}
+    if request.param == "sqlite":
+        db = tmp / "mobilise.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), db)
+        url, drop = f"sqlite:///{db}", None
+    else:
+        drop, url = _pg_clone(request.getfixturevalue("pg_template"))
+    settings = Settings(database_url=url, **common)
+    ids = build_estate(settings, tmp)
+    tokens = ids.pop("tokens")
+    try:
+        with serve(settings) as base:
+            yield Served(base, settings, tokens, ids)
+    finally:
+        make_engine(url).dispose()
+        if drop is not None:
+            _pg_drop(drop)
+
