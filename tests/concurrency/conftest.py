@@ -22,8 +22,9 @@ from mobilise.core.db import make_engine, session_factory, session_scope
 from mobilise.core.settings import Settings
 from mobilise.drives.estate import scan_people
 from mobilise.people.models import Person
-from mobilise.retention import disposal, rule_sets
-from mobilise.retention.scanned import propose_scanned
+from mobilise.retention import disposal, holds, rule_sets
+from mobilise.retention.models import ReviewItem
+from mobilise.retention.scanned import propose_scanned, queue_scanned
 from tests.conftest import EXACT, _pg_clone, _pg_drop
 from tests.devices.fleet import build_fleet, spares
 from tests.factories import ADMIN
@@ -34,6 +35,7 @@ from .harness import serve
 PASSWORD = "correct horse battery"
 N = 12  # parallel requests per case
 DUE_FILES = 10  # files due for disposal on each prepared drive
+REVIEW_FILES = 3  # files the rule set sends to review, on each prepared drive
 USERS = {"admin": ["admin"], "desk": ["service-desk"], "rm1": ["records"],
          "rm2": ["records"], "rm3": ["records"], "planner": ["programme"],
          "migration": ["migration"]}
@@ -50,11 +52,14 @@ class Served:
 
 
 def _drive(home: Path, sam: str) -> None:
+    """Files due for disposal (``.tmp``) and files to review (``.mp3``)."""
     root = home / sam
-    for i in range(DUE_FILES):
-        target = root / "scratch" / f"build{i}.tmp"
+    names = [f"scratch/build{i}.tmp" for i in range(DUE_FILES)]
+    names += [f"Music/song{i}.mp3" for i in range(REVIEW_FILES)]
+    for i, name in enumerate(names):
+        target = root / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(f"temporary {i}".encode())
+        target.write_bytes(f"content {i}".encode())
         os.utime(target, (1_700_000_000, 1_700_000_000))
 
 
@@ -73,18 +78,27 @@ def build_estate(settings: Settings, tmp: Path) -> dict[str, Any]:
             s.flush()
             tokens[name] = auth.issue_token(s, ADMIN, user, "test")
     ids["tokens"] = tokens
-    # Drives of people 100001 and 100002 (sam asmith1, asmith2), each with files due.
-    for sam in ("asmith1", "asmith2"):
+    # Drives of people 100001 to 100003 (sam asmith1 to 3), each with files due.
+    for sam in ("asmith1", "asmith2", "asmith3"):
         _drive(Path(settings.home_root), sam)
     rm1_actor = Actor("rm1", frozenset({Role.RECORDS}))
     rm2_actor = Actor("rm2", frozenset({Role.RECORDS}))
     with session_scope(settings) as s:
-        people = list(s.scalars(select(Person).where(Person.number.in_(["100001", "100002"]))))
+        people = list(s.scalars(select(Person).where(
+            Person.number.in_(["100001", "100002", "100003"]))))
         scan_people(s, settings, people, SystemClock())
         rule_sets.add_rule_set(s, rm1_actor, RULE_SET.format(name="drives", version=1,
                                                              media="review"))
         version = rule_sets.activate(s, rm1_actor, "drives", 1)
+        rule_sets.add_rule_set(s, rm1_actor, RULE_SET.format(name="other", version=1,
+                                                             media="review"))
         today = datetime.now(UTC).date()
+        for number in ("100001", "100002"):
+            queue_scanned(s, rm1_actor, version, today, person=number)
+        ids["review_item"] = s.scalar(select(ReviewItem.id).where(
+            ReviewItem.person == "100002").order_by(ReviewItem.id).limit(1))
+        holds.place_hold(s, rm1_actor, "H-RACE", "litigation", "a claim",
+                         people=["100015"])
         to_approve = propose_scanned(s, rm1_actor, settings, version, today, person="100001")
         to_execute = propose_scanned(s, rm1_actor, settings, version, today, person="100002")
         s.flush()

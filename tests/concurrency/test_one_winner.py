@@ -22,10 +22,11 @@ from mobilise.core.settings import Settings
 from mobilise.devices.models import Acceptance, Handset, LicenceSeat
 from mobilise.retention.models import DisposalBatch, DisposalItem, ItemOutcome
 from mobilise.web.app import create_app
+from tests.retention.small_estate import RULE_SET
 from tests.web.conftest import all_routes
 
-from .conftest import DUE_FILES, N, Served
-from .harness import Call, audit_count, fire, one_winner
+from .conftest import DUE_FILES, REVIEW_FILES, N, Served
+from .harness import Answer, Call, audit_count, fire, one_winner
 
 Case = Callable[[Served], None]
 CASES: dict[tuple[str, str], Case] = {}
@@ -105,6 +106,118 @@ def issue_handset(env: Served) -> None:
         assert [seat.person_id for seat in seats] == [h.holder_id]
 
 
+def race(env: Served, calls: list[Call], action: str, changes: int = 1) -> Answer:
+    """Fire ``calls`` at once: one winner, the rest 409, and ``changes`` new audit
+    entries recording ``action`` (the winner's only)."""
+    before = audit_count(env.settings, action)
+    won = one_winner(fire(env.url, calls))
+    assert audit_count(env.settings, action) - before == changes
+    return won
+
+
+def create_once(env: Served, calls: list[Call], action: str) -> list[Answer]:
+    """Identical creations at once where a uniqueness rule allows one: exactly one audit
+    entry, and every answer a success (the one created, or the same one found) or 409."""
+    before = audit_count(env.settings, action)
+    answers = fire(env.url, calls)
+    assert all(200 <= a.status < 300 or a.status == 409 for a in answers), \
+        [(a.status, a.body[:200]) for a in answers]
+    assert any(200 <= a.status < 300 for a in answers)
+    assert audit_count(env.settings, action) - before == 1
+    return answers
+
+
+def _records(i: int) -> str:
+    return ("rm1", "rm2", "rm3")[i % 3]
+
+
+@case("POST", "/api/v1/handsets/{key}/transitions/{name}")
+def handset_transition(env: Served) -> None:
+    imei = env.ids["spares"][1]
+    race(env, [Call(env.tokens["desk"], "POST", f"/api/v1/handsets/{imei}/transitions/repair",
+                    json={"repair_reference": f"REP-{i}"}) for i in range(N)],
+         "handset.repair")
+
+
+@case("POST", "/api/v1/handsets/transitions/{name}")
+def handset_bulk_transition(env: Served) -> None:
+    imeis = env.ids["spares"][2:4]
+    race(env, [Call(env.tokens["desk"], "POST", "/api/v1/handsets/transitions/lose",
+                    json={"imeis": imeis, "police_reference": f"CAD {i}/26"})
+               for i in range(N)], "handset.lose", changes=2)
+
+
+@case("POST", "/api/v1/retention/holds")
+def place_hold(env: Served) -> None:
+    create_once(env, [Call(env.tokens[_records(i)], "POST", "/api/v1/retention/holds",
+                           json={"reference": "H-NEW", "kind": "foi", "reason": "request",
+                                 "people": ["100014"]}) for i in range(N)],
+                "retention.hold.place")
+
+
+@case("POST", "/api/v1/retention/holds/{reference}/release")
+def release_hold(env: Served) -> None:
+    race(env, [Call(env.tokens[_records(i)], "POST", "/api/v1/retention/holds/H-RACE/release",
+                    json={"reason": "settled"}) for i in range(N)],
+         "retention.hold.release")
+
+
+@case("POST", "/api/v1/retention/rule-sets")
+def add_rule_set(env: Served) -> None:
+    text = RULE_SET.format(name="drives", version=2, media="review")
+    create_once(env, [Call(env.tokens[_records(i)], "POST", "/api/v1/retention/rule-sets",
+                           content=text.encode(), headers={"content-type": "text/plain"})
+                      for i in range(N)], "retention.rule_set.add")
+
+
+@case("POST", "/api/v1/retention/rule-sets/{name}/{version}/activate")
+def activate_rule_set(env: Served) -> None:
+    race(env, [Call(env.tokens[_records(i)], "POST",
+                    "/api/v1/retention/rule-sets/other/1/activate", json={"reason": "agreed"})
+               for i in range(N)], "retention.rule_set.activate")
+
+
+@case("POST", "/api/v1/retention/review/queue")
+def queue_reviews(env: Served) -> None:
+    before = audit_count(env.settings, "retention.review.queue")
+    answers = fire(env.url, [Call(env.tokens[_records(i)], "POST",
+                                  "/api/v1/retention/review/queue",
+                                  json={"version": "drives@1", "person": "100003"})
+                             for i in range(N)])
+    assert all(a.status == 200 for a in answers), [(a.status, a.body[:200]) for a in answers]
+    queued = sorted(int(a.body.split('"queued":')[1].rstrip("}")) for a in answers)
+    # Each file queued once: one request queued them all, every other found none left.
+    assert queued == [0] * (N - 1) + [REVIEW_FILES]
+    assert audit_count(env.settings, "retention.review.queue") - before == REVIEW_FILES
+
+
+@case("POST", "/api/v1/retention/review/decide")
+def decide(env: Served) -> None:
+    item = env.ids["review_item"]
+    race(env, [Call(env.tokens[_records(i)], "POST", "/api/v1/retention/review/decide",
+                    json={"items": [item], "decision": "dispose", "justification": f"j{i}"})
+               for i in range(N)], "review_item.decide")
+
+
+@case("POST", "/api/v1/retention/review/decide-rule")
+def decide_rule(env: Served) -> None:
+    race(env, [Call(env.tokens[_records(i)], "POST", "/api/v1/retention/review/decide-rule",
+                    json={"rule": "media", "decision": "keep-migrate", "justification": "ok",
+                          "version": "drives@1", "person": "100001"}) for i in range(N)],
+         "review_item.decide", changes=REVIEW_FILES)
+
+
+@case("POST", "/api/v1/retention/disposal-batches")
+def propose_batch(env: Served) -> None:
+    race(env, [Call(env.tokens[_records(i)], "POST", "/api/v1/retention/disposal-batches",
+                    json={"version": "drives@1", "person": "100003"}) for i in range(N)],
+         "retention.disposal.propose")
+    with session_scope(env.settings) as s:
+        items = s.scalar(select(func.count()).select_from(DisposalItem).where(
+            DisposalItem.person == "100003"))
+        assert items == DUE_FILES  # no file in two batches
+
+
 # --- the register of cases -----------------------------------------------------------------
 
 # Routes where "one winner" is meaningless, each with the reason.
@@ -114,22 +227,12 @@ EXCLUDED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/handsets/actions/send"): NOT_YET,
     ("POST", "/api/v1/handsets/intune-sync"): NOT_YET,
     ("POST", "/api/v1/handsets/recovery-tasks"): NOT_YET,
-    ("POST", "/api/v1/handsets/transitions/{name}"): NOT_YET,
     ("POST", "/api/v1/handsets/manifests"): NOT_YET,
     ("POST", "/api/v1/handsets/stocktakes"): NOT_YET,
-    ("POST", "/api/v1/handsets/{key}/transitions/{name}"): NOT_YET,
     ("POST", "/api/v1/sims/bars/send"): NOT_YET,
     ("POST", "/api/v1/sims/{key}/bar-confirm"): NOT_YET,
     ("POST", "/api/v1/sims/{key}/unbar"): NOT_YET,
     ("POST", "/api/v1/sims/{key}/unbar-confirm"): NOT_YET,
-    ("POST", "/api/v1/retention/rule-sets"): NOT_YET,
-    ("POST", "/api/v1/retention/rule-sets/{name}/{version}/activate"): NOT_YET,
-    ("POST", "/api/v1/retention/holds"): NOT_YET,
-    ("POST", "/api/v1/retention/holds/{reference}/release"): NOT_YET,
-    ("POST", "/api/v1/retention/review/decide"): NOT_YET,
-    ("POST", "/api/v1/retention/review/queue"): NOT_YET,
-    ("POST", "/api/v1/retention/review/decide-rule"): NOT_YET,
-    ("POST", "/api/v1/retention/disposal-batches"): NOT_YET,
     ("POST", "/api/v1/rollout/plan"): NOT_YET,
     ("POST", "/api/v1/rollout/appointments"): NOT_YET,
     ("POST", "/api/v1/rollout/appointments/{action}"): NOT_YET,

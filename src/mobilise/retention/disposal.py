@@ -20,13 +20,14 @@ from datetime import date, datetime
 from typing import Any
 
 from markupsafe import escape
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from mobilise.core import audit
 from mobilise.core.actor import Actor
 from mobilise.core.clock import Clock, SystemClock, utc
-from mobilise.core.errors import InvalidInput, NotFound, TransitionRefused
+from mobilise.core.db import serialise_on
+from mobilise.core.errors import Conflict, InvalidInput, NotFound, TransitionRefused
 from mobilise.core.output import to_csv
 from mobilise.core.transitions import Context, Lifecycle, Transition, lock, run_transition
 from mobilise.retention.evaluate import Estate, Sql, evaluate
@@ -173,11 +174,18 @@ def propose_batch(
     require_records_manager(actor, "propose a disposal batch")
     clock = clock or SystemClock()
     rule_set = parsed(version)
+    # A file is in one batch at most: proposals run one at a time from here (every rule
+    # set version row locked), so what is taken is read after the previous one committed.
+    serialise_on(session, RuleSetVersion.__table__, true())
     taken = _in_open_or_done_batches(session)
     raw_of: dict[str, Mapping[str, bytes]] = {}
     items: list[DisposalItem] = []
+    already = 0
     for c in _candidates(session, version, estate, as_of, person, rule):
-        if (c.person, c.path) in taken or (limit is not None and len(items) >= limit):
+        if (c.person, c.path) in taken:
+            already += 1
+            continue
+        if limit is not None and len(items) >= limit:
             continue
         if raw_paths is not None and c.person not in raw_of:
             raw_of[c.person] = raw_paths(c.person)
@@ -190,6 +198,9 @@ def propose_batch(
             items.append(item)
             taken.add((c.person, c.path))
     skipped = [i for i in items if i.outcome == ItemOutcome.SKIPPED.value]
+    if not items and already:
+        raise Conflict(f"every file due ({already}) is already in a disposal batch: "
+                       "nothing to propose")
     if len(skipped) == len(items):
         why = f" ({len(skipped)} due cannot be disposed: {skipped[0].skip_reason})" \
             if skipped else ""
