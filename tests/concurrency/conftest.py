@@ -8,25 +8,31 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from mobilise.comms.models import OutboxMessage
 from mobilise.core import auth
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
 from mobilise.core.db import make_engine, session_factory, session_scope
 from mobilise.core.settings import Settings
+from mobilise.core.transitions import run_transition
+from mobilise.devices import handsets
+from mobilise.devices.transitions import SIM_BAR
 from mobilise.drives.estate import scan_people
-from mobilise.people.models import Person
+from mobilise.people.models import Person, Site
 from mobilise.retention import disposal, holds, rule_sets
 from mobilise.retention.models import ReviewItem
 from mobilise.retention.scanned import propose_scanned, queue_scanned
+from mobilise.rollout import appointments
 from tests.conftest import EXACT, _pg_clone, _pg_drop
-from tests.devices.fleet import build_fleet, spares
+from tests.devices.fleet import build_fleet, iccid, spares
 from tests.factories import ADMIN
 from tests.retention.small_estate import RULE_SET
 
@@ -105,6 +111,42 @@ def build_estate(settings: Settings, tmp: Path) -> dict[str, Any]:
         disposal.approve_batch(s, rm2_actor, to_execute.id)
         ids["batch_to_approve"] = to_approve.id
         ids["batch_to_execute"] = to_execute.id
+    with session_scope(settings) as s:
+        ids.update(_devices_and_rollout(s, settings))
+    return ids
+
+
+DAY = date(2031, 3, 3)  # a Monday well ahead: the places opened for the cases
+
+
+def _devices_and_rollout(s: Session, settings: Settings) -> dict[str, Any]:
+    """SIMs at each step of the bar, appointments, a failed message."""
+    ids: dict[str, Any] = {}
+    clock = SystemClock()
+    sims = [handsets.add_sim(s, ADMIN, iccid(900 + n), carrier="EE")
+            for n in range(3)]
+    s.flush()
+    steps = [("request_bar", None), ("confirm_bar", None), ("request_unbar", "found")]
+    for depth, (key, sim) in enumerate(zip(("bar_requested", "barred", "unbar_requested"),
+                                           sims, strict=True)):
+        for name, reason in steps[:depth + 1]:
+            run_transition(s, ADMIN, SIM_BAR, name, [sim], reason=reason, clock=clock)
+        ids[f"sim_{key}"] = sim.iccid
+    site = s.scalars(select(Site).where(Site.code == "CE-01")).one()
+    people = {p.number: p for p in s.scalars(select(Person))}
+    appointments.open_places(s, site.id, [DAY], capacity=1)  # the last place
+    appointments.open_places(s, site.id, [DAY + timedelta(days=1)], capacity=5)
+    appointments.open_places(s, site.id, [DAY + timedelta(days=2)], capacity=5)
+    for key, number in (("appointment_to_confirm", "100014"),
+                        ("appointment_to_move", "100015")):
+        ids[key] = appointments.book(s, ADMIN, people[number].id, site.id,
+                                     DAY + timedelta(days=1)).id
+    message = OutboxMessage(idempotency_key="race:1", template="t", template_version=1,
+                            recipient="a@example.org", subject="s", body="b", message_id="m",
+                            status="failed", attempts=1, created_at=clock.now())
+    s.add(message)
+    s.flush()
+    ids["failed_message"] = message.id
     return ids
 
 
@@ -114,7 +156,8 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     tmp = tmp_path_factory.mktemp("served")
     data = tmp / "data"
     common: dict[str, Any] = {"data_dir": data, "home_root": data / "home",
-                              "home_template": str(data / "home") + "/{sam}", **EXACT}
+                              "home_template": str(data / "home") + "/{sam}",
+                              "carrier_default_address": "bars@carrier.example", **EXACT}
     if request.param == "sqlite":
         db = tmp / "mobilise.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), db)

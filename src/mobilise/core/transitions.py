@@ -60,6 +60,9 @@ class Lifecycle(Generic[T]):
     entity: str
     state_attr: str
     transitions: Sequence[Transition]
+    # Rows an effect will write that other writers lock before these objects' rows (an
+    # appointment's capacity row): locked first, so every writer takes locks in one order.
+    lock_first: Callable[[Session, Sequence[Any]], None] | None = None
     by_name: dict[str, Transition] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -141,6 +144,8 @@ def run_transition(
     transition = lifecycle.get(name)
     ctx = Context(session, actor, reason, params)
     targets = list(objs)
+    if lifecycle.lock_first is not None and targets:
+        lifecycle.lock_first(session, targets)
     lock(session, targets)
     refusals = []
     for obj in targets:
