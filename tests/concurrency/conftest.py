@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mobilise.comms import templates
 from mobilise.comms.models import OutboxMessage
 from mobilise.core import auth
 from mobilise.core.actor import Actor, Role
@@ -26,6 +27,10 @@ from mobilise.core.transitions import run_transition
 from mobilise.devices import handsets
 from mobilise.devices.transitions import SIM_BAR
 from mobilise.drives.estate import scan_people
+from mobilise.finance.decisions import record_decision
+from mobilise.finance.papers import PAPERS
+from mobilise.migration import waves
+from mobilise.people import roster
 from mobilise.people.models import Person, Site
 from mobilise.retention import disposal, holds, rule_sets
 from mobilise.retention.models import ReviewItem
@@ -33,7 +38,7 @@ from mobilise.retention.scanned import propose_scanned, queue_scanned
 from mobilise.rollout import appointments
 from tests.conftest import EXACT, _pg_clone, _pg_drop
 from tests.devices.fleet import build_fleet, iccid, spares
-from tests.factories import ADMIN
+from tests.factories import ADMIN, ROSTER_HEADER, person_row, write_csv
 from tests.retention.small_estate import RULE_SET
 
 from .harness import serve
@@ -113,7 +118,23 @@ def build_estate(settings: Settings, tmp: Path) -> dict[str, Any]:
         ids["batch_to_execute"] = to_execute.id
     with session_scope(settings) as s:
         ids.update(_devices_and_rollout(s, settings))
+    with session_scope(settings) as s:
+        ids.update(_leaver_papers_and_wave(s, tmp))
     return ids
+
+
+def _leaver_papers_and_wave(s: Session, tmp: Path) -> dict[str, Any]:
+    """Person 100000 (holding a handset) leaves; the finance papers; wave R over the
+    drives of 100001 to 100003. (The fleet's lost and stolen handsets have their SIM bars
+    queued already.)"""
+    rows = [person_row(i, status="leaver" if i == 0 else "active") for i in range(16)]
+    roster.import_roster(s, ADMIN, write_csv(tmp / "roster-leaver.csv", ROSTER_HEADER, rows))
+    for paper in PAPERS:
+        record_decision(s, ADMIN, paper)
+    templates.ensure_defaults(s, ADMIN)
+    waves.create_wave(s, ADMIN, "R", waves.WaveSelection(people=["100001", "100002",
+                                                                 "100003"]), delta_rounds=1)
+    return {"roster": rows}
 
 
 DAY = date(2031, 3, 3)  # a Monday well ahead: the places opened for the cases
@@ -157,7 +178,10 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     data = tmp / "data"
     common: dict[str, Any] = {"data_dir": data, "home_root": data / "home",
                               "home_template": str(data / "home") + "/{sam}",
-                              "carrier_default_address": "bars@carrier.example", **EXACT}
+                              "carrier_default_address": "bars@carrier.example",
+                              "migration_destination": "local",
+                              "migration_destination_root": tmp / "od",
+                              "archive_root": tmp / "archive", **EXACT}
     if request.param == "sqlite":
         db = tmp / "mobilise.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), db)

@@ -94,6 +94,13 @@ def audit_count(settings: Settings, action: str, entity_id: str | None = None) -
         return int(s.scalar(query) or 0)
 
 
+def audit_ids(settings: Settings, action: str) -> list[str]:
+    """The entity ids of every audit entry recording ``action``, in order."""
+    with session_scope(settings) as s:
+        return [str(i) for i in s.scalars(select(AuditEntry.entity_id).where(
+            AuditEntry.action == action).order_by(AuditEntry.seq))]
+
+
 def one_winner(answers: Sequence[Answer]) -> Answer:
     """Exactly one answer succeeded and every other one is a 409 conflict: the winner."""
     won = [a for a in answers if 200 <= a.status < 300]
