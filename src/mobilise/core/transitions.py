@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, inspect, select
+from sqlalchemy.orm import Mapper, Session
 
 from mobilise.core import audit
 from mobilise.core.actor import Actor
@@ -114,12 +114,14 @@ def lock(session: Session, objs: Sequence[Any]) -> None:
     for obj in objs:
         by_class.setdefault(type(obj), []).append(obj)
     for cls, members in by_class.items():
-        (key,) = inspect(cls).primary_key
-        ids = sorted({getattr(o, key.key) for o in members})
+        mapper: Mapper[Any] = inspect(cls)
+        key: ColumnElement[Any] = mapper.primary_key[0]
+        ids = sorted({mapper.primary_key_from_instance(o)[0] for o in members})
         found = 0
         for start in range(0, len(ids), _CHUNK):
-            query = (select(cls).where(key.in_(ids[start:start + _CHUNK])).order_by(key)
-                     .execution_options(populate_existing=True))
+            chunk = ids[start:start + _CHUNK]
+            query: Select[Any] = (select(cls).where(key.in_(chunk)).order_by(key)
+                                  .execution_options(populate_existing=True))
             if is_postgres(session):
                 query = query.with_for_update(of=cls)
             found += len(session.scalars(query).all())
