@@ -447,10 +447,10 @@ EXCLUDED: dict[tuple[str, str], str] = {
         "records an expected delivery: two identical deliveries may both be expected, and "
         "no rule makes them one (an idempotent create with its own payload)",
     ("POST", "/api/v1/handsets/actions/send"):
-        "starts a background job (202) that sends queued Intune actions, each claimed by "
-        "a conditional update (devices.actions): every request rightly answers 202; the "
-        "claim is covered by tests/devices/test_actions.py, not here (needs the Graph "
-        "emulator)",
+        "starts a background job (202) that sends the queued Intune actions: every request "
+        "rightly answers 202; what must happen once (each action sent to Intune once, "
+        "its row locked before the request) is tested against the Graph emulator in "
+        "tests/devices/test_intune.py::test_two_senders_at_once_send_each_action_once",
     ("POST", "/api/v1/handsets/intune-sync"):
         "reads Intune's managed devices and answers the differences: a repeatable read "
         "with no state change of its own to win (needs the Graph emulator)",
