@@ -452,8 +452,10 @@ EXCLUDED: dict[tuple[str, str], str] = {
         "its row locked before the request) is tested against the Graph emulator in "
         "tests/devices/test_intune.py::test_two_senders_at_once_send_each_action_once",
     ("POST", "/api/v1/handsets/intune-sync"):
-        "reads Intune's managed devices and answers the differences: a repeatable read "
-        "with no state change of its own to win (needs the Graph emulator)",
+        "reconciles the whole register with Intune: every request rightly does the whole "
+        "reconciliation; what must not happen twice (a change of a handset recorded, an "
+        "action recorded done) is decided under the row's lock (devices.intune, "
+        "devices.actions). Not raced here: it needs the Graph emulator",
 }
 
 

@@ -246,6 +246,11 @@ def _copy_from_intune(session: Session, actor: Actor, h: Handset,
         "signed_in_upn": (device.get("userPrincipalName") or None),
     }
     changed = {k: v for k, v in wanted.items() if not _same(getattr(h, k), v)}
+    if changed:
+        # Read again under the row's lock: a sync running at the same time may have
+        # recorded this very change a moment ago (it is then not recorded twice).
+        lock(session, [h])
+        changed = {k: v for k, v in wanted.items() if not _same(getattr(h, k), v)}
     if not changed:
         return False
     with audit.change(session, actor, "handset.intune_sync", h):
