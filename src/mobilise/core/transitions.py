@@ -115,6 +115,8 @@ def lock(session: Session, objs: Sequence[Any]) -> None:
         by_class.setdefault(type(obj), []).append(obj)
     for cls, members in by_class.items():
         mapper: Mapper[Any] = inspect(cls)
+        if len(mapper.primary_key) != 1:
+            raise TypeError(f"{cls.__name__}: lock() takes objects with a one-column key")
         key: ColumnElement[Any] = mapper.primary_key[0]
         ids = sorted({mapper.primary_key_from_instance(o)[0] for o in members})
         found = 0
