@@ -480,3 +480,39 @@ def test_background_job_that_cannot_start_is_marked_failed(desk: Web) -> None:  
     r = desk.client.post("/handsets/actions/send", data={"csrf_token": token.group(1)},
                          follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/jobs"
+
+
+def test_two_senders_at_once_send_each_action_once(
+        fleet: Fleet, emulator: EmulatorProcess, graph: GraphClient) -> None:
+    """Two action senders started together (two web requests, two workers): every wipe
+    and retire reaches Intune once, and is recorded sent once."""
+    import threading
+
+    from mobilise.core.db import session_factory
+
+    load(emulator, [device_of(fleet.by_state[s])
+                    for s in (S.LOST, S.STOLEN, S.RETIRED, S.DISPOSED)])
+    fleet.session.commit()
+    barrier = threading.Barrier(2)
+    reports: list[intune.SendReport] = []
+
+    def sender() -> None:
+        client = make_client(emulator)
+        with session_factory(fleet.settings)() as s:
+            barrier.wait()
+            reports.append(intune.send_actions(s, client, fleet.settings, fleet.clock,
+                                               actor=ADMIN))
+        client.close()
+
+    threads = [threading.Thread(target=sender) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sent = sorted((a["device_id"], a["action"]) for a in emulator_actions(emulator))
+    assert len(sent) == len(set(sent)) == 4, sent
+    assert sum(r.sent for r in reports) == 4
+    with session_scope(fleet.settings) as s:
+        recorded = [e.entity_id for e in s.scalars(select(AuditEntry).where(
+            AuditEntry.action == "device_action.sent"))]
+    assert len(recorded) == len(set(recorded)) == 4

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import typer
+from sqlalchemy.exc import IntegrityError
 
 from mobilise import __version__
 from mobilise.cli import audit as audit_cli
@@ -29,7 +30,8 @@ from mobilise.cli import users as users_cli
 from mobilise.cli import waves as waves_cli
 from mobilise.cli import worker as worker_cli
 from mobilise.cli.context import err_console, settings
-from mobilise.core.errors import InvalidInput, MobiliseError
+from mobilise.core.db import is_unique_violation
+from mobilise.core.errors import ConcurrentChange, InvalidInput, MobiliseError
 from mobilise.core.logs import configure_logging
 
 app = typer.Typer(name="mobilise", help=__doc__, no_args_is_help=True,
@@ -122,6 +124,13 @@ def main() -> None:
     except MobiliseError as err:
         err_console.print(f"[bold red]error:[/] {err.message}", markup=True, highlight=False)
         sys.exit(err.exit_code)
+    except IntegrityError as err:
+        if not is_unique_violation(err):
+            raise
+        conflict = ConcurrentChange()
+        err_console.print(f"[bold red]error:[/] {conflict.message}", markup=True,
+                          highlight=False)
+        sys.exit(conflict.exit_code)
     except typer.Exit as ex:
         sys.exit(ex.exit_code)
     except typer.Abort:

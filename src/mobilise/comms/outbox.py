@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mobilise.comms.models import MessageStatus, OutboxMessage
 from mobilise.comms.templates import current, render
 from mobilise.core.clock import Clock, SystemClock
-from mobilise.core.errors import ExternalServiceError
+from mobilise.core.errors import Conflict, ExternalServiceError
 from mobilise.core.progress import NullProgress, Progress
 from mobilise.core.settings import Settings
 
@@ -313,6 +313,12 @@ def requeue(session: Session, status: str, ids: Sequence[int] = ()) -> int:
     result = session.execute(stmt.values(status=S.QUEUED.value, claimed_by=None,
                                          claimed_at=None))
     assert isinstance(result, CursorResult)
+    wanted = len(set(ids))
+    if ids and result.rowcount < wanted:
+        # Named messages, not all still in that state: requeued by someone else meanwhile
+        # (or never in it). All or none, so that a message is sent again once.
+        raise Conflict(f"{wanted - result.rowcount} of {wanted} message(s) are not {status} "
+                       "(requeued by someone else?): nothing requeued")
     return int(result.rowcount)
 
 

@@ -177,3 +177,46 @@ def _holders(session: Session, table: str, columns: list[str],
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def hold_write_lock(session: Session) -> None:
+    """On SQLite, hold the database's write lock from now until the transaction ends.
+
+    pysqlite's legacy transaction handling runs reads outside any transaction and opens
+    one (deferred) only at the first INSERT/UPDATE/DELETE, so whatever was read before
+    that is unprotected. Once a transaction is open it has written, and in WAL mode a
+    writer holds the one write lock until commit; otherwise ``BEGIN IMMEDIATE`` takes it
+    now (waiting up to the busy timeout). Everything read afterwards is what the other
+    writers committed, and nobody can change it before this transaction ends.
+
+    Only the transactions that ask take it: making every transaction IMMEDIATE (the
+    ``begin``-event recipe for all sessions) would serialise every read-only request and
+    every long background read behind one lock. PostgreSQL needs nothing here: its row
+    locks (``lock_rows``) serialise exactly the rows in question.
+    """
+    if is_postgres(session):
+        return
+    raw = session.connection().connection.dbapi_connection
+    if raw is not None and not raw.in_transaction:
+        raw.execute("BEGIN IMMEDIATE")
+
+
+def serialise_on(session: Session, table: Any, where: Any) -> None:
+    """Make concurrent transactions that call this with the same rows run one after the
+    other from here on: PostgreSQL locks the rows (``SELECT ... FOR UPDATE``); SQLite has
+    one writer, whose lock is taken. Call it before counting what a rule limits (seats,
+    slots, leases) so that the count and the write that depends on it are one step."""
+    if is_postgres(session):
+        session.execute(select(table.c[next(iter(table.primary_key.columns)).key])
+                        .where(where).with_for_update())
+    else:
+        hold_write_lock(session)
+
+
+def is_unique_violation(err: BaseException) -> bool:
+    """Whether a database error is a uniqueness rule refusing a row: what the loser of
+    two concurrent creations of the same thing meets (a ``Conflict``, not a crash)."""
+    orig = getattr(err, "orig", None)
+    if getattr(orig, "sqlstate", None) == "23505":  # PostgreSQL unique_violation
+        return True
+    return "UNIQUE constraint failed" in str(orig)  # SQLite

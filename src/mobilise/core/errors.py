@@ -9,7 +9,8 @@ two interfaces map errors in exactly one place each (``web.problems`` and ``cli.
     ├── PermissionDenied      403 / exit 3   credentials lack the role
     ├── NotFound              404 / exit 4   no such person, handset, drive...
     ├── Conflict              409 / exit 5   duplicate, or the state forbids it
-    │   └── TransitionRefused 409 / exit 5   a lifecycle guard said no
+    │   ├── TransitionRefused 409 / exit 5   a lifecycle guard said no
+    │   └── ConcurrentChange  409 / exit 5   lost a race: another request changed it first
     ├── InvalidInput          422 / exit 2   a value is wrong
     │   └── ImportRejected    422 / exit 2   a file failed validation (all errors listed)
     ├── CapacityExceeded      409 / exit 5   a configured limit would be passed
@@ -60,6 +61,18 @@ class Conflict(MobiliseError):
 
 class TransitionRefused(Conflict):
     title = "Transition refused"
+
+
+class ConcurrentChange(Conflict):
+    """The loser of two concurrent changes of the same thing (a uniqueness rule refused
+    its row, or the row went while it waited): nothing it did was kept."""
+
+    title = "Changed concurrently"
+
+    def __init__(self, message: str = "someone else made the same change at the same "
+                 "moment: nothing was changed by this request; reload and try again",
+                 *, details: list[Any] | None = None) -> None:
+        super().__init__(message, details=details)
 
 
 class CapacityExceeded(Conflict):

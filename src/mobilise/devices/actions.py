@@ -19,6 +19,7 @@ from mobilise.core import audit
 from mobilise.core.actor import Actor
 from mobilise.core.clock import Clock
 from mobilise.core.errors import Conflict
+from mobilise.core.transitions import lock
 from mobilise.devices.models import ActionKind, ActionStatus, DeviceAction, Handset, Sim
 
 MAX_ATTEMPTS = 8
@@ -55,7 +56,7 @@ def due_actions(session: Session, clock: Clock, target: str, limit: int) -> Sequ
 
 def record_sent(session: Session, actor: Actor, action: DeviceAction) -> None:
     """Intune accepted the action (204); it completes when the device checks in."""
-    _require(action, ActionStatus.QUEUED)
+    _require(session, action, ActionStatus.QUEUED)
     with audit.change(session, actor, "device_action.sent", action):
         action.status = ActionStatus.SENT.value
         action.attempts += 1
@@ -63,7 +64,7 @@ def record_sent(session: Session, actor: Actor, action: DeviceAction) -> None:
 
 
 def record_done(session: Session, actor: Actor, clock: Clock, action: DeviceAction) -> None:
-    _require(action, ActionStatus.QUEUED, ActionStatus.SENT)
+    _require(session, action, ActionStatus.QUEUED, ActionStatus.SENT)
     with audit.change(session, actor, "device_action.done", action):
         if action.status == ActionStatus.QUEUED.value:
             action.attempts += 1
@@ -77,7 +78,7 @@ def record_failure(
 ) -> None:
     """A failed attempt: back off and retry (honouring Retry-After) until MAX_ATTEMPTS,
     then give up and leave the row failed for a person to look at."""
-    _require(action, ActionStatus.QUEUED, ActionStatus.SENT)
+    _require(session, action, ActionStatus.QUEUED, ActionStatus.SENT)
     with audit.change(session, actor, "device_action.failure", action, reason=error[:500]):
         action.attempts += 1
         action.last_error = error
@@ -93,7 +94,7 @@ def record_refused(session: Session, actor: Actor, clock: Clock, action: DeviceA
                    error: str) -> None:
     """The device itself reported the action failed (Intune's actionState ``failed``):
     sending it again would not help, so it is left failed for a person to look at."""
-    _require(action, ActionStatus.SENT)
+    _require(session, action, ActionStatus.SENT)
     with audit.change(session, actor, "device_action.failed", action, reason=error[:500]):
         action.status = ActionStatus.FAILED.value
         action.last_error = error
@@ -101,7 +102,7 @@ def record_refused(session: Session, actor: Actor, clock: Clock, action: DeviceA
 
 
 def retry_failed(session: Session, actor: Actor, action: DeviceAction, reason: str) -> None:
-    _require(action, ActionStatus.FAILED)
+    _require(session, action, ActionStatus.FAILED)
     with audit.change(session, actor, "device_action.retry", action, reason=reason):
         action.status = ActionStatus.QUEUED.value
         action.attempts = 0
@@ -113,7 +114,10 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(3600, 30 * 2 ** (attempts - 1)))
 
 
-def _require(action: DeviceAction, *states: ActionStatus) -> None:
+def _require(session: Session, action: DeviceAction, *states: ActionStatus) -> None:
+    # Judged on the row as committed, locked until this transaction ends: of two
+    # recorders of one outcome (two senders, two syncs) the second is refused.
+    lock(session, [action])
     if action.status not in {s.value for s in states}:
         raise Conflict(f"device action {action.id} is {action.status}, not "
                        f"{' or '.join(s.value for s in states)}")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import false, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mobilise.core.db import is_postgres
+from mobilise.core.db import hold_write_lock, is_postgres
 from mobilise.core.errors import CapacityExceeded
 from mobilise.core.settings import Settings
 from mobilise.devices.models import MANAGED_STATES, Handset
@@ -53,11 +53,11 @@ STAGING_LOCK = 0x4D444D
 def hold_staging_lock(session: Session) -> None:
     """Serialise staging runs until the transaction ends, so that two runs cannot both
     take the last spare enrolments. PostgreSQL: a transaction advisory lock. SQLite has
-    one writer: taking its write lock (a no-op update) makes the other run wait."""
+    one writer: taking its write lock (``core.db.hold_write_lock``) makes the other wait."""
     if is_postgres(session):
         session.execute(select(func.pg_advisory_xact_lock(STAGING_LOCK)))
     else:
-        session.connection().execute(update(Handset).where(false()).values(id=Handset.id))
+        hold_write_lock(session)
 
 
 def managed_count(session: Session) -> int:

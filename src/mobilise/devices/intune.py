@@ -36,6 +36,7 @@ from mobilise.core.actor import SYSTEM, Actor
 from mobilise.core.clock import Clock, SystemClock
 from mobilise.core.progress import NullProgress, Progress
 from mobilise.core.settings import Settings
+from mobilise.core.transitions import lock
 from mobilise.devices import actions
 from mobilise.devices.models import (
     ActionKind,
@@ -245,6 +246,11 @@ def _copy_from_intune(session: Session, actor: Actor, h: Handset,
         "signed_in_upn": (device.get("userPrincipalName") or None),
     }
     changed = {k: v for k, v in wanted.items() if not _same(getattr(h, k), v)}
+    if changed:
+        # Read again under the row's lock: a sync running at the same time may have
+        # recorded this very change a moment ago (it is then not recorded twice).
+        lock(session, [h])
+        changed = {k: v for k, v in wanted.items() if not _same(getattr(h, k), v)}
     if not changed:
         return False
     with audit.change(session, actor, "handset.intune_sync", h):
@@ -377,6 +383,12 @@ def _send_one(session: Session, actor: Actor, client: GraphClient, clock: Clock,
                                    f"handset {action.handset.imei} is not in Intune")
             return
         report.waited_seconds += pacer.acquire()
+        # One sender per action: its row is locked (and read again) just before the
+        # request, and stays locked until this action's outcome is committed, so a
+        # concurrent sender waits, then finds it sent and leaves it (a wipe goes once).
+        lock(session, [action])
+        if action.status != ActionStatus.QUEUED.value:
+            return
         client.request("POST", f"{DEVICES}/{device['id']}/{action.kind}",
                        json=ACTION_BODIES.get(action.kind, {}))
     except Throttled as exc:

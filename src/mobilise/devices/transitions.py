@@ -18,11 +18,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import false, func, select, true, update
+from sqlalchemy import func, select, true
 
 from mobilise.core import audit
 from mobilise.core.clock import Clock
-from mobilise.core.db import is_postgres
+from mobilise.core.db import serialise_on
 from mobilise.core.settings import Settings
 from mobilise.core.transitions import Context, Effect, Lifecycle, Transition
 from mobilise.devices import actions
@@ -67,14 +67,8 @@ def _text_param(ctx: Context, key: str) -> str | None:
 
 def _serialise(ctx: Context, table: Any, where: Any) -> None:
     """Take the lock that makes concurrent hand-overs count one after the other, before
-    counting: two desks must not both give out the last seat, or a person two phones.
-    PostgreSQL locks the rows; SQLite has one writer, so taking its write lock (a no-op
-    update) makes the other desk wait, and then see what the first one committed."""
-    if is_postgres(ctx.session):
-        ctx.session.execute(select(table.c.id).where(where).with_for_update())
-    else:
-        ctx.session.connection().execute(
-            update(table).where(false()).values(id=table.c.id))
+    counting: two desks must not both give out the last seat, or a person two phones."""
+    serialise_on(ctx.session, table, where)
 
 
 def _needs(key: str, label: str) -> Any:

@@ -4,11 +4,15 @@ row carries the round's live progress."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mobilise.core.actor import Actor
+from mobilise.core.clock import SystemClock
+from mobilise.core.db import serialise_on
 from mobilise.core.errors import Conflict, InvalidInput
 from mobilise.core.progress import Job, Progress
 from mobilise.core.settings import Settings
@@ -20,6 +24,7 @@ from mobilise.workers import open_executor
 from mobilise.workers.background import WorkFailed, start_job
 
 EXECUTORS = ("inprocess", "processes", "celery")
+CLAIM_FRESH = timedelta(minutes=10)
 
 
 def round_to_start(wave: MigrationWave, number: int | None = None) -> MigrationRound:
@@ -63,5 +68,20 @@ def start_round(sessions: sessionmaker[Session], actor: Actor, settings: Setting
                              f"{report.errors[0]}")
         return message
 
+    def claim(session: Session) -> None:
+        # One round of a wave at a time: the wave's row is locked, then its running jobs
+        # and rounds are read as committed (a concurrent start waits here, then sees ours).
+        # A job counts while fresh: it guards the moments before its round is marked
+        # running, and a job row left "running" by a killed server must not block forever.
+        serialise_on(session, MigrationWave.__table__, MigrationWave.id == wave_id)
+        running = session.scalars(select(Job).where(
+            Job.kind == JOB_KIND, Job.status == "running",
+            Job.updated_at >= SystemClock().now() - CLAIM_FRESH))
+        if any((job.stats or {}).get("wave_id") == wave_id for job in running):
+            raise Conflict(f"wave {wave_name!r}: a round is being started or run already")
+        found = session.get(MigrationWave, wave_id, populate_existing=True)
+        assert found is not None
+        round_to_start(found, round_number)
+
     return start_job(sessions, JOB_KIND, f"wave {wave_name}: round {round_number} ({kind})",
-                     work, stats={"wave_id": wave_id, "round": round_number})
+                     work, stats={"wave_id": wave_id, "round": round_number}, claim=claim)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, joinedload
 from mobilise.core import audit
 from mobilise.core.actor import Actor
 from mobilise.core.clock import Clock, SystemClock
+from mobilise.core.db import serialise_on
 from mobilise.core.errors import Conflict, InvalidInput, NotFound
 from mobilise.migration.models import MigrationRound, MigrationWave, PersonMigration, RoundKind
 from mobilise.people.models import OrgUnit, Person, PersonStatus, Site
@@ -91,6 +92,9 @@ def create_wave(
     people = select_people(session, selection)
     if not people:
         raise InvalidInput("the selection names nobody")
+    # A person is in one unfinished wave at most: their rows are locked before asking, so
+    # of two waves created at once over the same people the second sees the first.
+    serialise_on(session, Person.__table__, Person.id.in_([p.id for p in people]))
     taken = _already_in_a_wave(session, [p.id for p in people])
     if taken:
         raise Conflict(f"already in an unfinished wave: {', '.join(taken[:20])}")

@@ -20,15 +20,16 @@ from datetime import date, datetime
 from typing import Any
 
 from markupsafe import escape
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from mobilise.core import audit
 from mobilise.core.actor import Actor
 from mobilise.core.clock import Clock, SystemClock, utc
-from mobilise.core.errors import InvalidInput, NotFound, TransitionRefused
+from mobilise.core.db import serialise_on
+from mobilise.core.errors import Conflict, InvalidInput, NotFound, TransitionRefused
 from mobilise.core.output import to_csv
-from mobilise.core.transitions import Context, Lifecycle, Transition, run_transition
+from mobilise.core.transitions import Context, Lifecycle, Transition, lock, run_transition
 from mobilise.retention.evaluate import Estate, Sql, evaluate
 from mobilise.retention.holds import FileFacts, covering_hold, holds_in_force
 from mobilise.retention.models import (
@@ -173,11 +174,18 @@ def propose_batch(
     require_records_manager(actor, "propose a disposal batch")
     clock = clock or SystemClock()
     rule_set = parsed(version)
+    # A file is in one batch at most: proposals run one at a time from here (every rule
+    # set version row locked), so what is taken is read after the previous one committed.
+    serialise_on(session, RuleSetVersion.__table__, true())
     taken = _in_open_or_done_batches(session)
     raw_of: dict[str, Mapping[str, bytes]] = {}
     items: list[DisposalItem] = []
+    already = 0
     for c in _candidates(session, version, estate, as_of, person, rule):
-        if (c.person, c.path) in taken or (limit is not None and len(items) >= limit):
+        if (c.person, c.path) in taken:
+            already += 1
+            continue
+        if limit is not None and len(items) >= limit:
             continue
         if raw_paths is not None and c.person not in raw_of:
             raw_of[c.person] = raw_paths(c.person)
@@ -190,6 +198,9 @@ def propose_batch(
             items.append(item)
             taken.add((c.person, c.path))
     skipped = [i for i in items if i.outcome == ItemOutcome.SKIPPED.value]
+    if not items and already:
+        raise Conflict(f"every file due ({already}) is already in a disposal batch: "
+                       "nothing to propose")
     if len(skipped) == len(items):
         why = f" ({len(skipped)} due cannot be disposed: {skipped[0].skip_reason})" \
             if skipped else ""
@@ -291,7 +302,10 @@ def execute_batch(
     """Delete every file of an approved batch that passes its re-check; skip the rest."""
     clock = clock or SystemClock()
     batch = get_batch(session, batch_id)
-    # Refuse before touching any file (the transition itself runs after the deletions).
+    # One executor: lock the batch and read it again before touching any file, so a
+    # concurrent execution waits here, then finds it executed and is refused (the
+    # transition itself runs after the deletions, holding this lock throughout).
+    lock(session, [batch])
     refusal = BATCH.refusal(Context(session, actor, None, {}), BATCH.get("execute"), batch)
     if refusal:
         raise TransitionRefused(f"disposal_batch {batch.id}: {refusal}")
@@ -384,6 +398,8 @@ def certificate_html(session: Session, batch_id: int, organisation: str = "") ->
         + "</tr>" for r in rows)
     head = "".join(f'<th scope="col">{escape(c)}</th>' for c in CERTIFICATE_COLUMNS)
     total = sum(r["size"] for r in rows)
+    # From the items recorded, like the rows above: never from the batch's counters.
+    skipped = sum(1 for i in batch.items if i.outcome == ItemOutcome.SKIPPED.value)
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>Certificate of disposal, batch {batch.id}</title></head><body><main>"
@@ -398,7 +414,7 @@ def certificate_html(session: Session, batch_id: int, organisation: str = "") ->
         f"{_text(batch.executed_at)}</dd>"
         f"<dt>Method</dt><dd>{escape(batch.method)}</dd>"
         f"<dt>Files deleted</dt><dd>{len(rows)} ({total} bytes)</dd>"
-        f"<dt>Files skipped at re-check</dt><dd>{batch.skipped_files}</dd></dl>"
+        f"<dt>Files skipped</dt><dd>{skipped}</dd></dl>"
         f"<table><caption>Files deleted</caption><thead><tr>{head}</tr></thead>"
         f"<tbody>{cells}</tbody></table></main></body></html>"
     )

@@ -17,6 +17,7 @@ from mobilise.core import audit
 from mobilise.core.actor import Actor
 from mobilise.core.clock import Clock, SystemClock
 from mobilise.core.errors import Conflict, ImportRejected, InvalidInput, NotFound
+from mobilise.core.transitions import lock
 from mobilise.retention import evaluate, reference
 from mobilise.retention.models import Hold, HoldKind, HoldStatus
 from mobilise.retention.rule_sets import require_records_manager
@@ -80,6 +81,7 @@ def release_hold(
     hold = session.scalar(select(Hold).where(Hold.reference == reference_))
     if hold is None:
         raise NotFound(f"no hold {reference_!r}")
+    lock(session, [hold])  # one release: a concurrent one waits, then finds it released
     if hold.status != HoldStatus.PLACED.value:
         raise Conflict(f"hold {reference_!r} is already released")
     with audit.change(session, actor, "retention.hold.release", hold, reason=reason):

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from mobilise.core import audit
 from mobilise.core.actor import Actor
 from mobilise.core.clock import Clock, SystemClock
-from mobilise.core.errors import InvalidInput, NotFound
+from mobilise.core.db import serialise_on
+from mobilise.core.errors import Conflict, InvalidInput, NotFound
 from mobilise.core.transitions import Context, Lifecycle, Transition, run_transition
 from mobilise.retention.evaluate import Estate, Hold, Sql, evaluate
 from mobilise.retention.models import (
@@ -87,6 +88,9 @@ def queue_reviews(
     rows = estate.con.execute(
         f"SELECT person, path, size, rule, eligible_since FROM review_due WHERE {filters} "
         "ORDER BY person, path", params).fetchall()
+    # A file is queued once: concurrent queueings under this version run in turn from
+    # here (its row locked), so each sees what the one before it committed.
+    serialise_on(session, RuleSetVersion.__table__, RuleSetVersion.id == version.id)
     existing = {
         (p, f) for p, f in session.execute(
             select(ReviewItem.person, ReviewItem.path)
@@ -129,6 +133,10 @@ def decide_rule(
         query = query.where(ReviewItem.person == person)
     items = list(session.scalars(query.order_by(ReviewItem.id)))
     if not items:
+        decided = session.scalar(select(ReviewItem.id).where(
+            ReviewItem.rule_set_id == version.id, ReviewItem.rule == rule).limit(1))
+        if decided is not None:  # they were there: decided by someone else meanwhile
+            raise Conflict(f"every review item for rule {rule!r} is already decided")
         raise InvalidInput(f"no pending review items for rule {rule!r}")
     return _run(session, actor, items, decision, justification, clock)
 

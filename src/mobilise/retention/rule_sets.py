@@ -8,7 +8,9 @@ from sqlalchemy.orm import Session
 from mobilise.core import audit
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import Clock, SystemClock
+from mobilise.core.db import serialise_on
 from mobilise.core.errors import Conflict, NotFound, PermissionDenied
+from mobilise.core.transitions import lock
 from mobilise.retention.models import RuleSetStatus, RuleSetVersion
 from mobilise.retention.rules import RuleSet, parse_rule_set
 
@@ -51,6 +53,10 @@ def activate(
     """Make a version the one in force; the version it replaces is retired."""
     require_records_manager(actor, "activate a rule set")
     row = get_version(session, name, version)
+    # One version in force: every version of the rule set is locked (and the one to
+    # activate read again) before deciding, so concurrent activations run in turn.
+    serialise_on(session, RuleSetVersion.__table__, RuleSetVersion.name == name)
+    lock(session, [row])
     if row.status != RuleSetStatus.DRAFT.value:
         raise Conflict(f"{name} v{version} is {row.status}: only a draft can be activated")
     now = (clock or SystemClock()).now()

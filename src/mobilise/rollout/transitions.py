@@ -3,10 +3,13 @@ cancelled. Leaving booked or confirmed for rescheduled or cancelled gives the pl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.orm import Session
 
+from mobilise.core.db import is_postgres
 from mobilise.core.transitions import Context, Lifecycle, Transition
 from mobilise.rollout.models import AppointmentStatus, IssueSlot
 
@@ -27,6 +30,18 @@ def release_place(ctx: Context, appointment: Any) -> None:
         )
 
 
+def lock_places(session: Session, appointments: Sequence[Any]) -> None:
+    """Lock the capacity rows the appointments hold before the appointments themselves:
+    a booking and a plan lock a place first and the appointment after, and a cancel or
+    reschedule must take them in the same order (or two could wait on each other)."""
+    if not is_postgres(session):
+        return  # one writer: the write lock taken for the appointments covers it
+    places = sorted({(a.site_id, a.day) for a in appointments})
+    session.execute(select(IssueSlot.id).where(
+        tuple_(IssueSlot.site_id, IssueSlot.day).in_(places))
+        .order_by(IssueSlot.id).with_for_update())
+
+
 def confirmed_needs_reason(ctx: Context, appointment: Any) -> str | None:
     # A confirmed appointment is a promise to a person: it never moves silently.
     if appointment.status == S.CONFIRMED.value and not (ctx.reason and ctx.reason.strip()):
@@ -37,6 +52,7 @@ def confirmed_needs_reason(ctx: Context, appointment: Any) -> str | None:
 APPOINTMENT: Lifecycle[Any] = Lifecycle(
     entity="appointment",
     state_attr="status",
+    lock_first=lock_places,
     transitions=[
         Transition("confirm", frozenset({S.BOOKED.value}), S.CONFIRMED.value,
                    label="Confirm"),

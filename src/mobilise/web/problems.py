@@ -8,10 +8,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mobilise.core.errors import MobiliseError
+from mobilise.core.db import is_unique_violation
+from mobilise.core.errors import ConcurrentChange, MobiliseError
 
 PROBLEM = "application/problem+json"
 
@@ -67,6 +68,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DataError)
     async def _data(request: Request, err: DataError) -> Response:
         return _out_of_range(request)
+
+    # Two requests creating the same thing at once: the database's uniqueness rule lets
+    # one in; the other is a conflict like any other (409), its transaction rolled back.
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, err: IntegrityError) -> Response:
+        if not is_unique_violation(err):
+            raise err
+        return await _domain(request, ConcurrentChange())
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, err: StarletteHTTPException) -> Response:

@@ -37,11 +37,16 @@ class WorkFailed(Exception):
 
 
 def start_job(sessions: sessionmaker[Session], kind: str, description: str, work: Work, *,
-              stats: dict[str, Any] | None = None, clock: Clock | None = None) -> Job:
+              stats: dict[str, Any] | None = None, clock: Clock | None = None,
+              claim: Callable[[Session], None] | None = None) -> Job:
     """Record a running ``Job`` (with ``stats`` that say what it is about) and start
-    ``work`` on a thread; returns the job row."""
+    ``work`` on a thread; returns the job row. ``claim``, run in the transaction that
+    records the job, takes the locks that make one start win and raises ``Conflict`` for
+    the others (work of which only one may run at a time)."""
     clock = clock or SystemClock()
     with sessions() as session:
+        if claim is not None:
+            claim(session)
         now = clock.now()
         job = Job(kind=kind, description=description[:300], total=None, done=0,
                   started_at=now, updated_at=now, status="running", stats=stats or {})
