@@ -181,7 +181,8 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
                               "carrier_default_address": "bars@carrier.example",
                               "migration_destination": "local",
                               "migration_destination_root": tmp / "od",
-                              "archive_root": tmp / "archive", **EXACT}
+                              "archive_root": tmp / "archive",
+                              "audit_key": "an audit key for the concurrency tests", **EXACT}
     if request.param == "sqlite":
         db = tmp / "mobilise.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), db)

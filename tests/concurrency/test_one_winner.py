@@ -183,16 +183,33 @@ def activate_rule_set(env: Served) -> None:
                for i in range(N)], "retention.rule_set.activate")
 
 
+def background_jobs(env: Served, calls: list[Call], kind: str) -> list[Any]:
+    """Requests that each start a background job (202): every one accepted, and the jobs
+    they started, once all have finished."""
+    from mobilise.core.progress import Job
+    from mobilise.workers.background import wait_for_jobs
+
+    answers = fire(env.url, calls)
+    assert all(a.status == 202 for a in answers), [(a.status, a.body[:200]) for a in answers]
+    wait_for_jobs(300)
+    with session_scope(env.settings) as s:
+        jobs = list(s.scalars(select(Job).where(Job.kind == kind).order_by(Job.id)))[-len(calls):]
+        s.expunge_all()
+    assert len(jobs) == len(calls)
+    unfinished = [(j.id, j.status, j.message) for j in jobs if j.status not in ("done", "failed")]
+    assert not unfinished, unfinished
+    return jobs
+
+
 @case("POST", "/api/v1/retention/review/queue")
 def queue_reviews(env: Served) -> None:
     before = audit_count(env.settings, "retention.review.queue")
-    answers = fire(env.url, [Call(env.tokens[_records(i)], "POST",
-                                  "/api/v1/retention/review/queue",
-                                  json={"version": "drives@1", "person": "100003"})
-                             for i in range(N)])
-    assert all(a.status == 200 for a in answers), [(a.status, a.body[:200]) for a in answers]
-    queued = sorted(int(a.body.split('"queued":')[1].rstrip("}")) for a in answers)
-    # Each file queued once: one request queued them all, every other found none left.
+    jobs = background_jobs(env, [Call(env.tokens[_records(i)], "POST",
+                                      "/api/v1/retention/review/queue",
+                                      json={"version": "drives@1", "person": "100003"})
+                                 for i in range(N)], "review-queue")
+    queued = sorted(int((j.stats or {}).get("queued", 0)) for j in jobs)
+    # Each file queued once: one job queued them all, every other found none left.
     assert queued == [0] * (N - 1) + [REVIEW_FILES]
     assert audit_count(env.settings, "retention.review.queue") - before == REVIEW_FILES
 
@@ -215,9 +232,15 @@ def decide_rule(env: Served) -> None:
 
 @case("POST", "/api/v1/retention/disposal-batches")
 def propose_batch(env: Served) -> None:
-    race(env, [Call(env.tokens[_records(i)], "POST", "/api/v1/retention/disposal-batches",
-                    json={"version": "drives@1", "person": "100003"}) for i in range(N)],
-         "retention.disposal.propose")
+    before = audit_count(env.settings, "retention.disposal.propose")
+    jobs = background_jobs(env, [Call(env.tokens[_records(i)], "POST",
+                                      "/api/v1/retention/disposal-batches",
+                                      json={"version": "drives@1", "person": "100003"})
+                                 for i in range(N)], "disposal-proposal")
+    # One job proposed the batch; every other found nothing left to propose (409).
+    assert sum(1 for j in jobs if (j.stats or {}).get("batch")) == 1
+    assert sum(1 for j in jobs if j.status == "failed") == N - 1
+    assert audit_count(env.settings, "retention.disposal.propose") - before == 1
     with session_scope(env.settings) as s:
         items = s.scalar(select(func.count()).select_from(DisposalItem).where(
             DisposalItem.person == "100003"))
@@ -439,7 +462,84 @@ def import_purchases(env: Served) -> None:
 # Routes where "one winner" is meaningless, each with the reason.
 # Each reason says why one winner means nothing there; every other state-changing route
 # has a case above.
+# --- accounts and the audit log ---------------------------------------------------------
+
+@case("POST", "/api/v1/users/{username}/disable")
+def disable_user(env: Served) -> None:
+    disabled = at_most_once(env, [Call(env.tokens["admin"], "POST",
+                                       "/api/v1/users/planner/disable", json={"reason": "x"})
+                                  for _ in range(N)], "user.disable")
+    assert len(disabled) == 1
+
+
+@case("POST", "/api/v1/users/{username}/enable")
+def enable_user(env: Served) -> None:
+    enabled = at_most_once(env, [Call(env.tokens["admin"], "POST",
+                                      "/api/v1/users/planner/enable", json={"reason": "x"})
+                                 for _ in range(N)], "user.enable")
+    assert len(enabled) <= 1  # one, or none if the disable case did not run first
+
+
+@case("PUT", "/api/v1/users/{username}/roles")
+def set_roles(env: Served) -> None:
+    changed = at_most_once(env, [Call(env.tokens["admin"], "PUT", "/api/v1/users/rm3/roles",
+                                      json={"roles": ["records", "auditor"]})
+                                 for _ in range(N)], "user.roles")
+    assert len(changed) == 1
+
+
+@case("PUT", "/api/v1/users/{username}/password")
+def set_password(env: Served) -> None:
+    # Each password is a change of its own: any may win, none is lost. Every success has
+    # its audit entry, every loser was refused (409) and wrote none.
+    before = audit_count(env.settings, "user.password")
+    answers = fire(env.url, [Call(env.tokens["admin"], "PUT", "/api/v1/users/migration/password",
+                                  json={"password": f"a new password number {i}"})
+                             for i in range(N)])
+    assert all(a.status in (200, 409) for a in answers), [(a.status, a.body) for a in answers]
+    won = sum(1 for a in answers if a.status == 200)
+    assert won >= 1 and audit_count(env.settings, "user.password") - before == won
+
+
+@case("POST", "/api/v1/users/{username}/tokens/{token_id}/revoke")
+def revoke_token(env: Served) -> None:
+    from mobilise.core import auth
+
+    with session_scope(env.settings) as s:
+        user = auth.get_user(s, "rm3")
+        auth.issue_token(s, _admin(), user, "spare")
+        s.flush()
+        token_id = max(t.id for t in user.tokens)
+    revoked = at_most_once(env, [Call(env.tokens["admin"], "POST",
+                                      f"/api/v1/users/rm3/tokens/{token_id}/revoke")
+                                 for _ in range(N)], "token.revoke")
+    assert revoked == [str(token_id)]
+
+
+def _admin() -> Any:
+    from mobilise.core.actor import Actor, Role
+
+    return Actor("admin", frozenset({Role.ADMIN}))
+
+
+@case("POST", "/api/v1/audit/checkpoint")
+def checkpoint(env: Served) -> None:
+    # Each checkpoint records the chain as it was at its moment: all succeed, each writes
+    # its own entry, and the chain they leave verifies.
+    before = audit_count(env.settings, "audit.checkpoint")
+    answers = fire(env.url, [Call(env.tokens["admin"], "POST", "/api/v1/audit/checkpoint")
+                             for _ in range(N)])
+    assert all(a.status == 200 for a in answers), [(a.status, a.body[:200]) for a in answers]
+    assert audit_count(env.settings, "audit.checkpoint") - before == N
+    verdict = httpx.get(f"{env.url}/api/v1/audit/verify",
+                        headers={"Authorization": f"Bearer {env.tokens['admin']}"})
+    assert verdict.status_code == 200 and verdict.json()["intact"] is True, verdict.text
+
+
 EXCLUDED: dict[tuple[str, str], str] = {
+    ("POST", "/api/v1/audit/verify"):
+        "verifies the chain against a checkpoint the caller sends: it reads and writes "
+        "nothing (tests/core/test_audit_key.py verifies while others write)",
     ("POST", "/api/v1/handsets/stocktakes"):
         "records a count of a site as it was found: two counts sent at once are two "
         "stocktakes, both true (no state moves and no rule allows only one)",

@@ -37,6 +37,7 @@ from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import Clock, SystemClock
 from mobilise.core.db import Base
 from mobilise.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from mobilise.core.transitions import lock
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "mob_"
@@ -355,6 +356,8 @@ def revoke_token(session: Session, actor: Actor, token_id: int, clock: Clock | N
     record = session.get(ApiToken, token_id)
     if record is None or (user is not None and record.user_id != user.id):
         raise NotFound(f"no API token {token_id}" + (f" of {user.username!r}" if user else ""))
+    # Locked and read again: of two revocations at once, the second finds it revoked.
+    lock(session, [record])
     if record.revoked_at is not None:
         return
     with audit.change(session, actor, "token.revoke", record):

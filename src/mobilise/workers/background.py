@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 Work = Callable[[Session, JobProgress], str]
 
 _threads: list[threading.Thread] = []
+_threads_lock = threading.Lock()
 
 
 class WorkFailed(Exception):
@@ -56,9 +57,10 @@ def start_job(sessions: sessionmaker[Session], kind: str, description: str, work
         session.expunge(job)  # the row as started, for the caller's 202
     thread = threading.Thread(target=_run, args=(sessions, job.id, work, clock),
                               name=f"job-{job.id}", daemon=True)
-    _threads[:] = [t for t in _threads if t.is_alive()]  # a long-lived server forgets old ones
-    _threads.append(thread)
-    thread.start()
+    with _threads_lock:  # requests start jobs from many threads at once
+        _threads[:] = [t for t in _threads if t.is_alive()]  # a long server forgets old ones
+        _threads.append(thread)
+        thread.start()
     return job
 
 
@@ -116,9 +118,12 @@ def start_task(sessions: sessionmaker[Session], settings: Settings, kind: str,
 
 def wait_for_jobs(timeout: float | None = None) -> None:
     """Wait for the background jobs started so far (tests, and a graceful shutdown)."""
-    for thread in list(_threads):
+    with _threads_lock:
+        started = list(_threads)
+    for thread in started:
         thread.join(timeout)
-    _threads[:] = [t for t in _threads if t.is_alive()]
+    with _threads_lock:
+        _threads[:] = [t for t in _threads if t.is_alive()]
 
 
 def job_payload(job: Job, **links: Any) -> dict[str, Any]:
