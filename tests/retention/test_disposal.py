@@ -19,6 +19,7 @@ from mobilise.core.actor import Actor, Role
 from mobilise.core.audit import AuditEntry
 from mobilise.core.clock import FixedClock
 from mobilise.core.errors import Conflict, InvalidInput, PermissionDenied, TransitionRefused
+from mobilise.drives.roots import DriveRootRefused
 from mobilise.retention import disposal, holds, review, rule_sets
 from mobilise.retention.evaluate import Estate
 from mobilise.retention.models import ItemOutcome, RuleSetVersion
@@ -340,3 +341,27 @@ def test_holds_that_protect_nothing_are_refused(
                          folders=folders, clock=CLOCK)
     session.rollback()
     assert holds.holds_in_force(session) == []
+
+
+def test_a_drive_that_cannot_be_used_skips_its_files_with_the_reason(
+    session: Session, drives: dict[str, FolderDrive],
+) -> None:
+    version = active_rules(session)
+    batch = disposal.propose_batch(session, RM1, version, inventory(drives), drives.__getitem__,
+                                   AS_OF, clock=CLOCK)
+    disposal.approve_batch(session, RM2, batch.id, clock=CLOCK)
+    session.commit()
+
+    def drive(person: str) -> FolderDrive:
+        if person == "p2":  # e.g. a home directory of \\server\home$\.. in the register
+            raise DriveRootRefused("drive root '/home/..' is not a folder inside the home "
+                                   "root '/home'; refused")
+        return drives[person]
+
+    disposal.execute_batch(session, RM1, batch.id, drive, clock=CLOCK)
+    outcome = {(i.person, i.path): (i.outcome, i.skip_reason) for i in batch.items}
+    assert outcome[("p2", "x.tmp")] == ("skipped", "the drive cannot be used: drive root "
+                                        "'/home/..' is not a folder inside the home root "
+                                        "'/home'; refused")
+    assert (drives["p2"].root / "x.tmp").exists()
+    assert sorted(drives["p1"].removed) == ["Temp/a.tmp", "Temp/b.tmp", "Temp/c.tmp"]

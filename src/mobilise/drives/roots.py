@@ -31,14 +31,15 @@ def confine_drive_root(root: str, home_root: str | os.PathLike[str]) -> str:
     leads (links resolved), so a link out of the share is refused, not followed."""
     text, home = os.fspath(root), os.fspath(home_root)
     if any(step in {".", ".."} for step in _STEP.split(text)):
-        raise DriveRootRefused(f"drive root {text!r} has a '.' or '..' step: refused")
+        raise DriveRootRefused(f"drive root {text!r} is not a folder inside the home root "
+                               f"{home!r}: it has a '.' or '..' step; refused")
     if home.startswith("\\\\") or text.startswith("\\\\"):
         inside = _unc_inside(text, home)
     else:
         inside = _local_inside(text, home)
     if not inside:
         raise DriveRootRefused(f"drive root {text!r} is not a folder inside the home root "
-                               f"{home!r}: refused")
+                               f"{home!r}; refused")
     return text
 
 
