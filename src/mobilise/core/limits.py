@@ -9,9 +9,13 @@ the column's own figure, never a copy of it that drifts.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import yaml
 from sqlalchemy import inspect
+
+from mobilise.core.errors import InvalidInput
 
 
 def column_length(attribute: Any) -> int | None:
@@ -30,3 +34,59 @@ def column_lengths(model: type[Any]) -> dict[str, int]:
         if length:
             found[attr.key] = int(length)
     return found
+
+
+# --- nesting ---------------------------------------------------------------------------
+
+MAX_NESTING = 64
+"""Levels of lists and mappings a rule set, a hold selector or a JSON document may nest:
+far more than any real one needs, far fewer than Python's recursion limit, which a
+document of 3,000 '[' would otherwise reach (a RecursionError, a 500)."""
+
+
+def compose_yaml(text: str) -> yaml.Node | None:
+    """The YAML node tree of ``text``, or ``NestedTooDeep`` when its lists and mappings
+    nest deeper than ``MAX_NESTING`` (``yaml.YAMLError`` for text that is not YAML)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise NestedTooDeep(f"nested deeper than {MAX_NESTING} levels") from None
+    # The tree is walked without recursion: whatever reads it next recurses safely.
+    stack = [(root, 1)] if root is not None else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise NestedTooDeep(f"nested deeper than {MAX_NESTING} levels", node)
+        if isinstance(node, yaml.SequenceNode):
+            stack += [(child, depth + 1) for child in node.value]
+        elif isinstance(node, yaml.MappingNode):
+            stack += [(v, depth + 1) for _, v in node.value]
+    return root
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` within ``MAX_NESTING``."""
+    root = compose_yaml(text)
+    return None if root is None else yaml.SafeLoader(text).construct_document(root)
+
+
+class NestedTooDeep(InvalidInput):
+    def __init__(self, message: str, node: yaml.Node | None = None) -> None:
+        mark = node.start_mark if node is not None else None
+        self.line, self.column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        super().__init__(message)
+
+
+# --- text ------------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def refuse_control_characters(value: str, what: str) -> str:
+    """``value`` unless it holds a control character (a NUL, say: PostgreSQL refuses it
+    in any text, and no name, number or search term has one)."""
+    found = _CONTROL.search(value)
+    if found:
+        raise InvalidInput(f"{what} has a control character (U+{ord(found.group()):04X}) "
+                           f"at position {found.start() + 1}")
+    return value

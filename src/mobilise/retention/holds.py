@@ -18,6 +18,7 @@ from mobilise.core import audit
 from mobilise.core.actor import Actor
 from mobilise.core.clock import Clock, SystemClock
 from mobilise.core.errors import Conflict, ImportRejected, InvalidInput, NotFound
+from mobilise.core.limits import NestedTooDeep, load_yaml
 from mobilise.people.models import Person
 from mobilise.retention import evaluate, reference
 from mobilise.retention.models import Hold, HoldKind, HoldStatus
@@ -28,7 +29,9 @@ from mobilise.retention.rules import Folder, Selector, parse_rule_set
 def parse_hold_selector(text: str) -> Selector:
     """A hold's selector uses the rule selector grammar (``select:`` of a rule)."""
     try:
-        body = yaml.safe_load(text)
+        body = load_yaml(text)
+    except NestedTooDeep as exc:
+        raise InvalidInput(f"hold selector: {exc.message}") from None
     except yaml.YAMLError as exc:
         raise InvalidInput(f"hold selector is not valid YAML: {exc}") from None
     wrapper = yaml.safe_dump({
