@@ -17,6 +17,7 @@ from mobilise.core.audit import AuditEntry
 from mobilise.core.errors import ImportRejected, InvalidInput
 from mobilise.people import roster
 from mobilise.people.models import Person
+from mobilise.people.register import PeopleQuery, find_people, get_person
 from tests.factories import ADMIN, ROSTER_HEADER, load_people, load_structure, person_row, write_csv
 
 HEADER = [*ROSTER_HEADER, "home_directory"]
@@ -153,3 +154,13 @@ def test_a_file_with_under_a_tenth_of_the_register_needs_confirmation(
         roster.import_roster(session, ADMIN, tiny, max_leaver_share=1.0)
     session.rollback()
     assert _counts(session) == before
+
+
+@pytest.mark.parametrize("q", ["Ow\x00en", "\x00", "alex\x1b[2J"])
+def test_a_search_with_a_control_character_is_refused(session: Session, tmp_path: Path,
+                                                      q: str) -> None:
+    load_people(session, tmp_path, count=3)
+    with pytest.raises(InvalidInput, match="control character"):
+        find_people(session, PeopleQuery(q=q))
+    with pytest.raises(InvalidInput, match="control character"):
+        get_person(session, "10000\x001")

@@ -152,3 +152,15 @@ def test_dispose_and_certificate_from_the_cli(workdir: Path, monkeypatch: pytest
     assert (home / "p1" / "Documents/b.docx").exists()
     html = (workdir / "certs" / "disposal-certificate-1.html").read_text()
     assert "Certificate of disposal: batch 1" in html and "rm2" in html
+
+
+def test_a_rule_set_nested_3000_deep_is_a_clean_error(workdir: Path) -> None:
+    deep = workdir / "deep.yaml"
+    deep.write_text("rule_set: deep\nversion: 1\nrules: " + "[" * 3000 + "]" * 3000 + "\n")
+    with pytest.raises(ImportRejected) as caught:
+        runner.invoke(app, ["validate", str(deep)], catch_exceptions=False)
+    assert f"{deep}:1:1: nested deeper than 64 levels" in caught.value.message
+    with pytest.raises(InvalidInput, match="hold selector: nested deeper than 64 levels"):
+        runner.invoke(app, ["holds", "place", "DEEP", "--kind", "foi", "--reason", "r",
+                            "--select", "{any: " + "[" * 3000 + "]" * 3000 + "}"],
+                      catch_exceptions=False)
