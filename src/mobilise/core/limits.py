@@ -3,8 +3,9 @@ what a column cannot hold (a 5,000-character first name in a 100-character colum
 the column's own figure, never a copy of it that drifts.
 
     column_length(Person.first_name)       -> 100
-    Field(max_length=column_length(...))   the API's 422
-    importer.Column(max_length=...)        the importer's file:line:column problem
+    web.params.column_field(Person.first_name)   the API's 422, with the field named
+    importer.limited(columns, Person)            the importer's file:line:column problem
+    a before_flush check                         every other write (a 422, not a 500)
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import re
 from typing import Any
 
 import yaml
-from sqlalchemy import inspect
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
 
 from mobilise.core.errors import InvalidInput
 
@@ -90,3 +92,30 @@ def refuse_control_characters(value: str, what: str) -> str:
         raise InvalidInput(f"{what} has a control character (U+{ord(found.group()):04X}) "
                            f"at position {found.start() + 1}")
     return value
+
+
+# --- every write ---------------------------------------------------------------------------
+
+_LENGTHS: dict[type[Any], tuple[tuple[str, str, int], ...]] = {}
+
+
+def _lengths_of(model: type[Any]) -> tuple[tuple[str, str, int], ...]:
+    if model not in _LENGTHS:
+        _LENGTHS[model] = tuple(
+            (attr.key, attr.columns[0].name, int(attr.columns[0].type.length))
+            for attr in inspect(model).column_attrs
+            if getattr(attr.columns[0].type, "length", None))
+    return _LENGTHS[model]
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_overlong_values(session: Session, _context: Any, _instances: Any) -> None:
+    """The last line for any write that no importer or route bounded: PostgreSQL would
+    refuse a value longer than its column (a 500), SQLite would silently keep it."""
+    for obj in (*session.new, *session.dirty):
+        state = vars(obj)
+        for key, column, length in _lengths_of(type(obj)):
+            value = state.get(key)
+            if isinstance(value, str) and len(value) > length:
+                raise InvalidInput(f"{type(obj).__tablename__}.{column}: {len(value):,} "
+                                   f"characters; at most {length:,}")

@@ -5,11 +5,12 @@ character such as a NUL is a 422 before any route sees it."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path, Request
+from pydantic import Field
 
-from mobilise.core.limits import refuse_control_characters
+from mobilise.core.limits import column_length, refuse_control_characters
 
 MAX_ID = 2**63 - 1
 
@@ -22,3 +23,9 @@ def plain_request(request: Request) -> None:
     for name, value in request.query_params.multi_items():
         refuse_control_characters(name, "a query parameter's name")
         refuse_control_characters(value, f"query parameter {name!r}")
+
+
+def column_field(attribute: Any, default: Any = ..., **options: Any) -> Any:
+    """A body field no longer than the column it is stored in (``Hold.reference``): the
+    limit read from the schema, never copied by hand."""
+    return Field(default, max_length=column_length(attribute), **options)
