@@ -17,6 +17,7 @@ from mobilise.core.settings import Settings
 from mobilise.drives import estate
 from mobilise.drives.models import DriveScan
 from mobilise.drives.roots import DriveRootRefused, confine_drive_root
+from mobilise.migration import spmt
 from mobilise.migration.rounds import run_round
 from mobilise.migration.waves import WaveSelection, create_wave, wave_people
 from mobilise.people.models import Person
@@ -117,3 +118,16 @@ def test_disposal_refuses_a_drive_outside_the_home_root(settings: Settings, sess
     assert drive(people[0].number) is not None
     with pytest.raises(DriveRootRefused, match="'.' or '..' step"):
         drive(people[1].number)
+
+
+def test_spmt_tasks_refuse_a_drive_outside_the_home_root(settings: Settings, session: Session,
+                                                        tmp_path: Path) -> None:
+    load_people(session, tmp_path, count=2)
+    people = list(session.scalars(select(Person).order_by(Person.number)))
+    _climb_out(session, people[0], home=f"{UNC}\\asmith0")
+    _climb_out(session, people[1], home=f"{UNC}\\..")
+    for configured in ({"home_unc_root": UNC}, {}):
+        current = settings.model_copy(update=configured)
+        assert spmt.task_source(current, people[0]) == f"{UNC}\\asmith0"
+        with pytest.raises(DriveRootRefused):
+            spmt.task_source(current, people[1])
