@@ -52,3 +52,24 @@ def load_people(session: Session, tmp: Path, count: int = 5) -> Path:
     roster.import_roster(session, ADMIN, path)
     session.commit()
     return path
+
+
+def register_people(session: Session, *numbers: str) -> None:
+    """People in the register under exactly these numbers (keys the retention tests use,
+    such as 'p1', which the roster's number pattern would not take)."""
+    from sqlalchemy import select
+
+    from mobilise.core import audit
+    from mobilise.people.models import OrgUnit, Person
+
+    unit = session.scalar(select(OrgUnit).where(OrgUnit.code == "RT"))
+    if unit is None:
+        unit = audit.create(session, ADMIN, "org_unit.add",
+                            OrgUnit(code="RT", name="Retention tests", kind="department"))
+        session.flush()
+    for number in numbers:
+        audit.create(session, ADMIN, "person.add", Person(
+            number=number, kind="staff", first_name=number, last_name="Test",
+            upn=f"{number}@example.police.uk", email=f"{number}@example.police.uk",
+            org_unit_id=unit.id, status="active", eligible=True))
+    session.commit()

@@ -7,7 +7,7 @@ nobody imported cannot be resolved at the first flush.
 """
 
 from mobilise.comms import models as comms_models  # noqa: F401
-from mobilise.core import audit, auth, progress  # noqa: F401
+from mobilise.core import audit, auth, limits, progress  # noqa: F401
 from mobilise.core.db import Base
 from mobilise.devices import models as devices_models  # noqa: F401
 from mobilise.drives import models as drives_models  # noqa: F401

@@ -80,7 +80,11 @@ def test_dry_run_and_leavers(env: dict[str, str], tmp_path: Path) -> None:
     active = json.loads(run(["people", "list", "--status", "active", "--format", "json"], env,
                             tmp_path).stdout)
     assert len(active) == 3
-    run(["people", "import", str(second)], env, tmp_path)
+    # Two of three leaving looks like a truncated file: refused until confirmed.
+    refused = run(["people", "import", str(second)], env, tmp_path, ok=False)
+    assert refused.returncode == 2
+    assert "--allow-mass-leavers" in refused.stderr and "Traceback" not in refused.stderr
+    run(["people", "import", str(second), "--allow-mass-leavers"], env, tmp_path)
     leavers = json.loads(run(["people", "list", "--status", "leaver", "--format", "json"], env,
                              tmp_path).stdout)
     assert sorted(p["number"] for p in leavers) == ["100001", "100002"]

@@ -13,7 +13,7 @@ from mobilise.core.db import session_scope
 from mobilise.core.settings import Settings
 from mobilise.web.api.retention import router
 from mobilise.web.app import create_app
-from tests.factories import ADMIN
+from tests.factories import ADMIN, register_people
 
 from .test_rules import EXAMPLE
 
@@ -28,6 +28,7 @@ def api(sqlite_settings: Settings) -> Iterator[tuple[TestClient, dict[str, dict[
             s.flush()
             token = auth.issue_token(s, ADMIN, user, "test")
             headers[name] = {"Authorization": f"Bearer {token}"}
+        register_people(s, "p1")
     app = create_app(sqlite_settings)
     app.include_router(router)
     with TestClient(app, base_url="http://testserver") as client:
@@ -67,3 +68,21 @@ def test_rule_sets_and_holds_over_the_api(api: tuple[TestClient, dict[str, dict[
     assert client.get("/api/v1/retention/holds", headers=who["rm1"]).json() == []
     assert client.get("/api/v1/retention/disposal-batches", headers=who["rm1"]).json() == []
     assert client.get("/api/v1/retention/holds").status_code == 401
+
+
+def test_holds_that_protect_nothing_are_422(
+        api: tuple[TestClient, dict[str, dict[str, str]]]) -> None:
+    client, who = api
+    for body in ({"people": ["nobody"]},
+                 {"folders": [{"person": "p1@example.police.uk", "path": "../../etc"}]},
+                 {"folders": [{"person": "ghost", "path": "Docs"}]}):
+        r = client.post("/api/v1/retention/holds", headers=who["rm1"], json={
+            "reference": "BAD", "kind": "foi", "reason": "request", **body})
+        assert r.status_code == 422, (body, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+    r = client.post("/api/v1/retention/holds", headers=who["rm1"], json={
+        "reference": "OK", "kind": "foi", "reason": "request",
+        "folders": [{"person": "P1@example.police.uk", "path": "Projects\\Castle\\"}]})
+    assert r.status_code == 201, r.text
+    assert client.get("/api/v1/retention/holds", headers=who["rm1"]).json()[0]["folders"] == [
+        {"person": "p1", "path": "Projects/Castle"}]

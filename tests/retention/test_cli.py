@@ -14,9 +14,11 @@ from typer.testing import CliRunner
 
 from mobilise.cli import context
 from mobilise.cli.retention import app
+from mobilise.core.db import session_scope
 from mobilise.core.errors import ImportRejected, InvalidInput
 from mobilise.core.settings import Settings
 from mobilise.retention.dry_run import latest_recorded
+from tests.factories import register_people
 
 from .estate import INVENTORY_SCHEMA, PEOPLE_SCHEMA, file_row, person_row
 from .test_rules import EXAMPLE
@@ -30,6 +32,8 @@ def workdir(tmp_path: Path, sqlite_settings: Settings, monkeypatch: pytest.Monke
     monkeypatch.setenv("MOBILISE_DATABASE_URL", sqlite_settings.database_url)
     monkeypatch.setenv("MOBILISE_CONFIG", str(tmp_path / "none.toml"))
     context.settings.cache_clear()
+    with session_scope(sqlite_settings) as s:
+        register_people(s, "p1", "p2")  # holds name people of the register
     rows = [
         file_row("p1", "Documents/report.docx", 1000, datetime(2024, 1, 1)),
         file_row("p1", "Documents/~$report.docx", 162, datetime(2024, 1, 1)),
@@ -200,3 +204,15 @@ def test_changing_user_does_not_satisfy_four_eyes(workdir: Path,
         batch = s.get(DisposalBatch, 1)
         assert batch is not None
         assert (batch.proposed_by, batch.approved_by, batch.status) == ("rm1", "rm2", "approved")
+
+
+def test_a_rule_set_nested_3000_deep_is_a_clean_error(workdir: Path) -> None:
+    deep = workdir / "deep.yaml"
+    deep.write_text("rule_set: deep\nversion: 1\nrules: " + "[" * 3000 + "]" * 3000 + "\n")
+    with pytest.raises(ImportRejected) as caught:
+        runner.invoke(app, ["validate", str(deep)], catch_exceptions=False)
+    assert f"{deep}:1:1: nested deeper than 64 levels" in caught.value.message
+    with pytest.raises(InvalidInput, match="hold selector: nested deeper than 64 levels"):
+        runner.invoke(app, ["holds", "place", "DEEP", "--kind", "foi", "--reason", "r",
+                            "--select", "{any: " + "[" * 3000 + "]" * 3000 + "}"],
+                      catch_exceptions=False)

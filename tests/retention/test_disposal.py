@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,12 @@ from mobilise.core import audit
 from mobilise.core.actor import Actor, Role
 from mobilise.core.audit import AuditEntry
 from mobilise.core.clock import FixedClock
-from mobilise.core.errors import Conflict, PermissionDenied, TransitionRefused
+from mobilise.core.errors import Conflict, InvalidInput, PermissionDenied, TransitionRefused
+from mobilise.drives.roots import DriveRootRefused
 from mobilise.retention import disposal, holds, review, rule_sets
 from mobilise.retention.evaluate import Estate
 from mobilise.retention.models import ItemOutcome, RuleSetVersion
+from tests.factories import register_people
 
 from .drive import FolderDrive
 from .estate import file_row, open_estate, person_row
@@ -161,6 +164,7 @@ def test_a_changed_content_with_the_same_size_and_time_is_not_deleted(
 def test_review_decisions_feed_disposal_and_the_certificate_agrees_with_the_audit_log(
     session: Session, drives: dict[str, FolderDrive],
 ) -> None:
+    register_people(session, "p1", "p2")
     version = active_rules(session)
     estate = inventory(drives)
     assert review.queue_reviews(session, RM1, version, estate, AS_OF) == 3
@@ -228,6 +232,7 @@ def test_review_decisions_feed_disposal_and_the_certificate_agrees_with_the_audi
 
 
 def test_holds_need_a_records_manager_and_a_reason(session: Session) -> None:
+    register_people(session, "p1")
     with pytest.raises(PermissionDenied):
         holds.place_hold(session, OFFICER, "LIT-1", "litigation", "claim", people=["p1"])
     hold = holds.place_hold(session, RM1, "LIT-1", "litigation", "claim", people=["p1"],
@@ -257,3 +262,106 @@ def test_an_unapproved_batch_cannot_run_and_a_cancelled_one_frees_its_files(
     again = disposal.propose_batch(session, RM1, version, estate, drives.__getitem__, AS_OF,
                                    person="p2", clock=CLOCK)
     assert [i.path for i in again.items] == ["x.tmp"] and again.id != batch.id
+
+
+HELD = {"p1": ["Temp/One/a.tmp", "Temp/Two/b.tmp", "Temp/Three/c.tmp", "Temp/Four/d.tmp",
+               "Temp/free.tmp"],
+        "p2": ["x.tmp"]}
+
+
+def test_every_accepted_hold_form_protects_its_files_at_execution(
+    session: Session, tmp_path: Path,
+) -> None:
+    """Holds naming a person by UPN (any case), a Windows path, a path in another case
+    or with stray separators protect exactly the files they name (tracker #17)."""
+    register_people(session, "p1", "p2")
+    drives: dict[str, FolderDrive] = {}
+    rows = []
+    for person, paths in HELD.items():
+        root = tmp_path / "home" / person
+        for path in paths:
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_bytes(path.encode())
+            stamp = datetime(2024, 1, 1, tzinfo=UTC).timestamp()
+            os.utime(root / path, (stamp, stamp))
+        drives[person] = FolderDrive(root)
+        rows += [file_row(person, p, len(p), datetime(2024, 1, 1)) for p in paths]
+    version = active_rules(session)
+    batch = disposal.propose_batch(session, RM1, version, open_estate(rows, [
+        person_row("p1"), person_row("p2")]), drives.__getitem__, AS_OF, clock=CLOCK)
+    disposal.approve_batch(session, RM2, batch.id, clock=CLOCK)
+    session.commit()
+
+    place = holds.place_hold
+    place(session, RM1, "H-UPN", "litigation", "claim", clock=CLOCK,
+          folders=[{"person": "P1@Example.Police.UK", "path": "Temp/One"}])
+    place(session, RM1, "H-WINDOWS", "foi", "request", clock=CLOCK,
+          folders=[{"person": "p1", "path": "\\Temp\\Two\\"}])
+    place(session, RM1, "H-CASE", "sar", "request", clock=CLOCK,
+          folders=[{"person": "p1", "path": "temp//THREE/"}])
+    place(session, RM1, "H-PERSON", "inquiry", "inquiry", clock=CLOCK,
+          people=["p2@EXAMPLE.police.uk"])
+    session.commit()
+    stored = {h.id: (h.people, [(f.person, f.path) for f in h.folders])
+              for h in holds.holds_in_force(session)}
+    assert stored == {"H-UPN": ((), [("p1", "Temp/One")]),
+                      "H-WINDOWS": ((), [("p1", "Temp/Two")]),
+                      "H-CASE": ((), [("p1", "temp/THREE")]),
+                      "H-PERSON": (("p2",), [])}
+
+    disposal.execute_batch(session, RM1, batch.id, drives.__getitem__, clock=CLOCK)
+    session.commit()
+    outcome = {(i.person, i.path): (i.outcome, i.skip_reason) for i in batch.items}
+    assert outcome == {
+        ("p1", "Temp/One/a.tmp"): ("skipped", "under hold H-UPN"),
+        ("p1", "Temp/Two/b.tmp"): ("skipped", "under hold H-WINDOWS"),
+        ("p1", "Temp/Three/c.tmp"): ("skipped", "under hold H-CASE"),
+        ("p1", "Temp/Four/d.tmp"): ("deleted", None),
+        ("p1", "Temp/free.tmp"): ("deleted", None),
+        ("p2", "x.tmp"): ("skipped", "under hold H-PERSON"),
+    }
+    assert sorted(drives["p1"].removed) == ["Temp/Four/d.tmp", "Temp/free.tmp"]
+
+
+@pytest.mark.parametrize(("people", "folders", "problem"), [
+    (["nobody"], [], "no such person in the register: 'nobody'"),
+    (["p1", "ghost@example.police.uk"], [], "'ghost@example.police.uk'"),
+    ([], [{"person": "nobody", "path": "Docs"}], "no such person"),
+    ([], [{"person": "p1", "path": "../../etc"}], "leaves the person's drive"),
+    ([], [{"person": "p1", "path": "Docs\\..\\..\\etc"}], "leaves the person's drive"),
+    ([], [{"person": "p1", "path": "H:\\Docs"}], "without a drive letter"),
+    ([], [{"person": "p1", "path": "Do\x00cs"}], "no control characters"),
+])
+def test_holds_that_protect_nothing_are_refused(
+    session: Session, people: list[str], folders: list[dict[str, str]], problem: str,
+) -> None:
+    register_people(session, "p1")
+    with pytest.raises(InvalidInput, match=re.escape(problem)):
+        holds.place_hold(session, RM1, "BAD-1", "litigation", "claim", people=people,
+                         folders=folders, clock=CLOCK)
+    session.rollback()
+    assert holds.holds_in_force(session) == []
+
+
+def test_a_drive_that_cannot_be_used_skips_its_files_with_the_reason(
+    session: Session, drives: dict[str, FolderDrive],
+) -> None:
+    version = active_rules(session)
+    batch = disposal.propose_batch(session, RM1, version, inventory(drives), drives.__getitem__,
+                                   AS_OF, clock=CLOCK)
+    disposal.approve_batch(session, RM2, batch.id, clock=CLOCK)
+    session.commit()
+
+    def drive(person: str) -> FolderDrive:
+        if person == "p2":  # e.g. a home directory of \\server\home$\.. in the register
+            raise DriveRootRefused("drive root '/home/..' is not a folder inside the home "
+                                   "root '/home'; refused")
+        return drives[person]
+
+    disposal.execute_batch(session, RM1, batch.id, drive, clock=CLOCK)
+    outcome = {(i.person, i.path): (i.outcome, i.skip_reason) for i in batch.items}
+    assert outcome[("p2", "x.tmp")] == ("skipped", "the drive cannot be used: drive root "
+                                        "'/home/..' is not a folder inside the home root "
+                                        "'/home'; refused")
+    assert (drives["p2"].root / "x.tmp").exists()
+    assert sorted(drives["p1"].removed) == ["Temp/a.tmp", "Temp/b.tmp", "Temp/c.tmp"]

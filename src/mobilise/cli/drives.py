@@ -192,8 +192,10 @@ def discover(
          "home": m.home, "detail": m.source.value} for m in found.matched]
     rows += [{"status": "no drive", "person": m.person_key, "home": "", "detail": m.reason}
              for m in found.without_drive]
+    rows += [{"status": "refused", "person": r.match.person_key, "home": r.match.home,
+              "detail": r.reason} for r in found.refused]
     rows += [{"status": "orphan", "person": "", "home": h, "detail": "no person"}
              for h in found.orphans]
     emit(rows, ["status", "person", "home", "detail"], fmt,
          title=f"{len(found.matched)} matched, {len(found.without_drive)} without a drive, "
-               f"{len(found.orphans)} orphans")
+               f"{len(found.orphans)} orphans, {len(found.refused)} refused")

@@ -14,6 +14,7 @@ from mobilise.cli.context import (
     emit,
     err_console,
     session,
+    settings,
 )
 from mobilise.core.output import Format
 from mobilise.people import register, roster
@@ -29,6 +30,10 @@ def import_(
     sites: Path | None = typer.Option(None, exists=True, help="sites CSV/XLSX to load first"),
     map_: list[str] = typer.Option([], "--map", help="column mapping 'File header=field'"),
     dry_run: bool = typer.Option(False, "--dry-run", help="show the difference, change nothing"),
+    allow_mass_leavers: bool = typer.Option(
+        False, "--allow-mass-leavers",
+        help="confirm an import that makes more than roster_max_leaver_share of the register "
+             "leavers, or has under 10% of its rows"),
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Import the roster: all rows valid or nothing changes; missing people become leavers."""
@@ -38,7 +43,9 @@ def import_(
             console.print(f"org units: {import_units}")
         if sites:
             console.print(f"sites: {roster.import_sites(s, actor(), sites)}")
-        diff = roster.import_roster(s, actor(), path, mapping=column_mapping(map_), dry_run=dry_run)
+        diff = roster.import_roster(s, actor(), path, mapping=column_mapping(map_), dry_run=dry_run,
+                                    allow_mass_leavers=allow_mass_leavers,
+                                    max_leaver_share=settings().roster_max_leaver_share)
         if dry_run:
             s.rollback()
     rows = [{"change": "added", "number": n, "detail": ""} for n in diff.added]

@@ -24,6 +24,7 @@ from mobilise.cli.context import (
 from mobilise.core.clock import SystemClock
 from mobilise.core.errors import InvalidInput
 from mobilise.core.output import Format
+from mobilise.drives.roots import confine_drive_root
 from mobilise.retention import disposal, dry_run, holds, review, rule_sets
 from mobilise.retention.evaluate import Estate, explain
 from mobilise.retention.models import RuleSetVersion
@@ -73,8 +74,10 @@ def _rule_set(ref: str) -> RuleSet:
 
 
 def _drive(person: str) -> Backend:
-    # A person's drive is the folder named after them under the home-drive root.
-    return LocalBackend(settings().home_root / person)
+    # A person's drive is the folder named after them under the home-drive root, and
+    # nowhere else (a key of '..' would be the share's parent).
+    home_root = settings().home_root
+    return LocalBackend(confine_drive_root(str(home_root / person), home_root))
 
 
 @app.command()

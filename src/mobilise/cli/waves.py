@@ -93,12 +93,9 @@ def export_tasks(
     output: Path = typer.Option(..., "--output", "-o", help="file to write (.csv or .json)"),
 ) -> None:
     """Write the wave as an SPMT / Migration Manager bulk task file."""
-    from mobilise.migration.rounds import source_spec
-
     with session() as s:
         wave = waves.get_wave(s, name)
-        tasks = [spmt.person_task(settings(), m.person, m.person.home_directory
-                                  or str(source_spec(settings(), m.person)["root"]))
+        tasks = [spmt.person_task(settings(), m.person, spmt.task_source(settings(), m.person))
                  for m in waves.wave_people(s, wave)]
     text = spmt.tasks_json(tasks) if output.suffix.lower() == ".json" else spmt.tasks_csv(tasks)
     output.write_text(text, encoding="utf-8")

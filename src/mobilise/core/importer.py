@@ -10,12 +10,13 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from mobilise.core.errors import FileProblem, ImportRejected
+from mobilise.core.limits import column_lengths
 
 Parser = Callable[[str], Any]
 RowCheck = Callable[[dict[str, Any]], list[tuple[str, str]]]
@@ -28,9 +29,18 @@ class Column:
     parse: Parser = str
     required: bool = True
     default: Any = None
+    max_length: int | None = None  # characters, usually the column's (core.limits)
 
     def names(self) -> set[str]:
         return {normalise_header(h) for h in (self.key, *self.headers)}
+
+
+def limited(columns: tuple[Column, ...], model: type[Any],
+            also: Mapping[str, int | None] | None = None) -> tuple[Column, ...]:
+    """``columns`` with the length of ``model``'s column of the same name as their
+    ``max_length`` (``also`` gives lengths for keys that name no column of ``model``)."""
+    lengths: dict[str, int | None] = {**column_lengths(model), **(also or {})}
+    return tuple(replace(c, max_length=lengths.get(c.key, c.max_length)) for c in columns)
 
 
 @dataclass(frozen=True)
@@ -101,6 +111,10 @@ def _xlsx_records(path: Path) -> Iterator[tuple[int, list[str]]]:
         raise ImportRejected([problem]) from None
     try:
         sheet = book.worksheets[0]
+        # Read-only mode trusts the sheet's <dimension> element, which files written by
+        # other tools often leave stale (A1:P11 over 212 rows): forget it and read every
+        # row there is.
+        sheet.reset_dimensions()
         for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
             yield number, [_cell_text(v) for v in row]
     finally:
@@ -185,6 +199,12 @@ def _parse_row(
                 problems.append(FileProblem(str(path), line, (index or 0) + 1,
                                             f"{col.key} is required"))
             values[col.key] = col.default
+            continue
+        if col.max_length is not None and len(text) > col.max_length:
+            problems.append(FileProblem(str(path), line, (index or 0) + 1,
+                                        f"{col.key}: {len(text):,} characters; at most "
+                                        f"{col.max_length:,}"))
+            values[col.key] = None
             continue
         try:
             values[col.key] = col.parse(text)

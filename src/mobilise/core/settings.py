@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     graph_timeout_seconds: float = Field(default=120.0, description="per request")
     tenant_host: str = Field(default="example-my.sharepoint.com")
 
+    # --- people ---------------------------------------------------------------------
+    roster_max_leaver_share: float = Field(
+        default=0.05, ge=0.0, le=1.0,
+        description="a roster import that would make more than this share of the active "
+        "register leavers needs --allow-mass-leavers (the file is probably truncated)",
+    )
+
     # --- storage, drives, migration ---------------------------------------------------
     home_root: Path = Field(default=Path("./mobilise-data/home"), description="H: share mount")
     home_template: str | None = Field(default=None, description="e.g. /mnt/isilon/home/{sam}")

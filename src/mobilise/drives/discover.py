@@ -80,11 +80,20 @@ class MissingDrive:
     reason: str
 
 
+@dataclass(frozen=True)
+class RefusedDrive:
+    """A match whose folder is not inside the home root (``drives.roots``)."""
+
+    match: DriveMatch
+    reason: str
+
+
 @dataclass
 class Discovery:
     matched: list[DriveMatch] = field(default_factory=list)
     without_drive: list[MissingDrive] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)
+    refused: list[RefusedDrive] = field(default_factory=list)
 
 
 def read_user_mapping(path: Path) -> list[UserMapping]:

@@ -23,11 +23,13 @@ from mobilise.drives.assess import DriveInventory, PersonReadiness, assess
 from mobilise.drives.discover import (
     Discovery,
     PersonHome,
+    RefusedDrive,
     discover_drives,
     list_homes,
     translate_path,
 )
 from mobilise.drives.models import DriveScan, ScanStatus
+from mobilise.drives.roots import DriveRootRefused, confine_drive_root
 from mobilise.drives.scan import DriveToScan, ScanFailure, ScanResult, scan_drives
 from mobilise.drives.smb_source import SmbSource, list_smb_homes
 from mobilise.people.models import OrgUnit, Person, PersonStatus
@@ -61,8 +63,22 @@ def discover(settings: Settings, people: Sequence[Person], *,
         # Roster paths outside the home root count when they exist.
         translated = (translate_path(p.home_directory, unc) for p in people if p.home_directory)
         homes += [h for h in translated if os.path.isdir(h)]
-    return discover_drives([person_home(p) for p in people], sorted(set(homes)),
-                           template=settings.home_template, unc_roots=unc)
+    found = discover_drives([person_home(p) for p in people], sorted(set(homes)),
+                            template=settings.home_template, unc_roots=unc)
+    return _confined(found, root if source is not None else str(settings.home_root))
+
+
+def _confined(found: Discovery, home_root: str) -> Discovery:
+    """Discovery with every drive outside the home root moved to ``refused``."""
+    kept = []
+    for match in found.matched:
+        try:
+            confine_drive_root(match.home, home_root)
+            kept.append(match)
+        except DriveRootRefused as err:
+            found.refused.append(RefusedDrive(match, err.message))
+    found.matched = kept
+    return found
 
 
 def select_people(session: Session, keys: Sequence[str] = (), *, everyone: bool = False,
@@ -102,6 +118,11 @@ def scan_people(session: Session, settings: Settings, people: Sequence[Person], 
     homes = {d.person_key: d.home for d in drives}
     rows = [_scan_row(by_number[r.person_key], r, homes[r.person_key], readiness, clock)
             for r in results]
+    # A refused drive is recorded as a failed scan with the reason, so it shows wherever
+    # a failed scan does (and is never scanned).
+    rows += [_scan_row(by_number[d.match.person_key],
+                       ScanFailure(d.match.person_key, d.match.home, d.reason), d.match.home,
+                       readiness, clock) for d in found.refused]
     session.add_all(rows)
     session.flush()
     return EstateScan(found, rows)

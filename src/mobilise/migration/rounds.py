@@ -26,6 +26,7 @@ from mobilise.core.errors import InvalidInput, TransitionRefused
 from mobilise.core.progress import NullProgress, Progress
 from mobilise.core.settings import Settings
 from mobilise.core.transitions import run_transition
+from mobilise.drives.roots import DriveRootRefused, confine_drive_root
 from mobilise.migration.freeze import hook_environment, run_freeze_hook
 from mobilise.migration.journal import Journal, journal_path, verified_hashes
 from mobilise.migration.models import (
@@ -55,14 +56,16 @@ PlanInputs = Callable[[Person], tuple[dict[str, str] | None, dict[str, str]]]
 def source_spec(settings: Settings, person: Person) -> dict[str, Any]:
     """The person's H: drive as this machine reaches it: through the home template, else
     the folder of their recorded home directory (``\\\\isilon\\home$\\asmith``) under the
-    share's mount point (``MOBILISE_HOME_ROOT``)."""
+    share's mount point (``MOBILISE_HOME_ROOT``). A root that is not a folder inside the
+    home root is refused (``DriveRootRefused``), never followed."""
     name = person.sam_account_name or person.number
     if settings.home_template:
         root = settings.home_template.format(sam=name, number=person.number)
     else:
         recorded = (person.home_directory or "").replace("\\", "/").rstrip("/")
         root = str(Path(settings.home_root) / (recorded.rsplit("/", 1)[-1] or name))
-    return {"kind": "local", "root": root, "durable": False}
+    return {"kind": "local", "root": confine_drive_root(root, settings.home_root),
+            "durable": False}
 
 
 def destination_spec(settings: Settings, person: Person) -> dict[str, Any]:
@@ -182,8 +185,13 @@ def sync_people(
 ) -> RoundReport:
     progress = progress or NullProgress()
     payloads: list[dict[str, Any]] = []
+    refused: dict[str, str] = {}
     for member in members:
-        payloads += person_payloads(settings, member.person, round_, plan_inputs)
+        try:
+            payloads += person_payloads(settings, member.person, round_, plan_inputs)
+        except DriveRootRefused as err:
+            refused[member.person.number] = err.message
+    members = _fail_refused(session, actor, members, refused)
     total_files = sum(p.pop("files") for p in payloads)
     progress.start(total_files, f"wave {round_.wave.name}: round {round_.number} "
                    f"({round_.kind.replace('_', ' ')})")
@@ -211,6 +219,17 @@ def sync_people(
             member.last_round = round_.number
     progress.finish(f"{len(payloads)} shard(s)")
     return report
+
+
+def _fail_refused(session: Session, actor: Actor, members: Sequence[PersonMigration],
+                  refused: dict[str, str]) -> list[PersonMigration]:
+    """People whose drive root is refused stay on their H: drive, failed with why; the
+    others go on."""
+    failing = [m for m in members if m.person.number in refused]
+    for member in failing:
+        run_transition(session, actor, PERSON_LIFECYCLE, "fail", [member],
+                       reason=refused[member.person.number])
+    return [m for m in members if m.person.number not in refused]
 
 
 # How often a round's journals are read for live progress.
@@ -333,9 +352,13 @@ def _freeze_by_hook(session: Session, actor: Actor, settings: Settings, wave: Mi
     refused: dict[int, str] = {}
     for member in members:
         person = member.person
+        try:
+            source = str(source_spec(settings, person)["root"])
+        except DriveRootRefused as err:
+            refused[member.id] = err.message
+            continue
         variables = hook_environment(person=person.number, wave=wave.name, upn=person.upn,
-                                     source=str(source_spec(settings, person)["root"]),
-                                     sam=person.sam_account_name)
+                                     source=source, sam=person.sam_account_name)
         run = run_freeze_hook(hook, variables,
                               settings.migration_freeze_hook_timeout_seconds)
         audit.event(session, actor, "migration_person.freeze_hook", "migration_person",
@@ -377,7 +400,14 @@ def _freeze(session: Session, actor: Actor, members: Sequence[PersonMigration],
 def _verify_and_decide(session: Session, actor: Actor, settings: Settings, round_: MigrationRound,
                        member: PersonMigration, plan_inputs: PlanInputs | None) -> CutoverResult:
     person = member.person
-    source = backend_from_spec(settings, source_spec(settings, person))
+    try:
+        source = backend_from_spec(settings, source_spec(settings, person))
+    except DriveRootRefused as err:
+        if member.state == MigrationState.IN_PROGRESS.value:  # else failed by the delta
+            run_transition(session, actor, PERSON_LIFECYCLE, "fail", [member],
+                           reason=err.message)
+        session.commit()
+        return CutoverResult(person.number, False, err.message)
     main = backend_from_spec(settings, destination_spec(settings, person))
     archive = backend_from_spec(settings, archive_spec(settings, person))
     assert source is not None and main is not None

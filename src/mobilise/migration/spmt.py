@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from mobilise.core.errors import FileProblem, ImportRejected
 from mobilise.core.settings import Settings
+from mobilise.drives.roots import confine_drive_root
 from mobilise.people.models import Person
 
 LIBRARY = "Documents"
@@ -49,6 +50,24 @@ def upn_segment(upn: str) -> str:
 
 def onedrive_url(settings: Settings, upn: str) -> str:
     return f"https://{settings.tenant_host}/personal/{upn_segment(upn)}/"
+
+
+def task_source(settings: Settings, person: Person) -> str:
+    """The person's H: drive as SPMT reaches it: their recorded home directory (a UNC
+    path, inside ``home_unc_root`` when that is set), else the path a round uses. Either
+    must be a folder inside the home root (``drives.roots``)."""
+    from mobilise.migration.rounds import source_spec
+
+    if person.home_directory:
+        return confine_drive_root(person.home_directory,
+                                  settings.home_unc_root or _share_of(person.home_directory))
+    return str(source_spec(settings, person)["root"])
+
+
+def _share_of(path: str) -> str:
+    # Without a configured root, a UNC path is at least confined to its own share.
+    steps = [s for s in path.replace("/", "\\").split("\\") if s]
+    return "\\\\" + "\\".join(steps[:2]) if path.startswith("\\\\") else "/"
 
 
 def person_task(settings: Settings, person: Person, source: str) -> BulkTask:

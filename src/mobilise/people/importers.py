@@ -6,11 +6,40 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from mobilise.core.importer import Column, ImportSpec, choice, parse_bool, parse_date
+from mobilise.core.importer import Column, ImportSpec, choice, limited, parse_bool, parse_date
+from mobilise.core.limits import column_length
+from mobilise.people.models import OrgUnit, Person, Site
 
 UPN = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 NUMBER = re.compile(r"^[A-Za-z0-9]{3,20}$")
 SAM = re.compile(r"^[A-Za-z0-9._-]{1,20}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def parse_sam(text: str) -> str:
+    # A login made of dots would name the home root itself ('.') or its parent ('..')
+    # wherever a path is built from it (the home template, a drive's folder).
+    if not SAM.match(text) or not text.strip("."):
+        raise ValueError(f"{text!r} is not a valid sAMAccountName")
+    return text
+
+
+def parse_home_directory(text: str) -> str:
+    """A home directory names one folder: ``\\\\server\\share\\folder`` or ``/mount/folder``,
+    with no ``.`` or ``..`` step (``\\\\server\\home$\\..`` is the whole share)."""
+    if _CONTROL.search(text):
+        raise ValueError("a home directory has no control characters")
+    steps = re.split(r"[\\/]", text)
+    if any(step in {".", ".."} for step in steps):
+        raise ValueError(f"{text!r}: a home directory has no '.' or '..' step")
+    named = [step for step in steps if step]
+    if text.startswith("\\\\"):
+        if len(named) < 3:
+            raise ValueError(f"{text!r} is not a folder on a share (\\\\server\\share\\folder)")
+    elif not text.startswith("/") or not named:
+        raise ValueError(f"{text!r} is not a UNC path (\\\\server\\share\\folder) or an "
+                         "absolute path")
+    return text
 
 
 def _pattern(regex: re.Pattern[str], what: str) -> Callable[[str], str]:
@@ -29,17 +58,17 @@ def _lower_pattern(regex: re.Pattern[str], what: str) -> Callable[[str], str]:
 
 UNITS = ImportSpec(
     name="org units",
-    columns=(
+    columns=limited((
         Column("code", ("unit", "unit code")),
         Column("name", ("unit name",)),
         Column("kind", ("type",), choice("bcu", "ocu", "department")),
-    ),
+    ), OrgUnit),
     unique=("code",),
 )
 
 SITES = ImportSpec(
     name="sites",
-    columns=(
+    columns=limited((
         Column("code", ("site", "site code")),
         Column("name", ("site name",)),
         Column("org_unit", ("unit", "bcu"), required=False),
@@ -47,7 +76,7 @@ SITES = ImportSpec(
                default=True),
         Column("issuing", ("issuing site", "issues handsets"), parse_bool, required=False,
                default=False),
-    ),
+    ), Site, {"org_unit": column_length(OrgUnit.code)}),
     unique=("code",),
 )
 
@@ -66,7 +95,7 @@ def roster_spec(unit_codes: set[str], site_codes: set[str]) -> ImportSpec:
 
     return ImportSpec(
         name="roster",
-        columns=(
+        columns=limited((
             Column("number", ("warrant number", "staff number", "warrant or staff number",
                               "employee number", "payroll"),
                    _pattern(NUMBER, "warrant or staff number")),
@@ -87,10 +116,10 @@ def roster_spec(unit_codes: set[str], site_codes: set[str]) -> ImportSpec:
             Column("adjustments", ("reasonable adjustments", "adjustment notes"),
                    required=False),
             Column("sam_account_name", ("sam", "samaccountname", "login", "username"),
-                   _pattern(SAM, "sAMAccountName"), required=False),
+                   parse_sam, required=False),
             Column("home_directory", ("homedirectory", "home directory", "h drive"),
-                   required=False),
-        ),
+                   parse_home_directory, required=False),
+        ), Person, {"org_unit": column_length(OrgUnit.code), "site": column_length(Site.code)}),
         unique=("number", "upn", "email"),
         row_check=check,
     )

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from mobilise.core.actor import Actor, Role
 from mobilise.core.errors import NotFound
+from mobilise.core.limits import refuse_control_characters
 from mobilise.people.models import OrgUnit, Person, Site
 
 
@@ -94,6 +95,10 @@ NAME_ORDER = (Person.last_name, Person.first_name, Person.number)  # ix_person_n
 
 
 def find_people(session: Session, query: PeopleQuery) -> tuple[list[Person], int]:
+    for what in ("q", "org_unit", "site"):
+        text = getattr(query, what)
+        if text:
+            refuse_control_characters(text, f"the search {what}")
     stmt = _filtered(query, session.get_bind().dialect.name,
                      bool(query.q) and _search_table(session))
     if query.q:
@@ -125,7 +130,7 @@ def find_people(session: Session, query: PeopleQuery) -> tuple[list[Person], int
 
 def get_person(session: Session, key: str | int) -> Person:
     """A person by id, warrant/staff number or UPN."""
-    text = str(key).strip()
+    text = refuse_control_characters(str(key).strip(), "a person's number or UPN")
     person = session.scalar(
         select(Person).options(joinedload(Person.org_unit), joinedload(Person.site))
         .where(or_(Person.number == text, Person.upn == text.lower()))

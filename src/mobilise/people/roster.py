@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from mobilise.core import audit
 from mobilise.core.actor import Actor
 from mobilise.core.clock import Clock, SystemClock
-from mobilise.core.errors import FileProblem, ImportRejected
+from mobilise.core.errors import FileProblem, ImportRejected, InvalidInput
 from mobilise.core.importer import read_rows
 from mobilise.people.importers import SITES, UNITS, roster_spec
 from mobilise.people.models import OrgUnit, Person, PersonStatus, Site
@@ -105,14 +105,21 @@ def import_roster(
     mapping: Mapping[str, str] | None = None,
     dry_run: bool = False,
     clock: Clock | None = None,
+    allow_mass_leavers: bool = False,
+    max_leaver_share: float = 0.05,
 ) -> RosterDiff:
-    """Reconcile the register with a roster file; all or nothing."""
+    """Reconcile the register with a roster file; all or nothing. An import that would
+    make more than ``max_leaver_share`` of the active register leavers, or that comes from
+    a file with under a tenth of the register's rows, is refused unless
+    ``allow_mass_leavers``: such a file is far more often truncated than true."""
     today = (clock or SystemClock()).today()
     units: dict[str, int] = {c: i for c, i in session.execute(select(OrgUnit.code, OrgUnit.id))}
     sites: dict[str, int] = {c: i for c, i in session.execute(select(Site.code, Site.id))}
     rows = read_rows(path, roster_spec(set(units), set(sites)), mapping=mapping)
     people = {p.number: p for p in session.scalars(select(Person))}
     _refuse_stolen_upns(path, rows, people)
+    if not (dry_run or allow_mass_leavers):
+        _refuse_mass_leavers(path, rows, people, max_leaver_share)
     if not dry_run:
         _release_moving_upns(session, rows, people)
     diff = RosterDiff()
@@ -169,6 +176,26 @@ def _release_moving_upns(session: Session, rows: list[Any], people: dict[str, Pe
             update(Person).where(Person.id == bindparam("pid"))
             .values(upn=bindparam("placeholder")),
             [{"pid": pid, "placeholder": f"~moving~{pid}"} for pid in giving_up])
+
+
+def _refuse_mass_leavers(path: Path, rows: list[Any], people: dict[str, Person],
+                         max_share: float) -> None:
+    active = {n for n, p in people.items() if p.status != PersonStatus.LEAVER.value}
+    if not active:
+        return  # a first import, or a register of leavers only: nobody to lose
+    leaving = len(active - {r.values["number"] for r in rows})
+    why = []
+    if leaving > max_share * len(active):
+        why.append(f"it would make {leaving:,} of the {len(active):,} active people leavers "
+                   f"(more than {max_share:.0%})")
+    if len(rows) < 0.1 * len(active):
+        why.append(f"it has {len(rows):,} rows for a register of {len(active):,} active "
+                   "people (under 10%)")
+    if why:
+        raise InvalidInput(
+            f"roster {path.name}: {'; and '.join(why)}. Check that the file is complete; "
+            "if it is, import it again with --allow-mass-leavers (API: "
+            "allow_mass_leavers=true). Nothing was imported.")
 
 
 def _refuse_stolen_upns(path: Path, rows: list[Any], people: dict[str, Person]) -> None:

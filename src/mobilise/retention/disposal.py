@@ -27,7 +27,7 @@ from mobilise.core import audit
 from mobilise.core.actor import Actor
 from mobilise.core.clock import Clock, SystemClock, utc
 from mobilise.core.db import serialise_on
-from mobilise.core.errors import Conflict, InvalidInput, NotFound, TransitionRefused
+from mobilise.core.errors import Conflict, InvalidInput, MobiliseError, NotFound, TransitionRefused
 from mobilise.core.output import to_csv
 from mobilise.core.transitions import Context, Lifecycle, Transition, lock, run_transition
 from mobilise.retention.evaluate import Estate, Sql, evaluate
@@ -149,6 +149,15 @@ def storage_path(backend: Backend, path: str, raw: bytes | None) -> str | None:
     return None
 
 
+def _open_drive(drive: Drive, person: str) -> Backend | str:
+    """The person's drive, or why it cannot be used (a drive root outside the home root,
+    a person no longer in the register): the file is then skipped with that reason."""
+    try:
+        return drive(person)
+    except MobiliseError as err:
+        return f"the drive cannot be used: {err.message}"
+
+
 def _unaddressable(backend: Backend) -> str:
     return (f"the {backend.name} storage backend cannot address a name that is not valid "
             "UTF-8; dispose of it from a source that keeps raw names (local)")
@@ -179,6 +188,7 @@ def propose_batch(
     serialise_on(session, RuleSetVersion.__table__, true())
     taken = _in_open_or_done_batches(session)
     raw_of: dict[str, Mapping[str, bytes]] = {}
+    drives: dict[str, Backend | str] = {}
     items: list[DisposalItem] = []
     already = 0
     for c in _candidates(session, version, estate, as_of, person, rule):
@@ -194,7 +204,14 @@ def propose_batch(
             size=c.size, rule=c.rule, authority=rule_set.rule(c.rule).authority,
             eligible_since=c.eligible_since, review_item_id=c.review_item,
             outcome=ItemOutcome.PENDING.value)
-        if _record_facts(item, drive(c.person)) is not False:
+        if c.person not in drives:
+            drives[c.person] = _open_drive(drive, c.person)
+        backend = drives[c.person]
+        if isinstance(backend, str):
+            item.outcome, item.skip_reason = ItemOutcome.SKIPPED.value, backend
+            items.append(item)
+            taken.add((c.person, c.path))
+        elif _record_facts(item, backend) is not False:
             items.append(item)
             taken.add((c.person, c.path))
     skipped = [i for i in items if i.outcome == ItemOutcome.SKIPPED.value]
@@ -205,9 +222,10 @@ def propose_batch(
         why = f" ({len(skipped)} due cannot be disposed: {skipped[0].skip_reason})" \
             if skipped else ""
         raise InvalidInput(f"no file is due for disposal: nothing to propose{why}")
+    usable = [b for b in drives.values() if not isinstance(b, str)]
     batch = DisposalBatch(
         rule_set_id=version.id, status=BatchStatus.PROPOSED.value,
-        method=f"deleted through the {drive(items[0].person).name} storage backend (remove)",
+        method=f"deleted through the {usable[0].name} storage backend (remove)",
         proposed_by=actor.name, proposed_at=clock.now(), deleted_files=0, deleted_bytes=0,
         skipped_files=len(skipped))
     audit.create(session, actor, "retention.disposal.propose", batch,
@@ -295,6 +313,22 @@ def _why_not(item: DisposalItem, backend: Backend, address: str, holds: Any, as_
     return None
 
 
+def _delete(item: DisposalItem, backend: Backend | str, holds: Any, as_of: date) -> str | None:
+    """Delete one file if it passes its re-check: None when deleted, else why not."""
+    if isinstance(backend, str):
+        return backend
+    address = storage_path(backend, item.path, item.raw_path)
+    if address is None:
+        return _unaddressable(backend)
+    why = _why_not(item, backend, address, holds, as_of)
+    if why is None:
+        try:
+            backend.remove(address)
+        except (StorageError, OSError) as exc:
+            why = f"storage refused the deletion: {exc}"
+    return why
+
+
 def execute_batch(
     session: Session, actor: Actor, batch_id: int, drive: Drive, *,
     clock: Clock | None = None,
@@ -315,15 +349,7 @@ def execute_batch(
     for item in batch.items:
         if item.outcome != ItemOutcome.PENDING.value:
             continue
-        backend = drive(item.person)
-        address = storage_path(backend, item.path, item.raw_path)
-        why = _unaddressable(backend) if address is None else _why_not(
-            item, backend, address, holds, clock.today())
-        if why is None and address is not None:
-            try:
-                backend.remove(address)
-            except (StorageError, OSError) as exc:
-                why = f"storage refused the deletion: {exc}"
+        why = _delete(item, _open_drive(drive, item.person), holds, clock.today())
         item.done_at = clock.now()
         if why is None:
             item.outcome = ItemOutcome.DELETED.value

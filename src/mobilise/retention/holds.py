@@ -5,6 +5,7 @@ at execution."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -17,7 +18,9 @@ from mobilise.core import audit
 from mobilise.core.actor import Actor
 from mobilise.core.clock import Clock, SystemClock
 from mobilise.core.errors import Conflict, ImportRejected, InvalidInput, NotFound
+from mobilise.core.limits import NestedTooDeep, load_yaml
 from mobilise.core.transitions import lock
+from mobilise.people.models import Person
 from mobilise.retention import evaluate, reference
 from mobilise.retention.models import Hold, HoldKind, HoldStatus
 from mobilise.retention.rule_sets import require_records_manager
@@ -27,7 +30,9 @@ from mobilise.retention.rules import Folder, Selector, parse_rule_set
 def parse_hold_selector(text: str) -> Selector:
     """A hold's selector uses the rule selector grammar (``select:`` of a rule)."""
     try:
-        body = yaml.safe_load(text)
+        body = load_yaml(text)
+    except NestedTooDeep as exc:
+        raise InvalidInput(f"hold selector: {exc.message}") from None
     except yaml.YAMLError as exc:
         raise InvalidInput(f"hold selector is not valid YAML: {exc}") from None
     wrapper = yaml.safe_dump({
@@ -40,6 +45,45 @@ def parse_hold_selector(text: str) -> Selector:
     except ImportRejected as exc:
         raise InvalidInput("hold selector: " + "; ".join(p.message for p in exc.problems)) \
             from None
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def hold_people(session: Session, keys: list[str]) -> list[str]:
+    """The people a hold names, by warrant/staff number or UPN, as numbers (the key the
+    inventories and evaluation use). An unknown person is refused: a hold on nobody
+    protects nothing."""
+    wanted = [k.strip() for k in keys]
+    found = session.execute(select(Person.number, Person.upn).where(
+        Person.number.in_(wanted) | Person.upn.in_([k.lower() for k in wanted])))
+    by_key: dict[str, str] = {}
+    for number, upn in found:
+        by_key[number] = number
+        by_key[upn.lower()] = number
+    unknown = [k for k in wanted if k not in by_key and k.lower() not in by_key]
+    if unknown:
+        shown = ", ".join(repr(k) for k in unknown[:10])
+        raise InvalidInput(f"no such person in the register: {shown}"
+                           + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""))
+    return list(dict.fromkeys(by_key.get(k) or by_key[k.lower()] for k in wanted))
+
+
+def hold_path(path: str) -> str:
+    """A folder of a hold as evaluation compares it: inside the person's drive, steps
+    separated by ``/`` (a Windows ``Projects\\Castle`` is the same folder), no leading or
+    trailing separator. Case is kept for display; matching ignores it, as OneDrive and the
+    H: share do. A path that leaves the drive (``..``), names a drive letter or holds
+    control characters is refused."""
+    if _CONTROL.search(path):
+        raise InvalidInput(f"hold folder {path!r}: no control characters")
+    steps = [step for step in re.split(r"[\\/]", path) if step]
+    if any(step in {".", ".."} for step in steps):
+        raise InvalidInput(f"hold folder {path!r} leaves the person's drive ('.' or '..')")
+    if steps and re.fullmatch(r"[A-Za-z]:", steps[0]):
+        raise InvalidInput(f"hold folder {path!r}: give the path inside the person's drive, "
+                           "without a drive letter")
+    return "/".join(steps)
 
 
 def place_hold(
@@ -57,13 +101,15 @@ def place_hold(
     for folder in folders or []:
         if set(folder) != {"person", "path"}:
             raise InvalidInput("a folder is {person, path}")
+    numbers = hold_people(session, list(people or []))
+    held_folders = [{"person": hold_people(session, [f["person"]])[0],
+                     "path": hold_path(f["path"])} for f in folders or []]
     if selector:
         parse_hold_selector(selector)
     if session.scalar(select(Hold).where(Hold.reference == reference_)) is not None:
         raise Conflict(f"hold {reference_!r} exists")
     hold = Hold(
-        reference=reference_, kind=kind, people=list(people or []),
-        folders=[{"person": f["person"], "path": f["path"].strip("/")} for f in folders or []],
+        reference=reference_, kind=kind, people=numbers, folders=held_folders,
         selector_yaml=selector, status=HoldStatus.PLACED.value, reason=reason,
         placed_by=actor.name, placed_at=(clock or SystemClock()).now(),
     )

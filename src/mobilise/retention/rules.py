@@ -43,6 +43,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from mobilise.core.errors import FileProblem, ImportRejected
+from mobilise.core.limits import NestedTooDeep, compose_yaml
 
 MAX_RULES = 1000  # the rule's position is packed into 10 bits of the precedence key
 
@@ -236,7 +237,9 @@ def parse_rule_set(text: str, file: str = "<rule set>") -> RuleSet:
     """Parse and validate; raise ``ImportRejected`` listing every problem found."""
     parser = _Parser(file)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = compose_yaml(text)
+    except NestedTooDeep as exc:
+        raise ImportRejected([FileProblem(file, exc.line, exc.column, exc.message)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio.to_thread
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -42,6 +42,7 @@ from mobilise.web.pages import migration as migration_pages
 from mobilise.web.pages import people as people_pages
 from mobilise.web.pages import retention as retention_pages
 from mobilise.web.pages import rollout as rollout_pages
+from mobilise.web.params import plain_request
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -103,7 +104,7 @@ def create_app(settings: Settings, *, served: bool = False) -> FastAPI:
             gc.unfreeze()
 
     app = FastAPI(title="Mobilise", version=__version__, openapi_url=None, docs_url=None,
-                  redoc_url=None, lifespan=lifespan)
+                  redoc_url=None, lifespan=lifespan, dependencies=[Depends(plain_request)])
     app.state.settings = settings
     if type(current_sources()) is FinanceSources:  # unless a caller installed its own
         use_sources(ProgrammeRegisters(settings))

@@ -13,9 +13,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from mobilise.comms import outbox, templates
+from mobilise.comms.models import MessageTemplate
 from mobilise.core.actor import Actor, Role
 from mobilise.core.output import Format, render
 from mobilise.web.auth import db, requires
+from mobilise.web.params import column_field
 
 router = APIRouter(prefix="/api/v1/comms", tags=["comms"])
 
@@ -35,9 +37,9 @@ def list_templates(session: Session = Depends(db, scope="function"),
 
 
 class TemplateRequest(BaseModel):
-    subject: str = Field(..., min_length=1, max_length=300)
+    subject: str = column_field(MessageTemplate.subject, min_length=1)
     body: str = Field(..., min_length=1, max_length=100_000)
-    note: str | None = Field(None, max_length=300)
+    note: str | None = column_field(MessageTemplate.note, None)
 
 
 @router.post("/templates/{name}", status_code=201)

@@ -16,15 +16,17 @@ from mobilise.core.errors import NotFound
 from mobilise.migration import reports, waves
 from mobilise.migration.burndown import burndown
 from mobilise.migration.launch import start_round
+from mobilise.migration.models import MigrationWave
 from mobilise.migration.progress import live_round
 from mobilise.web.auth import db, requires
+from mobilise.web.params import column_field
 from mobilise.workers.background import job_payload
 
 router = APIRouter(tags=["migration"])
 
 
 class WaveIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: str = column_field(MigrationWave.name, min_length=1)
     org_units: list[str] = Field(default_factory=list, max_length=500)
     sites: list[str] = Field(default_factory=list, max_length=500)
     people: list[str] = Field(default_factory=list, max_length=50_000)

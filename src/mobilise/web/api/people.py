@@ -47,13 +47,19 @@ def show_person(key: str, session: Session = Depends(db, scope="function"),
 
 @router.post("/import")
 def import_people(
+    request: Request,
     file: UploadFile = File(..., description="roster CSV or XLSX"),
     dry_run: bool = Query(False),
+    allow_mass_leavers: bool = Query(
+        False, description="confirm an import that makes more than roster_max_leaver_share "
+                           "of the register leavers, or has under 10% of its rows"),
     session: Session = Depends(db, scope="function"),
     actor: Actor = Depends(requires(Role.PROGRAMME)),
 ) -> dict[str, Any]:
     with uploaded(file, "roster.csv") as path:
-        diff = roster.import_roster(session, actor, path, dry_run=dry_run)
+        diff = roster.import_roster(
+            session, actor, path, dry_run=dry_run, allow_mass_leavers=allow_mass_leavers,
+            max_leaver_share=request.app.state.settings.roster_max_leaver_share)
     if dry_run:
         session.rollback()
     return {"dry_run": dry_run, **diff.summary(), "added": diff.added, "leavers": diff.leavers,

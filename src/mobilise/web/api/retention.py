@@ -31,7 +31,7 @@ from mobilise.retention.scanned import (
     scanned_dry_run,
 )
 from mobilise.web.auth import db, requires
-from mobilise.web.params import RecordId
+from mobilise.web.params import RecordId, column_field
 from mobilise.workers.background import start_job
 
 router = APIRouter(prefix="/api/v1/retention", tags=["retention"])
@@ -96,7 +96,7 @@ def list_holds(all: bool = False, session: Session = Depends(db, scope="function
 
 
 class NewHold(BaseModel):
-    reference: str = Field(..., min_length=1, max_length=100)
+    reference: str = column_field(Hold.reference, min_length=1)
     kind: str = Field(..., pattern="^(litigation|foi|sar|inquiry|complaint)$")
     reason: str = Field(..., min_length=1, max_length=2000)
     people: list[str] = Field(default_factory=list, max_length=10_000)
