@@ -10,7 +10,16 @@ from pathlib import Path
 
 import typer
 
-from mobilise.cli.context import FormatOption, actor, console, emit, err_console, session, settings
+from mobilise.cli.context import (
+    FormatOption,
+    actor,
+    console,
+    emit,
+    err_console,
+    require_schema,
+    session,
+    settings,
+)
 from mobilise.comms import outbox, templates
 from mobilise.core.db import session_factory
 from mobilise.core.errors import InvalidInput
@@ -96,6 +105,7 @@ def send(
 ) -> None:
     """Send queued messages over SMTP, at most once each."""
     worker = f"{socket.gethostname()}:{os.getpid()}"
+    require_schema(settings().database_url)
     report = outbox.send_queued(
         session_factory(settings()), settings(), worker=worker, limit=limit,
         lease=timedelta(seconds=lease_seconds),
