@@ -121,6 +121,19 @@ def read_pages(fetch: Callable[[int, int], Sequence[Row]], offset: int, limit: i
     return out
 
 
+def read_counted_pages(fetch: Callable[[int, int], tuple[Sequence[Row], int]], offset: int,
+                       limit: int | None, page: int = 1000) -> tuple[list[Row], int]:
+    """``read_pages`` for a query that also says how many rows match in all."""
+    total = 0
+
+    def rows(n: int, start: int) -> Sequence[Row]:
+        nonlocal total
+        found, total = fetch(n, start)
+        return found
+
+    return read_pages(rows, offset, limit, page), total
+
+
 def emit(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], fmt: Format,
          title: str = "", total: int | None = None, offset: int = 0) -> None:
     """Print rows; machine formats go to stdout untouched by Rich markup. A table that
