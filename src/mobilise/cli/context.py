@@ -48,15 +48,11 @@ def session() -> Iterator[Session]:
         yield s
 
 
-_ready: set[str] = set()
-
-
+@cache  # once a process (a failure is not cached)
 def require_schema(url: str) -> None:
     """Refuse, in one line, a database that ``mobilise init`` has not prepared: every
     command would otherwise fail on its first table with a driver traceback, and SQLite
     would leave an empty database file behind."""
-    if url in _ready:
-        return
     from sqlalchemy import inspect
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
@@ -77,7 +73,6 @@ def require_schema(url: str) -> None:
         raise DatabaseNotReady(f"the database at {shown} cannot be opened: {reason}") from err
     if not ready:
         raise missing
-    _ready.add(url)
 
 
 def programme_sources() -> ProgrammeSources:

@@ -51,8 +51,8 @@ NOUNS: dict[str, Noun] = {
                                  "review, disposal batches and certificates."),
     "waves": Noun(MIGRATION, "Migration waves: create, list, show."),
     "migrate": Noun(MIGRATION, "Migration rounds, cutover, verification and reports."),
-    "hash": Noun(MIGRATION, "Print '<digest>  <path>' for each file; folders are walked in "
-                            "name order.", mount="register"),
+    "hash": Noun(MIGRATION, "File checksums as `rclone hashsum` prints them (quickxor: what "
+                            "OneDrive reports).", mount="register"),
     "emulator": Noun(MIGRATION, "A local Microsoft Graph emulator (users, OneDrive, faults)."),
     "finance": Noun(PROGRAMME, "Programme finance: decisions, envelopes, spend, variance, "
                                "refresh."),
@@ -116,6 +116,13 @@ class LazyGroup(CheapHelpFlag, TyperGroup):
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Plain (not Rich) help: Rich's formatter builds every command to list it.
         click.core.Command.format_help(self, ctx, formatter)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args and self.no_args_is_help and self.rich_markup_mode is not None:
+            # Typer's Rich help prints itself where a bare noun is answered with it (and
+            # its error for that prints nothing); this help is plain, so print it here.
+            typer.echo(ctx.get_help())
+        return super().parse_args(ctx, args)
 
     def resolve_command(self, ctx: click.Context, args: list[str]
                         ) -> tuple[str | None, click.Command | None, list[str]]:
