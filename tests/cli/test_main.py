@@ -63,6 +63,25 @@ def test_help_and_version_import_no_domain_and_no_heavy_library(
     assert json.loads(done.stdout.splitlines()[-1]) == []
 
 
+def test_hash_reads_no_settings_and_opens_no_database(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_bytes(b"hello")
+    script = (
+        "import json, sys\n"
+        "from mobilise.cli.main import main\n"
+        "try:\n"
+        "    main(['hash', 'a.txt'])\n"
+        "except SystemExit as done:\n"
+        "    assert done.code in (0, None), done.code\n"
+        "print(json.dumps(sorted({'sqlalchemy', 'pydantic_settings', 'mobilise.core.settings',"
+        " 'duckdb', 'pyarrow', 'httpx'} & set(sys.modules))))\n")
+    done = subprocess.run([sys.executable, "-c", script], env=clean_env(tmp_path),
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    digest, name = done.stdout.splitlines()[0].split("  ")
+    assert name == "a.txt" and digest.endswith("=")
+    assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
 def test_help_lists_every_command_by_programme_with_its_own_one_line_help() -> None:
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0, result.output
@@ -126,6 +145,17 @@ def test_usage_errors_through_the_entry_point_print_no_traceback(
     assert "Traceback" not in done.stdout + done.stderr
     assert says in done.stdout + done.stderr
     assert "Usage: mobilise" in done.stdout + done.stderr
+
+
+def test_a_setting_that_is_not_valid_is_named_in_one_line(tmp_path: Path) -> None:
+    env = clean_env(tmp_path)
+    env["MOBILISE_LOG_LEVEL"] = "loud"
+    done = subprocess.run([sys.executable, "-m", "mobilise.cli.main", "config", "show"],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: the settings are not valid: log_level "
+                                  "(MOBILISE_LOG_LEVEL): Input should be")
+    assert "Traceback" not in done.stderr
 
 
 # --- a database without the schema ------------------------------------------------------

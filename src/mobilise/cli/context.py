@@ -13,7 +13,7 @@ from rich.console import Console
 
 from mobilise.core.actor import Actor, cli_actor
 from mobilise.core.db import make_engine, session_scope
-from mobilise.core.errors import DatabaseNotReady
+from mobilise.core.errors import DatabaseNotReady, InvalidInput
 from mobilise.core.output import Format, render
 from mobilise.core.settings import Settings
 
@@ -34,7 +34,16 @@ FormatOption = Annotated[
 
 @cache
 def settings() -> Settings:
-    return Settings()
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as err:
+        # One line a setting, named as the operator sets it, not a traceback.
+        problems = "; ".join(
+            f"{name} (MOBILISE_{name.upper()}): {e['msg']}"
+            for e in err.errors() for name in ["_".join(map(str, e["loc"]))])
+        raise InvalidInput(f"the settings are not valid: {problems}") from None
 
 
 def actor() -> Actor:
