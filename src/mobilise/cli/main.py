@@ -68,8 +68,6 @@ NOUNS: dict[str, Noun] = {
 }
 # Commands defined in this file, and where the help lists them.
 OWN_SECTIONS = {"init": SHARED, "serve": SHARED, "version": SHARED}
-# Commands that need neither the settings nor logging: they answer without reading them.
-NEEDS_NO_SETTINGS = frozenset({"version", "hash"})
 
 
 def load_noun(name: str) -> click.Command:
@@ -150,18 +148,6 @@ class LazyGroup(CheapHelpFlag, TyperGroup):
 app = typer.Typer(name="mobilise", help=__doc__, cls=LazyGroup, no_args_is_help=True,
                   add_completion=False,
                   pretty_exceptions_enable=False, rich_markup_mode=DEFAULT_MARKUP_MODE)
-
-
-@app.callback()
-def prepare(ctx: typer.Context) -> None:
-    """Logging and finance's sources, for commands that read the settings (not for
-    ``version`` or ``hash``, which answer without them)."""
-    if ctx.invoked_subcommand in NEEDS_NO_SETTINGS:
-        return
-    from mobilise.cli.context import settings
-    from mobilise.core.logs import configure_logging
-
-    configure_logging(settings())
 
 
 @app.command(cls=OwnCommand)
