@@ -34,22 +34,17 @@ FormatOption = Annotated[
 
 @cache
 def settings() -> Settings:
-    """The settings, read once; logging is set up from them as they are first read (so
-    a command that reads none, or only its help, pays for neither)."""
+    """The settings, read once (a setting that is not valid is an InvalidInput)."""
     from pydantic import ValidationError
 
-    from mobilise.core.logs import configure_logging
-
     try:
-        found = Settings()
+        return Settings()
     except ValidationError as err:
         # One line a setting, named as the operator sets it, not a traceback.
         problems = "; ".join(
             f"{name} (MOBILISE_{name.upper()}): {e['msg']}"
             for e in err.errors() for name in ["_".join(map(str, e["loc"]))])
         raise InvalidInput(f"the settings are not valid: {problems}") from None
-    configure_logging(found)
-    return found
 
 
 def actor() -> Actor:

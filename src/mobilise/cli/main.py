@@ -68,6 +68,8 @@ NOUNS: dict[str, Noun] = {
 }
 # Commands defined in this file, and where the help lists them.
 OWN_SECTIONS = {"init": SHARED, "serve": SHARED, "version": SHARED}
+# Commands that answer without reading the settings (so without setting up logging).
+NEEDS_NO_SETTINGS = frozenset({"version", "hash"})
 
 
 def load_noun(name: str) -> click.Command:
@@ -100,6 +102,23 @@ class OwnCommand(CheapHelpFlag, TyperCommand):
 
 class LazyGroup(CheapHelpFlag, TyperGroup):
     """The root group: lists every noun from NOUNS and imports one only when it is used."""
+
+    # Turned on by main() for the command it runs; a test driving `app` in-process keeps
+    # the logging it has.
+    logs_from_settings = False
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # After the root's own parsing (so not for `mobilise --help`) and before the
+        # command's: logging as the settings say, unless the command reads none or only
+        # its help is asked for.
+        name = ctx._protected_args[0] if ctx._protected_args else None
+        if (self.logs_from_settings and name not in NEEDS_NO_SETTINGS
+                and "--help" not in ctx.args):
+            from mobilise.cli.context import settings
+            from mobilise.core.logs import configure_logging
+
+            configure_logging(settings())
+        return super().invoke(ctx)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *NOUNS})
@@ -207,6 +226,7 @@ def main(args: list[str] | None = None) -> Any:
     errors are mapped here to one line and their exit code."""
     from mobilise.core.errors import MobiliseError
 
+    LazyGroup.logs_from_settings = True
     try:
         return app(args=args, prog_name="mobilise")
     except MobiliseError as err:
@@ -215,6 +235,8 @@ def main(args: list[str] | None = None) -> Any:
         err_console.print(f"[bold red]error:[/] {err.message}", markup=True, highlight=False,
                           soft_wrap=True)
         sys.exit(err.exit_code)
+    finally:
+        LazyGroup.logs_from_settings = False
 
 
 if __name__ == "__main__":
