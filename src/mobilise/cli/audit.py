@@ -5,9 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from mobilise.cli.context import FormatOption, actor, emit, session
+from mobilise.cli.context import (
+    FormatOption,
+    LimitOption,
+    actor,
+    emit,
+    read_pages,
+    rows_wanted,
+    session,
+)
 from mobilise.core import audit
 from mobilise.core.output import Format
 
@@ -19,23 +27,30 @@ def log(
     entity: str | None = typer.Option(None, help="only this entity type, e.g. person"),
     entity_id: str | None = typer.Option(None, "--id", help="only this entity id"),
     action: str | None = typer.Option(None, help="only this action, e.g. person.leave"),
-    limit: int = typer.Option(50, min=1),
+    limit: int | None = LimitOption(50),
+    offset: int = typer.Option(0, min=0),
     fmt: FormatOption = Format.TABLE,
 ) -> None:
-    """The latest audit entries, newest first."""
-    stmt = select(audit.AuditEntry).order_by(audit.AuditEntry.seq.desc()).limit(limit)
+    """The latest audit entries, newest first (a table shows 50; csv and json all)."""
+    stmt = select(audit.AuditEntry)
     if entity:
         stmt = stmt.where(audit.AuditEntry.entity == entity)
     if entity_id:
         stmt = stmt.where(audit.AuditEntry.entity_id == entity_id)
     if action:
         stmt = stmt.where(audit.AuditEntry.action == action)
+    newest = stmt.order_by(audit.AuditEntry.seq.desc())
     with session() as s:
+        entries = read_pages(lambda n, start: s.scalars(newest.limit(n).offset(start)).all(),
+                             offset, rows_wanted(limit, fmt, 50))
+        total = (s.scalar(select(func.count()).select_from(stmt.subquery()))
+                 if fmt is Format.TABLE else None)
         rows = [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action,
                  "entity": e.entity, "id": e.entity_id, "reason": e.reason,
-                 "before": e.before, "after": e.after} for e in s.scalars(stmt)]
+                 "before": e.before, "after": e.after} for e in entries]
     columns = ["seq", "at", "actor", "action", "entity", "id", "reason"]
-    emit(rows, columns if fmt is Format.TABLE else [*columns, "before", "after"], fmt)
+    emit(rows, columns if fmt is Format.TABLE else [*columns, "before", "after"], fmt,
+         total=total, offset=offset)
 
 
 @app.command("verify")

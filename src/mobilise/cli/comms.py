@@ -10,7 +10,19 @@ from pathlib import Path
 
 import typer
 
-from mobilise.cli.context import FormatOption, actor, console, emit, err_console, session, settings
+from mobilise.cli.context import (
+    FormatOption,
+    LimitOption,
+    actor,
+    console,
+    emit,
+    err_console,
+    read_pages,
+    require_schema,
+    rows_wanted,
+    session,
+    settings,
+)
 from mobilise.comms import outbox, templates
 from mobilise.core.db import session_factory
 from mobilise.core.errors import InvalidInput
@@ -76,14 +88,18 @@ def preview(
 def queue_list(
     status: str | None = typer.Option(None, help="queued, sending, sent, failed, uncertain"),
     template: str | None = typer.Option(None),
-    limit: int = typer.Option(100, min=1, max=1_000_000),
+    limit: int | None = LimitOption(100),
+    offset: int = typer.Option(0, min=0),
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """The outbox: messages and their state."""
     with session() as s:
-        rows = outbox.outbox_rows(s, status, template, limit)
+        rows = read_pages(
+            lambda n, start: outbox.outbox_rows(s, status, template, n, offset=start),
+            offset, rows_wanted(limit, fmt, 100))
+        total = outbox.count_outbox(s, status, template) if fmt is Format.TABLE else None
         summary = outbox.counts(s)
-    emit(rows, outbox.OUTBOX_COLUMNS, fmt, title="outbox")
+    emit(rows, outbox.OUTBOX_COLUMNS, fmt, title="outbox", total=total, offset=offset)
     err_console.print(", ".join(f"{k}: {v}" for k, v in summary.items()))
 
 
@@ -96,6 +112,7 @@ def send(
 ) -> None:
     """Send queued messages over SMTP, at most once each."""
     worker = f"{socket.gethostname()}:{os.getpid()}"
+    require_schema(settings().database_url)
     report = outbox.send_queued(
         session_factory(settings()), settings(), worker=worker, limit=limit,
         lease=timedelta(seconds=lease_seconds),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -9,11 +10,15 @@ import typer
 
 from mobilise.cli.context import (
     FormatOption,
+    LimitOption,
     actor,
     column_mapping,
     console,
     emit,
     err_console,
+    read_counted_pages,
+    read_pages,
+    rows_wanted,
     session,
     settings,
 )
@@ -50,17 +55,19 @@ def list_(
     model: str | None = typer.Option(None, help="model code"),
     holder: str | None = typer.Option(None, help="warrant/staff number or UPN"),
     po: str | None = typer.Option(None, "--po", help="purchase order"),
-    limit: int = typer.Option(50, min=1, max=100_000),
+    limit: int | None = LimitOption(50),
     offset: int = typer.Option(0, min=0),
     fmt: FormatOption = Format.TABLE,
 ) -> None:
-    """List handsets, filtered and paged."""
+    """List handsets, filtered and paged (a table shows 50; csv and json every one)."""
     query = register.HandsetQuery(q=q, status=status, site=site, model=model, holder=holder,
-                                  purchase_order=po, limit=limit, offset=offset)
+                                  purchase_order=po)
     with session() as s:
-        found, total = register.find_handsets(s, query)
+        found, total = read_counted_pages(
+            lambda n, start: register.find_handsets(s, replace(query, limit=n, offset=start)),
+            offset, rows_wanted(limit, fmt, 50))
         rows = [register.handset_row(h) for h in found]
-    emit(rows, register.HANDSET_COLUMNS, fmt, title=f"{len(rows)} of {total} handsets")
+    emit(rows, register.HANDSET_COLUMNS, fmt, title="handsets", total=total, offset=offset)
 
 
 @app.command("show")
@@ -279,12 +286,16 @@ def recovery(fmt: FormatOption = Format.TABLE) -> None:
 
 @app.command("actions")
 def actions(status: str | None = typer.Option(None, help="queued, sent, done, failed"),
-            limit: int = typer.Option(200, min=1, max=100_000),
+            limit: int | None = LimitOption(200),
+            offset: int = typer.Option(0, min=0),
             fmt: FormatOption = Format.TABLE) -> None:
-    """The remote-action queue (wipes, retires, SIM bars)."""
+    """The remote-action queue (wipes, retires, SIM bars), newest first."""
     with session() as s:
-        rows = register.action_rows(s, status=status, limit=limit)
-    emit(rows, register.ACTION_COLUMNS, fmt)
+        rows = read_pages(
+            lambda n, start: register.action_rows(s, status=status, limit=n, offset=start),
+            offset, rows_wanted(limit, fmt, 200))
+        total = register.count_actions(s, status) if fmt is Format.TABLE else None
+    emit(rows, register.ACTION_COLUMNS, fmt, total=total, offset=offset)
 
 
 @app.command("sync-intune")

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import typer
 
-from mobilise.cli.context import FormatOption, actor, emit, err_console, session, settings
+from mobilise.cli.context import (
+    FormatOption,
+    actor,
+    emit,
+    err_console,
+    programme_sources,
+    session,
+    settings,
+)
 from mobilise.core.output import Format
 from mobilise.finance import decisions as register
 from mobilise.finance import refresh as refresh_forecast
@@ -16,7 +24,6 @@ from mobilise.finance import variance as budget
 from mobilise.finance.board import unit_costs as measure_unit_costs
 from mobilise.finance.money import in_pounds, parse_pounds
 from mobilise.finance.papers import PAPERS
-from mobilise.finance.sources import current_sources
 
 app = typer.Typer(help="Programme finance: decisions, envelopes, spend, variance, refresh.",
                   no_args_is_help=True)
@@ -123,7 +130,7 @@ def refresh(unit_cost: str | None = typer.Option(
     price = parse_pounds(unit_cost) if unit_cost else None
     with session() as s:
         purchases, years = refresh_forecast.refresh_plan(
-            s, settings().handset_service_life_years, current_sources(), unit_cost_pence=price)
+            s, settings().handset_service_life_years, programme_sources(), unit_cost_pence=price)
     if not purchases.available:
         err_console.print(purchases.note)
     emit([in_pounds(y.row()) for y in years], refresh_forecast.REFRESH_COLUMNS, fmt,
@@ -142,5 +149,5 @@ def thresholds(fmt: FormatOption = Format.TABLE) -> None:
 def unit_costs(fmt: FormatOption = Format.TABLE) -> None:
     """Spend per handset issued, per person migrated and per TB moved."""
     with session() as s:
-        rows = [u.row() for u in measure_unit_costs(s, current_sources())]
+        rows = [u.row() for u in measure_unit_costs(s, programme_sources())]
     emit(rows, ["measure", "spend", "quantity", "unit_cost"], fmt, title="unit costs")

@@ -40,4 +40,7 @@ def hash_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("hash")(hash_command)
+    app.command("hash", short_help=SHORT_HELP)(hash_command)
+
+
+SHORT_HELP = "File checksums as `rclone hashsum` prints them (quickxor: what OneDrive reports)."

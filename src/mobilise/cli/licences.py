@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from mobilise.cli.context import FormatOption, actor, console, emit, session
+from mobilise.cli.context import (
+    FormatOption,
+    LimitOption,
+    actor,
+    console,
+    emit,
+    read_pages,
+    rows_wanted,
+    session,
+)
 from mobilise.core.output import Format
 from mobilise.devices import handsets, register
 
@@ -34,9 +43,12 @@ def add_pool(code: str, seats: int = typer.Argument(..., min=0),
 
 @app.command("seats")
 def seats(pool: str | None = typer.Option(None, help="pool code"),
-          limit: int = typer.Option(500, min=1, max=100_000),
+          limit: int | None = LimitOption(500),
           offset: int = typer.Option(0, min=0), fmt: FormatOption = Format.TABLE) -> None:
     """Seats in use: which handset and person hold each."""
     with session() as s:
-        rows = register.seat_rows(s, pool, limit=limit, offset=offset)
-    emit(rows, register.SEAT_COLUMNS, fmt)
+        rows = read_pages(
+            lambda n, start: register.seat_rows(s, pool, limit=n, offset=start),
+            offset, rows_wanted(limit, fmt, 500))
+        total = register.count_seats(s, pool) if fmt is Format.TABLE else None
+    emit(rows, register.SEAT_COLUMNS, fmt, total=total, offset=offset)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import typer
 
 from mobilise.cli.context import (
     FormatOption,
+    LimitOption,
     actor,
     column_mapping,
     console,
     emit,
     err_console,
+    read_counted_pages,
+    rows_wanted,
     session,
     settings,
 )
@@ -69,17 +73,18 @@ def list_(
     site: str | None = typer.Option(None, help="site code"),
     status: str | None = typer.Option(None, help="active or leaver"),
     kind: str | None = typer.Option(None, help="officer or staff"),
-    limit: int = typer.Option(50, min=1, max=100_000),
+    limit: int | None = LimitOption(50),
     offset: int = typer.Option(0, min=0),
     fmt: FormatOption = Format.TABLE,
 ) -> None:
-    """List people, filtered and paged."""
-    query = register.PeopleQuery(q=q, org_unit=org_unit, site=site, status=status, kind=kind,
-                                 limit=limit, offset=offset)
+    """List people, filtered and paged (a table shows 50; csv and json every one)."""
+    query = register.PeopleQuery(q=q, org_unit=org_unit, site=site, status=status, kind=kind)
     with session() as s:
-        people, total = register.find_people(s, query)
+        people, total = read_counted_pages(
+            lambda n, start: register.find_people(s, replace(query, limit=n, offset=start)),
+            offset, rows_wanted(limit, fmt, 50))
         rows = [register.person_row(p) for p in people]
-    emit(rows, register.PERSON_COLUMNS, fmt, title=f"{len(rows)} of {total} people")
+    emit(rows, register.PERSON_COLUMNS, fmt, title="people", total=total, offset=offset)
 
 
 @app.command("show")

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import typer
 
-from mobilise.cli.context import err_console, session, settings
+from mobilise.cli.context import err_console, programme_sources, session, settings
 from mobilise.core.clock import SystemClock
 from mobilise.core.output import to_json
 from mobilise.finance.board import build_board_report
-from mobilise.finance.sources import current_sources
 
 app = typer.Typer(help="Reports for the programme's governance.", no_args_is_help=True)
 
@@ -35,7 +34,7 @@ def board(
     from mobilise.web.chromium import print_pdf
 
     with session() as s:
-        report = build_board_report(s, settings(), SystemClock(), current_sources())
+        report = build_board_report(s, settings(), SystemClock(), programme_sources())
     target = out or Path(f"board-report.{fmt.value}")
     if fmt is BoardFormat.PDF:
         if str(target) == "-":

@@ -12,11 +12,14 @@ from sqlalchemy.orm import Session
 
 from mobilise.cli.context import (
     FormatOption,
+    LimitOption,
     TokenOption,
     actor,
     console,
     emit,
     err_console,
+    read_counted_pages,
+    rows_wanted,
     session,
     settings,
     user_actor,
@@ -264,19 +267,25 @@ def review_items(
     status: str | None = typer.Option("pending", help="pending or decided"),
     person: str | None = None, rule: str | None = None,
     decision: str | None = typer.Option(None, help="keep-migrate, keep-archive or dispose"),
-    limit: int = typer.Option(100, help=f"at most this many (up to {review.MAX_PAGE})"),
-    offset: int = typer.Option(0, help="skip this many first"),
+    limit: int | None = LimitOption(100),
+    offset: int = typer.Option(0, min=0, help="skip this many first"),
     fmt: FormatOption = Format.TABLE,
 ) -> None:
-    """Review items, filtered, a page at a time (a table says how many match in all)."""
-    with session() as s:
+    """Review items, filtered (a table shows 100 and says how many match; csv and json
+    every one)."""
+
+    def page(n: int, start: int) -> tuple[list[Any], int]:
         listed = review.list_items(s, status=status, person=person, rule=rule,
-                                   decision=decision, limit=limit, offset=offset)
-        rows = [review.item_row(i) for i in listed.items]
+                                   decision=decision, limit=n, offset=start)
+        return listed.items, listed.total
+
+    with session() as s:
+        items, total = read_counted_pages(page, offset, rows_wanted(limit, fmt, 100),
+                                          page=review.MAX_PAGE)
+        rows = [review.item_row(i) for i in items]
     emit(rows, ["id", "person", "path", "size", "rule", "eligible_since", "status", "decision",
-                "justification", "decided_by", "decided_at"], fmt, title="review items")
-    if fmt is Format.TABLE:  # json and csv stay parseable
-        err_console.print(f"{len(rows)} of {listed.total} items, from number {offset + 1}")
+                "justification", "decided_by", "decided_at"], fmt, title="review items",
+         total=total, offset=offset)
 
 
 @review_app.command("list")

@@ -8,7 +8,18 @@ from pathlib import Path
 
 import typer
 
-from mobilise.cli.context import FormatOption, actor, console, emit, err_console, session, settings
+from mobilise.cli.context import (
+    FormatOption,
+    LimitOption,
+    actor,
+    console,
+    emit,
+    err_console,
+    read_counted_pages,
+    rows_wanted,
+    session,
+    settings,
+)
 from mobilise.core.clock import Clock, FixedClock, SystemClock
 from mobilise.core.output import Format
 from mobilise.people.register import get_person
@@ -143,15 +154,18 @@ def reschedule(appointment: int, site: str, day: datetime,
 def list_appointments(
     day: datetime | None = typer.Option(None), site: str | None = typer.Option(None),
     status: str | None = typer.Option(None), person: str | None = typer.Option(None),
-    limit: int = typer.Option(100, min=1, max=1_000_000), offset: int = typer.Option(0, min=0),
+    limit: int | None = LimitOption(100), offset: int = typer.Option(0, min=0),
     fmt: FormatOption = Format.TABLE,
 ) -> None:
-    """List appointments."""
+    """List appointments (a table shows 100; csv and json every one)."""
     with session() as s:
-        rows, total = reports.appointment_rows(s, day=_day(day) if day else None, site=site,
-                                               status=status, person=person, limit=limit,
-                                               offset=offset)
-    emit(rows, reports.APPOINTMENT_COLUMNS, fmt, title=f"{len(rows)} of {total} appointments")
+        rows, total = read_counted_pages(
+            lambda n, start: reports.appointment_rows(
+                s, day=_day(day) if day else None, site=site, status=status, person=person,
+                limit=n, offset=start),
+            offset, rows_wanted(limit, fmt, 100))
+    emit(rows, reports.APPOINTMENT_COLUMNS, fmt, title="appointments", total=total,
+         offset=offset)
 
 
 @app.command()

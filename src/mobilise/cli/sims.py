@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from mobilise.cli.context import FormatOption, actor, console, emit, session, settings
+from mobilise.cli.context import (
+    FormatOption,
+    LimitOption,
+    actor,
+    console,
+    emit,
+    read_pages,
+    rows_wanted,
+    session,
+    settings,
+)
 from mobilise.core.clock import SystemClock
 from mobilise.core.output import Format
 from mobilise.devices import carrier, handsets, register
@@ -16,12 +26,15 @@ app = typer.Typer(help="SIM cards: register, list, fit to a handset; bars with t
 
 @app.command("list")
 def list_(free: bool = typer.Option(False, "--free", help="only unfitted, unbarred SIMs"),
-          limit: int = typer.Option(200, min=1, max=100_000),
+          limit: int | None = LimitOption(200),
           offset: int = typer.Option(0, min=0), fmt: FormatOption = Format.TABLE) -> None:
     """List SIM cards and the handset each is fitted to."""
     with session() as s:
-        rows = register.sim_rows(s, free_only=free, limit=limit, offset=offset)
-    emit(rows, register.SIM_COLUMNS, fmt)
+        rows = read_pages(
+            lambda n, start: register.sim_rows(s, free_only=free, limit=n, offset=start),
+            offset, rows_wanted(limit, fmt, 200))
+        total = register.count_sims(s, free_only=free) if fmt is Format.TABLE else None
+    emit(rows, register.SIM_COLUMNS, fmt, total=total, offset=offset)
 
 
 @app.command("add")

@@ -38,7 +38,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -336,12 +336,24 @@ MERGE_COLUMNS = ["recipient", "subject", "body", "template", "template_version",
                  "idempotency_key", "message_id"]
 
 
-def outbox_rows(session: Session, status: str | None = None, template: str | None = None,
-                limit: int = 1000, with_body: bool = False) -> list[dict[str, Any]]:
-    stmt = select(OutboxMessage).order_by(OutboxMessage.id).limit(limit)
+def _outbox(status: str | None, template: str | None) -> Select[OutboxMessage]:
+    stmt = select(OutboxMessage)
     if status:
         stmt = stmt.where(OutboxMessage.status == status)
     if template:
         stmt = stmt.where(OutboxMessage.template == template)
+    return stmt
+
+
+def count_outbox(session: Session, status: str | None = None,
+                 template: str | None = None) -> int:
+    found = _outbox(status, template).subquery()
+    return session.scalar(select(func.count()).select_from(found)) or 0
+
+
+def outbox_rows(session: Session, status: str | None = None, template: str | None = None,
+                limit: int = 1000, with_body: bool = False,
+                offset: int = 0) -> list[dict[str, Any]]:
+    stmt = _outbox(status, template).order_by(OutboxMessage.id).limit(limit).offset(offset)
     cols = set(OUTBOX_COLUMNS) | ({"body"} if with_body else set())
     return [{c: getattr(m, c) for c in cols} for m in session.scalars(stmt)]

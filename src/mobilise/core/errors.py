@@ -15,7 +15,8 @@ two interfaces map errors in exactly one place each (``web.problems`` and ``cli.
     │   └── ImportRejected    422 / exit 2   a file failed validation (all errors listed)
     ├── CapacityExceeded      409 / exit 5   a configured limit would be passed
     ├── AuditChainBroken      500 / exit 6   the audit log does not verify
-    └── ExternalServiceError  502 / exit 7   Graph, SMB, SMTP... failed after retries
+    ├── ExternalServiceError  502 / exit 7   Graph, SMB, SMTP... failed after retries
+    └── DatabaseNotReady      503 / exit 8   no schema yet (run init), or unreachable
 """
 
 from __future__ import annotations
@@ -122,3 +123,9 @@ class ExternalServiceError(MobiliseError):
     status = 502
     exit_code = 7
     title = "External service failed"
+
+
+class DatabaseNotReady(MobiliseError):
+    status = 503
+    exit_code = 8
+    title = "Database not ready"

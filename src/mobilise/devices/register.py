@@ -168,11 +168,9 @@ def get_sim(session: Session, key: str) -> Sim:
     return sim
 
 
-def sim_rows(session: Session, *, free_only: bool = False, limit: int = 200,
-             offset: int = 0, iccid: str | None = None,
-             bar_states: Sequence[str] = ()) -> list[dict[str, Any]]:
-    stmt = (select(Sim, Handset.imei).outerjoin(Handset, Handset.sim_id == Sim.id)
-            .order_by(Sim.id).limit(limit).offset(offset))
+def _sims(free_only: bool, iccid: str | None,
+          bar_states: Sequence[str]) -> Select[Sim, str]:
+    stmt = select(Sim, Handset.imei).outerjoin(Handset, Handset.sim_id == Sim.id)
     if iccid:
         stmt = stmt.where(Sim.iccid == iccid)
     if free_only:
@@ -180,6 +178,21 @@ def sim_rows(session: Session, *, free_only: bool = False, limit: int = 200,
                           Sim.bar_state == SimBarState.NONE.value)
     if bar_states:
         stmt = stmt.where(Sim.bar_state.in_(bar_states))
+    return stmt
+
+
+def count_sims(session: Session, *, free_only: bool = False) -> int:
+    return _count(session, _sims(free_only, None, ()))
+
+
+def _count(session: Session, stmt: Select[*tuple[Any, ...]]) -> int:
+    return session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+
+
+def sim_rows(session: Session, *, free_only: bool = False, limit: int = 200,
+             offset: int = 0, iccid: str | None = None,
+             bar_states: Sequence[str] = ()) -> list[dict[str, Any]]:
+    stmt = _sims(free_only, iccid, bar_states).order_by(Sim.id).limit(limit).offset(offset)
     return [{"iccid": s.iccid, "msisdn": s.msisdn, "carrier": s.carrier, "barred": s.barred,
              "barred_at": s.barred_at, "bar_state": s.bar_state,
              "bar_label": s.bar_state.replace("_", " "),
@@ -207,16 +220,24 @@ POOL_COLUMNS = ["code", "product", "seats_bought", "seats_assigned", "seats_free
                 "purchase_order", "expires_on"]
 
 
-def seat_rows(session: Session, pool_code: str | None = None, limit: int = 500,
-              offset: int = 0) -> list[dict[str, Any]]:
+def _seats(pool_code: str | None) -> Select[LicenceSeat, str, str, str]:
     stmt = (select(LicenceSeat, LicencePool.code, Handset.imei, Person.number)
             .join(LicencePool, LicenceSeat.pool_id == LicencePool.id)
             .join(Handset, LicenceSeat.handset_id == Handset.id)
             .outerjoin(Person, LicenceSeat.person_id == Person.id)
-            .where(LicenceSeat.released_at.is_(None))
-            .order_by(LicenceSeat.id).limit(limit).offset(offset))
+            .where(LicenceSeat.released_at.is_(None)))
     if pool_code:
         stmt = stmt.where(LicencePool.code == pool_code)
+    return stmt
+
+
+def count_seats(session: Session, pool_code: str | None = None) -> int:
+    return _count(session, _seats(pool_code))
+
+
+def seat_rows(session: Session, pool_code: str | None = None, limit: int = 500,
+              offset: int = 0) -> list[dict[str, Any]]:
+    stmt = _seats(pool_code).order_by(LicenceSeat.id).limit(limit).offset(offset)
     return [{"pool": code, "imei": imei, "person": number, "assigned_at": seat.assigned_at}
             for seat, code, imei, number in session.execute(stmt)]
 
@@ -224,14 +245,25 @@ def seat_rows(session: Session, pool_code: str | None = None, limit: int = 500,
 SEAT_COLUMNS = ["pool", "imei", "person", "assigned_at"]
 
 
-def action_rows(session: Session, handset: Handset | None = None,
-                status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-    stmt = (select(DeviceAction, Handset.imei).join(Handset, DeviceAction.handset_id == Handset.id)
-            .order_by(DeviceAction.id.desc()).limit(limit))
+def _actions(handset: Handset | None, status: str | None
+             ) -> Select[DeviceAction, str]:
+    stmt = select(DeviceAction, Handset.imei).join(Handset, DeviceAction.handset_id == Handset.id)
     if handset is not None:
         stmt = stmt.where(DeviceAction.handset_id == handset.id)
     if status:
         stmt = stmt.where(DeviceAction.status == status)
+    return stmt
+
+
+def count_actions(session: Session, status: str | None = None) -> int:
+    return _count(session, _actions(None, status))
+
+
+def action_rows(session: Session, handset: Handset | None = None,
+                status: str | None = None, limit: int = 200,
+                offset: int = 0) -> list[dict[str, Any]]:
+    stmt = (_actions(handset, status).order_by(DeviceAction.id.desc())
+            .limit(limit).offset(offset))
     return [{"id": a.id, "imei": imei, "kind": a.kind, "status": a.status,
              "attempts": a.attempts, "last_error": a.last_error, "queued_at": a.queued_at,
              "finished_at": a.finished_at, "reason": a.reason}

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mobilise.core.errors import InvalidInput
-from mobilise.core.settings import Settings
 from mobilise.storage.base import Backend
+
+if TYPE_CHECKING:
+    from mobilise.core.settings import Settings
 
 BACKENDS: dict[str, str] = {
     "local": "mobilise.storage.local:LocalBackend",
@@ -46,6 +48,9 @@ def open_backend(
 ) -> Backend:
     """A backend of ``kind`` built from ``Settings`` (through the class's
     ``from_settings``) or from plain keyword arguments; ``overrides`` win either way."""
+    # Imported here: `mobilise hash` loads this package and needs no settings (Pydantic).
+    from mobilise.core.settings import Settings
+
     cls = backend_class(kind)
     backend: Backend
     if isinstance(config, Settings):
