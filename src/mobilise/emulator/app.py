@@ -503,9 +503,9 @@ class Emulator:
             return Response(status_code=204)
         if request.method == "POST":
             # The explicit commit of a deferCommit session: an empty POST.
-            done = uploads.finish(self.store, session)
-            return JSONResponse(item_json(self.store, done.item, self.file_base(request)),
-                                status_code=201 if done.created else 200)
+            placed = uploads.finish(self.store, session)
+            return JSONResponse(item_json(self.store, placed.item, self.file_base(request)),
+                                status_code=201 if placed.created else 200)
         if request.method != "PUT":
             raise invalid_request("Upload URLs take PUT, POST, GET or DELETE.")
         if "authorization" in request.headers:

@@ -75,6 +75,11 @@ class EmulatorProcess:
         return f"https://127.0.0.1:{self.port}"
 
     @property
+    def file_url(self) -> str:
+        """Where upload and download URLs live (the second host name)."""
+        return f"https://{self.upload_host}:{self.port}"
+
+    @property
     def ca(self) -> Path:
         return self.root / "tls" / "ca.pem"
 

@@ -37,6 +37,9 @@ from mobilise.core import errors as core
 
 
 class GraphError(core.MobiliseError):
+    # Whether trying again later may succeed (the storage contract reads the same name).
+    retryable = False
+
     def __init__(self, message: str, *, http_status: int = 0, code: str = "",
                  inner_codes: tuple[str, ...] = (), request_id: str | None = None,
                  location: str | None = None) -> None:
@@ -109,7 +112,7 @@ class QuotaExceeded(GraphError, core.CapacityExceeded):
 
 
 class ServiceFailed(GraphError, core.ExternalServiceError):
-    pass
+    retryable = True
 
 
 class Throttled(ServiceFailed):
