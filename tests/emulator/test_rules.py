@@ -213,8 +213,8 @@ def test_fragments_not_a_multiple_of_320_kib_are_taken(graph: Graph) -> None:
                             headers={"Content-Range": f"bytes 0-{UNIT + 9}/{2 * UNIT}"})
     assert first.status_code == 202
     assert first.json()["nextExpectedRanges"] == [f"{UNIT + 10}-{2 * UNIT - 1}"]
-    last = graph.plain.put(url, content=b"b" * (UNIT - 10),
-                           headers={"Content-Range": f"bytes {UNIT + 10}-{2 * UNIT - 1}/{2 * UNIT}"})
+    rest = f"bytes {UNIT + 10}-{2 * UNIT - 1}/{2 * UNIT}"
+    last = graph.plain.put(url, content=b"b" * (UNIT - 10), headers={"Content-Range": rest})
     assert last.status_code == 201
     assert last.json()["size"] == 2 * UNIT
 
@@ -258,7 +258,8 @@ def test_quota_at_the_last_fragment_keeps_the_session(onedrive_emulator) -> None
     provision(onedrive_emulator, upn, quota=100)
     graph = Graph(onedrive_emulator, upn)
     url = graph.session("later.bin").json()["uploadUrl"]
-    response = graph.plain.put(url, content=b"z" * 101, headers={"Content-Range": "bytes 0-100/101"})
+    response = graph.plain.put(url, content=b"z" * 101,
+                               headers={"Content-Range": "bytes 0-100/101"})
     assert_graph_error(response, 507, "quotaLimitReached")
     assert graph.plain.get(url).json()["nextExpectedRanges"] == []
     provision(onedrive_emulator, upn, quota=1000)   # room made: commit the kept session
