@@ -106,12 +106,15 @@ def apps_add(
     root: RootOption = Path("./mobilise-data/emulator"),
     secret: Annotated[str | None, typer.Option(help="client secret")] = None,
     certificate: Annotated[Path | None, typer.Option(help="PEM certificate")] = None,
+    role: Annotated[list[str] | None, typer.Option(
+        help="an application permission it was granted (repeat); none given: all")] = None,
 ) -> None:
     """Register an app (client id) with a secret and/or a certificate."""
     store = Store(root)
     try:
         pem = certificate.read_text() if certificate else None
         store.add_app(client_id, secret, pem)
+        store.set_app_roles(client_id, list(role) if role else None)
     finally:
         store.close()
     typer.echo(json.dumps({"client_id": client_id}))

@@ -17,6 +17,7 @@ from mobilise.cli import devices as devices_cli
 from mobilise.cli import drives as drives_cli
 from mobilise.cli import emulator as emulator_cli
 from mobilise.cli import finance as finance_cli
+from mobilise.cli import graph as graph_cli
 from mobilise.cli import hash as hash_cli
 from mobilise.cli import licences as licences_cli
 from mobilise.cli import migrate as migrate_cli
@@ -45,6 +46,7 @@ app.add_typer(retention_cli.app, name="retention")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(demo_cli.app, name="demo")
 app.add_typer(emulator_cli.app, name="emulator")
+app.add_typer(graph_cli.app, name="graph")
 hash_cli.register(app)
 app.add_typer(finance_cli.app, name="finance")
 app.add_typer(report_cli.app, name="report")

@@ -26,6 +26,7 @@ from mobilise.emulator.errors import GraphFault, invalid_request, not_found, una
 from mobilise.emulator.faults import FaultConfig, FaultPlan, ResourceBudget, request_cost
 from mobilise.emulator.identity import TokenRefused, issue_token, openid_configuration
 from mobilise.emulator.intune import ManagedDevices, WriteLimit
+from mobilise.emulator.permissions import required_roles
 from mobilise.emulator.shapes import (
     download_signature,
     drive_json,
@@ -154,6 +155,7 @@ class Emulator:
             return Outcome(await self.token(request))
         if path.startswith("/v1.0/"):
             app_id = self.authenticate(request)
+            self.authorise(app_id, request.method, path[len("/v1.0"):])
             return await self.with_faults(request, app_id, path[len("/v1.0"):], self.graph)
         if path.startswith("/_upload/"):
             session = self.store.session(path[len("/_upload/"):])
@@ -192,6 +194,16 @@ class Emulator:
         if client_id is None:
             raise unauthenticated("The access token is invalid or has expired.")
         return client_id
+
+    def authorise(self, client_id: str, method: str, path: str) -> None:
+        roles = self.store.app_roles(client_id)
+        if roles is None:
+            return
+        needed = required_roles(method, path)
+        if not roles.intersection(needed):
+            raise GraphFault(403, "accessDenied",
+                             f"Either scp or roles claim need to be present in the token: "
+                             f"this call needs one of {', '.join(needed)}.")
 
     @staticmethod
     def base(request: Request) -> str:
@@ -549,6 +561,9 @@ class Emulator:
         if path == "/apps" and method == "POST":
             self.store.add_app(payload["client_id"], payload.get("client_secret"),
                                payload.get("certificate_pem"))
+            roles = payload.get("roles")
+            self.store.set_app_roles(payload["client_id"],
+                                     None if roles is None else [str(r) for r in roles])
             return JSONResponse({"client_id": payload["client_id"]}, status_code=201)
         if path == "/managedDevices" and method == "POST":
             return JSONResponse({"loaded": self.devices.load(list(payload["value"]))},

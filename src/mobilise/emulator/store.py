@@ -133,6 +133,8 @@ class Store:
         if "defer_commit" not in columns:  # a root made by an older emulator
             self.db.execute("ALTER TABLE sessions ADD COLUMN defer_commit INTEGER NOT NULL "
                             "DEFAULT 0")
+        if "roles" not in {r["name"] for r in self.db.execute("PRAGMA table_info(apps)")}:
+            self.db.execute("ALTER TABLE apps ADD COLUMN roles TEXT")
         self.db.commit()
 
     def close(self) -> None:
@@ -189,6 +191,19 @@ class Store:
             (client_id, secret, certificate_pem),
         )
         self.db.commit()
+
+    def set_app_roles(self, client_id: str, roles: list[str] | None) -> None:
+        """The application permissions admin consent granted; None: all of them."""
+        self.db.execute("UPDATE apps SET roles = ? WHERE client_id = ?",
+                        (None if roles is None else json.dumps(sorted(roles)), client_id))
+        self.db.commit()
+
+    def app_roles(self, client_id: str) -> set[str] | None:
+        row = self.db.execute("SELECT roles FROM apps WHERE client_id = ?",
+                              (client_id,)).fetchone()
+        if row is None or row["roles"] is None:
+            return None
+        return set(json.loads(row["roles"]))
 
     def app(self, client_id: str) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self.db.execute(
