@@ -34,8 +34,8 @@ from mobilise.emulator.errors import (
 )
 from mobilise.emulator.faults import FaultConfig
 from mobilise.emulator.names import check_file_size
-from mobilise.emulator.store import Drive, Item, Session, Store, iso
 from mobilise.emulator.quickxor import QuickXorHash
+from mobilise.emulator.store import Drive, Item, Session, Store, iso
 
 FRAGMENT_UNIT = 320 * 1024
 MAX_FRAGMENT = 60 * 1024 * 1024
