@@ -197,7 +197,7 @@ def test_expired_session_in_the_journal_starts_again(
         onedrive_emulator: EmulatorProcess, backend: OneDriveBackend) -> None:
     data = os.urandom(3 * UNIT)
     key = UploadJournal.key(backend.drive_id, "late.bin", len(data), MODIFIED)
-    backend.journal.save(key, {"uploadUrl": f"{onedrive_emulator.url}/_upload/gone"})
+    backend.journal.save(key, {"uploadUrl": f"{onedrive_emulator.file_url}/_upload/gone"})
     entry = backend.write("late.bin", io.BytesIO(data), len(data), modified=MODIFIED)
     assert entry.hashes["quickxor"] == quickxor_b64(data)
     assert backend.journal.load(key) is None
