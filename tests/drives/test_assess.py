@@ -73,15 +73,18 @@ def test_names_over_255_characters(tmp_path):
         long_name: {"name_too_long"}}
 
 
-def test_forms_only_at_the_library_root(tmp_path):
+def test_forms_folders_at_any_depth(tmp_path):
+    """Real SharePoint libraries refuse a folder called forms below the root too (the
+    emulator does the same); a file of that name is fine."""
     inv = write_inventory(tmp_path / "i.parquet", [("Forms", "folder", 0),
                                                    ("Work", "folder", 0),
-                                                   ("Work/forms", "folder", 0)])
-    assert _found(assess([DriveInventory("p", UPN, inv)], quota_bytes=10)) == {
-        "Forms": {"forms_at_root"}}
-    # Under a target folder the person's top level is not the library root.
+                                                   ("Work/forms", "folder", 0),
+                                                   ("Work/forms.txt", "file", 1)])
+    found = {"Forms": {"forms_at_root"}, "Work/forms": {"forms_at_root"}}
+    assert _found(assess([DriveInventory("p", UPN, inv)], quota_bytes=10)) == found
+    # Under a target folder too: every level is inside the library.
     assert _found(assess([DriveInventory("p", UPN, inv)], quota_bytes=10,
-                         target_folder="H drive")) == {}
+                         target_folder="H drive")) == found
 
 
 def test_per_person_totals_quota_and_actions(tmp_path):

@@ -89,7 +89,9 @@ def test_sanitise_examples():
     assert sanitise("~old", is_folder=False, at_root=False) == "~old"
     assert sanitise("my_vti_cnf", is_folder=True, at_root=False) == "my-vti-cnf"
     assert sanitise("forms", is_folder=True, at_root=True) == "forms_"
-    assert sanitise("forms", is_folder=True, at_root=False) == "forms"
+    # Refused below the root of a real library too.
+    assert sanitise("forms", is_folder=True, at_root=False) == "forms_"
+    assert sanitise("forms", is_folder=False, at_root=False) == "forms"
     assert sanitise('a<b>c"d|e?f*g', is_folder=False, at_root=False) == "a_b_c_d_e_f_g"
     long = sanitise("x" * 300 + ".docx", is_folder=False, at_root=False)
     assert len(long) == 255 and long.endswith(".docx")

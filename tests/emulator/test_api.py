@@ -176,8 +176,11 @@ def test_delta_paging_changes_and_deletions(graph: Graph) -> None:
     assert "new.txt" in {i.get("name") for i in changes["value"]}
     latest = graph.http.get(url, params={"token": "latest"}).json()
     assert latest["value"] == [] and "@odata.deltaLink" in latest
-    assert_graph_error(graph.http.get(url, params={"token": "999999999"}), 410,
-                       "resyncRequired", "resyncApplyDifferences")
+    gone_token = graph.http.get(url, params={"token": "999999999"})
+    assert_graph_error(gone_token, 410, "resyncRequired", "resyncChangesApplyDifferences")
+    # "a Location header containing a new nextLink that starts a fresh delta enumeration"
+    fresh = graph.http.get(gone_token.headers["location"]).json()
+    assert {"root", "A", "0.txt"} <= {i["name"] for i in fresh["value"]}
 
 
 def test_openid_configuration_and_token_errors(onedrive_emulator: EmulatorProcess) -> None:
@@ -210,7 +213,7 @@ def test_state_survives_restart(tmp_path: Path) -> None:
         graph = Graph(emulator, upn)
         graph.put_file("kept.txt", b"still here").raise_for_status()
         path = urlparse(graph.session("half.bin").json()["uploadUrl"]).path
-        graph.plain.put(f"{emulator.url}{path}", content=b"h" * UNIT, headers={
+        graph.plain.put(f"{emulator.file_url}{path}", content=b"h" * UNIT, headers={
             "Content-Range": f"bytes 0-{UNIT - 1}/{UNIT + 3}"}).raise_for_status()
     finally:
         emulator.stop()
@@ -219,7 +222,7 @@ def test_state_survives_restart(tmp_path: Path) -> None:
         graph = Graph(again, upn)
         location = graph.http.get(f"{graph.drive}/root:/kept.txt:/content").headers["location"]
         assert graph.plain.get(location).content == b"still here"
-        url = f"{again.url}{path}"
+        url = f"{again.file_url}{path}"
         assert graph.plain.get(url).json()["nextExpectedRanges"] == [f"{UNIT}-{UNIT + 2}"]
         done = graph.plain.put(url, content=b"end", headers={
             "Content-Range": f"bytes {UNIT}-{UNIT + 2}/{UNIT + 3}"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,11 +14,14 @@ from mobilise.graph import (
     DriveNotProvisioned,
     InvalidName,
     InvalidRange,
+    InvalidRequest,
     ItemNotFound,
     NameExists,
     Pacer,
     PathTooLong,
+    PreconditionFailed,
     QuotaExceeded,
+    ResyncRequired,
     Throttled,
     UploadSessionNotFound,
 )
@@ -54,22 +58,17 @@ def graph_body(code: str, inner: str | None = None, spelling: str = "innerError"
             "invalidRequest",
             "pathIsTooLong",
             PathTooLong,
-            (core.InvalidInput, storage.NameRejected),
+            (core.InvalidInput,),
         ),
-        (400, "invalidRequest", "invalidPath", InvalidName, (storage.NameRejected,)),
-        (409, "nameAlreadyExists", None, NameExists, (core.Conflict, storage.EntryExists)),
-        (
-            507,
-            "quotaLimitReached",
-            None,
-            QuotaExceeded,
-            (core.CapacityExceeded, storage.QuotaExceeded),
-        ),
-        (404, "itemNotFound", None, ItemNotFound, (core.NotFound, storage.EntryNotFound)),
+        (400, "invalidRequest", "invalidPath", InvalidName, (core.InvalidInput,)),
+        (409, "nameAlreadyExists", None, NameExists, (core.Conflict,)),
+        (507, "quotaLimitReached", None, QuotaExceeded, (core.CapacityExceeded,)),
+        (404, "itemNotFound", None, ItemNotFound, (core.NotFound,)),
         (404, "itemNotFound", "uploadSessionNotFound", UploadSessionNotFound, (ItemNotFound,)),
-        (403, "accessDenied", None, AccessDenied, (core.PermissionDenied, storage.AccessDenied)),
+        (403, "accessDenied", None, AccessDenied, (core.PermissionDenied,)),
+        (412, "resourceModified", None, PreconditionFailed, (core.Conflict,)),
         (416, "invalidRange", "fragmentOverlap", InvalidRange, (core.Conflict,)),
-        (429, "TooManyRequests", None, Throttled, (storage.TransientError,)),
+        (429, "TooManyRequests", None, Throttled, (core.ExternalServiceError,)),
         (503, "serviceNotAvailable", None, Throttled, (core.ExternalServiceError,)),
     ],
 )
@@ -79,6 +78,39 @@ def test_error_classes(status, code, inner, cls, bases) -> None:  # type: ignore
         assert type(error) is cls
         assert all(isinstance(error, b) for b in bases)
         assert error.code == code and error.http_status == status
+
+
+def test_graph_errors_are_not_storage_errors() -> None:
+    """The Graph client raises its own errors; the OneDrive backend maps them."""
+    import ast
+
+    import mobilise.graph.errors as module
+
+    tree = ast.parse(Path(module.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not any(str(name).startswith("mobilise.storage") for name in imported)
+    error = error_from_response(response(404, graph_body("itemNotFound")))
+    assert not isinstance(error, storage.StorageError)
+
+
+def test_a_refused_name_is_known_by_real_graphs_message() -> None:
+    """Real Graph: 400 invalidRequest, no inner code, this message."""
+    body = {"error": {"code": "invalidRequest",
+                      "message": "The provided name cannot contain any illegal characters.",
+                      "innerError": {"date": "2024-01-01T00:00:00", "request-id": "r",
+                                     "client-request-id": "r"}}}
+    assert type(error_from_response(response(400, body))) is InvalidName
+    other = {"error": {"code": "invalidRequest", "message": "Invalid request"}}
+    assert type(error_from_response(response(400, other))) is InvalidRequest
+
+
+def test_gone_delta_carries_its_location() -> None:
+    gone = response(410, graph_body("resyncRequired", "resyncChangesApplyDifferences"),
+                    location="https://graph.test/v1.0/drives/d/root/delta")
+    error = error_from_response(gone)
+    assert isinstance(error, ResyncRequired)
+    assert error.location == "https://graph.test/v1.0/drives/d/root/delta"
 
 
 def test_nested_inner_errors_use_the_most_specific_known_code() -> None:

@@ -197,7 +197,7 @@ def test_expired_session_in_the_journal_starts_again(
         onedrive_emulator: EmulatorProcess, backend: OneDriveBackend) -> None:
     data = os.urandom(3 * UNIT)
     key = UploadJournal.key(backend.drive_id, "late.bin", len(data), MODIFIED)
-    backend.journal.save(key, {"uploadUrl": f"{onedrive_emulator.url}/_upload/gone"})
+    backend.journal.save(key, {"uploadUrl": f"{onedrive_emulator.file_url}/_upload/gone"})
     entry = backend.write("late.bin", io.BytesIO(data), len(data), modified=MODIFIED)
     assert entry.hashes["quickxor"] == quickxor_b64(data)
     assert backend.journal.load(key) is None
@@ -337,3 +337,74 @@ def test_from_settings(onedrive_emulator: EmulatorProcess, tmp_path: Path) -> No
     backend.write("via-settings.txt", io.BytesIO(b"s"), 1)
     with pytest.raises(InvalidInput):
         OneDriveBackend.from_settings(settings)
+
+
+def test_delta_links_are_followed_verbatim(onedrive_emulator: EmulatorProcess,
+                                           backend: OneDriveBackend) -> None:
+    backend.write("a.txt", io.BytesIO(b"a"), 1)
+    first = backend.delta(None)
+    assert first.token.startswith("https://")           # the deltaLink itself is the token
+    backend.write("b.txt", io.BytesIO(b"b"), 1)
+    with onedrive_emulator.admin() as admin:
+        admin.delete("/requests")
+    later = backend.delta(first.token)
+    asked = [r["path"] for r in request_log(onedrive_emulator) if r["method"] == "GET"]
+    link = httpx.URL(first.token)
+    assert asked[0] == link.raw_path.decode()            # nothing added, nothing rebuilt
+    assert "b.txt" in {e.path for e in later.entries}
+
+
+def test_gone_delta_restarts_from_its_location(onedrive_emulator: EmulatorProcess,
+                                               backend: OneDriveBackend) -> None:
+    backend.write("a.txt", io.BytesIO(b"a"), 1)
+    stale = f"{onedrive_emulator.graph_url}/drives/{backend.drive_id}/root/delta?token=999999"
+    with onedrive_emulator.admin() as admin:
+        admin.delete("/requests")
+    listing = backend.delta(stale)
+    assert listing.resynced and "a.txt" in {e.path for e in listing.entries}
+    asked = [(r["path"], r["status"]) for r in request_log(onedrive_emulator)
+             if r["method"] == "GET"]
+    # The 410, then exactly the Location it carried (a fresh enumeration from scratch).
+    assert asked[0][1] == 410
+    assert asked[1] == (f"/v1.0/drives/{backend.drive_id}/root/delta", 200)
+
+
+def test_refused_names_as_real_graph_reports_them(backend: OneDriveBackend) -> None:
+    """Real Graph sends no inner invalidPath code, only the message."""
+    from mobilise.graph import InvalidName
+
+    with pytest.raises(NameRejected) as refused:
+        backend.write("a<b.txt", io.BytesIO(b"x"), 1)
+    assert isinstance(refused.value, InvalidName)
+    assert not refused.value.inner_codes
+
+
+def test_graph_errors_reach_storage_callers_as_both(backend: OneDriveBackend) -> None:
+    from mobilise.graph import ItemNotFound
+
+    with pytest.raises(EntryNotFound) as missing:
+        backend.stat("nothing/here.txt")
+    assert isinstance(missing.value, ItemNotFound) and missing.value.http_status == 404
+
+
+def test_session_kept_after_507_is_committed_later(onedrive_emulator: EmulatorProcess,
+                                                   tmp_path: Path) -> None:
+    """A 507 at the last fragment keeps the session ("Handle upload errors"): once there is
+    room, the next write of the same file commits it without sending the bytes again."""
+    from tests.storage.onedrive_fixture import provision
+
+    upn = fresh_upn()
+    backend = make_onedrive_backend(onedrive_emulator, tmp_path / "journal", upn=upn,
+                                    quota=2 * UNIT, fragment_size=UNIT)
+    data = os.urandom(3 * UNIT)
+    with pytest.raises(QuotaExceeded):
+        backend.write("later.bin", io.BytesIO(data), len(data), modified=MODIFIED)
+    provision(onedrive_emulator, upn, quota=10 * UNIT)
+    with onedrive_emulator.admin() as admin:
+        admin.delete("/requests")
+    entry = backend.write("later.bin", io.BytesIO(data), len(data), modified=MODIFIED)
+    assert entry.size == len(data) and entry.hashes["quickxor"] == quickxor_b64(data)
+    sent = [r for r in request_log(onedrive_emulator)
+            if r["method"] == "PUT" and r["path"].startswith("/_upload/")]
+    assert sent == []                                     # committed, not uploaded again
+    assert not list((tmp_path / "journal").glob("*.json"))

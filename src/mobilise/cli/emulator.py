@@ -8,7 +8,12 @@ from typing import Annotated
 
 import typer
 
-from mobilise.emulator.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT
+from mobilise.emulator.server import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_TENANT,
+    DEFAULT_UPLOAD_HOST,
+)
 from mobilise.emulator.store import Store
 
 app = typer.Typer(help="A local Microsoft Graph emulator (users, OneDrive, faults).")
@@ -46,6 +51,9 @@ def serve(
     retry_after: Annotated[float | None, typer.Option(help="Retry-After seconds")] = None,
     ru_per_minute: Annotated[int | None, typer.Option(help="resource units/min/app")] = None,
     fault: Annotated[list[str] | None, typer.Option(help="any fault setting name=value")] = None,
+    upload_host: Annotated[str, typer.Option(
+        help="host name of upload and download URLs (Microsoft's are on another host than "
+             "Graph's; '' serves them on the Graph host)")] = DEFAULT_UPLOAD_HOST,
 ) -> None:
     """Serve Graph over HTTPS; the CA to trust is written to ROOT/tls/ca.pem."""
     from mobilise.emulator.server import serve as run
@@ -59,7 +67,7 @@ def serve(
         k: int(v) if k in ("seed", "ru_per_minute") else v for k, v in faults.items()}
     typer.echo(f"Graph emulator on https://{host}:{port}/v1.0 (CA: {root / 'tls' / 'ca.pem'})")
     run(root, host=host, port=port, tenant=tenant, faults=typed, client_id=client_id,
-        client_secret=client_secret)
+        client_secret=client_secret, upload_host=upload_host or None)
 
 
 @app.command()
@@ -98,12 +106,15 @@ def apps_add(
     root: RootOption = Path("./mobilise-data/emulator"),
     secret: Annotated[str | None, typer.Option(help="client secret")] = None,
     certificate: Annotated[Path | None, typer.Option(help="PEM certificate")] = None,
+    role: Annotated[list[str] | None, typer.Option(
+        help="an application permission it was granted (repeat); none given: all")] = None,
 ) -> None:
     """Register an app (client id) with a secret and/or a certificate."""
     store = Store(root)
     try:
         pem = certificate.read_text() if certificate else None
         store.add_app(client_id, secret, pem)
+        store.set_app_roles(client_id, list(role) if role else None)
     finally:
         store.close()
     typer.echo(json.dumps({"client_id": client_id}))

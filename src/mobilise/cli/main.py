@@ -54,6 +54,7 @@ NOUNS: dict[str, Noun] = {
     "hash": Noun(MIGRATION, "File checksums as `rclone hashsum` prints them (quickxor: what "
                             "OneDrive reports).", mount="register"),
     "emulator": Noun(MIGRATION, "A local Microsoft Graph emulator (users, OneDrive, faults)."),
+    "graph": Noun(MIGRATION, "The Microsoft Graph tenant connection."),
     "finance": Noun(PROGRAMME, "Programme finance: decisions, envelopes, spend, variance, "
                                "refresh."),
     "report": Noun(PROGRAMME, "Reports for the programme's governance."),

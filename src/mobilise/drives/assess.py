@@ -97,7 +97,8 @@ _EXPLANATIONS = {
     FindingKind.TRAILING_PERIOD: "the name ends with a period",
     FindingKind.OFFICE_OWNER_FILE: "names beginning ~$ (Office owner files) are blocked",
     FindingKind.VTI_IN_NAME: "names containing _vti_ are blocked",
-    FindingKind.FORMS_AT_ROOT: "a folder called forms is not allowed at the top of the library",
+    # The kind keeps its stored name; real libraries refuse the folder at any depth.
+    FindingKind.FORMS_AT_ROOT: "a folder called forms is not allowed anywhere in the library",
     FindingKind.TILDE_FOLDER: "folder names beginning ~ are blocked",
     FindingKind.CASE_COLLISION: "another name in the same folder differs only in letter case or Unicode form; OneDrive treats them as the same",  # noqa: E501
     FindingKind.NAME_TOO_LONG: f"the name is longer than {MAX_SEGMENT} characters",
@@ -192,8 +193,7 @@ def _row_rules_sql() -> str:
         (k.TRAILING_PERIOD, "ends_with(name, '.')"),
         (k.OFFICE_OWNER_FILE, "starts_with(name, '~$')"),
         (k.VTI_IN_NAME, "contains(lower(name), '_vti_')"),
-        (k.FORMS_AT_ROOT, "kind = 'folder' AND depth = 1 AND lower(name) = 'forms' "
-                          "AND prefix_len = base_prefix_len"),
+        (k.FORMS_AT_ROOT, "kind = 'folder' AND lower(name) = 'forms'"),
         (k.TILDE_FOLDER, "kind = 'folder' AND starts_with(name, '~')"),
         (k.NAME_TOO_LONG, f"length(name) > {MAX_SEGMENT}"),
         (k.NAME_NOT_UTF8, "NOT utf8"),

@@ -81,7 +81,8 @@ def name_problems(name: str, *, is_folder: bool, at_root: bool) -> set[FindingKi
         found.add(k.OFFICE_OWNER_FILE)
     if "_vti_" in lower:
         found.add(k.VTI_IN_NAME)
-    if is_folder and at_root and lower == "forms":
+    if is_folder and lower == "forms":
+        # Real SharePoint libraries refuse a folder called forms below the top too.
         found.add(k.FORMS_AT_ROOT)
     if is_folder and name.startswith("~"):
         found.add(k.TILDE_FOLDER)
@@ -103,7 +104,7 @@ def sanitise(name: str, *, is_folder: bool, at_root: bool) -> str:
         lower = text.lower()
         if lower in _BLOCKED or lower.split(".", 1)[0] in _DEVICES:
             text = REPLACEMENT + text
-        if is_folder and at_root and text.lower() == "forms":
+        if is_folder and text.lower() == "forms":
             text += REPLACEMENT
         if not text:
             text = REPLACEMENT

@@ -14,17 +14,19 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
+import httpx
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from mobilise.emulator import drives, uploads
+from mobilise.emulator import drives, query, uploads
 from mobilise.emulator.errors import GraphFault, invalid_request, not_found, unauthenticated
 from mobilise.emulator.faults import FaultConfig, FaultPlan, ResourceBudget, request_cost
 from mobilise.emulator.identity import TokenRefused, issue_token, openid_configuration
 from mobilise.emulator.intune import ManagedDevices, WriteLimit
+from mobilise.emulator.permissions import required_roles
 from mobilise.emulator.shapes import (
     download_signature,
     drive_json,
@@ -61,10 +63,15 @@ class Outcome:
 class Emulator:
     def __init__(self, root: Path, *, tenant: str = "mobilise-tenant",
                  tenant_host: str = "example-my.sharepoint.com",
-                 faults: dict[str, Any] | None = None) -> None:
+                 faults: dict[str, Any] | None = None,
+                 upload_host: str | None = None) -> None:
         self.store = Store(root)
         self.tenant = tenant
         self.tenant_host = tenant_host
+        # Microsoft serves upload and download URLs from the tenant's SharePoint host, not
+        # from graph.microsoft.com, so clients that attach tokens by host send none there.
+        # ``upload_host`` is the second host name the emulator plays that part under.
+        self.upload_host = upload_host
         stored = self.store.get_meta("faults")
         config = FaultConfig.from_dict(json.loads(stored)) if stored else FaultConfig()
         if faults:
@@ -93,6 +100,7 @@ class Emulator:
             request.method, path + (f"?{query}" if query else ""),
             request.headers.get("client-request-id"), request.headers.get("content-range"))
         request_id = str(uuid.uuid4())
+        request.state.request_id = request_id
         outcome = Outcome(JSONResponse({}))
         try:
             outcome = await self.route(request, path)
@@ -107,8 +115,9 @@ class Emulator:
             outcome.response = self.error(bug, request, request_id)
         response = outcome.response
         response.headers["request-id"] = request_id
-        if "client-request-id" in request.headers:
-            response.headers["client-request-id"] = request.headers["client-request-id"]
+        # Graph always answers with a client-request-id: the caller's, or its own request-id.
+        response.headers["client-request-id"] = request.headers.get(
+            "client-request-id", request_id)
         retry_after = response.headers.get("retry-after")
         self.store.log_finish(
             log_id, response.status_code, float(retry_after) if retry_after else None,
@@ -130,9 +139,12 @@ class Emulator:
         return cut
 
     def error(self, fault: GraphFault, request: Request, request_id: str) -> Response:
+        headers = dict(fault.headers)
+        if fault.location is not None:
+            headers["Location"] = self.graph_base(request) + fault.location
         return JSONResponse(
             fault.body(request_id, request.headers.get("client-request-id")),
-            status_code=fault.status, headers=fault.headers)
+            status_code=fault.status, headers=headers)
 
     async def route(self, request: Request, path: str) -> Outcome:
         tenant_token = f"/{self.tenant}/oauth2/v2.0/token"
@@ -143,6 +155,7 @@ class Emulator:
             return Outcome(await self.token(request))
         if path.startswith("/v1.0/"):
             app_id = self.authenticate(request)
+            self.authorise(app_id, request.method, path[len("/v1.0"):])
             return await self.with_faults(request, app_id, path[len("/v1.0"):], self.graph)
         if path.startswith("/_upload/"):
             session = self.store.session(path[len("/_upload/"):])
@@ -170,7 +183,7 @@ class Emulator:
         try:
             response: Response = await handler(request, path, client_id)
         except GraphFault as fault:
-            response = self.error(fault, request, str(uuid.uuid4()))
+            response = self.error(fault, request, request.state.request_id)
         return Outcome(response, client_id, decision.fault)
 
     def authenticate(self, request: Request) -> str:
@@ -182,9 +195,34 @@ class Emulator:
             raise unauthenticated("The access token is invalid or has expired.")
         return client_id
 
+    def authorise(self, client_id: str, method: str, path: str) -> None:
+        roles = self.store.app_roles(client_id)
+        if roles is None:
+            return
+        needed = required_roles(method, path)
+        if not roles.intersection(needed):
+            raise GraphFault(403, "accessDenied",
+                             f"Either scp or roles claim need to be present in the token: "
+                             f"this call needs one of {', '.join(needed)}.")
+
     @staticmethod
     def base(request: Request) -> str:
         return f"{request.url.scheme}://{request.url.netloc}"
+
+    @classmethod
+    def graph_base(cls, request: Request) -> str:
+        return f"{cls.base(request)}/v1.0"
+
+    def file_base(self, request: Request) -> str:
+        """Where upload and download URLs point: the second host name, when one is set."""
+        if self.upload_host is None:
+            return self.base(request)
+        port = request.url.port
+        return f"{request.url.scheme}://{self.upload_host}" + (f":{port}" if port else "")
+
+    def check_file_host(self, request: Request) -> None:
+        if self.upload_host is not None and request.url.hostname != self.upload_host:
+            raise not_found("Upload and download URLs are served from their own host.")
 
     # --- identity ---------------------------------------------------------------------
     async def token(self, request: Request) -> Response:
@@ -247,7 +285,7 @@ class Emulator:
             return self.list_devices(request)
         device_id = unquote(rest[0])
         if len(rest) == 1 and method == "GET":
-            return JSONResponse(self.devices.get(device_id))
+            return JSONResponse(self.devices.get_v1(device_id))
         if len(rest) == 2 and method == "POST":
             self.writes.charge(client_id or "", self.plan.config.intune_writes_per_20s)
             body = await self.json_body(request)
@@ -273,19 +311,30 @@ class Emulator:
         method = request.method
         if rest in ("", "/"):
             return JSONResponse(drive_json(self.store, drive, self.tenant_host))
-        if rest == "/root/delta" and method == "GET":
-            return self.delta(request, drive)
         address = drives.parse_address(rest)
         if address is None:
             raise invalid_request(f"Unsupported path '{rest}'.")
+        if address.delta:
+            if method != "GET":
+                raise invalid_request(f"{method} is not supported on delta.")
+            return self.delta(request, drive, address)
         if (address.suffix, method) in (("/content", "PUT"), ("/createUploadSession", "POST")):
             return await self.upload_request(request, drive, upn, address, client_id)
+        if (address.suffix, method) == ("", "PUT"):
+            return await self.commit_upload(request, drive, upn, address)
         return await self.item_request(request, drive, upn, address)
+
+    def existing(self, drive: Drive, address: drives.Address) -> Any:
+        try:
+            return drives.resolve(self.store, drive, address)
+        except GraphFault:
+            return None
 
     async def upload_request(self, request: Request, drive: Drive, upn: str,
                              address: drives.Address, client_id: str | None) -> Response:
-        base = self.base(request)
+        base = self.file_base(request)
         conflict = request.query_params.get("@microsoft.graph.conflictBehavior")
+        query.preconditions(request.headers, self.existing(drive, address), reading=False)
         if address.suffix == "/content":
             parent, name = self.content_target(drive, address)
             body = await request.body()
@@ -294,16 +343,49 @@ class Emulator:
             done = uploads.simple_upload(self.store, drive, upn, parent, name, conflict, body)
             return JSONResponse(item_json(self.store, done.item, base),
                                 status_code=201 if done.created else 200)
-        parent, name = drives.resolve_parent(self.store, drive, address)
+        parent, name = self.content_target(drive, address)
         payload = await self.json_body(request)
         session = uploads.create_session(self.store, drive, upn, parent, name, payload,
                                          conflict, client_id, self.plan.config)
-        return JSONResponse(uploads.session_json(session, f"{base}/_upload/{session.id}"))
+        return JSONResponse(uploads.session_json(
+            session, f"{self.file_base(request)}/_upload/{session.id}"))
+
+    async def commit_upload(self, request: Request, drive: Drive, upn: str,
+                            address: drives.Address) -> Response:
+        """Commit a preserved upload session with new metadata ("Handle upload errors"):
+        PUT a driveItem carrying ``@microsoft.graph.sourceUrl`` = the uploadUrl."""
+        payload = await self.json_body(request)
+        source = payload.get("@microsoft.graph.sourceUrl")
+        if not isinstance(source, str) or "/_upload/" not in source:
+            raise invalid_request("PUT on an item takes @microsoft.graph.sourceUrl.")
+        target = self.existing(drive, address)
+        query.preconditions(request.headers, target, reading=False)
+        name = payload.get("name")
+        if target is not None and target.is_folder and isinstance(name, str):
+            parent = target
+        elif target is not None and target.parent_id is not None:
+            parent, name = self.store.item(target.parent_id), name or target.name
+        else:
+            parent, last = drives.resolve_parent(self.store, drive, address)
+            name = name if isinstance(name, str) else last
+        if not isinstance(name, str):
+            raise invalid_request("The item needs a name.")
+        session = uploads.live_session(self.store, urlsplit(source).path.split("/_upload/")[1])
+        if session.drive_id != drive.id:
+            raise invalid_request("The upload session belongs to another drive.")
+        conflict = drives.conflict_behaviour(
+            payload.get("@microsoft.graph.conflictBehavior"), session.conflict)
+        drives.check_new_name(self.store, upn, parent, name, is_folder=False)
+        session.parent_id = parent.id
+        done = uploads.finish(self.store, session, name=name, conflict=conflict)
+        return JSONResponse(item_json(self.store, done.item, self.file_base(request)),
+                            status_code=201 if done.created else 200)
 
     async def item_request(self, request: Request, drive: Drive, upn: str,
                            address: drives.Address) -> Response:
-        method, suffix, base = request.method, address.suffix, self.base(request)
+        method, suffix, base = request.method, address.suffix, self.file_base(request)
         item = drives.resolve(self.store, drive, address)
+        fields = request.query_params.get("$select")
         if suffix == "/children" and method == "GET":
             return self.children(request, item)
         if suffix == "/children" and method == "POST":
@@ -313,16 +395,22 @@ class Emulator:
         if suffix == "/content" and method == "GET":
             if item.is_folder:
                 raise invalid_request("A folder has no content.")
+            if query.preconditions(request.headers, item, reading=True) == 304:
+                return Response(status_code=304)
             sig = download_signature(self.store, item.id)
             location = f"{base}/_download/{item.id}?sig={sig}"
             return Response(status_code=302, headers={"Location": location})
         if suffix == "" and method == "GET":
-            return JSONResponse(item_json(self.store, item, base))
+            if query.preconditions(request.headers, item, reading=True) == 304:
+                return Response(status_code=304)
+            return JSONResponse(query.select(item_json(self.store, item, base), fields))
         if suffix == "" and method == "PATCH":
+            query.preconditions(request.headers, item, reading=False)
             payload = await self.json_body(request)
             patched = drives.patch_item(self.store, drive, upn, item, payload)
             return JSONResponse(item_json(self.store, patched, base))
         if suffix == "" and method == "DELETE":
+            query.preconditions(request.headers, item, reading=False)
             drives.delete_item(self.store, item)
             return Response(status_code=204)
         raise invalid_request(f"{method} is not supported here.")
@@ -351,42 +439,87 @@ class Emulator:
     def children(self, request: Request, folder: Any) -> Response:
         if not folder.is_folder:
             raise invalid_request("The item is not a folder.")
-        top = drives.page_size(request.query_params.get("$top"), DEFAULT_PAGE, MAX_PAGE)
-        items, token = drives.children_page(
-            self.store, folder, top, request.query_params.get("$skiptoken"))
-        base = self.base(request)
-        body: dict[str, Any] = {"value": [item_json(self.store, i, base) for i in items]}
+        params = request.query_params
+        top = drives.page_size(params.get("$top"), DEFAULT_PAGE, MAX_PAGE)
+        base = self.file_base(request)
+        if "$filter" in params or "$orderby" in params:
+            values, token = self.arranged_children(folder, params, top, base)
+        else:
+            items, token = drives.children_page(self.store, folder, top, params.get("$skiptoken"))
+            values = [item_json(self.store, i, base) for i in items]
+        body: dict[str, Any] = {"value": [query.select(v, params.get("$select"))
+                                          for v in values]}
         if token is not None:
             body["@odata.nextLink"] = str(
                 request.url.include_query_params(**{"$top": top, "$skiptoken": token}))
         return JSONResponse(body)
 
-    def delta(self, request: Request, drive: Drive) -> Response:
+    def arranged_children(self, folder: Any, params: Any, top: int, base: str
+                          ) -> tuple[list[dict[str, Any]], str | None]:
+        """Children filtered and sorted as asked, paged by position (folders are small
+        enough in the emulator to arrange whole)."""
+        values = [item_json(self.store, i, base)
+                  for i in self.store.children(folder.id, ("", ""), 10**9)]
+        if params.get("$filter"):
+            keep = query.item_filter(params["$filter"])
+            values = [v for v in values if keep(v)]
+        if params.get("$orderby"):
+            field, descending = query.item_order(params["$orderby"])
+            values.sort(key=lambda v: (str(v.get(field, "")).lower() if field == "name"
+                                       else v.get(field, "")), reverse=descending)
+        skip = params.get("$skiptoken")
+        start = int(drives.decode_cursor(skip).get("o", 0)) if skip else 0
+        page = values[start:start + top]
+        more = start + top < len(values)
+        return page, drives.encode_cursor({"o": start + top}) if more else None
+
+    def delta(self, request: Request, drive: Drive, address: drives.Address) -> Response:
+        scope = drives.resolve(self.store, drive, address)
+        if scope.id != drive.root_id:
+            # "In OneDrive for Business and SharePoint, delta is only supported on the root
+            # folder, not on other folders within a drive."
+            raise invalid_request("Delta is only supported on the root folder of a drive.")
         params = request.query_params
         top = drives.page_size(params.get("$top"), DEFAULT_PAGE, MAX_PAGE)
-        page = drives.delta_page(self.store, drive, params.get("token"),
-                                 params.get("$skiptoken"), top)
-        base = self.base(request)
-        body: dict[str, Any] = {
-            "value": [item_json(self.store, i, base, in_delta=True) for i in page.items]}
-        plain = request.url.remove_query_params(["token", "$skiptoken", "$top"])
+        canonical = f"/drives/{drive.id}/root/delta"
+        try:
+            page = drives.delta_page(self.store, drive, address.delta_token or params.get("token"),
+                                     params.get("$skiptoken"), top)
+        except GraphFault as fault:
+            if fault.status == 410:
+                fault.location = canonical  # a fresh enumeration from scratch
+            raise
+        base = self.file_base(request)
+        fields = params.get("$select")
+        body: dict[str, Any] = {"value": [
+            query.select(item_json(self.store, i, base, in_delta=True), fields)
+            for i in page.items]}
+        link = httpx.URL(self.graph_base(request) + canonical)
+        keep = {"$select": fields} if fields else {}
         if page.next_skiptoken is not None:
-            body["@odata.nextLink"] = str(plain.include_query_params(
-                **{"$top": top, "$skiptoken": page.next_skiptoken}))
+            body["@odata.nextLink"] = str(link.copy_merge_params(
+                {**keep, "$top": top, "$skiptoken": page.next_skiptoken}))
         else:
-            body["@odata.deltaLink"] = str(plain.include_query_params(token=page.delta_token))
+            body["@odata.deltaLink"] = str(link.copy_merge_params(
+                {**keep, "token": page.delta_token or ""}))
         return JSONResponse(body)
 
     # --- upload sessions and downloads -----------------------------------------------
     async def upload(self, request: Request, path: str, client_id: str | None) -> Response:
+        self.check_file_host(request)
         session = uploads.live_session(self.store, path[len("/_upload/"):])
         if request.method == "GET":
             return JSONResponse(uploads.session_json(session))
         if request.method == "DELETE":
             self.store.drop_session(session.id)
             return Response(status_code=204)
+        if request.method == "POST":
+            # The explicit commit of a deferCommit session: an empty POST.
+            placed = uploads.finish(self.store, session)
+            return JSONResponse(item_json(self.store, placed.item, self.file_base(request)),
+                                status_code=201 if placed.created else 200)
         if request.method != "PUT":
-            raise invalid_request("Upload URLs take PUT, GET or DELETE.")
+            raise invalid_request("Upload URLs take PUT, POST, GET or DELETE.")
         if "authorization" in request.headers:
             # The uploadUrl is pre-authenticated; Microsoft warns a token may be refused.
             raise unauthenticated("Do not send an Authorization header to an uploadUrl.")
@@ -396,10 +529,11 @@ class Emulator:
         done = uploads.accept_fragment(self.store, session, fragment, body, self.plan.config)
         if done is None:
             return JSONResponse(uploads.session_json(session), status_code=202)
-        return JSONResponse(item_json(self.store, done.item, self.base(request)),
+        return JSONResponse(item_json(self.store, done.item, self.file_base(request)),
                             status_code=201 if done.created else 200)
 
     async def download(self, request: Request, path: str, client_id: str | None) -> Response:
+        self.check_file_host(request)
         item_id = path[len("/_download/"):]
         item = self.store.item(item_id)
         if item is None or request.query_params.get("sig") != download_signature(
@@ -427,6 +561,9 @@ class Emulator:
         if path == "/apps" and method == "POST":
             self.store.add_app(payload["client_id"], payload.get("client_secret"),
                                payload.get("certificate_pem"))
+            roles = payload.get("roles")
+            self.store.set_app_roles(payload["client_id"],
+                                     None if roles is None else [str(r) for r in roles])
             return JSONResponse({"client_id": payload["client_id"]}, status_code=201)
         if path == "/managedDevices" and method == "POST":
             return JSONResponse({"loaded": self.devices.load(list(payload["value"]))},

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from mobilise.emulator.errors import GraphFault, invalid_request, name_exists, not_found
 from mobilise.emulator.names import check_name, check_path_length
@@ -20,20 +21,45 @@ CONFLICT_BEHAVIOURS = ("fail", "replace", "rename")
 
 @dataclass
 class Address:
-    """``root``, ``items/{id}``, optionally followed by ``:/relative/path:``."""
+    """``root`` or ``items/{id}`` (``items/root`` too), optionally followed by
+    ``:/relative/path:`` (literal, or percent-encoded inside the id segment as the SDK sends
+    ``by_drive_item_id('root:/Docs:')``), then a suffix such as ``/children``."""
 
     item_id: str | None        # None: the root
     segments: list[str]        # path below the base item, decoded
-    suffix: str                # "", "/children", "/content", "/createUploadSession", "/delta"
+    suffix: str                # "", "/children", "/content", "/createUploadSession", ...
+    delta: bool = False        # the suffix names the delta function
+    delta_token: str | None = None   # delta(token='...'), when given as a function argument
+
+
+# ``delta``, ``delta()``, ``delta(token='x')``, ``delta(token=x)`` and the qualified
+# ``microsoft.graph.delta(...)``: the forms Microsoft documents and its SDKs send.
+_DELTA = re.compile(
+    r"^/(?:microsoft\.graph\.)?delta(?:\((?:token=(?:'((?:[^']|'')*)'|([^)']*)))?\))?$")
+
+
+def _split_items(body: str) -> tuple[str, str]:
+    """``{id}`` and the raw rest; an id segment that decodes to ``{id}:/path:`` is opened
+    up and its path part re-encoded, so the path parser sees one form."""
+    slash = body.find("/")
+    raw_id, rest = (body, "") if slash < 0 else (body[:slash], body[slash:])
+    if ":" in raw_id:
+        # Literal ``{id}:/a/b:/suffix``: the path runs across slashes.
+        colon = body.index(":")
+        return unquote(body[:colon]), body[colon:]
+    decoded = unquote(raw_id)
+    if ":" in decoded:
+        item_id, _, path = decoded.partition(":")
+        return item_id, ":" + quote(path, safe="/:") + rest
+    return decoded, rest
 
 
 def parse_address(rest: str) -> Address | None:
-    if rest.startswith("/root"):
+    if rest == "/root" or rest.startswith(("/root/", "/root:")):
         item_id, tail = None, rest[len("/root"):]
     elif rest.startswith("/items/"):
-        body = rest[len("/items/"):]
-        cut = min([i for i in (body.find("/"), body.find(":")) if i >= 0], default=len(body))
-        item_id, tail = unquote(body[:cut]), body[cut:]
+        found, tail = _split_items(rest[len("/items/"):])
+        item_id = None if found == "root" else found
     else:
         return None
     path_part = ""
@@ -43,7 +69,14 @@ def parse_address(rest: str) -> Address | None:
     else:
         suffix = tail
     segments = [unquote(s) for s in path_part.split("/") if s]
-    return Address(item_id, segments, suffix)
+    address = Address(item_id, segments, suffix)
+    delta = _DELTA.match(unquote(suffix))
+    if delta is not None:
+        address.delta = True
+        quoted, bare = delta.group(1), delta.group(2)
+        token = quoted.replace("''", "'") if quoted is not None else bare
+        address.delta_token = token or None
+    return address
 
 
 def base_item(store: Store, drive: Drive, address: Address) -> Item:
@@ -79,7 +112,7 @@ def resolve_parent(store: Store, drive: Drive, address: Address) -> tuple[Item, 
 
 
 def check_new_name(store: Store, upn: str, parent: Item, name: str, *, is_folder: bool) -> None:
-    check_name(name, is_folder=is_folder, at_root=parent.parent_id is None)
+    check_name(name, is_folder=is_folder)
     check_path_length(upn, "/".join([*store.path_of(parent), name]))
 
 
@@ -148,19 +181,51 @@ def file_system_info(body: dict[str, Any]) -> tuple[str | None, str | None]:
             parse_time(modified) if modified is not None else None)
 
 
+def move_target(store: Store, drive: Drive, item: Item, reference: Any) -> Item | None:
+    """The new parent a PATCH's ``parentReference`` names (by ``id`` or ``path``), or None
+    when it names the current one."""
+    if not isinstance(reference, dict):
+        raise invalid_request("parentReference must be an object.")
+    if reference.get("driveId") not in (None, drive.id):
+        raise invalid_request("Moving an item to another drive is not supported.")
+    if reference.get("id"):
+        parent = store.item(str(reference["id"]), drive.id)
+    elif isinstance(reference.get("path"), str):
+        path = str(reference["path"]).split("root:", 1)[-1]
+        parent = walk(store, drive, store.item(drive.root_id, drive.id) or item,
+                      [unquote(s) for s in path.split("/") if s])
+    else:
+        return None
+    if parent is None:
+        raise not_found("The destination folder does not exist.")
+    if not parent.is_folder:
+        raise invalid_request("The destination is not a folder.")
+    ancestor: Item | None = parent
+    while ancestor is not None:
+        if ancestor.id == item.id:
+            raise invalid_request("A folder cannot be moved into itself.")
+        ancestor = store.item(ancestor.parent_id) if ancestor.parent_id else None
+    return None if parent.id == item.parent_id else parent
+
+
 def patch_item(store: Store, drive: Drive, upn: str, item: Item, body: dict[str, Any]) -> Item:
     changes: dict[str, Any] = {}
-    if "name" in body and body["name"] != item.name:
-        if item.parent_id is None:
-            raise invalid_request("The root cannot be renamed.")
-        parent = store.item(item.parent_id)
+    if item.parent_id is None and ("name" in body or "parentReference" in body):
+        raise invalid_request("The root cannot be renamed or moved.")
+    target = (move_target(store, drive, item, body["parentReference"])
+              if "parentReference" in body else None)
+    new = str(body.get("name", item.name))
+    if target is not None or new != item.name:
+        parent = target or store.item(str(item.parent_id))
         assert parent is not None
-        new = str(body["name"])
         check_new_name(store, upn, parent, new, is_folder=item.is_folder)
         clash = store.child(drive.id, parent.id, new)
         if clash is not None and clash.id != item.id:
             raise name_exists(new)
-        changes["name"] = new
+        if new != item.name:
+            changes["name"] = new
+        if target is not None:
+            changes["parent_id"] = target.id
     created, modified = file_system_info(body)
     if created:
         changes["fs_created"] = created
@@ -245,13 +310,28 @@ def delta_page(store: Store, drive: Drive, token: str | None, skiptoken: str | N
     return DeltaPage(items, None, str(last))
 
 
+RESYNC_INNER = "resyncChangesApplyDifferences"
+
+
 def _delta_token(store: Store, token: str) -> int:
+    """A token we issued (a change sequence number), or a timestamp, which OneDrive for
+    Business also takes (``?token=2021-09-29T20%3A00%3A00Z``): changes after that time."""
     try:
         value = int(token)
-    except ValueError as exc:
-        raise GraphFault(410, "resyncRequired", "The delta token is not valid; start again.",
-                         inner="resyncApplyDifferences") from exc
+    except ValueError:
+        value = _timestamp_token(store, token)
     if value > store.current_seq() or value < 0:
         raise GraphFault(410, "resyncRequired", "The delta token is no longer valid.",
-                         inner="resyncApplyDifferences")
+                         inner=RESYNC_INNER)
     return value
+
+
+def _timestamp_token(store: Store, token: str) -> int:
+    try:
+        moment = datetime.fromisoformat(token.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise GraphFault(410, "resyncRequired", "The delta token is not valid; start again.",
+                         inner=RESYNC_INNER) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return store.seq_before(moment.timestamp())

@@ -25,8 +25,11 @@ class GraphFault(Exception):
         self.status = status
         self.code = code
         self.message = message
-        self.inner = inner or code
+        # Most real Graph errors carry no inner code; only the specific ones do.
+        self.inner = inner
         self.headers = headers or {}
+        # A path below /v1.0 for the Location header (410 on delta: a fresh enumeration).
+        self.location: str | None = None
 
     def body(self, request_id: str, client_request_id: str | None) -> dict[str, Any]:
         return {
@@ -34,7 +37,7 @@ class GraphFault(Exception):
                 "code": self.code,
                 "message": self.message,
                 "innerError": {
-                    "code": self.inner,
+                    **({"code": self.inner} if self.inner else {}),
                     "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
                     "request-id": request_id,
                     "client-request-id": client_request_id or request_id,

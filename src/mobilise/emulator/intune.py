@@ -21,6 +21,7 @@ import sqlite3
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from mobilise.emulator.errors import GraphFault, invalid_request
@@ -43,7 +44,49 @@ ACTIONS: dict[str, str | None] = {
     "syncDevice": None, "resetPasscode": None, "locateDevice": None,
 }
 WINDOW_SECONDS = 20.0
-_FILTER = re.compile(r"^\s*(imei|serialNumber)\s+eq\s+'((?:[^']|'')*)'\s*$")
+_EQ = re.compile(r"^(\w+)\s+(eq|ne)\s+(?:'((?:[^']|'')*)'|(true|false|null))$")
+_INDEXED = re.compile(r"^\s*(imei|serialNumber)\s+eq\s+'((?:[^']|'')*)'\s*$")
+_STARTS = re.compile(r"^startswith\(\s*(\w+)\s*,\s*'((?:[^']|'')*)'\s*\)$")
+# v1.0's deviceEnrollmentType members; other values (androidEnterpriseFullyManaged...) are
+# beta-only, and v1.0 answers them as its evolvable enum's "unknownFutureValue".
+V1_ENROLLMENT_TYPES = frozenset({
+    "unknown", "userEnrollment", "deviceEnrollmentManager", "appleBulkWithUser",
+    "appleBulkWithoutUser", "windowsAzureADJoin", "windowsBulkUserless",
+    "windowsAutoEnrollment", "windowsBulkAzureDomainJoin", "windowsCoManagement",
+    "windowsAzureADJoinUsingDeviceAuth", "appleUserEnrollment",
+    "appleUserEnrollmentWithServiceAccount", "unknownFutureValue"})
+Predicate = Callable[[dict[str, Any]], bool]
+
+
+def _clause(text: str) -> Predicate:
+    if match := _EQ.match(text):
+        field, op = match[1], match[2]
+        value: Any = (match[3].replace("''", "'") if match[3] is not None
+                      else {"true": True, "false": False, "null": None}[str(match[4])])
+        if isinstance(value, str):
+            folded = value.lower()  # Intune compares strings without regard to case
+            return lambda d: (str(d.get(field) or "").lower() == folded) == (op == "eq")
+        return lambda d: (d.get(field) == value) == (op == "eq")
+    if match := _STARTS.match(text):
+        field, prefix = match[1], match[2].replace("''", "'").lower()
+        return lambda d: str(d.get(field) or "").lower().startswith(prefix)
+    raise invalid_request(f"Unsupported $filter clause '{text}'.")
+
+
+def device_filter(text: str) -> Predicate:
+    """``field eq 'value'`` / ``ne`` / ``startswith(field,'v')`` clauses joined by ``and``,
+    over the device's top-level properties."""
+    tests = [_clause(c.strip()) for c in re.split(r"\s+and\s+", text.strip()) if c.strip()]
+    if not tests:
+        raise invalid_request("The $filter is empty.")
+    return lambda device: all(test(device) for test in tests)
+
+
+def v1_view(device: dict[str, Any]) -> dict[str, Any]:
+    """The device as Graph v1.0 shows it."""
+    if device.get("deviceEnrollmentType") not in V1_ENROLLMENT_TYPES:
+        return {**device, "deviceEnrollmentType": "unknownFutureValue"}
+    return device
 
 DEFAULTS: dict[str, Any] = {
     "deviceName": "", "serialNumber": "", "imei": "", "meid": "",
@@ -90,19 +133,27 @@ class ManagedDevices:
 
     def page(self, after: int, limit: int, filter_: str | None
              ) -> list[tuple[int, dict[str, Any]]]:
-        where = "seq > ?"
-        args: list[object] = [after]
-        if filter_:
-            match = _FILTER.match(filter_)
-            if match is None:
-                raise invalid_request(
-                    f"Unsupported $filter '{filter_}': use imei eq '...' or serialNumber eq '...'.")
-            where += f" AND {'imei' if match[1] == 'imei' else 'serial'} = ?"
-            args.append(match[2].replace("''", "'"))
-        rows = self.db.execute(
-            f"SELECT seq, body FROM managed_devices WHERE {where} ORDER BY seq LIMIT ?",
-            (*args, limit)).fetchall()
-        return [(int(r["seq"]), json.loads(r["body"])) for r in rows]
+        keep = device_filter(filter_) if filter_ else None
+        indexed = _INDEXED.match(filter_ or "")
+        where, args = "seq > ?", []
+        if indexed is not None:  # one IMEI or serial: the indexed column narrows the scan
+            where += f" AND {'imei' if indexed[1] == 'imei' else 'serial'} = ?"
+            args.append(indexed[2].replace("''", "'"))
+        found: list[tuple[int, dict[str, Any]]] = []
+        while len(found) < limit:
+            rows = self.db.execute(
+                f"SELECT seq, body FROM managed_devices WHERE {where} ORDER BY seq LIMIT ?",
+                (after, *args, max(limit, 500))).fetchall()
+            if not rows:
+                break
+            for row in rows:
+                device = json.loads(row["body"])
+                if keep is None or keep(device):
+                    found.append((int(row["seq"]), v1_view(device)))
+                    if len(found) == limit:
+                        break
+            after = int(rows[-1]["seq"])
+        return found
 
     def get(self, device_id: str) -> dict[str, Any]:
         row = self.db.execute("SELECT body FROM managed_devices WHERE id = ?",
@@ -113,6 +164,9 @@ class ManagedDevices:
                              f"with key '{device_id}'.")
         device: dict[str, Any] = json.loads(row["body"])
         return device
+
+    def get_v1(self, device_id: str) -> dict[str, Any]:
+        return v1_view(self.get(device_id))
 
     def act(self, device_id: str, action: str, body: dict[str, Any],
             client_id: str | None) -> None:

@@ -18,12 +18,17 @@ _RESERVED |= {f"com{i}" for i in range(10)} | {f"lpt{i}" for i in range(10)}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+ILLEGAL = "The provided name cannot contain any illegal characters."
+
+
 def _bad_name(message: str) -> GraphFault:
-    # invalidPath is the documented inner code for "name contains invalid characters".
-    return invalid_request(message, inner="invalidPath")
+    # Real Graph answers a bad name with 400 invalidRequest and no inner code (the
+    # documented ``invalidPath`` is not what the service sends). The characters case uses
+    # the service's own message; the other rules keep its opening words.
+    return invalid_request(message)
 
 
-def check_name(name: str, *, is_folder: bool, at_root: bool) -> None:
+def check_name(name: str, *, is_folder: bool) -> None:
     """Refuse a name OneDrive refuses; the fault says which rule it broke."""
     if not name:
         raise _bad_name("The name is empty.")
@@ -34,24 +39,26 @@ def check_name(name: str, *, is_folder: bool, at_root: bool) -> None:
         )
     bad = sorted({c for c in name if c in _INVALID_CHARS})
     if bad:
-        raise _bad_name(f"The name contains invalid characters: {' '.join(bad)}")
+        raise _bad_name(ILLEGAL)
     if _CONTROL.search(name):
-        raise _bad_name("The name contains control characters.")
+        raise _bad_name(ILLEGAL)
     if name != name.strip(" "):
-        raise _bad_name("The name begins or ends with a space.")
+        raise _bad_name("The provided name cannot begin or end with a space.")
     if name.endswith("."):
-        raise _bad_name("The name ends with a period.")
+        raise _bad_name("The provided name cannot end with a period.")
     lowered = name.lower()
     if lowered in _RESERVED:
-        raise _bad_name(f"'{name}' is a reserved name.")
+        raise _bad_name(f"The provided name '{name}' is reserved.")
     if name.startswith("~$"):
-        raise _bad_name("Names beginning with ~$ are not allowed.")
+        raise _bad_name("The provided name cannot begin with ~$.")
     if "_vti_" in lowered:
-        raise _bad_name("Names containing _vti_ are not allowed.")
+        raise _bad_name("The provided name cannot contain _vti_.")
     if is_folder and name.startswith("~"):
-        raise _bad_name("Folder names beginning with ~ are not allowed.")
-    if is_folder and at_root and lowered == "forms":
-        raise _bad_name("A folder called 'forms' is not allowed at the root of the library.")
+        raise _bad_name("The provided name cannot begin with ~ for a folder.")
+    if is_folder and lowered == "forms":
+        # SharePoint keeps "Forms" for a library's own pages; real libraries refuse a
+        # folder of that name below the root too, not only at the top.
+        raise _bad_name("The provided name 'forms' is reserved for a folder.")
 
 
 def server_relative_prefix(upn: str) -> str:

@@ -23,6 +23,9 @@ from mobilise.emulator.tls import ensure_tls
 DEFAULT_CLIENT_ID = "mobilise-app"
 DEFAULT_CLIENT_SECRET = "emulator-secret"
 DEFAULT_TENANT = "mobilise-tenant"
+# Upload and download URLs are served under this second host name (Microsoft serves them
+# from the tenant's SharePoint host), so a client that attaches tokens by host sends none.
+DEFAULT_UPLOAD_HOST = "localhost"
 
 
 def register_default_app(root: Path, client_id: str, client_secret: str) -> None:
@@ -37,13 +40,14 @@ def register_default_app(root: Path, client_id: str, client_secret: str) -> None
 def serve(root: Path, *, host: str = "127.0.0.1", port: int = 8443,
           tenant: str = DEFAULT_TENANT, faults: dict[str, Any] | None = None,
           client_id: str = DEFAULT_CLIENT_ID, client_secret: str = DEFAULT_CLIENT_SECRET,
-          log_level: str = "warning") -> None:
+          log_level: str = "warning", upload_host: str | None = DEFAULT_UPLOAD_HOST) -> None:
     import uvicorn
 
     root.mkdir(parents=True, exist_ok=True)
-    tls = ensure_tls(root)
+    tls = ensure_tls(root, tuple(dict.fromkeys(
+        ["127.0.0.1", "localhost", *([upload_host] if upload_host else [])])))
     register_default_app(root, client_id, client_secret)
-    app = Emulator(root, tenant=tenant, faults=faults)
+    app = Emulator(root, tenant=tenant, faults=faults, upload_host=upload_host)
     uvicorn.run(app, host=host, port=port, ssl_certfile=str(tls.cert),
                 ssl_keyfile=str(tls.key), log_level=log_level, access_log=False,
                 timeout_keep_alive=30, timeout_graceful_shutdown=1)
@@ -63,11 +67,17 @@ class EmulatorProcess:
     port: int = field(default_factory=free_port)
     faults: dict[str, Any] = field(default_factory=dict)
     tenant: str = DEFAULT_TENANT
+    upload_host: str = DEFAULT_UPLOAD_HOST
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def file_url(self) -> str:
+        """Where upload and download URLs live (the second host name)."""
+        return f"https://{self.upload_host}:{self.port}"
 
     @property
     def ca(self) -> Path:
@@ -84,7 +94,8 @@ class EmulatorProcess:
     def start(self, timeout: float = 30.0) -> EmulatorProcess:
         self.root.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "mobilise.emulator", "serve", "--root", str(self.root),
-                   "--port", str(self.port), "--tenant", self.tenant]
+                   "--port", str(self.port), "--tenant", self.tenant,
+                   "--upload-host", self.upload_host]
         for name, value in self.faults.items():
             command += ["--fault", f"{name}={value}"]
         log = (self.root / "emulator.log").open("ab")

@@ -45,7 +45,9 @@ CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY, drive_id TEXT NOT NULL, parent_id TEXT NOT NULL,
     name TEXT NOT NULL, conflict TEXT NOT NULL, fs_created TEXT, fs_modified TEXT,
     declared_size INTEGER, total INTEGER, received INTEGER NOT NULL DEFAULT 0,
-    expires REAL NOT NULL, deadline REAL NOT NULL, client_id TEXT);
+    expires REAL NOT NULL, deadline REAL NOT NULL, client_id TEXT,
+    defer_commit INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS seq_times (seq INTEGER PRIMARY KEY, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY AUTOINCREMENT, started REAL NOT NULL, finished REAL,
     method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER, retry_after REAL,
@@ -112,6 +114,8 @@ class Session:
     expires: float
     deadline: float
     client_id: str | None
+    # deferCommit: the file is placed only on an explicit commit (POST to the uploadUrl).
+    defer_commit: bool = False
 
 
 class Store:
@@ -125,6 +129,12 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
+        columns = {r["name"] for r in self.db.execute("PRAGMA table_info(sessions)")}
+        if "defer_commit" not in columns:  # a root made by an older emulator
+            self.db.execute("ALTER TABLE sessions ADD COLUMN defer_commit INTEGER NOT NULL "
+                            "DEFAULT 0")
+        if "roles" not in {r["name"] for r in self.db.execute("PRAGMA table_info(apps)")}:
+            self.db.execute("ALTER TABLE apps ADD COLUMN roles TEXT")
         self.db.commit()
 
     def close(self) -> None:
@@ -158,7 +168,16 @@ class Store:
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (str(value),),
         )
+        # When each change happened, for delta tokens given as a timestamp.
+        self.db.execute("INSERT OR REPLACE INTO seq_times (seq, at) VALUES (?, ?)",
+                        (value, time.time()))
         return value
+
+    def seq_before(self, at: float) -> int:
+        """The last change sequence number at or before ``at`` (epoch seconds)."""
+        row = self.db.execute("SELECT MAX(seq) AS seq FROM seq_times WHERE at <= ?",
+                              (at,)).fetchone()
+        return int(row["seq"] or 0)
 
     def current_seq(self) -> int:
         return int(self.get_meta("seq") or "0")
@@ -172,6 +191,19 @@ class Store:
             (client_id, secret, certificate_pem),
         )
         self.db.commit()
+
+    def set_app_roles(self, client_id: str, roles: list[str] | None) -> None:
+        """The application permissions admin consent granted; None: all of them."""
+        self.db.execute("UPDATE apps SET roles = ? WHERE client_id = ?",
+                        (None if roles is None else json.dumps(sorted(roles)), client_id))
+        self.db.commit()
+
+    def app_roles(self, client_id: str) -> set[str] | None:
+        row = self.db.execute("SELECT roles FROM apps WHERE client_id = ?",
+                              (client_id,)).fetchone()
+        if row is None or row["roles"] is None:
+            return None
+        return set(json.loads(row["roles"]))
 
     def app(self, client_id: str) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self.db.execute(
@@ -378,6 +410,10 @@ class Store:
             f"UPDATE items SET {assignments}, version = version + 1, seq = ? WHERE id = ?",
             (*columns.values(), self.next_seq(), item.id),
         )
+        if "parent_id" in columns:  # a move changes both folders' size and childCount
+            if item.parent_id:
+                self._touch_ancestors(item.parent_id)
+            self._touch_ancestors(str(columns["parent_id"]))
         self.db.commit()
         fresh = self.item(item.id)
         assert fresh is not None
@@ -425,18 +461,23 @@ class Store:
     def create_session(self, session: Session) -> None:
         self.db.execute(
             "INSERT INTO sessions (id, drive_id, parent_id, name, conflict, fs_created,"
-            " fs_modified, declared_size, total, received, expires, deadline, client_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " fs_modified, declared_size, total, received, expires, deadline, client_id,"
+            " defer_commit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (session.id, session.drive_id, session.parent_id, session.name, session.conflict,
              session.fs_created, session.fs_modified, session.declared_size, session.total,
-             session.received, session.expires, session.deadline, session.client_id),
+             session.received, session.expires, session.deadline, session.client_id,
+             int(session.defer_commit)),
         )
         self.db.commit()
         self.session_path(session.id).touch()
 
     def session(self, session_id: str) -> Session | None:
         row = self.db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
-        return None if row is None else Session(**dict(row))
+        if row is None:
+            return None
+        values = dict(row)
+        values["defer_commit"] = bool(values.get("defer_commit"))
+        return Session(**values)
 
     def save_session(self, session: Session) -> None:
         self.db.execute(

@@ -1,7 +1,13 @@
 """Simple upload and upload sessions, with the rules Microsoft documents: fragments in
-order, each a multiple of 320 KiB except the last, each under 60 MiB, one total for the
-whole session, 416 for bytes already received, expiry after idle time, 201/200 + the
-driveItem when the last byte arrives."""
+order, each under 60 MiB, one total for the whole session, 416 for bytes already received,
+expiry after idle time, 201/200 + the driveItem when the last byte arrives.
+
+Fragments that are not a multiple of 320 KiB are accepted: Microsoft only warns that such
+sizes "can result in errors committing some files", and the service takes them (the SDK's
+own ranges are one byte longer than its chunk size). A 409 or 507 at the last fragment
+keeps the session until it expires, as documented ("Handle upload errors"): the upload is
+then committed by a PUT carrying ``@microsoft.graph.sourceUrl``. ``deferCommit`` sessions
+wait for an empty POST to the uploadUrl after their last byte."""
 
 from __future__ import annotations
 
@@ -28,8 +34,8 @@ from mobilise.emulator.errors import (
 )
 from mobilise.emulator.faults import FaultConfig
 from mobilise.emulator.names import check_file_size
+from mobilise.emulator.quickxor import QuickXorHash
 from mobilise.emulator.store import Drive, Item, Session, Store, iso
-from mobilise.storage.quickxor import QuickXorHash
 
 FRAGMENT_UNIT = 320 * 1024
 MAX_FRAGMENT = 60 * 1024 * 1024
@@ -111,12 +117,15 @@ def create_session(store: Store, drive: Drive, upn: str, parent: Item, name: str
         check_file_size(declared)
         _check_quota(store, drive, declared, store.child(drive.id, parent.id, name))
     created, modified = file_system_info(item)
+    defer = body.get("deferCommit", False)
+    if not isinstance(defer, bool):
+        raise invalid_request("deferCommit must be true or false.")
     now = time.time()
     session = Session(
         id=secrets.token_urlsafe(24), drive_id=drive.id, parent_id=parent.id, name=name,
         conflict=conflict, fs_created=created, fs_modified=modified, declared_size=declared,
         total=declared, received=0, expires=now + config.session_idle_seconds,
-        deadline=now + config.session_max_seconds, client_id=client_id,
+        deadline=now + config.session_max_seconds, client_id=client_id, defer_commit=defer,
     )
     store.create_session(session)
     return session
@@ -135,9 +144,11 @@ def live_session(store: Store, session_id: str) -> Session:
 
 def session_json(session: Session, upload_url: str | None = None) -> dict[str, Any]:
     end = f"{session.total - 1}" if session.total else ""
+    complete = session.total is not None and session.received >= session.total
     out: dict[str, Any] = {
         "expirationDateTime": iso(min(session.expires, session.deadline)),
-        "nextExpectedRanges": [f"{session.received}-{end}"],
+        # Every byte is here: nothing more is expected (the commit is pending or failed).
+        "nextExpectedRanges": [] if complete else [f"{session.received}-{end}"],
     }
     if upload_url is not None:
         out["uploadUrl"] = upload_url
@@ -184,10 +195,6 @@ def check_fragment(session: Session, content_range: str | None,
         raise invalid_request(
             f"Fragments must arrive in order; expected byte {session.received}.",
             inner="fragmentOutOfOrder")
-    if fragment.end + 1 < fragment.total and fragment.length % FRAGMENT_UNIT:
-        # Microsoft only says the commit "may fail"; refusing at once is the clearer answer.
-        raise invalid_request(
-            "Fragments other than the last must be a multiple of 320 KiB (327,680 bytes).")
     return fragment
 
 
@@ -203,12 +210,18 @@ def accept_fragment(store: Store, session: Session, fragment: Fragment, body: by
     session.received = fragment.end + 1
     session.expires = time.time() + config.session_idle_seconds
     store.save_session(session)
-    if session.received < fragment.total:
+    if session.received < fragment.total or session.defer_commit:
         return None
-    return _finish(store, session)
+    return finish(store, session)
 
 
-def _finish(store: Store, session: Session) -> Committed:
+def finish(store: Store, session: Session, *, name: str | None = None,
+           conflict: str | None = None) -> Committed:
+    """Place the session's file. A refusal (409, 507) keeps the session for a later commit
+    with other metadata; success or a vanished destination ends it."""
+    if session.total is None or session.received < session.total:
+        raise invalid_request("The upload session has not received every byte yet.",
+                              inner="uploadSessionIncomplete")
     drive = store.drive(session.drive_id)
     parent = store.item(session.parent_id)
     if drive is None or parent is None:
@@ -216,9 +229,7 @@ def _finish(store: Store, session: Session) -> Committed:
         raise not_found("The destination folder no longer exists.",
                         inner="uploadSessionFailed")
     part = store.session_path(session.id)
-    assert session.total is not None
-    try:
-        return commit_file(store, drive, parent, session.name, session.conflict, part,
-                           session.total, (session.fs_created, session.fs_modified))
-    finally:
-        store.drop_session(session.id)
+    done = commit_file(store, drive, parent, name or session.name, conflict or session.conflict,
+                       part, session.total, (session.fs_created, session.fs_modified))
+    store.drop_session(session.id)
+    return done

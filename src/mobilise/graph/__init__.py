@@ -18,6 +18,7 @@ from mobilise.graph.errors import (
     ItemNotFound,
     NameExists,
     PathTooLong,
+    PreconditionFailed,
     QuotaExceeded,
     ResyncRequired,
     ServiceFailed,
@@ -30,6 +31,7 @@ from mobilise.graph.pacer import Pacer, process_pacer
 __all__ = [
     "AccessDenied", "DriveNotProvisioned", "FileTooLarge", "GraphClient", "GraphError",
     "InvalidName", "InvalidRange", "InvalidRequest", "ItemNotFound", "NameExists", "Pacer",
-    "PathTooLong", "QuotaExceeded", "ResyncRequired", "ServiceFailed", "Throttled",
+    "PathTooLong", "PreconditionFailed", "QuotaExceeded", "ResyncRequired", "ServiceFailed",
+    "Throttled",
     "Unauthenticated", "UploadSessionNotFound", "process_pacer", "user_agent",
 ]

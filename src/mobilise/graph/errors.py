@@ -1,24 +1,28 @@
 """Typed Graph failures, parsed from Microsoft's error body.
 
 Each class is also the matching class of ``mobilise.core.errors`` (so the CLI and API map
-it) and, where a storage backend would raise it, of ``mobilise.storage.base`` (so engines
-can treat a OneDrive refusal like any backend's)::
+it). The Graph client knows nothing of storage backends: the OneDrive backend maps these
+to ``mobilise.storage.base``'s errors at its own boundary::
 
     GraphError
     ├── Unauthenticated      401         NotAuthenticated
-    ├── AccessDenied         403         PermissionDenied, storage.AccessDenied
-    ├── ItemNotFound         404         NotFound, storage.EntryNotFound
+    ├── AccessDenied         403         PermissionDenied
+    ├── ItemNotFound         404         NotFound
     │   └── UploadSessionNotFound        the session expired or never was
     ├── DriveNotProvisioned  404         NotFound (the person's OneDrive does not exist yet)
-    ├── NameExists           409         Conflict, storage.EntryExists
-    ├── ResyncRequired       410         Conflict (a delta token is no longer valid)
+    ├── NameExists           409         Conflict
+    ├── ResyncRequired       410         Conflict (a delta token is no longer valid; carries
+    │                                    the Location of a fresh enumeration when sent)
+    ├── PreconditionFailed   412         Conflict (If-Match / If-None-Match)
     ├── InvalidRange         416         Conflict (fragment already received)
     ├── InvalidRequest       400         InvalidInput
-    │   ├── InvalidName      400 invalidPath       + storage.NameRejected
-    │   ├── PathTooLong      400 pathIsTooLong     + storage.NameRejected
+    │   ├── InvalidName      400 "The provided name cannot contain any illegal
+    │   │                        characters." (real Graph sends no inner code; the
+    │   │                        documented invalidPath is accepted too)
+    │   ├── PathTooLong      400 pathIsTooLong
     │   └── FileTooLarge     400 maxFileSizeExceeded
-    ├── QuotaExceeded        507         CapacityExceeded, storage.QuotaExceeded
-    ├── Throttled            429/503     ExternalServiceError, storage.TransientError
+    ├── QuotaExceeded        507         CapacityExceeded
+    ├── Throttled            429/503     ExternalServiceError
     └── ServiceFailed        5xx, cut connections, anything else after retries
 """
 
@@ -30,17 +34,21 @@ from typing import Any
 import httpx
 
 from mobilise.core import errors as core
-from mobilise.storage import base as storage
 
 
 class GraphError(core.MobiliseError):
+    # Whether trying again later may succeed (the storage contract reads the same name).
+    retryable = False
+
     def __init__(self, message: str, *, http_status: int = 0, code: str = "",
-                 inner_codes: tuple[str, ...] = (), request_id: str | None = None) -> None:
+                 inner_codes: tuple[str, ...] = (), request_id: str | None = None,
+                 location: str | None = None) -> None:
         super().__init__(message)
         self.http_status = http_status
         self.code = code
         self.inner_codes = inner_codes
         self.request_id = request_id
+        self.location = location   # the Location header, where the answer has one
 
     @property
     def most_specific_code(self) -> str:
@@ -51,11 +59,11 @@ class Unauthenticated(GraphError, core.NotAuthenticated):
     pass
 
 
-class AccessDenied(GraphError, core.PermissionDenied, storage.AccessDenied):
+class AccessDenied(GraphError, core.PermissionDenied):
     pass
 
 
-class ItemNotFound(GraphError, core.NotFound, storage.EntryNotFound):
+class ItemNotFound(GraphError, core.NotFound):
     pass
 
 
@@ -63,11 +71,11 @@ class UploadSessionNotFound(ItemNotFound):
     pass
 
 
-class DriveNotProvisioned(GraphError, core.NotFound, storage.StorageError):
+class DriveNotProvisioned(GraphError, core.NotFound):
     pass
 
 
-class NameExists(GraphError, core.Conflict, storage.EntryExists):
+class NameExists(GraphError, core.Conflict):
     pass
 
 
@@ -79,15 +87,19 @@ class InvalidRange(GraphError, core.Conflict):
     pass
 
 
-class InvalidRequest(GraphError, core.InvalidInput, storage.StorageError):
+class PreconditionFailed(GraphError, core.Conflict):
     pass
 
 
-class InvalidName(InvalidRequest, storage.NameRejected):
+class InvalidRequest(GraphError, core.InvalidInput):
     pass
 
 
-class PathTooLong(InvalidRequest, storage.NameRejected):
+class InvalidName(InvalidRequest):
+    pass
+
+
+class PathTooLong(InvalidRequest):
     pass
 
 
@@ -95,12 +107,12 @@ class FileTooLarge(InvalidRequest):
     pass
 
 
-class QuotaExceeded(GraphError, core.CapacityExceeded, storage.QuotaExceeded):
+class QuotaExceeded(GraphError, core.CapacityExceeded):
     pass
 
 
-class ServiceFailed(GraphError, core.ExternalServiceError, storage.TransientError):
-    pass
+class ServiceFailed(GraphError, core.ExternalServiceError):
+    retryable = True
 
 
 class Throttled(ServiceFailed):
@@ -124,6 +136,7 @@ _BY_CODE: dict[str, type[GraphError]] = {
     "itemNotFound": ItemNotFound,
     "nameAlreadyExists": NameExists,
     "resyncRequired": ResyncRequired,
+    "resourceModified": PreconditionFailed,
     "invalidRange": InvalidRange,
     "invalidRequest": InvalidRequest,
     "quotaLimitReached": QuotaExceeded,
@@ -136,7 +149,8 @@ _BY_CODE: dict[str, type[GraphError]] = {
 
 _BY_STATUS: dict[int, type[GraphError]] = {
     400: InvalidRequest, 401: Unauthenticated, 403: AccessDenied, 404: ItemNotFound,
-    409: NameExists, 410: ResyncRequired, 416: InvalidRange, 429: Throttled,
+    409: NameExists, 410: ResyncRequired, 412: PreconditionFailed, 416: InvalidRange,
+    429: Throttled,
     503: Throttled, 507: QuotaExceeded,
 }
 
@@ -153,6 +167,13 @@ def inner_codes(error: dict[str, Any]) -> tuple[str, ...]:
     return tuple(found)
 
 
+def is_name_message(message: str) -> bool:
+    """Real Graph reports a refused name as 400 invalidRequest with no inner code, only
+    the message "The provided name cannot contain any illegal characters."."""
+    lowered = message.lower()
+    return "provided name" in lowered or "illegal characters" in lowered
+
+
 def error_from_response(response: httpx.Response) -> GraphError:
     try:
         body = json.loads(response.content or b"{}")
@@ -164,11 +185,14 @@ def error_from_response(response: httpx.Response) -> GraphError:
     inner = inner_codes(error)
     message = str(error.get("message") or response.reason_phrase or "Graph request failed")
     cls = next((_BY_INNER[c] for c in reversed(inner) if c in _BY_INNER), None)
+    if cls is None and code == "invalidRequest" and is_name_message(message):
+        cls = InvalidName
     cls = cls or _BY_CODE.get(code) or _BY_STATUS.get(response.status_code) or ServiceFailed
     text = f"Graph {response.request.method} {response.status_code} {code}: {message}"
     kw: dict[str, Any] = {"http_status": response.status_code, "code": code,
                           "inner_codes": inner,
-                          "request_id": response.headers.get("request-id")}
+                          "request_id": response.headers.get("request-id"),
+                          "location": response.headers.get("location")}
     if cls is Throttled:
         return Throttled(text, retry_after=retry_after(response), **kw)
     return cls(text, **kw)

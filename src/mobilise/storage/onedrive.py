@@ -12,36 +12,55 @@
   session is gone (start again, unless the file turns out to be complete).
 - The quickXorHash is computed over every byte read from the source, including bytes
   skipped on resume, and compared with the one the server reports (``HashMismatch``).
-- ``list_all`` and ``delta`` enumerate the drive through ``/root/delta``.
+- A 409 or 507 at the last fragment leaves the session on the server until it expires
+  (Microsoft's "Handle upload errors"): the journal keeps it, and the next write of the
+  same file commits it with a PUT carrying ``@microsoft.graph.sourceUrl`` instead of
+  sending the bytes again.
+- ``list_all`` and ``delta`` enumerate the drive through ``/root/delta``; a delta token is
+  the ``@odata.deltaLink`` itself, followed verbatim, and a 410 restarts from the
+  ``Location`` Graph sends with it.
+- Graph's errors are mapped to the storage contract's at this boundary (the Graph client
+  knows nothing of storage): each raised error is both, e.g. ``ItemNotFound`` and
+  ``EntryNotFound``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import io
 import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO, cast
-from urllib.parse import parse_qs, quote, urlparse
+from typing import Any, BinaryIO, ParamSpec, TypeVar, cast
+from urllib.parse import quote
 
 from mobilise.core.errors import ExternalServiceError, InvalidInput
 from mobilise.core.settings import Settings
 from mobilise.graph import (
+    AccessDenied,
     DriveNotProvisioned,
     GraphClient,
+    GraphError,
+    InvalidName,
     InvalidRange,
     InvalidRequest,
     ItemNotFound,
     NameExists,
+    PathTooLong,
+    QuotaExceeded,
     ResyncRequired,
+    ServiceFailed,
     UploadSessionNotFound,
 )
+from mobilise.storage import base as storage
 from mobilise.storage.base import (
     Capability,
     Entry,
@@ -52,6 +71,7 @@ from mobilise.storage.base import (
     NameRejected,
     Quota,
     SizeMismatch,
+    StorageError,
     TransientError,
     join,
 )
@@ -65,6 +85,61 @@ LIST_PAGE = 1000
 
 class HashMismatch(ExternalServiceError, TransientError):
     """The server's quickXorHash differs from the one computed while reading the source."""
+
+
+# Graph's errors and the storage contract's, most specific first.
+_STORAGE_KINDS: tuple[tuple[type[GraphError], type[StorageError]], ...] = (
+    (InvalidName, NameRejected), (PathTooLong, NameRejected), (NameExists, EntryExists),
+    (DriveNotProvisioned, StorageError), (ItemNotFound, EntryNotFound),
+    (AccessDenied, storage.AccessDenied), (QuotaExceeded, storage.QuotaExceeded),
+    (ServiceFailed, TransientError), (GraphError, StorageError),
+)
+
+
+_TWINS: dict[tuple[type[GraphError], type[StorageError]], type[GraphError]] = {}
+
+
+def _both(graph_cls: type[GraphError], storage_cls: type[StorageError]) -> type[GraphError]:
+    key = (graph_cls, storage_cls)
+    if key not in _TWINS:
+        _TWINS[key] = type(f"OneDrive{graph_cls.__name__}", key, {})
+    return _TWINS[key]
+
+
+def as_storage_error(exc: GraphError) -> GraphError:
+    """The same error, also an instance of the storage contract's matching class."""
+    if isinstance(exc, StorageError):
+        return exc
+    storage_cls = next(s for g, s in _STORAGE_KINDS if isinstance(exc, g))
+    mapped = _both(type(exc), storage_cls)
+    twin = mapped.__new__(mapped)
+    twin.__dict__.update(exc.__dict__)
+    twin.args = exc.args
+    return twin
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _storage_errors(method: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(method)
+    def mapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except GraphError as exc:
+            raise as_storage_error(exc) from exc
+    return mapped
+
+
+def _storage_errors_iter(method: Callable[P, Iterator[R]]) -> Callable[P, Iterator[R]]:
+    @functools.wraps(method)
+    def mapped(*args: P.args, **kwargs: P.kwargs) -> Iterator[R]:
+        try:
+            yield from method(*args, **kwargs)
+        except GraphError as exc:
+            raise as_storage_error(exc) from exc
+    return mapped
 
 
 def _utc(moment: datetime) -> str:
@@ -167,7 +242,7 @@ class UploadJournal:
 class DeltaListing:
     entries: list[Entry]
     removed: list[str]          # ids of items deleted since the token
-    token: str                  # pass to the next ``delta`` call
+    token: str                  # the deltaLink: pass to the next ``delta`` call
     ids: dict[str, str] = field(default_factory=dict)   # id -> path of what was seen
     # The token had expired (410 resyncRequired): this is a full enumeration, and anything
     # not in it is gone.
@@ -235,6 +310,7 @@ class OneDriveBackend:
     def drive_id(self) -> str:
         return str(self.drive()["id"])
 
+    @_storage_errors
     def drive(self, refresh: bool = False) -> dict[str, Any]:
         with self._lock:
             if self._drive is None or refresh:
@@ -273,6 +349,7 @@ class OneDriveBackend:
         )
 
     # --- reading ----------------------------------------------------------------------
+    @_storage_errors_iter
     def list(self, path: str) -> Iterator[Entry]:
         pages = self.client.items(self._by_path(path, "/children"), params={"$top": LIST_PAGE})
         try:
@@ -287,15 +364,18 @@ class OneDriveBackend:
         for item in pages:
             yield self._entry(join(path, item["name"]), item)
 
+    @_storage_errors
     def stat(self, path: str) -> Entry:
         return self._entry(path, self.client.get_json(self._by_path(path)))
 
+    @_storage_errors
     def open_read(self, path: str) -> BinaryIO:
         sink = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115
         self.client.download(self._by_path(path, "/content"), sink)
         sink.seek(0)
         return cast(BinaryIO, sink)
 
+    @_storage_errors
     def quota(self) -> Quota:
         quota = self.drive(refresh=True).get("quota") or {}
         return Quota(total=int(quota.get("total", 0)), used=int(quota.get("used", 0)),
@@ -303,6 +383,7 @@ class OneDriveBackend:
                      state=str(quota.get("state", "normal")))
 
     # --- folders ----------------------------------------------------------------------
+    @_storage_errors
     def mkdir(self, path: str) -> Entry:
         self._ensure_folder(path)
         return self.stat(path)
@@ -334,6 +415,7 @@ class OneDriveBackend:
             # Another worker made it, or our own POST succeeded before its answer was cut.
             return self.client.get_json(self._by_path(path))
 
+    @_storage_errors
     def remove(self, path: str) -> None:
         item = self.client.get_json(self._by_path(path))
         if int((item.get("folder") or {}).get("childCount", 0)):
@@ -344,6 +426,7 @@ class OneDriveBackend:
             for known in [p for p in self._folders if p == path or p.startswith(path + "/")]:
                 del self._folders[known]
 
+    @_storage_errors
     def set_times(self, path: str, *, modified: datetime,
                   created: datetime | None = None) -> None:
         info = {"lastModifiedDateTime": _utc(modified)}
@@ -352,6 +435,7 @@ class OneDriveBackend:
         self.client.send_json("PATCH", self._by_path(path), {"fileSystemInfo": info})
 
     # --- writing ----------------------------------------------------------------------
+    @_storage_errors
     def write(self, path: str, stream: BinaryIO, size: int, *,
               modified: datetime | None = None, created: datetime | None = None) -> Entry:
         parent, name = _split(path)
@@ -444,8 +528,12 @@ class OneDriveBackend:
         except ItemNotFound:
             self.journal.forget(key)
             return None, 0
-        start = first_expected(status.get("nextExpectedRanges") or [])
-        return str(record["uploadUrl"]), start or 0
+        ranges = status.get("nextExpectedRanges") or []
+        if not ranges:
+            # Every byte is on the server but the file was not placed (a 409 or 507 at the
+            # last fragment, or a lost answer): the session waits for an explicit commit.
+            return str(record["uploadUrl"]), int(record.get("size", 0))
+        return str(record["uploadUrl"]), first_expected(ranges) or 0
 
     def _new_session(self, key: str, upload: _Upload) -> str:
         item: dict[str, Any] = {"@microsoft.graph.conflictBehavior": "replace"}
@@ -476,6 +564,13 @@ class OneDriveBackend:
     def _send_fragments(self, upload: _Upload, url: str, start: int) -> dict[str, Any]:
         self._advance(upload, start)
         while True:
+            if upload.position == upload.size:
+                if upload.stream.read(1):
+                    self._abandon(upload, url)
+                    raise SizeMismatch(f"{upload.path!r}: the source is longer than the "
+                                       f"{upload.size} bytes announced; the session was "
+                                       "cancelled")
+                return self._commit(upload, url)
             length = min(self.fragment_size, upload.size - upload.position)
             chunk = read_exactly(upload.stream, length)
             final = upload.position + length == upload.size
@@ -494,18 +589,36 @@ class OneDriveBackend:
             except InvalidRange:
                 # Already received (our earlier attempt got through): ask where to go on.
                 answer = self.client.request("GET", url, authenticated=False)
+            except NameExists:
+                if not final:
+                    raise
+                # Something took the name during the upload. The session is kept until it
+                # expires: commit it over what is there (never over a folder).
+                self._refuse_folder(upload.path)
+                return self._commit(upload, url)
             body: dict[str, Any] = answer.json()
             if answer.status_code in (200, 201) and "id" in body:
                 # The driveItem: the last fragment completed the file.
-                key = UploadJournal.key(self.drive_id, upload.path, upload.size,
-                                        upload.modified)
-                self.journal.forget(key)
+                self._forget(upload)
                 return body
-            expected = first_expected(body.get("nextExpectedRanges") or [])
-            if expected is None:
-                raise UploadSessionNotFound(f"{upload.path!r}: the session has nothing left "
-                                            "to receive but did not return the item")
-            self._advance(upload, expected)
+            ranges = body.get("nextExpectedRanges") or []
+            # No range left: every byte is there, waiting for a commit (the loop's head).
+            self._advance(upload, upload.size if not ranges else first_expected(ranges) or 0)
+
+    def _forget(self, upload: _Upload) -> None:
+        self.journal.forget(UploadJournal.key(self.drive_id, upload.path, upload.size,
+                                              upload.modified))
+
+    def _commit(self, upload: _Upload, url: str) -> dict[str, Any]:
+        """Place a session's file explicitly ("Handle upload errors"): PUT the driveItem
+        with ``@microsoft.graph.sourceUrl``. A 507 here leaves session and journal as they
+        are, so a later write commits once there is room."""
+        item = self.client.send_json(
+            "PUT", self._by_id(upload.parent_id, f":/{_quote_path(upload.name)}:"),
+            {"name": upload.name, "@microsoft.graph.conflictBehavior": "replace",
+             "@microsoft.graph.sourceUrl": url})
+        self._forget(upload)
+        return item
 
     def _abandon(self, upload: _Upload, url: str) -> None:
         """Cancel a session that can never complete, so the old file stays as it was."""
@@ -529,33 +642,41 @@ class OneDriveBackend:
         return None
 
     # --- listing through delta ----------------------------------------------------------
+    @_storage_errors_iter
     def list_all(self) -> Iterator[Entry]:
         """Every file and folder of the drive, from one delta enumeration."""
         yield from self.delta(None).entries
 
+    @_storage_errors
     def delta(self, token: str | None = None) -> DeltaListing:
-        """Changes since ``token`` (everything when None). A token the service no longer
-        honours gives a full enumeration marked ``resynced``."""
+        """Changes since ``token`` (everything when None). The token is the previous
+        ``@odata.deltaLink``, followed verbatim. A token the service no longer honours
+        (410) gives a full enumeration, from the ``Location`` Graph sent, marked
+        ``resynced``."""
         try:
             return self._delta(token)
-        except ResyncRequired:
+        except ResyncRequired as exc:
             if token is None:
                 raise
-            listing = self._delta(None)
+            listing = self._delta(None, start=exc.location)
             listing.resynced = True
             return listing
 
-    def _delta(self, token: str | None) -> DeltaListing:
-        params: dict[str, str | int] = {"$top": LIST_PAGE}
-        if token is not None:
-            params["token"] = token
+    def _delta(self, token: str | None, start: str | None = None) -> DeltaListing:
+        params: dict[str, str | int] | None = None
+        if start or (token and token.startswith(("https://", "http://"))):
+            first = start or str(token)
+        else:
+            first = f"drives/{self.drive_id}/root/delta"
+            params = {"$top": LIST_PAGE}
+            if token:  # a bare token kept from before deltaLinks were stored whole
+                params["token"] = token
         seen: dict[str, dict[str, Any]] = {}
         link = ""
-        for page in self.client.pages(f"drives/{self.drive_id}/root/delta", params=params):
+        for page in self.client.pages(first, params=params):
             for item in page.get("value", []):
                 seen[str(item["id"])] = item   # an item may repeat: the last one wins
             link = str(page.get("@odata.deltaLink", link))
-        new_token = (parse_qs(urlparse(link).query).get("token") or [""])[0]
         paths = _Paths(self, seen)
         entries, removed, ids = [], [], {}
         for item_id, item in seen.items():
@@ -565,7 +686,7 @@ class OneDriveBackend:
                 path = paths.of(item_id)
                 ids[item_id] = path
                 entries.append(self._entry(path, item))
-        return DeltaListing(entries, removed, new_token, ids)
+        return DeltaListing(entries, removed, link, ids)
 
 
 class _Paths:
@@ -590,3 +711,17 @@ class _Paths:
             path = join(self.of(parent), str(item["name"])) if parent else str(item["name"])
         self.known[item_id] = path
         return path
+
+
+def canary_upload(client: GraphClient, upn: str, folder: str) -> str:
+    """One file in ``folder`` of ``upn``'s OneDrive, written as a migration writes it,
+    its quickXorHash checked, then deleted (``mobilise graph check --folder``)."""
+    data = f"Mobilise canary {uuid.uuid4()}\n".encode()
+    path = f"{folder.strip('/')}/mobilise-canary-{uuid.uuid4().hex[:8]}.txt"
+    with tempfile.TemporaryDirectory() as journal:
+        backend = OneDriveBackend(client, upn, journal_dir=Path(journal), simple_upload_limit=0)
+        # An upload session with fileSystemInfo, as a migration writes; the backend checks
+        # the quickXorHash the service reports against the one it computed.
+        entry = backend.write(path, io.BytesIO(data), len(data), modified=datetime.now(UTC))
+        backend.remove(path)
+    return f"created {path}, quickXorHash {entry.hashes.get('quickxor')} verified, deleted"
