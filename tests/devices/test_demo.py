@@ -64,7 +64,7 @@ def test_demo_fleet_in_proportion_to_the_decision_paper(sqlite_settings: Setting
     assert accepted == kits == issue_entries == issued
     assert seats == by_status["issued"]
     assert len(set(holders)) == len(holders)
-    assert note.startswith(f"devices: {issued} handsets already issued (1 lost or stolen, "
+    assert note.startswith(f"Handsets: {issued} handsets already issued (1 lost or stolen, "
                            "wipes queued, 1 SIM bars requested, 1 confirmed)")
     assert bar_states == ["barred"]
     assert load_devices(sqlite_settings, tmp_path, people, 1322) == \

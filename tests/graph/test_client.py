@@ -24,6 +24,7 @@ from mobilise.graph import (
     NameExists,
     Pacer,
     ServiceFailed,
+    ServiceUnreachable,
     Throttled,
     Unauthenticated,
     user_agent,
@@ -115,6 +116,38 @@ def test_connection_errors_are_retried_then_reported() -> None:
     with pytest.raises(ServiceFailed):
         client.get_json("x")
     assert len(seen) == 5 and len(slept) == 4
+
+
+def test_a_refused_connection_is_reported_after_two_quick_retries() -> None:
+    def refused(request: httpx.Request) -> httpx.Response:
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except ConnectionRefusedError as exc:
+            raise httpx.ConnectError("All connection attempts failed", request=request) from exc
+
+    client, seen, slept, _ = scripted([refused] * 5)
+    with pytest.raises(ServiceUnreachable, match="refused"):
+        client.get_json("x")
+    assert len(seen) == 3 and len(slept) == 2  # not graph_max_retries (4) times
+
+
+def test_a_token_endpoint_that_refuses_connections_fails_in_seconds() -> None:
+    import time
+
+    from mobilise.emulator.server import free_port
+    from mobilise.graph.auth import MsalTokenSource
+
+    port = free_port()  # nothing listens there
+    settings = Settings(graph_url=f"https://127.0.0.1:{port}/v1.0",
+                        graph_authority=f"https://127.0.0.1:{port}/mobilise-tenant",
+                        graph_max_retries=8)
+    slept: list[float] = []
+    started = time.monotonic()
+    with GraphClient(settings, tokens=MsalTokenSource(settings), sleep=slept.append) as client:
+        with pytest.raises(ServiceUnreachable, match="token endpoint .* refused"):
+            client.get_json("me/drive")
+    assert len(slept) == 2 and time.monotonic() - started < 10
+    assert not ServiceUnreachable("x").retryable  # engines do not retry it file by file
 
 
 @pytest.mark.parametrize(("status", "code", "cls"), [

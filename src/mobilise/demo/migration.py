@@ -42,7 +42,7 @@ def migrate_demo_wave(settings: Settings, out_dir: Path, people: int, seed: int)
 
     with session_scope(settings) as s:
         if s.scalar(select(MigrationWave).where(MigrationWave.name == DEMO_WAVE)) is not None:
-            return f"migration: {DEMO_WAVE!r} exists already"
+            return f"Migration: wave {DEMO_WAVE!r} exists already"
         chosen = list(s.scalars(select(Person).where(Person.status == PersonStatus.ACTIVE.value)
                                 .order_by(Person.number).limit(DEMO_PEOPLE)))
         numbers = [p.number for p in chosen]
@@ -78,5 +78,5 @@ def _run_wave(settings: Settings, numbers: list[str], rng: random.Random) -> str
         results = cutover(s, ACTOR, settings, wave, executor, frozen_confirmed=True)
     migrated = sum(1 for r in results if r.migrated)
     files = sum(r.verified for r in results)
-    return f"migration: {DEMO_WAVE!r}: {migrated} of {len(results)} people migrated, " \
-           f"{files} files verified in OneDrive"
+    return f"Migration: wave {DEMO_WAVE!r}: {migrated} of {len(results)} people migrated " \
+           f"(pre-seed, delta and cutover rounds), {files} files verified in OneDrive"

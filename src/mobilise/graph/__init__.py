@@ -21,6 +21,7 @@ from mobilise.graph.errors import (
     QuotaExceeded,
     ResyncRequired,
     ServiceFailed,
+    ServiceUnreachable,
     Throttled,
     Unauthenticated,
     UploadSessionNotFound,
@@ -30,6 +31,6 @@ from mobilise.graph.pacer import Pacer, process_pacer
 __all__ = [
     "AccessDenied", "DriveNotProvisioned", "FileTooLarge", "GraphClient", "GraphError",
     "InvalidName", "InvalidRange", "InvalidRequest", "ItemNotFound", "NameExists", "Pacer",
-    "PathTooLong", "QuotaExceeded", "ResyncRequired", "ServiceFailed", "Throttled",
+    "PathTooLong", "QuotaExceeded", "ResyncRequired", "ServiceFailed", "ServiceUnreachable", "Throttled",
     "Unauthenticated", "UploadSessionNotFound", "process_pacer", "user_agent",
 ]

@@ -17,6 +17,7 @@ from mobilise.drives.reports import add_retention, estate_summary, person_report
 from mobilise.people.register import get_person, person_row
 from mobilise.retention.dry_run import bytes_text
 from mobilise.web.auth import db, requires
+from mobilise.core.words import label
 from mobilise.web.charts import bar_chart
 from mobilise.web.pages.render import page
 
@@ -51,7 +52,8 @@ def _estate(session: Session, quota: int) -> tuple[Any, Any, Any, list[dict[str,
     readiness = [r for r, _ in pairs]
     summary = estate_summary(readiness, {r.person_key: unit for r, unit in pairs})
     issues = sorted(summary["issues_by_kind"].items(), key=lambda kv: -kv[1])
-    chart = bar_chart("Findings by kind", issues) if issues else None
+    chart = bar_chart("Findings by kind", [(label(k), n) for k, n in issues]) \
+        if issues else None
     rows = sorted(summary_rows(readiness), key=lambda r: (-r["cannot_move"], -r["to_rename"]))
     return summary, issues, chart, rows[:200]
 

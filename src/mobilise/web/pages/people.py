@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from mobilise.core.actor import Actor, Role
 from mobilise.core.audit import AuditEntry
+from mobilise.migration.reports import person_migrations
 from mobilise.people.models import OrgUnit
 from mobilise.people.register import PeopleQuery, find_people, get_person, person_row
 from mobilise.web.auth import db, requires
@@ -46,4 +47,5 @@ def person(request: Request, key: str, session: Session = Depends(db),
                                  AuditEntry.entity_id == str(found.id))
         .order_by(AuditEntry.seq.desc()).limit(50)
     ).all()
-    return page(request, "person.html", person=person_row(found), history=history)
+    return page(request, "person.html", person=person_row(found), history=history,
+                migrations=person_migrations(session, found))

@@ -10,9 +10,14 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from mobilise import __version__
+from mobilise.core.words import label, size_text, when_text
 from mobilise.web.auth import csrf_token
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
+# How internal values read on every page: one dictionary, one size and one time format.
+TEMPLATES.env.filters["label"] = label
+TEMPLATES.env.filters["size"] = size_text
+TEMPLATES.env.filters["when"] = when_text
 
 # (label, path): one entry per line, in the order the programme thinks of them.
 NAVIGATION: list[tuple[str, str]] = [
