@@ -143,9 +143,9 @@ def test_a_token_endpoint_that_refuses_connections_fails_in_seconds() -> None:
                         graph_max_retries=8)
     slept: list[float] = []
     started = time.monotonic()
-    with GraphClient(settings, tokens=MsalTokenSource(settings), sleep=slept.append) as client:
-        with pytest.raises(ServiceUnreachable, match="token endpoint .* refused"):
-            client.get_json("me/drive")
+    client = GraphClient(settings, tokens=MsalTokenSource(settings), sleep=slept.append)
+    with client, pytest.raises(ServiceUnreachable, match="token endpoint .* refused"):
+        client.get_json("me/drive")
     assert len(slept) == 2 and time.monotonic() - started < 10
     assert not ServiceUnreachable("x").retryable  # engines do not retry it file by file
 

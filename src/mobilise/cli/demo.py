@@ -12,6 +12,10 @@ from mobilise.demo.people import generate_roster
 app = typer.Typer(help="Generate demo data, or run the whole demo (mobilise demo).")
 
 
+def say(line: str) -> None:
+    console.print(line, highlight=False)
+
+
 @app.callback(invoke_without_command=True)
 def demo(
     ctx: typer.Context,
@@ -32,7 +36,6 @@ def demo(
     from mobilise.demo.run import demo_settings, existing_password, rebuild_demo, run_demo
     from mobilise.demo.serving import emulator_running, next_steps, write_config
 
-    say = lambda line: console.print(line, highlight=False)  # noqa: E731
     configured = demo_settings(settings(), out_dir)
     if rebuild:
         rebuild_demo(configured, out_dir)

@@ -82,9 +82,10 @@ def when_text(moment: datetime | date | str | None) -> str:
         return "—"
     if isinstance(moment, str):
         try:
-            moment = datetime.fromisoformat(moment)
+            parsed = datetime.fromisoformat(moment)
         except ValueError:
             return moment
+        return parsed.strftime("%Y-%m-%d %H:%M")
     if isinstance(moment, datetime):
         return moment.strftime("%Y-%m-%d %H:%M")
     return moment.isoformat()

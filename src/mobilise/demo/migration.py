@@ -10,10 +10,12 @@ from pathlib import Path
 
 from pydantic import SecretStr
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from mobilise.core.actor import Actor
 from mobilise.core.db import session_scope
 from mobilise.core.settings import Settings
+from mobilise.drives.estate import latest_readiness
 from mobilise.migration.models import MigrationWave
 from mobilise.migration.rounds import cutover, run_round, source_spec
 from mobilise.migration.waves import WaveSelection, create_wave
@@ -37,14 +39,24 @@ def write_home_drive(root: Path, rng: random.Random) -> None:
         os.utime(path, (stamp, stamp))
 
 
+def _pilot_people(session: Session, settings: Settings) -> list[Person]:
+    """The wave's people: like a real pilot, people whose scanned drive is ready to move
+    (nothing to rename, nothing that cannot move), or who have no drive yet (the step
+    writes one); never someone whose drive still needs work."""
+    scanned = {r.person_key: r.ready for r, _ in
+               latest_readiness(session, settings.onedrive_quota_bytes)}
+    active = session.scalars(select(Person).where(Person.status == PersonStatus.ACTIVE.value)
+                             .order_by(Person.number))
+    return [p for p in active if scanned.get(p.number, True)][:DEMO_PEOPLE]
+
+
 def migrate_demo_wave(settings: Settings, out_dir: Path, people: int, seed: int) -> str:
     from mobilise.emulator.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, EmulatorProcess
 
     with session_scope(settings) as s:
         if s.scalar(select(MigrationWave).where(MigrationWave.name == DEMO_WAVE)) is not None:
             return f"Migration: wave {DEMO_WAVE!r} exists already"
-        chosen = list(s.scalars(select(Person).where(Person.status == PersonStatus.ACTIVE.value)
-                                .order_by(Person.number).limit(DEMO_PEOPLE)))
+        chosen = _pilot_people(s, settings)
         numbers = [p.number for p in chosen]
         upns = [p.upn for p in chosen]
     emulator = EmulatorProcess(out_dir / "emulator").start()

@@ -76,7 +76,7 @@ def rollout_step(settings: Settings, out_dir: Path, people: int, seed: int) -> s
     return (f"Rollout: planned {applied.booked} appointments ({'meets' if first.met else 'misses'}"
             f" {DEADLINE}); by {AS_OF}: {attended} handed over, {missed} no-shows; re-plan "
             f"booked {reapplied.booked}, moved {reapplied.moved}, plan ends {again.last_day}; "
-            f"forecast finish {fc.finish}; {queued} messages queued "
+            f"forecast finish {fc.finish or 'not in sight'}; {queued} messages queued "
             f"(see /rollout?as_of={AS_OF})")
 
 

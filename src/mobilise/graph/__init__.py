@@ -31,6 +31,6 @@ from mobilise.graph.pacer import Pacer, process_pacer
 __all__ = [
     "AccessDenied", "DriveNotProvisioned", "FileTooLarge", "GraphClient", "GraphError",
     "InvalidName", "InvalidRange", "InvalidRequest", "ItemNotFound", "NameExists", "Pacer",
-    "PathTooLong", "QuotaExceeded", "ResyncRequired", "ServiceFailed", "ServiceUnreachable", "Throttled",
-    "Unauthenticated", "UploadSessionNotFound", "process_pacer", "user_agent",
+    "PathTooLong", "QuotaExceeded", "ResyncRequired", "ServiceFailed", "ServiceUnreachable",
+    "Throttled", "Unauthenticated", "UploadSessionNotFound", "process_pacer", "user_agent",
 ]

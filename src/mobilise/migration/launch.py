@@ -13,6 +13,7 @@ from mobilise.core.errors import Conflict, InvalidInput
 from mobilise.core.progress import Job, Progress
 from mobilise.core.settings import Settings
 from mobilise.core.transitions import run_transition
+from mobilise.core.words import label
 from mobilise.migration.decisions import plan_inputs_from_estate
 from mobilise.migration.models import MigrationRound, MigrationWave, RoundKind, RoundStatus
 from mobilise.migration.progress import JOB_KIND
@@ -64,7 +65,7 @@ def start_round(sessions: sessionmaker[Session], actor: Actor, settings: Setting
                            reason=f"retried after: {round_.reason or 'a failure'}")
             session.commit()
     wave_id, wave_name, round_number = wave.id, wave.name, round_.number
-    kind = round_.kind.replace("_", " ")
+    kind = label(round_.kind)
 
     def work(session: Session, progress: Progress) -> str:
         found = session.get(MigrationWave, wave_id)

@@ -26,6 +26,7 @@ from mobilise.core.errors import ExternalServiceError, InvalidInput, TransitionR
 from mobilise.core.progress import NullProgress, Progress
 from mobilise.core.settings import Settings
 from mobilise.core.transitions import run_transition
+from mobilise.core.words import label
 from mobilise.migration.freeze import hook_environment, run_freeze_hook
 from mobilise.migration.journal import Journal, journal_path, verified_hashes
 from mobilise.migration.models import (
@@ -242,7 +243,7 @@ def sync_people(
         payloads += person_payloads(settings, member.person, round_, plan_inputs)
     total_files = sum(p.pop("files") for p in payloads)
     progress.start(total_files, f"wave {round_.wave.name}: round {round_.number} "
-                   f"({round_.kind.replace('_', ' ')})")
+                   f"({label(round_.kind)})")
     # Which wave and round this is, for the wave page to find its live progress.
     progress.advance(0, wave_id=round_.wave_id, round=round_.number, shards=len(payloads),
                      shards_done=0)

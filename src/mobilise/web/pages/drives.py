@@ -12,12 +12,12 @@ from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
 from mobilise.core.readcache import aggregates
 from mobilise.core.settings import Settings
+from mobilise.core.words import label
 from mobilise.drives import estate
 from mobilise.drives.reports import add_retention, estate_summary, person_report, summary_rows
 from mobilise.people.register import get_person, person_row
 from mobilise.retention.dry_run import bytes_text
 from mobilise.web.auth import db, requires
-from mobilise.core.words import label
 from mobilise.web.charts import bar_chart
 from mobilise.web.pages.render import page
 

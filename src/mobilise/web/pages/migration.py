@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
 from mobilise.core.errors import MobiliseError
+from mobilise.core.words import label
 from mobilise.migration import reports, waves
 from mobilise.migration.burndown import ALL, burndown
 from mobilise.migration.launch import round_to_start, start_round
@@ -88,7 +89,7 @@ def _points(series: list[list[float]] | None) -> dict[str, str]:
 class StartOffer:
     """What the wave page's button would do, or why there is no button."""
 
-    label: str | None = None     # "Start round 2 (delta)", "Retry round 1 (pre seed)"
+    label: str | None = None     # "Start round 2 (delta)", "Retry round 1 (pre-seed)"
     number: int | None = None
     why_not: str | None = None   # shown where the button would be
 
@@ -99,7 +100,7 @@ def start_offer(wave: MigrationWave) -> StartOffer:
     except MobiliseError as refused:
         return StartOffer(why_not=refused.message)
     verb = "Retry" if round_.status == RoundStatus.FAILED.value else "Start"
-    return StartOffer(f"{verb} round {round_.number} ({round_.kind.replace('_', ' ')})",
+    return StartOffer(f"{verb} round {round_.number} ({label(round_.kind)})",
                       round_.number)
 
 
