@@ -268,12 +268,14 @@ def test_downloads_survive_cut_connections(onedrive_emulator: EmulatorProcess,
     assert {"reset-before", "reset-after"} & faults
 
 
-def test_unreachable_identity_platform_is_a_retryable_failure(tmp_path: Path) -> None:
+def test_an_identity_platform_that_refuses_connections_is_unreachable(tmp_path: Path) -> None:
     from mobilise.emulator.server import free_port
 
     settings = Settings(graph_authority=f"https://127.0.0.1:{free_port()}/tenant",
                         graph_ca_bundle=None, graph_max_retries=2,
                         graph_backoff_base_seconds=0.01)
-    with pytest.raises(ServiceFailed) as failure:
+    with pytest.raises(ServiceUnreachable) as refused:
         GraphClient(settings, pacer=Pacer(60_000)).get_json("users")
-    assert failure.value.retryable
+    # A ServiceFailed, as before, but not retryable: nothing listens, and retrying (file
+    # by file, for minutes) will not change that.
+    assert isinstance(refused.value, ServiceFailed) and not refused.value.retryable

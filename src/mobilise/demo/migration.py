@@ -50,6 +50,20 @@ def _pilot_people(session: Session, settings: Settings) -> list[Person]:
     return [p for p in active if scanned.get(p.number, True)][:DEMO_PEOPLE]
 
 
+def _provision(root: Path, upns: list[str], quota: int) -> None:
+    """OneDrives in the emulator's store, written before it starts (through its admin
+    API each would cost a request: minutes for a full-size force)."""
+    from mobilise.emulator.store import Store
+
+    root.mkdir(parents=True, exist_ok=True)
+    store = Store(root)
+    try:
+        for upn in upns:
+            store.provision(upn, quota)
+    finally:
+        store.close()
+
+
 def migrate_demo_wave(settings: Settings, out_dir: Path, people: int, seed: int) -> str:
     from mobilise.emulator.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, EmulatorProcess
 
@@ -58,13 +72,13 @@ def migrate_demo_wave(settings: Settings, out_dir: Path, people: int, seed: int)
             return f"Migration: wave {DEMO_WAVE!r} exists already"
         chosen = _pilot_people(s, settings)
         numbers = [p.number for p in chosen]
-        upns = [p.upn for p in chosen]
+        # Everyone has a OneDrive in the demo's tenant, so a wave the operator makes on
+        # the served pages has somewhere to copy to.
+        upns = list(s.scalars(select(Person.upn).where(
+            Person.status == PersonStatus.ACTIVE.value).order_by(Person.number)))
+    _provision(out_dir / "emulator", upns, settings.onedrive_quota_bytes)
     emulator = EmulatorProcess(out_dir / "emulator").start()
     try:
-        with emulator.admin() as admin:
-            for upn in upns:
-                admin.post("/drives", json={"userPrincipalName": upn, "quota":
-                                            settings.onedrive_quota_bytes}).raise_for_status()
         demo = settings.model_copy(update={
             "graph_url": emulator.graph_url, "graph_authority": emulator.authority,
             "graph_tenant_id": emulator.tenant, "graph_client_id": DEFAULT_CLIENT_ID,
