@@ -74,6 +74,6 @@ def intune_step(settings: Settings, out_dir: Path, people: int, seed: int) -> st
     finally:
         emulator.stop()
     return (f"Intune: {synced.devices:,} devices synced, {synced.matched:,} matched to the "
-            f"register; to look into: {counts_text(synced.counts())}; {sent.sent:,} remote "
-            f"wipes sent ({sent.failed:,} failed); after the devices checked in, "
-            f"{after.actions_done:,} wipes done, {after.actions_failed:,} failed")
+            f"register; to look into: {counts_text(synced.counts())}; remote wipes sent: "
+            f"{sent.sent:,} ({sent.failed:,} failed); after the devices checked in, "
+            f"{after.actions_done:,} done, {after.actions_failed:,} failed")

@@ -30,6 +30,7 @@ def retention_step(settings: Settings, out_dir: Path, people: int, seed: int) ->
         name = f"{row.name} v{row.version}"
     if result is None:
         return f"Retention: rule set {name} in force; no drive scanned, so no dry run"
-    actions = ", ".join(f"{label(r['action'])} {r['files']:,} files ({size_text(r['bytes'])})"
+    actions = ", ".join(f"{label(r['action'])} {r['files']:,} "
+                        f"file{'' if r['files'] == 1 else 's'} ({size_text(r['bytes'])})"
                         for r in result.tables["by_action"])
     return f"Retention: rule set {name} in force; a dry run over {result.files:,} files: {actions}"

@@ -193,11 +193,14 @@ def _fail_people(session: Session, actor: Actor, round_: MigrationRound,
                  reasons: dict[str, str], members: Sequence[PersonMigration]) -> None:
     """People the round could not sync are failed with the reason (they stay on their H:
     drive; the next round, or the round retried, starts them again)."""
+    by_reason: dict[str, list[PersonMigration]] = {}
     for member in members:
         reason = reasons.get(member.person.number)
         if reason and member.state == MigrationState.IN_PROGRESS.value:
-            run_transition(session, actor, PERSON_LIFECYCLE, "fail", [member],
-                           reason=f"round {round_.number} failed: {reason}")
+            by_reason.setdefault(reason, []).append(member)
+    for reason, failed in by_reason.items():  # one bulk run per reason
+        run_transition(session, actor, PERSON_LIFECYCLE, "fail", failed,
+                       reason=f"round {round_.number} failed: {reason}")
 
 
 def _start_round(session: Session, actor: Actor, round_: MigrationRound, clock: Clock) -> None:
