@@ -37,6 +37,7 @@ def test_the_demo_writes_only_under_its_folder_and_is_served_again_as_it_is(
     assert config.startswith(TOML_MARK)
     assert f'database_url = "sqlite:///{tmp_path / "dd" / "mobilise.db"}"' in config
     assert f'home_root = "{tmp_path / "dd" / "home"}"' in config
+    assert f'graph_ca_bundle = "{tmp_path / "dd" / "emulator" / "tls" / "ca.pem"}"' in config
     password_file = tmp_path / "dd" / "admin-password"
     assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
     password = password_file.read_text().strip()

@@ -34,7 +34,12 @@ def demo(
     if ctx.invoked_subcommand:
         return
     from mobilise.demo.run import demo_settings, existing_password, rebuild_demo, run_demo
-    from mobilise.demo.serving import emulator_running, next_steps, write_config
+    from mobilise.demo.serving import (
+        emulator_running,
+        emulator_settings,
+        next_steps,
+        write_config,
+    )
 
     configured = demo_settings(settings(), out_dir)
     if rebuild:
@@ -44,11 +49,11 @@ def demo(
         password = run_demo(configured, out_dir, people=people, seed=seed,
                             report=say).admin_password
     else:
-        say(f"The demo in {out_dir}/ is built already: serving it as it is "
+        say(f"The demo in {out_dir}/ is built already: using it as it is "
             "(--rebuild makes a new one).")
     say(f"[bold]Admin login:[/] admin / {password}")
     if not serve:
-        config, written = write_config(configured, out_dir)
+        config, written = write_config(emulator_settings(configured, out_dir), out_dir)
         for line in next_steps(out_dir, config, written, served_at=None):
             say(line)
         return

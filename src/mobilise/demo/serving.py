@@ -51,6 +51,15 @@ def emulator_root(out_dir: Path) -> Path:
     return out_dir.resolve() / "emulator"
 
 
+def emulator_settings(settings: Settings, out_dir: Path, port: int = EMULATOR_PORT) -> Settings:
+    """``settings`` pointing at the demo's emulator on ``port`` (where `script/demo`
+    serves it), whatever an older mobilise.toml said."""
+    from mobilise.emulator.server import DEFAULT_TENANT
+
+    return settings.model_copy(update=graph_settings(
+        f"https://127.0.0.1:{port}", DEFAULT_TENANT, emulator_root(out_dir) / "tls" / "ca.pem"))
+
+
 @contextmanager
 def emulator_running(settings: Settings, out_dir: Path) -> Iterator[Settings]:
     """The demo's Graph emulator, started for as long as the block runs; yields the
