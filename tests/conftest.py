@@ -21,6 +21,9 @@ from tests.devices.fleet import Fleet, build_fleet
 from tests.smtp import SmtpServer, running_smtp_server
 
 PG_ENV = "MOBILISE_TEST_PG_URL"
+# The tests build their own settings: a mobilise.toml in the working folder (script/demo
+# writes one) must not leak into them, here or in the CLI processes they start.
+os.environ["MOBILISE_CONFIG"] = str(Path(__file__).parent / "no-such-mobilise.toml")
 
 
 def pg_admin_url() -> str:

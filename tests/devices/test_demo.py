@@ -64,11 +64,11 @@ def test_demo_fleet_in_proportion_to_the_decision_paper(sqlite_settings: Setting
     assert accepted == kits == issue_entries == issued
     assert seats == by_status["issued"]
     assert len(set(holders)) == len(holders)
-    assert note.startswith(f"devices: {issued} handsets already issued (1 lost or stolen, "
+    assert note.startswith(f"Handsets: {issued} handsets already issued (1 lost or stolen, "
                            "wipes queued, 1 SIM bars requested, 1 confirmed)")
     assert bar_states == ["barred"]
     assert load_devices(sqlite_settings, tmp_path, people, 1322) == \
-        "devices: fleet already loaded"
+        "Handsets: the fleet is loaded already"
 
 
 def test_bulk_issue_is_refused_whole_with_every_reason(fleet: Fleet) -> None:
@@ -110,3 +110,20 @@ def test_bulk_issue_hands_over_in_one_run(fleet: Fleet) -> None:
     assert s.scalar(select(func.count()).select_from(Acceptance).where(
         Acceptance.handset_id.in_([h.id for h in stock]))) == 3
     verify(s)
+
+
+def test_demo_handsets_are_bought_then_enrolled_then_issued_even_after_intune(
+        sqlite_settings: Settings, tmp_path: Path) -> None:
+    """Intune's enrolment date is the register's: a handset "enrolled 2026-10-01" was
+    never "issued 2022-10-03"."""
+    from mobilise.demo.intune import intune_step
+
+    load_people(sqlite_settings, tmp_path, 60, 1322)
+    load_devices(sqlite_settings, tmp_path, 60, 1322)
+    intune_step(sqlite_settings, tmp_path, 60, 1322)
+    with session_scope(sqlite_settings) as s:
+        fleet = s.scalars(select(Handset).where(Handset.issued_at.is_not(None))).all()
+        assert fleet
+        for h in fleet:
+            assert h.purchase_date is not None and h.enrolled_at is not None
+            assert h.purchase_date <= h.enrolled_at.date() <= h.issued_at.date(), h.imei

@@ -50,6 +50,8 @@ def test_summary_and_person_report(sqlite_settings, tmp_path):
 
 
 def test_readiness_pages(sqlite_settings, tmp_path):
+    from mobilise.core.words import size_text
+    from mobilise.retention.dry_run import bytes_text
     from mobilise.web.pages.drives import router as pages
 
     settings = sqlite_settings.model_copy(update={
@@ -60,6 +62,7 @@ def test_readiness_pages(sqlite_settings, tmp_path):
         home = settings.home_root / people[0].sam_account_name
         home.mkdir(parents=True)
         (home / "<script>.txt").write_text("x")
+        (home / "big.bin").write_bytes(b"\0" * 183_600)
         estate.scan_people(s, settings, people, SystemClock())
         user = auth.add_user(s, ADMIN, "migration", "correct horse battery", ["migration"])
         s.flush()
@@ -70,9 +73,15 @@ def test_readiness_pages(sqlite_settings, tmp_path):
     with TestClient(app) as client:
         estate_page = client.get("/drives", headers=headers)
         assert estate_page.status_code == 200, estate_page.text
-        assert "invalid_characters" in estate_page.text
+        # Display labels, not internal names; sizes scaled by the one function the
+        # retention dry run uses too (184 kB, not 0.000 TB).
+        assert "invalid_characters" not in estate_page.text
+        assert "characters OneDrive does not allow" in estate_page.text
+        assert '<span class="figure">184 kB</span>' in estate_page.text
+        assert size_text(183_601) == bytes_text(183_601) == "184 kB"
         drive_page = client.get(f"/drives/people/{number}", headers=headers)
         assert drive_page.status_code == 200
+        assert "invalid_characters" not in drive_page.text
         assert "&lt;script&gt;.txt" in drive_page.text and "<script>.txt" not in drive_page.text
         assert "_script_.txt" in drive_page.text
         assert "No complete scan" in client.get(f"/drives/people/{other}", headers=headers).text

@@ -197,4 +197,4 @@ def test_installed_sources_reach_the_web_page(installed_sources: None,
 def test_demo_finance_step_runs_twice_without_counting_twice(demo_settings: Settings,
                                                              tmp_path: Path) -> None:
     note = load_finance(demo_settings, tmp_path / "again", 0, 1322)
-    assert "'added': 0, 'changed': 0, 'unchanged': 44" in note
+    assert "spend lines 44 unchanged" in note

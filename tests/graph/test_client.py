@@ -24,6 +24,7 @@ from mobilise.graph import (
     NameExists,
     Pacer,
     ServiceFailed,
+    ServiceUnreachable,
     Throttled,
     Unauthenticated,
     user_agent,
@@ -115,6 +116,38 @@ def test_connection_errors_are_retried_then_reported() -> None:
     with pytest.raises(ServiceFailed):
         client.get_json("x")
     assert len(seen) == 5 and len(slept) == 4
+
+
+def test_a_refused_connection_is_reported_after_two_quick_retries() -> None:
+    def refused(request: httpx.Request) -> httpx.Response:
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except ConnectionRefusedError as exc:
+            raise httpx.ConnectError("All connection attempts failed", request=request) from exc
+
+    client, seen, slept, _ = scripted([refused] * 5)
+    with pytest.raises(ServiceUnreachable, match="refused"):
+        client.get_json("x")
+    assert len(seen) == 3 and len(slept) == 2  # not graph_max_retries (4) times
+
+
+def test_a_token_endpoint_that_refuses_connections_fails_in_seconds() -> None:
+    import time
+
+    from mobilise.emulator.server import free_port
+    from mobilise.graph.auth import MsalTokenSource
+
+    port = free_port()  # nothing listens there
+    settings = Settings(graph_url=f"https://127.0.0.1:{port}/v1.0",
+                        graph_authority=f"https://127.0.0.1:{port}/mobilise-tenant",
+                        graph_max_retries=8)
+    slept: list[float] = []
+    started = time.monotonic()
+    client = GraphClient(settings, tokens=MsalTokenSource(settings), sleep=slept.append)
+    with client, pytest.raises(ServiceUnreachable, match="token endpoint .* refused"):
+        client.get_json("me/drive")
+    assert len(slept) == 2 and time.monotonic() - started < 10
+    assert not ServiceUnreachable("x").retryable  # engines do not retry it file by file
 
 
 @pytest.mark.parametrize(("status", "code", "cls"), [
@@ -235,12 +268,14 @@ def test_downloads_survive_cut_connections(onedrive_emulator: EmulatorProcess,
     assert {"reset-before", "reset-after"} & faults
 
 
-def test_unreachable_identity_platform_is_a_retryable_failure(tmp_path: Path) -> None:
+def test_an_identity_platform_that_refuses_connections_is_unreachable(tmp_path: Path) -> None:
     from mobilise.emulator.server import free_port
 
     settings = Settings(graph_authority=f"https://127.0.0.1:{free_port()}/tenant",
                         graph_ca_bundle=None, graph_max_retries=2,
                         graph_backoff_base_seconds=0.01)
-    with pytest.raises(ServiceFailed) as failure:
+    with pytest.raises(ServiceUnreachable) as refused:
         GraphClient(settings, pacer=Pacer(60_000)).get_json("users")
-    assert failure.value.retryable
+    # A ServiceFailed, as before, but not retryable: nothing listens, and retrying (file
+    # by file, for minutes) will not change that.
+    assert isinstance(refused.value, ServiceFailed) and not refused.value.retryable

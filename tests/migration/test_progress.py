@@ -172,7 +172,7 @@ def test_a_round_reports_files_during_the_round_not_only_at_the_end(
     report = run_round(session, ADMIN, estate, wave, executor, progress=progress)
     assert report.round.status == "done"
     assert progress.total == 60 and progress.done == 60
-    assert "round 1 (pre seed)" in progress.description
+    assert "round 1 (pre-seed)" in progress.description
     # Each shard started after the files of those before it had been reported.
     assert len(executor.seen_before_shard) > 4
     assert executor.seen_before_shard == sorted(executor.seen_before_shard)

@@ -213,3 +213,39 @@ def test_a_freeze_hook_that_cannot_start_fails_the_cutover_with_the_reason() -> 
     assert not broken.frozen and "not a valid command line" in (broken.reason or "")
     fine = run_freeze_hook("true", {}, 5)
     assert fine.frozen and fine.status == 0
+
+
+def test_a_person_whose_task_fails_is_failed_with_the_reason_and_retried_first(
+        estate: Settings, session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mobilise.core.transitions import run_transition
+    from mobilise.migration.launch import round_to_start
+    from mobilise.migration.transitions import ROUND_LIFECYCLE
+    from mobilise.workers import registry
+
+    real = registry._TASKS["migration.sync_shard"]
+
+    def broken_for_one(settings: Settings, payload: dict) -> dict:  # type: ignore[type-arg]
+        if payload["person"] == "100001":
+            raise OSError("the share went away")
+        return real(settings, payload)
+
+    monkeypatch.setitem(registry._TASKS, "migration.sync_shard", broken_for_one)
+    wave = create_wave(session, ADMIN, "W1", WaveSelection(org_units=["CE"]), delta_rounds=1)
+    session.commit()
+    report = run_round(session, ADMIN, estate, wave, InProcessExecutor(estate, workers=2))
+    assert report.round.status == "failed" and "the share went away" in report.round.reason
+    states = {m.person.number: (m.state, m.reason) for m in wave_people(session, wave)}
+    assert states["100000"] == ("in_progress", None)
+    assert states["100001"][0] == "failed"
+    assert "round 1 failed" in states["100001"][1] and "the share went away" in states["100001"][1]
+    # The next round is not started over the failed one: it is retried first.
+    with pytest.raises(Conflict, match="round 1 failed"):
+        round_to_start(wave, 2)
+    assert round_to_start(wave).number == 1
+    monkeypatch.setitem(registry._TASKS, "migration.sync_shard", real)
+    run_transition(session, ADMIN, ROUND_LIFECYCLE, "replan", [wave.rounds[0]], reason="retry")
+    session.commit()
+    again = run_round(session, ADMIN, estate, wave, InProcessExecutor(estate, workers=2),
+                      number=1)
+    assert again.round.status == "done" and again.round.reason is None
+    assert all(m.state == "in_progress" and m.reason is None for m in wave_people(session, wave))

@@ -20,7 +20,7 @@ def test_demo_activates_the_example_rule_set_and_dry_runs_the_scanned_drives(
     load_people(sqlite_settings, out, 30, 7)
     drives_step(sqlite_settings, out, 30, 7)
     note = retention_step(sqlite_settings, out, 30, 7)
-    found = re.search(r"personal-files v1 active; dry run over ([\d,]+) files: (.*)", note)
+    found = re.search(r"personal-files v1 in force; a dry run over ([\d,]+) files: (.*)", note)
     assert found, note
     assert int(found.group(1).replace(",", "")) > 0
     actions = dict(re.findall(r"(migrate|dispose|review|archive|hold) ([\d,]+)", found.group(2)))

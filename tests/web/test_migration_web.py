@@ -101,7 +101,7 @@ def test_wave_page_shows_the_latest_rounds_live_progress(web: Web, tmp_path: Pat
     assert page.status_code == 200
     assert 'data-live-wave="/api/v1/waves/' in page.text
     assert '<script src="/static/wave-live.js">' in page.text
-    assert "round 1 (pre seed)" in page.text and "12 of 12" in page.text
+    assert "round 1 (pre-seed)" in page.text and "12 of 12" in page.text
     assert web.client.get("/static/wave-live.js").status_code == 200
 
 
@@ -134,13 +134,13 @@ def test_a_round_starts_from_the_api_with_202_and_a_job(web: Web, tmp_path: Path
     assert started.status_code == 202, started.text
     job = started.json()
     assert started.headers["location"] == f"/api/v1/jobs/{job['id']}"
-    assert job["status"] == "running" and "round 1 (pre seed)" in job["description"]
+    assert job["status"] == "running" and "round 1 (pre-seed)" in job["description"]
     assert job["links"]["progress"].endswith("/progress")
     wait_for_jobs(120)
     done = web.client.get(f"/api/v1/jobs/{job['id']}", headers=web.as_("viewer")).json()
     assert done["status"] == "done", done
     assert done["done"] == done["total"] == 12 and done["stats"]["copied"] == 12
-    assert "round 1 (pre seed): done" in done["message"]
+    assert "round 1 (pre-seed): done" in done["message"]
     shown = web.client.get("/api/v1/waves/Pilot", headers=web.as_("viewer")).json()
     assert shown["rounds"][0]["status"] == "done"
     assert [p["copied"] for p in shown["people"]] == [8, 4]
@@ -175,7 +175,7 @@ def test_the_wave_page_button_starts_the_next_round(web: Web, tmp_path: Path) ->
     web.client.post("/logout", data={"csrf_token": web.csrf()})
     assert web.login("admin").status_code == 303
     page = web.client.get(f"/waves/{wave_id}").text
-    assert "Start round 1 (pre seed)" in page
+    assert "Start round 1 (pre-seed)" in page
     assert web.client.post(f"/waves/{wave_id}/rounds", data={},
                            follow_redirects=False).status_code == 403  # no CSRF token
     started = web.client.post(f"/waves/{wave_id}/rounds", data={"csrf_token": web.csrf()},
@@ -185,3 +185,71 @@ def test_the_wave_page_button_starts_the_next_round(web: Web, tmp_path: Path) ->
     wait_for_jobs(120)
     page = web.client.get(f"/waves/{wave_id}").text
     assert "Start round 2 (delta)" in page and "12 of 12" in page
+
+
+def test_a_round_against_a_stopped_emulator_fails_in_seconds_and_says_why(
+        web: Web, tmp_path: Path) -> None:
+    import time
+
+    from mobilise.emulator.server import EmulatorProcess
+    from mobilise.workers.background import wait_for_jobs
+
+    emulator = EmulatorProcess(tmp_path / "emulator").start()
+    emulator.stop()  # nothing listens on its port now: connections are refused
+    settings = web.settings.model_copy(update={
+        "migration_destination": "onedrive", "graph_url": emulator.graph_url,
+        "graph_authority": emulator.authority, "graph_ca_bundle": emulator.ca,
+        "archive_root": tmp_path / "archive"})  # the default retry policy, as served
+    web.app.state.settings = settings
+    make_tree(Path(settings.home_root) / "asmith0", 8, seed=5)
+    make_tree(Path(settings.home_root) / "asmith1", 4, seed=6)
+    assert web.client.post("/api/v1/waves", headers=web.as_("admin"),
+                           json={"name": "Pilot", "people": ["100000", "100001"],
+                                 "delta_rounds": 1}).status_code == 201
+    wave_id = get_id(web, "Pilot")
+    started_at = time.monotonic()
+    started = web.client.post("/api/v1/waves/Pilot/rounds", headers=web.as_("admin"))
+    assert started.status_code == 202, started.text
+    wait_for_jobs(60)
+    assert time.monotonic() - started_at < 10
+    job = web.client.get(f"/api/v1/jobs/{started.json()['id']}",
+                         headers=web.as_("viewer")).json()
+    assert job["status"] == "failed" and "refused the connection" in job["message"], job
+    shown = web.client.get("/api/v1/waves/Pilot", headers=web.as_("viewer")).json()
+    assert shown["rounds"][0]["status"] == "failed"
+    assert "refused the connection" in shown["rounds"][0]["reason"]
+    assert [p["state"] for p in shown["people"]] == ["failed", "failed"]
+    assert all("round 1 failed" in p["reason"] and "refused the connection" in p["reason"]
+               for p in shown["people"])
+    # The next round is not offered over a failed one: the failed one is retried first.
+    refused = web.client.post("/api/v1/waves/Pilot/rounds", headers=web.as_("admin"),
+                              json={"number": 2})
+    assert refused.status_code == 409 and "round 1 failed" in refused.text
+    assert web.login("admin").status_code == 303
+    page = web.client.get(f"/waves/{wave_id}").text
+    assert "Why it failed:" in page and "refused the connection" in page
+    assert "Start round 2" not in page and "Retry round 1 (pre-seed)" in page
+    person = web.client.get("/people/100000").text
+    assert "H: drive migration" in person and "refused the connection" in person
+    assert "refused the connection" in web.client.get("/jobs").text
+    # Retried from the page: planned again and run, failing as fast while nothing listens.
+    again = web.client.post(f"/waves/{wave_id}/rounds",
+                            data={"csrf_token": web.csrf(), "number": "1"},
+                            follow_redirects=False)
+    assert again.status_code == 303, again.text
+    wait_for_jobs(60)
+    rounds = web.client.get("/api/v1/waves/Pilot", headers=web.as_("viewer")).json()["rounds"]
+    assert [r["status"] for r in rounds] == ["failed", "planned", "planned"]
+
+
+def test_the_wave_page_tells_the_rounds_that_ran_without_a_job(web: Web,
+                                                               tmp_path: Path) -> None:
+    """Rounds run from the CLI (or the demo) have no Job row: the page still tells the
+    latest of them rather than "no round has run yet"."""
+    _local_wave(web, tmp_path)
+    settings = web.app.state.settings
+    with session_scope(settings) as s:
+        run_round(s, ADMIN, settings, get_wave(s, "Pilot"), InProcessExecutor(settings))
+    page = web.client.get(f"/waves/{get_id(web, 'Pilot')}", headers=web.as_("viewer")).text
+    assert "No round has run yet" not in page
+    assert "Round 1 (pre-seed): <span data-field=\"status\">done</span>" in page

@@ -12,40 +12,60 @@ from mobilise.demo.people import generate_roster
 app = typer.Typer(help="Generate demo data, or run the whole demo (mobilise demo).")
 
 
+def say(line: str) -> None:
+    console.print(line, highlight=False)
+
+
 @app.callback(invoke_without_command=True)
 def demo(
     ctx: typer.Context,
     people: int = typer.Option(2000, min=1, max=200_000, help="people in the force"),
     seed: int = typer.Option(1322, help="random seed"),
-    out_dir: Path = typer.Option(Path("demo-data"), "--dir", help="where demo files go"),
+    out_dir: Path = typer.Option(Path("demo-data"), "--dir",
+                                 help="where everything the demo writes goes"),
+    rebuild: bool = typer.Option(False, "--rebuild",
+                                 help="build the demo again, even if --dir holds one"),
     serve: bool = typer.Option(True, help="serve the dashboard afterwards"),
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),
 ) -> None:
-    """Generate a force, load it, create an admin login and serve the dashboard."""
+    """Generate a force, load it, create an admin login and serve the dashboard (with
+    the Graph emulator). A folder holding a finished demo is served as it is."""
     if ctx.invoked_subcommand:
         return
-    from pydantic import SecretStr
+    from mobilise.demo.run import demo_settings, existing_password, rebuild_demo, run_demo
+    from mobilise.demo.serving import (
+        emulator_running,
+        emulator_settings,
+        next_steps,
+        write_config,
+    )
 
-    from mobilise.core.settings import secret_problem
-    from mobilise.demo.run import demo_secret, run_demo
+    configured = demo_settings(settings(), out_dir)
+    if rebuild:
+        rebuild_demo(configured, out_dir)
+        configured = demo_settings(settings(), out_dir)  # its own secret, made anew
+    password = existing_password(out_dir)
+    if password is None:
+        password = run_demo(configured, out_dir, people=people, seed=seed,
+                            report=say).admin_password
+    else:
+        say(f"The demo in {out_dir}/ is built already: using it as it is "
+            "(--rebuild makes a new one).")
+    say(f"[bold]Admin login:[/] admin / {password}")
+    if not serve:
+        config, written = write_config(emulator_settings(configured, out_dir), out_dir)
+        for line in next_steps(out_dir, config, written, served_at=None):
+            say(line)
+        return
+    import uvicorn
 
-    result = run_demo(settings(), out_dir, people=people, seed=seed,
-                      report=lambda line: console.print(line, highlight=False))
-    console.print(f"[bold]admin login:[/] admin / {result.admin_password}")
-    if serve:
-        import uvicorn
+    from mobilise.web.app import create_app
 
-        from mobilise.web.app import create_app
-
-        console.print(f"Mobilise demo on http://{host}:{port}/  (Ctrl-C to stop)")
-        # The demo's register holds the fleet issued before the rollout: not counted twice.
-        # A secret the operator set, or the demo's own random one: never the published
-        # default.
-        secret = (settings().secret_key if secret_problem(settings()) is None
-                  else SecretStr(demo_secret(out_dir)))
-        served = settings().model_copy(update={"rollout_managed_before": 0,
-                                               "secret_key": secret})
+    with emulator_running(configured, out_dir) as served:
+        config, written = write_config(served, out_dir)
+        for line in next_steps(out_dir, config, written, served_at=f"http://{host}:{port}/"):
+            say(line)
         uvicorn.run(create_app(served), host=host, port=port, log_level="warning")
 
 

@@ -26,6 +26,7 @@ from mobilise.core.actor import Actor
 from mobilise.core.clock import FixedClock
 from mobilise.core.db import session_scope
 from mobilise.core.settings import Settings
+from mobilise.core.words import label
 from mobilise.devices import carrier, handsets, manifests
 from mobilise.devices.carrier import EmailCarrier
 from mobilise.devices.identifiers import with_check_digit
@@ -39,6 +40,9 @@ NEW_HANDSETS = 29_737
 LOST_SHARE = 0.005  # about 1% of a fleet a year is lost or stolen: half a year's worth
 CARRIER = "EE"  # the existing airtime contract
 CARRIER_ADDRESS = "mobile-accounts@carrier.example"  # unless the settings name one
+# The fleet already issued: bought, then staged and enrolled, then handed out, in order.
+PURCHASED_ON = datetime(2022, 9, 5, 9, 0, tzinfo=UTC)
+ENROLLED_ON = datetime(2022, 9, 26, 9, 0, tzinfo=UTC)
 ISSUED_ON = datetime(2022, 10, 3, 9, 0, tzinfo=UTC)
 REPORTED_ON = datetime(2023, 1, 16, 9, 0, tzinfo=UTC)
 
@@ -90,8 +94,10 @@ def _catalogue(session: Session, seats: int) -> None:
 
 
 def _register(session: Session, settings: Settings, clock: FixedClock, path: Path,
-              site: Site, state: HandsetStatus) -> list[Handset]:
-    """Import a delivery's manifest and take its handsets as far as ``state``."""
+              site: Site, state: HandsetStatus, prepared: FixedClock | None = None
+              ) -> list[Handset]:
+    """Import a delivery's manifest (bought as of ``clock``) and take its handsets as far
+    as ``state`` (staged and enrolled as of ``prepared``, by default the same day)."""
     arrival = HandsetStatus.ORDERED if state is HandsetStatus.ORDERED else \
         HandsetStatus.RECEIVED
     manifests.import_manifest(session, DEMO_ACTOR, settings, path, site=site, status=arrival,
@@ -102,8 +108,8 @@ def _register(session: Session, settings: Settings, clock: FixedClock, path: Pat
     if state is HandsetStatus.IN_STOCK:
         for name, params in (("stage", {}), ("enrol", {"compliance": "compliant"}),
                              ("stock", {"site": site})):
-            handsets.move_handsets(session, DEMO_ACTOR, settings, clock, name, found,
-                                   reason="demo fleet", **params)
+            handsets.move_handsets(session, DEMO_ACTOR, settings, prepared or clock, name,
+                                   found, reason="demo fleet", **params)
     return found
 
 
@@ -143,9 +149,9 @@ def load_devices(settings: Settings, out_dir: Path, people: int, seed: int) -> s
             .order_by(Person.id)))
         sites = list(s.scalars(select(Site).where(Site.issuing.is_(True)).order_by(Site.code)))
         if not sites:
-            return "devices: no issuing site, no fleet"
+            return "Handsets: no issuing site, so no fleet"
         if s.scalar(select(Handset.id).limit(1)) is not None:
-            return "devices: fleet already loaded"
+            return "Handsets: the fleet is loaded already"
         issued_n = min(len(eligible), max(1, scaled(ALREADY_ISSUED, people)))
         new_n = max(len(DELIVERIES), scaled(NEW_HANDSETS, people))
         _catalogue(s, seats=issued_n + new_n)
@@ -153,7 +159,8 @@ def load_devices(settings: Settings, out_dir: Path, people: int, seed: int) -> s
         fleet = _manifest(out_dir / "PO-FLEET-2022.csv", "PO-FLEET-2022",
                           range(100_000, 100_000 + 2 * issued_n, 2))
         clock = FixedClock(ISSUED_ON)
-        stock = _register(s, settings, clock, fleet, sites[0], HandsetStatus.IN_STOCK)
+        stock = _register(s, settings, FixedClock(PURCHASED_ON), fleet, sites[0],
+                          HandsetStatus.IN_STOCK, prepared=FixedClock(ENROLLED_ON))
         handsets.issue_many(s, DEMO_ACTOR, settings, clock,
                             list(zip(stock, rng.sample(eligible, issued_n), strict=True)),
                             method="paper", policy_version="1.0",
@@ -171,8 +178,8 @@ def load_devices(settings: Settings, out_dir: Path, people: int, seed: int) -> s
             _register(s, settings, arrived, path, sites[(n + 1) % len(sites)], d.state)
             counts.append(size)
             start += 2 * size
-    shown = ", ".join(f"{d.purchase_order} {c:,} {d.state.value.replace('_', ' ')}"
+    shown = ", ".join(f"{d.purchase_order} {c:,} {label(d.state)}"
                       for d, c in zip(DELIVERIES, counts, strict=True))
-    return (f"devices: {issued_n:,} handsets already issued ({lost} lost or stolen, wipes "
+    return (f"Handsets: {issued_n:,} handsets already issued ({lost} lost or stolen, wipes "
             f"queued, {bars} SIM bars requested, {barred} confirmed), {new_n:,} new in "
             f"{len(DELIVERIES)} deliveries ({shown})")

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from mobilise.core.settings import Settings
+from mobilise.core.words import size_text
 
 # (extension, weight, median size in bytes)
 FILE_TYPES: list[tuple[str, int, int]] = [
@@ -171,6 +172,7 @@ def drives_step(settings: Settings, out_dir: Path, people: int, seed: int) -> st
         complete = [r for r in scanned.scans if r.status == "complete"]
         renames = sum(r.to_rename for r in complete)
         blocked = sum(r.cannot_move for r in complete)
-    return (f"drives: {stats.people} generated ({stats.files:,} files), {len(complete)} "
-            f"scanned, {renames} names to fix, {blocked} items that cannot move, "
-            f"{len(scanned.discovery.orphans)} orphan drives")
+    return (f"H: drives: {stats.people:,} generated ({stats.files:,} files, "
+            f"{size_text(stats.bytes)}), {len(complete):,} scanned: {renames:,} names to fix, "
+            f"{blocked:,} items that cannot move, {len(scanned.discovery.orphans)} drives of "
+            "people no longer in the roster")

@@ -18,6 +18,7 @@ from pathlib import Path
 from mobilise.core.actor import Actor
 from mobilise.core.db import session_scope
 from mobilise.core.settings import Settings
+from mobilise.core.words import counts_text
 from mobilise.finance.decisions import record_decision
 from mobilise.finance.money import format_pounds, parse_pounds
 from mobilise.finance.papers import PAPERS
@@ -125,5 +126,5 @@ def load_finance(settings: Settings, out_dir: Path, people: int, seed: int) -> s
             record_decision(s, DEMO_ACTOR, paper, reason="decision paper")
         batches = import_purchases(s, DEMO_ACTOR, purchases)
         result = import_spend(s, DEMO_ACTOR, spend)
-    return (f"finance: {len(PAPERS)} decisions, {batches} handset purchase batches, "
-            f"spend {result.summary()}")
+    return (f"Finance: {len(PAPERS)} decision papers, {batches} handset purchase batches, "
+            f"spend lines {counts_text(result.summary())}")

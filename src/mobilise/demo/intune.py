@@ -5,6 +5,7 @@ write limit), the devices checking in, and a second sync that records the outcom
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from mobilise.core.actor import Actor
 from mobilise.core.clock import SystemClock
 from mobilise.core.db import session_scope
 from mobilise.core.settings import Settings
+from mobilise.core.words import counts_text
 from mobilise.devices import intune
 from mobilise.devices.models import Handset
 from mobilise.graph import GraphClient
@@ -29,10 +31,18 @@ def _device(h: Handset, n: int) -> dict[str, Any]:
     upn = "" if staging or h.holder is None else h.holder.upn
     return {"id": f"md-{h.imei}", "imei": h.imei, "serialNumber": h.serial,
             "deviceName": f"Staging_{h.serial}_demo" if staging else f"{h.serial}_AE",
-            "complianceState": "compliant", "enrolledDateTime": "2026-10-01T09:00:00Z",
+            # Intune enrolled it when staging did: the register's date, not another.
+            "complianceState": "compliant", "enrolledDateTime": _graph_time(h.enrolled_at),
             "lastSyncDateTime": "2026-11-21T07:00:00Z", "osVersion": "14",
             "androidSecurityPatchLevel": "2026-10-01", "userPrincipalName": upn,
             "model": h.model.code, "manufacturer": h.model.manufacturer}
+
+
+def _graph_time(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def intune_step(settings: Settings, out_dir: Path, people: int, seed: int) -> str:
@@ -63,5 +73,7 @@ def intune_step(settings: Settings, out_dir: Path, people: int, seed: int) -> st
             after = intune.sync_intune(s, ACTOR, client, demo)
     finally:
         emulator.stop()
-    return (f"intune: {synced.summary()}; actions {sent.summary()}; after check-in "
-            f"{after.actions_done} done, {after.actions_failed} failed")
+    return (f"Intune: {synced.devices:,} devices synced, {synced.matched:,} matched to the "
+            f"register; to look into: {counts_text(synced.counts())}; remote wipes sent: "
+            f"{sent.sent:,} ({sent.failed:,} failed); after the devices checked in, "
+            f"{after.actions_done:,} done, {after.actions_failed:,} failed")

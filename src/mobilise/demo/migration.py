@@ -10,10 +10,12 @@ from pathlib import Path
 
 from pydantic import SecretStr
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from mobilise.core.actor import Actor
 from mobilise.core.db import session_scope
 from mobilise.core.settings import Settings
+from mobilise.drives.estate import latest_readiness
 from mobilise.migration.models import MigrationWave
 from mobilise.migration.rounds import cutover, run_round, source_spec
 from mobilise.migration.waves import WaveSelection, create_wave
@@ -37,22 +39,46 @@ def write_home_drive(root: Path, rng: random.Random) -> None:
         os.utime(path, (stamp, stamp))
 
 
+def _pilot_people(session: Session, settings: Settings) -> list[Person]:
+    """The wave's people: like a real pilot, people whose scanned drive is ready to move
+    (nothing to rename, nothing that cannot move), or who have no drive yet (the step
+    writes one); never someone whose drive still needs work."""
+    scanned = {r.person_key: r.ready for r, _ in
+               latest_readiness(session, settings.onedrive_quota_bytes)}
+    active = session.scalars(select(Person).where(Person.status == PersonStatus.ACTIVE.value)
+                             .order_by(Person.number))
+    return [p for p in active if scanned.get(p.number, True)][:DEMO_PEOPLE]
+
+
+def _provision(root: Path, upns: list[str], quota: int) -> None:
+    """OneDrives in the emulator's store, written before it starts (through its admin
+    API each would cost a request: minutes for a full-size force)."""
+    from mobilise.emulator.store import Store
+
+    root.mkdir(parents=True, exist_ok=True)
+    store = Store(root)
+    try:
+        for upn in upns:
+            store.provision(upn, quota)
+    finally:
+        store.close()
+
+
 def migrate_demo_wave(settings: Settings, out_dir: Path, people: int, seed: int) -> str:
     from mobilise.emulator.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, EmulatorProcess
 
     with session_scope(settings) as s:
         if s.scalar(select(MigrationWave).where(MigrationWave.name == DEMO_WAVE)) is not None:
-            return f"migration: {DEMO_WAVE!r} exists already"
-        chosen = list(s.scalars(select(Person).where(Person.status == PersonStatus.ACTIVE.value)
-                                .order_by(Person.number).limit(DEMO_PEOPLE)))
+            return f"Migration: wave {DEMO_WAVE!r} exists already"
+        chosen = _pilot_people(s, settings)
         numbers = [p.number for p in chosen]
-        upns = [p.upn for p in chosen]
+        # Everyone has a OneDrive in the demo's tenant, so a wave the operator makes on
+        # the served pages has somewhere to copy to.
+        upns = list(s.scalars(select(Person.upn).where(
+            Person.status == PersonStatus.ACTIVE.value).order_by(Person.number)))
+    _provision(out_dir / "emulator", upns, settings.onedrive_quota_bytes)
     emulator = EmulatorProcess(out_dir / "emulator").start()
     try:
-        with emulator.admin() as admin:
-            for upn in upns:
-                admin.post("/drives", json={"userPrincipalName": upn, "quota":
-                                            settings.onedrive_quota_bytes}).raise_for_status()
         demo = settings.model_copy(update={
             "graph_url": emulator.graph_url, "graph_authority": emulator.authority,
             "graph_tenant_id": emulator.tenant, "graph_client_id": DEFAULT_CLIENT_ID,
@@ -78,5 +104,5 @@ def _run_wave(settings: Settings, numbers: list[str], rng: random.Random) -> str
         results = cutover(s, ACTOR, settings, wave, executor, frozen_confirmed=True)
     migrated = sum(1 for r in results if r.migrated)
     files = sum(r.verified for r in results)
-    return f"migration: {DEMO_WAVE!r}: {migrated} of {len(results)} people migrated, " \
-           f"{files} files verified in OneDrive"
+    return f"Migration: wave {DEMO_WAVE!r}: {migrated} of {len(results)} people migrated " \
+           f"(pre-seed, delta and cutover rounds), {files} files verified in OneDrive"

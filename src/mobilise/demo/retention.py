@@ -9,8 +9,8 @@ from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
 from mobilise.core.db import session_scope
 from mobilise.core.settings import Settings
+from mobilise.core.words import label, size_text
 from mobilise.retention import rule_sets
-from mobilise.retention.dry_run import bytes_text
 from mobilise.retention.models import RuleSetStatus
 from mobilise.retention.scanned import scanned_dry_run
 
@@ -29,7 +29,8 @@ def retention_step(settings: Settings, out_dir: Path, people: int, seed: int) ->
         result = scanned_dry_run(s, row, clock.now().date())
         name = f"{row.name} v{row.version}"
     if result is None:
-        return f"retention: {name} active; no drive scanned, so no dry run"
-    actions = ", ".join(f"{r['action']} {r['files']:,} ({bytes_text(r['bytes'])})"
+        return f"Retention: rule set {name} in force; no drive scanned, so no dry run"
+    actions = ", ".join(f"{label(r['action'])} {r['files']:,} "
+                        f"file{'' if r['files'] == 1 else 's'} ({size_text(r['bytes'])})"
                         for r in result.tables["by_action"])
-    return f"retention: {name} active; dry run over {result.files:,} files: {actions}"
+    return f"Retention: rule set {name} in force; a dry run over {result.files:,} files: {actions}"

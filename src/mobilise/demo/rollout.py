@@ -73,10 +73,10 @@ def rollout_step(settings: Settings, out_dir: Path, people: int, seed: int) -> s
         queued = sum(queue_notices(s, settings, n, later)
                      for n in (Notice.NO_SHOW, Notice.HANDOVER, Notice.INVITATION))
         fc = reports.forecast(s, records, settings, later)
-    return (f"rollout: planned {applied.booked} appointments ({'meets' if first.met else 'misses'}"
+    return (f"Rollout: planned {applied.booked} appointments ({'meets' if first.met else 'misses'}"
             f" {DEADLINE}); by {AS_OF}: {attended} handed over, {missed} no-shows; re-plan "
             f"booked {reapplied.booked}, moved {reapplied.moved}, plan ends {again.last_day}; "
-            f"forecast finish {fc.finish}; {queued} messages queued "
+            f"forecast finish {fc.finish or 'not in sight'}; {queued} messages queued "
             f"(see /rollout?as_of={AS_OF})")
 
 

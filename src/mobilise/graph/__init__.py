@@ -22,6 +22,7 @@ from mobilise.graph.errors import (
     QuotaExceeded,
     ResyncRequired,
     ServiceFailed,
+    ServiceUnreachable,
     Throttled,
     Unauthenticated,
     UploadSessionNotFound,
@@ -32,6 +33,6 @@ __all__ = [
     "AccessDenied", "DriveNotProvisioned", "FileTooLarge", "GraphClient", "GraphError",
     "InvalidName", "InvalidRange", "InvalidRequest", "ItemNotFound", "NameExists", "Pacer",
     "PathTooLong", "PreconditionFailed", "QuotaExceeded", "ResyncRequired", "ServiceFailed",
-    "Throttled",
-    "Unauthenticated", "UploadSessionNotFound", "process_pacer", "user_agent",
+    "ServiceUnreachable", "Throttled", "Unauthenticated", "UploadSessionNotFound",
+    "process_pacer", "user_agent",
 ]

@@ -14,7 +14,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from mobilise.core.settings import Settings
-from mobilise.graph.errors import ServiceFailed, Unauthenticated
+from mobilise.graph.errors import (
+    ServiceFailed,
+    ServiceUnreachable,
+    Unauthenticated,
+    refused_connection,
+)
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 
@@ -75,8 +80,16 @@ class MsalTokenSource:
             try:
                 result = self._application().acquire_token_for_client(scopes=[GRAPH_SCOPE])
             except (requests.RequestException, ValueError) as exc:
+                authority = self._settings.graph_authority
+                if refused_connection(exc):
+                    # Nothing listens there: minutes of back-off would not change that.
+                    raise ServiceUnreachable(
+                        f"the token endpoint ({authority}) refused the connection: is the "
+                        "identity platform (or the Graph emulator) running at that "
+                        "address?") from exc
                 # Not a refusal: the identity platform could not be reached. Retryable.
-                raise ServiceFailed(f"could not reach the token endpoint: {exc}") from exc
+                raise ServiceFailed(f"could not reach the token endpoint ({authority}): "
+                                    f"{exc}") from exc
         if "access_token" not in result:
             raise Unauthenticated(
                 f"token refused: {result.get('error')}: {result.get('error_description')}",

@@ -2,6 +2,9 @@
 
 Retry rules (after rclone's OneDrive backend and Microsoft's throttling guidance):
 
+- a refused connection (nothing listens: the service is down or the address wrong),
+  to the token endpoint or to Graph: retried at most ``REFUSED_RETRIES`` times, briefly,
+  then reported as ``ServiceUnreachable``, which no caller retries;
 - 429, 503 and 509: wait the larger of ``Retry-After`` and ``RateLimit-Reset`` (seconds,
   fractions accepted), by pausing the process-wide pacer, then try again;
 - 500, 502, 504 and transport failures (refused or cut connections, timeouts): exponential
@@ -31,8 +34,10 @@ from mobilise.graph.auth import MsalTokenSource, TokenSource
 from mobilise.graph.errors import (
     GraphError,
     ServiceFailed,
+    ServiceUnreachable,
     Throttled,
     error_from_response,
+    refused_connection,
     retry_after,
 )
 from mobilise.graph.pacer import Pacer, cost_of, process_pacer
@@ -40,6 +45,8 @@ from mobilise.graph.pacer import Pacer, cost_of, process_pacer
 THROTTLE_STATUSES = (429, 503, 509)
 # 501 (an unsupported request) and 507 (quota) are answers, not failures: never retried.
 TRANSIENT_STATUSES = (500, 502, 504)
+# A service restarting refuses connections for a moment; one that is down, for ever.
+REFUSED_RETRIES = 2
 
 
 def user_agent(organisation: str) -> str:
@@ -123,6 +130,13 @@ class GraphClient:
                 response = self.http.request(method, url, json=json, content=content,
                                              params=params, headers=sent)
             except (httpx.TransportError, ServiceFailed) as exc:
+                refused = isinstance(exc, ServiceUnreachable) or (
+                    isinstance(exc, httpx.ConnectError) and refused_connection(exc))
+                if refused and attempt >= min(REFUSED_RETRIES, self.max_retries):
+                    if isinstance(exc, ServiceUnreachable):
+                        raise
+                    raise ServiceUnreachable(f"Graph {method} {url}: the connection was "
+                                             f"refused ({exc})") from exc
                 if attempt >= self.max_retries:
                     if isinstance(exc, ServiceFailed):
                         raise
@@ -197,6 +211,8 @@ class GraphClient:
                 return len(located.content)
             try:
                 return self._stream_to(target, sink)
+            except ServiceUnreachable:
+                raise
             except (httpx.TransportError, ServiceFailed) as exc:
                 if attempt >= self.max_retries:
                     raise ServiceFailed(f"download of {path_or_url} failed: {exc!r}") from exc

@@ -24,6 +24,7 @@ to ``mobilise.storage.base``'s errors at its own boundary::
     ├── QuotaExceeded        507         CapacityExceeded
     ├── Throttled            429/503     ExternalServiceError
     └── ServiceFailed        5xx, cut connections, anything else after retries
+        └── ServiceUnreachable   nothing listens (connection refused): not worth retrying
 """
 
 from __future__ import annotations
@@ -115,6 +116,14 @@ class ServiceFailed(GraphError, core.ExternalServiceError):
     retryable = True
 
 
+class ServiceUnreachable(ServiceFailed):
+    """The endpoint refused the connection: nothing listens there (a wrong address, or
+    the service is down). Reported at once rather than after minutes of back-off; an
+    engine must not retry it file by file either."""
+
+    retryable = False
+
+
 class Throttled(ServiceFailed):
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
@@ -196,6 +205,22 @@ def error_from_response(response: httpx.Response) -> GraphError:
     if cls is Throttled:
         return Throttled(text, retry_after=retry_after(response), **kw)
     return cls(text, **kw)
+
+
+def refused_connection(exc: BaseException) -> bool:
+    """Whether ``exc`` (from httpx or requests, however wrapped) comes from a refused
+    connection: the chain of causes, contexts, arguments and urllib3's ``reason``."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        node = todo.pop()
+        if not isinstance(node, BaseException) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, ConnectionRefusedError):
+            return True
+        todo += [node.__cause__, node.__context__, getattr(node, "reason", None), *node.args]
+    return False
 
 
 def _seconds(value: str | None) -> float | None:

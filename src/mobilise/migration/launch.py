@@ -16,10 +16,13 @@ from mobilise.core.db import serialise_on
 from mobilise.core.errors import Conflict, InvalidInput
 from mobilise.core.progress import Job, Progress
 from mobilise.core.settings import Settings
+from mobilise.core.transitions import run_transition
+from mobilise.core.words import label
 from mobilise.migration.decisions import plan_inputs_from_estate
 from mobilise.migration.models import MigrationRound, MigrationWave, RoundKind, RoundStatus
 from mobilise.migration.progress import JOB_KIND
 from mobilise.migration.rounds import next_round, run_round
+from mobilise.migration.transitions import ROUND_LIFECYCLE
 from mobilise.workers import open_executor
 from mobilise.workers.background import WorkFailed, start_job
 
@@ -28,18 +31,24 @@ CLAIM_FRESH = timedelta(minutes=10)
 
 
 def round_to_start(wave: MigrationWave, number: int | None = None) -> MigrationRound:
-    """The round a start request would run, or why none can start now."""
+    """The round a start request would run, or why none can start now. A failed round
+    comes first: it is retried (planned again and run), never passed over for the next."""
     running = [r.number for r in wave.rounds if r.status == RoundStatus.RUNNING.value]
     if running:
         raise Conflict(f"wave {wave.name!r}: round {running[0]} is running; wait for it "
                        "to finish (or retry it if it was interrupted)")
-    round_ = next_round(wave, number)
+    failed = next((r for r in wave.rounds if r.status == RoundStatus.FAILED.value
+                   and r.kind != RoundKind.CUTOVER.value), None)
+    if failed is not None and number not in (None, failed.number):
+        raise Conflict(f"wave {wave.name!r}: round {failed.number} failed "
+                       f"({failed.reason or 'no reason recorded'}); retry it first")
+    round_ = failed or next_round(wave, number)
     if round_.kind == RoundKind.CUTOVER.value:
         raise InvalidInput("the cutover round runs through `migrate cutover`, which needs "
                            "the sources frozen")
-    if round_.status != RoundStatus.PLANNED.value:
+    if round_.status not in (RoundStatus.PLANNED.value, RoundStatus.FAILED.value):
         raise Conflict(f"wave {wave.name!r}: round {round_.number} is {round_.status}; "
-                       "only a planned round can start")
+                       "only a planned or failed round can start")
     return round_
 
 
@@ -52,8 +61,16 @@ def start_round(sessions: sessionmaker[Session], actor: Actor, settings: Setting
         raise InvalidInput(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}")
     options: dict[str, Any] = {"workers": workers} if executor != "celery" else {}
     pool = open_executor(executor, settings, **options)
+    if round_.status == RoundStatus.FAILED.value:
+        # Planned again at once (one winner: a conditional transition), then run.
+        with sessions() as session:
+            again = session.get(MigrationRound, round_.id)
+            assert again is not None
+            run_transition(session, actor, ROUND_LIFECYCLE, "replan", [again],
+                           reason=f"retried after: {round_.reason or 'a failure'}")
+            session.commit()
     wave_id, wave_name, round_number = wave.id, wave.name, round_.number
-    kind = round_.kind.replace("_", " ")
+    kind = label(round_.kind)
 
     def work(session: Session, progress: Progress) -> str:
         found = session.get(MigrationWave, wave_id)
@@ -61,6 +78,8 @@ def start_round(sessions: sessionmaker[Session], actor: Actor, settings: Setting
         decisions = plan_inputs_from_estate(settings, session)
         report = run_round(session, actor, settings, found, pool, number=round_number,
                            plan_inputs=decisions, progress=progress)
+        if report.failure:
+            raise WorkFailed(f"round {round_number} ({kind}) failed: {report.failure}")
         message = f"round {round_number} ({kind}): {report.round.status}; " \
                   f"{len(report.people)} people; {decisions.describe()}"
         if report.errors:

@@ -74,6 +74,8 @@ class MigrationRound(Audited, Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Totals: outcome counts, bytes, seconds, throttle events, executor.
     summary: Mapped[dict[str, Any] | None]
+    # Why it failed (or why a failed round was planned again), for the pages.
+    reason: Mapped[str | None] = mapped_column(Text)
 
     wave: Mapped[MigrationWave] = relationship(back_populates="rounds")
 

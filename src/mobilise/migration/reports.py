@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mobilise.core.settings import Settings
 from mobilise.migration.journal import Record, journal_path, read_journal
-from mobilise.migration.models import MigrationWave
+from mobilise.migration.models import MigrationWave, PersonMigration
 from mobilise.migration.rounds import destination_spec, source_spec
 from mobilise.migration.waves import wave_people
 from mobilise.people.models import Person
@@ -89,6 +90,14 @@ def wave_rows(session: Session, wave: MigrationWave) -> list[dict[str, Any]]:
     return rows
 
 
+def person_migrations(session: Session, person: Person) -> list[dict[str, Any]]:
+    """The person's place in each wave: its state and, when failed, why."""
+    found = session.scalars(select(PersonMigration).where(PersonMigration.person_id == person.id)
+                            .order_by(PersonMigration.id)).all()
+    return [{"wave_id": m.wave_id, "wave": m.wave.name, "state": m.state, "reason": m.reason,
+             "last_round": m.last_round} for m in found]
+
+
 def wave_summary(session: Session, wave: MigrationWave) -> dict[str, Any]:
     states: dict[str, int] = {}
     for member in wave_people(session, wave):
@@ -104,7 +113,8 @@ def round_row(round_: Any) -> dict[str, Any]:
         if round_.finished_at and round_.started_at else 0
     return {"number": round_.number, "kind": round_.kind, "status": round_.status,
             "scheduled_for": round_.scheduled_for, "started_at": round_.started_at,
-            "finished_at": round_.finished_at, "copied": summary.get("copied", 0),
+            "finished_at": round_.finished_at, "reason": round_.reason,
+            "copied": summary.get("copied", 0),
             "bytes_copied": summary.get("bytes_copied", 0),
             "throttle_events": summary.get("throttle_events", 0),
             "mb_per_s": round(summary.get("bytes_copied", 0) / seconds / 1e6, 2)

@@ -22,10 +22,11 @@ from sqlalchemy.orm import Session
 from mobilise.core import audit
 from mobilise.core.actor import Actor
 from mobilise.core.clock import Clock, SystemClock
-from mobilise.core.errors import InvalidInput, TransitionRefused
+from mobilise.core.errors import ExternalServiceError, InvalidInput, TransitionRefused
 from mobilise.core.progress import NullProgress, Progress
 from mobilise.core.settings import Settings
 from mobilise.core.transitions import run_transition
+from mobilise.core.words import label
 from mobilise.drives.roots import DriveRootRefused, confine_drive_root
 from mobilise.migration.freeze import hook_environment, run_freeze_hook
 from mobilise.migration.journal import Journal, journal_path, verified_hashes
@@ -102,6 +103,8 @@ class RoundReport:
     round: MigrationRound
     people: dict[str, dict[str, Any]] = field(default_factory=dict)  # number → totals
     errors: list[str] = field(default_factory=list)
+    # Why the whole round failed before any task ran (its destination unreachable).
+    failure: str | None = None
 
 
 def next_round(wave: MigrationWave, number: int | None = None) -> MigrationRound:
@@ -141,10 +144,66 @@ def run_round(
     if starting:
         run_transition(session, actor, PERSON_LIFECYCLE, "start", starting)
     session.commit()
+    unreachable = destination_unreachable(settings, members)
+    if unreachable is not None:
+        report = RoundReport(round_, errors=[unreachable], failure=unreachable)
+        _fail_people(session, actor, round_, dict.fromkeys(
+            (m.person.number for m in members), unreachable), members)
+        _finish_round(session, actor, round_, report, executor, clock)
+        return report
     report = sync_people(session, actor, settings, round_, members, executor,
                          plan_inputs=plan_inputs, progress=progress)
+    _fail_people(session, actor, round_, _first_error_by_person(report), members)
     _finish_round(session, actor, round_, report, executor, clock)
     return report
+
+
+def destination_unreachable(settings: Settings, members: Sequence[PersonMigration]
+                            ) -> str | None:
+    """Why the destination cannot be reached at all (the service is down, or its
+    address wrong), found by listing the first person's destination before any task is
+    sent: the round then fails in seconds with that reason, instead of every task
+    finding it out after its own retries. A problem of one person's (a OneDrive not
+    provisioned, access refused) is not this: their own task reports it."""
+    if not members:
+        return None
+    try:
+        backend = backend_from_spec(settings, destination_spec(settings, members[0].person))
+        assert backend is not None
+        try:
+            next(iter(backend.list("")), None)
+        finally:
+            client = getattr(backend, "client", None)
+            if client is not None and hasattr(client, "close"):
+                client.close()
+    except ExternalServiceError as exc:
+        return f"the destination could not be reached: {exc}"
+    except Exception:  # noqa: BLE001 - anything else is the person's own task to report
+        return None
+    return None
+
+
+def _first_error_by_person(report: RoundReport) -> dict[str, str]:
+    """Each person whose tasks failed, with the first failure (``number shard: why``)."""
+    found: dict[str, str] = {}
+    for error in report.errors:
+        number = error.split(" ", 1)[0]
+        found.setdefault(number, error.split(": ", 1)[-1])
+    return found
+
+
+def _fail_people(session: Session, actor: Actor, round_: MigrationRound,
+                 reasons: dict[str, str], members: Sequence[PersonMigration]) -> None:
+    """People the round could not sync are failed with the reason (they stay on their H:
+    drive; the next round, or the round retried, starts them again)."""
+    by_reason: dict[str, list[PersonMigration]] = {}
+    for member in members:
+        reason = reasons.get(member.person.number)
+        if reason and member.state == MigrationState.IN_PROGRESS.value:
+            by_reason.setdefault(reason, []).append(member)
+    for reason, failed in by_reason.items():  # one bulk run per reason
+        run_transition(session, actor, PERSON_LIFECYCLE, "fail", failed,
+                       reason=f"round {round_.number} failed: {reason}")
 
 
 def _start_round(session: Session, actor: Actor, round_: MigrationRound, clock: Clock) -> None:
@@ -166,7 +225,8 @@ def _finish_round(session: Session, actor: Actor, round_: MigrationRound, report
         round_.finished_at = clock.now()
     if report.errors:
         run_transition(session, actor, ROUND_LIFECYCLE, "fail", [round_],
-                       reason=f"{len(report.errors)} task(s) failed: {report.errors[0]}")
+                       reason=report.failure or f"{len(report.errors)} task(s) failed: "
+                                                f"{report.errors[0]}")
     else:
         run_transition(session, actor, ROUND_LIFECYCLE, "finish", [round_])
     session.commit()
@@ -194,7 +254,7 @@ def sync_people(
     members = _fail_refused(session, actor, members, refused)
     total_files = sum(p.pop("files") for p in payloads)
     progress.start(total_files, f"wave {round_.wave.name}: round {round_.number} "
-                   f"({round_.kind.replace('_', ' ')})")
+                   f"({label(round_.kind)})")
     # Which wave and round this is, for the wave page to find its live progress.
     progress.advance(0, wave_id=round_.wave_id, round=round_.number, shards=len(payloads),
                      shards_done=0)

@@ -31,12 +31,13 @@ ROUND_LIFECYCLE: Lifecycle[MigrationRound] = Lifecycle(
     entity="migration_round",
     state_attr="status",
     transitions=[
-        Transition("start", frozenset({RoundStatus.PLANNED.value}), RoundStatus.RUNNING.value),
+        Transition("start", frozenset({RoundStatus.PLANNED.value}), RoundStatus.RUNNING.value,
+                   effects=(_clear_reason,)),
         Transition("finish", frozenset({RoundStatus.RUNNING.value}), RoundStatus.DONE.value),
         Transition("fail", frozenset({RoundStatus.RUNNING.value}), RoundStatus.FAILED.value,
-                   needs_reason=True),
+                   needs_reason=True, effects=(_record_reason,)),
         Transition("replan", frozenset({RoundStatus.FAILED.value, RoundStatus.RUNNING.value}),
-                   RoundStatus.PLANNED.value, needs_reason=True,
+                   RoundStatus.PLANNED.value, needs_reason=True, effects=(_record_reason,),
                    label="plan a failed or interrupted round again"),
     ],
 )

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from mobilise.core import audit
 from mobilise.core.actor import Actor
 from mobilise.core.audit import AuditEntry
+from mobilise.core.words import size_text
 from mobilise.retention.evaluate import Estate, Hold, evaluate, evaluate_totals
 from mobilise.retention.rules import RuleSet
 
@@ -199,7 +200,4 @@ def count_text(n: int) -> str:
 
 
 def bytes_text(n: int) -> str:
-    for limit, suffix in ((10**12, "TB"), (10**9, "GB"), (10**6, "MB"), (10**3, "kB")):
-        if n >= limit:
-            return f"{n / limit:.0f} {suffix}" if n >= 100 * limit else f"{n / limit:.1f} {suffix}"
-    return f"{n} B"
+    return size_text(n)

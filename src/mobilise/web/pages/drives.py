@@ -12,6 +12,7 @@ from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
 from mobilise.core.readcache import aggregates
 from mobilise.core.settings import Settings
+from mobilise.core.words import label
 from mobilise.drives import estate
 from mobilise.drives.reports import add_retention, estate_summary, person_report, summary_rows
 from mobilise.people.register import get_person, person_row
@@ -51,7 +52,8 @@ def _estate(session: Session, quota: int) -> tuple[Any, Any, Any, list[dict[str,
     readiness = [r for r, _ in pairs]
     summary = estate_summary(readiness, {r.person_key: unit for r, unit in pairs})
     issues = sorted(summary["issues_by_kind"].items(), key=lambda kv: -kv[1])
-    chart = bar_chart("Findings by kind", issues) if issues else None
+    chart = bar_chart("Findings by kind", [(label(k), n) for k, n in issues]) \
+        if issues else None
     rows = sorted(summary_rows(readiness), key=lambda r: (-r["cannot_move"], -r["to_rename"]))
     return summary, issues, chart, rows[:200]
 

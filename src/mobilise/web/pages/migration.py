@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
 from mobilise.core.errors import MobiliseError
+from mobilise.core.words import label
 from mobilise.migration import reports, waves
 from mobilise.migration.burndown import ALL, burndown
 from mobilise.migration.launch import round_to_start, start_round
@@ -45,9 +47,10 @@ def wave_page(request: Request, key: str, session: Session = Depends(db, scope="
                                "throttling events": [r["throttle_events"] for r in rounds]})
     actor = request.state.actor
     live = live_round(session, wave.id)
+    ran = [r for r in rounds if r["status"] != RoundStatus.PLANNED.value]
     return page(request, "wave.html", wave=summary, people=reports.wave_rows(session, wave),
                 live=live, live_points=_points((live or {}).get("stats", {}).get("series")),
-                startable=_startable(wave),
+                latest=ran[-1] if ran else None, offer=start_offer(wave),
                 may_start=actor.has_any(frozenset({Role.MIGRATION})),
                 throughput=throughput, files_chart=files,
                 state_colours={s.value: s.colour for s in MigrationState},
@@ -56,11 +59,14 @@ def wave_page(request: Request, key: str, session: Session = Depends(db, scope="
 
 @router.post("/waves/{key}/rounds")
 def start_round_from_page(request: Request, key: str,
+                          number: int | None = Form(None, ge=1, le=1000),
                           session: Session = Depends(db, scope="function"),
                           actor: Actor = Depends(requires(Role.MIGRATION))) -> Response:
-    """The wave page's "start the next round" button (CSRF checked by the role guard)."""
+    """The wave page's "start the next round" (or "retry round N") button (CSRF checked
+    by the role guard)."""
     wave = waves.get_wave(session, key)
-    job = start_round(request.app.state.sessions, actor, request.app.state.settings, wave)
+    job = start_round(request.app.state.sessions, actor, request.app.state.settings, wave,
+                      number=number)
     return RedirectResponse(f"/waves/{wave.id}?started={job.id}#live-heading",
                             status_code=303)
 
@@ -79,13 +85,23 @@ def _points(series: list[list[float]] | None) -> dict[str, str]:
     return out
 
 
-def _startable(wave: MigrationWave) -> str | None:
-    """What the start button would start ("round 2 (delta)"), or None when nothing can."""
+@dataclass(frozen=True)
+class StartOffer:
+    """What the wave page's button would do, or why there is no button."""
+
+    label: str | None = None     # "Start round 2 (delta)", "Retry round 1 (pre-seed)"
+    number: int | None = None
+    why_not: str | None = None   # shown where the button would be
+
+
+def start_offer(wave: MigrationWave) -> StartOffer:
     try:
         round_ = round_to_start(wave)
-    except MobiliseError:
-        return None
-    return f"round {round_.number} ({round_.kind.replace('_', ' ')})"
+    except MobiliseError as refused:
+        return StartOffer(why_not=refused.message)
+    verb = "Retry" if round_.status == RoundStatus.FAILED.value else "Start"
+    return StartOffer(f"{verb} round {round_.number} ({label(round_.kind)})",
+                      round_.number)
 
 
 @router.get("/migration/progress")

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from mobilise.core.actor import Actor, Role
 from mobilise.core.audit import AuditEntry
 from mobilise.devices.register import handset_row, held_by
+from mobilise.migration.reports import person_migrations
 from mobilise.people.models import OrgUnit
 from mobilise.people.register import PeopleQuery, find_people, get_person, person_row_for
 from mobilise.web.auth import db, requires
@@ -52,4 +53,5 @@ def person(request: Request, key: str, session: Session = Depends(db, scope="fun
     ).all()
     handsets = [handset_row(h) for h in held_by(session, [found.id]).get(found.id, [])]
     return page(request, "person.html", person=person_row_for(found, actor),
-                history=history, handsets=handsets)
+                history=history, handsets=handsets,
+                migrations=person_migrations(session, found))

@@ -11,9 +11,14 @@ from fastapi.templating import Jinja2Templates
 
 from mobilise import __version__
 from mobilise.core.actor import Actor, Role
+from mobilise.core.words import label, size_text, when_text
 from mobilise.web.auth import csrf_token
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
+# How internal values read on every page: one dictionary, one size and one time format.
+TEMPLATES.env.filters["label"] = label
+TEMPLATES.env.filters["size"] = size_text
+TEMPLATES.env.filters["when"] = when_text
 
 _ANY = frozenset({Role.VIEWER})  # any signed-in role (Actor.has_any)
 

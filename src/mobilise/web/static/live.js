@@ -18,6 +18,8 @@
           row.querySelector('[data-field="status"]').textContent = job.status;
           row.querySelector('[data-field="rate"]').textContent = job.rate_per_s ? job.rate_per_s + "/s" : "";
           row.querySelector('[data-field="eta"]').textContent = job.eta_s !== null ? job.eta_s + " s" : "";
+          var message = row.querySelector('[data-field="message"]');
+          if (message) { message.textContent = job.message || ""; }
         });
       })
       .catch(function () { /* a missed poll is retried on the next tick */ });

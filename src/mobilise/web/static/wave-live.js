@@ -44,6 +44,11 @@
         set("eta_s", job.status === "running" && s.eta_s !== null && s.eta_s !== undefined ? s.eta_s + " s" : "—");
         set("throttle_events", fmt(s.throttle_events));
         set("failed", fmt(s.failed));
+        var failure = field("failure");
+        if (failure) {
+          failure.hidden = job.status !== "failed";
+          failure.textContent = job.status === "failed" ? "Why it failed: " + (job.message || "no reason recorded") : "";
+        }
         draw(s.series || []);
       })
       .catch(function () { /* a missed poll is retried on the next tick */ });
