@@ -1,6 +1,6 @@
 """The hand-over at the desk: the handset is issued in the register and the person's open
 appointment is attended, with that handset recorded on it, in one transaction. Every way
-in (``mobilise devices issue``, ``POST /api/v1/devices/handsets/{imei}/issue``, the
+in (``mobilise devices issue``, ``POST /api/v1/handsets/{imei}/issue``, the
 ``/handover`` page) comes through here, so the register and the rollout cannot disagree
 about who has been handed a phone.
 """
