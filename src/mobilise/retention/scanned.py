@@ -164,7 +164,8 @@ def inventory_files(patterns: str | Sequence[str]) -> list[Path]:
         elif path.is_file():
             matched = [path]
         else:
-            matched = sorted(Path(p) for p in glob.glob(pattern) if Path(p).is_file())
+            matched = sorted(Path(p) for p in glob.glob(pattern, recursive=True)
+                             if Path(p).is_file())
         if not matched:
             raise InvalidInput(f"no inventory file matches {pattern!r}")
         found += matched
