@@ -29,7 +29,8 @@ CHECKED: list[tuple[str, str, str | None]] = [
     *[("retention_site", path, "rm1") for path in (
         "/retention", "/retention/rule-sets/browser/1", "/retention/dry-run",
         "/retention/diff", "/retention/diff?old=browser@1&new=browser@2", "/retention/review",
-        "/retention/review/people/100000", "/retention/review/me")],
+        "/retention/review/people/100000", "/retention/review/me",
+        "/retention/explain?person=100000&path=Music/song.mp3&version=browser@1")],
     ("retention_site", "/drives/people/100000", "admin"),
     *[("disposed_site", path, "rm2") for path in (
         "/retention/holds", "/retention/disposal", "/retention/disposal/1",

@@ -122,7 +122,7 @@ def test_board_report_from_the_demo_renders_in_chromium_with_charts(
     dom = dump_dom(sqlite_settings, html)
     # Chromium parsed the inline SVG into elements: the three budget charts, each with
     # bars, and one progress chart per workstream the demo's registers can answer for
-    # (rollout from attended appointments, migration from the demo's wave).
+    # (rollout from the hand-overs in the handset register, migration from the demo's wave).
     progress = [w for w in report.workstreams if w.progress.available]
     assert len(progress) == 2
     charts = re.findall(r"<svg[^>]*class=\"pygal-chart\"", dom)

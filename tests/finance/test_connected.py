@@ -17,7 +17,11 @@ def test_registers_answer_what_they_hold(fleet: Fleet) -> None:
     sources = ProgrammeRegisters(fleet.settings)
     issued = sources.handsets_issued(fleet.session)
     assert issued.available and issued.value == 1 and issued.source == "handset register"
-    assert not sources.rollout_progress(fleet.session).available  # no appointments yet
+    # Rollout progress is the register's hand-overs, as the rollout's own pages count them:
+    # the fleet's one issued handset, whether or not an appointment was attended.
+    progress = sources.rollout_progress(fleet.session)
+    assert progress.available and progress.source == "handset register hand-overs"
+    assert progress.value is not None and progress.value.cumulative == [(date(2023, 1, 10), 1)]
     assert not sources.people_migrated(fleet.session).available  # no migration waves yet
     risks = sources.risks(fleet.session)
     assert risks.available and risks.value == []

@@ -115,13 +115,20 @@ def test_activate_dry_run_diff_explain_holds_and_review(workdir: Path) -> None:
 
 
 def _estate_on_disk(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Two files of p1 on the real local backend, in an inventory; the CLI options."""
+    """Two files of person 100000 on the real local backend, in an inventory; the CLI
+    options. The drive is found from the people register: the person's home directory is
+    their account's folder (asmith0) under the home root, not a folder named by number."""
     import os
 
+    from mobilise.core.db import session_scope
+    from tests.factories import load_people
+
+    with session_scope(context.settings()) as s:
+        load_people(s, workdir, count=1)
     home = workdir / "home"
     rows = []
-    for person, path in [("p1", "Documents/~$a.docx"), ("p1", "Documents/b.docx")]:
-        target = home / person / path
+    for person, path in [("100000", "Documents/~$a.docx"), ("100000", "Documents/b.docx")]:
+        target = home / "asmith0" / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(b"content of " + path.encode())
         os.utime(target, (datetime(2024, 1, 1).timestamp(),) * 2)
@@ -149,8 +156,8 @@ def test_dispose_and_certificate_from_the_cli(workdir: Path, monkeypatch: pytest
     invoke("certificate", "1", "--out", str(workdir / "certs"))
     text = (workdir / "certs" / "disposal-certificate-1.csv").read_text()
     assert "Documents/~$a.docx" in text and "b.docx" not in text
-    assert not (home / "p1" / "Documents/~$a.docx").exists()
-    assert (home / "p1" / "Documents/b.docx").exists()
+    assert not (home / "asmith0" / "Documents/~$a.docx").exists()
+    assert (home / "asmith0" / "Documents/b.docx").exists()
     html = (workdir / "certs" / "disposal-certificate-1.html").read_text()
     assert "Certificate of disposal: batch 1" in html and "rm2" in html
 

@@ -28,6 +28,7 @@ from mobilise.rollout.models import (
 )
 from mobilise.rollout.planning import PlanOptions, RolloutRecords, replan
 from tests.factories import ADMIN, load_people
+from tests.rollout.desk import hand, shelf
 
 DAY = date(2023, 1, 10)
 CLOCK = FixedClock(datetime(2023, 1, 9, 9, tzinfo=UTC))
@@ -174,7 +175,8 @@ def test_applying_a_plan_while_desks_book(settings: Settings, tmp_path: Path) ->
     with session_scope(settings) as s:
         rows = s.scalars(select(Appointment)).all()
         holding = Counter((a.day) for a in rows
-                          if a.status in ("booked", "confirmed", "attended", "no_show"))
+                          if a.status in ("booked", "confirmed", "attended", "not_issued",
+                                          "no_show"))
         for slot in s.scalars(select(IssueSlot)):
             assert slot.booked == holding[slot.day] <= slot.capacity
         live = Counter(a.person_id for a in rows if a.status in ("booked", "confirmed"))
@@ -182,8 +184,10 @@ def test_applying_a_plan_while_desks_book(settings: Settings, tmp_path: Path) ->
         audit.verify(s)
 
 
-def test_lifecycle_and_places_given_back(session: Session, tmp_path: Path) -> None:
+def test_lifecycle_and_places_given_back(session: Session, settings: Settings,
+                                         tmp_path: Path) -> None:
     load_people(session, tmp_path, count=3)
+    handset = shelf(session, settings, tmp_path, 1)[0]
     site = site_id(session)
     a, b, _ = person_ids(session)
     appts.open_places(session, site, [DAY, date(2023, 1, 11)], capacity=1)
@@ -207,7 +211,12 @@ def test_lifecycle_and_places_given_back(session: Session, tmp_path: Path) -> No
     appts.book(session, ADMIN, b, site, DAY)
     with pytest.raises(TransitionRefused, match="needs a reason"):
         appts.transition(session, ADMIN, "cancel", [moved])
-    appts.transition(session, ADMIN, "attend", [moved])
+    # Attended means handed a handset: not without one in the register.
+    with pytest.raises(TransitionRefused, match="no handset is issued"):
+        appts.transition(session, ADMIN, "attend", [moved])
+    done = hand(session, settings, handset, a, date(2023, 1, 11))
+    assert done.appointment is moved and moved.status == AppointmentStatus.ATTENDED.value
+    assert moved.handset_id == handset.id
     with pytest.raises(TransitionRefused):
         appts.transition(session, ADMIN, "no_show", [moved])
     session.commit()
@@ -215,8 +224,10 @@ def test_lifecycle_and_places_given_back(session: Session, tmp_path: Path) -> No
     assert slots == {DAY: 1, date(2023, 1, 11): 1}
 
 
-def test_replan_rebooks_no_shows_and_keeps_confirmed(session: Session, tmp_path: Path) -> None:
+def test_replan_rebooks_no_shows_and_keeps_confirmed(session: Session, settings: Settings,
+                                                     tmp_path: Path) -> None:
     load_people(session, tmp_path, count=6)
+    handset = shelf(session, settings, tmp_path, 1)[0]
     site = session.get(Site, site_id(session))
     assert site is not None
     appts.set_site_capacity(session, ADMIN, site, 2)
@@ -235,7 +246,7 @@ def test_replan_rebooks_no_shows_and_keeps_confirmed(session: Session, tmp_path:
     days = sorted(session.scalars(select(Appointment.day)))
     assert days == [date(2023, 1, 9)] * 2 + [date(2023, 1, 10)] * 2 + [date(2023, 1, 11)] * 2
     live = list(session.scalars(select(Appointment).order_by(Appointment.day, Appointment.id)))
-    appts.transition(session, ADMIN, "attend", live[:1])
+    hand(session, settings, handset, live[0].person_id, live[0].day)
     appts.transition(session, ADMIN, "no_show", live[1:2])
     appts.transition(session, ADMIN, "confirm", live[5:6])
     confirmed = (live[5].id, live[5].site_id, live[5].day)

@@ -25,10 +25,10 @@ from mobilise.rollout.models import Appointment, IssueSlot
 from tests.factories import ADMIN, load_people
 
 DAYS = [date(2023, 1, 9), date(2023, 1, 10), date(2023, 1, 11)]
-HOLDS_A_PLACE = {"booked", "confirmed", "attended", "no_show"}
+HOLDS_A_PLACE = {"booked", "confirmed", "attended", "not_issued", "no_show"}
 
 step = st.tuples(st.sampled_from(["book", "reschedule", "cancel", "confirm", "attend",
-                                  "no_show"]),
+                                  "attend_not_issued", "no_show"]),
                  st.integers(0, 5), st.integers(0, 2), st.booleans())
 
 

@@ -16,15 +16,14 @@ from mobilise.core import audit
 from mobilise.core.clock import FixedClock
 from mobilise.core.db import session_factory
 from mobilise.core.settings import Settings
-from mobilise.core.transitions import run_transition
 from mobilise.people.models import Person, Site
 from mobilise.rollout import appointments as appts
 from mobilise.rollout import reports
 from mobilise.rollout.models import Appointment, RolloutPlan, StockDelivery
 from mobilise.rollout.notices import Notice, queue_notices
 from mobilise.rollout.planning import RolloutRecords
-from mobilise.rollout.transitions import APPOINTMENT
 from tests.factories import ADMIN, load_people
+from tests.rollout.desk import hand, shelf
 from tests.smtp import SmtpServer
 
 CLOCK = FixedClock(datetime(2023, 1, 9, 8, tzinfo=UTC))
@@ -78,10 +77,12 @@ def test_invitations_carry_a_calendar_and_are_queued_once(
 def test_forecast_from_the_recent_rate(session: Session, settings: Settings,
                                        tmp_path: Path) -> None:
     load_people(session, tmp_path, count=12)
+    phones = shelf(session, settings, tmp_path, 8)
     # Weeks of 2, 9 and 16 January: 4 handed over in each of the two weeks before the 23rd.
     booked = book_everyone(session, [date(2023, 1, 10), date(2023, 1, 17), date(2023, 1, 24)])
     by_day = sorted(booked, key=lambda a: (a.day, a.id))
-    run_transition(session, ADMIN, APPOINTMENT, "attend", by_day[:8])
+    for phone, a in zip(phones, by_day[:8], strict=True):
+        hand(session, settings, phone, a.person_id, a.day)
     clock = FixedClock(datetime(2023, 1, 23, 9, tzinfo=UTC))
     fc = reports.forecast(session, RolloutRecords(), settings, clock)
     assert (fc.total, fc.issued, fc.remaining) == (12, 8, 4)

@@ -278,3 +278,29 @@ def test_review_queue_items_and_decisions_over_the_api_and_pages(
     assert "Decided files" in decided_page.text and "case notes" in decided_page.text
     assert web.client.get(f"{api}/items",
                           headers=_bearer(tokens["rm1"])).json()["total"] == 0
+
+
+def test_explain_a_scanned_file_over_the_api_and_the_page(web: Web) -> None:
+    tokens = _setup(web)
+    _add(web, tokens["rm1"], 1, "review")
+    with session_scope(web.settings) as s:
+        rule_sets.activate(s, ADMIN, "web", 1, reason="agreed")
+    shown = web.client.get("/api/v1/retention/explain", headers=_bearer(tokens["rm2"]),
+                           params={"person": "100000", "path": "scratch/build.tmp"})
+    assert shown.status_code == 200, shown.text
+    body = shown.json()
+    assert (body["rule_set"], body["version"], body["rule"], body["action"]) == \
+        ("web", 1, "tmp-files", "dispose")
+    missing = web.client.get("/api/v1/retention/explain", headers=_bearer(tokens["rm2"]),
+                             params={"person": "100000", "path": "nowhere.txt"})
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert web.client.get("/api/v1/retention/explain", headers=web.as_("viewer"),
+                          params={"person": "100000", "path": "x"}).status_code == 403
+    assert web.login("rm1").status_code == 303
+    nav = web.client.get("/retention").text
+    assert 'href="/retention/explain"' in nav
+    page = web.client.get("/retention/explain",
+                          params={"person": "100000", "path": "Music/song.mp3"})
+    assert page.status_code == 200
+    assert "by rule <strong>media</strong>" in page.text

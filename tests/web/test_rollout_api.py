@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from pathlib import Path
 
+from sqlalchemy import select
+
+from mobilise.core.clock import SystemClock
+from mobilise.core.db import session_scope
+from mobilise.devices import handsets
+from mobilise.devices.models import Handset
+from mobilise.finance.connected import ProgrammeRegisters
+from mobilise.people.models import Person
+from mobilise.rollout.planning import RolloutRecords
+from tests.factories import ADMIN
+from tests.rollout.desk import shelf
 from tests.web.conftest import Web
 
 PLAN = {"start": "2023-01-09", "deadline": "2023-03-31", "slots": 3, "staging_per_day": 20,
@@ -76,15 +89,59 @@ def test_notices_outbox_and_export(web: Web) -> None:
 def test_service_desk_records_outcomes_on_the_page(web: Web) -> None:
     assert web.login("programme").status_code == 303
     page = web.client.get("/rollout")
-    assert "Handed over" in page.text
+    # "Handed over" is the hand-over form, which attends the appointment itself.
+    assert 'href="/handover?person=100001"' in page.text
+    assert "Attended, not issued" in page.text
     token = web.csrf()
     r = web.client.post("/rollout/appointments/100001/attend",
                         data={"csrf_token": token, "back": "/rollout"},
                         follow_redirects=False)
+    assert r.status_code == 409 and "no handset is issued" in r.text
+    r = web.client.post("/rollout/appointments/100001/attend_not_issued",
+                        data={"csrf_token": token, "back": "/rollout"},
+                        follow_redirects=False)
+    assert r.status_code == 409  # the reason is mandatory
+    r = web.client.post("/rollout/appointments/100001/attend_not_issued",
+                        data={"csrf_token": token, "back": "/rollout",
+                              "reason": "handset faulty at hand-over"},
+                        follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/rollout"
     shown = web.client.get("/api/v1/rollout/appointments/100001",
                            headers=web.as_("programme")).json()
-    assert shown["status"] == "attended"
+    assert shown["status"] == "not_issued"
     forged = web.client.post("/rollout/appointments/100001/no_show",
                              data={"csrf_token": "forged"}, follow_redirects=False)
     assert forged.status_code == 403
+
+
+def test_hand_over_through_the_api_and_every_surface_counts_the_register(
+        web: Web, tmp_path: Path) -> None:
+    """The API's hand-over attends appointment 100001; the forecast (API, page, overview,
+    CLI) and the board report's progress all show the register's count."""
+    with session_scope(web.settings) as s:
+        phones = [h.imei for h in shelf(s, web.settings, tmp_path, 2)]
+        # One handset recorded in the register without the desk: it counts too.
+        other = s.scalars(select(Handset).where(Handset.imei == phones[1])).one()
+        person = s.scalars(select(Person).where(Person.number == "100005")).one()
+        handsets.issue_handset(s, ADMIN, web.settings, SystemClock(), other, person,
+                               method="paper")
+    r = web.client.post(f"/api/v1/handsets/{phones[0]}/issue",
+                        json={"person": "100001", "method": "signature"},
+                        headers=web.as_("admin"))
+    assert r.status_code == 200, r.text
+    assert r.json()["appointment"] == 100001
+    shown = web.client.get("/api/v1/rollout/appointments/100001",
+                           headers=web.as_("viewer")).json()
+    assert shown["status"] == "attended"
+    with session_scope(web.settings) as s:
+        expected = len(RolloutRecords().people_with_handset(s))
+        progress = ProgrammeRegisters(web.settings).rollout_progress(s)
+    assert expected == 2
+    assert progress.value is not None and progress.value.cumulative[-1][1] == expected
+    fc = web.client.get("/api/v1/rollout/forecast", headers=web.as_("viewer")).json()
+    assert fc["summary"]["issued"] == expected
+    assert sum(u["issued"] for u in fc["by_org_unit"]) == expected
+    page = web.client.get("/rollout", headers=web.as_("viewer")).text
+    assert re.search(rf'<span class="figure">{expected}</span> of 12 handed over', page)
+    overview = web.client.get("/", headers=web.as_("viewer")).text
+    assert f"{expected} of 12 eligible people have a handset" in overview

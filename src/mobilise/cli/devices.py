@@ -31,6 +31,7 @@ from mobilise.devices.models import HandsetModel, HandsetStatus
 from mobilise.devices.stocktake import take_stock
 from mobilise.devices.transitions import HANDSET
 from mobilise.people.register import get_person
+from mobilise.rollout.handover import hand_over
 
 app = typer.Typer(help="Handsets: register, lifecycle, manifests, hand-over, stocktake.",
                   no_args_is_help=True)
@@ -161,16 +162,18 @@ def issue(
     iccid: str | None = typer.Option(None, help="SIM to fit, if none is fitted"),
     kit: str | None = typer.Option(None, help="accessory kit code"),
 ) -> None:
-    """Hand a handset to a person, recording acceptance of the acceptable-use policy."""
+    """Hand a handset to a person, recording acceptance of the acceptable-use policy; their
+    open appointment is attended with it."""
     with session() as s:
         handset = register.get_handset(s, imei)
         who = get_person(s, person)
         sim = register.get_sim(s, iccid) if iccid else None
         accessory = handsets.get_kit(s, kit) if kit else None
-        handsets.issue_handset(s, actor(), settings(), SystemClock(), handset, who,
-                               method=method, policy_version=policy_version, sim=sim,
-                               kit=accessory)
-        console.print(f"issued {handset.imei} to {who.display_name} ({who.number})")
+        done = hand_over(s, actor(), settings(), SystemClock(), handset, who, method=method,
+                         policy_version=policy_version, sim=sim, kit=accessory)
+        closed = (f"; appointment {done.appointment.id} attended" if done.appointment
+                  else "")
+        console.print(f"issued {handset.imei} to {who.display_name} ({who.number}){closed}")
 
 
 @app.command("stocktake")

@@ -27,14 +27,11 @@ from mobilise.cli.context import (
 from mobilise.core.clock import SystemClock
 from mobilise.core.errors import InvalidInput
 from mobilise.core.output import Format
-from mobilise.drives.roots import confine_drive_root
 from mobilise.retention import disposal, dry_run, holds, review, rule_sets
 from mobilise.retention.evaluate import Estate, explain
 from mobilise.retention.models import RuleSetVersion
 from mobilise.retention.rules import RuleSet, load_rule_set_file
-from mobilise.retention.scanned import active_rule_set, queue_scanned
-from mobilise.storage.base import Backend
-from mobilise.storage.local import LocalBackend
+from mobilise.retention.scanned import active_rule_set, drive_of, open_inventory, queue_scanned
 
 app = typer.Typer(help="Review, retention and disposal: rule sets, dry runs, holds, review, "
                        "disposal batches and certificates.", no_args_is_help=True)
@@ -45,8 +42,9 @@ app.add_typer(holds_app, name="holds")
 app.add_typer(review_app, name="review")
 app.add_typer(dispose_app, name="dispose")
 
-Inventory = Annotated[str, typer.Option("--inventory", "-i",
-                                        help="inventory Parquet file(s); globs allowed")]
+Inventory = Annotated[str, typer.Option(
+    "--inventory", "-i", help="inventory Parquet file(s), globs or a folder: Mobilise's scans "
+    "(e.g. 'DATA_DIR/inventory/*/*.parquet') or files with a person column")]
 People = Annotated[Path | None, typer.Option("--people", help="people Parquet file")]
 AsOf = Annotated[str | None, typer.Option("--as-of", help="evaluation date (default today)")]
 Rules = Annotated[str, typer.Option(
@@ -62,8 +60,10 @@ def _as_of(value: str | None) -> date:
         raise InvalidInput(f"--as-of {value!r}: use YYYY-MM-DD") from None
 
 
-def _estate(inventory: str, people: Path | None) -> Estate:
-    return Estate.open(inventory, str(people) if people else None)
+def _estate(s: Session, inventory: str, people: Path | None) -> Estate:
+    # Mobilise's own scans (inventory/<person>/<scan>.parquet) and inventories with a
+    # person column alike: retention.scanned.open_inventory is the one reader.
+    return open_inventory(s, inventory, people).estate
 
 
 def _rule_set(ref: str) -> RuleSet:
@@ -74,13 +74,6 @@ def _rule_set(ref: str) -> RuleSet:
     with session() as s:
         row = rule_sets.get_version(s, name, int(version) if version else None)
         return rule_sets.parsed(row)
-
-
-def _drive(person: str) -> Backend:
-    # A person's drive is the folder named after them under the home-drive root, and
-    # nowhere else (a key of '..' would be the share's parent).
-    home_root = settings().home_root
-    return LocalBackend(confine_drive_root(str(home_root / person), home_root))
 
 
 @app.command()
@@ -119,7 +112,7 @@ def dry_run_(
         raise InvalidInput(f"--by {by!r}: one of {', '.join(dry_run.GROUPINGS)}")
     with session() as s:
         in_force = holds.holds_in_force(s)
-        result = dry_run.dry_run(_estate(inventory, people), _rule_set(rules), _as_of(as_of),
+        result = dry_run.dry_run(_estate(s, inventory, people), _rule_set(rules), _as_of(as_of),
                                  in_force, groupings=list(dict.fromkeys(["action", by])))
         dry_run.record(s, actor(), result)
         s.commit()
@@ -140,8 +133,8 @@ def diff(
     """What changes between two rule set versions over the whole estate."""
     with session() as s:
         in_force = holds.holds_in_force(s)
-    result = dry_run.diff(_estate(inventory, people), _rule_set(old), _rule_set(new),
-                          _as_of(as_of), in_force)
+        estate = _estate(s, inventory, people)
+    result = dry_run.diff(estate, _rule_set(old), _rule_set(new), _as_of(as_of), in_force)
     if fmt is Format.TABLE:
         for sentence in result.sentences() or ["no file changes action"]:
             console.print(sentence, markup=False, highlight=False)
@@ -159,8 +152,8 @@ def explain_(
     """The rule that decides one file, and each rule it beat and why."""
     with session() as s:
         in_force = holds.holds_in_force(s)
-    shown = explain(_estate(inventory, people), _rule_set(rules), person, path, _as_of(as_of),
-                    in_force)
+        estate = _estate(s, inventory, people)
+    shown = explain(estate, _rule_set(rules), person, path, _as_of(as_of), in_force)
     if fmt is Format.JSON:
         typer.echo(json.dumps(shown.as_dict(), indent=2))
         return
@@ -256,7 +249,7 @@ def review_queue(
         if inventory is None:
             count = queue_scanned(s, actor(), row, _as_of(as_of), person=person, rule=rule)
         else:
-            count = review.queue_reviews(s, actor(), row, _estate(inventory, people),
+            count = review.queue_reviews(s, actor(), row, _estate(s, inventory, people),
                                          _as_of(as_of), holds.holds_in_force(s),
                                          person=person, rule=rule)
     err_console.print(f"{count} review items queued under {row.name} v{row.version}")
@@ -333,8 +326,10 @@ def dispose_propose(inventory: Inventory, rules: str = typer.Option(..., "--rule
         who = user_actor(s, token)
         name, _, version = rules.partition("@")
         row = rule_sets.get_version(s, name, int(version) if version else None)
-        batch = disposal.propose_batch(s, who, row, _estate(inventory, people), _drive,
-                                       _as_of(as_of), person=person, rule=rule, limit=limit)
+        opened = open_inventory(s, inventory, people)
+        batch = disposal.propose_batch(s, who, row, opened.estate,
+                                       drive_of(s, settings()), _as_of(as_of), person=person,
+                                       rule=rule, limit=limit, raw_paths=opened.raw_paths)
         err_console.print(f"batch {batch.id} proposed: {len(batch.items)} files, "
                           f"{sum(i.size for i in batch.items)} bytes; another records "
                           "manager must approve it")
@@ -353,7 +348,7 @@ def dispose_approve(batch: int, reason: str | None = typer.Option(None),
 def dispose_execute(batch: int, token: TokenOption = None) -> None:
     """Delete the batch's files, each re-checked first (holds, size, time, SHA-256)."""
     with session() as s:
-        done = disposal.execute_batch(s, user_actor(s, token), batch, _drive)
+        done = disposal.execute_batch(s, user_actor(s, token), batch, drive_of(s, settings()))
         err_console.print(f"batch {batch}: {done.deleted_files} deleted "
                           f"({done.deleted_bytes} bytes), {done.skipped_files} skipped")
 

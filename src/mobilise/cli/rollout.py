@@ -124,8 +124,15 @@ def confirm(ids: list[int]) -> None:
 
 @app.command()
 def attend(ids: list[int]) -> None:
-    """Record that people came and took their handset."""
+    """Record that people came and took their handset: refused unless the handset register
+    shows one issued to them ('mobilise devices issue' attends the appointment itself)."""
     _move("attend", ids, None)
+
+
+@app.command("not-issued")
+def not_issued(ids: list[int], reason: str = typer.Option(..., help="why no handset")) -> None:
+    """Record that people came but left without a handset (the next re-plan rebooks them)."""
+    _move("attend_not_issued", ids, reason)
 
 
 @app.command("no-show")

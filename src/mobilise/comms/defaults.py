@@ -67,11 +67,14 @@ DEFAULTS: tuple[DefaultTemplate, ...] = (
         "Dear {{ person.first_name }},\n\n"
         "This confirms that on {{ appointment.day }} at {{ appointment.site_name }} you "
         "received your work smartphone"
-        "{% if handset %} ({{ handset.model }}, IMEI {{ handset.imei }}){% endif %}.\n\n"
+        "{% if handset %} ({{ handset.model }}, IMEI {{ handset.imei }}"
+        "{% if handset.number %}, phone number {{ handset.number }}{% endif %}){% endif %}."
+        "\n\n"
         "It is managed by the force: use it for calls to victims and witnesses instead of "
         "a personal phone. Report loss or theft to the service desk at once." + SIGN_OFF,
         {"person": PERSON, "appointment": APPOINTMENT,
-         "handset": {"model": "Samsung A32", "imei": "356938035643809"}},
+         "handset": {"model": "Samsung Galaxy A32", "imei": "356938035643809",
+                     "number": "07700900123"}},
     ),
     DefaultTemplate(
         "wave_announcement",

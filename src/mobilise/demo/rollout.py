@@ -1,15 +1,18 @@
 """Demo step: plan the handset rollout from November 2022 to the 31 March 2023 deadline,
-book it, run the first ten weeks (most people come, some do not), then re-plan as of
+book it, run the first ten weeks (most people come and are handed a handset at the desk,
+some do not come), then re-plan as of
 20 January 2023 so that the no-shows are rebooked, and queue the messages."""
 
 from __future__ import annotations
 
 import math
 import random
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
+from itertools import groupby
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from mobilise.comms import templates
 from mobilise.core.actor import Actor
@@ -17,8 +20,9 @@ from mobilise.core.clock import FixedClock
 from mobilise.core.db import session_scope
 from mobilise.core.settings import Settings
 from mobilise.core.transitions import run_transition
+from mobilise.devices.models import Handset, HandsetStatus
 from mobilise.people.models import Person, PersonStatus, Site
-from mobilise.rollout import appointments, reports, stock
+from mobilise.rollout import appointments, handover, reports, stock
 from mobilise.rollout.models import Appointment, AppointmentStatus
 from mobilise.rollout.notices import Notice, queue_notices
 from mobilise.rollout.planning import PlanOptions, RolloutRecords, replan
@@ -63,7 +67,7 @@ def rollout_step(settings: Settings, out_dir: Path, people: int, seed: int) -> s
     with session_scope(settings) as s:
         first, applied = replan(s, ACTOR, records, options, clock)
         queue_notices(s, settings, Notice.INVITATION, clock)
-    attended, missed = _run_until(settings, rng, AS_OF)
+    handed, not_issued, missed = _run_until(settings, rng, AS_OF)
     later = FixedClock(datetime(2023, 1, 20, 17, tzinfo=UTC))
     with session_scope(settings) as s:
         again, reapplied = replan(
@@ -74,24 +78,45 @@ def rollout_step(settings: Settings, out_dir: Path, people: int, seed: int) -> s
                      for n in (Notice.NO_SHOW, Notice.HANDOVER, Notice.INVITATION))
         fc = reports.forecast(s, records, settings, later)
     return (f"Rollout: planned {applied.booked} appointments ({'meets' if first.met else 'misses'}"
-            f" {DEADLINE}); by {AS_OF}: {attended} handed over, {missed} no-shows; re-plan "
+            f" {DEADLINE}); by {AS_OF}: {handed} handed over, {not_issued} came but no "
+            f"handset was in stock, {missed} no-shows ({fc.issued} eligible people hold a "
+            f"handset in the register); re-plan "
             f"booked {reapplied.booked}, moved {reapplied.moved}, plan ends {again.last_day}; "
             f"forecast finish {fc.finish or 'not in sight'}; {queued} messages queued "
             f"(see /rollout?as_of={AS_OF})")
 
 
-def _run_until(settings: Settings, rng: random.Random, as_of: date) -> tuple[int, int]:
-    """Every appointment before ``as_of`` gets its outcome: most attend, a few do not."""
+def _run_until(settings: Settings, rng: random.Random, as_of: date) -> tuple[int, int, int]:
+    """Every appointment before ``as_of`` gets its outcome: most people come and are
+    handed a handset from stock at the desk (which attends their appointment), a few do
+    not come; when stock runs out, those who came are attended, not issued."""
     with session_scope(settings) as s:
         due = s.scalars(select(Appointment).where(
             Appointment.status == AppointmentStatus.BOOKED.value, Appointment.day < as_of)
-            .order_by(Appointment.id)).all()
-        came: list[Appointment] = []
+            .options(joinedload(Appointment.person))
+            .order_by(Appointment.day, Appointment.id)).all()
+        shelf = iter(s.scalars(select(Handset).where(
+            Handset.status == HandsetStatus.IN_STOCK.value, Handset.holder_id.is_(None))
+            .order_by(Handset.id)).all())
         missed: list[Appointment] = []
-        for a in due:
-            (missed if rng.random() < 0.06 else came).append(a)
-        if came:
-            run_transition(s, ACTOR, APPOINTMENT, "attend", came)
+        without: list[Appointment] = []
+        handed = 0
+        for day, group in groupby(due, key=lambda a: a.day):
+            pairs: list[tuple[Handset, Person]] = []
+            for a in group:
+                if rng.random() < 0.06:
+                    missed.append(a)
+                elif (handset := next(shelf, None)) is not None:
+                    pairs.append((handset, a.person))
+                else:
+                    without.append(a)
+            if pairs:
+                desk = FixedClock(datetime.combine(day, time(10), tzinfo=UTC))
+                handover.hand_over_many(s, ACTOR, settings, desk, pairs, method="signature")
+                handed += len(pairs)
+        if without:
+            run_transition(s, ACTOR, APPOINTMENT, "attend_not_issued", without,
+                           reason="no handset in stock")
         if missed:
             run_transition(s, ACTOR, APPOINTMENT, "no_show", missed, reason="did not attend")
-    return len(came), len(missed)
+    return handed, len(without), len(missed)

@@ -1,11 +1,10 @@
 """The board report's figures from the live registers: handsets issued from the handset
-register, rollout progress from attended appointments, people migrated from the migration
+register, rollout progress from the hand-overs in that register, people migrated from the migration
 waves, MDM capacity as a risk. Where a
 register holds nothing yet, the reading says so rather than reporting zero."""
 
 from __future__ import annotations
 
-from collections import Counter
 from decimal import Decimal
 from typing import Any
 
@@ -26,7 +25,7 @@ from mobilise.migration.models import (
     RoundStatus,
 )
 from mobilise.people.models import Person, PersonStatus
-from mobilise.rollout.models import Appointment, AppointmentStatus
+from mobilise.rollout.reports import handed_over_by_day
 
 
 class ProgrammeRegisters(FinanceSources):
@@ -86,8 +85,8 @@ class ProgrammeRegisters(FinanceSources):
                        "migration waves and audit log")
 
     def rollout_progress(self, session: Session) -> Reading[DeliveryProgress]:
-        days = Counter(session.scalars(select(Appointment.day).where(
-            Appointment.status == AppointmentStatus.ATTENDED.value)))
+        # The rollout's own count of hand-overs (the handset register), as its pages show.
+        days = dict(handed_over_by_day(session))
         if not days:
             return super().rollout_progress(session)
         target = session.scalar(select(func.count()).select_from(Person).where(
@@ -98,7 +97,7 @@ class ProgrammeRegisters(FinanceSources):
             cumulative.append((day, running))
         return Reading(DeliveryProgress("handsets issued", target,
                                         self.settings.rollout_deadline, cumulative),
-                       "rollout appointments attended")
+                       "handset register hand-overs")
 
     def risks(self, session: Session) -> Reading[list[Risk]]:
         if not self._registered(session):

@@ -10,17 +10,19 @@ backend gives the file (``os.fsdecode``), which is what a migration sync sees.
 
 from __future__ import annotations
 
+import glob
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from mobilise.core.actor import Actor
 from mobilise.core.errors import InvalidInput, NotFound
@@ -30,7 +32,13 @@ from mobilise.people.models import Person
 from mobilise.retention import rule_sets
 from mobilise.retention.disposal import propose_batch
 from mobilise.retention.dry_run import Diff, DryRun, diff, dry_run
-from mobilise.retention.evaluate import Estate, connect
+from mobilise.retention.evaluate import (
+    INVENTORY_COLUMNS,
+    Estate,
+    Explanation,
+    connect,
+    explain,
+)
 from mobilise.retention.holds import holds_in_force
 from mobilise.retention.models import DisposalBatch, RuleSetStatus, RuleSetVersion
 from mobilise.retention.review import queue_reviews
@@ -94,31 +102,125 @@ def raw_paths(inventory: str | Path) -> dict[str, bytes]:
     return mapping
 
 
+def _scan_view(con: duckdb.DuckDBPyConnection, name: str,
+               inventories: Mapping[str, str | Path]) -> None:
+    """View ``name``: the rows of Mobilise's own scan inventories (person → file) shaped
+    for evaluation. A scan keeps raw path bytes and no person column; each file's person
+    comes from a small table of file names, the text path from ``path_text``."""
+    files = [str(f) for f in inventories.values()]
+    con.read_parquet(files, filename=True, union_by_name=True).create_view(f"{name}_rows")
+    con.register(f"{name}_files", pa.table({
+        "filename": pa.array(files, pa.string()),
+        "person": pa.array(list(inventories), pa.string()),
+    }))
+    con.execute(
+        f"CREATE VIEW {name} AS SELECT f.person, r.path_text AS path, "
+        f"{', '.join('r.' + c for c in _COLUMNS[1:])} "
+        f"FROM {name}_rows r JOIN {name}_files f ON f.filename = r.filename"
+    )
+
+
 def scanned_estate(session: Session, person_ids: Sequence[int] | None = None
                    ) -> ScannedEstate | None:
     """The latest complete scan of each person (or of those given); None if nobody has
     been scanned. DuckDB reads the inventories where they lie, all files in one parallel
-    scan; each file's person comes from a small table of file names."""
+    scan."""
     scans = [(p, s) for p, s in latest_scans(session, person_ids) if s.inventory]
     if not scans:
         return None
-    files = [str(inventory_of(s)) for _, s in scans]
     con = connect()
-    con.read_parquet(files, filename=True, union_by_name=True).create_view("scan_rows")
-    con.register("scan_files", pa.table({
-        "filename": pa.array(files, pa.string()),
-        "person": pa.array([p.number for p, _ in scans], pa.string()),
-    }))
-    con.execute(
-        "CREATE VIEW inventory AS SELECT f.person, r.path_text AS path, "
-        f"{', '.join('r.' + c for c in _COLUMNS[1:])} "
-        "FROM scan_rows r JOIN scan_files f ON f.filename = r.filename"
-    )
+    _scan_view(con, "inventory", {p.number: inventory_of(s) for p, s in scans})
     people = [p for p, _ in scans]
     con.register("people", _people_table(people))
-    counted = con.execute("SELECT count(*) FROM scan_rows").fetchone()
+    counted = con.execute("SELECT count(*) FROM inventory_rows").fetchone()
     return ScannedEstate(Estate.of(con, has_people=True), people,
                          int(counted[0]) if counted else 0)
+
+
+# --- inventories named on the command line -------------------------------------------------
+
+
+@dataclass
+class OpenedInventory:
+    """An estate over inventory files, and the scan inventory read for each person."""
+
+    estate: Estate
+    scans: dict[str, Path]
+
+    def raw_paths(self, person: str) -> dict[str, bytes]:
+        found = self.scans.get(person)
+        return raw_paths(found) if found is not None else {}
+
+
+def inventory_files(patterns: str | Sequence[str]) -> list[Path]:
+    """The Parquet files that ``patterns`` name: files, globs or folders (every inventory
+    under it); temporary files of scans under way (dot files) are never read."""
+    wanted = [patterns] if isinstance(patterns, str) else list(patterns)
+    found: list[Path] = []
+    for pattern in wanted:
+        path = Path(pattern)
+        if path.is_dir():
+            matched = sorted(p for p in path.rglob("*.parquet") if not p.name.startswith("."))
+        elif path.is_file():
+            matched = [path]
+        else:
+            matched = sorted(Path(p) for p in glob.glob(pattern, recursive=True)
+                             if Path(p).is_file())
+        if not matched:
+            raise InvalidInput(f"no inventory file matches {pattern!r}")
+        found += matched
+    return list(dict.fromkeys(found))
+
+
+def scan_person(path: Path, metadata: Mapping[bytes, bytes] | None) -> str:
+    """Whose drive a Mobilise scan inventory lists: its ``mobilise.person_key`` metadata,
+    else the folder it was written to (``drives.scan.inventory_folder``)."""
+    key = (metadata or {}).get(b"mobilise.person_key")
+    return key.decode() if key else path.parent.name
+
+
+def open_inventory(session: Session | None, patterns: str | Sequence[str],
+                   people: str | Path | None = None) -> OpenedInventory:
+    """An estate over the inventory files ``patterns`` names, the one way every retention
+    command reads them: Mobilise's own scan inventories (no ``person`` column: the person
+    is the scan's, the latest scan of each person is read) and inventories that carry a
+    ``person`` column, in any mix. Person attributes come from ``people`` (Parquet) or,
+    for scanned drives, from the people register."""
+    scans: dict[str, Path] = {}
+    plain: list[Path] = []
+    for path in inventory_files(patterns):
+        schema = pq.read_schema(path)
+        if "person" not in schema.names and "path_text" in schema.names:
+            key = scan_person(path, schema.metadata)
+            # Scan files are named by scan id, which sorts by time: keep the latest.
+            if key not in scans or path.name > scans[key].name:
+                scans[key] = path
+        else:
+            plain.append(path)
+    con = connect()
+    if plain and not scans:
+        con.read_parquet([str(p) for p in plain], union_by_name=True).create_view("inventory")
+    else:
+        parts = []
+        if scans:
+            _scan_view(con, "scan_inventory", scans)
+            parts.append("SELECT * FROM scan_inventory")
+        if plain:
+            con.read_parquet([str(p) for p in plain], union_by_name=True).create_view(
+                "plain_inventory")
+            columns = ", ".join(INVENTORY_COLUMNS)
+            parts.append(f"SELECT {columns} FROM plain_inventory")
+        con.execute("CREATE VIEW inventory AS " + " UNION ALL BY NAME ".join(parts))
+    has_people = people is not None
+    if people is not None:
+        con.read_parquet(str(people)).create_view("people")
+    elif scans and session is not None:
+        known = list(session.scalars(select(Person).where(Person.number.in_(list(scans)))
+                                     .options(joinedload(Person.org_unit))
+                                     .order_by(Person.number)))
+        con.register("people", _people_table(known))
+        has_people = True
+    return OpenedInventory(Estate.of(con, has_people=has_people), scans)
 
 
 def scanned_dry_run(session: Session, version: RuleSetVersion, as_of: date
@@ -137,6 +239,20 @@ def scanned_diff(session: Session, old: RuleSetVersion, new: RuleSetVersion, as_
         return None
     return diff(scanned.estate, rule_sets.parsed(old), rule_sets.parsed(new), as_of,
                 holds_in_force(session))
+
+
+def scanned_explain(session: Session, version: RuleSetVersion, person: str, path: str,
+                    as_of: date) -> Explanation:
+    """The rule that decides one file of a scanned drive, and each rule it beat and why
+    (the person's latest scan: a rule on duplicates needs their whole drive)."""
+    found = session.scalar(select(Person).where(Person.number == person))
+    if found is None:
+        raise NotFound(f"no person {person}")
+    scanned = scanned_estate(session, [found.id])
+    if scanned is None:
+        raise NotFound(f"the drive of {found.number} has not been scanned")
+    return explain(scanned.estate, rule_sets.parsed(version), found.number, path, as_of,
+                   holds_in_force(session))
 
 
 def drive_of(session: Session, settings: Settings) -> Callable[[str], Backend]:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mobilise.core.audit import Audited
 from mobilise.core.db import Base
+from mobilise.devices.models import Handset
 from mobilise.people.models import OrgUnit, Person, Site
 
 
@@ -30,6 +31,9 @@ class AppointmentStatus(StrEnum):
     BOOKED = "booked"
     CONFIRMED = "confirmed"
     ATTENDED = "attended"
+    # Came to the desk but left without a handset (none in stock, device fault, refused
+    # the acceptable-use policy...): recorded with the reason; the next re-plan rebooks.
+    NOT_ISSUED = "not_issued"
     NO_SHOW = "no_show"
     RESCHEDULED = "rescheduled"
     CANCELLED = "cancelled"
@@ -37,7 +41,13 @@ class AppointmentStatus(StrEnum):
     @property
     def colour(self) -> str:
         return {"booked": "blue", "confirmed": "purple", "attended": "green",
-                "no_show": "red", "rescheduled": "grey", "cancelled": "grey"}[self.value]
+                "not_issued": "amber", "no_show": "red", "rescheduled": "grey",
+                "cancelled": "grey"}[self.value]
+
+    @property
+    def label(self) -> str:
+        return "attended, not issued" if self is AppointmentStatus.NOT_ISSUED \
+            else self.value.replace("_", " ")
 
 
 LIVE = (AppointmentStatus.BOOKED.value, AppointmentStatus.CONFIRMED.value)
@@ -142,6 +152,9 @@ class Appointment(Audited, Base):
     wave_id: Mapped[int | None] = mapped_column(ForeignKey("rollout_wave.id"))
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("rollout_appointment.id"))
     note: Mapped[str | None] = mapped_column(Text)
+    # The handset handed over at this appointment (set when it is attended: an appointment
+    # is attended only through a hand-over recorded in the handset register).
+    handset_id: Mapped[int | None] = mapped_column(ForeignKey("handset.id"), index=True)
     # Optimistic locking: a desk and a re-plan moving the same appointment at once must
     # not both succeed (each would give its place back: one place counted twice).
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -151,3 +164,4 @@ class Appointment(Audited, Base):
 
     person: Mapped[Person] = relationship()
     site: Mapped[Site] = relationship()
+    handset: Mapped[Handset | None] = relationship()

@@ -1,6 +1,11 @@
 """Messages about appointments, queued in the outbox: invitations (with a calendar
 attachment), reminders, no-show notices and hand-over confirmations.
 
+An invitation or a reminder never goes to someone who already holds an issued handset
+(the register, not the appointment, says who has one); the hand-over confirmation names
+the handset recorded on the attended appointment: model, IMEI and, with a SIM fitted, the
+phone number.
+
 Each message's idempotency key names its appointment, so queueing again after a crash or
 on the next day's run never queues a second copy; a rescheduled appointment is a new
 appointment and gets its own invitation.
@@ -18,6 +23,7 @@ from sqlalchemy.orm import Session, joinedload, object_session
 from mobilise.comms.outbox import Attachment, existing_keys, queue
 from mobilise.core.clock import Clock
 from mobilise.core.settings import Settings
+from mobilise.devices.models import Handset, HandsetStatus
 from mobilise.rollout.ics import appointment_ics
 from mobilise.rollout.models import LIVE, Appointment, AppointmentStatus
 
@@ -33,6 +39,15 @@ def _key(notice: Notice, appointment_id: int) -> str:
     return f"{notice.value}:appointment:{appointment_id}"
 
 
+def handset_context(h: Handset | None) -> dict[str, Any] | None:
+    if h is None:
+        return None
+    model = h.model
+    return {"imei": h.imei, "model": f"{model.manufacturer} {model.name}" if model else "",
+            "model_code": model.code if model else "",
+            "number": h.sim.msisdn if h.sim is not None and h.sim.msisdn else None}
+
+
 def appointment_context(a: Appointment) -> dict[str, Any]:
     return {
         "person": {"first_name": a.person.first_name, "last_name": a.person.last_name,
@@ -41,7 +56,7 @@ def appointment_context(a: Appointment) -> dict[str, Any]:
                         "site_name": a.site.name, "site_code": a.site.code,
                         "accessible": a.site.accessible,
                         "adjustments": a.person.adjustments or ""},
-        "handset": None,
+        "handset": handset_context(a.handset),
     }
 
 
@@ -71,13 +86,18 @@ def appointment_calendar(a: Appointment, settings: Settings, clock: Clock,
 
 def _due(session: Session, notice: Notice, clock: Clock, days_ahead: int) -> list[Appointment]:
     stmt = select(Appointment).options(joinedload(Appointment.person),
-                                       joinedload(Appointment.site)).order_by(Appointment.id)
+                                       joinedload(Appointment.site),
+                                       joinedload(Appointment.handset)).order_by(Appointment.id)
     today = clock.today()
+    # Someone handed a phone already (at another desk, before the appointment) is not
+    # invited or reminded to come for one.
+    holds_one = select(Handset.id).where(Handset.holder_id == Appointment.person_id,
+                                         Handset.status == HandsetStatus.ISSUED.value).exists()
     if notice is Notice.INVITATION:
-        stmt = stmt.where(Appointment.status.in_(LIVE), Appointment.day >= today)
+        stmt = stmt.where(Appointment.status.in_(LIVE), Appointment.day >= today, ~holds_one)
     elif notice is Notice.REMINDER:
         stmt = stmt.where(Appointment.status.in_(LIVE), Appointment.day >= today,
-                          Appointment.day <= today + timedelta(days=days_ahead))
+                          Appointment.day <= today + timedelta(days=days_ahead), ~holds_one)
     elif notice is Notice.NO_SHOW:
         stmt = stmt.where(Appointment.status == AppointmentStatus.NO_SHOW.value)
     else:
@@ -86,11 +106,8 @@ def _due(session: Session, notice: Notice, clock: Clock, days_ahead: int) -> lis
 
 
 def queue_notices(session: Session, settings: Settings, notice: Notice, clock: Clock, *,
-                  days_ahead: int = 2, handsets: dict[int, dict[str, str]] | None = None) -> int:
-    """Queue ``notice`` for every appointment that is due one and has none yet.
-
-    ``handsets`` (person id → model and IMEI) fills the hand-over confirmation once the
-    handset register provides it."""
+                  days_ahead: int = 2) -> int:
+    """Queue ``notice`` for every appointment that is due one and has none yet."""
     done = existing_keys(session, f"{notice.value}:appointment:")
     queued = 0
     for a in _due(session, notice, clock, days_ahead):
@@ -98,8 +115,6 @@ def queue_notices(session: Session, settings: Settings, notice: Notice, clock: C
         if key in done:
             continue
         context = appointment_context(a)
-        if handsets and a.person_id in handsets:
-            context["handset"] = handsets[a.person_id]
         attachment = None
         if notice is Notice.INVITATION:
             attachment = Attachment("appointment.ics", appointment_calendar(a, settings, clock))

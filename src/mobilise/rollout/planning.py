@@ -3,9 +3,8 @@ and apply the result as bookings. Re-planning is the same call later on: attende
 drop out, no-shows come back as candidates, late stock moves the plan, and confirmed
 appointments stay where they are.
 
-Who still needs a handset is asked of a ``HandsetRecords``. Until the handset register is
-wired in, ``RolloutRecords`` answers from this package's own tables: a person has a handset
-once an appointment of theirs was attended.
+Who still needs a handset is asked of a ``HandsetRecords``: ``RolloutRecords`` answers
+from the handset register (a person has a handset when one is issued to them there).
 """
 
 from __future__ import annotations
@@ -68,23 +67,14 @@ class HandsetRecords(Protocol):
 @dataclass
 class RolloutRecords:
     """Handsets as the programme knows them: the handset register (who holds an issued
-    handset, what is staged on hand, what Intune manages), together with appointments
-    attended before a hand-over was recorded in the register."""
+    handset, what is staged on hand, what Intune manages). An appointment counts for
+    nothing here: it is attended only through a hand-over in the register."""
 
     staged: int | None = None  # None: the register's staged, enrolled and in-stock handsets
     managed_before: int = 0  # devices Intune manages that the register does not hold
 
-    def _attended(self, session: Session) -> set[int]:
-        return set(session.scalars(select(Appointment.person_id).where(
-            Appointment.status == AppointmentStatus.ATTENDED.value)))
-
-    def _holders(self, session: Session) -> set[int]:
-        return {h for h in session.scalars(select(Handset.holder_id).where(
-            Handset.status == HandsetStatus.ISSUED.value, Handset.holder_id.is_not(None)))
-            if h is not None}
-
     def people_with_handset(self, session: Session) -> set[int]:
-        return self._attended(session) | self._holders(session)
+        return holders(session)
 
     def staged_on_hand(self, session: Session) -> int:
         if self.staged is not None:
@@ -95,10 +85,14 @@ class RolloutRecords:
             Handset.status.in_(ready))) or 0
 
     def managed_devices(self, session: Session) -> int:
-        # Attended appointments with no hand-over in the register are phones Intune
-        # manages that the register has not caught up with yet.
-        unrecorded = len(self._attended(session) - self._holders(session))
-        return self.managed_before + managed_count(session) + unrecorded
+        return self.managed_before + managed_count(session)
+
+
+def holders(session: Session) -> set[int]:
+    """Everyone who holds an issued handset in the register."""
+    return {h for h in session.scalars(select(Handset.holder_id).where(
+        Handset.status == HandsetStatus.ISSUED.value, Handset.holder_id.is_not(None)))
+        if h is not None}
 
 
 MAX_PLAN_DAYS = 5 * 365

@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 
 from mobilise.core.clock import Clock
 from mobilise.core.settings import Settings
+from mobilise.devices.models import Handset, HandsetStatus
 from mobilise.people.models import OrgUnit, Person, PersonStatus, Site
 from mobilise.rollout.models import (
     LIVE,
     Appointment,
-    AppointmentStatus,
     IssueSlot,
     RolloutPlan,
     StockDelivery,
@@ -68,22 +68,42 @@ def _people_to_serve(session: Session, records: HandsetRecords,
     return len(eligible), len(served)
 
 
+def handed_over_by_day(session: Session, org_unit: str | None = None,
+                       until: date | None = None) -> list[tuple[date, int]]:
+    """The one count of hand-overs, from the handset register: the eligible active people
+    who hold an issued handset, by the day it was handed to them (their earliest, if an
+    adjustment lets them hold two). The forecast, the org units' progress, the pages, the
+    API and the board report all read it (or ``RolloutRecords.people_with_handset``, the
+    same register), never the appointments."""
+    stmt = (select(Handset.holder_id, func.min(Handset.issued_at))
+            .join(Person, Person.id == Handset.holder_id)
+            .where(Handset.status == HandsetStatus.ISSUED.value,
+                   Person.status == PersonStatus.ACTIVE.value, Person.eligible.is_(True))
+            .group_by(Handset.holder_id))
+    if org_unit:
+        stmt = stmt.join(OrgUnit, Person.org_unit_id == OrgUnit.id).where(
+            OrgUnit.code == org_unit)
+    by_day: dict[date, int] = defaultdict(int)
+    for _, issued_at in session.execute(stmt):
+        if issued_at is None:
+            continue
+        day = issued_at.date()
+        if until is None or day <= until:
+            by_day[day] += 1
+    return sorted(by_day.items())
+
+
 def forecast(session: Session, records: HandsetRecords, settings: Settings,
              clock: Clock, org_unit: str | None = None) -> Forecast:
     """Cumulative handsets issued per week, for everyone or one org unit: planned (the
     first plan and the latest re-plan, on top of what was issued before each), actual
-    (attended appointments) and forecast (the average of the last four whole weeks,
-    carried forward from this week)."""
+    (hand-overs in the handset register) and forecast (the average of the last four whole
+    weeks, carried forward from this week)."""
     today = clock.today()
     total, issued = _people_to_serve(session, records, org_unit)
-    stmt = select(Appointment.day, func.count()).where(
-        Appointment.status == AppointmentStatus.ATTENDED.value, Appointment.day <= today)
-    if org_unit:
-        stmt = stmt.join(Person, Appointment.person_id == Person.id).join(
-            OrgUnit, Person.org_unit_id == OrgUnit.id).where(OrgUnit.code == org_unit)
-    attended = session.execute(stmt.group_by(Appointment.day)).all()
+    handed = handed_over_by_day(session, org_unit, until=today)
     actual_by_week: dict[date, int] = defaultdict(int)
-    for day, n in attended:
+    for day, n in handed:
         actual_by_week[week_of(day)] += n
     this_week = week_of(today)
     recent = sum(actual_by_week.get(this_week - timedelta(weeks=k), 0)
@@ -98,8 +118,8 @@ def forecast(session: Session, records: HandsetRecords, settings: Settings,
     plan = latest_plan(session)
     baseline = first_plan(session)
     deadline = plan.deadline if plan else settings.rollout_deadline
-    series = {"planned": _curve(baseline, attended, org_unit),
-              "replanned": _curve(plan, attended, org_unit) if plan is not None
+    series = {"planned": _curve(baseline, handed, org_unit),
+              "replanned": _curve(plan, handed, org_unit) if plan is not None
               and baseline is not None and plan.id != baseline.id else {}}
     weeks = _weeks(actual_by_week, series, this_week, rate, issued, total, deadline, finish)
     return Forecast(total, issued, remaining, rate, finish, deadline, weeks)
@@ -109,7 +129,7 @@ def first_plan(session: Session) -> RolloutPlan | None:
     return session.scalar(select(RolloutPlan).order_by(RolloutPlan.id).limit(1))
 
 
-def _curve(plan: RolloutPlan | None, attended: Sequence[Any],
+def _curve(plan: RolloutPlan | None, handed: Sequence[Any],
            org_unit: str | None) -> dict[date, int]:
     """A plan's cumulative issued handsets by week, on top of those issued before it."""
     if plan is None:
@@ -118,7 +138,7 @@ def _curve(plan: RolloutPlan | None, attended: Sequence[Any],
     planned = plan.planned_by_unit.get(org_unit, {}) if org_unit else plan.planned_by_day
     for iso, n in planned.items():
         by_week[week_of(date.fromisoformat(iso))] += int(n)
-    total = sum(n for d, n in attended if d < plan.start)
+    total = sum(n for d, n in handed if d < plan.start)
     out = {}
     week = week_of(plan.start)
     last = max(by_week, default=week)
@@ -259,16 +279,18 @@ def _stock_by_model(session: Session, records: HandsetRecords,
     return [(m, need[m], stock[m] - used[m]) for m in sorted(set(need) | set(stock))]
 
 
-APPOINTMENT_COLUMNS = ["id", "person", "name", "org_unit", "site", "day", "status", "note"]
+APPOINTMENT_COLUMNS = ["id", "person", "name", "org_unit", "site", "day", "status", "handset",
+                       "note"]
 
 
 def appointment_rows(session: Session, *, day: date | None = None, site: str | None = None,
                      status: str | None = None, person: str | None = None,
                      limit: int = 200, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    stmt = (select(Appointment, Person, Site, OrgUnit)
+    stmt = (select(Appointment, Person, Site, OrgUnit, Handset.imei)
             .join(Person, Appointment.person_id == Person.id)
             .join(Site, Appointment.site_id == Site.id)
-            .join(OrgUnit, Person.org_unit_id == OrgUnit.id))
+            .join(OrgUnit, Person.org_unit_id == OrgUnit.id)
+            .outerjoin(Handset, Handset.id == Appointment.handset_id))
     if day:
         stmt = stmt.where(Appointment.day == day)
     if site:
@@ -279,8 +301,9 @@ def appointment_rows(session: Session, *, day: date | None = None, site: str | N
         stmt = stmt.where(Person.number == person)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = [{"id": a.id, "person": p.number, "name": p.display_name, "org_unit": u.code,
-             "site": s.code, "day": a.day, "status": a.status, "note": a.note}
-            for a, p, s, u in session.execute(
+             "site": s.code, "day": a.day, "status": a.status, "handset": imei,
+             "note": a.note}
+            for a, p, s, u, imei in session.execute(
                 stmt.order_by(Appointment.day, Site.code, Appointment.id)
                 .limit(limit).offset(offset))]
     return rows, total

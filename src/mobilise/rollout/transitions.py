@@ -1,5 +1,12 @@
-"""The appointment lifecycle: booked → confirmed → attended / no_show / rescheduled /
-cancelled. Leaving booked or confirmed for rescheduled or cancelled gives the place back."""
+"""The appointment lifecycle: booked → confirmed → attended / not_issued / no_show /
+rescheduled / cancelled. Leaving booked or confirmed for rescheduled or cancelled gives the
+place back.
+
+*Attended* means a handset was handed over: the guard asks the handset register, and the
+handset is recorded on the appointment. A person who came but left without one is
+*attended, not issued* (``not_issued``), with the reason; the next re-plan rebooks them.
+The desk's hand-over (``rollout.handover.hand_over``) attends the appointment itself.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from mobilise.core.db import is_postgres
 from mobilise.core.transitions import Context, Lifecycle, Transition
+from mobilise.devices.models import Handset, HandsetStatus
 from mobilise.rollout.models import AppointmentStatus, IssueSlot
 
 S = AppointmentStatus
@@ -49,6 +57,36 @@ def confirmed_needs_reason(ctx: Context, appointment: Any) -> str | None:
     return None
 
 
+def handset_handed_over(ctx: Context, appointment: Any) -> Handset | None:
+    """The handset this appointment's person holds, issued in the register: the one the
+    caller names (the desk's hand-over), else their latest issued one."""
+    named: Handset | None = ctx.params.get("handset")
+    with ctx.session.no_autoflush:
+        if named is not None:
+            held = (named.holder_id == appointment.person_id
+                    and named.status == HandsetStatus.ISSUED.value)
+            return named if held else None
+        found: Handset | None = ctx.session.scalars(
+            select(Handset).where(Handset.holder_id == appointment.person_id,
+                                  Handset.status == HandsetStatus.ISSUED.value)
+            .order_by(Handset.issued_at.desc(), Handset.id.desc()).limit(1)).first()
+        return found
+
+
+def needs_hand_over(ctx: Context, appointment: Any) -> str | None:
+    if handset_handed_over(ctx, appointment) is not None:
+        return None
+    return ("no handset is issued to this person in the register: hand one over at the desk "
+            "(mobilise devices issue, or /handover), or record 'attended, not issued' with "
+            "the reason")
+
+
+def record_handset(ctx: Context, appointment: Any) -> None:
+    handset = handset_handed_over(ctx, appointment)
+    assert handset is not None, "the hand-over guard ran before this effect"
+    appointment.handset_id = handset.id
+
+
 APPOINTMENT: Lifecycle[Any] = Lifecycle(
     entity="appointment",
     state_attr="status",
@@ -56,7 +94,10 @@ APPOINTMENT: Lifecycle[Any] = Lifecycle(
     transitions=[
         Transition("confirm", frozenset({S.BOOKED.value}), S.CONFIRMED.value,
                    label="Confirm"),
-        Transition("attend", LIVE, S.ATTENDED.value, label="Attended: handset handed over"),
+        Transition("attend", LIVE, S.ATTENDED.value, guards=(needs_hand_over,),
+                   effects=(record_handset,), label="Attended: handset handed over"),
+        Transition("attend_not_issued", LIVE, S.NOT_ISSUED.value, needs_reason=True,
+                   label="Attended, not issued"),
         Transition("no_show", LIVE, S.NO_SHOW.value, label="Did not attend"),
         Transition("reschedule", LIVE, S.RESCHEDULED.value, guards=(confirmed_needs_reason,),
                    effects=(release_place,), label="Reschedule"),

@@ -19,6 +19,7 @@ from mobilise.devices.models import HandsetStatus, SimBarState
 from mobilise.devices.stocktake import take_stock
 from mobilise.devices.tasks import INTUNE_SYNC, SEND_ACTIONS
 from mobilise.people.register import get_person
+from mobilise.rollout.handover import hand_over
 from mobilise.web.auth import db, requires
 from mobilise.web.uploads import uploaded
 from mobilise.workers.background import start_task
@@ -218,12 +219,12 @@ def issue(request: Request, key: str, body: IssueBody,
     person = get_person(session, body.person)
     sim = register.get_sim(session, body.iccid) if body.iccid else None
     kit = handsets.get_kit(session, body.kit) if body.kit else None
-    handsets.issue_handset(session, actor, _settings(request), SystemClock(), h, person,
-                           method=body.method, policy_version=body.policy_version, sim=sim,
-                           kit=kit)
+    done = hand_over(session, actor, _settings(request), SystemClock(), h, person,
+                     method=body.method, policy_version=body.policy_version, sim=sim, kit=kit)
     session.flush()
     session.refresh(h)
-    return register.handset_row(h)
+    return {**register.handset_row(h),
+            "appointment": done.appointment.id if done.appointment else None}
 
 
 @router.get("/sims")

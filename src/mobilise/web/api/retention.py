@@ -7,6 +7,7 @@ the CLI does the same from Parquet files anywhere."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
@@ -29,6 +30,7 @@ from mobilise.retention.scanned import (
     queue_scanned,
     scanned_diff,
     scanned_dry_run,
+    scanned_explain,
 )
 from mobilise.web.auth import db, requires
 from mobilise.web.params import RecordId, column_field
@@ -307,6 +309,24 @@ def diff(old: str | None = Query(None, pattern=VERSION_REF),
     if result is None:
         return {"summary": [], "note": "no drive has been scanned yet"}
     return result.as_dict()
+
+
+@router.get("/explain")
+def explain(person: str | None = Query(None, min_length=1, max_length=100,
+                                       description="the person's number"),
+            path: str | None = Query(None, min_length=1, max_length=4000,
+                                     description="the file's path in their drive, "
+                                                 "'/'-separated"),
+            version: str | None = VersionRef, as_of: date | None = None,
+            session: Session = Depends(db),
+            _: Actor = Depends(requires(*READERS))) -> dict[str, Any]:
+    """The rule that decides one file of a scanned drive (the person's latest scan), and
+    each rule it beat and why."""
+    if not person or not path:
+        return {"note": "name the person (person=NUMBER) and the file (path=...)"}
+    row = _version(session, version)
+    shown = scanned_explain(session, row, person, path, as_of or SystemClock().now().date())
+    return {"rule_set": row.name, "version": row.version, **shown.as_dict()}
 
 
 class Proposal(BaseModel):

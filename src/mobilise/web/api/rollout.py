@@ -152,7 +152,8 @@ class TransitionRequest(BaseModel):
 def transition(action: str, body: TransitionRequest,
                session: Session = Depends(db, scope="function"),
                actor: Actor = Depends(requires(*OPERATE))) -> dict[str, Any]:
-    """confirm, attend, no_show or cancel many appointments, all or none."""
+    """confirm, attend (only with a hand-over in the register), attend_not_issued (with
+    the reason), no_show or cancel many appointments, all or none."""
     done = appts.transition(session, actor, action.replace("-", "_"),
                             [appts.get_appointment(session, i) for i in body.ids],
                             reason=body.reason)

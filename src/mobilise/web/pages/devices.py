@@ -33,6 +33,7 @@ from mobilise.devices.tasks import SEND_ACTIONS
 from mobilise.devices.transitions import HANDSET
 from mobilise.people.models import Site
 from mobilise.people.register import PeopleQuery, find_people, get_person, person_row
+from mobilise.rollout.handover import hand_over
 from mobilise.web.auth import db, requires
 from mobilise.web.pages.render import page
 from mobilise.workers.background import start_task
@@ -213,15 +214,18 @@ def handover(
         h = register.get_handset(session, imei)
         who = get_person(session, person)
         accessory = handsets.get_kit(session, kit) if kit else None
-        handsets.issue_handset(session, actor, settings, SystemClock(), h, who, method=method,
-                               policy_version=policy_version, kit=accessory)
+        done = hand_over(session, actor, settings, SystemClock(), h, who, method=method,
+                         policy_version=policy_version, kit=accessory)
     except MobiliseError as err:
         session.rollback()
         return _handover(request, session, person_key=person, imei=imei, error=err.message,
                          status_code=err.status, kit=kit, method=method, accepted=True)
     return _handover(request, session,
                      done=f"Handset {h.imei} handed to {who.display_name} ({who.number}); "
-                          f"acceptable-use policy {policy_version} accepted by {method}.")
+                          f"acceptable-use policy {policy_version} accepted by {method}"
+                          + (f"; appointment {done.appointment.id} on "
+                             f"{done.appointment.day} attended." if done.appointment
+                             else "."))
 
 
 BAR_STATES = [s.value for s in SimBarState if s is not SimBarState.NONE]

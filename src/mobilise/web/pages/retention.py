@@ -26,6 +26,7 @@ from mobilise.retention.scanned import (
     queue_scanned,
     scanned_diff,
     scanned_dry_run,
+    scanned_explain,
 )
 from mobilise.web.auth import db, requires
 from mobilise.web.charts import bar_chart
@@ -138,6 +139,25 @@ def diff_page(request: Request, old: str | None = None, new: str | None = None,
         result = scanned_diff(session, old_row, new_row, _today())
     return page(request, "retention_diff.html", result=result, old=old or "", new=new or "",
                 versions=_versions(session), bytes_text=bytes_text)
+
+
+@router.get("/retention/explain")
+def explain_page(request: Request, person: str = Query("", max_length=100),
+                 path: str = Query("", max_length=4000),
+                 version: str = Query("", max_length=120), session: Session = Depends(db),
+                 _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
+    """Why one file of a scanned drive gets its action: the winning rule, and each rule
+    it beat and why."""
+    row = _version(session, version or None)
+    shown, error = None, None
+    if person and path and row is not None:
+        try:
+            shown = scanned_explain(session, row, person, path, _today())
+        except NotFound as err:
+            error = err.message
+    return page(request, "retention_explain.html", row=row, shown=shown, error=error,
+                person=person, file_path=path, versions=_versions(session),
+                status_code=404 if error else 200)
 
 
 # --------------------------------------------------------------------------- holds

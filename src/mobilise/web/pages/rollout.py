@@ -90,7 +90,11 @@ def _aggregates(session: Session, settings: Settings, clock: Clock, org_unit: st
     return fc, units, reports.risks(session, records, settings, clock), burndown, remaining
 
 
-PAGE_ACTIONS = {"confirm": "Confirm", "attend": "Handed over", "no_show": "Did not attend"}
+# "Handed over" is the hand-over form (/handover), which attends the appointment itself;
+# "attend" is still taken here for a hand-over already in the register (its guard says so).
+PAGE_ACTIONS = {"confirm": "Confirm", "attend_not_issued": "Attended, not issued",
+                "no_show": "Did not attend"}
+ACCEPTED = frozenset({*PAGE_ACTIONS, "attend"})
 OPERATE = frozenset({Role.SERVICE_DESK, Role.PROGRAMME})
 
 
@@ -98,9 +102,10 @@ OPERATE = frozenset({Role.SERVICE_DESK, Role.PROGRAMME})
 async def appointment_action(request: Request, appointment_id: RecordId, action: str,
                              session: Session = Depends(db, scope="function"),
                              actor: Actor = Depends(requires(*OPERATE))) -> Response:
-    """The service desk's buttons: confirm, handed over, did not attend."""
+    """The service desk's buttons: confirm, attended but not issued (with the reason), did
+    not attend."""
     await check_csrf(request)
-    if action not in PAGE_ACTIONS:
+    if action not in ACCEPTED:
         raise InvalidInput(f"unknown action {action!r}")
     form = await request.form()
     reason = str(form.get("reason") or "") or None
