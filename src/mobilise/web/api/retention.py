@@ -318,7 +318,7 @@ def explain(person: str | None = Query(None, min_length=1, max_length=100,
                                      description="the file's path in their drive, "
                                                  "'/'-separated"),
             version: str | None = VersionRef, as_of: date | None = None,
-            session: Session = Depends(db),
+            session: Session = Depends(db, scope="function"),
             _: Actor = Depends(requires(*READERS))) -> dict[str, Any]:
     """The rule that decides one file of a scanned drive (the person's latest scan), and
     each rule it beat and why."""

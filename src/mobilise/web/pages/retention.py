@@ -144,7 +144,8 @@ def diff_page(request: Request, old: str | None = None, new: str | None = None,
 @router.get("/retention/explain")
 def explain_page(request: Request, person: str = Query("", max_length=100),
                  path: str = Query("", max_length=4000),
-                 version: str = Query("", max_length=120), session: Session = Depends(db),
+                 version: str = Query("", max_length=120),
+                 session: Session = Depends(db, scope="function"),
                  _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
     """Why one file of a scanned drive gets its action: the winning rule, and each rule
     it beat and why."""
