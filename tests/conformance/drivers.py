@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +107,13 @@ class SdkDriver:
 
     def __init__(self, emulator: EmulatorProcess) -> None:
         self.emulator = emulator
+        # The SDK is asynchronous. Its loop runs on a thread of its own: the test's thread
+        # may already run a loop (Playwright's, kept for the whole session by the browser
+        # tests), and a second loop cannot run on a thread that runs one.
         self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="sdk-loop",
+                                       daemon=True)
+        self.thread.start()
         self.credential = ClientSecretCredential(
             emulator.tenant, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
             authority=emulator.url, disable_instance_discovery=True,
@@ -126,9 +133,11 @@ class SdkDriver:
     def run(self, work: Coroutine[Any, Any, T] | Awaitable[T]) -> T:
         async def wrapped() -> T:
             return await work
-        return self.loop.run_until_complete(wrapped())
+        return asyncio.run_coroutine_threadsafe(wrapped(), self.loop).result()
 
     def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(30)
         self.loop.close()
 
     def token(self) -> str:
