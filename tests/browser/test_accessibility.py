@@ -41,6 +41,7 @@ CHECKED: list[tuple[str, str, str | None]] = [
 # GET routes outside /api/v1 that are not HTML pages, and why.
 NOT_PAGES = {
     "/healthz": "a JSON health check",
+    "/favicon.ico": "the site's icon (an SVG image)",
     "/reports/board.pdf": "a PDF document (its HTML twin, /reports/board.html, is checked)",
 }
 

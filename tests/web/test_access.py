@@ -12,7 +12,7 @@ from mobilise.core.actor import Role
 from mobilise.web.auth import RoleGuard, public_route
 from tests.web.conftest import Web, all_routes
 
-PUBLIC = {("/healthz", "GET"), ("/login", "GET"), ("/login", "POST")}
+PUBLIC = {("/healthz", "GET"), ("/favicon.ico", "GET"), ("/login", "GET"), ("/login", "POST")}
 
 
 def _guard(route: object) -> RoleGuard | None | str:

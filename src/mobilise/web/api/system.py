@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -16,6 +18,16 @@ from mobilise.core.actor import Actor, Role
 from mobilise.web.auth import db, public_route, requires
 
 router = APIRouter(tags=["system"])
+
+
+ICON = Path(__file__).resolve().parent.parent / "static" / "favicon.svg"
+
+
+@router.get("/favicon.ico", dependencies=[Depends(public_route)], include_in_schema=False)
+def favicon() -> FileResponse:
+    """The site's icon, for documents that name none (the board report, a certificate):
+    browsers ask for it, and a 404 would be logged in every such page's console."""
+    return FileResponse(ICON, media_type="image/svg+xml")
 
 
 @router.get("/healthz", dependencies=[Depends(public_route)])
