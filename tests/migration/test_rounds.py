@@ -14,6 +14,7 @@ from mobilise.core.audit import AuditEntry
 from mobilise.core.errors import Conflict, InvalidInput
 from mobilise.core.settings import Settings
 from mobilise.migration.journal import journal_path, read_journal
+from mobilise.migration.models import PersonMigration
 from mobilise.migration.rounds import cutover, run_round
 from mobilise.migration.waves import WaveSelection, create_wave, wave_people
 from mobilise.people.models import Person
@@ -249,3 +250,70 @@ def test_a_person_whose_task_fails_is_failed_with_the_reason_and_retried_first(
                       number=1)
     assert again.round.status == "done" and again.round.reason is None
     assert all(m.state == "in_progress" and m.reason is None for m in wave_people(session, wave))
+
+
+def _audited(session: Session, action: str) -> list[str]:
+    return list(session.scalars(select(AuditEntry.entity_id).where(AuditEntry.action == action)))
+
+
+def test_two_cutovers_of_the_same_people_at_once_cut_each_over_once(
+        estate: Settings, session: Session) -> None:
+    import threading
+
+    from mobilise.core.db import session_scope
+    from mobilise.migration.models import MigrationWave
+
+    wave = create_wave(session, ADMIN, "W1", WaveSelection(org_units=["CE"]), delta_rounds=0)
+    session.commit()
+    run_round(session, ADMIN, estate, wave, InProcessExecutor(estate, workers=2))
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def operator() -> None:
+        with session_scope(estate) as s:
+            mine = s.scalars(select(MigrationWave).where(MigrationWave.name == "W1")).one()
+            barrier.wait()
+            try:
+                outcomes.append(cutover(s, ADMIN, estate, mine,
+                                        InProcessExecutor(estate, workers=2),
+                                        frozen_confirmed=True))
+            except (Conflict, InvalidInput) as refused:
+                outcomes.append(refused)
+
+    threads = [threading.Thread(target=operator) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    session.expire_all()
+    assert all(m.state == "migrated" for m in wave_people(session, wave)), outcomes
+    # Each person frozen, and cut over, by one run only.
+    for action in ("migration_person.source_frozen", "migration_person.migrate"):
+        done = _audited(session, action)
+        assert sorted(done) == sorted(set(done)) and len(done) == 3, (action, done)
+    claims = session.scalars(select(PersonMigration.cutover_claim)).all()
+    assert claims == [None, None, None]  # released at the end
+
+
+def test_a_cutover_holding_the_people_refuses_another_until_its_lease_lapses(
+        estate: Settings, session: Session) -> None:
+    from datetime import timedelta
+
+    from mobilise.migration.rounds import claim_for_cutover, release_cutover_claim
+
+    wave = create_wave(session, ADMIN, "W1", WaveSelection(org_units=["CE"]), delta_rounds=0)
+    session.commit()
+    executor = InProcessExecutor(estate, workers=2)
+    run_round(session, ADMIN, estate, wave, executor)
+    now = datetime.now(UTC)
+    members = list(wave_people(session, wave))
+    claim_for_cutover(session, members, "a-running-cutover", now, now + timedelta(hours=12))
+    with pytest.raises(Conflict, match="another cutover of these 3 people is running"):
+        cutover(session, ADMIN, estate, wave, executor, frozen_confirmed=True)
+    assert _audited(session, "migration_person.source_frozen") == []
+    release_cutover_claim(session, "a-running-cutover")
+    # A run that died: its lease lapsed, so the people are free again.
+    claim_for_cutover(session, members, "a-dead-cutover", now - timedelta(hours=13),
+                      now - timedelta(hours=1))
+    outcomes = cutover(session, ADMIN, estate, wave, executor, frozen_confirmed=True)
+    assert [o.migrated for o in outcomes] == [True, True, True]

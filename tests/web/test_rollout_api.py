@@ -131,7 +131,7 @@ def test_hand_over_through_the_api_and_every_surface_counts_the_register(
     assert r.status_code == 200, r.text
     assert r.json()["appointment"] == 100001
     shown = web.client.get("/api/v1/rollout/appointments/100001",
-                           headers=web.as_("viewer")).json()
+                           headers=web.as_("programme")).json()
     assert shown["status"] == "attended"
     with session_scope(web.settings) as s:
         expected = len(RolloutRecords().people_with_handset(s))

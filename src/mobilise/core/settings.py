@@ -173,6 +173,9 @@ class Settings(BaseSettings):
         default=None, description="command that makes a person's H: drive read-only before "
         "cutover; gets MOBILISE_PERSON, MOBILISE_WAVE, MOBILISE_UPN, MOBILISE_SOURCE")
     migration_freeze_hook_timeout_seconds: float = Field(default=120.0, gt=0)
+    # How long a cutover holds the people it cuts over against a second cutover of the
+    # same people: longer than any cutover runs; a run that crashed frees them after it.
+    migration_cutover_lease_hours: float = Field(default=12.0, gt=0, le=24 * 14)
 
     # --- operations -------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(

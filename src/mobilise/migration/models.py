@@ -98,6 +98,11 @@ class PersonMigration(Audited, Base):
     source_frozen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     review_override: Mapped[str | None] = mapped_column(Text)
     last_round: Mapped[int | None] = mapped_column(Integer)
+    # The cutover run that holds this person, and until when (a lease: a run that died
+    # frees them when it lapses). Taken by a conditional update, so of two cutovers of
+    # the same person one wins; not audited, as it records no change of the migration.
+    cutover_claim: Mapped[str | None] = mapped_column(String(40))
+    cutover_claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The latest round's outcome counts for this person (copied, skipped, failed, ...).
     counts: Mapped[dict[str, Any] | None]
 

@@ -11,18 +11,21 @@ destination with the source's hash. Any problem leaves the person on their H: dr
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from mobilise.core import audit
 from mobilise.core.actor import Actor
 from mobilise.core.clock import Clock, SystemClock
-from mobilise.core.errors import ExternalServiceError, InvalidInput, TransitionRefused
+from mobilise.core.errors import Conflict, ExternalServiceError, InvalidInput, TransitionRefused
 from mobilise.core.progress import NullProgress, Progress
 from mobilise.core.settings import Settings
 from mobilise.core.transitions import run_transition
@@ -385,13 +388,78 @@ def cutover(
                and (not people or m.person.number in people or m.person.upn in people)]
     if not members:
         raise InvalidInput("nobody left to cut over")
+    claim = uuid.uuid4().hex
+    now = clock.now()
+    taken = claim_for_cutover(session, members, claim, now,
+                              now + timedelta(hours=settings.migration_cutover_lease_hours))
+    held = [CutoverResult(m.person.number, False, "another cutover run holds this person")
+            for m in members if m not in taken]
+    try:
+        # Read again now that they are ours: a run that held them a moment ago may have
+        # cut them over (or started the round) since they were first read.
+        session.refresh(round_)
+        for member in taken:
+            session.refresh(member)
+        taken = [m for m in taken if m.state != MigrationState.MIGRATED.value]
+        if not taken:
+            raise InvalidInput("nobody left to cut over")
+        return held + _cutover(session, actor, settings, wave, round_, taken, executor,
+                        hook=hook, review_override=review_override, plan_inputs=plan_inputs,
+                        clock=clock)
+    finally:
+        release_cutover_claim(session, claim)
+
+
+def claim_for_cutover(session: Session, members: Sequence[PersonMigration], claim: str,
+                      now: datetime, until: datetime) -> list[PersonMigration]:
+    """Take ``members`` for this cutover run: a conditional update per person (free, or
+    their claim lapsed), committed, so that a second cutover of the same people at the
+    same time takes none of them. Returns those taken; ``Conflict`` when another run
+    holds every one."""
+    taken = []
+    for member in members:
+        done = session.execute(
+            update(PersonMigration).where(
+                PersonMigration.id == member.id,
+                or_(PersonMigration.cutover_claimed_until.is_(None),
+                    PersonMigration.cutover_claimed_until < now))
+            .values(cutover_claim=claim, cutover_claimed_until=until)
+            .execution_options(synchronize_session=False))
+        if done.rowcount == 1:  # type: ignore[attr-defined]
+            taken.append(member)
+    session.commit()
+    if not taken:
+        who = "this person" if len(members) == 1 else f"these {len(members)} people"
+        raise Conflict(f"another cutover of {who} is running: wait for it to finish (or, if "
+                       "it died, for its lease to lapse) and look at the wave again")
+    return taken
+
+
+def release_cutover_claim(session: Session, claim: str) -> None:
+    """Free the people this run took (done, failed or interrupted)."""
+    session.rollback()
+    session.execute(update(PersonMigration).where(PersonMigration.cutover_claim == claim)
+                    .values(cutover_claim=None, cutover_claimed_until=None)
+                    .execution_options(synchronize_session=False))
+    session.commit()
+
+
+def _cutover(session: Session, actor: Actor, settings: Settings, wave: MigrationWave,
+             round_: MigrationRound, members: list[PersonMigration], executor: Executor, *,
+             hook: str | None, review_override: str | None, plan_inputs: PlanInputs | None,
+             clock: Clock) -> list[CutoverResult]:
     refused: dict[int, str] = {}
     if hook:
         refused = _freeze_by_hook(session, actor, settings, wave, members, hook)
     frozen = [m for m in members if m.id not in refused]
     _freeze(session, actor, frozen, review_override, clock)
     if round_.status == RoundStatus.PLANNED.value:
-        _start_round(session, actor, round_, clock)
+        try:
+            _start_round(session, actor, round_, clock)
+        except TransitionRefused:  # a cutover of other people of the wave started it
+            session.rollback()
+            session.refresh(round_)
+            _freeze(session, actor, frozen, review_override, clock)
     starting = [m for m in members if m.state != MigrationState.IN_PROGRESS.value]
     if starting:
         run_transition(session, actor, PERSON_LIFECYCLE, "start", starting)

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
 
 from mobilise import __version__
 from mobilise.core.actor import Actor, Role
@@ -64,3 +65,16 @@ def error_page(request: Request, status: int, title: str, detail: str) -> HTMLRe
     if status == 401:
         return page(request, "login.html", status_code=401, error=None, next=request.url.path)
     return page(request, "error.html", status_code=status, title=title, detail=detail)
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """The posted form, read in the event loop (a body is read asynchronously) so that the
+    handler itself can be a plain function: FastAPI runs those in its thread pool, and
+    their database work (row locks included) never holds up the server's other requests.
+    The role guard has already checked the CSRF token of a signed-in session."""
+    return {k: str(v) for k, v in (await request.form()).items()}
+
+
+async def form_data(request: Request) -> FormData:
+    """The posted form with every value of a repeated field (``form_fields`` keeps one)."""
+    return await request.form()

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
@@ -30,7 +31,7 @@ from mobilise.retention.scanned import (
 )
 from mobilise.web.auth import db, requires
 from mobilise.web.charts import bar_chart
-from mobilise.web.pages.render import page
+from mobilise.web.pages.render import form_data, form_fields, page
 from mobilise.web.params import RecordId
 
 router = APIRouter(include_in_schema=False)
@@ -57,9 +58,7 @@ def _versions(session: Session) -> list[RuleSetVersion]:
                                                                  RuleSetVersion.version)))
 
 
-async def _form(request: Request) -> dict[str, str]:
-    # The role guard has already checked the CSRF token of a signed-in session.
-    return {k: str(v) for k, v in (await request.form()).items()}
+FORM = Depends(form_fields)
 
 
 def _back(to: str) -> RedirectResponse:
@@ -86,10 +85,10 @@ def rule_set_page(request: Request, name: str, version: RecordId,
 
 
 @router.post("/retention/rule-sets/{name}/{version}/activate")
-async def activate(request: Request, name: str, version: RecordId,
+def activate(request: Request, name: str, version: RecordId,
                    session: Session = Depends(db, scope="function"),
-                   actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
-    form = await _form(request)
+                   actor: Actor = Depends(requires(Role.RECORDS)),
+                   form: dict[str, str] = FORM) -> Response:
     rule_sets.activate(session, actor, name, version, reason=form.get("reason") or None)
     return _back("/retention")
 
@@ -172,9 +171,9 @@ def holds_page(request: Request, session: Session = Depends(db, scope="function"
 
 
 @router.post("/retention/holds")
-async def place_hold(request: Request, session: Session = Depends(db, scope="function"),
-                     actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
-    form = await _form(request)
+def place_hold(request: Request, session: Session = Depends(db, scope="function"),
+                     actor: Actor = Depends(requires(Role.RECORDS)),
+                     form: dict[str, str] = FORM) -> Response:
     people = [p.strip() for p in form.get("people", "").replace(",", " ").split() if p.strip()]
     folders = []
     for line in form.get("folders", "").splitlines():
@@ -188,10 +187,10 @@ async def place_hold(request: Request, session: Session = Depends(db, scope="fun
 
 
 @router.post("/retention/holds/{reference}/release")
-async def release_hold(request: Request, reference: str,
+def release_hold(request: Request, reference: str,
                        session: Session = Depends(db, scope="function"),
-                       actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
-    form = await _form(request)
+                       actor: Actor = Depends(requires(Role.RECORDS)),
+                       form: dict[str, str] = FORM) -> Response:
     holds.release_hold(session, actor, reference, form.get("reason", ""))
     return _back("/retention/holds")
 
@@ -234,9 +233,9 @@ def review_page(request: Request, status: str = StatusFilter,
 
 
 @router.post("/retention/review/queue")
-async def queue(request: Request, session: Session = Depends(db, scope="function"),
-                actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
-    form = await _form(request)
+def queue(request: Request, session: Session = Depends(db, scope="function"),
+                actor: Actor = Depends(requires(Role.RECORDS)),
+                form: dict[str, str] = FORM) -> Response:
     row = _version(session, form.get("version") or None)
     if row is None:
         raise InvalidInput("no rule set is active")
@@ -279,10 +278,10 @@ def _safe_back(form: dict[str, str]) -> str:
 
 
 @router.post("/retention/review/decide")
-async def decide(request: Request, session: Session = Depends(db, scope="function"),
-                 actor: Actor = Depends(requires(Role.VIEWER))) -> Response:
+def decide(request: Request, session: Session = Depends(db, scope="function"),
+                 actor: Actor = Depends(requires(Role.VIEWER)),
+                 form: FormData = Depends(form_data)) -> Response:
     """The person decides their own items; a records manager any (checked by the domain)."""
-    form = await request.form()
     ids = [int(str(v)) for v in form.getlist("item") if str(v).isdigit() and len(str(v)) < 19]
     if not ids:
         raise InvalidInput("choose at least one file")
@@ -292,9 +291,9 @@ async def decide(request: Request, session: Session = Depends(db, scope="functio
 
 
 @router.post("/retention/review/decide-rule")
-async def decide_rule(request: Request, session: Session = Depends(db, scope="function"),
-                      actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
-    form = await _form(request)
+def decide_rule(request: Request, session: Session = Depends(db, scope="function"),
+                      actor: Actor = Depends(requires(Role.RECORDS)),
+                      form: dict[str, str] = FORM) -> Response:
     row = _version(session, form.get("version") or None)
     if row is None:
         raise InvalidInput("no rule set is active")
@@ -314,9 +313,9 @@ def disposal_page(request: Request, session: Session = Depends(db, scope="functi
 
 
 @router.post("/retention/disposal/propose")
-async def propose(request: Request, session: Session = Depends(db, scope="function"),
-                  actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
-    form = await _form(request)
+def propose(request: Request, session: Session = Depends(db, scope="function"),
+                  actor: Actor = Depends(requires(Role.RECORDS)),
+                  form: dict[str, str] = FORM) -> Response:
     row = _version(session, form.get("version") or None)
     if row is None:
         raise InvalidInput("no rule set is active")
@@ -335,19 +334,19 @@ def batch_page(request: Request, batch_id: RecordId,
 
 
 @router.post("/retention/disposal/{batch_id}/approve")
-async def approve(request: Request, batch_id: RecordId,
+def approve(request: Request, batch_id: RecordId,
                   session: Session = Depends(db, scope="function"),
-                  actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
-    form = await _form(request)
+                  actor: Actor = Depends(requires(Role.RECORDS)),
+                  form: dict[str, str] = FORM) -> Response:
     disposal.approve_batch(session, actor, batch_id, reason=form.get("reason") or None)
     return _back(f"/retention/disposal/{batch_id}")
 
 
 @router.post("/retention/disposal/{batch_id}/execute")
-async def execute(request: Request, batch_id: RecordId,
+def execute(request: Request, batch_id: RecordId,
                   session: Session = Depends(db, scope="function"),
-                  actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
-    await _form(request)
+                  actor: Actor = Depends(requires(Role.RECORDS)),
+                  form: dict[str, str] = FORM) -> Response:
     disposal.execute_batch(session, actor, batch_id,
                            drive_of(session, request.app.state.settings))
     return _back(f"/retention/disposal/{batch_id}")

@@ -19,9 +19,9 @@ from mobilise.core.settings import Settings
 from mobilise.rollout import appointments as appts
 from mobilise.rollout import reports
 from mobilise.rollout.planning import RolloutRecords
-from mobilise.web.auth import check_csrf, db, requires
+from mobilise.web.auth import db, requires
 from mobilise.web.charts import bar_chart, line_chart
-from mobilise.web.pages.render import page
+from mobilise.web.pages.render import form_fields, page
 from mobilise.web.params import RecordId
 
 router = APIRouter(include_in_schema=False)
@@ -99,15 +99,14 @@ OPERATE = frozenset({Role.SERVICE_DESK, Role.PROGRAMME})
 
 
 @router.post("/rollout/appointments/{appointment_id}/{action}")
-async def appointment_action(request: Request, appointment_id: RecordId, action: str,
-                             session: Session = Depends(db, scope="function"),
-                             actor: Actor = Depends(requires(*OPERATE))) -> Response:
+def appointment_action(request: Request, appointment_id: RecordId, action: str,
+                       session: Session = Depends(db, scope="function"),
+                       actor: Actor = Depends(requires(*OPERATE)),
+                       form: dict[str, str] = Depends(form_fields)) -> Response:
     """The service desk's buttons: confirm, attended but not issued (with the reason), did
-    not attend."""
-    await check_csrf(request)
+    not attend. (The role guard checks the CSRF token of a signed-in session.)"""
     if action not in ACCEPTED:
         raise InvalidInput(f"unknown action {action!r}")
-    form = await request.form()
     reason = str(form.get("reason") or "") or None
     appts.transition(session, actor, action,
                      [appts.get_appointment(session, appointment_id)], reason=reason)
