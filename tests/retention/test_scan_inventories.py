@@ -114,9 +114,17 @@ def test_explain_over_scan_inventories(scanned: tuple[str, dict[str, int]]) -> N
 
 def test_dispose_propose_reads_scans_and_the_registered_home_directory(
         scanned: tuple[str, dict[str, int]], session: Session, settings: Settings) -> None:
+    from mobilise.core import auth
+
     pattern, _ = scanned
+    # Disposal from the CLI names a Mobilise user and proves it (docs/security.md).
+    user = auth.add_user(session, ADMIN, "rm1", "correct horse battery", ["records"])
+    session.flush()
+    token = auth.issue_token(session, ADMIN, user, "cli")
+    session.commit()
     invoke("activate", str(EXAMPLE), "--reason", "agreed")
-    invoke("dispose", "propose", "-i", pattern, "--rules", "personal-files", "--as-of", AS_OF)
+    invoke("dispose", "propose", "-i", pattern, "--rules", "personal-files", "--as-of", AS_OF,
+           "--token", token)
     session.expire_all()
     batch = session.scalars(select(DisposalBatch)).one()
     items = {(i.person, i.path): i for i in batch.items}

@@ -154,6 +154,11 @@ def sync_intune(session: Session, actor: Actor, client: GraphClient, settings: S
     for device in client.items(DEVICES, params={"$top": PAGE}):
         report.devices += 1
         _reconcile(run, index.match(device), device)
+        # Each handset's change is committed as it is made: its row lock (SQLite's write
+        # lock) is not held across the Graph requests that follow, where it would stop
+        # every other writer, this job's own progress included. A sync stopped half way
+        # is taken up by the next one.
+        session.commit()
         progress.advance(1)
     for h in handsets:
         # A handset with an action in flight is looked up too: a wiped device may have
@@ -164,6 +169,7 @@ def sync_intune(session: Session, actor: Actor, client: GraphClient, settings: S
         found = find_device(client, h)
         if found is not None:
             _reconcile(run, h, found)
+            session.commit()
         elif h.state in EXPECTED_IN_INTUNE:
             report.mismatches.append(_mismatch(MismatchKind.MISSING, h, {}))
     progress.finish()
