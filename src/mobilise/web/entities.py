@@ -89,6 +89,7 @@ def entity_names(session: Session, refs: Iterable[tuple[str, str | None]]
     for entity, ids in wanted.items():
         named = NAMED[entity]
         stmt = select(named.model).where(named.model.id.in_(ids)).options(*named.load)
+        row: Any
         for row in session.scalars(stmt):
             out[(entity, str(row.id))] = (named.name(row), named.href(row))
     return out
