@@ -66,6 +66,9 @@ def test_refusals_are_listed_with_the_entries_kept(web: Web) -> None:
     nobody = web.client.post("/waves", data=_form(web, people="999999", org_units=["CE"]))
     assert nobody.status_code == 404 and "no such people: 999999" in nobody.text
     assert '<option value="CE" selected>' in nobody.text
+    empty = web.client.post("/waves", data=_form(web, people=""))
+    assert empty.status_code == 422 and "the selection names nobody" in empty.text
+    assert 'href="#wave-org-units"' in empty.text
     assert _waves(web) == 0
 
 

@@ -99,7 +99,8 @@ WAVE_WORDS = {"name": "Name", "description": "Description", "org_units": "Org un
 
 def _field_of(message: str) -> str:
     """The form field a domain refusal is about, for the error summary's link."""
-    for needle, field in (("name", "name"), ("date", "schedule"), ("delta", "delta_rounds"),
+    for needle, field in (("selection", "org_units"), ("wave named", "name"),
+                          ("name", "name"), ("date", "schedule"), ("delta", "delta_rounds"),
                           ("people", "people"), ("already in", "people")):
         if needle in message:
             return field

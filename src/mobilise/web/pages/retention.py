@@ -74,7 +74,8 @@ def version_choices(session: Session) -> list[tuple[str, str]]:
 
 def scope_choices(session: Session) -> dict[str, Any]:
     """The people with a scanned drive and the waves, for the person and wave pickers."""
-    people = [(p.number, p.display_name) for p, _ in latest_scans(session) if _.inventory]
+    people = [(p.number, p.display_name) for p, scan in latest_scans(session)
+              if scan.inventory]
     return {"scanned_people": people,
             "wave_names": [w.name for w in waves.list_waves(session)]}
 
