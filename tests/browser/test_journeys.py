@@ -137,6 +137,13 @@ def test_a_disposal_batch_is_proposed_by_one_and_approved_by_another(
     page.get_by_role("link", name="Retention", exact=True).click()
     page.get_by_role("link", name="Disposal", exact=True).click()
     page.get_by_role("button", name="Propose").click()
+    # Proposing runs in the background: the page shows the job as it runs, reloads itself
+    # when it ends (/static/live.js) and then names the batch.
+    expect(page.get_by_role("heading", name="Proposing a batch")).to_be_visible()
+    expect(page.get_by_text("Disposal batch 1 proposed: 1 file.")).to_be_visible(
+        timeout=30_000)
+    assert_accessible(page)
+    page.get_by_role("link", name="See batch 1").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Disposal batch 1: proposed")
     expect(page.get_by_role("cell", name="scratch/build.tmp")).to_be_visible()
     assert_accessible(page)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -571,3 +572,20 @@ def test_every_state_changing_route_has_a_case(sqlite_settings: Settings) -> Non
     missing = sorted(changing - set(CASES) - set(EXCLUDED))
     assert not missing, f"state-changing routes without a concurrency case: {missing}"
     assert not (set(CASES) | set(EXCLUDED)) - changing, "cases for routes that do not exist"
+
+
+def test_two_identical_wave_forms_make_one_wave(served: Served) -> None:
+    """The waves page's create form (not an /api/v1 route, so not a case above): the same
+    form sent N times at once makes one wave; every other answer is the form again with
+    the refusal (409)."""
+    form = urlencode({"name": "Form-race", "people": " ".join(served.ids["people"][14:16]),
+                      "delta_rounds": "1"}).encode()
+    before = audit_count(served.settings, "migration_wave.create")
+    answers = fire(served.url, [Call(served.tokens["migration"], "POST", "/waves",
+                                     content=form, headers={
+                                         "content-type": "application/x-www-form-urlencoded"})
+                                for _ in range(N)])
+    assert sorted(a.status for a in answers) == [303] + [409] * (N - 1), \
+        [(a.status, a.body[:200]) for a in answers]
+    assert all("The wave was not created" in a.body for a in answers if a.status == 409)
+    assert audit_count(served.settings, "migration_wave.create") - before == 1

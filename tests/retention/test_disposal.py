@@ -365,3 +365,24 @@ def test_a_drive_that_cannot_be_used_skips_its_files_with_the_reason(
                                         "'/home'; refused")
     assert (drives["p2"].root / "x.tmp").exists()
     assert sorted(drives["p1"].removed) == ["Temp/a.tmp", "Temp/b.tmp", "Temp/c.tmp"]
+
+
+def test_a_proposal_for_some_people_takes_only_their_reviewed_files(
+    session: Session, drives: dict[str, FolderDrive],
+) -> None:
+    """A wave's proposal (``people``) reads their drives only, and of the files reviewed
+    "dispose" only theirs: p1's decided photo stays out of p2's batch."""
+    register_people(session, "p1", "p2")
+    version = active_rules(session)
+    review.queue_reviews(session, RM1, version, inventory(drives), AS_OF)
+    from mobilise.retention.models import ReviewItem
+    cat = session.scalars(select(ReviewItem).where(ReviewItem.path == "Pics/cat.jpg")).one()
+    review.decide(session, OFFICER, [cat.id], "dispose", "my cat", clock=CLOCK)
+    session.commit()
+    p2 = drives["p2"]
+    only_p2 = open_estate([file_row("p2", path, p2.stat(path).size,
+                                    p2.stat(path).modified.replace(tzinfo=None))
+                           for path in FILES["p2"]], [person_row("p2")])
+    batch = disposal.propose_batch(session, RM1, version, only_p2, drives.__getitem__, AS_OF,
+                                   clock=CLOCK, people=["p2"])
+    assert sorted((i.person, i.path) for i in batch.items) == [("p2", "x.tmp")]

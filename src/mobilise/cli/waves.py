@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 
 import typer
 
 from mobilise.cli.context import FormatOption, actor, emit, err_console, session, settings
-from mobilise.core.errors import InvalidInput
 from mobilise.core.output import Format
 from mobilise.migration import reports, spmt, waves
 
 app = typer.Typer(help="Migration waves: create, list, show.", no_args_is_help=True)
-
-
-def _when(text: str) -> datetime | None:
-    if not text.strip():
-        return None
-    try:
-        return datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidInput(f"{text!r}: not an ISO date or date-time") from None
 
 
 @app.command("create")
@@ -49,8 +38,8 @@ def create(
             people += [p.number for p in found]
         selection = waves.WaveSelection(org_units=org_unit, sites=site, people=people)
         wave = waves.create_wave(s, actor(), name, selection, delta_rounds=delta_rounds,
-                                 schedule=[_when(t) for t in schedule.split(",")]
-                                 if schedule else [], description=description)
+                                 schedule=waves.parse_schedule(schedule),
+                                 description=description)
         count = len(wave.people)
     err_console.print(f"wave {name!r}: {count} people, {delta_rounds + 2} rounds")
 

@@ -36,6 +36,38 @@ class WaveSelection:
                 "max_bytes": self.max_bytes}
 
 
+def parse_schedule(text: str) -> list[datetime | None]:
+    """Round dates in order, comma-separated ISO dates or date-times (``2026-03-02,,
+    2026-03-16``); an empty place is a round not yet scheduled. The CLI's ``--schedule``
+    and the waves page's form read dates the same way."""
+    if not text.strip():
+        return []
+    out: list[datetime | None] = []
+    for part in text.split(","):
+        try:
+            out.append(datetime.fromisoformat(part.strip()) if part.strip() else None)
+        except ValueError:
+            raise InvalidInput(f"{part.strip()!r}: not an ISO date or date-time") from None
+    return out
+
+
+def split_keys(text: str) -> list[str]:
+    """People's numbers or UPNs typed one a line, or separated by commas or spaces."""
+    return [k for k in text.replace(",", " ").split() if k]
+
+
+def org_unit_codes(session: Session) -> list[tuple[str, str]]:
+    """Every org unit as (code, name), for a picker."""
+    return [(c, n) for c, n in session.execute(select(OrgUnit.code, OrgUnit.name)
+                                               .order_by(OrgUnit.code))]
+
+
+def site_codes(session: Session) -> list[tuple[str, str]]:
+    """Every site as (code, name), for a picker."""
+    return [(c, n) for c, n in session.execute(select(Site.code, Site.name)
+                                               .order_by(Site.code))]
+
+
 def select_people(session: Session, selection: WaveSelection) -> list[Person]:
     chosen: dict[int, Person] = {}
     active = select(Person).where(Person.status == PersonStatus.ACTIVE.value)

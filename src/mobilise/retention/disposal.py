@@ -109,7 +109,7 @@ class Candidate:
 
 def _candidates(
     session: Session, version: RuleSetVersion, estate: Estate, as_of: date,
-    person: str | None, rule: str | None,
+    person: str | None, rule: str | None, people: Sequence[str] | None = None,
 ) -> list[Candidate]:
     """Every file due for disposal: by a ``dispose`` rule whose period has run, or by a
     review decided ``dispose``."""
@@ -130,6 +130,8 @@ def _candidates(
         ReviewItem.decision == ReviewDecision.DISPOSE.value)
     if person is not None:
         reviewed = reviewed.where(ReviewItem.person == person)
+    if people is not None:  # the estate holds only these; so do the reviewed files
+        reviewed = reviewed.where(ReviewItem.person.in_(people))
     if rule is not None:
         reviewed = reviewed.where(ReviewItem.rule == rule)
     found += [Candidate(i.person, i.path, i.rule, i.eligible_since, i.size, i.id)
@@ -175,8 +177,10 @@ def propose_batch(
     session: Session, actor: Actor, version: RuleSetVersion, estate: Estate, drive: Drive,
     as_of: date, *, person: str | None = None, rule: str | None = None,
     limit: int | None = None, clock: Clock | None = None, raw_paths: RawPaths | None = None,
+    people: Sequence[str] | None = None,
 ) -> DisposalBatch:
-    """Propose a batch of every file now due for disposal (optionally one person or rule).
+    """Propose a batch of every file now due for disposal (optionally one person, some
+    ``people`` such as a wave's, or one rule).
     Each file's size, modified time and SHA-256 are read from storage and recorded; a file
     that cannot be addressed or read is recorded as skipped, with the reason. ``raw_paths``
     gives, per person, the raw bytes of paths that are not valid UTF-8."""
@@ -191,7 +195,7 @@ def propose_batch(
     drives: dict[str, Backend | str] = {}
     items: list[DisposalItem] = []
     already = 0
-    for c in _candidates(session, version, estate, as_of, person, rule):
+    for c in _candidates(session, version, estate, as_of, person, rule, people):
         if (c.person, c.path) in taken:
             already += 1
             continue

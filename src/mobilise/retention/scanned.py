@@ -272,13 +272,25 @@ def drive_of(session: Session, settings: Settings) -> Callable[[str], Backend]:
     return drive
 
 
+def _estate_of(session: Session, people: Sequence[str] | None, what: str) -> ScannedEstate:
+    """The scanned drives of everyone, or of ``people`` (numbers: a wave's, say)."""
+    ids = None
+    if people is not None:
+        ids = list(session.scalars(select(Person.id).where(Person.number.in_(people))))
+    scanned = scanned_estate(session, ids) if ids is None or ids else None
+    if scanned is None:
+        whose = "of these people " if people is not None else ""
+        raise InvalidInput(f"no drive {whose}has been scanned: nothing to {what}")
+    return scanned
+
+
 def propose_scanned(session: Session, actor: Actor, settings: Settings,
                     version: RuleSetVersion, as_of: date, *, rule: str | None = None,
-                    person: str | None = None) -> DisposalBatch:
-    """Propose a disposal batch of what is due across the scanned drives."""
-    scanned = scanned_estate(session)
-    if scanned is None:
-        raise InvalidInput("no drive has been scanned: nothing to propose")
+                    person: str | None = None,
+                    people: Sequence[str] | None = None) -> DisposalBatch:
+    """Propose a disposal batch of what is due across the scanned drives (or those of
+    ``people``)."""
+    scanned = _estate_of(session, people, "propose")
     inventories = {p.number: inventory_of(s) for p, s in latest_scans(session) if s.inventory}
 
     def raw(number: str) -> dict[str, bytes]:
@@ -286,15 +298,15 @@ def propose_scanned(session: Session, actor: Actor, settings: Settings,
 
     return propose_batch(session, actor, version, scanned.estate,
                          drive_of(session, settings), as_of, person=person, rule=rule,
-                         raw_paths=raw)
+                         raw_paths=raw, people=people)
 
 
 def queue_scanned(session: Session, actor: Actor, version: RuleSetVersion, as_of: date, *,
-                  rule: str | None = None, person: str | None = None) -> int:
-    """Queue a review item for each file of the scanned drives that ``version`` sends to
-    review and is due (held files wait); returns how many were queued."""
-    scanned = scanned_estate(session)
-    if scanned is None:
-        raise InvalidInput("no drive has been scanned: nothing to review")
+                  rule: str | None = None, person: str | None = None,
+                  people: Sequence[str] | None = None) -> int:
+    """Queue a review item for each file of the scanned drives (or those of ``people``)
+    that ``version`` sends to review and is due (held files wait); returns how many were
+    queued."""
+    scanned = _estate_of(session, people, "review")
     return queue_reviews(session, actor, version, scanned.estate, as_of,
                          holds_in_force(session), person=person, rule=rule)

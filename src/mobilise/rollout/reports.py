@@ -125,6 +125,26 @@ def forecast(session: Session, records: HandsetRecords, settings: Settings,
     return Forecast(total, issued, remaining, rate, finish, deadline, weeks)
 
 
+PROGRAMME_WEEKS = 52  # without a plan, the programme is taken as the year to its deadline
+
+
+def programme_weeks(session: Session, settings: Settings, fc: Forecast
+                    ) -> list[dict[str, Any]]:
+    """The forecast's weeks over the programme's own dates: from the first plan's start to
+    the latest plan's deadline (without a plan, the settings' deadline and the year before
+    it, from the first hand-over on). A register with handsets issued years before the
+    programme, read on a day long after it, would otherwise chart every week between."""
+    baseline = first_plan(session)
+    end = week_of(fc.deadline)
+    if baseline is not None:
+        start = week_of(baseline.start)
+    else:
+        shown = [w["week"] for w in fc.weeks if w["actual"] or w["planned"]] or [end]
+        start = max(min(shown), end - timedelta(weeks=PROGRAMME_WEEKS))
+    weeks = [w for w in fc.weeks if start <= w["week"] <= end]
+    return weeks or fc.weeks
+
+
 def first_plan(session: Session) -> RolloutPlan | None:
     return session.scalar(select(RolloutPlan).order_by(RolloutPlan.id).limit(1))
 

@@ -3,7 +3,7 @@ per-person file reports and the SPMT-style summaries."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -31,7 +31,18 @@ class WaveIn(BaseModel):
     sites: list[str] = Field(default_factory=list, max_length=500)
     people: list[str] = Field(default_factory=list, max_length=50_000)
     delta_rounds: int = Field(1, ge=0, le=20)
+    schedule: list[datetime | None] = Field(default_factory=list, max_length=22)
     description: str | None = Field(None, max_length=2000)
+
+    def selection(self) -> waves.WaveSelection:
+        return waves.WaveSelection(org_units=self.org_units, sites=self.sites,
+                                   people=self.people)
+
+    def create(self, session: Session, actor: Actor) -> MigrationWave:
+        """The wave, as the API and the waves page's form both create it."""
+        return waves.create_wave(session, actor, self.name, self.selection(),
+                                 delta_rounds=self.delta_rounds, schedule=self.schedule,
+                                 description=self.description or None)
 
 
 @router.get("/api/v1/waves")
@@ -43,10 +54,7 @@ def list_waves(session: Session = Depends(db, scope="function"),
 @router.post("/api/v1/waves", status_code=201)
 def create_wave(body: WaveIn, session: Session = Depends(db, scope="function"),
                 actor: Actor = Depends(requires(Role.MIGRATION))) -> dict[str, Any]:
-    selection = waves.WaveSelection(org_units=body.org_units, sites=body.sites,
-                                    people=body.people)
-    wave = waves.create_wave(session, actor, body.name, selection,
-                             delta_rounds=body.delta_rounds, description=body.description)
+    wave = body.create(session, actor)
     session.commit()
     return reports.wave_summary(session, wave)
 

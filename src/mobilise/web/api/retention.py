@@ -20,21 +20,18 @@ from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
 from mobilise.core.errors import NotFound
 from mobilise.core.jobs import job_row
-from mobilise.core.progress import Job, JobProgress
 from mobilise.retention import disposal, holds, review, rule_sets
+from mobilise.retention.launch import start_proposal, start_queueing
 from mobilise.retention.models import Hold, HoldStatus, RuleSetVersion
 from mobilise.retention.scanned import (
     active_rule_set,
     drive_of,
-    propose_scanned,
-    queue_scanned,
     scanned_diff,
     scanned_dry_run,
     scanned_explain,
 )
 from mobilise.web.auth import db, requires
 from mobilise.web.params import RecordId, column_field
-from mobilise.workers.background import start_job
 
 router = APIRouter(prefix="/api/v1/retention", tags=["retention"])
 READERS = (Role.RECORDS, Role.AUDITOR)
@@ -156,26 +153,10 @@ def queue_reviews(body: QueueRequest, request: Request, response: Response,
     force's estate); files already queued are not queued again. Poll
     ``/api/v1/jobs/{id}``: its stats say how many were queued."""
     row = _version(session, body.version)  # an unknown version is a 404 now, not a failed job
-    name, number, today = row.name, row.version, SystemClock().now().date()
-
-    def work(s: Session, progress: JobProgress) -> str:
-        queued = queue_scanned(s, actor, rule_sets.get_version(s, name, number), today,
-                               rule=body.rule, person=body.person)
-        _job_stats(progress, queued=queued)
-        return f"queued {queued} review item(s)"
-
-    job = start_job(request.app.state.sessions, "review-queue",
-                    f"review queue: {name} v{number}", work,
-                    stats={"rule_set": name, "version": number})
+    job = start_queueing(request.app.state.sessions, actor, row, SystemClock().now().date(),
+                         rule=body.rule, person=body.person)
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
     return job_row(job)
-
-
-def _job_stats(progress: JobProgress, **stats: Any) -> None:
-    """Add to the job's stats; committed with the job's closing status."""
-    job = progress.session.get(Job, progress.job_id)
-    if job is not None:
-        job.stats = {**(job.stats or {}), **stats}
 
 
 Status = Query("pending", pattern="^(pending|decided)$")
@@ -350,18 +331,8 @@ def propose_batch(body: Proposal, request: Request, response: Response,
     as a background job (it evaluates every drive's inventory). Poll
     ``/api/v1/jobs/{id}``: its stats name the batch (``batch``) and its ``files``."""
     row = _version(session, body.version)  # an unknown version is a 404 now, not a failed job
-    name, number, today = row.name, row.version, SystemClock().now().date()
-    settings = request.app.state.settings
-
-    def work(s: Session, progress: JobProgress) -> str:
-        batch = propose_scanned(s, actor, settings, rule_sets.get_version(s, name, number),
-                                today, rule=body.rule, person=body.person)
-        _job_stats(progress, batch=batch.id, files=len(batch.items))
-        return f"disposal batch {batch.id} proposed: {len(batch.items)} file(s)"
-
-    job = start_job(request.app.state.sessions, "disposal-proposal",
-                    f"disposal proposal: {name} v{number}", work,
-                    stats={"rule_set": name, "version": number})
+    job = start_proposal(request.app.state.sessions, actor, request.app.state.settings, row,
+                         SystemClock().now().date(), rule=body.rule, person=body.person)
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
     return job_row(job)
 

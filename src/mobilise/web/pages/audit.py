@@ -11,6 +11,7 @@ from mobilise.core import audit
 from mobilise.core.actor import Actor, Role
 from mobilise.core.errors import AuditChainBroken
 from mobilise.web.auth import db, requires
+from mobilise.web.entities import entity_names
 from mobilise.web.pages.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -34,5 +35,7 @@ def audit_page(
             verdict = (True, f"intact: {result.entries} entries, last hash {result.last_hash}")
         except AuditChainBroken as err:
             verdict = (False, err.message)
-    return page(request, "audit.html", entries=session.scalars(stmt).all(), entity=entity or "",
-                verdict=verdict)
+    entries = session.scalars(stmt).all()
+    names = entity_names(session, [(e.entity, e.entity_id) for e in entries])
+    return page(request, "audit.html", entries=entries, entity=entity or "",
+                verdict=verdict, names=names)

@@ -36,6 +36,7 @@ from mobilise.people.register import PeopleQuery, find_people, get_person, perso
 from mobilise.rollout.handover import hand_over
 from mobilise.web.auth import db, requires
 from mobilise.web.pages.render import page
+from mobilise.web.params import PageNo, Pager
 from mobilise.workers.background import start_task
 
 router = APIRouter(include_in_schema=False)
@@ -50,7 +51,7 @@ def handset_register(
     status: str | None = Query(None, pattern=STATUS_PATTERN),
     site: str | None = Query(None, max_length=30),
     model: str | None = Query(None, max_length=40),
-    page_no: int = Query(1, alias="page", ge=1, le=100_000),
+    page_no: int = PageNo,
     session: Session = Depends(db, scope="function"),
     _: Actor = Depends(requires(Role.VIEWER)),
 ) -> HTMLResponse:
@@ -68,7 +69,8 @@ def handset_register(
                 queued_actions=session.scalar(select(func.count()).select_from(DeviceAction)
                                               .where(DeviceAction.status == "queued",
                                                      DeviceAction.kind != "bar_sim")) or 0,
-                page_no=page_no, pages=max(1, -(-total // PAGE)))
+                pager=Pager.of(page_no, PAGE, total, q=q, status=status, site=site,
+                               model=model))
 
 
 @router.post("/handsets/actions/send")

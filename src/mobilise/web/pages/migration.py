@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
+from mobilise.core.db import integrity_conflict
 from mobilise.core.errors import MobiliseError
 from mobilise.core.words import label
 from mobilise.migration import reports, waves
@@ -18,18 +23,88 @@ from mobilise.migration.burndown import ALL, burndown
 from mobilise.migration.launch import round_to_start, start_round
 from mobilise.migration.models import MigrationState, MigrationWave, RoundStatus
 from mobilise.migration.progress import live_round
+from mobilise.web.api.migration import WaveIn
 from mobilise.web.auth import db, requires
 from mobilise.web.charts import bar_chart, grouped_bar_chart, line_chart
-from mobilise.web.pages.render import page
+from mobilise.web.pages.render import form_data, page
 
 router = APIRouter(include_in_schema=False)
+
+
+# The create form's fields, in the order its error summary lists them.
+WAVE_FIELDS = ("name", "description", "org_units", "sites", "people", "delta_rounds",
+               "schedule")
+
+
+def _wave_list(request: Request, session: Session, *, given: dict[str, Any] | None = None,
+               errors: list[tuple[str, str]] | None = None,
+               status_code: int = 200) -> HTMLResponse:
+    rows = [reports.wave_summary(session, w) for w in waves.list_waves(session)]
+    return page(request, "waves.html", status_code=status_code, waves=rows,
+                may_create=request.state.actor.has_any(frozenset({Role.MIGRATION})),
+                org_units=waves.org_unit_codes(session), sites=waves.site_codes(session),
+                given=given or {"org_units": [], "sites": [], "delta_rounds": "1"},
+                errors=errors or [])
 
 
 @router.get("/waves")
 def wave_list(request: Request, session: Session = Depends(db, scope="function"),
               _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
-    rows = [reports.wave_summary(session, w) for w in waves.list_waves(session)]
-    return page(request, "waves.html", waves=rows)
+    return _wave_list(request, session)
+
+
+@router.post("/waves")
+def create_wave_from_page(request: Request, session: Session = Depends(db, scope="function"),
+                          actor: Actor = Depends(requires(Role.MIGRATION)),
+                          form: FormData = Depends(form_data)) -> Response:
+    """The waves page's create form: the API's validation (``WaveIn``) and the CLI's
+    reading of people and dates; a refusal shows the form again with what was typed."""
+    given: dict[str, Any] = {f: str(form.get(f) or "")[:200_000] for f in WAVE_FIELDS}
+    given["org_units"] = [str(v) for v in form.getlist("org_units")]
+    given["sites"] = [str(v) for v in form.getlist("sites")]
+    try:
+        body = WaveIn(name=given["name"].strip(), org_units=given["org_units"],
+                      sites=given["sites"], people=waves.split_keys(given["people"]),
+                      delta_rounds=given["delta_rounds"].strip() or 1,
+                      schedule=waves.parse_schedule(given["schedule"]),
+                      description=given["description"].strip() or None)
+        wave = body.create(session, actor)
+        session.commit()  # the winner is known before the answer: a loser sees the form
+    except ValidationError as err:
+        return _wave_list(request, session, given=given, errors=_field_errors(err),
+                          status_code=422)
+    except (MobiliseError, IntegrityError) as err:
+        session.rollback()
+        refused = (integrity_conflict(session, err) if isinstance(err, IntegrityError)
+                   else err)
+        return _wave_list(request, session, given=given, status_code=refused.status,
+                          errors=[(_field_of(refused.message), refused.message)])
+    return RedirectResponse(f"/waves/{wave.id}?created=1", status_code=303)
+
+
+def _field_errors(err: ValidationError) -> list[tuple[str, str]]:
+    """(field, message) for each refused field, in words (not pydantic's locations)."""
+    out = []
+    for e in err.errors():
+        field = str(e["loc"][0]) if e["loc"] else "name"
+        words = WAVE_WORDS.get(field, field)
+        out.append((field, f"{words}: {e['msg'][0].lower()}{e['msg'][1:]}"))
+    return out
+
+
+WAVE_WORDS = {"name": "Name", "description": "Description", "org_units": "Org units",
+              "sites": "Sites", "people": "People", "delta_rounds": "Delta rounds",
+              "schedule": "Round dates"}
+
+
+def _field_of(message: str) -> str:
+    """The form field a domain refusal is about, for the error summary's link."""
+    for needle, field in (("selection", "org_units"), ("wave named", "name"),
+                          ("name", "name"), ("date", "schedule"), ("delta", "delta_rounds"),
+                          ("people", "people"), ("already in", "people")):
+        if needle in message:
+            return field
+    return "org_units"
 
 
 @router.get("/waves/{key}")
@@ -46,11 +121,12 @@ def wave_page(request: Request, key: str, session: Session = Depends(db, scope="
                               {"files copied": [r["copied"] for r in rounds],
                                "throttling events": [r["throttle_events"] for r in rounds]})
     actor = request.state.actor
+    created = request.query_params.get("created") == "1"
     live = live_round(session, wave.id)
     ran = [r for r in rounds if r["status"] != RoundStatus.PLANNED.value]
     return page(request, "wave.html", wave=summary, people=reports.wave_rows(session, wave),
                 live=live, live_points=_points((live or {}).get("stats", {}).get("series")),
-                latest=ran[-1] if ran else None, offer=start_offer(wave),
+                latest=ran[-1] if ran else None, offer=start_offer(wave), created=created,
                 may_start=actor.has_any(frozenset({Role.MIGRATION})),
                 throughput=throughput, files_chart=files,
                 state_colours={s.value: s.colour for s in MigrationState},

@@ -15,6 +15,7 @@ from mobilise.people.models import OrgUnit
 from mobilise.people.register import PeopleQuery, find_people, get_person, person_row_for
 from mobilise.web.auth import db, requires
 from mobilise.web.pages.render import page
+from mobilise.web.params import PageNo, Pager
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
@@ -26,7 +27,7 @@ def people(
     q: str | None = Query(None, max_length=200),
     org_unit: str | None = Query(None, max_length=30),
     status: str | None = Query(None, pattern="^(active|leaver)?$"),
-    page_no: int = Query(1, alias="page", ge=1, le=100_000),
+    page_no: int = PageNo,
     session: Session = Depends(db, scope="function"),
     actor: Actor = Depends(requires(Role.VIEWER)),
 ) -> HTMLResponse:
@@ -39,7 +40,7 @@ def people(
             for p in found]
     return page(request, "people.html", people=rows, total=total,
                 q=q or "", org_unit=org_unit or "", status=status or "", units=units,
-                page_no=page_no, pages=max(1, -(-total // PAGE)))
+                pager=Pager.of(page_no, PAGE, total, q=q, org_unit=org_unit, status=status))
 
 
 @router.get("/people/{key}")

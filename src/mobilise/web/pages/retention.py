@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -16,15 +17,18 @@ from starlette.datastructures import FormData
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
 from mobilise.core.errors import InvalidInput, NotFound
+from mobilise.core.jobs import job_row
+from mobilise.core.progress import Job
+from mobilise.drives.estate import latest_scans
+from mobilise.migration import waves
 from mobilise.people.models import Person
 from mobilise.retention import disposal, holds, review, rule_sets
 from mobilise.retention.dry_run import DryRun, bytes_text
+from mobilise.retention.launch import PROPOSAL_KIND, QUEUE_KIND, start_proposal, start_queueing
 from mobilise.retention.models import Hold, HoldStatus, RuleSetVersion
 from mobilise.retention.scanned import (
     active_rule_set,
     drive_of,
-    propose_scanned,
-    queue_scanned,
     scanned_diff,
     scanned_dry_run,
     scanned_explain,
@@ -32,7 +36,7 @@ from mobilise.retention.scanned import (
 from mobilise.web.auth import db, requires
 from mobilise.web.charts import bar_chart
 from mobilise.web.pages.render import form_data, form_fields, page
-from mobilise.web.params import RecordId
+from mobilise.web.params import PageNo, Pager, RecordId
 
 router = APIRouter(include_in_schema=False)
 READERS = (Role.RECORDS, Role.AUDITOR)
@@ -56,6 +60,42 @@ def _version(session: Session, ref: str | None) -> RuleSetVersion | None:
 def _versions(session: Session) -> list[RuleSetVersion]:
     return list(session.scalars(select(RuleSetVersion).order_by(RuleSetVersion.name,
                                                                  RuleSetVersion.version)))
+
+
+def version_choices(session: Session) -> list[tuple[str, str]]:
+    """(NAME@VERSION, words) for the rule-set picker: the one in force first, then the
+    newest of each name first."""
+    active = active_rule_set(session)
+    rows = sorted(_versions(session), key=lambda v: (v is not active, v.name, -v.version))
+    return [(f"{v.name}@{v.version}",
+             f"{v.name} v{v.version}" + (" (in force)" if v is active else ""))
+            for v in rows]
+
+
+def scope_choices(session: Session) -> dict[str, Any]:
+    """The people with a scanned drive and the waves, for the person and wave pickers."""
+    people = [(p.number, p.display_name) for p, scan in latest_scans(session)
+              if scan.inventory]
+    return {"scanned_people": people,
+            "wave_names": [w.name for w in waves.list_waves(session)]}
+
+
+def _scope(session: Session, form: dict[str, str]) -> dict[str, Any]:
+    """The rule, person and wave a queueing or a proposal is limited to (a wave: its
+    people)."""
+    chosen = form.get("wave") or None
+    people = None
+    if chosen:
+        wave = waves.get_wave(session, chosen)
+        people = [m.person.number for m in waves.wave_people(session, wave)]
+    return {"rule": form.get("rule") or None, "person": form.get("person") or None,
+            "people": people, "whose": f"wave {chosen}" if chosen else None}
+
+
+def started_job(session: Session, job_id: int | None, kind: str) -> dict[str, Any] | None:
+    """The background job a form started (``?job=``), for its live status and result."""
+    job = session.get(Job, job_id) if job_id else None
+    return job_row(job) if job is not None and job.kind == kind else None
 
 
 FORM = Depends(form_fields)
@@ -207,17 +247,41 @@ def _review_page(request: Request, session: Session, *, person: Person | None, b
     listed = review.list_items(
         session, status=status, person=person.number if person else person_filter or None,
         rule=rule or None, limit=REVIEW_PAGE, offset=(page_no - 1) * REVIEW_PAGE)
+    job = started_job(session, _job_id(request), QUEUE_KIND) if totals else None
     return page(request, "retention_review.html",
                 by_person=review.review_queue(session) if totals else [],
                 by_rule=review.review_queue(session, by="rule") if totals else [],
                 items=listed.items, total=listed.total, person=person, back=back,
                 bytes_text=bytes_text, status=status, rule=rule, person_filter=person_filter,
-                page_no=page_no, pages=max(1, -(-listed.total // REVIEW_PAGE)),
-                queue_form=totals, active=active_rule_set(session) if totals else None)
+                pager=Pager.of(page_no, REVIEW_PAGE, listed.total, status=status,
+                               person=person_filter, rule=rule),
+                queue_form=totals, active=active_rule_set(session) if totals else None,
+                versions=version_choices(session) if totals else [],
+                job=job, decided=_decided(request),
+                **(scope_choices(session) if totals else {}))
+
+
+def _job_id(request: Request) -> int | None:
+    text = request.query_params.get("job", "")
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 18 else None
+
+
+DECISION_WORDS = {"keep-migrate": "keep and move to OneDrive", "keep-archive":
+                  "keep and archive", "dispose": "dispose"}
+
+
+def _decided(request: Request) -> str | None:
+    """The confirmation after decisions (``?decided=N&decision=...``), in words."""
+    count, decision = request.query_params.get("decided", ""), \
+        request.query_params.get("decision", "")
+    if not (count.isascii() and count.isdigit() and len(count) < 10) or \
+            decision not in DECISION_WORDS:
+        return None
+    n = int(count)
+    return f"{n:,} file{'' if n == 1 else 's'} decided: {DECISION_WORDS[decision]}."
 
 
 StatusFilter = Query("pending", pattern="^(pending|decided)$")
-PageNo = Query(1, alias="page", ge=1, le=1_000_000)
 
 
 @router.get("/retention/review")
@@ -236,12 +300,13 @@ def review_page(request: Request, status: str = StatusFilter,
 def queue(request: Request, session: Session = Depends(db, scope="function"),
                 actor: Actor = Depends(requires(Role.RECORDS)),
                 form: dict[str, str] = FORM) -> Response:
+    """Start queueing as a background job; the review page shows it live, then the count."""
     row = _version(session, form.get("version") or None)
     if row is None:
         raise InvalidInput("no rule set is active")
-    queue_scanned(session, actor, row, _today(), rule=form.get("rule") or None,
-                  person=form.get("person") or None)
-    return _back("/retention/review")
+    job = start_queueing(request.app.state.sessions, actor, row, _today(),
+                         **_scope(session, form))
+    return _back(f"/retention/review?job={job.id}#job-h")
 
 
 @router.get("/retention/review/me")
@@ -255,7 +320,8 @@ def my_review(request: Request, status: str = StatusFilter, page_no: int = PageN
         return page(request, "retention_review.html", by_person=[], by_rule=[], items=[],
                     total=0, person=None, unlinked=True, back="/retention/review/me",
                     bytes_text=bytes_text, status=status, rule="", person_filter="",
-                    page_no=1, pages=1, queue_form=False, active=None)
+                    pager=Pager.of(1, REVIEW_PAGE, 0), queue_form=False, active=None,
+                    versions=[], job=None, decided=None)
     return _review_page(request, session, person=person, back="/retention/review/me",
                         status=status, rule="", page_no=page_no)
 
@@ -285,9 +351,17 @@ def decide(request: Request, session: Session = Depends(db, scope="function"),
     ids = [int(str(v)) for v in form.getlist("item") if str(v).isdigit() and len(str(v)) < 19]
     if not ids:
         raise InvalidInput("choose at least one file")
-    review.decide(session, actor, ids, str(form.get("decision") or ""),
-                  str(form.get("justification") or ""))
-    return _back(_safe_back({"back": str(form.get("back") or "")}))
+    decision = str(form.get("decision") or "")
+    done = review.decide(session, actor, ids, decision, str(form.get("justification") or ""))
+    return _back(_confirmed(_safe_back({"back": str(form.get("back") or "")}), len(done),
+                            decision))
+
+
+def _confirmed(back: str, count: int, decision: str) -> str:
+    """``back`` with the confirmation of ``count`` decisions (kept apart from its query)."""
+    path, _, query = back.partition("?")
+    kept = [(k, v) for k, v in parse_qsl(query) if k not in {"decided", "decision", "job"}]
+    return f"{path}?{urlencode([*kept, ('decided', count), ('decision', decision)])}"
 
 
 @router.post("/retention/review/decide-rule")
@@ -297,9 +371,10 @@ def decide_rule(request: Request, session: Session = Depends(db, scope="function
     row = _version(session, form.get("version") or None)
     if row is None:
         raise InvalidInput("no rule set is active")
-    review.decide_rule(session, actor, row, form.get("rule", ""), form.get("decision", ""),
-                       form.get("justification", ""), person=form.get("person") or None)
-    return _back(_safe_back(form))
+    done = review.decide_rule(session, actor, row, form.get("rule", ""),
+                              form.get("decision", ""), form.get("justification", ""),
+                              person=form.get("person") or None)
+    return _back(_confirmed(_safe_back(form), len(done), form.get("decision", "")))
 
 
 # --------------------------------------------------------------------------- disposal
@@ -309,19 +384,24 @@ def decide_rule(request: Request, session: Session = Depends(db, scope="function
 def disposal_page(request: Request, session: Session = Depends(db, scope="function"),
                   _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
     return page(request, "retention_disposal.html", batches=disposal.batches(session),
-                active=active_rule_set(session), bytes_text=bytes_text)
+                active=active_rule_set(session), bytes_text=bytes_text,
+                versions=version_choices(session),
+                job=started_job(session, _job_id(request), PROPOSAL_KIND),
+                **scope_choices(session))
 
 
 @router.post("/retention/disposal/propose")
 def propose(request: Request, session: Session = Depends(db, scope="function"),
                   actor: Actor = Depends(requires(Role.RECORDS)),
                   form: dict[str, str] = FORM) -> Response:
+    """Start proposing as a background job; the disposal page shows it live, then the
+    batch."""
     row = _version(session, form.get("version") or None)
     if row is None:
         raise InvalidInput("no rule set is active")
-    batch = propose_scanned(session, actor, request.app.state.settings, row, _today(),
-                            rule=form.get("rule") or None, person=form.get("person") or None)
-    return _back(f"/retention/disposal/{batch.id}")
+    job = start_proposal(request.app.state.sessions, actor, request.app.state.settings, row,
+                         _today(), **_scope(session, form))
+    return _back(f"/retention/disposal?job={job.id}#job-h")
 
 
 @router.get("/retention/disposal/{batch_id}")

@@ -11,6 +11,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from mobilise.comms import outbox, templates
+from mobilise.comms.models import MessageStatus
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import Clock, FixedClock, SystemClock
 from mobilise.core.errors import InvalidInput
@@ -22,7 +23,7 @@ from mobilise.rollout.planning import RolloutRecords
 from mobilise.web.auth import db, requires
 from mobilise.web.charts import bar_chart, line_chart
 from mobilise.web.pages.render import form_fields, page
-from mobilise.web.params import RecordId
+from mobilise.web.params import PageNo, Pager, RecordId
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,14 +35,15 @@ def _clock(as_of: date | None) -> Clock:
 @router.get("/rollout")
 def rollout(request: Request, as_of: date | None = None,
             org_unit: str | None = Query(None, max_length=30),
-            appointments_page: int = Query(1, alias="page", ge=1, le=100_000),
+            view: str = Query("programme", pattern="^(programme|all)$"),
+            appointments_page: int = PageNo,
             session: Session = Depends(db, scope="function"),
             _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     settings = request.app.state.settings
     clock = _clock(as_of)
     today = clock.today()
     fc, units, risks, burndown, remaining = rollout_aggregates(session, settings, clock,
-                                                              org_unit)
+                                                              org_unit, view=view)
     capacity = reports.capacity_rows(session, today, today + timedelta(days=13))
     actor: Actor = request.state.actor
     upcoming: list[dict[str, Any]] = []
@@ -51,34 +53,40 @@ def rollout(request: Request, as_of: date | None = None,
                                                    offset=(appointments_page - 1) * 50)
     back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return page(request, "rollout.html", fc=fc, can_operate=actor.has_any(OPERATE),
-                actions=PAGE_ACTIONS, back=back, summary=fc.summary(), weeks=fc.weeks,
+                actions=PAGE_ACTIONS, back=back, summary=fc.summary(), view=view,
+                weeks=fc.weeks if view == "all" else reports.programme_weeks(session, settings,
+                                                                             fc),
                 units=units, risks=risks,
                 burndown=burndown, remaining=remaining, plan=reports.latest_plan(session),
                 capacity=capacity, upcoming=upcoming, upcoming_total=total,
                 as_of=as_of.isoformat() if as_of else "", org_unit=org_unit or "",
-                page_no=appointments_page,
-                pages=max(1, -(-total // 50)))
+                pager=Pager.of(appointments_page, 50, total, as_of=as_of or "",
+                               org_unit=org_unit or ""))
 
 
 def rollout_aggregates(session: Session, settings: Settings, clock: Clock | None = None,
-                       org_unit: str | None = None, *, fresh: bool = False
+                       org_unit: str | None = None, *, fresh: bool = False,
+                       view: str = "programme"
                        ) -> tuple[Any, list[dict[str, Any]], list[Any], Markup, Markup]:
     """The forecast, the org units and the risks read the whole register: computed once
-    per audited change (and day, org unit and configuration) for every reader."""
+    per audited change (and day, org unit, view and configuration) for every reader. The
+    burndown charts the programme's own dates, or with ``view="all"`` every week."""
     clock = clock or SystemClock()
-    return aggregates.get(session, "rollout", (clock.today(), org_unit,
+    return aggregates.get(session, "rollout", (clock.today(), org_unit, view,
                                                settings.model_dump_json()),
-                          lambda: _aggregates(session, settings, clock, org_unit),
+                          lambda: _aggregates(session, settings, clock, org_unit, view),
                           stale=0 if fresh else settings.web_aggregates_stale_seconds)
 
 
-def _aggregates(session: Session, settings: Settings, clock: Clock, org_unit: str | None
+def _aggregates(session: Session, settings: Settings, clock: Clock, org_unit: str | None,
+                view: str = "programme"
                 ) -> tuple[Any, list[dict[str, Any]], list[Any], Markup, Markup]:
     records = RolloutRecords(managed_before=settings.rollout_managed_before)
     fc = reports.forecast(session, records, settings, clock, org_unit or None)
     units = reports.by_org_unit(session, records)
-    labels = [w["week"].strftime("%d %b %y") for w in fc.weeks]
-    series = {name: [w.get(key) for w in fc.weeks] for name, key in (
+    weeks = fc.weeks if view == "all" else reports.programme_weeks(session, settings, fc)
+    labels = [w["week"].strftime("%d %b %y") for w in weeks]
+    series = {name: [w.get(key) for w in weeks] for name, key in (
         ("Planned", "planned"), ("Re-planned", "replanned"), ("Issued", "actual"),
         ("Forecast", "forecast"))}
     burndown = line_chart("Handsets issued, cumulative by week"
@@ -115,11 +123,27 @@ def appointment_action(request: Request, appointment_id: RecordId, action: str,
                             status_code=303)
 
 
+OUTBOX_PAGE = 50  # messages listed per page of the outbox
+
+
 @router.get("/comms")
-def comms(request: Request, session: Session = Depends(db, scope="function"),
+def comms(request: Request, status: str = Query("", max_length=20),
+          template: str = Query("", max_length=100), page_no: int = PageNo,
+          session: Session = Depends(db, scope="function"),
           actor: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
+    """The outbox's counts, its messages a page at a time (by status and template), and
+    the templates."""
+    if status and status not in {s.value for s in MessageStatus}:
+        raise InvalidInput(f"{status!r} is not a message status")
+    shown = templates.list_templates(session)
     # Who is sent what (appointment notices) is for the roles that run appointments.
-    messages = (outbox.outbox_rows(session, None, None, limit=50)
-                if actor.has_any(OPERATE) else None)
-    return page(request, "comms.html", templates=templates.list_templates(session),
-                counts=outbox.counts(session), messages=messages)
+    messages, pager = None, None
+    if actor.has_any(OPERATE):
+        total = outbox.count_outbox(session, status or None, template or None)
+        pager = Pager.of(page_no, OUTBOX_PAGE, total, status=status, template=template)
+        messages = outbox.outbox_rows(session, status or None, template or None,
+                                      limit=OUTBOX_PAGE, offset=pager.offset)
+    return page(request, "comms.html", templates=shown, counts=outbox.counts(session),
+                messages=messages, pager=pager, status=status, chosen_template=template,
+                statuses=[s.value for s in MessageStatus],
+                template_names=sorted({t.name for t in shown}))

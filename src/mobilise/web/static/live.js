@@ -20,6 +20,11 @@
           row.querySelector('[data-field="eta"]').textContent = job.eta_s !== null ? job.eta_s + " s" : "";
           var message = row.querySelector('[data-field="message"]');
           if (message) { message.textContent = job.message || ""; }
+          // A page showing the work it started shows the result once it has ended.
+          if (row.hasAttribute("data-reload-when-done") && job.status !== "running") {
+            row.removeAttribute("data-reload-when-done");
+            window.location.reload();
+          }
         });
       })
       .catch(function () { /* a missed poll is retried on the next tick */ });
