@@ -223,3 +223,25 @@ def test_a_rule_set_nested_3000_deep_is_a_clean_error(workdir: Path) -> None:
         runner.invoke(app, ["holds", "place", "DEEP", "--kind", "foi", "--reason", "r",
                             "--select", "{any: " + "[" * 3000 + "]" * 3000 + "}"],
                       catch_exceptions=False)
+
+
+def test_purview_plan_from_a_file_and_from_the_active_rule_set(workdir: Path) -> None:
+    out = workdir / "plan"
+    shown = invoke("purview", "--rules", str(EXAMPLE), "--out", str(out),
+                   "--reviewer", "records@force.police.uk")
+    assert "what Purview cannot carry" in shown and "duplicate content" in shown
+    script = (out / "purview-personal-files-v1.ps1").read_text()
+    assert "New-ComplianceTag -Name 'RRD personal-files leavers'" in script
+    assert "-ReviewerEmail 'records@force.police.uk'" in script
+    assert (out / "purview-personal-files-v1.csv").read_text().startswith("label,rule,")
+    with pytest.raises(InvalidInput, match="no rule set is active"):
+        runner.invoke(app, ["purview", "--out", str(out)], catch_exceptions=False)
+    with pytest.raises(InvalidInput, match="e-mail address"):
+        runner.invoke(app, ["purview", "--rules", str(EXAMPLE), "--reviewer", "x'; rm",
+                            "--out", str(out)], catch_exceptions=False)
+    invoke("activate", str(EXAMPLE), "--reason", "agreed by the records board")
+    again = workdir / "again"
+    invoke("purview", "--out", str(again))
+    active = (again / "purview-personal-files-v1.ps1").read_text()
+    assert "-ReviewerEmail" not in active and "KeepAndDelete" not in active
+    assert active.count("New-ComplianceTag ") == script.count("New-ComplianceTag ")

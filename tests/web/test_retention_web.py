@@ -304,3 +304,29 @@ def test_explain_a_scanned_file_over_the_api_and_the_page(web: Web) -> None:
                           params={"person": "100000", "path": "Music/song.mp3"})
     assert page.status_code == 200
     assert "by rule <strong>media</strong>" in page.text
+
+
+def test_purview_plan_page_and_downloads(web: Web) -> None:
+    tokens = _setup(web)
+    _add(web, tokens["rm1"], 1, "review")
+    shown = web.client.get("/retention/rule-sets/web/1/purview",
+                           params={"reviewer": "records@force.police.uk"},
+                           headers=_bearer(tokens["rm1"]))
+    assert shown.status_code == 200, shown.text
+    assert "What Purview cannot carry" in shown.text and "KeepAndDelete" in shown.text
+    assert "/retention/rule-sets/web/1/purview" in web.client.get(
+        "/retention/rule-sets/web/1", headers=_bearer(tokens["rm1"])).text
+    plan = web.client.get("/api/v1/retention/rule-sets/web/1/purview",
+                          headers=_bearer(tokens["rm1"])).json()
+    assert plan["rule_set"] == "web" and plan["labels"]
+    script = web.client.get("/api/v1/retention/rule-sets/web/1/purview",
+                            params={"form": "ps1"}, headers=_bearer(tokens["rm1"]))
+    assert script.headers["content-disposition"].endswith('purview-web-v1.ps1"')
+    assert "New-ComplianceTag" in script.text
+    bad = web.client.get("/api/v1/retention/rule-sets/web/1/purview",
+                         params={"reviewer": "not an address"}, headers=_bearer(tokens["rm1"]))
+    assert bad.status_code == 422
+    assert web.client.get("/api/v1/retention/rule-sets/web/1/purview",
+                          headers=web.as_("viewer")).status_code == 403
+    assert web.client.get("/api/v1/retention/rule-sets/web/9/purview",
+                          headers=_bearer(tokens["rm1"])).status_code == 404

@@ -164,6 +164,44 @@ def explain_(
          ["rule", "action", "why it lost"], fmt, title="rules it beat")
 
 
+@app.command()
+def purview(
+    rules: str | None = typer.Option(
+        None, "--rules", "-r",
+        help="a rule set file, or NAME or NAME@VERSION stored in the database (default: the "
+             "active one)"),
+    out: Path = typer.Option(Path("."), help="folder to write the plan to"),
+    reviewer: str | None = typer.Option(
+        None, help="address or group that receives Purview's disposition reviews (review "
+                   "rules); without one they keep"),
+    prefix: str = typer.Option("RRD", help="first word of every label and policy name"),
+    as_of: AsOf = None,
+) -> None:
+    """The rules' future in OneDrive: Microsoft Purview retention labels and policies from a
+    rule set, as a PowerShell script and a CSV for the records team, with what has no
+    Purview equivalent. Changes nothing."""
+    from mobilise.retention import purview as plan_of
+
+    if rules is None:
+        with session() as s:
+            row = active_rule_set(s)
+            if row is None:
+                raise InvalidInput("no rule set is active: give --rules")
+            rule_set = rule_sets.parsed(row)
+    else:
+        rule_set = _rule_set(rules)
+    plan = plan_of.plan(rule_set, as_of=_as_of(as_of), prefix=prefix, reviewer=reviewer)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"purview-{plan.rule_set}-v{plan.version}"
+    stem.with_suffix(".ps1").write_text(plan_of.powershell(plan), encoding="utf-8")
+    stem.with_suffix(".csv").write_text(plan_of.csv_text(plan), encoding="utf-8")
+    emit([{"rule": g.rule, "cannot carry": g.what, "instead": g.instead} for g in plan.gaps],
+         ["rule", "cannot carry", "instead"], Format.TABLE,
+         title=f"{len(plan.labels)} labels ({len(plan.auto_applied)} auto-applied, "
+               f"{len(plan.published)} published); what Purview cannot carry")
+    err_console.print(f"written {stem}.ps1 and .csv", markup=False, highlight=False)
+
+
 # --- holds ---------------------------------------------------------------------------
 
 

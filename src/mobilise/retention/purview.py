@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from mobilise.core.errors import InvalidInput
 from mobilise.core.output import to_csv
 from mobilise.retention.rules import Action, CountsFrom, Period, Rule, RuleSet, Selector
 
@@ -47,6 +48,8 @@ _COUNTS_FROM = {
 _PLAIN_NAME = re.compile(r"^[^*?\[\]\"]+$")
 _PREFIX_NAME = re.compile(r"^[^*?\[\]\"]+\*$")
 _EXTENSION = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_ADDRESS = re.compile(r"^[^@\s'\"]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,63}$")
+_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,15}$")
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,12 @@ def plan(rule_set: RuleSet, *, as_of: date, prefix: str = "RRD",
          reviewer: str | None = None) -> PurviewPlan:
     """The Purview plan for ``rule_set``. ``reviewer`` (an address or group) receives the
     disposition reviews of rules whose action is review; without one they become Keep."""
+    if reviewer is not None and not _ADDRESS.match(reviewer):
+        raise InvalidInput(f"reviewer {reviewer!r}: give an e-mail address, e.g. "
+                           "records@force.police.uk")
+    if not _PREFIX.match(prefix):
+        raise InvalidInput(f"prefix {prefix!r}: letters, digits, spaces, '-' or '_', "
+                           "at most 16")
     gaps: list[Gap] = []
     labels: list[Label] = []
     unlabelled: list[Rule] = []

@@ -62,6 +62,26 @@ def show_rule_set(name: str, version: RecordId, session: Session = Depends(db, s
     return {**_version_row(row), "yaml": row.yaml}
 
 
+@router.get("/rule-sets/{name}/{version}/purview")
+def purview_plan(name: str, version: RecordId, reviewer: str | None = Query(None, max_length=254),
+                 prefix: str = Query("RRD", min_length=1, max_length=16),
+                 form: str = Query("json", pattern="^(json|ps1|csv)$"),
+                 session: Session = Depends(db, scope="function"),
+                 _: Actor = Depends(requires(*READERS))) -> Any:
+    """The Microsoft Purview plan for a rule set version: JSON, or the script (``ps1``) or
+    the records team's CSV as downloads."""
+    from mobilise.retention import purview
+
+    rule_set = rule_sets.parsed(rule_sets.get_version(session, name, version))
+    plan = purview.plan(rule_set, as_of=SystemClock().today(), prefix=prefix, reviewer=reviewer)
+    if form == "json":
+        return purview.as_json(plan)
+    body = purview.powershell(plan) if form == "ps1" else purview.csv_text(plan)
+    filename = f"purview-{plan.rule_set}-v{plan.version}.{form}"
+    return PlainTextResponse(body, media_type="text/csv" if form == "csv" else "text/plain",
+                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
 @router.post("/rule-sets", status_code=201)
 def add_rule_set(yaml: str = Body(..., media_type="text/plain", max_length=1_000_000),
                  session: Session = Depends(db, scope="function"),

@@ -84,6 +84,21 @@ def rule_set_page(request: Request, name: str, version: RecordId,
                 rules=rule_sets.parsed(row).all_rules)
 
 
+@router.get("/retention/rule-sets/{name}/{version}/purview")
+def purview_page(request: Request, name: str, version: RecordId,
+                 reviewer: str | None = Query(None, max_length=254),
+                 session: Session = Depends(db, scope="function"),
+                 _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
+    """The rules' future in OneDrive: the Purview labels and policies this version maps to."""
+    from mobilise.retention import purview
+
+    row = rule_sets.get_version(session, name, version)
+    plan = purview.plan(rule_sets.parsed(row), as_of=SystemClock().today(),
+                        reviewer=reviewer or None)
+    return page(request, "retention_purview.html", row=row, plan=plan,
+                rows=purview.rows(plan), reviewer=reviewer or "")
+
+
 @router.post("/retention/rule-sets/{name}/{version}/activate")
 def activate(request: Request, name: str, version: RecordId,
                    session: Session = Depends(db, scope="function"),
