@@ -31,6 +31,7 @@ from mobilise.core.settings import Settings
 from mobilise.core.transitions import run_transition
 from mobilise.core.words import label
 from mobilise.drives.roots import DriveRootRefused, confine_drive_root
+from mobilise.migration import offline
 from mobilise.migration.freeze import hook_environment, run_freeze_hook
 from mobilise.migration.journal import Journal, journal_path, verified_hashes
 from mobilise.migration.models import (
@@ -448,9 +449,12 @@ def _cutover(session: Session, actor: Actor, settings: Settings, wave: Migration
              round_: MigrationRound, members: list[PersonMigration], executor: Executor, *,
              hook: str | None, review_override: str | None, plan_inputs: PlanInputs | None,
              clock: Clock) -> list[CutoverResult]:
-    refused: dict[int, str] = {}
+    # Laptops whose offline copy has not synced since the freeze hold their owner back:
+    # work saved offline would be left behind. Those are not frozen either.
+    refused = offline.blockers(session, wave, members)
     if hook:
-        refused = _freeze_by_hook(session, actor, settings, wave, members, hook)
+        refused |= _freeze_by_hook(session, actor, settings, wave,
+                                   [m for m in members if m.id not in refused], hook)
     frozen = [m for m in members if m.id not in refused]
     _freeze(session, actor, frozen, review_override, clock)
     if round_.status == RoundStatus.PLANNED.value:
