@@ -144,3 +144,15 @@ def wave_people(session: Session, wave: MigrationWave) -> list[PersonMigration]:
     return list(session.scalars(
         select(PersonMigration).options(joinedload(PersonMigration.person))
         .where(PersonMigration.wave_id == wave.id).order_by(PersonMigration.id)))
+
+
+def member_of(session: Session, wave: MigrationWave, key: str) -> PersonMigration:
+    """The wave's person named by number or UPN."""
+    text = key.strip()
+    member = session.scalar(
+        select(PersonMigration).join(Person, PersonMigration.person_id == Person.id)
+        .where(PersonMigration.wave_id == wave.id,
+               (Person.number == text) | (Person.upn == text.lower())))
+    if member is None:
+        raise NotFound(f"{text!r} is not in wave {wave.name!r}")
+    return member
