@@ -47,7 +47,7 @@ from mobilise.migration.sync import counted_shards
 from mobilise.migration.tasks import backend_from_spec, read_plan_inputs
 from mobilise.migration.transitions import PERSON_LIFECYCLE, ROUND_LIFECYCLE
 from mobilise.migration.verify import verify_person
-from mobilise.migration.waves import wave_people
+from mobilise.migration.waves import leaver_reason, wave_people
 from mobilise.people.models import Person
 from mobilise.workers.executors import Executor, TaskResult
 
@@ -251,6 +251,10 @@ def sync_people(
     payloads: list[dict[str, Any]] = []
     refused: dict[str, str] = {}
     for member in members:
+        left = leaver_reason(member.person)  # they left after the wave was made
+        if left:
+            refused[member.person.number] = left
+            continue
         try:
             payloads += person_payloads(settings, member.person, round_, plan_inputs)
         except DriveRootRefused as err:
@@ -452,6 +456,7 @@ def _cutover(session: Session, actor: Actor, settings: Settings, wave: Migration
     # Laptops whose offline copy has not synced since the freeze hold their owner back:
     # work saved offline would be left behind. Those are not frozen either.
     refused = offline.blockers(session, wave, members)
+    refused |= {m.id: left for m in members if (left := leaver_reason(m.person))}
     if hook:
         refused |= _freeze_by_hook(session, actor, settings, wave,
                                    [m for m in members if m.id not in refused], hook)
