@@ -99,4 +99,4 @@ def test_a_leaver_is_never_migrated(session: Session, estate: Settings) -> None:
     assert "100000" not in report.people and report.people["100001"]["copied"] == 25
     member = next(m for m in wave_people(session, wave) if m.person.number == "100000")
     assert member.state == "failed" and "left the force on 2026-11-30" in (member.reason or "")
-    assert not onedrive(estate, 0).exists()
+    assert not any(p.is_file() for p in onedrive(estate, 0).rglob("*"))
