@@ -497,6 +497,44 @@ def override_offline_sync(env: Served) -> None:
          "migration_person.offline_override")
 
 
+def _orphan_case(env: Served, name: str) -> int:
+    """An orphan drive under the home root, in the queue; its case id."""
+    from mobilise.retention.leavers import refresh_queue
+    from mobilise.retention.models import DriveCase
+
+    (env.settings.home_root / name).mkdir(parents=True, exist_ok=True)
+    with session_scope(env.settings) as s:
+        refresh_queue(s, ADMIN, env.settings, None)
+        found = s.scalar(select(DriveCase.id).where(DriveCase.home.endswith(name)))
+        assert found is not None
+        return found
+
+
+@case("POST", "/api/v1/retention/drive-cases/refresh")
+def refresh_drive_cases(env: Served) -> None:
+    from mobilise.retention.models import DriveCase
+
+    (env.settings.home_root / "orphan-refresh").mkdir(parents=True, exist_ok=True)
+    opened = at_most_once(env, [Call(env.tokens["rm1"], "POST",
+                                     "/api/v1/retention/drive-cases/refresh")
+                                for _ in range(N)], "drive_case.open")
+    assert opened
+    with session_scope(env.settings) as s:
+        homes = list(s.scalars(select(DriveCase.home)))
+    assert len(homes) == len(set(homes))
+    assert sum(h.endswith("orphan-refresh") for h in homes) == 1
+
+
+@case("POST", "/api/v1/retention/drive-cases/{case_id}/decide")
+def decide_drive_case(env: Served) -> None:
+    case_id = _orphan_case(env, "orphan-decide")
+    race(env, [Call(env.tokens["rm1"], "POST",
+                    f"/api/v1/retention/drive-cases/{case_id}/decide",
+                    json={"outcome": "dispose" if i % 2 else "archive",
+                          "reason": f"decision {i}"}) for i in range(N)],
+         "drive_case.decide")
+
+
 # --- the register of cases -----------------------------------------------------------------
 
 # Routes where "one winner" is meaningless, each with the reason.

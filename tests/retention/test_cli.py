@@ -245,3 +245,27 @@ def test_purview_plan_from_a_file_and_from_the_active_rule_set(workdir: Path) ->
     active = (again / "purview-personal-files-v1.ps1").read_text()
     assert "-ReviewerEmail" not in active and "KeepAndDelete" not in active
     assert active.count("New-ComplianceTag ") == script.count("New-ComplianceTag ")
+
+
+def test_leavers_and_orphan_drives_from_the_cli(workdir: Path, sqlite_settings: Settings,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from mobilise.core import auth
+    from tests.factories import ADMIN
+
+    home = workdir / "home"
+    (home / "orphan-cli").mkdir(parents=True)
+    monkeypatch.setenv("MOBILISE_HOME_ROOT", str(home))
+    context.settings.cache_clear()
+    with session_scope(sqlite_settings) as s:
+        user = auth.add_user(s, ADMIN, "rm-cli", "correct horse battery", ["records"])
+        s.flush()
+        token = auth.issue_token(s, ADMIN, user, "test")
+    assert "1 new drives in the queue" in runner.invoke(
+        app, ["drives", "refresh"], catch_exceptions=False).output
+    rows = json.loads(invoke("drives", "list", "--open", "-f", "json"))
+    assert [(r["kind"], r["proposed"]) for r in rows] == [("orphan", "review")]
+    invoke("drives", "decide", str(rows[0]["case"]), "dispose", "--reason",
+           "left 2011; checked, nothing of value", "--token", token)
+    assert json.loads(invoke("drives", "list", "--open", "-f", "json")) == []
+    decided = json.loads(invoke("drives", "list", "-f", "json"))
+    assert (decided[0]["outcome"], decided[0]["decided_by"]) == ("dispose", "rm-cli")

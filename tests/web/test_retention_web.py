@@ -330,3 +330,35 @@ def test_purview_plan_page_and_downloads(web: Web) -> None:
                           headers=web.as_("viewer")).status_code == 403
     assert web.client.get("/api/v1/retention/rule-sets/web/9/purview",
                           headers=_bearer(tokens["rm1"])).status_code == 404
+
+
+def test_leavers_and_orphan_drives_page_and_api(web: Web) -> None:
+    tokens = _setup(web)
+    (web.settings.home_root / "orphan-web").mkdir(parents=True, exist_ok=True)
+    refused = web.client.post("/api/v1/retention/drive-cases/refresh", headers=web.as_("viewer"))
+    assert refused.status_code == 403
+    done = web.client.post("/api/v1/retention/drive-cases/refresh",
+                           headers=_bearer(tokens["rm1"]))
+    assert done.status_code == 200 and done.json()["added"] >= 1, done.text
+    cases = web.client.get("/api/v1/retention/drive-cases", params={"open": "true"},
+                           headers=_bearer(tokens["rm1"])).json()
+    orphan = next(c for c in cases if c["home"].endswith("orphan-web"))
+    assert (orphan["kind"], orphan["proposed"]) == ("orphan", "review")
+    bad = web.client.post(f"/api/v1/retention/drive-cases/{orphan['id']}/decide",
+                          headers=_bearer(tokens["rm1"]), json={"outcome": "shred",
+                                                                "reason": "x"})
+    assert bad.status_code == 422
+
+    assert web.login("rm1").status_code == 303
+    shown = web.client.get("/retention/drives")
+    assert shown.status_code == 200 and "orphan-web" in shown.text
+    action = f"/retention/drives/{orphan['id']}/decide"
+    assert f'action="{action}"' in shown.text
+    decided = web.client.post(action, data={"outcome": "archive", "reason": "kept for HR",
+                                            "csrf_token": web.csrf()})
+    assert decided.status_code == 200 and "Recorded:" in decided.text
+    assert "Archive by rm1" in decided.text or "archive by rm1" in decided.text.lower()
+    again = web.client.post(f"/api/v1/retention/drive-cases/{orphan['id']}/decide",
+                            headers=_bearer(tokens["rm1"]),
+                            json={"outcome": "dispose", "reason": "x"})
+    assert again.status_code == 409

@@ -99,6 +99,45 @@ def purview_page(request: Request, name: str, version: RecordId,
                 rows=purview.rows(plan), reviewer=reviewer or "")
 
 
+@router.get("/retention/drives")
+def drive_cases_page(request: Request, session: Session = Depends(db, scope="function"),
+                     _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
+    """Leavers' and orphan drives: the queue, the rule set's proposals, the decisions."""
+    from mobilise.retention import leavers
+
+    found = leavers.cases(session)
+    return page(request, "retention_drives.html", cases=found,
+                open=[c for c in found if c.outcome is None],
+                may_decide=request.state.actor.has_any(frozenset({Role.RECORDS})),
+                notice=request.query_params.get("notice"))
+
+
+@router.post("/retention/drives/refresh")
+def refresh_drive_cases(request: Request, session: Session = Depends(db, scope="function"),
+                        actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
+    from mobilise.retention import leavers
+
+    row = active_rule_set(session)
+    result = leavers.refresh_queue(session, actor, request.app.state.settings,
+                                   rule_sets.parsed(row) if row else None)
+    session.commit()
+    return _back(f"/retention/drives?notice={result.added} new drives in the queue; "
+                 f"{result.open} awaiting a decision.")
+
+
+@router.post("/retention/drives/{case_id}/decide")
+def decide_drive_case(case_id: RecordId, session: Session = Depends(db, scope="function"),
+                      actor: Actor = Depends(requires(Role.RECORDS)),
+                      form: dict[str, str] = FORM) -> Response:
+    from mobilise.retention import leavers
+
+    case = leavers.decide(session, actor, case_id, form.get("outcome", ""),
+                          form.get("reason", ""))
+    session.commit()
+    return _back(f"/retention/drives?notice=Recorded: {case.home} will be {case.outcome}d "
+                 "(" + (case.reason or "") + ").")
+
+
 @router.post("/retention/rule-sets/{name}/{version}/activate")
 def activate(request: Request, name: str, version: RecordId,
                    session: Session = Depends(db, scope="function"),
