@@ -11,6 +11,7 @@ from mobilise.core import audit, auth, limits, progress  # noqa: F401
 from mobilise.core.db import Base
 from mobilise.devices import models as devices_models  # noqa: F401
 from mobilise.drives import models as drives_models  # noqa: F401
+from mobilise.endpoints import models as endpoints_models  # noqa: F401
 from mobilise.finance import models as finance_models  # noqa: F401
 from mobilise.migration import models as migration_models  # noqa: F401
 from mobilise.people import models as people_models  # noqa: F401

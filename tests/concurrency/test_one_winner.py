@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -26,7 +27,7 @@ from mobilise.devices.models import Acceptance, Handset, LicenceSeat
 from mobilise.retention.models import DisposalBatch, DisposalItem, ItemOutcome
 from mobilise.web.app import create_app
 from tests.devices.fleet import MANIFEST_HEADER, manifest_row
-from tests.factories import ROSTER_HEADER, person_row
+from tests.factories import ADMIN, ROSTER_HEADER, person_row
 from tests.finance.conftest import SPEND_HEADER
 from tests.retention.small_estate import RULE_SET
 from tests.web.conftest import all_routes
@@ -456,6 +457,83 @@ def import_purchases(env: Served) -> None:
     _upload(env, "planner", "/api/v1/finance/purchases/import", "p.csv",
             _csv(["reference", "purchased_on", "handsets", "unit_cost"],
                  [["PB-RACE", "2024-04-01", "100", "250"]]), "handset_purchase.add", 1)
+
+
+ENDPOINT_HEADER = ["Device name", "Primary user", "Last sync", "Items pending"]
+
+
+@case("POST", "/api/v1/endpoints/import")
+def import_endpoints(env: Served) -> None:
+    rows = [[f"LT-RACE-{n}", f"alex{n}.smith@example.police.uk", "never", "0"]
+            for n in range(4, 7)]
+    _upload(env, "migration", "/api/v1/endpoints/import", "e.csv",
+            _csv(ENDPOINT_HEADER, rows), "endpoint.add", 3)
+
+
+@case("POST", "/api/v1/waves/{key}/laptops/notify")
+def notify_laptops(env: Served) -> None:
+    from mobilise.comms.models import OutboxMessage
+    from mobilise.endpoints.inventory import import_endpoints as add_laptops
+
+    inventory = env.settings.data_dir / "laptops-notify.csv"
+    inventory.write_text(_csv(ENDPOINT_HEADER, [
+        ["LT-NOTIFY", "alex2.smith@example.police.uk", "never", "0"]]))
+    with session_scope(env.settings) as s:
+        add_laptops(s, ADMIN, inventory)
+    answers = fire(env.url, [Call(env.tokens["migration"], "POST",
+                                  "/api/v1/waves/R/laptops/notify") for _ in range(N)])
+    assert all(a.status in (200, 409) for a in answers), [(a.status, a.body) for a in answers]
+    queued = sum(json.loads(a.body)["queued"] for a in answers if a.status == 200)
+    with session_scope(env.settings) as s:
+        sent = s.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.template == "offline_sync"))
+    assert sent == queued == 1  # queued once, by whoever came first
+
+
+@case("POST", "/api/v1/waves/{key}/people/{person}/offline-override")
+def override_offline_sync(env: Served) -> None:
+    race(env, [Call(env.tokens["migration"], "POST",
+                    "/api/v1/waves/R/people/100003/offline-override",
+                    json={"reason": f"laptop {i} written off"}) for i in range(N)],
+         "migration_person.offline_override")
+
+
+def _orphan_case(env: Served, name: str) -> int:
+    """An orphan drive under the home root, in the queue; its case id."""
+    from mobilise.retention.leavers import refresh_queue
+    from mobilise.retention.models import DriveCase
+
+    (env.settings.home_root / name).mkdir(parents=True, exist_ok=True)
+    with session_scope(env.settings) as s:
+        refresh_queue(s, ADMIN, env.settings, None)
+        found = s.scalar(select(DriveCase.id).where(DriveCase.home.endswith(name)))
+        assert found is not None
+        return found
+
+
+@case("POST", "/api/v1/retention/drive-cases/refresh")
+def refresh_drive_cases(env: Served) -> None:
+    from mobilise.retention.models import DriveCase
+
+    (env.settings.home_root / "orphan-refresh").mkdir(parents=True, exist_ok=True)
+    opened = at_most_once(env, [Call(env.tokens["rm1"], "POST",
+                                     "/api/v1/retention/drive-cases/refresh")
+                                for _ in range(N)], "drive_case.open")
+    assert opened
+    with session_scope(env.settings) as s:
+        homes = list(s.scalars(select(DriveCase.home)))
+    assert len(homes) == len(set(homes))
+    assert sum(h.endswith("orphan-refresh") for h in homes) == 1
+
+
+@case("POST", "/api/v1/retention/drive-cases/{case_id}/decide")
+def decide_drive_case(env: Served) -> None:
+    case_id = _orphan_case(env, "orphan-decide")
+    race(env, [Call(env.tokens["rm1"], "POST",
+                    f"/api/v1/retention/drive-cases/{case_id}/decide",
+                    json={"outcome": "dispose" if i % 2 else "archive",
+                          "reason": f"decision {i}"}) for i in range(N)],
+         "drive_case.decide")
 
 
 # --- the register of cases -----------------------------------------------------------------

@@ -223,3 +223,49 @@ def test_a_rule_set_nested_3000_deep_is_a_clean_error(workdir: Path) -> None:
         runner.invoke(app, ["holds", "place", "DEEP", "--kind", "foi", "--reason", "r",
                             "--select", "{any: " + "[" * 3000 + "]" * 3000 + "}"],
                       catch_exceptions=False)
+
+
+def test_purview_plan_from_a_file_and_from_the_active_rule_set(workdir: Path) -> None:
+    out = workdir / "plan"
+    shown = invoke("purview", "--rules", str(EXAMPLE), "--out", str(out),
+                   "--reviewer", "records@force.police.uk")
+    assert "what Purview cannot carry" in shown and "duplicate content" in shown
+    script = (out / "purview-personal-files-v1.ps1").read_text()
+    assert "New-ComplianceTag -Name 'RRD personal-files leavers'" in script
+    assert "-ReviewerEmail 'records@force.police.uk'" in script
+    assert (out / "purview-personal-files-v1.csv").read_text().startswith("label,rule,")
+    with pytest.raises(InvalidInput, match="no rule set is active"):
+        runner.invoke(app, ["purview", "--out", str(out)], catch_exceptions=False)
+    with pytest.raises(InvalidInput, match="e-mail address"):
+        runner.invoke(app, ["purview", "--rules", str(EXAMPLE), "--reviewer", "x'; rm",
+                            "--out", str(out)], catch_exceptions=False)
+    invoke("activate", str(EXAMPLE), "--reason", "agreed by the records board")
+    again = workdir / "again"
+    invoke("purview", "--out", str(again))
+    active = (again / "purview-personal-files-v1.ps1").read_text()
+    assert "-ReviewerEmail" not in active and "KeepAndDelete" not in active
+    assert active.count("New-ComplianceTag ") == script.count("New-ComplianceTag ")
+
+
+def test_leavers_and_orphan_drives_from_the_cli(workdir: Path, sqlite_settings: Settings,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from mobilise.core import auth
+    from tests.factories import ADMIN
+
+    home = workdir / "home"
+    (home / "orphan-cli").mkdir(parents=True)
+    monkeypatch.setenv("MOBILISE_HOME_ROOT", str(home))
+    context.settings.cache_clear()
+    with session_scope(sqlite_settings) as s:
+        user = auth.add_user(s, ADMIN, "rm-cli", "correct horse battery", ["records"])
+        s.flush()
+        token = auth.issue_token(s, ADMIN, user, "test")
+    assert "1 new drives in the queue" in runner.invoke(
+        app, ["drives", "refresh"], catch_exceptions=False).output
+    rows = json.loads(invoke("drives", "list", "--open", "-f", "json"))
+    assert [(r["kind"], r["proposed"]) for r in rows] == [("orphan", "review")]
+    invoke("drives", "decide", str(rows[0]["case"]), "dispose", "--reason",
+           "left 2011; checked, nothing of value", "--token", token)
+    assert json.loads(invoke("drives", "list", "--open", "-f", "json")) == []
+    decided = json.loads(invoke("drives", "list", "-f", "json"))
+    assert (decided[0]["outcome"], decided[0]["decided_by"]) == ("dispose", "rm-cli")

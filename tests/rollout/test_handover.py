@@ -6,7 +6,7 @@ handset; progress counts the register; the confirmation names the handset."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -195,3 +195,29 @@ def test_a_bulk_hand_over_attends_every_open_appointment(
         (AppointmentStatus.ATTENDED.value, phones[1].id)}
     assert session.scalar(select(Handset.holder_id).where(Handset.id == phones[0].id)) \
         == people[0].id
+
+
+def test_an_early_hand_over_gives_the_appointment_place_back(
+        session: Session, settings: Settings, tmp_path: Path) -> None:
+    from mobilise.rollout.models import IssueSlot
+
+    load_people(session, tmp_path, count=3)
+    [phone, other] = shelf(session, settings, tmp_path, 2)
+    later = book(session, "100001", DAY)  # booked for the 10th
+    today = book(session, "100002", DAY - timedelta(days=1))
+    session.commit()
+
+    def booked(day: date) -> int:
+        slot = session.scalar(select(IssueSlot).where(IssueSlot.day == day))
+        assert slot is not None
+        session.refresh(slot)
+        return slot.booked
+
+    assert (booked(DAY), booked(DAY - timedelta(days=1))) == (1, 1)
+    # Handed over on the 9th, a day early: the 10th's place is free for someone else.
+    hand(session, settings, phone, later.person_id, DAY - timedelta(days=1))
+    # Handed over on the appointment's own day: the place was used, it stays taken.
+    hand(session, settings, other, today.person_id, DAY - timedelta(days=1))
+    session.commit()
+    assert later.status == today.status == AppointmentStatus.ATTENDED.value
+    assert (booked(DAY), booked(DAY - timedelta(days=1))) == (0, 1)

@@ -320,3 +320,61 @@ def test_explain_a_scanned_file_over_the_api_and_the_page(web: Web) -> None:
                           params={"person": "100000", "path": "Music/song.mp3"})
     assert page.status_code == 200
     assert "by rule <strong>media</strong>" in page.text
+
+
+def test_purview_plan_page_and_downloads(web: Web) -> None:
+    tokens = _setup(web)
+    _add(web, tokens["rm1"], 1, "review")
+    shown = web.client.get("/retention/rule-sets/web/1/purview",
+                           params={"reviewer": "records@force.police.uk"},
+                           headers=_bearer(tokens["rm1"]))
+    assert shown.status_code == 200, shown.text
+    assert "What Purview cannot carry" in shown.text and "KeepAndDelete" in shown.text
+    assert "/retention/rule-sets/web/1/purview" in web.client.get(
+        "/retention/rule-sets/web/1", headers=_bearer(tokens["rm1"])).text
+    plan = web.client.get("/api/v1/retention/rule-sets/web/1/purview",
+                          headers=_bearer(tokens["rm1"])).json()
+    assert plan["rule_set"] == "web" and plan["labels"]
+    script = web.client.get("/api/v1/retention/rule-sets/web/1/purview",
+                            params={"form": "ps1"}, headers=_bearer(tokens["rm1"]))
+    assert script.headers["content-disposition"].endswith('purview-web-v1.ps1"')
+    assert "New-ComplianceTag" in script.text
+    bad = web.client.get("/api/v1/retention/rule-sets/web/1/purview",
+                         params={"reviewer": "not an address"}, headers=_bearer(tokens["rm1"]))
+    assert bad.status_code == 422
+    assert web.client.get("/api/v1/retention/rule-sets/web/1/purview",
+                          headers=web.as_("viewer")).status_code == 403
+    assert web.client.get("/api/v1/retention/rule-sets/web/9/purview",
+                          headers=_bearer(tokens["rm1"])).status_code == 404
+
+
+def test_leavers_and_orphan_drives_page_and_api(web: Web) -> None:
+    tokens = _setup(web)
+    (web.settings.home_root / "orphan-web").mkdir(parents=True, exist_ok=True)
+    refused = web.client.post("/api/v1/retention/drive-cases/refresh", headers=web.as_("viewer"))
+    assert refused.status_code == 403
+    done = web.client.post("/api/v1/retention/drive-cases/refresh",
+                           headers=_bearer(tokens["rm1"]))
+    assert done.status_code == 200 and done.json()["added"] >= 1, done.text
+    cases = web.client.get("/api/v1/retention/drive-cases", params={"open": "true"},
+                           headers=_bearer(tokens["rm1"])).json()
+    orphan = next(c for c in cases if c["home"].endswith("orphan-web"))
+    assert (orphan["kind"], orphan["proposed"]) == ("orphan", "review")
+    bad = web.client.post(f"/api/v1/retention/drive-cases/{orphan['id']}/decide",
+                          headers=_bearer(tokens["rm1"]), json={"outcome": "shred",
+                                                                "reason": "x"})
+    assert bad.status_code == 422
+
+    assert web.login("rm1").status_code == 303
+    shown = web.client.get("/retention/drives")
+    assert shown.status_code == 200 and "orphan-web" in shown.text
+    action = f"/retention/drives/{orphan['id']}/decide"
+    assert f'action="{action}"' in shown.text
+    decided = web.client.post(action, data={"outcome": "archive", "reason": "kept for HR",
+                                            "csrf_token": web.csrf()})
+    assert decided.status_code == 200 and "Recorded:" in decided.text
+    assert "Archive by rm1" in decided.text or "archive by rm1" in decided.text.lower()
+    again = web.client.post(f"/api/v1/retention/drive-cases/{orphan['id']}/decide",
+                            headers=_bearer(tokens["rm1"]),
+                            json={"outcome": "dispose", "reason": "x"})
+    assert again.status_code == 409

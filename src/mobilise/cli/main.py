@@ -50,6 +50,8 @@ NOUNS: dict[str, Noun] = {
     "retention": Noun(MIGRATION, "Review, retention and disposal: rule sets, dry runs, holds, "
                                  "review, disposal batches and certificates."),
     "waves": Noun(MIGRATION, "Migration waves: create, list, show."),
+    "endpoints": Noun(MIGRATION, "Laptops' offline copies: the endpoint inventory, who has "
+                      "synced, the cutover's offline-sync check."),
     "migrate": Noun(MIGRATION, "Migration rounds, cutover, verification and reports."),
     "hash": Noun(MIGRATION, "File checksums as `rclone hashsum` prints them (quickxor: what "
                             "OneDrive reports).", mount="register"),

@@ -38,9 +38,12 @@ app = typer.Typer(help="Review, retention and disposal: rule sets, dry runs, hol
 holds_app = typer.Typer(help="Legal and statutory holds.", no_args_is_help=True)
 review_app = typer.Typer(help="Disposition review.", no_args_is_help=True)
 dispose_app = typer.Typer(help="Disposal batches.", no_args_is_help=True)
+drives_app = typer.Typer(help="Leavers' and orphan drives: their queue and decisions.",
+                         no_args_is_help=True)
 app.add_typer(holds_app, name="holds")
 app.add_typer(review_app, name="review")
 app.add_typer(dispose_app, name="dispose")
+app.add_typer(drives_app, name="drives")
 
 Inventory = Annotated[str, typer.Option(
     "--inventory", "-i", help="inventory Parquet file(s), globs or a folder: Mobilise's scans "
@@ -162,6 +165,98 @@ def explain_(
                   markup=False, highlight=False)
     emit([{"rule": r, "action": a, "why it lost": w} for r, a, w in shown.beaten],
          ["rule", "action", "why it lost"], fmt, title="rules it beat")
+
+
+@app.command()
+def purview(
+    rules: str | None = typer.Option(
+        None, "--rules", "-r",
+        help="a rule set file, or NAME or NAME@VERSION stored in the database (default: the "
+             "active one)"),
+    out: Path = typer.Option(Path("."), help="folder to write the plan to"),
+    reviewer: str | None = typer.Option(
+        None, help="address or group that receives Purview's disposition reviews (review "
+                   "rules); without one they keep"),
+    prefix: str = typer.Option("RRD", help="first word of every label and policy name"),
+    as_of: AsOf = None,
+) -> None:
+    """The rules' future in OneDrive: Microsoft Purview retention labels and policies from a
+    rule set, as a PowerShell script and a CSV for the records team, with what has no
+    Purview equivalent. Changes nothing."""
+    from mobilise.retention import purview as plan_of
+
+    if rules is None:
+        with session() as s:
+            row = active_rule_set(s)
+            if row is None:
+                raise InvalidInput("no rule set is active: give --rules")
+            rule_set = rule_sets.parsed(row)
+    else:
+        rule_set = _rule_set(rules)
+    plan = plan_of.plan(rule_set, as_of=_as_of(as_of), prefix=prefix, reviewer=reviewer)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"purview-{plan.rule_set}-v{plan.version}"
+    stem.with_suffix(".ps1").write_text(plan_of.powershell(plan), encoding="utf-8")
+    stem.with_suffix(".csv").write_text(plan_of.csv_text(plan), encoding="utf-8")
+    emit([{"rule": g.rule, "cannot carry": g.what, "instead": g.instead} for g in plan.gaps],
+         ["rule", "cannot carry", "instead"], Format.TABLE,
+         title=f"{len(plan.labels)} labels ({len(plan.auto_applied)} auto-applied, "
+               f"{len(plan.published)} published); what Purview cannot carry")
+    err_console.print(f"written {stem}.ps1 and .csv", markup=False, highlight=False)
+
+
+# --- leavers' and orphan drives ------------------------------------------------------
+
+
+def _case_row(case: Any) -> dict[str, Any]:
+    return {"case": case.id, "kind": case.kind, "home": case.home,
+            "proposed": case.proposed, "rule": case.proposed_rule or "",
+            "due_on": case.due_on, "why": case.proposed_why, "outcome": case.outcome or "",
+            "decided_by": case.decided_by or "", "reason": case.reason or ""}
+
+
+CASE_COLUMNS = ["case", "kind", "home", "proposed", "rule", "due_on", "outcome", "decided_by",
+                "reason"]
+
+
+@drives_app.command("refresh")
+def drives_refresh() -> None:
+    """Discover leavers' and orphan drives; give each new one a case with the proposal of
+    the rule set in force."""
+    from mobilise.retention import leavers
+
+    with session() as s:
+        row = active_rule_set(s)
+        result = leavers.refresh_queue(s, actor(), settings(),
+                                       rule_sets.parsed(row) if row else None)
+    err_console.print(f"{result.added} new drives in the queue; {result.open} awaiting a "
+                      "decision", markup=False, highlight=False)
+
+
+@drives_app.command("list")
+def drives_list(open_only: bool = typer.Option(False, "--open", help="only undecided"),
+                kind: str | None = typer.Option(None, help="leaver or orphan"),
+                fmt: FormatOption = Format.TABLE) -> None:
+    """Leavers' and orphan drives, with the proposal and the decision."""
+    from mobilise.retention import leavers
+
+    with session() as s:
+        rows = [_case_row(c) for c in leavers.cases(s, open_only=open_only, kind=kind)]
+    emit(rows, CASE_COLUMNS, fmt, title="leavers' and orphan drives")
+
+
+@drives_app.command("decide")
+def drives_decide(case: int, outcome: str = typer.Argument(..., help="archive, review or "
+                                                           "dispose"),
+                  reason: str = typer.Option(..., help="why"),
+                  token: TokenOption = None) -> None:
+    """Record a records manager's decision on a leaver's or orphan drive."""
+    from mobilise.retention import leavers
+
+    with session() as s:
+        decided = leavers.decide(s, user_actor(s, token), case, outcome, reason)
+        home = decided.home
+    err_console.print(f"{home}: {outcome}", markup=False, highlight=False)
 
 
 # --- holds ---------------------------------------------------------------------------

@@ -159,6 +159,24 @@ DEFAULTS: tuple[DefaultTemplate, ...] = (
         {"sim": {"iccid": "8944110000000000017", "msisdn": "07700900123", "carrier": "EE"},
          "request": {"key": "carrier:13", "reason": "handset found and returned"}},
     ),
+    DefaultTemplate(
+        "offline_sync",
+        "Action needed: sync your laptop before your H: drive moves to OneDrive",
+        "Dear {{ person.first_name }},\n\n"
+        "Your H: drive moves to OneDrive with wave {{ wave }}. Your laptop keeps an offline "
+        "copy of it, and work saved there reaches the H: drive only when the laptop syncs.\n\n"
+        "{% for l in laptops %}Laptop {{ l.device }}: {{ l.state }} (last synced "
+        "{{ l.last_sync }}{% if l.pending %}, {{ l.pending }} item(s) waiting{% endif %})\n"
+        "{% endfor %}\n"
+        "Please connect the laptop to the force network{% if freeze %} after {{ freeze }}"
+        "{% endif %} and leave it signed in until Sync Center shows no items waiting. "
+        "We move your drive once your laptop has synced, so nothing you saved offline is "
+        "left behind." + SIGN_OFF,
+        {"person": PERSON, "wave": "W03 Central East",
+         "freeze": "2026-12-14 18:00",
+         "laptops": [{"device": "LT-04417", "state": "not synced since the freeze",
+                      "last_sync": "2026-12-02 08:14", "pending": 3}]},
+    ),
 )
 
 BY_NAME = {t.name: t for t in DEFAULTS}

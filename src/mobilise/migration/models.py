@@ -103,6 +103,10 @@ class PersonMigration(Audited, Base):
     # the same person one wins; not audited, as it records no change of the migration.
     cutover_claim: Mapped[str | None] = mapped_column(String(40))
     cutover_claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Cut over although their laptop has not synced its offline copy since the freeze:
+    # why, and who said so (endpoints.offline). None: the offline-sync gate applies.
+    offline_override: Mapped[str | None] = mapped_column(Text)
+    offline_override_by: Mapped[str | None] = mapped_column(String(100))
     # The latest round's outcome counts for this person (copied, skipped, failed, ...).
     counts: Mapped[dict[str, Any] | None]
 

@@ -31,6 +31,7 @@ from mobilise.core.settings import Settings
 from mobilise.core.transitions import run_transition
 from mobilise.core.words import label
 from mobilise.drives.roots import DriveRootRefused, confine_drive_root
+from mobilise.migration import offline
 from mobilise.migration.freeze import hook_environment, run_freeze_hook
 from mobilise.migration.journal import Journal, journal_path, verified_hashes
 from mobilise.migration.models import (
@@ -46,7 +47,7 @@ from mobilise.migration.sync import counted_shards
 from mobilise.migration.tasks import backend_from_spec, read_plan_inputs
 from mobilise.migration.transitions import PERSON_LIFECYCLE, ROUND_LIFECYCLE
 from mobilise.migration.verify import verify_person
-from mobilise.migration.waves import wave_people
+from mobilise.migration.waves import leaver_reason, wave_people
 from mobilise.people.models import Person
 from mobilise.workers.executors import Executor, TaskResult
 
@@ -250,6 +251,10 @@ def sync_people(
     payloads: list[dict[str, Any]] = []
     refused: dict[str, str] = {}
     for member in members:
+        left = leaver_reason(member.person)  # they left after the wave was made
+        if left:
+            refused[member.person.number] = left
+            continue
         try:
             payloads += person_payloads(settings, member.person, round_, plan_inputs)
         except DriveRootRefused as err:
@@ -448,9 +453,13 @@ def _cutover(session: Session, actor: Actor, settings: Settings, wave: Migration
              round_: MigrationRound, members: list[PersonMigration], executor: Executor, *,
              hook: str | None, review_override: str | None, plan_inputs: PlanInputs | None,
              clock: Clock) -> list[CutoverResult]:
-    refused: dict[int, str] = {}
+    # Laptops whose offline copy has not synced since the freeze hold their owner back:
+    # work saved offline would be left behind. Those are not frozen either.
+    refused = offline.blockers(session, wave, members)
+    refused |= {m.id: left for m in members if (left := leaver_reason(m.person))}
     if hook:
-        refused = _freeze_by_hook(session, actor, settings, wave, members, hook)
+        refused |= _freeze_by_hook(session, actor, settings, wave,
+                                   [m for m in members if m.id not in refused], hook)
     frozen = [m for m in members if m.id not in refused]
     _freeze(session, actor, frozen, review_override, clock)
     if round_.status == RoundStatus.PLANNED.value:

@@ -87,6 +87,11 @@ def select_people(session: Session, selection: WaveSelection) -> list[Person]:
         missing = set(keys) - {p.number for p in found} - {p.upn for p in found}
         if missing:
             raise NotFound(f"no such people: {', '.join(sorted(missing)[:20])}")
+        left = [p.number for p in found if leaver_reason(p)]
+        if left:
+            raise InvalidInput(f"these people have left and their drives are not migrated "
+                               f"(see the leavers' and orphan drives queue): "
+                               f"{', '.join(left[:20])}")
         chosen.update({p.id: p for p in found})
     people = sorted(chosen.values(), key=lambda p: p.number)
     if selection.min_bytes is not None or selection.max_bytes is not None:
@@ -176,3 +181,25 @@ def wave_people(session: Session, wave: MigrationWave) -> list[PersonMigration]:
     return list(session.scalars(
         select(PersonMigration).options(joinedload(PersonMigration.person))
         .where(PersonMigration.wave_id == wave.id).order_by(PersonMigration.id)))
+
+
+def member_of(session: Session, wave: MigrationWave, key: str) -> PersonMigration:
+    """The wave's person named by number or UPN."""
+    text = key.strip()
+    member = session.scalar(
+        select(PersonMigration).join(Person, PersonMigration.person_id == Person.id)
+        .where(PersonMigration.wave_id == wave.id,
+               (Person.number == text) | (Person.upn == text.lower())))
+    if member is None:
+        raise NotFound(f"{text!r} is not in wave {wave.name!r}")
+    return member
+
+
+def leaver_reason(person: Person) -> str | None:
+    """Why a person's drive must not be migrated, if they have left: there is no account to
+    receive it but a disabled one. Their drive is in the leavers' and orphan drives queue."""
+    if person.status == PersonStatus.ACTIVE.value:
+        return None
+    left = f" on {person.left_on.isoformat()}" if person.left_on else ""
+    return (f"{person.number} left the force{left}: a leaver's drive is not migrated into a "
+            "disabled account (it is in the leavers' and orphan drives queue)")

@@ -223,3 +223,35 @@ class DisposalItem(Base):
 
     batch: Mapped[DisposalBatch] = relationship(back_populates="items")
     review_item: Mapped[ReviewItem | None] = relationship()
+
+
+class DriveCaseKind(StrEnum):
+    LEAVER = "leaver"  # the drive of a person the roster says has left
+    ORPHAN = "orphan"  # a drive under the home root that no person owns
+
+
+class DriveOutcome(StrEnum):
+    ARCHIVE = "archive"  # kept, in the archive, for the period; never into a disabled account
+    REVIEW = "review"  # a records manager (or the line manager) looks at it
+    DISPOSE = "dispose"  # through an approved disposal batch once the period has run
+
+
+class DriveCase(Audited, Base):
+    """A leaver's or orphan drive in the queue: what the rule set proposes and, once a
+    records manager has decided, the decision and why. Every orphan ends with one."""
+
+    __tablename__ = "retention_drive_case"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    home: Mapped[str] = mapped_column(String(1000), unique=True)
+    kind: Mapped[str] = mapped_column(String(10), index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    found_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    proposed: Mapped[str] = mapped_column(String(10))
+    proposed_rule: Mapped[str | None] = mapped_column(String(64))
+    proposed_why: Mapped[str] = mapped_column(Text)
+    due_on: Mapped[date | None] = mapped_column(Date)  # when the period has run
+    outcome: Mapped[str | None] = mapped_column(String(10), index=True)  # None: open
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(Text)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,7 +43,7 @@ def hand_over(
     handsets.issue_handset(session, actor, settings, clock, handset, person, method=method,
                            policy_version=policy_version, sim=sim, kit=kit,
                            accepted_at=accepted_at)
-    closed = close_appointments(session, actor, [(handset, person)])
+    closed = close_appointments(session, actor, [(handset, person)], today=clock.today())
     return HandOver(handset, person, closed[0] if closed else None)
 
 
@@ -57,13 +57,15 @@ def hand_over_many(
     its person's open appointment; returns the appointments closed."""
     handsets.issue_many(session, actor, settings, clock, pairs, method=method,
                         policy_version=policy_version, kit=kit, accepted_at=accepted_at)
-    return close_appointments(session, actor, pairs)
+    return close_appointments(session, actor, pairs, today=clock.today())
 
 
 def close_appointments(session: Session, actor: Actor,
-                       pairs: Sequence[tuple[Handset, Person]]) -> list[Appointment]:
+                       pairs: Sequence[tuple[Handset, Person]], *,
+                       today: date | None = None) -> list[Appointment]:
     """Attend the open (booked or confirmed) appointment of each person just handed a
-    handset, recording the handset on it."""
+    handset, recording the handset on it. One booked for a later day than ``today`` gives
+    its place back: the person has their phone and will not come."""
     handset_of = {p.id: h for h, p in pairs}
     if not handset_of:
         return []
@@ -75,6 +77,6 @@ def close_appointments(session: Session, actor: Actor,
         # One run per appointment: each names its own handset.
         handset = handset_of[a.person_id]
         run_transition(session, actor, APPOINTMENT, "attend", [a], handset=handset,
-                       reason=f"handset {handset.imei} handed over")
+                       today=today, reason=f"handset {handset.imei} handed over")
     flush_changes(session)
     return open_

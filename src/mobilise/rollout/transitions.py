@@ -87,6 +87,14 @@ def record_handset(ctx: Context, appointment: Any) -> None:
     appointment.handset_id = handset.id
 
 
+def release_place_if_early(ctx: Context, appointment: Any) -> None:
+    """Handed over before the appointment's day (at the desk, early): the person will not
+    come on that day, so its place goes back to others."""
+    today = ctx.params.get("today")
+    if today is not None and appointment.day > today:
+        release_place(ctx, appointment)
+
+
 APPOINTMENT: Lifecycle[Any] = Lifecycle(
     entity="appointment",
     state_attr="status",
@@ -95,7 +103,8 @@ APPOINTMENT: Lifecycle[Any] = Lifecycle(
         Transition("confirm", frozenset({S.BOOKED.value}), S.CONFIRMED.value,
                    label="Confirm"),
         Transition("attend", LIVE, S.ATTENDED.value, guards=(needs_hand_over,),
-                   effects=(record_handset,), label="Attended: handset handed over"),
+                   effects=(record_handset, release_place_if_early),
+                   label="Attended: handset handed over"),
         Transition("attend_not_issued", LIVE, S.NOT_ISSUED.value, needs_reason=True,
                    label="Attended, not issued"),
         Transition("no_show", LIVE, S.NO_SHOW.value, label="Did not attend"),

@@ -24,6 +24,7 @@ from mobilise.web import problems
 from mobilise.web.api import comms as comms_api
 from mobilise.web.api import devices as devices_api
 from mobilise.web.api import drives as drives_api
+from mobilise.web.api import endpoints as endpoints_api
 from mobilise.web.api import finance as finance_api
 from mobilise.web.api import jobs as jobs_api
 from mobilise.web.api import migration as migration_api
@@ -35,6 +36,7 @@ from mobilise.web.api import users as users_api
 from mobilise.web.pages import audit as audit_pages
 from mobilise.web.pages import devices as devices_pages
 from mobilise.web.pages import drives as drives_pages
+from mobilise.web.pages import endpoints as endpoints_pages
 from mobilise.web.pages import finance as finance_pages
 from mobilise.web.pages import home as home_pages
 from mobilise.web.pages import jobs as jobs_pages
@@ -76,6 +78,8 @@ ROUTERS = (
     finance_pages.router,
     migration_api.router,
     migration_pages.router,
+    endpoints_api.router,
+    endpoints_pages.router,
     audit_pages.router,
 )
 

@@ -4,12 +4,14 @@ data table beside each one for screen readers."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pygal
 from markupsafe import Markup
 from pygal.style import Style
+
+from mobilise.core.words import SIZE_UNITS
 
 STYLE = Style(background="white", plot_background="white", foreground="#0b0c0c",
               foreground_strong="#0b0c0c", foreground_subtle="#505a5f",
@@ -41,18 +43,50 @@ def _spaced_labels(count: int) -> dict[str, Any]:
     return {"x_labels_major_every": -(-count // _MAX_X_LABELS), "show_minor_x_labels": False}
 
 
+# Colours that carry a meaning keep it in every chart (GOV.UK's palette): a red risk is
+# drawn red, never in the series' blue.
+MEANING = {"red": "#d4351c", "amber": "#f47738", "green": "#00703c", "grey": "#505a5f",
+           "blue": "#1d70b8", "purple": "#4c2c92"}
+
+
 def bar_chart(title: str, data: Sequence[tuple[str, float]], link: str | None = None,
-              height: int = 320) -> Markup:
+              height: int = 320, colours: Mapping[str, str] | None = None) -> Markup:
+    """One bar per label; ``colours`` gives a bar its colour by meaning (a label to a
+    name in ``MEANING`` or a colour)."""
     chart = pygal.Bar(style=STYLE, height=height, width=900, show_legend=False,
                       x_label_rotation=30, disable_xml_declaration=True, js=[])
     chart.title = title
     chart.x_labels = [label for label, _ in data]
-    chart.add(title, [
-        {"value": value, "xlink": {"href": link.format(label), "target": "_self"}}
-        if link else value
-        for label, value in data
-    ])
+    chart.add(title, [_point(label, value, link, colours) for label, value in data])
     return _svg(chart)
+
+
+def _point(label: str, value: float, link: str | None,
+           colours: Mapping[str, str] | None) -> Any:
+    point: dict[str, Any] = {"value": value}
+    if link:
+        point["xlink"] = {"href": link.format(label), "target": "_self"}
+    if colours and label in colours:
+        point["color"] = MEANING.get(colours[label], colours[label])
+    return point if len(point) > 1 else value
+
+
+def size_unit(largest: float) -> tuple[str, int]:
+    """The decimal unit that shows ``largest`` bytes as at least 1 (as ``size_text``): a
+    chart of 0.2 TB reads "200 GB", never "0.000 TB"."""
+    for limit, suffix in SIZE_UNITS:
+        if largest >= limit:
+            return suffix, limit
+    return "B", 1
+
+
+def bytes_chart(title: str, data: Sequence[tuple[str, int]], link: str | None = None,
+                height: int = 320) -> Markup:
+    """Bars of sizes in bytes, in the unit their largest needs; the unit ends the title."""
+    unit, divisor = size_unit(max((b for _, b in data), default=0))
+    return bar_chart(f"{title} ({unit})",
+                     [(label, round(b / divisor, 1)) for label, b in data], link=link,
+                     height=height)
 
 
 def line_chart(title: str, x_labels: Sequence[str], series: dict[str, Sequence[float | None]],

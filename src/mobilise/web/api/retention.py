@@ -59,6 +59,73 @@ def show_rule_set(name: str, version: RecordId, session: Session = Depends(db, s
     return {**_version_row(row), "yaml": row.yaml}
 
 
+@router.get("/rule-sets/{name}/{version}/purview")
+def purview_plan(name: str, version: RecordId, reviewer: str | None = Query(None, max_length=254),
+                 prefix: str = Query("RRD", min_length=1, max_length=16),
+                 form: str = Query("json", pattern="^(json|ps1|csv)$"),
+                 session: Session = Depends(db, scope="function"),
+                 _: Actor = Depends(requires(*READERS))) -> Any:
+    """The Microsoft Purview plan for a rule set version: JSON, or the script (``ps1``) or
+    the records team's CSV as downloads."""
+    from mobilise.retention import purview
+
+    rule_set = rule_sets.parsed(rule_sets.get_version(session, name, version))
+    plan = purview.plan(rule_set, as_of=SystemClock().today(), prefix=prefix, reviewer=reviewer)
+    if form == "json":
+        return purview.as_json(plan)
+    body = purview.powershell(plan) if form == "ps1" else purview.csv_text(plan)
+    filename = f"purview-{plan.rule_set}-v{plan.version}.{form}"
+    return PlainTextResponse(body, media_type="text/csv" if form == "csv" else "text/plain",
+                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+class DriveDecisionIn(BaseModel):
+    outcome: str = Field(..., pattern="^(archive|review|dispose)$")
+    reason: str = Field(..., min_length=1, max_length=2000)
+
+
+def _case_row(case: Any) -> dict[str, Any]:
+    return {"id": case.id, "kind": case.kind, "home": case.home, "person_id": case.person_id,
+            "found_at": case.found_at, "proposed": case.proposed,
+            "proposed_rule": case.proposed_rule, "proposed_why": case.proposed_why,
+            "due_on": case.due_on, "outcome": case.outcome, "decided_by": case.decided_by,
+            "decided_at": case.decided_at, "reason": case.reason}
+
+
+@router.get("/drive-cases")
+def drive_cases(open_only: bool = Query(False, alias="open"),
+                kind: str | None = Query(None, pattern="^(leaver|orphan)$"),
+                session: Session = Depends(db, scope="function"),
+                _: Actor = Depends(requires(*READERS))) -> list[dict[str, Any]]:
+    """Leavers' and orphan drives: the rule set's proposal and the decision."""
+    from mobilise.retention import leavers
+
+    return [_case_row(c) for c in leavers.cases(session, open_only=open_only, kind=kind)]
+
+
+@router.post("/drive-cases/refresh")
+def refresh_drive_cases(request: Request, session: Session = Depends(db, scope="function"),
+                        actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, int]:
+    from mobilise.retention import leavers
+
+    row = active_rule_set(session)
+    result = leavers.refresh_queue(session, actor, request.app.state.settings,
+                                   rule_sets.parsed(row) if row else None)
+    session.commit()
+    return {"added": result.added, "open": result.open}
+
+
+@router.post("/drive-cases/{case_id}/decide")
+def decide_drive_case(case_id: RecordId, body: DriveDecisionIn,
+                      session: Session = Depends(db, scope="function"),
+                      actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
+    from mobilise.retention import leavers
+
+    case = leavers.decide(session, actor, case_id, body.outcome, body.reason)
+    session.commit()
+    return _case_row(case)
+
+
 @router.post("/rule-sets", status_code=201)
 def add_rule_set(yaml: str = Body(..., media_type="text/plain", max_length=1_000_000),
                  session: Session = Depends(db, scope="function"),

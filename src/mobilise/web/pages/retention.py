@@ -124,6 +124,60 @@ def rule_set_page(request: Request, name: str, version: RecordId,
                 rules=rule_sets.parsed(row).all_rules)
 
 
+@router.get("/retention/rule-sets/{name}/{version}/purview")
+def purview_page(request: Request, name: str, version: RecordId,
+                 reviewer: str | None = Query(None, max_length=254),
+                 session: Session = Depends(db, scope="function"),
+                 _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
+    """The rules' future in OneDrive: the Purview labels and policies this version maps to."""
+    from mobilise.retention import purview
+
+    row = rule_sets.get_version(session, name, version)
+    plan = purview.plan(rule_sets.parsed(row), as_of=SystemClock().today(),
+                        reviewer=reviewer or None)
+    return page(request, "retention_purview.html", row=row, plan=plan,
+                rows=purview.rows(plan), reviewer=reviewer or "")
+
+
+@router.get("/retention/drives")
+def drive_cases_page(request: Request, session: Session = Depends(db, scope="function"),
+                     _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
+    """Leavers' and orphan drives: the queue, the rule set's proposals, the decisions."""
+    from mobilise.retention import leavers
+
+    found = leavers.cases(session)
+    return page(request, "retention_drives.html", cases=found,
+                open=[c for c in found if c.outcome is None],
+                may_decide=request.state.actor.has_any(frozenset({Role.RECORDS})),
+                notice=request.query_params.get("notice"))
+
+
+@router.post("/retention/drives/refresh")
+def refresh_drive_cases(request: Request, session: Session = Depends(db, scope="function"),
+                        actor: Actor = Depends(requires(Role.RECORDS))) -> Response:
+    from mobilise.retention import leavers
+
+    row = active_rule_set(session)
+    result = leavers.refresh_queue(session, actor, request.app.state.settings,
+                                   rule_sets.parsed(row) if row else None)
+    session.commit()
+    return _back(f"/retention/drives?notice={result.added} new drives in the queue; "
+                 f"{result.open} awaiting a decision.")
+
+
+@router.post("/retention/drives/{case_id}/decide")
+def decide_drive_case(case_id: RecordId, session: Session = Depends(db, scope="function"),
+                      actor: Actor = Depends(requires(Role.RECORDS)),
+                      form: dict[str, str] = FORM) -> Response:
+    from mobilise.retention import leavers
+
+    case = leavers.decide(session, actor, case_id, form.get("outcome", ""),
+                          form.get("reason", ""))
+    session.commit()
+    return _back(f"/retention/drives?notice=Recorded: {case.home} will be {case.outcome}d "
+                 "(" + (case.reason or "") + ").")
+
+
 @router.post("/retention/rule-sets/{name}/{version}/activate")
 def activate(request: Request, name: str, version: RecordId,
                    session: Session = Depends(db, scope="function"),
