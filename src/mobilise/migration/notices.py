@@ -29,10 +29,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mobilise.comms import templates
+from mobilise.comms.models import OutboxMessage
 from mobilise.comms.outbox import existing_keys, queue
 from mobilise.core import audit
 from mobilise.core.actor import Actor
@@ -82,6 +84,14 @@ def key_prefix(stage: Stage, wave_id: int) -> str:
 
 def notice_key(stage: Stage, wave_id: int, person_id: int) -> str:
     return f"{key_prefix(stage, wave_id)}{person_id}"
+
+
+def notice_counts(session: Session, wave: MigrationWave) -> dict[str, int]:
+    """How many people of the wave have had each stage's message queued."""
+    return {s.value: session.scalar(
+        select(func.count()).select_from(OutboxMessage)
+        .where(OutboxMessage.idempotency_key.startswith(key_prefix(s, wave.id)))) or 0
+        for s in Stage}
 
 
 class NotDue(Exception):
