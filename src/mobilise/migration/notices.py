@@ -39,6 +39,7 @@ from mobilise.comms.outbox import existing_keys, queue
 from mobilise.core import audit
 from mobilise.core.actor import Actor
 from mobilise.core.clock import Clock, SystemClock
+from mobilise.core.db import serialise_on
 from mobilise.core.errors import MobiliseError
 from mobilise.core.settings import Settings
 from mobilise.core.words import label, size_text
@@ -247,6 +248,10 @@ def queue_stage(session: Session, actor: Actor, settings: Settings, wave: Migrat
     why. One audit entry records a run that queued anything."""
     stage = Stage(stage)
     clock = clock or SystemClock()
+    # Runs for one wave take turns: the one that comes second reads what the first
+    # queued, counts it as queued before, and renders nothing twice. (The outbox's unique
+    # key alone would keep each message single, not the work.)
+    serialise_on(session, MigrationWave.__table__, MigrationWave.id == wave.id)
     try:
         with session.begin_nested():
             templates.ensure_defaults(session, actor, clock)
