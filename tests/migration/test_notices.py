@@ -212,3 +212,18 @@ def test_a_changed_default_becomes_the_next_version_unless_someone_replaced_it(
     assert latest["completion"].version == 2 and latest["completion"].note == "default"
     assert latest["cutover_notice"].body == "my body"
     assert templates.ensure_defaults(session, ADMIN) == 0
+
+
+def test_a_message_that_cannot_be_queued_never_stops_a_round(
+        drives: Settings, session: Session, caplog: pytest.LogCaptureFixture) -> None:
+    from mobilise.comms import templates
+
+    templates.ensure_defaults(session, ADMIN)
+    templates.add_version(session, ADMIN, "wave_announcement", "Hello", "{{ nothing.here }}")
+    wave = _wave(session)
+    report = run_round(session, ADMIN, drives, wave, InProcessExecutor(drives, workers=1),
+                       notices=WaveNotices(ADMIN, drives, CLOCK), clock=CLOCK)
+    assert report.round.status == "done" and report.people["100000"]["copied"] == 5
+    assert not _messages(session, "wave_announcement")
+    assert "wave_announcement not queued" in caplog.text
+    assert set(_messages(session, "readiness_report")) == {"alex0", "alex1"}

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -47,6 +48,7 @@ from mobilise.drives import estate
 from mobilise.drives import reports as drive_reports
 from mobilise.drives.assess import Action, FindingKind, onedrive_prefix
 from mobilise.migration import reports
+from mobilise.migration.files import Outcome
 from mobilise.migration.models import MigrationState, MigrationWave, PersonMigration, RoundKind
 from mobilise.migration.sync import remediated_path
 from mobilise.migration.waves import wave_people
@@ -169,6 +171,8 @@ def readiness_context(session: Session, settings: Settings, member: PersonMigrat
     if not pairs:
         raise NotDue("no complete drive scan yet")
     scan = pairs[0][1]
+    if not scan.inventory or not Path(scan.inventory).is_file():
+        raise NotDue("the drive scan's inventory is missing (scan the drive again)")
     report = drive_reports.person_report(
         person.number, person.upn, estate.inventory_of(scan),
         quota_bytes=settings.onedrive_quota_bytes, data_dir=settings.data_dir)
@@ -216,7 +220,9 @@ def completion_context(session: Session, settings: Settings, member: PersonMigra
     renames, renames_more = _bounded([{"old": old, "new": new} for old, new in found.renamed])
     not_moved_rows = [{"path": r.path, "reason": f"{label(r.outcome)}"
                        + (f" — {r.reason}" if r.reason else "")}
-                      for r in sorted(found.not_moved, key=lambda r: r.path)]
+                      for r in sorted(found.not_moved, key=lambda r: r.path)
+                      # Files only in OneDrive were never on the H: drive to move.
+                      if r.outcome != Outcome.DESTINATION_ONLY.value]
     not_moved, not_moved_more = _bounded(not_moved_rows)
     local = settings.migration_destination == "local"
     return {"completion": {
@@ -300,6 +306,9 @@ def notify_stage(session: Session, actor: Actor, settings: Settings, wave: Migra
                               clock=clock)
     except MobiliseError as err:
         log.warning("wave %s: %s not queued: %s", wave.name, stage.template, err.message)
+        return None
+    except Exception:  # noqa: BLE001 - a message is never worth stopping a migration for
+        log.exception("wave %s: %s not queued", wave.name, stage.template)
         return None
     session.commit()
     return run
