@@ -392,6 +392,31 @@ def notify(env: Served) -> None:
     assert after - before == queued > 0  # each notice queued once, by whoever came first
 
 
+@case("POST", "/api/v1/waves/{key}/notify")
+def notify_wave(env: Served) -> None:
+    # Each person of wave R gets one readiness report, whoever asks and however often
+    # (the rounds case may have queued them first: then nobody queues any).
+    from mobilise.comms.models import OutboxMessage
+
+    def reports() -> int:
+        with session_scope(env.settings) as s:
+            return s.scalar(select(func.count()).select_from(OutboxMessage).where(
+                OutboxMessage.template == "readiness_report",
+                OutboxMessage.idempotency_key.startswith("migration:readiness:"))) or 0
+
+    before, audited = reports(), audit_count(env.settings, "migration_wave.notify")
+    answers = fire(env.url, [Call(env.tokens["migration"], "POST", "/api/v1/waves/R/notify",
+                                  json={"stage": "readiness"}) for _ in range(N)])
+    assert all(a.status in (200, 409) for a in answers), [(a.status, a.body[:300])
+                                                          for a in answers]
+    counts = [json.loads(a.body) for a in answers if a.status == 200]
+    assert counts and sum(c["queued"] for c in counts) == reports() - before
+    assert reports() == 3  # the three people of wave R, once each
+    winners = sum(1 for c in counts if c["queued"])
+    assert winners <= 1  # one winner queues them all; the others find them queued
+    assert audit_count(env.settings, "migration_wave.notify") - audited == winners
+
+
 @case("POST", "/api/v1/rollout/plan")
 def apply_plan(env: Served) -> None:
     from mobilise.rollout.models import LIVE, Appointment, IssueSlot

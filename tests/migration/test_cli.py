@@ -63,6 +63,19 @@ def test_wave_rounds_cutover_reports_and_spmt_tasks(tmp_path: Path) -> None:
     status = json.loads(run(["migrate", "status", "W1", "--format", "json"], env,
                             tmp_path).stdout)
     assert [s["state"] for s in status] == ["migrated", "migrated"]
+    # The rounds and the cutover queued each stage's message; asked again, none is new.
+    for stage in ("announcement", "readiness", "cutover", "completion"):
+        again = json.loads(run(["waves", "notify", "W1", "--stage", stage, "--format",
+                                "json"], env, tmp_path).stdout)
+        assert (again["queued"], again["already"]) == (0, 2), again
+    said = run(["waves", "notify", "W1", "--stage", "completion"], env, tmp_path)
+    assert "completion: 0 queued, 2 queued before" in said.stderr
+    wrong = run(["waves", "notify", "W1", "--stage", "goodbye"], env, tmp_path, ok=False)
+    assert wrong.returncode != 0 and "--stage 'goodbye'" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
+    outbox = json.loads(run(["comms", "queue", "--format", "json"], env, tmp_path).stdout)
+    assert sorted(m["template"] for m in outbox) == sorted(
+        ["wave_announcement", "readiness_report", "cutover_notice", "completion"] * 2)
     run(["migrate", "verify", "W1"], env, tmp_path)
     run(["migrate", "report", "W1", "--output", str(tmp_path / "reports")], env, tmp_path)
     with open(tmp_path / "reports" / "SummaryReport.csv", newline="") as f:

@@ -253,3 +253,49 @@ def test_the_wave_page_tells_the_rounds_that_ran_without_a_job(web: Web,
     page = web.client.get(f"/waves/{get_id(web, 'Pilot')}", headers=web.as_("viewer")).text
     assert "No round has run yet" not in page
     assert "Round 1 (pre-seed): <span data-field=\"status\">done</span>" in page
+
+
+def test_a_stage_is_queued_from_the_api_and_the_wave_page_once(web: Web,
+                                                               tmp_path: Path) -> None:
+    from sqlalchemy import func, select
+
+    from mobilise.comms.models import OutboxMessage
+
+    _local_wave(web, tmp_path)
+    wave_id = get_id(web, "Pilot")
+    path = "/api/v1/waves/Pilot/notify"
+    assert web.client.post(path, headers=web.as_("viewer"),
+                           json={"stage": "announcement"}).status_code == 403
+    assert web.client.post(path, headers=web.as_("admin"),
+                           json={"stage": "farewell"}).status_code == 422
+    assert web.client.post("/api/v1/waves/nope/notify", headers=web.as_("admin"),
+                           json={"stage": "announcement"}).status_code == 404
+    first = web.client.post(path, headers=web.as_("admin"), json={"stage": "announcement"})
+    assert first.status_code == 200, first.text
+    assert first.json() == {"wave": "Pilot", "stage": "announcement", "queued": 2,
+                            "already": 0, "skipped": {}}
+    again = web.client.post(path, headers=web.as_("admin"), json={"stage": "announcement"})
+    assert (again.json()["queued"], again.json()["already"]) == (0, 2)
+    with session_scope(web.settings) as s:
+        assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 2
+
+    assert web.login("viewer").status_code == 303
+    assert "Queue the wave announcement" not in web.client.get(f"/waves/{wave_id}").text
+    assert web.client.post(f"/waves/{wave_id}/notify", data={
+        "csrf_token": web.csrf(), "stage": "announcement"}).status_code == 403
+    web.client.post("/logout", data={"csrf_token": web.csrf()})
+    assert web.login("admin").status_code == 303
+    page = web.client.get(f"/waves/{wave_id}").text
+    assert "Queue the readiness report" in page and "<td>2 of 2</td>" in page
+    done = web.client.post(f"/waves/{wave_id}/notify", follow_redirects=False,
+                           data={"csrf_token": web.csrf(), "stage": "announcement"})
+    assert done.status_code == 303
+    said = web.client.get(done.headers["location"]).text
+    assert "Wave announcement: 0 queued now, 2 queued before." in said
+    # Nobody's drive is scanned: no readiness report can be written yet, and the page says so.
+    ready = web.client.post(f"/waves/{wave_id}/notify", follow_redirects=True,
+                            data={"csrf_token": web.csrf(), "stage": "readiness"})
+    assert "Readiness report: 0 queued now, 0 queued before, 2 not due one" in ready.text
+    wrong = web.client.post(f"/waves/{wave_id}/notify",
+                            data={"csrf_token": web.csrf(), "stage": "<b>x</b>"})
+    assert wrong.status_code == 422 and "<b>x</b>" not in wrong.text

@@ -26,6 +26,13 @@ def _decisions(s: Session) -> MigrationDecisions:
     return decisions
 
 
+def _notices() -> rounds.StageNotices:
+    """The people's messages, queued as their wave's stages happen."""
+    from mobilise.migration.notices import WaveNotices
+
+    return WaveNotices(actor(), settings())
+
+
 ExecutorOption = typer.Option("inprocess", "--executor", help="inprocess, processes or celery")
 
 
@@ -45,7 +52,7 @@ def run(
         with RichProgress(unit="files") as bar:
             progress = Tee(BarStats(bar), JobProgress(job_session, JOB_KIND))
             report = rounds.run_round(s, actor(), settings(), found, pool, number=round_,
-                                      progress=progress,
+                                      progress=progress, notices=_notices(),
                                       plan_inputs=_decisions(s))
         rows = [{"number": n, **t} for n, t in report.people.items()]
         status = report.round.status
@@ -78,7 +85,7 @@ def retry(
         s.commit()
         report = rounds.run_round(s, actor(), settings(), found,
                                   open_executor(executor, settings()),
-                                  number=stuck[0].number,
+                                  number=stuck[0].number, notices=_notices(),
                                   plan_inputs=_decisions(s))
         err_console.print(f"round {report.round.number}: {report.round.status}")
 
@@ -101,7 +108,7 @@ def cutover(
         results = rounds.cutover(s, actor(), settings(), found,
                                  open_executor(executor, settings()),
                                  frozen_confirmed=confirm_frozen, people=person,
-                                 review_override=override_review,
+                                 review_override=override_review, notices=_notices(),
                                  plan_inputs=_decisions(s))
     emit([{"person": r.person, "migrated": r.migrated, "verified": r.verified,
            "reason": r.reason} for r in results],

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from mobilise.cli.context import FormatOption, actor, emit, err_console, session, settings
+from mobilise.core.errors import InvalidInput
 from mobilise.core.output import Format
 from mobilise.migration import reports, spmt, waves
 
@@ -89,3 +90,24 @@ def export_tasks(
     text = spmt.tasks_json(tasks) if output.suffix.lower() == ".json" else spmt.tasks_csv(tasks)
     output.write_text(text, encoding="utf-8")
     err_console.print(f"{len(tasks)} task(s) written to {output}")
+
+
+@app.command("notify")
+def notify(
+    name: str = typer.Argument(..., help="wave name or id"),
+    stage: str = typer.Option(..., "--stage",
+                              help="announcement, readiness, cutover or completion"),
+    fmt: FormatOption = Format.TABLE,  # json: the counts
+) -> None:
+    """Queue a stage's message to each person of the wave who has not had it yet."""
+    from mobilise.migration.notices import Stage, queue_stage
+
+    if stage not in {s.value for s in Stage}:
+        raise InvalidInput(f"--stage {stage!r}: one of {', '.join(s.value for s in Stage)}")
+    with session() as s:
+        wave = waves.get_wave(s, name)
+        run = queue_stage(s, actor(), settings(), wave, stage)
+    if fmt is Format.JSON:
+        typer.echo(json.dumps(run.as_dict()))
+        return
+    err_console.print(f"wave {name!r}: {run.describe()}", markup=False, highlight=False)

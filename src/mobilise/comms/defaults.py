@@ -3,7 +3,9 @@
 Rollout: invitation, reminder, no-show, hand-over confirmation. Migration: wave
 announcement, personal readiness report, cutover notice, completion with the rename map.
 Templates are plain text (Jinja2); a later version is added with ``mobilise comms
-templates add``, never by editing these.
+templates add``. A default changed here becomes the next version (note "default") where
+the latest version in use is still the previous default (``templates.ensure_defaults``);
+a version someone added is never replaced.
 """
 
 from __future__ import annotations
@@ -82,32 +84,53 @@ DEFAULTS: tuple[DefaultTemplate, ...] = (
         "Dear {{ person.first_name }},\n\n"
         "Your personal files on the H: drive will move to OneDrive as part of wave "
         "{{ wave.name }}, starting on {{ wave.starts_on }}. The final switch-over "
-        "(cutover) is planned for {{ wave.cutover_on }}.\n\n"
-        "You do not need to do anything yet: a personal readiness report will tell you "
+        "(cutover) is planned for {{ wave.cutover_on }}.\n"
+        "{% if drive.files is not none %}\nYour H: drive holds {{ drive.files }} files "
+        "({{ drive.size }}).\n{% elif drive.size %}\nYour H: drive holds {{ drive.size }}."
+        "\n{% endif %}"
+        "\nYou do not need to do anything yet: a personal readiness report will tell you "
         "about any files that need your attention." + SIGN_OFF,
         {"person": PERSON, "wave": {"name": "CE-1", "starts_on": "3 June 2025",
-                                    "cutover_on": "17 June 2025"}},
+                                    "cutover_on": "17 June 2025"},
+         "drive": {"files": 4210, "bytes": 3_200_000_000, "size": "3.2 GB"}},
     ),
     DefaultTemplate(
         "readiness_report",
-        "Your H: drive readiness report: {{ readiness.rename | length }} to rename, "
-        "{{ readiness.blocked | length }} will not move",
+        "Your H: drive readiness report: {{ readiness.rename_count }} to rename, "
+        "{{ readiness.blocked_count }} will not move",
         "Dear {{ person.first_name }},\n\n"
-        "We have checked the {{ readiness.files_total }} files on your H: drive.\n"
-        "{% if readiness.rename %}\n{{ readiness.rename | length }} of your files need "
-        "renaming for OneDrive; we will rename them as follows:\n"
+        "We have checked the {{ readiness.files_total }} files on your H: drive "
+        "({{ readiness.size }}).\n"
+        "{% if readiness.rename %}\n{{ readiness.rename_count }} of your files or folders "
+        "need renaming for OneDrive; we will rename them as follows (old  ->  new):\n"
         "{% for r in readiness.rename %}  {{ r.old }}  ->  {{ r.new }}\n{% endfor %}"
-        "{% endif %}"
-        "{% if readiness.blocked %}\n{{ readiness.blocked | length }} will not move, and "
+        "{% if readiness.rename_more %}  ... and {{ readiness.rename_more }} more, not "
+        "listed here.\n{% endif %}{% endif %}"
+        "{% if readiness.blocked %}\n{{ readiness.blocked_count }} will not move, and "
         "why:\n{% for b in readiness.blocked %}  {{ b.path }}: {{ b.reason }}\n{% endfor %}"
-        "{% endif %}"
+        "{% if readiness.blocked_more %}  ... and {{ readiness.blocked_more }} more, not "
+        "listed here.\n{% endif %}"
+        "If you need any of these, copy them somewhere they can move from, or ask us how."
+        "\n{% endif %}"
         "{% if not readiness.rename and not readiness.blocked %}\nAll your files are ready "
-        "to move.\n{% endif %}" + SIGN_OFF,
+        "to move.\n{% endif %}"
+        "{% if readiness.retention %}\nWhat the records retention rules will do with your "
+        "files:\n{% for o in readiness.retention %}  {{ o.label }}: {{ o.files }} files "
+        "({{ o.size }}): {{ o.meaning }}\n{% endfor %}"
+        "{% elif readiness.retention_note %}\n{{ readiness.retention_note }}\n{% endif %}"
+        + SIGN_OFF,
         {"person": PERSON, "readiness": {
-            "files_total": 4210,
+            "files_total": 4210, "size": "3.2 GB", "rename_count": 1, "rename_more": 0,
             "rename": [{"old": "Notes: interview?.docx", "new": "Notes_ interview_.docx"}],
+            "blocked_count": 1, "blocked_more": 0,
             "blocked": [{"path": "old/backup.pst", "reason": "Outlook data files are not "
-                         "supported in OneDrive"}]}},
+                         "supported in OneDrive"}],
+            "retention": [{"action": "migrate", "label": "migrate", "files": 4100,
+                           "size": "3.1 GB", "meaning": "moves to your OneDrive"},
+                          {"action": "dispose", "label": "dispose", "files": 110,
+                           "size": "90 MB", "meaning": "is past its retention period: it "
+                           "does not move, and is deleted once a disposal is approved"}],
+            "retention_note": None}},
     ),
     DefaultTemplate(
         "cutover_notice",
@@ -115,22 +138,40 @@ DEFAULTS: tuple[DefaultTemplate, ...] = (
         "Dear {{ person.first_name }},\n\n"
         "On {{ cutover.day }} from {{ cutover.time }} your H: drive becomes read-only and "
         "your files open from OneDrive instead. Please save and close any files on the "
-        "H: drive before then." + SIGN_OFF,
-        {"person": PERSON, "cutover": {"day": "17 June 2025", "time": "18:00"}},
+        "H: drive before then.\n\n"
+        "What to do:\n"
+        "  - Until then, keep working as usual; changes you save before the switch-over "
+        "move with your files.\n"
+        "  - After it, open and save your files in OneDrive, not on the H: drive: "
+        "anything saved to the H: drive afterwards is not moved.\n"
+        "  - We will write again when your files have moved." + SIGN_OFF,
+        {"person": PERSON, "cutover": {"day": "17 June 2025", "time": "18:00",
+                                       "wave": "CE-1"}},
     ),
     DefaultTemplate(
         "completion",
         "Your files are now in OneDrive",
         "Dear {{ person.first_name }},\n\n"
-        "{{ completion.files_moved }} files have moved from your H: drive to OneDrive: "
-        "{{ completion.onedrive_url }}\n"
+        "{{ completion.files_moved }} files ({{ completion.size_moved }}) have moved from "
+        "your H: drive to OneDrive{% if completion.onedrive_url %}: "
+        "{{ completion.onedrive_url }}{% else %}.{% endif %}\n"
         "{% if completion.renames %}\nThese files were renamed on the way:\n"
         "{% for r in completion.renames %}  {{ r.old }}  ->  {{ r.new }}\n{% endfor %}"
-        "{% endif %}" + SIGN_OFF,
+        "{% if completion.renames_more %}  ... and {{ completion.renames_more }} more, not "
+        "listed here.\n{% endif %}{% endif %}"
+        "{% if completion.not_moved %}\n{{ completion.not_moved_count }} files did not "
+        "move, and why:\n{% for n in completion.not_moved %}  {{ n.path }}: {{ n.reason }}"
+        "\n{% endfor %}{% if completion.not_moved_more %}  ... and "
+        "{{ completion.not_moved_more }} more, not listed here.\n{% endif %}{% endif %}"
+        + SIGN_OFF,
         {"person": PERSON, "completion": {
-            "files_moved": 4209,
+            "files_moved": 4209, "bytes_moved": 3_100_000_000, "size_moved": "3.1 GB",
             "onedrive_url": "https://example-my.sharepoint.com/personal/sam_okafor",
-            "renames": [{"old": "Notes: interview?.docx", "new": "Notes_ interview_.docx"}]}},
+            "renames_count": 1, "renames_more": 0,
+            "renames": [{"old": "Notes: interview?.docx", "new": "Notes_ interview_.docx"}],
+            "not_moved_count": 1, "not_moved_more": 0,
+            "not_moved": [{"path": "old/backup.pst", "reason": "not moved — a file type "
+                           "OneDrive blocks"}]}},
     ),
     DefaultTemplate(
         "sim_bar",

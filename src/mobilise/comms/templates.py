@@ -76,13 +76,20 @@ def add_version(session: Session, actor: Actor, name: str, subject: str, body: s
 
 
 def ensure_defaults(session: Session, actor: Actor, clock: Clock | None = None) -> int:
-    """Give every default template its first version if it has none yet."""
-    have = set(session.scalars(select(MessageTemplate.name).distinct()))
+    """Give every default template its first version if it has none yet, and the next
+    version when its default has changed and the latest version is still a default (one
+    someone added is theirs to keep)."""
+    latest: dict[str, MessageTemplate] = {}
+    for row in session.scalars(select(MessageTemplate).order_by(MessageTemplate.version)):
+        latest[row.name] = row
     added = 0
     for t in DEFAULTS:
-        if t.name not in have:
-            add_version(session, actor, t.name, t.subject, t.body, note="default", clock=clock)
-            added += 1
+        found = latest.get(t.name)
+        if found is not None and (found.note != "default" or (found.subject, found.body)
+                                == (t.subject, t.body)):
+            continue
+        add_version(session, actor, t.name, t.subject, t.body, note="default", clock=clock)
+        added += 1
     return added
 
 

@@ -17,6 +17,7 @@ from mobilise.core.db import session_scope
 from mobilise.core.settings import Settings
 from mobilise.drives.estate import latest_readiness
 from mobilise.migration.models import MigrationWave
+from mobilise.migration.notices import Stage, WaveNotices, notice_counts, queue_stage
 from mobilise.migration.rounds import cutover, run_round, source_spec
 from mobilise.migration.waves import WaveSelection, create_wave
 from mobilise.people.models import Person, PersonStatus
@@ -99,10 +100,19 @@ def _run_wave(settings: Settings, numbers: list[str], rng: random.Random) -> str
         wave = create_wave(s, ACTOR, DEMO_WAVE, WaveSelection(people=numbers), delta_rounds=1,
                            description="demo people into the Graph emulator")
         s.commit()
-        run_round(s, ACTOR, settings, wave, executor)
-        run_round(s, ACTOR, settings, wave, executor)
-        results = cutover(s, ACTOR, settings, wave, executor, frozen_confirmed=True)
+        # The people are told first, as an operator would (the pre-seed round would
+        # otherwise do it); each stage after queues its own messages as it happens.
+        queue_stage(s, ACTOR, settings, wave, Stage.ANNOUNCEMENT)
+        s.commit()
+        told = WaveNotices(ACTOR, settings)
+        run_round(s, ACTOR, settings, wave, executor, notices=told)
+        run_round(s, ACTOR, settings, wave, executor, notices=told)
+        results = cutover(s, ACTOR, settings, wave, executor, frozen_confirmed=True,
+                          notices=told)
+        messages = sum(notice_counts(s, wave).values())
     migrated = sum(1 for r in results if r.migrated)
     files = sum(r.verified for r in results)
     return f"Migration: wave {DEMO_WAVE!r}: {migrated} of {len(results)} people migrated " \
-           f"(pre-seed, delta and cutover rounds), {files} files verified in OneDrive"
+           f"(pre-seed, delta and cutover rounds), {files} files verified in OneDrive; " \
+           f"{messages} messages to them queued (announcement, readiness, cutover, " \
+           "completion)"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import os
 import unicodedata
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -310,7 +311,9 @@ def write_mapping(rows: Sequence[MappingRow], data_dir: Path, person_key: str,
     folder = data_dir / REMEDIATION_DIR / person_key
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{scan_id}.parquet"
-    temp = folder / f".{scan_id}.parquet.tmp"
+    # A temp file of this writer's own: two reports of one scan at once (two readiness
+    # reports queued together) each write theirs, and the last rename wins whole.
+    temp = folder / f".{scan_id}.{uuid.uuid4().hex[:12]}.parquet.tmp"
     mine = [r for r in rows if r.person_key == person_key]
     table = pa.table({
         "person_key": [r.person_key for r in mine],

@@ -20,6 +20,7 @@ from mobilise.core.transitions import run_transition
 from mobilise.core.words import label
 from mobilise.migration.decisions import plan_inputs_from_estate
 from mobilise.migration.models import MigrationRound, MigrationWave, RoundKind, RoundStatus
+from mobilise.migration.notices import WaveNotices
 from mobilise.migration.progress import JOB_KIND
 from mobilise.migration.rounds import next_round, run_round
 from mobilise.migration.transitions import ROUND_LIFECYCLE
@@ -77,7 +78,8 @@ def start_round(sessions: sessionmaker[Session], actor: Actor, settings: Setting
         assert found is not None
         decisions = plan_inputs_from_estate(settings, session)
         report = run_round(session, actor, settings, found, pool, number=round_number,
-                           plan_inputs=decisions, progress=progress)
+                           plan_inputs=decisions, progress=progress,
+                           notices=WaveNotices(actor, settings))
         if report.failure:
             raise WorkFailed(f"round {round_number} ({kind}) failed: {report.failure}")
         message = f"round {round_number} ({kind}): {report.round.status}; " \

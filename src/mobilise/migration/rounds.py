@@ -17,7 +17,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
@@ -53,6 +53,16 @@ from mobilise.workers.executors import Executor, TaskResult
 
 # Per person: (dispositions or None for "everything migrates", renames old → new).
 PlanInputs = Callable[[Person], tuple[dict[str, str] | None, dict[str, str]]]
+
+
+class StageNotices(Protocol):
+    """Told as each stage of a wave happens to its people, to queue their messages
+    (``migration.notices.WaveNotices``): ``announcement`` and ``readiness`` as the pre-seed
+    round starts, ``cutover`` as their source is frozen, ``completion`` once their cutover
+    is verified. It commits what it queues."""
+
+    def __call__(self, session: Session, wave: MigrationWave, stage: str,
+                 members: Sequence[PersonMigration], when: datetime | None = None) -> None: ...
 
 
 # --------------------------------------------------------------------------- endpoints
@@ -134,6 +144,7 @@ def run_round(
     plan_inputs: PlanInputs | None = None,
     progress: Progress | None = None,
     clock: Clock | None = None,
+    notices: StageNotices | None = None,
 ) -> RoundReport:
     """Run a pre-seed or delta round for everyone in the wave not yet migrated."""
     clock = clock or SystemClock()
@@ -143,6 +154,10 @@ def run_round(
                            "the operator to confirm the sources are frozen")
     members = [m for m in wave_people(session, wave)
                if m.state != MigrationState.MIGRATED.value]
+    if notices is not None and round_.kind == RoundKind.PRE_SEED.value:
+        # Nobody's files move before they have been told, and told what will happen.
+        notices(session, wave, "announcement", members)
+        notices(session, wave, "readiness", members)
     _start_round(session, actor, round_, clock)
     starting = [m for m in members if m.state != MigrationState.IN_PROGRESS.value]
     if starting:
@@ -375,6 +390,7 @@ def cutover(
     review_override: str | None = None,
     plan_inputs: PlanInputs | None = None,
     clock: Clock | None = None,
+    notices: StageNotices | None = None,
 ) -> list[CutoverResult]:
     """Cut over the wave (or the ``people`` named in it): final delta, full verification,
     then migrated or failed with the reason. ``review_override`` (a reason) lets files
@@ -410,7 +426,7 @@ def cutover(
             raise InvalidInput("nobody left to cut over")
         return held + _cutover(session, actor, settings, wave, round_, taken, executor,
                         hook=hook, review_override=review_override, plan_inputs=plan_inputs,
-                        clock=clock)
+                        clock=clock, notices=notices)
     finally:
         release_cutover_claim(session, claim)
 
@@ -452,7 +468,7 @@ def release_cutover_claim(session: Session, claim: str) -> None:
 def _cutover(session: Session, actor: Actor, settings: Settings, wave: MigrationWave,
              round_: MigrationRound, members: list[PersonMigration], executor: Executor, *,
              hook: str | None, review_override: str | None, plan_inputs: PlanInputs | None,
-             clock: Clock) -> list[CutoverResult]:
+             clock: Clock, notices: StageNotices | None = None) -> list[CutoverResult]:
     # Laptops whose offline copy has not synced since the freeze hold their owner back:
     # work saved offline would be left behind. Those are not frozen either.
     refused = offline.blockers(session, wave, members)
@@ -474,10 +490,17 @@ def _cutover(session: Session, actor: Actor, settings: Settings, wave: Migration
         run_transition(session, actor, PERSON_LIFECYCLE, "start", starting)
     not_frozen = _fail_not_frozen(session, actor, members, refused)
     session.commit()
+    if notices is not None and frozen:
+        notices(session, wave, "cutover", frozen, clock.now())
     report = sync_people(session, actor, settings, round_, frozen, executor,
                          plan_inputs=plan_inputs)
     outcomes = [_verify_and_decide(session, actor, settings, round_, m, plan_inputs)
                 for m in frozen]
+    if notices is not None:
+        done = {r.person for r in outcomes if r.migrated}
+        migrated = [m for m in frozen if m.person.number in done]
+        if migrated:
+            notices(session, wave, "completion", migrated)
     _close_cutover_round(session, actor, wave, round_, report, executor, clock)
     return not_frozen + outcomes
 

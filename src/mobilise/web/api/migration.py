@@ -17,6 +17,7 @@ from mobilise.migration import reports, waves
 from mobilise.migration.burndown import burndown
 from mobilise.migration.launch import start_round
 from mobilise.migration.models import MigrationWave
+from mobilise.migration.notices import Stage, queue_stage
 from mobilise.migration.progress import live_round
 from mobilise.web.auth import db, requires
 from mobilise.web.params import column_field
@@ -86,6 +87,22 @@ def start_wave_round(key: str, request: Request, response: Response,
                       number=body.number, executor=body.executor, workers=body.workers)
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
     return job_payload(job, progress=f"/api/v1/waves/{wave.id}/progress")
+
+
+class NotifyIn(BaseModel):
+    stage: Stage = Field(description="announcement, readiness, cutover or completion")
+
+
+@router.post("/api/v1/waves/{key}/notify")
+def notify_wave(key: str, body: NotifyIn, request: Request,
+                session: Session = Depends(db, scope="function"),
+                actor: Actor = Depends(requires(Role.MIGRATION))) -> dict[str, Any]:
+    """Queue the stage's message to each person of the wave who has not had it: how many
+    were queued now, how many were queued before, and who was not due one and why."""
+    wave = waves.get_wave(session, key)
+    run = queue_stage(session, actor, request.app.state.settings, wave, body.stage)
+    session.commit()
+    return run.as_dict()
 
 
 @router.get("/api/v1/waves/{key}/progress")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
@@ -16,17 +17,18 @@ from starlette.datastructures import FormData
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
 from mobilise.core.db import integrity_conflict
-from mobilise.core.errors import MobiliseError
+from mobilise.core.errors import InvalidInput, MobiliseError
 from mobilise.core.words import label
 from mobilise.migration import reports, waves
 from mobilise.migration.burndown import ALL, burndown
 from mobilise.migration.launch import round_to_start, start_round
 from mobilise.migration.models import MigrationState, MigrationWave, RoundStatus
+from mobilise.migration.notices import Stage, notice_counts, queue_stage
 from mobilise.migration.progress import live_round
 from mobilise.web.api.migration import WaveIn
 from mobilise.web.auth import db, requires
 from mobilise.web.charts import bar_chart, grouped_bar_chart, line_chart
-from mobilise.web.pages.render import form_data, page
+from mobilise.web.pages.render import form_data, form_fields, page
 
 router = APIRouter(include_in_schema=False)
 
@@ -108,7 +110,9 @@ def _field_of(message: str) -> str:
 
 
 @router.get("/waves/{key}")
-def wave_page(request: Request, key: str, session: Session = Depends(db, scope="function"),
+def wave_page(request: Request, key: str, notified: Stage | None = None,
+              queued: int = Query(0, ge=0), already: int = Query(0, ge=0),
+              skipped: int = Query(0, ge=0), session: Session = Depends(db, scope="function"),
               _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     wave = waves.get_wave(session, key)
     summary = reports.wave_summary(session, wave)
@@ -128,7 +132,10 @@ def wave_page(request: Request, key: str, session: Session = Depends(db, scope="
                 live=live, live_points=_points((live or {}).get("stats", {}).get("series")),
                 latest=ran[-1] if ran else None, offer=start_offer(wave), created=created,
                 may_start=actor.has_any(frozenset({Role.MIGRATION})),
-                throughput=throughput, files_chart=files,
+                throughput=throughput, files_chart=files, stages=list(Stage),
+                notice_counts=notice_counts(session, wave),
+                notified=notified and {"template": notified.template, "queued": queued,
+                                       "already": already, "skipped": skipped},
                 state_colours={s.value: s.colour for s in MigrationState},
                 round_colours={s.value: s.colour for s in RoundStatus})
 
@@ -144,6 +151,25 @@ def start_round_from_page(request: Request, key: str,
     job = start_round(request.app.state.sessions, actor, request.app.state.settings, wave,
                       number=number)
     return RedirectResponse(f"/waves/{wave.id}?started={job.id}#live-heading",
+                            status_code=303)
+
+
+@router.post("/waves/{key}/notify")
+def notify_from_page(request: Request, key: str, form: dict[str, str] = Depends(form_fields),
+                     session: Session = Depends(db, scope="function"),
+                     actor: Actor = Depends(requires(Role.MIGRATION))) -> Response:
+    """The wave page's "queue messages" buttons: one stage's message to each person who
+    has not had it, then the page says how many were queued now and how many before."""
+    wave = waves.get_wave(session, key)
+    stage = form.get("stage", "")
+    if stage not in {s.value for s in Stage}:
+        raise InvalidInput(f"no stage {stage[:40]!r}: one of "
+                           f"{', '.join(s.value for s in Stage)}")
+    run = queue_stage(session, actor, request.app.state.settings, wave, stage)
+    session.commit()
+    said = {"notified": stage, "queued": run.queued, "already": run.already,
+            "skipped": sum(run.skipped.values())}
+    return RedirectResponse(f"/waves/{wave.id}?{urlencode(said)}#messages-heading",
                             status_code=303)
 
 
