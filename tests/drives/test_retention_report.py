@@ -146,5 +146,13 @@ def test_the_api_and_the_readiness_page_give_them_too(
         page = client.get(f"/drives/people/{number}", headers=headers)
         assert page.status_code == 200
         assert "What the retention rules decide" in page.text and "report v1" in page.text
-        assert "<code>Music/tune.mp3</code>" in page.text
-        assert "<code>scratch/b.tmp</code>" in page.text
+        assert "List the 2 files the rules send to review" in page.text
+        review = client.get(f"/drives/people/{number}", params={"show": "review"},
+                            headers=headers)
+        assert "<code>Music/tune.mp3</code>" in review.text
+        dispose = client.get(f"/drives/people/{number}", params={"show": "dispose"},
+                             headers=headers)
+        assert "<code>scratch/b.tmp</code>" in dispose.text
+        bad = client.get(f"/drives/people/{number}", params={"show": "everything"},
+                         headers=headers)
+        assert bad.status_code == 422

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -81,7 +83,43 @@ def test_readiness_pages(sqlite_settings, tmp_path):
         assert size_text(183_601) == bytes_text(183_601) == "184 kB"
         drive_page = client.get(f"/drives/people/{number}", headers=headers)
         assert drive_page.status_code == 200
-        assert "invalid_characters" not in drive_page.text
+        assert "invalid_characters" not in re.sub(r"<[^>]+>", "", drive_page.text)
+        # The page sums the findings up; the files are one click away, a page at a time.
+        assert "_script_.txt" not in drive_page.text and "List them" in drive_page.text
+        drive_page = client.get(f"/drives/people/{number}",
+                                params={"show": "findings", "kind": "invalid_characters"},
+                                headers=headers)
+        assert drive_page.status_code == 200 and "Showing 1–" in drive_page.text
+        assert "invalid_characters" not in re.sub(r"<[^>]+>", "", drive_page.text)
         assert "&lt;script&gt;.txt" in drive_page.text and "<script>.txt" not in drive_page.text
         assert "_script_.txt" in drive_page.text
         assert "No complete scan" in client.get(f"/drives/people/{other}", headers=headers).text
+
+
+def test_a_drive_with_many_findings_is_listed_a_page_at_a_time(sqlite_settings, tmp_path):
+    from mobilise.web.pages.drives import router as pages
+
+    settings = sqlite_settings.model_copy(update={
+        "home_template": str(sqlite_settings.home_root) + "/{sam}"})
+    with session_scope(settings) as s:
+        load_people(s, tmp_path, count=1)
+        person = s.scalars(select(Person)).one()
+        home = settings.home_root / person.sam_account_name
+        home.mkdir(parents=True)
+        for n in range(120):
+            (home / f"report {n:03d}?.txt").write_text("x")
+        estate.scan_people(s, settings, [person], SystemClock())
+        user = auth.add_user(s, ADMIN, "migration", "correct horse battery", ["migration"])
+        s.flush()
+        headers = {"Authorization": f"Bearer {auth.issue_token(s, ADMIN, user, 't')}"}
+        number = person.number
+    app = create_app(settings)
+    app.include_router(pages)
+    with TestClient(app) as client:
+        summary = client.get(f"/drives/people/{number}", headers=headers).text
+        assert "<td>120</td>" in summary and "report 000" not in summary
+        last = client.get(f"/drives/people/{number}", headers=headers,
+                          params={"show": "findings", "page": 3}).text
+        assert "Showing 101–120 of 120" in last
+        assert last.count("<code>report ") == 20 and "report 119" in last
+        assert 'href="?show=findings&kind=&page=2"' in last

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
@@ -20,6 +21,7 @@ from mobilise.retention.dry_run import bytes_text
 from mobilise.web.auth import db, requires
 from mobilise.web.charts import bar_chart
 from mobilise.web.pages.render import page
+from mobilise.web.params import PageNo, Pager
 
 router = APIRouter(include_in_schema=False)
 
@@ -58,8 +60,18 @@ def _estate(session: Session, quota: int) -> tuple[Any, Any, Any, list[dict[str,
     return summary, issues, chart, rows[:200]
 
 
+# One person's drive can hold tens of thousands of findings: the page shows what they
+# add up to, and lists one kind at a time, a page at a time.
+LIST_PAGE = 50
+LISTS = {"findings": "What OneDrive objects to", "review": "Files the rules send to review",
+         "dispose": "Files the rules would dispose of (only ever through an approved batch)"}
+
+
 @router.get("/drives/people/{key}")
-def drive(request: Request, key: str, session: Session = Depends(db, scope="function"),
+def drive(request: Request, key: str,
+          show: str | None = Query(None, pattern="^(findings|review|dispose)$"),
+          kind: str | None = Query(None, max_length=40), page_no: int = PageNo,
+          session: Session = Depends(db, scope="function"),
           actor: Actor = Depends(requires(Role.MIGRATION))) -> HTMLResponse:
     person = get_person(session, key)
     pairs = estate.latest_scans(session, [person.id])
@@ -70,5 +82,26 @@ def drive(request: Request, key: str, session: Session = Depends(db, scope="func
         one = person_report(person.number, person.upn, estate.inventory_of(scan),
                             quota_bytes=_settings(request).onedrive_quota_bytes)
         report = add_retention(one, session, person, SystemClock().today()).as_dict()
+    kind = kind or None  # the pager's links carry an empty kind for "every kind"
+    listed = _listed(report, show, kind, page_no) if report else None
     return page(request, "drive.html", person=person_row(person), report=report, scan=scan,
-                bytes_text=bytes_text)
+                bytes_text=bytes_text, kinds=_kinds(report) if report else [],
+                show=show, kind=kind, listed=listed, caption=LISTS.get(show or "", ""))
+
+
+def _kinds(report: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """(kind, action, files) of the findings, most first."""
+    counts = Counter((f["kind"], f["action"]) for f in report["findings"])
+    return [(k, a, n) for (k, a), n in counts.most_common()]
+
+
+def _listed(report: dict[str, Any], show: str | None, kind: str | None,
+            page_no: int) -> tuple[list[dict[str, Any]], Pager] | None:
+    if show is None:
+        return None
+    if show == "findings":
+        rows = [f for f in report["findings"] if kind is None or f["kind"] == kind]
+    else:
+        rows = list((report.get("retention") or {}).get(show) or [])
+    pager = Pager.of(page_no, LIST_PAGE, len(rows), show=show, kind=kind)
+    return rows[pager.offset:pager.offset + LIST_PAGE], pager
