@@ -98,7 +98,7 @@ def test_activate_dry_run_diff_explain_holds_and_review(workdir: Path) -> None:
 
     invoke("review", "queue", *estate)  # the rule set in force by default
     out = json.loads(invoke("review", "list", "--by", "rule", "-f", "json"))
-    assert out == [{"rule": "personal-media", "files": 1, "bytes": 4000}]
+    assert out == [{"rule": "personal-media", "files": 1, "bytes": 4000, "escalated": 0}]
     items = json.loads(invoke("review", "items", "--person", "p1", "-f", "json"))
     assert [(i["path"], i["status"]) for i in items] == [("Music/song.mp3", "pending")]
     assert json.loads(invoke("review", "items", "--person", "p2", "-f", "json")) == []

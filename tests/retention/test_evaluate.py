@@ -160,7 +160,7 @@ def test_diff_between_versions_says_what_changes_and_through_which_rule() -> Non
     old = load_rule_set_file(EXAMPLE)
     new = parse_rule_set(
         old.text.replace("version: 1", "version: 2").replace(
-            "action: review\n    period: 6y\n    from: accessed",
+            "action: archive\n    period: 6y\n    from: accessed",
             "action: dispose\n    period: 6y\n    from: accessed",
         )
     )
@@ -170,7 +170,7 @@ def test_diff_between_versions_says_what_changes_and_through_which_rule() -> Non
         "v2 disposes 1 more files, 1.0 MB, mostly through rule executables"
     )
     assert result.transitions == [
-        {"old_action": "review", "new_action": "dispose", "files": 1, "bytes": 10**6}
+        {"old_action": "archive", "new_action": "dispose", "files": 1, "bytes": 10**6}
     ]
 
 

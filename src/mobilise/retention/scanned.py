@@ -41,7 +41,7 @@ from mobilise.retention.evaluate import (
 )
 from mobilise.retention.holds import holds_in_force
 from mobilise.retention.models import DisposalBatch, RuleSetStatus, RuleSetVersion
-from mobilise.retention.review import queue_reviews
+from mobilise.retention.review import REVIEW_DAYS, queue_reviews
 from mobilise.storage.base import Backend
 
 _COLUMNS = ["path_text", "name", "extension", "size", "created", "modified", "accessed", "kind",
@@ -290,11 +290,15 @@ def propose_scanned(session: Session, actor: Actor, settings: Settings,
 
 
 def queue_scanned(session: Session, actor: Actor, version: RuleSetVersion, as_of: date, *,
-                  rule: str | None = None, person: str | None = None) -> int:
+                  rule: str | None = None, person: str | None = None,
+                  review_days: int = REVIEW_DAYS, cutovers: Mapping[str, date] | None = None,
+                  ) -> int:
     """Queue a review item for each file of the scanned drives that ``version`` sends to
-    review and is due (held files wait); returns how many were queued."""
+    review and is due (held files wait), each with its deadline; returns how many were
+    queued."""
     scanned = scanned_estate(session)
     if scanned is None:
         raise InvalidInput("no drive has been scanned: nothing to review")
     return queue_reviews(session, actor, version, scanned.estate, as_of,
-                         holds_in_force(session), person=person, rule=rule)
+                         holds_in_force(session), person=person, rule=rule,
+                         review_days=review_days, cutovers=cutovers)

@@ -21,13 +21,14 @@ from mobilise.core.clock import SystemClock
 from mobilise.core.errors import NotFound
 from mobilise.core.jobs import job_row
 from mobilise.core.progress import Job, JobProgress
-from mobilise.retention import disposal, holds, review, rule_sets
+from mobilise.core.settings import Settings
+from mobilise.migration.review_load import load_rows, queue_for_review
+from mobilise.retention import disposal, holds, review, routing, rule_sets
 from mobilise.retention.models import Hold, HoldStatus, RuleSetVersion
 from mobilise.retention.scanned import (
     active_rule_set,
     drive_of,
     propose_scanned,
-    queue_scanned,
     scanned_diff,
     scanned_dry_run,
     scanned_explain,
@@ -158,9 +159,11 @@ def queue_reviews(body: QueueRequest, request: Request, response: Response,
     row = _version(session, body.version)  # an unknown version is a 404 now, not a failed job
     name, number, today = row.name, row.version, SystemClock().now().date()
 
+    settings: Settings = request.app.state.settings
+
     def work(s: Session, progress: JobProgress) -> str:
-        queued = queue_scanned(s, actor, rule_sets.get_version(s, name, number), today,
-                               rule=body.rule, person=body.person)
+        queued = queue_for_review(s, actor, settings, rule_sets.get_version(s, name, number),
+                                  today, rule=body.rule, person=body.person)
         _job_stats(progress, queued=queued)
         return f"queued {queued} review item(s)"
 
@@ -178,7 +181,7 @@ def _job_stats(progress: JobProgress, **stats: Any) -> None:
         job.stats = {**(job.stats or {}), **stats}
 
 
-Status = Query("pending", pattern="^(pending|decided)$")
+Status = Query("open", pattern="^(open|pending|escalated|decided)$")
 DecisionFilter = Query(None, pattern="^(keep-migrate|keep-archive|dispose)$")
 Limit = Query(100, ge=1, le=review.MAX_PAGE)
 Offset = Query(0, ge=0, le=10**9)
@@ -199,13 +202,30 @@ def review_items(status: str = Status, person: str | None = Query(None, max_leng
 def my_review_items(status: str = Status, limit: int = Limit, offset: int = Offset,
                     session: Session = Depends(db, scope="function"),
                     actor: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
-    """The signed-in person's own review items (through their account's person link)."""
+    """The signed-in person's own review items and those escalated to them as line
+    manager (through their account's person link), each with its deadline."""
     number = review.person_of(session, actor)
     if number is None:
         return {"person": None, "total": 0, "limit": limit, "offset": offset, "items": [],
                 "note": "this account is not linked to a person"}
     return {"person": number, **review.list_items(
-        session, status=status, person=number, limit=limit, offset=offset).as_dict()}
+        session, status=status, reviewer=number, limit=limit, offset=offset).as_dict()}
+
+
+@router.post("/review/sweep")
+def sweep_reviews(request: Request, session: Session = Depends(db, scope="function"),
+                  actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
+    """Remind people whose review deadline is near (once a round) and escalate items past
+    it to the person's line manager, or the records team's pool if they have none."""
+    return routing.sweep(session, actor, request.app.state.settings).as_dict()
+
+
+@router.get("/review/load")
+def review_load(session: Session = Depends(db, scope="function"),
+                _: Actor = Depends(requires(*READERS))) -> list[dict[str, Any]]:
+    """Review load per migration wave: people and files awaiting review, overdue and
+    escalated."""
+    return load_rows(session)
 
 
 class RuleDecision(BaseModel):
@@ -351,7 +371,7 @@ def propose_batch(body: Proposal, request: Request, response: Response,
     ``/api/v1/jobs/{id}``: its stats name the batch (``batch``) and its ``files``."""
     row = _version(session, body.version)  # an unknown version is a 404 now, not a failed job
     name, number, today = row.name, row.version, SystemClock().now().date()
-    settings = request.app.state.settings
+    settings: Settings = request.app.state.settings
 
     def work(s: Session, progress: JobProgress) -> str:
         batch = propose_scanned(s, actor, settings, rule_sets.get_version(s, name, number),

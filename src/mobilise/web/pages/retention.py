@@ -16,15 +16,15 @@ from starlette.datastructures import FormData
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
 from mobilise.core.errors import InvalidInput, NotFound
+from mobilise.migration.review_load import queue_for_review
 from mobilise.people.models import Person
-from mobilise.retention import disposal, holds, review, rule_sets
+from mobilise.retention import disposal, holds, review, routing, rule_sets
 from mobilise.retention.dry_run import DryRun, bytes_text
 from mobilise.retention.models import Hold, HoldStatus, RuleSetVersion
 from mobilise.retention.scanned import (
     active_rule_set,
     drive_of,
     propose_scanned,
-    queue_scanned,
     scanned_diff,
     scanned_dry_run,
     scanned_explain,
@@ -203,11 +203,17 @@ REVIEW_PAGE = 100  # files listed per page of the review queue
 
 def _review_page(request: Request, session: Session, *, person: Person | None, back: str,
                  status: str, rule: str, page_no: int, person_filter: str = "",
-                 totals: bool = False) -> HTMLResponse:
+                 totals: bool = False, mine: bool = False) -> HTMLResponse:
+    # Your own page lists your files and those escalated to you as line manager.
+    number = person.number if person else person_filter or None
     listed = review.list_items(
-        session, status=status, person=person.number if person else person_filter or None,
-        rule=rule or None, limit=REVIEW_PAGE, offset=(page_no - 1) * REVIEW_PAGE)
-    return page(request, "retention_review.html",
+        session, status=status, person=None if mine else number,
+        reviewer=number if mine else None, rule=rule or None, limit=REVIEW_PAGE,
+        offset=(page_no - 1) * REVIEW_PAGE)
+    settings = request.app.state.settings
+    return page(request, "retention_review.html", mine=mine,
+                review_days=settings.retention_review_days,
+                reminder_days=settings.retention_review_reminder_days,
                 by_person=review.review_queue(session) if totals else [],
                 by_rule=review.review_queue(session, by="rule") if totals else [],
                 items=listed.items, total=listed.total, person=person, back=back,
@@ -216,7 +222,7 @@ def _review_page(request: Request, session: Session, *, person: Person | None, b
                 queue_form=totals, active=active_rule_set(session) if totals else None)
 
 
-StatusFilter = Query("pending", pattern="^(pending|decided)$")
+StatusFilter = Query("open", pattern="^(open|pending|escalated|decided)$")
 PageNo = Query(1, alias="page", ge=1, le=1_000_000)
 
 
@@ -239,8 +245,17 @@ def queue(request: Request, session: Session = Depends(db, scope="function"),
     row = _version(session, form.get("version") or None)
     if row is None:
         raise InvalidInput("no rule set is active")
-    queue_scanned(session, actor, row, _today(), rule=form.get("rule") or None,
-                  person=form.get("person") or None)
+    queue_for_review(session, actor, request.app.state.settings, row, _today(),
+                     rule=form.get("rule") or None, person=form.get("person") or None)
+    return _back("/retention/review")
+
+
+@router.post("/retention/review/sweep")
+def sweep(request: Request, session: Session = Depends(db, scope="function"),
+          actor: Actor = Depends(requires(Role.RECORDS)),
+          _form: dict[str, str] = FORM) -> Response:
+    """Remind people near their review deadline and escalate items past it."""
+    routing.sweep(session, actor, request.app.state.settings)
     return _back("/retention/review")
 
 
@@ -257,7 +272,7 @@ def my_review(request: Request, status: str = StatusFilter, page_no: int = PageN
                     bytes_text=bytes_text, status=status, rule="", person_filter="",
                     page_no=1, pages=1, queue_form=False, active=None)
     return _review_page(request, session, person=person, back="/retention/review/me",
-                        status=status, rule="", page_no=page_no)
+                        status=status, rule="", page_no=page_no, mine=True)
 
 
 @router.get("/retention/review/people/{key}")
