@@ -166,9 +166,10 @@ def test_diff_between_versions_says_what_changes_and_through_which_rule() -> Non
     )
     result = diff(example_estate(), old, new, AS_OF)
     # The stale executable now deletes; of two deletions the shorter (executables) wins.
-    assert result.sentences()[0] == (
-        "v2 disposes 1 more files, 1.0 MB, mostly through rule executables"
-    )
+    assert result.sentences() == [
+        "v2 archives 1 fewer files, 1.0 MB",
+        "v2 disposes 1 more files, 1.0 MB, mostly through rule executables",
+    ]
     assert result.transitions == [
         {"old_action": "archive", "new_action": "dispose", "files": 1, "bytes": 10**6}
     ]

@@ -312,6 +312,16 @@ _DATE_KEYS = {
 }
 
 
+def _value_of(node: Node, key: str) -> Node:
+    """The value node of ``key`` in a mapping node (the node itself if it has none), so
+    a problem points at the value that causes it."""
+    if isinstance(node, MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.value == key:
+                return value_node
+    return node
+
+
 class _Parser:
     """Turns YAML nodes into values, collecting problems instead of stopping at one."""
 
@@ -592,7 +602,7 @@ class _Parser:
                                    f"floor (floors: {known})")
             elif rule.action is Action.DISPOSE and rule.period is not None \
                     and shorter_than(rule.period, floor.minimum):
-                self.problem(node, f"rule {rule.id!r} disposes {rule.records_class} after "
+                self.problem(_value_of(node, "period"), f"rule {rule.id!r} disposes {rule.records_class} after "
                                    f"{rule.period}, sooner than its floor of {floor.minimum} "
                                    f"({floor.authority})")
 
