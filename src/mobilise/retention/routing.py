@@ -10,8 +10,9 @@ Each review item is assigned to its person with a deadline when it is queued
 * escalates every item still pending after its deadline: to the person's line manager
   (``Person.line_manager`` from the roster) if they are an active person in the register,
   otherwise to the records team's pool. Each escalation is a transition of the item
-  (audited); the items are locked first, so of two sweeps at once one escalates an item
-  and the other finds it already done. The line manager is told once per person and round.
+  (audited). Sweeps run one at a time, and the items are locked and read again before
+  escalating, so of two sweeps at once one escalates an item and the other finds it
+  already done. The line manager is told once per person and round.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 from mobilise.comms import outbox, templates
 from mobilise.core.actor import Actor
 from mobilise.core.clock import Clock, SystemClock
+from mobilise.core.db import hold_write_lock, is_postgres
 from mobilise.core.settings import Settings
 from mobilise.core.transitions import lock, run_transition
 from mobilise.people.models import Person, PersonStatus
@@ -53,12 +55,27 @@ def sweep(session: Session, actor: Actor, settings: Settings, *,
           clock: Clock | None = None) -> SweepResult:
     """Remind and escalate as of today (see the module's description)."""
     clock = clock or SystemClock()
+    _hold_sweep_lock(session)
     templates.ensure_defaults(session, actor, clock)
     result = SweepResult()
     _escalate(session, actor, settings, clock, result)
     _remind(session, settings, clock, result)
     session.flush()
     return result
+
+
+# Any fixed number, unique among Mobilise's advisory locks: "RVW" in ASCII.
+SWEEP_LOCK = 0x525657
+
+
+def _hold_sweep_lock(session: Session) -> None:
+    """Sweeps run one at a time (until the transaction ends): the second finds what the
+    first escalated and queued, and two never add the same message template at once.
+    PostgreSQL: a transaction advisory lock; SQLite: its one write lock."""
+    if is_postgres(session):
+        session.execute(select(func.pg_advisory_xact_lock(SWEEP_LOCK)))
+    else:
+        hold_write_lock(session)
 
 
 def _remind(session: Session, settings: Settings, clock: Clock, result: SweepResult) -> None:
