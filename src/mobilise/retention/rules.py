@@ -602,9 +602,10 @@ class _Parser:
                                    f"floor (floors: {known})")
             elif rule.action is Action.DISPOSE and rule.period is not None \
                     and shorter_than(rule.period, floor.minimum):
-                self.problem(_value_of(node, "period"), f"rule {rule.id!r} disposes {rule.records_class} after "
-                                   f"{rule.period}, sooner than its floor of {floor.minimum} "
-                                   f"({floor.authority})")
+                self.problem(_value_of(node, "period"),
+                             f"rule {rule.id!r} disposes {rule.records_class} after "
+                             f"{rule.period}, sooner than its floor of {floor.minimum} "
+                             f"({floor.authority})")
 
     def rule_list(self, node: SequenceNode) -> list[Rule]:
         rules: list[Rule] = []
