@@ -317,7 +317,8 @@ def _value_of(node: Node, key: str) -> Node:
     a problem points at the value that causes it."""
     if isinstance(node, MappingNode):
         for key_node, value_node in node.value:
-            if isinstance(key_node, ScalarNode) and key_node.value == key:
+            if isinstance(key_node, ScalarNode) and key_node.value == key \
+                    and isinstance(value_node, Node):
                 return value_node
     return node
 
