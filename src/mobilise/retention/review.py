@@ -33,6 +33,7 @@ from mobilise.retention.models import (
     RuleSetVersion,
 )
 from mobilise.retention.rule_sets import RECORDS, parsed
+from mobilise.retention.rules import RuleSet
 
 REVIEW_DAYS = 14  # the default of the retention_review_days setting
 
@@ -52,7 +53,9 @@ def _may_decide(ctx: Context, item: ReviewItem) -> str | None:
     if ctx.actor.has_any(RECORDS) or ctx.actor.name == item.person:
         return None
     # Looked up once per run, not per item: a bulk decision may cover thousands.
-    me = ctx.params.setdefault("me", person_of(ctx.session, ctx.actor))
+    if "me" not in ctx.params:
+        ctx.params["me"] = person_of(ctx.session, ctx.actor)
+    me = ctx.params["me"]
     if me is not None and me in (item.person, item.assigned_to):
         return None
     return "only the person, the line manager it was escalated to, or a records manager " \
@@ -64,7 +67,10 @@ def _floor_passed(ctx: Context, item: ReviewItem) -> str | None:
     years, say): the file's date is the rule's date counted back from ``eligible_since``."""
     if ctx.params.get("decision") != ReviewDecision.DISPOSE.value:
         return None
-    rule_set = parsed(item.rule_set)
+    cache: dict[int, RuleSet] = ctx.params.setdefault("rule_sets", {})
+    if item.rule_set_id not in cache:  # parsed once per run, not per item
+        cache[item.rule_set_id] = parsed(item.rule_set)
+    rule_set = cache[item.rule_set_id]
     try:
         rule = rule_set.rule(item.rule)
     except KeyError:
