@@ -12,19 +12,19 @@ import csv
 import io
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from mobilise.core.db import session_scope
 from mobilise.core.settings import Settings
 from mobilise.devices.models import Acceptance, Handset, LicenceSeat
-from mobilise.retention.models import DisposalBatch, DisposalItem, ItemOutcome
+from mobilise.retention.models import DisposalBatch, DisposalItem, ItemOutcome, ReviewItem
 from mobilise.web.app import create_app
 from tests.devices.fleet import MANIFEST_HEADER, manifest_row
 from tests.factories import ADMIN, ROSTER_HEADER, person_row
@@ -230,6 +230,24 @@ def decide_rule(env: Served) -> None:
                     json={"rule": "media", "decision": "keep-migrate", "justification": "ok",
                           "version": "drives@1", "person": "100001"}) for i in range(N)],
          "review_item.decide", changes=REVIEW_FILES)
+
+
+@case("POST", "/api/v1/retention/review/sweep")
+def sweep_reviews(env: Served) -> None:
+    """Sweeps at once: each overdue item is escalated by exactly one of them (the rest
+    find it escalated under the lock) and every sweep succeeds."""
+    with session_scope(env.settings) as s:
+        lapsed = list(s.scalars(select(ReviewItem.id).where(
+            ReviewItem.person == "100002", ReviewItem.status == "pending")))
+        s.execute(update(ReviewItem).where(ReviewItem.id.in_(lapsed))
+                  .values(due_on=date.today() - timedelta(days=1)))
+    assert lapsed
+    before = audit_count(env.settings, "review_item.escalate")
+    answers = fire(env.url, [Call(env.tokens[_records(i)], "POST",
+                                  "/api/v1/retention/review/sweep") for i in range(N)])
+    assert all(a.status == 200 for a in answers), [(a.status, a.body[:200]) for a in answers]
+    assert sum(json.loads(a.body)["escalated"] for a in answers) == len(lapsed)
+    assert audit_count(env.settings, "review_item.escalate") - before == len(lapsed)
 
 
 @case("POST", "/api/v1/retention/disposal-batches")

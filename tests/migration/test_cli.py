@@ -46,7 +46,8 @@ def test_wave_rounds_cutover_reports_and_spmt_tasks(tmp_path: Path) -> None:
          "--schedule", "2026-12-01,2026-12-08,2026-12-15"], env, tmp_path)
     listed = json.loads(run(["waves", "list", "--format", "json"], env, tmp_path).stdout)
     assert listed == [{"name": "W1", "people": 2, "not_started": 2, "in_progress": 0,
-                       "migrated": 0, "failed": 0, "rounds": "p/p/p"}]
+                       "migrated": 0, "failed": 0, "rounds": "p/p/p", "review_people": 0,
+                       "review_files": 0, "review_overdue": 0, "review_escalated": 0}]
     scan_env = {**env, "MOBILISE_HOME_TEMPLATE": str(tmp_path / "home" / "{sam}")}
     scanned = json.loads(run(["drives", "scan", "--wave", "W1", "--format", "json"], scan_env,
                              tmp_path).stdout)

@@ -38,3 +38,39 @@ def test_demo_wave_reaches_cutover_in_the_emulator_and_is_idempotent(
     homes = tree_snapshot(out / "home")
     assert "exists already" in migrate_demo_wave(sqlite_settings, out, 30, 5)
     assert tree_snapshot(out / "home") == homes
+
+
+def test_demo_wave_runs_with_the_retention_rules_in_force(
+        sqlite_settings: Settings, tmp_path: Path) -> None:
+    """The drives are scanned and the example rule set is active: review is queued with a
+    deadline before the cutover, owners decide, and every round decides each file by the
+    rules (no review gate skipped, no override)."""
+    from mobilise.demo.drives import drives_step
+    from mobilise.demo.retention import retention_step
+    from mobilise.demo.run import demo_settings
+    from mobilise.retention.models import ReviewItem
+
+    out = tmp_path / "demo"
+    out.mkdir()
+    settings = demo_settings(sqlite_settings, out)
+    from mobilise.schema import upgrade_schema
+
+    upgrade_schema(settings)
+    load_people(settings, out, 30, 5)
+    drives_step(settings, out, 30, 5)
+    retention_step(settings, out, 30, 5)
+    note = migrate_demo_wave(settings, out, 30, 5)
+    assert "under personal-files v1" in note
+    assert f"{DEMO_PEOPLE} of {DEMO_PEOPLE} people migrated" in note
+    with session_scope(settings) as s:
+        members = s.scalars(select(PersonMigration)).all()
+        assert [m.state for m in members] == ["migrated"] * DEMO_PEOPLE
+        assert all(m.review_override is None for m in members)
+        wave = s.scalars(select(MigrationWave)).one()
+        cutover_day = wave.rounds[-1].scheduled_for
+        items = s.scalars(select(ReviewItem)).all()
+        assert items, "the wave's people had files to review"
+        assert {i.status for i in items} == {"decided"}
+        assert cutover_day is not None
+        assert all(i.due_on is not None and i.due_on <= cutover_day.date() for i in items)
+    assert list((out / "archive").rglob("*")), "stale files went to the archive"

@@ -131,3 +131,20 @@ def test_upns_rotated_among_three_people_and_given_to_a_newcomer(session: Sessio
                               .where(AuditEntry.after.is_not(None))
                               .where(func.lower(func.cast(AuditEntry.after, Text))
                                      .contains("~moving~")))
+
+
+def test_a_roster_names_each_persons_line_manager(session: Session, tmp_path: Path) -> None:
+    load_structure(session, tmp_path)
+    header = [*ROSTER_HEADER, "Line Manager"]
+    rows = [person_row(0) + [""], person_row(1) + ["100000"], person_row(2) + ["100000"]]
+    roster.import_roster(session, ADMIN, write_csv(tmp_path / "r.csv", header, rows))
+    session.commit()
+    managers = {n: m for n, m in session.execute(select(Person.number, Person.line_manager))}
+    assert managers == {"100000": None, "100001": "100000", "100002": "100000"}
+    # A change of manager is a change like any other, and a bad number is refused.
+    rows[2][-1] = "100001"
+    diff = roster.import_roster(session, ADMIN, write_csv(tmp_path / "r.csv", header, rows))
+    assert diff.changed == {"100002": {"line_manager": ("100000", "100001")}}
+    rows[1][-1] = "not a number!"
+    with pytest.raises(ImportRejected, match="line manager"):
+        roster.import_roster(session, ADMIN, write_csv(tmp_path / "r.csv", header, rows))

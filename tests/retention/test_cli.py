@@ -62,6 +62,21 @@ def test_validate_reports_problems_with_lines(workdir: Path) -> None:
     assert f"{bad}:5:13: action 'shred'" in caught.value.message
 
 
+def test_validate_refuses_disposing_police_information_before_the_mopi_floor(
+    workdir: Path,
+) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        "    action: archive\n    period: 6y\n    from: accessed",
+        "    action: dispose\n    period: 3y\n    from: accessed")
+    early = workdir / "early.yaml"
+    early.write_text(text, encoding="utf-8")
+    line = text.splitlines().index("    period: 3y") + 1
+    with pytest.raises(ImportRejected) as caught:
+        runner.invoke(app, ["validate", str(early)], catch_exceptions=False)
+    assert (f"{early}:{line}:13: rule 'stale-files' disposes police-information after 3y, "
+            "sooner than its floor of 6y") in caught.value.message
+
+
 def test_activate_dry_run_diff_explain_holds_and_review(workdir: Path) -> None:
     estate = ["--inventory", str(workdir / "inv.parquet"), "--people",
               str(workdir / "people.parquet"), "--as-of", "2026-11-22"]
@@ -98,7 +113,7 @@ def test_activate_dry_run_diff_explain_holds_and_review(workdir: Path) -> None:
 
     invoke("review", "queue", *estate)  # the rule set in force by default
     out = json.loads(invoke("review", "list", "--by", "rule", "-f", "json"))
-    assert out == [{"rule": "personal-media", "files": 1, "bytes": 4000}]
+    assert out == [{"rule": "personal-media", "files": 1, "bytes": 4000, "escalated": 0}]
     items = json.loads(invoke("review", "items", "--person", "p1", "-f", "json"))
     assert [(i["path"], i["status"]) for i in items] == [("Music/song.mp3", "pending")]
     assert json.loads(invoke("review", "items", "--person", "p2", "-f", "json")) == []

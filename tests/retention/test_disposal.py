@@ -172,7 +172,7 @@ def test_review_decisions_feed_disposal_and_the_certificate_agrees_with_the_audi
     by_person = {r["person"]: r["files"] for r in review.review_queue(session)}
     assert by_person == {"p1": 2, "p2": 1}
     items = review.review_queue(session, by="rule")
-    assert items == [{"rule": "photos", "files": 3, "bytes": items[0]["bytes"]}]
+    assert items == [{"rule": "photos", "files": 3, "bytes": items[0]["bytes"], "escalated": 0}]
     from mobilise.retention.models import ReviewItem
     mine = list(session.scalars(select(ReviewItem).where(ReviewItem.person == "p1")
                                 .order_by(ReviewItem.path)))

@@ -160,17 +160,18 @@ def test_diff_between_versions_says_what_changes_and_through_which_rule() -> Non
     old = load_rule_set_file(EXAMPLE)
     new = parse_rule_set(
         old.text.replace("version: 1", "version: 2").replace(
-            "action: review\n    period: 6y\n    from: accessed",
+            "action: archive\n    period: 6y\n    from: accessed",
             "action: dispose\n    period: 6y\n    from: accessed",
         )
     )
     result = diff(example_estate(), old, new, AS_OF)
     # The stale executable now deletes; of two deletions the shorter (executables) wins.
-    assert result.sentences()[0] == (
-        "v2 disposes 1 more files, 1.0 MB, mostly through rule executables"
-    )
+    assert result.sentences() == [
+        "v2 archives 1 fewer files, 1.0 MB",
+        "v2 disposes 1 more files, 1.0 MB, mostly through rule executables",
+    ]
     assert result.transitions == [
-        {"old_action": "review", "new_action": "dispose", "files": 1, "bytes": 10**6}
+        {"old_action": "archive", "new_action": "dispose", "files": 1, "bytes": 10**6}
     ]
 
 

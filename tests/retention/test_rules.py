@@ -116,3 +116,63 @@ def test_a_forbidden_character_is_located_not_a_crash() -> None:
     with _pytest.raises(ImportRejected) as err:
         parse_rule_set("rule_set: x\nversion: 1\nrules: [\x07]\n", "r.yaml")
     assert str(err.value.problems[0]).startswith("r.yaml:3:9: not valid YAML")
+
+
+FLOORED = """\
+rule_set: police
+version: 1
+floors:
+  - class: police-information
+    minimum: 6y
+    authority: "MoPI: 6-year minimum"
+rules:
+  - id: old-intelligence
+    title: Old intelligence reports
+    authority: "local decision"
+    class: police-information
+    action: dispose
+    period: 3y
+    select: {name: ["*intelligence*"]}
+"""
+
+
+def test_a_rule_disposing_police_information_before_its_floor_is_refused() -> None:
+    with pytest.raises(ImportRejected) as caught:
+        parse_rule_set(FLOORED, "police.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        "police.yaml:13:13: rule 'old-intelligence' disposes police-information after 3y, "
+        "sooner than its floor of 6y (MoPI: 6-year minimum)"]
+
+
+@pytest.mark.parametrize("period", ["6y", "72m", "7y"])
+def test_a_rule_disposing_at_or_after_the_floor_passes(period: str) -> None:
+    rule_set = parse_rule_set(FLOORED.replace("period: 3y", f"period: {period}"))
+    (floor,) = rule_set.floors
+    assert (floor.records_class, str(floor.minimum)) == ("police-information", "6y")
+    assert rule_set.floor_for(rule_set.rules[0]) == floor
+
+
+def test_days_are_measured_against_a_floor_in_months_on_every_calendar() -> None:
+    # 2190 days is six years only when no leap day falls inside: short somewhere.
+    with pytest.raises(ImportRejected, match="sooner than its floor"):
+        parse_rule_set(FLOORED.replace("period: 3y", "period: 2190d"))
+    parse_rule_set(FLOORED.replace("period: 3y", "period: 2193d"))
+
+
+def test_a_class_without_a_floor_and_a_malformed_floor_are_refused() -> None:
+    text = FLOORED.replace("class: police-information\n    action",
+                           "class: police-informaton\n    action")
+    with pytest.raises(ImportRejected, match="'police-informaton' has no floor"):
+        parse_rule_set(text)
+    with pytest.raises(ImportRejected, match="a floor needs 'authority'"):
+        parse_rule_set(FLOORED.replace('    authority: "MoPI: 6-year minimum"\n', ""))
+    with pytest.raises(ImportRejected, match="minimum 'six years'"):
+        parse_rule_set(FLOORED.replace("minimum: 6y", "minimum: six years"))
+
+
+def test_the_example_declares_the_mopi_floor_and_keeps_to_it() -> None:
+    rule_set = load_rule_set_file(EXAMPLE)
+    assert [(f.records_class, str(f.minimum)) for f in rule_set.floors] == [
+        ("police-information", "6y")]
+    classed = {r.id for r in rule_set.rules if r.records_class == "police-information"}
+    assert {"operational-information", "stale-files", "leavers"} <= classed

@@ -260,7 +260,7 @@ def test_review_queue_items_and_decisions_over_the_api_and_pages(
     listing = web.client.get("/retention/review?rule=media")
     assert listing.status_code == 200
     assert "6 files." in listing.text and "Page 1 of 2" in listing.text
-    assert 'href="?status=pending&person=&rule=media&page=2"' in listing.text
+    assert 'href="?status=open&person=&rule=media&page=2"' in listing.text
     assert 'action="/retention/review/queue"' in listing.text
     shown = re.findall(r'name="item" value="(\d+)"', listing.text + web.client.get(
         "/retention/review?rule=media&page=2").text)
@@ -378,3 +378,55 @@ def test_leavers_and_orphan_drives_page_and_api(web: Web) -> None:
                             headers=_bearer(tokens["rm1"]),
                             json={"outcome": "dispose", "reason": "x"})
     assert again.status_code == 409
+
+
+def test_deadlines_reminders_escalation_and_the_load_per_wave_on_the_web(web: Web) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from mobilise.core.actor import Actor, Role
+    from mobilise.migration.waves import WaveSelection, create_wave
+
+    tokens = _setup(web)
+    _add(web, tokens["rm1"], 1, "review")
+    web.client.post("/api/v1/retention/rule-sets/web/1/activate", json={"reason": "agreed"},
+                    headers=_bearer(tokens["rm1"]))
+    api = "/api/v1/retention/review"
+    queued = web.client.post(f"{api}/queue", json={}, headers=_bearer(tokens["rm1"]))
+    assert _finished(web, queued)["stats"]["queued"] == 1
+    due = SystemClock().now().date() + timedelta(days=web.settings.retention_review_days)
+    (item,) = web.client.get(f"{api}/me", headers=_bearer(tokens["alex"])).json()["items"]
+    assert (item["assigned_to"], item["due_on"]) == ("100000", due.isoformat())
+    mine = web.client.get("/retention/review/me", headers=_bearer(tokens["alex"]))
+    assert "Decide by" in mine.text and due.strftime("%d %B %Y") in mine.text
+
+    with session_scope(web.app.state.settings) as s:
+        create_wave(s, Actor("rm1", frozenset({Role.RECORDS})), "W1",
+                    WaveSelection(people=["100000"]))
+        s.execute(update(ReviewItem).values(due_on=SystemClock().now().date()
+                                            - timedelta(days=1)))
+    load = web.client.get(f"{api}/load", headers=_bearer(tokens["rm1"])).json()
+    assert load == [{"wave": "W1", "people": 1, "files": 1, "bytes": 5, "overdue": 1,
+                     "escalated": 0}]
+
+    # Only records managers sweep; the page's button (CSRF) escalates what is overdue.
+    assert web.client.post(f"{api}/sweep", headers=web.as_("viewer")).status_code == 403
+    assert web.login("rm1").status_code == 303
+    page = web.client.get("/retention/review")
+    assert 'action="/retention/review/sweep"' in page.text
+    assert web.client.post("/retention/review/sweep", data={},
+                           follow_redirects=False).status_code == 403
+    swept = web.client.post("/retention/review/sweep", data={"csrf_token": web.csrf()},
+                            follow_redirects=False)
+    assert swept.status_code == 303
+    again = web.client.post(f"{api}/sweep", headers=_bearer(tokens["rm2"])).json()
+    assert again == {"reminded": 0, "escalated": 0, "to_line_managers": 0,
+                     "line_managers": 0, "to_records": 0}
+    pool = web.client.get("/retention/review?status=escalated")
+    assert "Music/song.mp3" in pool.text and "to the records team" in pool.text
+    waves = web.client.get("/waves")
+    assert "Files awaiting review" in waves.text
+    wave = web.client.get("/api/v1/waves", headers=_bearer(tokens["rm1"])).json()
+    assert wave[0]["review"] == {"people": 1, "files": 1, "bytes": 5, "overdue": 0,
+                                 "escalated": 1}

@@ -31,7 +31,7 @@ from mobilise.retention import disposal, dry_run, holds, review, rule_sets
 from mobilise.retention.evaluate import Estate, explain
 from mobilise.retention.models import RuleSetVersion
 from mobilise.retention.rules import RuleSet, load_rule_set_file
-from mobilise.retention.scanned import active_rule_set, drive_of, open_inventory, queue_scanned
+from mobilise.retention.scanned import active_rule_set, drive_of, open_inventory
 
 app = typer.Typer(help="Review, retention and disposal: rule sets, dry runs, holds, review, "
                        "disposal batches and certificates.", no_args_is_help=True)
@@ -339,20 +339,26 @@ def review_queue(
     rule: str | None = None,
 ) -> None:
     """Queue review items for files due for review (held files wait for the release)."""
+    from mobilise.migration.review_load import cutover_dates, queue_for_review
+
     with session() as s:
         row = _stored_version(s, rules)
         if inventory is None:
-            count = queue_scanned(s, actor(), row, _as_of(as_of), person=person, rule=rule)
+            count = queue_for_review(s, actor(), settings(), row, _as_of(as_of),
+                                     person=person, rule=rule)
         else:
             count = review.queue_reviews(s, actor(), row, _estate(s, inventory, people),
                                          _as_of(as_of), holds.holds_in_force(s),
-                                         person=person, rule=rule)
+                                         person=person, rule=rule,
+                                         review_days=settings().retention_review_days,
+                                         cutovers=cutover_dates(s))
     err_console.print(f"{count} review items queued under {row.name} v{row.version}")
 
 
 @review_app.command("items")
 def review_items(
-    status: str | None = typer.Option("pending", help="pending or decided"),
+    status: str | None = typer.Option(
+        "open", help="open (pending or escalated), pending, escalated or decided"),
     person: str | None = None, rule: str | None = None,
     decision: str | None = typer.Option(None, help="keep-migrate, keep-archive or dispose"),
     limit: int | None = LimitOption(100),
@@ -371,18 +377,42 @@ def review_items(
         items, total = read_counted_pages(page, offset, rows_wanted(limit, fmt, 100),
                                           page=review.MAX_PAGE)
         rows = [review.item_row(i) for i in items]
-    emit(rows, ["id", "person", "path", "size", "rule", "eligible_since", "status", "decision",
-                "justification", "decided_by", "decided_at"], fmt, title="review items",
+    emit(rows, ["id", "person", "path", "size", "rule", "eligible_since", "status",
+                "assigned_to", "due_on", "escalated_to", "decision", "justification",
+                "decided_by", "decided_at"], fmt, title="review items",
          total=total, offset=offset)
 
 
 @review_app.command("list")
 def review_list(by: str = typer.Option("person", help="person or rule"),
                 fmt: FormatOption = Format.TABLE) -> None:
-    """Pending review items per person or per rule."""
+    """Review items awaiting a decision (pending or escalated) per person or per rule."""
     with session() as s:
         rows = review.review_queue(s, by=by)
-    emit(rows, [by, "files", "bytes"], fmt, title="pending review")
+    emit(rows, [by, "files", "bytes", "escalated"], fmt, title="awaiting review")
+
+
+@review_app.command("sweep")
+def review_sweep(fmt: FormatOption = Format.TABLE) -> None:
+    """Remind people whose review deadline is near (once a round) and escalate items past
+    it to the person's line manager, or to the records team if they have none."""
+    from mobilise.retention.routing import sweep
+
+    with session() as s:
+        result = sweep(s, actor(), settings())
+    emit([result.as_dict()], ["reminded", "escalated", "to_line_managers", "line_managers",
+                              "to_records"], fmt, title="review sweep")
+
+
+@review_app.command("load")
+def review_load(fmt: FormatOption = Format.TABLE) -> None:
+    """Review load per migration wave: people and files awaiting review, overdue and
+    escalated (files awaiting review block a person's cutover)."""
+    from mobilise.migration.review_load import LOAD_COLUMNS, load_rows
+
+    with session() as s:
+        rows = load_rows(s)
+    emit(rows, ["wave", *LOAD_COLUMNS], fmt, title="review load per wave")
 
 
 @review_app.command("decide")

@@ -53,12 +53,17 @@ def list_(fmt: FormatOption = Format.TABLE) -> None:
         for wave in waves.list_waves(s):
             summary = reports.wave_summary(s, wave)
             rounds = summary["rounds"]
+            load = summary["review"]
             rows.append({"name": wave.name, "people": summary["people"],
                          **{k: summary["states"].get(k, 0) for k in
                             ("not_started", "in_progress", "migrated", "failed")},
-                         "rounds": "/".join(r["status"][0] for r in rounds)})
+                         "rounds": "/".join(r["status"][0] for r in rounds),
+                         "review_people": load["people"], "review_files": load["files"],
+                         "review_overdue": load["overdue"],
+                         "review_escalated": load["escalated"]})
     emit(rows, ["name", "people", "not_started", "in_progress", "migrated", "failed",
-                "rounds"], fmt, title="waves")
+                "rounds", "review_people", "review_files", "review_overdue",
+                "review_escalated"], fmt, title="waves")
 
 
 @app.command("show")
@@ -74,6 +79,8 @@ def show(name: str = typer.Argument(...), fmt: FormatOption = Format.TABLE) -> N
     emit(summary["rounds"], ["number", "kind", "status", "scheduled_for", "started_at",
                              "finished_at", "copied", "bytes_copied", "mb_per_s",
                              "throttle_events"], fmt, title=f"wave {name}: rounds")
+    emit([summary["review"]], ["people", "files", "bytes", "overdue", "escalated"], fmt,
+         title=f"wave {name}: awaiting retention review")
     emit(people, reports.WAVE_COLUMNS, fmt, title=f"wave {name}: people")
 
 

@@ -220,4 +220,35 @@ DEFAULTS: tuple[DefaultTemplate, ...] = (
     ),
 )
 
+# Retention review: the person's reminder before their deadline, and the line manager's
+# notice when it has lapsed and their files are escalated to them.
+REVIEW = {"files": 3, "due_on": "21 June 2025", "link": "/retention/review/me"}
+DEFAULTS += (
+    DefaultTemplate(
+        "review_reminder",
+        "Reminder: {{ review.files }} file(s) on your H: drive need your decision by "
+        "{{ review.due_on }}",
+        "Dear {{ person.first_name }},\n\n"
+        "{{ review.files }} file(s) on your H: drive may be records, so they do not move to "
+        "OneDrive until you decide: keep (migrate or archive) or dispose, with a reason.\n\n"
+        "Please decide by {{ review.due_on }} on the page \"My files to review\" "
+        "({{ review.link }}). After that date they go to your line manager to decide."
+        + SIGN_OFF,
+        {"person": PERSON, "review": REVIEW},
+    ),
+    DefaultTemplate(
+        "review_escalated",
+        "{{ review.files }} file(s) of {{ subject.first_name }} {{ subject.last_name }} "
+        "need your decision",
+        "Dear {{ person.first_name }},\n\n"
+        "{{ subject.first_name }} {{ subject.last_name }} ({{ subject.number }}) did not "
+        "decide {{ review.files }} file(s) on their H: drive by {{ review.due_on }}, so, as "
+        "their line manager, you are asked to: keep (migrate or archive) or dispose, with a "
+        "reason, on the page \"My files to review\" ({{ review.link }}). Until they are "
+        "decided, their move to OneDrive cannot finish." + SIGN_OFF,
+        {"person": PERSON, "review": REVIEW,
+         "subject": {"first_name": "Alex", "last_name": "Reid", "number": "204118"}},
+    ),
+)
+
 BY_NAME = {t.name: t for t in DEFAULTS}

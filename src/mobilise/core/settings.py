@@ -113,6 +113,12 @@ class Settings(BaseSettings):
         default=Path("./mobilise-data/onedrive"), description="with migration_destination=local")
     migration_shard_files: int = Field(
         default=50_000, description="files per task at most: large drives are split")
+    retention_review_days: int = Field(
+        default=14, ge=1, le=365, description="days a person has to decide a queued review "
+        "item (never past their wave's cutover) before it goes to their line manager")
+    retention_review_reminder_days: int = Field(
+        default=3, ge=0, le=365, description="days before a review deadline that the person "
+        "is reminded (once per review round)")
 
     # --- devices, rollout, comms, finance ---------------------------------------------
     mdm_capacity: int = Field(default=40_000)

@@ -6,16 +6,22 @@ from __future__ import annotations
 
 import os
 import random
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mobilise.core.actor import Actor
+from mobilise.core.actor import Actor, Role
+from mobilise.core.clock import SystemClock
 from mobilise.core.db import session_scope
+from mobilise.core.errors import TransitionRefused
 from mobilise.core.settings import Settings
-from mobilise.drives.estate import latest_readiness
+from mobilise.core.words import label
+from mobilise.demo.retention import RECORDS_MANAGER
+from mobilise.drives.estate import latest_readiness, scan_people
+from mobilise.migration.decisions import plan_inputs_from_estate
 from mobilise.migration.models import MigrationWave
 from mobilise.migration.notices import Stage, WaveNotices, notice_counts, queue_stage
 from mobilise.migration.rounds import cutover, run_round, source_spec
@@ -28,6 +34,7 @@ DEMO_PEOPLE = 8
 FILES_EACH = 12
 ACTOR = Actor("demo")
 FOLDERS = ("", "Documents", "Documents/Court files", "Pictures", "Training")
+REVIEW_DAYS_BEFORE_CUTOVER = 10  # the wave's cutover is planned this far ahead
 
 
 def write_home_drive(root: Path, rng: random.Random) -> None:
@@ -93,11 +100,20 @@ def migrate_demo_wave(settings: Settings, out_dir: Path, people: int, seed: int)
 
 
 def _run_wave(settings: Settings, numbers: list[str], rng: random.Random) -> str:
+    """The wave runs with the retention rules in force, as a real one would: a fresh scan
+    of its people's drives (the step adds files to them), review queued with a deadline
+    before the cutover, each person deciding their own files after the pre-seed, and
+    every round deciding each file by the rules and those decisions."""
     executor = InProcessExecutor(settings, workers=4)
+    clock = SystemClock()
     with session_scope(settings) as s:
-        for person in s.scalars(select(Person).where(Person.number.in_(numbers))):
+        people = list(s.scalars(select(Person).where(Person.number.in_(numbers))))
+        for person in people:
             write_home_drive(Path(source_spec(settings, person)["root"]), rng)
+        scan_people(s, settings, people, clock)
+        cutover_on = clock.now() + timedelta(days=REVIEW_DAYS_BEFORE_CUTOVER)
         wave = create_wave(s, ACTOR, DEMO_WAVE, WaveSelection(people=numbers), delta_rounds=1,
+                           schedule=[None, None, cutover_on],
                            description="demo people into the Graph emulator")
         s.commit()
         # The people are told first, as an operator would (the pre-seed round would
@@ -105,14 +121,60 @@ def _run_wave(settings: Settings, numbers: list[str], rng: random.Random) -> str
         queue_stage(s, ACTOR, settings, wave, Stage.ANNOUNCEMENT)
         s.commit()
         told = WaveNotices(ACTOR, settings)
-        run_round(s, ACTOR, settings, wave, executor, notices=told)
-        run_round(s, ACTOR, settings, wave, executor, notices=told)
+        queued = _queue_review(s, settings, numbers)
+        s.commit()
+        decisions = plan_inputs_from_estate(settings, s, clock)
+        run_round(s, ACTOR, settings, wave, executor, plan_inputs=decisions, notices=told)
+        reviewed = _owners_decide(s, numbers)
+        s.commit()
+        run_round(s, ACTOR, settings, wave, executor, plan_inputs=decisions, notices=told)
         results = cutover(s, ACTOR, settings, wave, executor, frozen_confirmed=True,
-                          notices=told)
+                          plan_inputs=decisions, notices=told)
         messages = sum(notice_counts(s, wave).values())
+        rules = decisions.rule_set or "no rule set"
     migrated = sum(1 for r in results if r.migrated)
     files = sum(r.verified for r in results)
-    return f"Migration: wave {DEMO_WAVE!r}: {migrated} of {len(results)} people migrated " \
-           f"(pre-seed, delta and cutover rounds), {files} files verified in OneDrive; " \
-           f"{messages} messages to them queued (announcement, readiness, cutover, " \
-           "completion)"
+    return (f"Migration: wave {DEMO_WAVE!r} under {rules}: {queued} files queued for review "
+            f"and decided by their owners before cutover ({reviewed}); {migrated} of "
+            f"{len(results)} people migrated (pre-seed, delta and cutover rounds), {files} "
+            f"files verified in OneDrive or the archive; {messages} messages to them queued "
+            "(announcement, readiness, cutover, completion)")
+
+
+def _queue_review(session: Session, settings: Settings, numbers: list[str]) -> int:
+    from mobilise.migration.review_load import queue_for_review
+    from mobilise.retention.scanned import active_rule_set
+
+    version = active_rule_set(session)
+    if version is None:
+        return 0
+    today = SystemClock().now().date()
+    return sum(queue_for_review(session, RECORDS_MANAGER, settings, version, today,
+                                person=number) for number in numbers)
+
+
+# What the demo's people decide for their own files, by the rule that sent them to review.
+OWNER_DECISIONS = {"operational-information": ("keep-archive", "a record: kept in the archive"),
+                   "personal-photos": ("keep-migrate", "photos from work, keep in OneDrive"),
+                   "personal-media": ("dispose", "personal media, not needed")}
+
+
+def _owners_decide(session: Session, numbers: list[str]) -> str:
+    """Each person decides their own open items (as on "My files to review")."""
+    from mobilise.retention import review
+
+    made: dict[str, int] = {}
+    for number in numbers:
+        owner = Actor(number, frozenset({Role.VIEWER}))
+        mine = review.list_items(session, person=number, limit=review.MAX_PAGE).items
+        for rule in sorted({i.rule for i in mine}):
+            decision, why = OWNER_DECISIONS.get(rule, ("keep-archive", "kept to be safe"))
+            ids = [i.id for i in mine if i.rule == rule]
+            try:
+                review.decide(session, owner, ids, decision, why)
+            except TransitionRefused:
+                # A floor forbids disposing of these yet: kept in the archive instead.
+                review.decide(session, owner, ids, "keep-archive", "within its floor: kept")
+                decision = "keep-archive"
+            made[decision] = made.get(decision, 0) + len(ids)
+    return ", ".join(f"{label(d)} {n}" for d, n in sorted(made.items())) or "none to decide"

@@ -400,8 +400,10 @@ def generate_roster(
                 "adjustments",
                 "sam_account_name",
                 "home_directory",
+                "line_manager",
             ]
         )
+        rows: list[list[str]] = []
         for i in range(people):
             officer = rng.random() < 0.70
             first, last = rng.choice(FIRST), rng.choice(LAST)
@@ -433,7 +435,7 @@ def generate_roster(
             leaver = rng.random() < 0.01
             left_on = (today - timedelta(days=rng.randint(1, 200))).isoformat() if leaver else ""
             adjustment = rng.choice(ADJUSTMENTS) if rng.random() < 0.02 else ""
-            w.writerow(
+            rows.append(
                 [
                     number,
                     first,
@@ -453,4 +455,10 @@ def generate_roster(
                     f"\\\\isilon.{domain}\\home$\\{candidate}",
                 ]
             )
+        # Each unit's first person is everyone else's line manager there (the head has
+        # none): no random draws, so the rest of the demo is as it was.
+        heads: dict[str, str] = {}
+        for row in rows:
+            head = heads.setdefault(row[7], row[0])
+            w.writerow([*row, "" if head == row[0] else head])
     return DemoFiles(out, units_path, sites_path)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from mobilise.core.settings import Settings
 from mobilise.migration.journal import Record, journal_path, read_journal
 from mobilise.migration.models import MigrationWave, PersonMigration
+from mobilise.migration.review_load import load_of
 from mobilise.migration.rounds import destination_spec, source_spec
 from mobilise.migration.waves import wave_people
 from mobilise.people.models import Person
@@ -104,7 +105,8 @@ def wave_summary(session: Session, wave: MigrationWave) -> dict[str, Any]:
         states[member.state] = states.get(member.state, 0) + 1
     return {"id": wave.id, "name": wave.name, "description": wave.description,
             "people": sum(states.values()), "states": states, "selection": wave.selection,
-            "rounds": [round_row(r) for r in wave.rounds]}
+            "rounds": [round_row(r) for r in wave.rounds],
+            "review": load_of(session, wave.id)}
 
 
 def round_row(round_: Any) -> dict[str, Any]:

@@ -77,6 +77,9 @@ class Person(Audited, Base):
     adjustments: Mapped[str | None] = mapped_column(Text)
     sam_account_name: Mapped[str | None] = mapped_column(String(60), index=True)
     home_directory: Mapped[str | None] = mapped_column(String(500))
+    # The person number of their line manager (from the roster): who decides what they
+    # leave undecided past a deadline, retention review for one.
+    line_manager: Mapped[str | None] = mapped_column(String(30))
 
     org_unit: Mapped[OrgUnit] = relationship()
     site: Mapped[Site | None] = relationship()

@@ -152,6 +152,7 @@ def person_row(person: Person) -> dict[str, Any]:
         "left_on": person.left_on, "eligible": person.eligible,
         "eligibility_reason": person.eligibility_reason, "adjustments": person.adjustments,
         "sam_account_name": person.sam_account_name, "home_directory": person.home_directory,
+        "line_manager": person.line_manager,
     }
 
 

@@ -25,7 +25,7 @@ from mobilise.people.models import OrgUnit, Person, PersonStatus, Site
 
 FIELDS = ("kind", "first_name", "last_name", "upn", "email", "rank", "org_unit_id", "site_id",
           "status", "left_on", "eligible", "eligibility_reason", "adjustments",
-          "sam_account_name", "home_directory")
+          "sam_account_name", "home_directory", "line_manager")
 
 
 @dataclass
@@ -94,6 +94,7 @@ def _wanted(v: dict[str, Any], units: dict[str, int], sites: dict[str, int]) -> 
         "status": v["status"], "left_on": v["left_on"], "eligible": bool(v["eligible"]),
         "eligibility_reason": v["eligibility_reason"], "adjustments": v["adjustments"],
         "sam_account_name": v["sam_account_name"], "home_directory": v["home_directory"],
+        "line_manager": v["line_manager"],
     }
 
 

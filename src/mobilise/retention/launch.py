@@ -16,7 +16,7 @@ from mobilise.core.progress import Job, JobProgress
 from mobilise.core.settings import Settings
 from mobilise.retention import rule_sets
 from mobilise.retention.models import RuleSetVersion
-from mobilise.retention.scanned import propose_scanned, queue_scanned
+from mobilise.retention.scanned import propose_scanned
 from mobilise.workers.background import start_job
 
 QUEUE_KIND = "review-queue"
@@ -38,17 +38,21 @@ def _add_stats(progress: JobProgress, **stats: Any) -> None:
         job.stats = {**(job.stats or {}), **stats}
 
 
-def start_queueing(sessions: sessionmaker[Session], actor: Actor, version: RuleSetVersion,
-                   as_of: date, *, rule: str | None = None, person: str | None = None,
-                   people: Sequence[str] | None = None, whose: str | None = None) -> Job:
+def start_queueing(sessions: sessionmaker[Session], actor: Actor, settings: Settings,
+                   version: RuleSetVersion, as_of: date, *, rule: str | None = None,
+                   person: str | None = None, people: Sequence[str] | None = None,
+                   whose: str | None = None) -> Job:
     """Queue for review, in the background, each scanned file ``version`` sends to review
-    and is due; the job's stats say how many were queued (``queued``)."""
+    and is due, each person's with their deadline; the job's stats say how many were
+    queued (``queued``)."""
+    from mobilise.migration.review_load import queue_for_review
+
     name, number = version.name, version.version
     chosen = list(people) if people is not None else None
 
     def work(s: Session, progress: JobProgress) -> str:
-        queued = queue_scanned(s, actor, rule_sets.get_version(s, name, number), as_of,
-                               rule=rule, person=person, people=chosen)
+        queued = queue_for_review(s, actor, settings, rule_sets.get_version(s, name, number),
+                                  as_of, rule=rule, person=person, people=chosen)
         _add_stats(progress, queued=queued)
         return f"queued {queued} review item(s)"
 

@@ -60,11 +60,17 @@ class HoldStatus(StrEnum):
 
 class ReviewStatus(StrEnum):
     PENDING = "pending"
+    ESCALATED = "escalated"  # its deadline lapsed: the line manager or records team decides
     DECIDED = "decided"
 
     @property
     def colour(self) -> str:
-        return {"pending": "amber", "decided": "green"}[self.value]
+        return {"pending": "amber", "escalated": "red", "decided": "green"}[self.value]
+
+
+# Awaiting a decision: pending with the person, or escalated past its deadline.
+OPEN_REVIEW = (ReviewStatus.PENDING.value, ReviewStatus.ESCALATED.value)
+RECORDS_POOL = "records"  # escalated_to when the person has no line manager to decide
 
 
 class ReviewDecision(StrEnum):
@@ -169,6 +175,13 @@ class ReviewItem(Audited, Base):
     justification: Mapped[str | None] = mapped_column(Text)
     decided_by: Mapped[str | None] = mapped_column(String(200))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Routing: who must decide now (a person number; None once escalated to the records
+    # pool), by when, and where it went when the deadline lapsed.
+    assigned_to: Mapped[str | None] = mapped_column(String(100), index=True)
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_on: Mapped[date | None] = mapped_column(Date, index=True)
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    escalated_to: Mapped[str | None] = mapped_column(String(100))
 
     rule_set: Mapped[RuleSetVersion] = relationship()
 

@@ -25,6 +25,14 @@ Format (see docs/retention.md for the full reference)::
     default:                        # optional: what files no rule selects get
       id: everything-else
       action: migrate
+    floors:                         # optional: minimum retention per class of records
+      - class: police-information
+        minimum: 6y
+        authority: "MoPI: 6-year minimum retention"
+
+A dispose rule that names a ``class`` may not dispose sooner than the class's floor: such a
+rule set is refused. A review rule may bring a file to review sooner, but a decision to
+dispose of it is refused until the floor has passed (``retention.review``).
 """
 
 from __future__ import annotations
@@ -190,6 +198,7 @@ class Rule:
     explicit_people: tuple[str, ...] = ()
     explicit_folders: tuple[Folder, ...] = ()
     line: int = 0
+    records_class: str | None = None  # the class of records, for the rule set's floors
 
     @property
     def explicit(self) -> bool:
@@ -201,6 +210,25 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Floor:
+    """A minimum retention period for a class of records, with the authority for it."""
+
+    records_class: str
+    minimum: Period
+    authority: str
+    line: int = 0
+
+
+# Reference days over a leap and a common year, every month's end included: a period is
+# shorter than a floor if it ends sooner counted from any of them (1m against 30d, say).
+_REFERENCE_DAYS = tuple(add_months(date(2023, 1, 31), n) for n in range(24))
+
+
+def shorter_than(period: Period, floor: Period) -> bool:
+    return any(period.after(day) < floor.after(day) for day in _REFERENCE_DAYS)
+
+
+@dataclass(frozen=True)
 class RuleSet:
     name: str
     version: int
@@ -209,6 +237,10 @@ class RuleSet:
     default: Rule | None
     text: str = field(repr=False)
     content_hash: str
+    floors: tuple[Floor, ...] = ()
+
+    def floor_for(self, rule: Rule) -> Floor | None:
+        return next((f for f in self.floors if f.records_class == rule.records_class), None)
 
     @property
     def all_rules(self) -> tuple[Rule, ...]:
@@ -264,8 +296,10 @@ def parse_rule_set(text: str, file: str = "<rule set>") -> RuleSet:
     return result
 
 
-_TOP_KEYS = {"rule_set", "version", "description", "rules", "default"}
-_RULE_KEYS = {"id", "title", "authority", "action", "period", "from", "explicit", "select"}
+_TOP_KEYS = {"rule_set", "version", "description", "rules", "default", "floors"}
+_RULE_KEYS = {"id", "title", "authority", "action", "period", "from", "explicit", "select",
+              "class"}
+_FLOOR_KEYS = {"class", "minimum", "authority"}
 _SELECT_KEYS = {
     "path", "name", "extension", "size_min", "size_max",
     "created_before", "created_after", "modified_before", "modified_after",
@@ -276,6 +310,17 @@ _DATE_KEYS = {
     "created_before", "created_after", "modified_before", "modified_after",
     "accessed_before", "accessed_after", "left_before", "left_after",
 }
+
+
+def _value_of(node: Node, key: str) -> Node:
+    """The value node of ``key`` in a mapping node (the node itself if it has none), so
+    a problem points at the value that causes it."""
+    if isinstance(node, MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.value == key \
+                    and isinstance(value_node, Node):
+                return value_node
+    return node
 
 
 class _Parser:
@@ -467,6 +512,7 @@ class _Parser:
             return None
         title = self.string(fields["title"], "title") if "title" in fields else rule_id
         authority = self.string(fields["authority"], "authority") if "authority" in fields else ""
+        records_class = self.string(fields["class"], "class") if "class" in fields else None
         return Rule(
             id=rule_id,
             title=title or rule_id,
@@ -478,6 +524,7 @@ class _Parser:
             explicit_people=people,
             explicit_folders=folders,
             line=node.start_mark.line + 1,
+            records_class=records_class,
         )
 
     def rule_set(self, root: Node, text: str) -> RuleSet | None:
@@ -503,9 +550,63 @@ class _Parser:
         default = self.rule(fields["default"], default=True) if "default" in fields else None
         if default is not None and any(r.id == default.id for r in rules):
             self.problem(fields["default"], f"rule id {default.id!r} is used twice")
+        floors = self.floors(fields["floors"]) if "floors" in fields else ()
+        self.check_floors(rules_node, rules, fields.get("default"), default, floors)
         if name is None or version is None:
             return None
-        return RuleSet(name, version, description, tuple(rules), default, text, content_hash(text))
+        return RuleSet(name, version, description, tuple(rules), default, text,
+                       content_hash(text), floors)
+
+    def floors(self, node: Node) -> tuple[Floor, ...]:
+        if not isinstance(node, SequenceNode):
+            self.problem(node, "floors must be a list of {class, minimum, authority}")
+            return ()
+        out: dict[str, Floor] = {}
+        for item in node.value:
+            fields = self.mapping(item, _FLOOR_KEYS, "a floor")
+            if fields is None:
+                continue
+            missing = [k for k in ("class", "minimum", "authority") if k not in fields]
+            for key in missing:
+                self.problem(item, f"a floor needs {key!r}")
+            if missing:
+                continue
+            name = self.string(fields["class"], "class")
+            minimum = self.period(fields["minimum"], "minimum")
+            authority = self.string(fields["authority"], "authority")
+            if name is not None and name in out:
+                self.problem(fields["class"], f"class {name!r} has two floors "
+                                              f"(first on line {out[name].line})")
+            elif name is not None and minimum is not None and authority is not None:
+                out[name] = Floor(name, minimum, authority, item.start_mark.line + 1)
+        return tuple(out.values())
+
+    def check_floors(self, rules_node: Node | None, rules: list[Rule], default_node: Node | None,
+                     default: Rule | None, floors: tuple[Floor, ...]) -> None:
+        """Refuse a rule that would dispose of a class of records sooner than its floor,
+        and a rule naming a class no floor declares (a misspelt class escapes its floor)."""
+        by_class = {f.records_class: f for f in floors}
+        nodes = list(rules_node.value) if isinstance(rules_node, SequenceNode) else []
+        located = {r.line: n for r in rules for n in nodes if n.start_mark.line + 1 == r.line}
+        if default is not None and default_node is not None:
+            located[default.line] = default_node
+        for rule in rules + ([default] if default is not None else []):
+            if rule.records_class is None:
+                continue
+            node = located.get(rule.line)
+            if node is None:
+                continue
+            floor = by_class.get(rule.records_class)
+            if floor is None:
+                known = ", ".join(sorted(by_class)) or "none declared"
+                self.problem(node, f"rule {rule.id!r}: class {rule.records_class!r} has no "
+                                   f"floor (floors: {known})")
+            elif rule.action is Action.DISPOSE and rule.period is not None \
+                    and shorter_than(rule.period, floor.minimum):
+                self.problem(_value_of(node, "period"),
+                             f"rule {rule.id!r} disposes {rule.records_class} after "
+                             f"{rule.period}, sooner than its floor of {floor.minimum} "
+                             f"({floor.authority})")
 
     def rule_list(self, node: SequenceNode) -> list[Rule]:
         rules: list[Rule] = []

@@ -41,7 +41,7 @@ from mobilise.retention.evaluate import (
 )
 from mobilise.retention.holds import holds_in_force
 from mobilise.retention.models import DisposalBatch, RuleSetStatus, RuleSetVersion
-from mobilise.retention.review import queue_reviews
+from mobilise.retention.review import REVIEW_DAYS, queue_reviews
 from mobilise.storage.base import Backend
 
 _COLUMNS = ["path_text", "name", "extension", "size", "created", "modified", "accessed", "kind",
@@ -303,10 +303,12 @@ def propose_scanned(session: Session, actor: Actor, settings: Settings,
 
 def queue_scanned(session: Session, actor: Actor, version: RuleSetVersion, as_of: date, *,
                   rule: str | None = None, person: str | None = None,
-                  people: Sequence[str] | None = None) -> int:
+                  people: Sequence[str] | None = None, review_days: int = REVIEW_DAYS,
+                  cutovers: Mapping[str, date] | None = None) -> int:
     """Queue a review item for each file of the scanned drives (or those of ``people``)
-    that ``version`` sends to review and is due (held files wait); returns how many were
-    queued."""
+    that ``version`` sends to review and is due (held files wait), each with its
+    deadline; returns how many were queued."""
     scanned = _estate_of(session, people, "review")
     return queue_reviews(session, actor, version, scanned.estate, as_of,
-                         holds_in_force(session), person=person, rule=rule)
+                         holds_in_force(session), person=person, rule=rule,
+                         review_days=review_days, cutovers=cutovers)

@@ -20,7 +20,8 @@ from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
 from mobilise.core.errors import NotFound
 from mobilise.core.jobs import job_row
-from mobilise.retention import disposal, holds, review, rule_sets
+from mobilise.migration.review_load import load_rows
+from mobilise.retention import disposal, holds, review, routing, rule_sets
 from mobilise.retention.launch import start_proposal, start_queueing
 from mobilise.retention.models import Hold, HoldStatus, RuleSetVersion
 from mobilise.retention.scanned import (
@@ -220,13 +221,13 @@ def queue_reviews(body: QueueRequest, request: Request, response: Response,
     force's estate); files already queued are not queued again. Poll
     ``/api/v1/jobs/{id}``: its stats say how many were queued."""
     row = _version(session, body.version)  # an unknown version is a 404 now, not a failed job
-    job = start_queueing(request.app.state.sessions, actor, row, SystemClock().now().date(),
-                         rule=body.rule, person=body.person)
+    job = start_queueing(request.app.state.sessions, actor, request.app.state.settings,
+                         row, SystemClock().now().date(), rule=body.rule, person=body.person)
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
     return job_row(job)
 
 
-Status = Query("pending", pattern="^(pending|decided)$")
+Status = Query("open", pattern="^(open|pending|escalated|decided)$")
 DecisionFilter = Query(None, pattern="^(keep-migrate|keep-archive|dispose)$")
 Limit = Query(100, ge=1, le=review.MAX_PAGE)
 Offset = Query(0, ge=0, le=10**9)
@@ -247,13 +248,30 @@ def review_items(status: str = Status, person: str | None = Query(None, max_leng
 def my_review_items(status: str = Status, limit: int = Limit, offset: int = Offset,
                     session: Session = Depends(db, scope="function"),
                     actor: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
-    """The signed-in person's own review items (through their account's person link)."""
+    """The signed-in person's own review items and those escalated to them as line
+    manager (through their account's person link), each with its deadline."""
     number = review.person_of(session, actor)
     if number is None:
         return {"person": None, "total": 0, "limit": limit, "offset": offset, "items": [],
                 "note": "this account is not linked to a person"}
     return {"person": number, **review.list_items(
-        session, status=status, person=number, limit=limit, offset=offset).as_dict()}
+        session, status=status, reviewer=number, limit=limit, offset=offset).as_dict()}
+
+
+@router.post("/review/sweep")
+def sweep_reviews(request: Request, session: Session = Depends(db, scope="function"),
+                  actor: Actor = Depends(requires(Role.RECORDS))) -> dict[str, Any]:
+    """Remind people whose review deadline is near (once a round) and escalate items past
+    it to the person's line manager, or the records team's pool if they have none."""
+    return routing.sweep(session, actor, request.app.state.settings).as_dict()
+
+
+@router.get("/review/load")
+def review_load(session: Session = Depends(db, scope="function"),
+                _: Actor = Depends(requires(*READERS))) -> list[dict[str, Any]]:
+    """Review load per migration wave: people and files awaiting review, overdue and
+    escalated."""
+    return load_rows(session)
 
 
 class RuleDecision(BaseModel):

@@ -22,7 +22,7 @@ from mobilise.core.progress import Job
 from mobilise.drives.estate import latest_scans
 from mobilise.migration import waves
 from mobilise.people.models import Person
-from mobilise.retention import disposal, holds, review, rule_sets
+from mobilise.retention import disposal, holds, review, routing, rule_sets
 from mobilise.retention.dry_run import DryRun, bytes_text
 from mobilise.retention.launch import PROPOSAL_KIND, QUEUE_KIND, start_proposal, start_queueing
 from mobilise.retention.models import Hold, HoldStatus, RuleSetVersion
@@ -297,12 +297,18 @@ REVIEW_PAGE = 100  # files listed per page of the review queue
 
 def _review_page(request: Request, session: Session, *, person: Person | None, back: str,
                  status: str, rule: str, page_no: int, person_filter: str = "",
-                 totals: bool = False) -> HTMLResponse:
+                 totals: bool = False, mine: bool = False) -> HTMLResponse:
+    # Your own page lists your files and those escalated to you as line manager.
+    number = person.number if person else person_filter or None
     listed = review.list_items(
-        session, status=status, person=person.number if person else person_filter or None,
-        rule=rule or None, limit=REVIEW_PAGE, offset=(page_no - 1) * REVIEW_PAGE)
+        session, status=status, person=None if mine else number,
+        reviewer=number if mine else None, rule=rule or None, limit=REVIEW_PAGE,
+        offset=(page_no - 1) * REVIEW_PAGE)
     job = started_job(session, _job_id(request), QUEUE_KIND) if totals else None
-    return page(request, "retention_review.html",
+    settings = request.app.state.settings
+    return page(request, "retention_review.html", mine=mine,
+                review_days=settings.retention_review_days,
+                reminder_days=settings.retention_review_reminder_days,
                 by_person=review.review_queue(session) if totals else [],
                 by_rule=review.review_queue(session, by="rule") if totals else [],
                 items=listed.items, total=listed.total, person=person, back=back,
@@ -335,7 +341,7 @@ def _decided(request: Request) -> str | None:
     return f"{n:,} file{'' if n == 1 else 's'} decided: {DECISION_WORDS[decision]}."
 
 
-StatusFilter = Query("pending", pattern="^(pending|decided)$")
+StatusFilter = Query("open", pattern="^(open|pending|escalated|decided)$")
 
 
 @router.get("/retention/review")
@@ -358,9 +364,18 @@ def queue(request: Request, session: Session = Depends(db, scope="function"),
     row = _version(session, form.get("version") or None)
     if row is None:
         raise InvalidInput("no rule set is active")
-    job = start_queueing(request.app.state.sessions, actor, row, _today(),
-                         **_scope(session, form))
+    job = start_queueing(request.app.state.sessions, actor, request.app.state.settings, row,
+                         _today(), **_scope(session, form))
     return _back(f"/retention/review?job={job.id}#job-h")
+
+
+@router.post("/retention/review/sweep")
+def sweep(request: Request, session: Session = Depends(db, scope="function"),
+          actor: Actor = Depends(requires(Role.RECORDS)),
+          _form: dict[str, str] = FORM) -> Response:
+    """Remind people near their review deadline and escalate items past it."""
+    routing.sweep(session, actor, request.app.state.settings)
+    return _back("/retention/review")
 
 
 @router.get("/retention/review/me")
@@ -377,7 +392,7 @@ def my_review(request: Request, status: str = StatusFilter, page_no: int = PageN
                     pager=Pager.of(1, REVIEW_PAGE, 0), queue_form=False, active=None,
                     versions=[], job=None, decided=None)
     return _review_page(request, session, person=person, back="/retention/review/me",
-                        status=status, rule="", page_no=page_no)
+                        status=status, rule="", page_no=page_no, mine=True)
 
 
 @router.get("/retention/review/people/{key}")
