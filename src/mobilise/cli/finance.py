@@ -15,6 +15,7 @@ from mobilise.cli.context import (
     session,
     settings,
 )
+from mobilise.core.clock import SystemClock
 from mobilise.core.output import Format
 from mobilise.finance import decisions as register
 from mobilise.finance import refresh as refresh_forecast
@@ -149,5 +150,7 @@ def thresholds(fmt: FormatOption = Format.TABLE) -> None:
 def unit_costs(fmt: FormatOption = Format.TABLE) -> None:
     """Spend per handset issued, per person migrated and per TB moved."""
     with session() as s:
-        rows = [u.row() for u in measure_unit_costs(s, programme_sources())]
-    emit(rows, ["measure", "spend", "quantity", "unit_cost"], fmt, title="unit costs")
+        today = SystemClock().today()
+        rows = [u.row() for u in measure_unit_costs(s, programme_sources(), today)]
+    emit(rows, ["measure", "divides", "spend", "quantity", "unit_cost", "as_of"], fmt,
+         title=f"unit costs as of {today:%d %B %Y}")

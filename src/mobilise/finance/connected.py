@@ -11,21 +11,23 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mobilise.core.clock import Clock, SystemClock
 from mobilise.core.settings import Settings
 from mobilise.devices.capacity import capacity
-from mobilise.devices.models import Handset, HandsetStatus
+from mobilise.devices.models import Handset
 from mobilise.drives.models import DriveScan, ScanStatus
 from mobilise.finance.sources import DeliveryProgress, FinanceSources, Reading, Risk
 from mobilise.migration.burndown import migrated_by_day
 from mobilise.migration.models import (
     MigrationRound,
-    MigrationState,
     PersonMigration,
     RoundKind,
     RoundStatus,
 )
 from mobilise.people.models import Person, PersonStatus
-from mobilise.rollout.reports import handed_over_by_day
+from mobilise.programme import figures
+from mobilise.programme.figures import Figure
+from mobilise.rollout.reports import handed_over_by_day, latest_plan
 
 
 class ProgrammeRegisters(FinanceSources):
@@ -38,29 +40,25 @@ class ProgrammeRegisters(FinanceSources):
     def handsets_issued(self, session: Session) -> Reading[int]:
         if not self._registered(session):
             return super().handsets_issued(session)
-        issued = session.scalar(select(func.count()).select_from(Handset).where(
-            Handset.status == HandsetStatus.ISSUED.value)) or 0
-        return Reading(issued, "handset register")
+        issued = figures.handsets_issued(session, SystemClock())
+        return Reading(issued.value, issued.source)
 
     def people_migrated(self, session: Session) -> Reading[int]:
         if not session.scalar(select(func.count()).select_from(PersonMigration)):
             return super().people_migrated(session)
-        migrated = session.scalar(select(func.count(func.distinct(PersonMigration.person_id)))
-                                  .where(PersonMigration.state == MigrationState.MIGRATED.value))
-        return Reading(migrated or 0, "migration waves")
+        migrated = figures.people_migrated(session, SystemClock())
+        return Reading(migrated.value, migrated.source)
 
     def terabytes_moved(self, session: Session) -> Reading[Decimal]:
-        # Each finished round's summary totals the bytes its copies wrote (the journals'
-        # per-file records summed by the round); failed rounds copied bytes too.
-        summaries: list[dict[str, Any] | None] = list(session.scalars(
-            select(MigrationRound.summary).where(
-            MigrationRound.status.in_([RoundStatus.DONE.value, RoundStatus.FAILED.value]))))
-        if not summaries:
+        if not session.scalar(select(func.count()).select_from(MigrationRound).where(
+                MigrationRound.status.in_([RoundStatus.DONE.value, RoundStatus.FAILED.value]))):
             return super().terabytes_moved(session)
-        moved = sum(int((s or {}).get("bytes_copied", 0)) for s in summaries)
+        moved = figures.data_moved(session, SystemClock())
         # Binary terabytes, as the drives register reports sizes.
-        return Reading((Decimal(moved) / Decimal(1024**4)).quantize(Decimal("0.001")),
-                       "migration round totals")
+        return Reading(figures.terabytes(moved.value or 0), moved.source)
+
+    def headline(self, session: Session, clock: Clock) -> Reading[list[Figure[Any]]]:
+        return Reading(figures.headline(session, self.settings, clock), "programme registers")
 
     def migration_progress(self, session: Session) -> Reading[DeliveryProgress]:
         in_waves = session.scalar(select(func.count(func.distinct(PersonMigration.person_id))))
@@ -85,18 +83,20 @@ class ProgrammeRegisters(FinanceSources):
                        "migration waves and audit log")
 
     def rollout_progress(self, session: Session) -> Reading[DeliveryProgress]:
-        # The rollout's own count of hand-overs (the handset register), as its pages show.
+        # The rollout's own count of hand-overs (the handset register), as its pages show,
+        # against everyone eligible and the deadline of the rollout's latest plan.
         days = dict(handed_over_by_day(session))
         if not days:
             return super().rollout_progress(session)
-        target = session.scalar(select(func.count()).select_from(Person).where(
-            Person.status == PersonStatus.ACTIVE.value, Person.eligible.is_(True))) or 0
+        target = figures.people_eligible(session, SystemClock()).value or 0
+        plan = latest_plan(session)
         running, cumulative = 0, []
         for day in sorted(days):
             running += days[day]
             cumulative.append((day, running))
         return Reading(DeliveryProgress("handsets issued", target,
-                                        self.settings.rollout_deadline, cumulative),
+                                        plan.deadline if plan else self.settings.rollout_deadline,
+                                        cumulative),
                        "handset register hand-overs")
 
     def risks(self, session: Session) -> Reading[list[Risk]]:

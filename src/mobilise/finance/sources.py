@@ -14,12 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mobilise.core.clock import Clock
 from mobilise.finance.models import HandsetPurchase
+
+if TYPE_CHECKING:
+    from mobilise.programme.figures import Figure
 
 T = TypeVar("T")
 
@@ -84,6 +88,8 @@ class ProgrammeSources(Protocol):
 
     def risks(self, session: Session) -> Reading[list[Risk]]: ...
 
+    def headline(self, session: Session, clock: Clock) -> Reading[list[Figure[Any]]]: ...
+
 
 NOT_CONNECTED = "not yet available: the {what} has not been connected to finance"
 
@@ -109,6 +115,9 @@ class FinanceSources:
     def risks(self, session: Session) -> Reading[list[Risk]]:
         return Reading.missing("workstreams", "not yet available: no workstream's risk "
                                               "register has been connected to finance")
+
+    def headline(self, session: Session, clock: Clock) -> Reading[list[Figure[Any]]]:
+        return Reading.missing("programme", NOT_CONNECTED.format(what="programme's registers"))
 
     def handset_purchases(self, session: Session) -> Reading[list[PurchaseBatch]]:
         batches = [PurchaseBatch(p.reference, p.purchased_on, p.handsets, p.unit_cost_pence)

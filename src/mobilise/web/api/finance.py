@@ -110,7 +110,7 @@ def thresholds(request: Request, session: Session = Depends(db, scope="function"
 @router.get("/unit-costs")
 def unit_cost_list(session: Session = Depends(db, scope="function"),
                    _: Actor = READ) -> list[dict[str, Any]]:
-    return [u.row() for u in unit_costs(session, current_sources())]
+    return [u.row() for u in unit_costs(session, current_sources(), SystemClock().today())]
 
 
 @router.get("/board")
