@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from mobilise.core.clock import Clock
 from mobilise.core.settings import Settings
+from mobilise.core.words import size_text
 from mobilise.devices.models import Handset, HandsetStatus
 from mobilise.finance.money import format_pounds
 from mobilise.finance.variance import by_year_and_budget, variance_lines
@@ -131,7 +132,8 @@ def data_moved(session: Session, clock: Clock) -> Figure[int]:
         select(MigrationRound.summary).where(MigrationRound.status.in_(finished))))
     moved = sum(int((s or {}).get("bytes_copied", 0)) for s in summaries)
     return Figure("data_moved", "Data moved", moved,
-                  f"{terabytes(moved)} TB copied to OneDrive", clock.today(),
+                  f"{size_text(moved)} copied to OneDrive ({terabytes(moved)} TiB)",
+                  clock.today(),
                   "migration round totals")
 
 
