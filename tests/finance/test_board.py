@@ -71,9 +71,12 @@ def test_default_sources_say_not_yet_available_and_invent_nothing(
     assert "Not yet available: the rollout plan has not been connected" in html
     assert html.count("not yet available") >= 3  # unit costs say so, no number
     titles = {r.title for r in report.risks}
-    # Findings in the demo's own figures: the April 2023 tranche falls due for refresh in
-    # 2026/27 where no envelope exists, and one order over the PCR threshold has no approval.
-    assert "Refresh not funded in 2026/27" in titles
+    # Findings in the demo's own figures: every handset bought under PCD 1322 (and the fleet
+    # bought in September 2022) falls due for refresh in 2025/26, 39,737 at £232 against a
+    # £9m envelope, and one order over the PCR threshold has no approval.
+    assert "Refresh not funded in 2025/26" in titles
+    [refresh] = [r for r in report.refresh if r.handsets_due]
+    assert (refresh.year.label, refresh.handsets_due) == ("2025/26", 39_737)
     assert "Approval not recorded for PO-22-0104" in titles
     assert "Forecast overspend, capital 2023/24" in titles
 

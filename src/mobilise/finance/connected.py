@@ -5,6 +5,8 @@ register holds nothing yet, the reading says so rather than reporting zero."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -14,9 +16,15 @@ from sqlalchemy.orm import Session
 from mobilise.core.clock import Clock, SystemClock
 from mobilise.core.settings import Settings
 from mobilise.devices.capacity import capacity
-from mobilise.devices.models import Handset
+from mobilise.devices.models import Handset, HandsetStatus
 from mobilise.drives.models import DriveScan, ScanStatus
-from mobilise.finance.sources import DeliveryProgress, FinanceSources, Reading, Risk
+from mobilise.finance.sources import (
+    DeliveryProgress,
+    FinanceSources,
+    PurchaseBatch,
+    Reading,
+    Risk,
+)
 from mobilise.migration.burndown import migrated_by_day
 from mobilise.migration.models import (
     MigrationRound,
@@ -28,6 +36,19 @@ from mobilise.people.models import Person, PersonStatus
 from mobilise.programme import figures
 from mobilise.programme.figures import Figure
 from mobilise.rollout.reports import handed_over_by_day, latest_plan
+
+# Handsets no longer in service are not refreshed (disposal and replacement, not refresh).
+GONE = (HandsetStatus.LOST, HandsetStatus.STOLEN, HandsetStatus.RETIRED, HandsetStatus.DISPOSED)
+
+
+def _price(batch: PurchaseBatch | None, batches: list[PurchaseBatch], day: date) -> int | None:
+    """The named batch's price, else the latest batch bought on or before ``day``, else the
+    first; None when no batch has been imported."""
+    if batch is not None:
+        return batch.unit_cost_pence
+    earlier = [b for b in batches if b.purchased_on <= day]
+    chosen = earlier[-1] if earlier else (batches[0] if batches else None)
+    return chosen.unit_cost_pence if chosen else None
 
 
 class ProgrammeRegisters(FinanceSources):
@@ -98,6 +119,47 @@ class ProgrammeRegisters(FinanceSources):
                                         plan.deadline if plan else self.settings.rollout_deadline,
                                         cumulative),
                        "handset register hand-overs")
+
+    def handset_purchases(self, session: Session) -> Reading[list[PurchaseBatch]]:
+        """Purchase dates from the handset register, each handset at its batch's price (the
+        batch its purchase order names); imported batches only for the handsets of theirs
+        the register does not hold, and the reading says how many came from where."""
+        imported = super().handset_purchases(session)
+        batches = imported.value or []
+        groups = session.execute(
+            select(Handset.purchase_date, Handset.purchase_order, func.count())
+            .where(Handset.purchase_date.is_not(None),
+                   Handset.status.not_in([s.value for s in GONE]))
+            .group_by(Handset.purchase_date, Handset.purchase_order)
+            .order_by(Handset.purchase_date, Handset.purchase_order)).all()
+        if not groups:
+            return imported
+        by_order = {b.reference: b for b in batches}
+        held: dict[str, int] = dict(session.execute(  # type: ignore[arg-type]
+            select(Handset.purchase_order, func.count())
+            .where(Handset.purchase_order.in_(list(by_order)))
+            .group_by(Handset.purchase_order)).all())
+        out, unpriced = [], 0
+        for day, order, count in groups:
+            if day is None:  # excluded by the query; narrows the type
+                continue
+            price = _price(by_order.get(order or ""), batches, day)
+            if price is None:
+                unpriced += count
+                price = 0
+            out.append(PurchaseBatch(f"{order or 'no purchase order'} (register)", day, count,
+                                     price))
+        registered = sum(b.handsets for b in out)
+        rest = [replace(b, reference=f"{b.reference} (batch, not in the register)",
+                        handsets=b.handsets - held.get(b.reference, 0))
+                for b in batches if b.handsets > held.get(b.reference, 0)]
+        source = f"handset register purchase dates for {registered:,} handsets"
+        if rest:
+            source += (f"; imported purchase batches for {sum(b.handsets for b in rest):,} "
+                       "handsets not in the register")
+        if unpriced:
+            source += f"; no price known for {unpriced:,} handsets (costed at nothing)"
+        return Reading(sorted(out + rest, key=lambda b: b.purchased_on), source)
 
     def risks(self, session: Session) -> Reading[list[Risk]]:
         if not self._registered(session):
