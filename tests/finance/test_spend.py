@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -9,13 +10,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mobilise.core.audit import AuditEntry
-from mobilise.core.errors import ImportRejected
+from mobilise.core.errors import ImportRejected, InvalidInput
 from mobilise.core.settings import Settings
 from mobilise.finance.decisions import envelope_rows, import_envelopes, record_decision
 from mobilise.finance.models import Envelope, SpendLine
 from mobilise.finance.papers import PAPERS, PCD_1322
 from mobilise.finance.spend import import_spend
-from mobilise.finance.thresholds import flagged_commitments
+from mobilise.finance.thresholds import (
+    PAPER_THRESHOLDS,
+    DatedThreshold,
+    flagged_commitments,
+    record_threshold,
+    threshold_rows,
+)
 from mobilise.finance.variance import by_year_and_budget, variance_lines
 from tests.factories import ADMIN, write_csv
 from tests.finance.conftest import spend_file
@@ -179,3 +186,28 @@ def test_envelope_import_is_all_or_nothing(session: Session, tmp_path: Path) -> 
     path = write_csv(tmp_path / "env.csv", header, [
         good, [*good[:5], "2023/24", "capital", "delivery", "0.4m"]])
     assert import_envelopes(session, ADMIN, path).envelopes_added == 2
+
+
+def test_each_commitment_is_held_to_the_threshold_in_force_on_its_date(
+        papers: Session, tmp_path: Path, settings: Settings) -> None:
+    """The two papers cite £213,477 (from 1 January 2022) and £214,904 (from 1 January
+    2024): an order of £214,000 needs PCR procurement in 2023 but not in 2024."""
+    assert all(record_threshold(papers, ADMIN, t) for t in PAPER_THRESHOLDS)
+    assert not any(record_threshold(papers, ADMIN, t) for t in PAPER_THRESHOLDS)
+    with pytest.raises(InvalidInput):
+        record_threshold(papers, ADMIN, DatedThreshold("tender", date(2024, 1, 1), 1, "x"))
+    rows = [["order", ref, day, "Supplier", "", "PCD 1322", "capital", "", "2023/24", amount,
+             "", ""] for ref, day, amount in (("PO-A", "2023-06-01", "214,000"),
+                                                ("PO-B", "2024-06-01", "214,000"),
+                                                ("PO-C", "2024-06-01", "214,904"))]
+    import_spend(papers, ADMIN, spend_file(tmp_path, rows))
+    flagged = {f["reference"]: f for f in flagged_commitments(papers, settings)}
+    assert set(flagged) == {"PO-A", "PO-C"}
+    assert "£213,477.00" in flagged["PO-A"]["in_force"]
+    assert "PCD 1322" in flagged["PO-A"]["in_force"]
+    assert "£214,904.00" in flagged["PO-C"]["in_force"]
+    assert "from 01 January 2024" in flagged["PO-C"]["in_force"]
+    rows_shown = threshold_rows(papers)
+    assert [(r["rule"], r["effective_from"]) for r in rows_shown] == [
+        ("delegation", date(2022, 1, 1)), ("procurement", date(2022, 1, 1)),
+        ("procurement", date(2024, 1, 1))]

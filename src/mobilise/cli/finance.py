@@ -58,6 +58,9 @@ def load_papers() -> None:
             done = register.record_decision(s, actor(), paper, reason="decision paper")
             err_console.print(f"{paper.reference}: {done.envelopes_added} envelopes added, "
                               f"{done.envelopes_changed} changed")
+        changed = sum(approvals.record_threshold(s, actor(), t, reason="decision paper")
+                      for t in approvals.PAPER_THRESHOLDS)
+        err_console.print(f"thresholds cited by the papers: {changed} added or changed")
 
 
 @app.command("import-envelopes")
@@ -144,6 +147,38 @@ def thresholds(fmt: FormatOption = Format.TABLE) -> None:
     with session() as s:
         rows = [in_pounds(r) for r in approvals.flagged_commitments(s, settings())]
     emit(rows, approvals.THRESHOLD_COLUMNS, fmt, title="commitments needing approval")
+
+
+@app.command("threshold-table")
+def threshold_table(fmt: FormatOption = Format.TABLE) -> None:
+    """Approval thresholds by the day each takes effect (a commitment is held to the one
+    in force on its date)."""
+    with session() as s:
+        rows = [in_pounds(r) for r in approvals.threshold_rows(s)]
+    emit(rows, approvals.DATED_COLUMNS, fmt, title="approval thresholds by effective date")
+
+
+@app.command("add-threshold")
+def add_threshold(
+    rule: str = typer.Argument(..., help="procurement or delegation"),
+    effective_from: str = typer.Argument(..., help="the day it takes effect, YYYY-MM-DD"),
+    amount: str = typer.Argument(..., help="pounds, inclusive of VAT"),
+    source: str = typer.Option(..., "--source", help="where the figure comes from"),
+) -> None:
+    """Record a rule's threshold from the day it takes effect (or correct one)."""
+    from datetime import date
+
+    from mobilise.core.errors import InvalidInput
+
+    try:
+        day = date.fromisoformat(effective_from)
+    except ValueError:
+        raise InvalidInput(f"{effective_from!r} is not a date (YYYY-MM-DD)") from None
+    with session() as s:
+        changed = approvals.record_threshold(
+            s, actor(), approvals.DatedThreshold(rule, day, parse_pounds(amount), source),
+            reason="recorded by hand")
+    err_console.print(f"{rule} from {day:%d %B %Y}: {'recorded' if changed else 'unchanged'}")
 
 
 @app.command("unit-costs")

@@ -25,6 +25,7 @@ from mobilise.finance.money import format_pounds, parse_pounds
 from mobilise.finance.papers import PAPERS
 from mobilise.finance.refresh import import_purchases
 from mobilise.finance.spend import import_spend
+from mobilise.finance.thresholds import PAPER_THRESHOLDS, record_threshold
 
 DEMO_ACTOR = Actor("demo")
 SPEND_HEADER = ["kind", "reference", "date", "supplier", "description", "decision",
@@ -129,6 +130,8 @@ def load_finance(settings: Settings, out_dir: Path, people: int, seed: int) -> s
     with session_scope(settings) as s:
         for paper in PAPERS:
             record_decision(s, DEMO_ACTOR, paper, reason="decision paper")
+        for threshold in PAPER_THRESHOLDS:
+            record_threshold(s, DEMO_ACTOR, threshold, reason="decision paper")
         batches = import_purchases(s, DEMO_ACTOR, purchases)
         result = import_spend(s, DEMO_ACTOR, spend)
     return (f"Finance: {len(PAPERS)} decision papers, {batches} handset purchase batches, "

@@ -111,3 +111,23 @@ class HandsetPurchase(Audited, Base):
     handsets: Mapped[int] = mapped_column(Integer)
     unit_cost_pence: Mapped[int] = mapped_column(BigInteger)
     model: Mapped[str | None] = mapped_column(String(100))
+
+
+class ThresholdRule(StrEnum):
+    PROCUREMENT = "procurement"
+    DELEGATION = "delegation"
+
+
+class Threshold(Audited, Base):
+    """An approval threshold from the day it takes effect until the next one for the same
+    rule: the PCR 2015 threshold is revised every two years, and a decision is held to
+    the one in force on its date."""
+
+    __tablename__ = "finance_threshold"
+    __table_args__ = (UniqueConstraint("rule", "effective_from"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule: Mapped[str] = mapped_column(String(20))
+    effective_from: Mapped[date] = mapped_column(Date)
+    amount_pence: Mapped[int] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(300))

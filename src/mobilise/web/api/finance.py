@@ -17,7 +17,7 @@ from mobilise.finance import variance as budget
 from mobilise.finance.board import build_board_report, unit_costs
 from mobilise.finance.money import in_pounds, parse_pounds
 from mobilise.finance.sources import current_sources
-from mobilise.finance.thresholds import flagged_commitments
+from mobilise.finance.thresholds import flagged_commitments, threshold_rows
 from mobilise.web.auth import db, requires
 from mobilise.web.uploads import uploaded
 
@@ -105,6 +105,13 @@ def refresh(request: Request, unit_cost: str | None = Query(None, max_length=20)
 def thresholds(request: Request, session: Session = Depends(db, scope="function"),
                _: Actor = READ) -> list[dict[str, Any]]:
     return [in_pounds(r) for r in flagged_commitments(session, request.app.state.settings)]
+
+
+@router.get("/threshold-table")
+def threshold_table(session: Session = Depends(db, scope="function"),
+                    _: Actor = READ) -> list[dict[str, Any]]:
+    """Approval thresholds by the day each takes effect."""
+    return [in_pounds(r) for r in threshold_rows(session)]
 
 
 @router.get("/unit-costs")
