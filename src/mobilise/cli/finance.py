@@ -24,7 +24,6 @@ from mobilise.finance import thresholds as approvals
 from mobilise.finance import variance as budget
 from mobilise.finance.board import unit_costs as measure_unit_costs
 from mobilise.finance.money import in_pounds, parse_pounds
-from mobilise.finance.papers import PAPERS
 
 app = typer.Typer(help="Programme finance: decisions, envelopes, spend, variance, refresh.",
                   no_args_is_help=True)
@@ -54,13 +53,11 @@ def envelopes(decision: str | None = typer.Option(None, help="one decision's ref
 def load_papers() -> None:
     """Record both decision papers (PCD 1322 and the OneDrive migration) and their money."""
     with session() as s:
-        for paper in PAPERS:
-            done = register.record_decision(s, actor(), paper, reason="decision paper")
-            err_console.print(f"{paper.reference}: {done.envelopes_added} envelopes added, "
-                              f"{done.envelopes_changed} changed")
-        changed = sum(approvals.record_threshold(s, actor(), t, reason="decision paper")
-                      for t in approvals.PAPER_THRESHOLDS)
-        err_console.print(f"thresholds cited by the papers: {changed} added or changed")
+        recorded, changed = register.record_papers(s, actor())
+    for reference, done in recorded.items():
+        err_console.print(f"{reference}: {done.envelopes_added} envelopes added, "
+                          f"{done.envelopes_changed} changed")
+    err_console.print(f"thresholds cited by the papers: {changed} added or changed")
 
 
 @app.command("import-envelopes")
@@ -147,6 +144,18 @@ def thresholds(fmt: FormatOption = Format.TABLE) -> None:
     with session() as s:
         rows = [in_pounds(r) for r in approvals.flagged_commitments(s, settings())]
     emit(rows, approvals.THRESHOLD_COLUMNS, fmt, title="commitments needing approval")
+
+
+@app.command("funding")
+def funding(fmt: FormatOption = Format.TABLE) -> None:
+    """Where each decision's money comes from (underspend, reallocation, Capital Programme
+    additions), with the amount where the paper states one."""
+    with session() as s:
+        rows = [in_pounds(r) for r in register.funding_rows(s)]
+    for row in rows:
+        if not row["amount_stated"]:
+            row["amount"] = "not stated"
+    emit(rows, register.FUNDING_COLUMNS, fmt, title="funding sources")
 
 
 @app.command("threshold-table")

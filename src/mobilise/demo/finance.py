@@ -20,12 +20,11 @@ from mobilise.core.db import session_scope
 from mobilise.core.settings import Settings
 from mobilise.core.words import counts_text
 from mobilise.demo.devices import ALREADY_ISSUED, DELIVERIES, NEW_HANDSETS, PURCHASED_ON
-from mobilise.finance.decisions import record_decision
+from mobilise.finance.decisions import record_papers
 from mobilise.finance.money import format_pounds, parse_pounds
 from mobilise.finance.papers import PAPERS
 from mobilise.finance.refresh import import_purchases
 from mobilise.finance.spend import import_spend
-from mobilise.finance.thresholds import PAPER_THRESHOLDS, record_threshold
 
 DEMO_ACTOR = Actor("demo")
 SPEND_HEADER = ["kind", "reference", "date", "supplier", "description", "decision",
@@ -128,10 +127,7 @@ def write_demo_files(out_dir: Path, seed: int) -> tuple[Path, Path]:
 def load_finance(settings: Settings, out_dir: Path, people: int, seed: int) -> str:
     spend, purchases = write_demo_files(out_dir, seed)
     with session_scope(settings) as s:
-        for paper in PAPERS:
-            record_decision(s, DEMO_ACTOR, paper, reason="decision paper")
-        for threshold in PAPER_THRESHOLDS:
-            record_threshold(s, DEMO_ACTOR, threshold, reason="decision paper")
+        record_papers(s, DEMO_ACTOR)
         batches = import_purchases(s, DEMO_ACTOR, purchases)
         result = import_spend(s, DEMO_ACTOR, spend)
     return (f"Finance: {len(PAPERS)} decision papers, {batches} handset purchase batches, "

@@ -17,8 +17,16 @@ from mobilise.core.actor import Actor
 from mobilise.core.errors import FileProblem, ImportRejected, NotFound
 from mobilise.core.importer import Row, read_rows
 from mobilise.finance.importers import ENVELOPES
-from mobilise.finance.models import BudgetType, Decision, Envelope, Programme, Purpose
-from mobilise.finance.papers import DecisionPaper, EnvelopeFigure
+from mobilise.finance.models import (
+    BudgetType,
+    Decision,
+    Envelope,
+    FundingSource,
+    Programme,
+    Purpose,
+)
+from mobilise.finance.papers import PAPERS, DecisionPaper, EnvelopeFigure
+from mobilise.finance.thresholds import PAPER_THRESHOLDS, record_threshold
 from mobilise.finance.years import FinancialYear
 
 
@@ -70,8 +78,52 @@ def record_decision(session: Session, actor: Actor, paper: DecisionPaper,
             with audit.change(session, actor, "envelope.update", envelope, reason=reason):
                 envelope.amount_pence = figure.amount_pence
             out.envelopes_changed += 1
+    _record_funding(session, actor, decision, paper, reason)
     session.flush()
     return out
+
+
+def _record_funding(session: Session, actor: Actor, decision: Decision, paper: DecisionPaper,
+                    reason: str | None) -> None:
+    """The funding sources the paper names, added or brought in line (others left)."""
+    existing = {f.kind: f for f in session.scalars(
+        select(FundingSource).where(FundingSource.decision_id == decision.id))}
+    for figure in paper.funding:
+        wanted = {"description": figure.description, "year": figure.year,
+                  "amount_pence": figure.amount_pence, "source": figure.source}
+        found = existing.get(figure.kind.value)
+        if found is None:
+            audit.create(session, actor, "funding.add", FundingSource(
+                decision_id=decision.id, kind=figure.kind.value, **wanted), reason=reason)
+        elif any(getattr(found, k) != v for k, v in wanted.items()):
+            with audit.change(session, actor, "funding.update", found, reason=reason):
+                for k, v in wanted.items():
+                    setattr(found, k, v)
+
+
+def funding_rows(session: Session) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(Decision.reference, FundingSource)
+        .join(FundingSource, FundingSource.decision_id == Decision.id)
+        .order_by(Decision.reference, FundingSource.kind)).all()
+    return [{"decision": ref, "kind": f.kind, "description": f.description,
+             "year": FinancialYear(f.year).label if f.year is not None else None,
+             "amount_pence": f.amount_pence,
+             "amount_stated": f.amount_pence is not None, "source": f.source}
+            for ref, f in rows]
+
+
+FUNDING_COLUMNS = ["decision", "kind", "description", "year", "amount", "source"]
+
+
+def record_papers(session: Session, actor: Actor, *, reason: str = "decision paper"
+                  ) -> tuple[dict[str, Recorded], int]:
+    """Both decision papers (their money and funding) and the thresholds they cite; the
+    number of thresholds added or changed."""
+    done = {paper.reference: record_decision(session, actor, paper, reason=reason)
+            for paper in PAPERS}
+    changed = sum(record_threshold(session, actor, t, reason=reason) for t in PAPER_THRESHOLDS)
+    return done, changed
 
 
 def import_envelopes(session: Session, actor: Actor, path: Path) -> Recorded:

@@ -131,3 +131,28 @@ class Threshold(Audited, Base):
     effective_from: Mapped[date] = mapped_column(Date)
     amount_pence: Mapped[int] = mapped_column(BigInteger)
     source: Mapped[str] = mapped_column(String(300))
+
+
+class FundingKind(StrEnum):
+    """Where a decision's money comes from, in the papers' words."""
+
+    UNDERSPEND = "underspend"
+    REALLOCATION = "reallocation"
+    CAPITAL_PROGRAMME = "capital_programme"
+    OTHER = "other"
+
+
+class FundingSource(Audited, Base):
+    """One source a decision names for its money; the amount when the paper states one
+    (PCD 1322 names three sources and no amounts: "funded in part from ...")."""
+
+    __tablename__ = "finance_funding"
+    __table_args__ = (UniqueConstraint("decision_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("finance_decision.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str] = mapped_column(String(300))
+    year: Mapped[int | None] = mapped_column(Integer)
+    amount_pence: Mapped[int | None] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(300))

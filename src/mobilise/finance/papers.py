@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from mobilise.finance.models import BudgetType, Programme, Purpose
+from mobilise.finance.models import BudgetType, FundingKind, Programme, Purpose
 from mobilise.finance.money import parse_pounds
 
 
@@ -29,6 +29,15 @@ class EnvelopeFigure:
 
 
 @dataclass(frozen=True)
+class FundingFigure:
+    kind: FundingKind
+    description: str
+    year: int | None = None  # the year it applies to (or from), when the paper says
+    amount_pence: int | None = None  # None: the paper names the source, not the amount
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class DecisionPaper:
     reference: str
     title: str
@@ -37,6 +46,7 @@ class DecisionPaper:
     programme: Programme
     envelopes: tuple[EnvelopeFigure, ...] = field(default=())
     notes: str | None = None
+    funding: tuple[FundingFigure, ...] = field(default=())
 
 
 RECURRING_REVENUE_YEARS = 4
@@ -60,6 +70,15 @@ PCD_1322 = DecisionPaper(
     ),
     notes="Revenue support is £3m a year from 2023/24 with no end year in the paper; "
           f"{RECURRING_REVENUE_YEARS} years are recorded.",
+    funding=(
+        FundingFigure(FundingKind.UNDERSPEND, "the 2022/23 underspend", 2022,
+                      source="PCD 1322, 3.2 (funded in part from; no amount stated)"),
+        FundingFigure(FundingKind.REALLOCATION, "a reallocation of existing budgets",
+                      source="PCD 1322, 3.2 (funded in part from; no amount stated)"),
+        FundingFigure(FundingKind.CAPITAL_PROGRAMME,
+                      "additions to the Capital Programme in future years", 2023,
+                      source="PCD 1322, 3.2 (funded in part from; no amount stated)"),
+    ),
 )
 
 ONEDRIVE_2025 = DecisionPaper(

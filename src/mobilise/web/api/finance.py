@@ -107,6 +107,13 @@ def thresholds(request: Request, session: Session = Depends(db, scope="function"
     return [in_pounds(r) for r in flagged_commitments(session, request.app.state.settings)]
 
 
+@router.get("/funding")
+def funding(session: Session = Depends(db, scope="function"),
+            _: Actor = READ) -> list[dict[str, Any]]:
+    """Each decision's funding sources; ``amount`` is null where the paper states none."""
+    return [{"amount": None, **in_pounds(r)} for r in register.funding_rows(session)]
+
+
 @router.get("/threshold-table")
 def threshold_table(session: Session = Depends(db, scope="function"),
                     _: Actor = READ) -> list[dict[str, Any]]:

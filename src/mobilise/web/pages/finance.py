@@ -48,7 +48,8 @@ def _finance_page(request: Request, session: Session, **extra: Any) -> HTMLRespo
     return page(request, "finance.html", report=report, charts=drawn,
                 envelopes=register.envelope_rows(session),
                 spend=spending.spend_rows(session)[-50:],
-                threshold_table=threshold_rows(session), **extra)
+                threshold_table=threshold_rows(session),
+                funding=register.funding_rows(session), **extra)
 
 
 @router.get("/finance")
