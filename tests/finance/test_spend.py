@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -13,9 +14,9 @@ from mobilise.core.audit import AuditEntry
 from mobilise.core.errors import ImportRejected, InvalidInput
 from mobilise.core.settings import Settings
 from mobilise.finance.decisions import envelope_rows, import_envelopes, record_decision
-from mobilise.finance.models import Envelope, SpendLine
-from mobilise.finance.papers import PAPERS, PCD_1322
-from mobilise.finance.spend import import_spend
+from mobilise.finance.models import BudgetType, Envelope, Purpose, SpendLine
+from mobilise.finance.papers import PAPERS, PCD_1322, EnvelopeFigure
+from mobilise.finance.spend import envelope_keys, import_spend
 from mobilise.finance.thresholds import (
     PAPER_THRESHOLDS,
     DatedThreshold,
@@ -24,6 +25,7 @@ from mobilise.finance.thresholds import (
     threshold_rows,
 )
 from mobilise.finance.variance import by_year_and_budget, variance_lines
+from mobilise.finance.years import FinancialYear
 from tests.factories import ADMIN, write_csv
 from tests.finance.conftest import spend_file
 
@@ -211,3 +213,42 @@ def test_each_commitment_is_held_to_the_threshold_in_force_on_its_date(
     assert [(r["rule"], r["effective_from"]) for r in rows_shown] == [
         ("delegation", date(2022, 1, 1)), ("procurement", date(2022, 1, 1)),
         ("procurement", date(2024, 1, 1))]
+
+
+def test_open_ended_revenue_is_projected_over_the_years_asked(papers: Session) -> None:
+    """PCD 1322's "£3m per year from 2023/24" has no end year: one open-ended envelope,
+    counted in every year a report covers (by default the latest year anything names:
+    2025/26, the refresh capital), and in any later year asked for."""
+    [revenue] = [r for r in envelope_rows(papers) if r["open_ended"]]
+    assert (revenue["year"], revenue["amount_pence"], revenue["per"]) == (
+        "2023/24", 300_000_000, "a year, no end year")
+
+    def revenue_by_year(through: int | None = None) -> dict[str, int]:
+        return {FinancialYear(x.year).label: x.envelope
+                for x in by_year_and_budget(variance_lines(papers, through=through))
+                if x.budget == "revenue"}
+
+    assert revenue_by_year() == {"2022/23": 80_000_000, "2023/24": 300_000_000,
+                                 "2024/25": 300_000_000, "2025/26": 300_000_000}
+    assert len(revenue_by_year(2030)) == 9 and revenue_by_year(2030)["2030/31"] == 300_000_000
+    # Spend may be charged to any year of it.
+    assert ("PCD 1322", 2040, "revenue", "delivery") in envelope_keys(papers)
+
+
+def test_years_once_recorded_one_by_one_fold_into_the_open_ended_envelope(
+        session: Session) -> None:
+    """A register loaded when four years of £3m were recorded: recording the paper again
+    keeps one open-ended envelope (audited), and the years are the same money."""
+    old = replace(PCD_1322, envelopes=tuple(
+        [e for e in PCD_1322.envelopes if not e.open_ended]
+        + [EnvelopeFigure(2023 + n, BudgetType.REVENUE, Purpose.DELIVERY, 300_000_000)
+           for n in range(4)]))
+    record_decision(session, ADMIN, old)
+    done = record_decision(session, ADMIN, PCD_1322)
+    assert done.envelopes_changed == 4  # 2023/24 made open-ended, three later years folded
+    rows = [r for r in envelope_rows(session) if r["budget"] == "revenue"]
+    assert [(r["year"], r["open_ended"]) for r in rows] == [("2022/23", False),
+                                                           ("2023/24", True)]
+    folds = session.scalar(select(func.count()).select_from(AuditEntry)
+                           .where(AuditEntry.action == "envelope.fold"))
+    assert folds == 3

@@ -61,7 +61,13 @@ def test_variance_thresholds_and_board_over_api(web: Web, tmp_path: Path) -> Non
         ("PO-1", "procurement, delegation")]
     decisions = web.client.get("/api/v1/finance/decisions", headers=viewer).json()
     assert [d["reference"] for d in decisions] == ["PCD 1322", "OneDrive Migration 2025"]
-    assert len(decisions[0]["envelopes"]) == 9
+    # Revenue of £3m a year from 2023/24 is one open-ended envelope, not four years of it.
+    assert len(decisions[0]["envelopes"]) == 6
+    assert decisions[0]["open_ended"] == "revenue £3.000m a year from 2023/24, no end year"
+    longer = web.client.get("/api/v1/finance/variance?through=2030/31", headers=viewer).json()
+    assert {r["year"] for r in longer if r["budget"] == "revenue"} >= {"2030/31"}
+    bad = web.client.get("/api/v1/finance/variance?through=soon", headers=viewer)
+    assert bad.status_code == 422
     board = web.client.get("/api/v1/finance/board", headers=viewer).json()
     assert board["totals_pence"]["actual"] == 25_000_000
     assert {w["available"] for w in board["workstreams"]} == {False}

@@ -113,10 +113,20 @@ def spend(kind: str | None = typer.Option(None, help="order or invoice"),
 @app.command("variance")
 def variance(decision: str | None = typer.Option(None, help="one decision's reference"),
              detail: bool = typer.Option(False, help="by decision and purpose too"),
+             through: str | None = typer.Option(
+                 None, help="project open-ended envelopes through this year (e.g. 2030/31; "
+                            "default: the latest year any envelope or spend names)"),
              fmt: FormatOption = Format.TABLE) -> None:
     """Approved against committed, actual and forecast, by financial year and type."""
+    from mobilise.core.errors import InvalidInput
+    from mobilise.finance.years import parse_year
+
+    try:
+        last = parse_year(through).start_year if through else None
+    except ValueError as err:
+        raise InvalidInput(f"--through: {err}") from None
     with session() as s:
-        lines = budget.variance_lines(s, decision=decision)
+        lines = budget.variance_lines(s, decision=decision, through=last)
     shown = lines if detail or decision else budget.by_year_and_budget(lines)
     emit([in_pounds(x.row()) for x in shown], budget.VARIANCE_COLUMNS, fmt,
          title="budget variance (negative is a forecast overspend)")

@@ -23,7 +23,6 @@ from mobilise.core.settings import Settings
 from mobilise.finance.decisions import decision_row, list_decisions
 from mobilise.finance.models import (
     Decision,
-    Envelope,
     Programme,
     Purpose,
     SpendKind,
@@ -33,7 +32,12 @@ from mobilise.finance.money import format_millions, format_pounds
 from mobilise.finance.refresh import RefreshYear, refresh_plan
 from mobilise.finance.sources import DeliveryProgress, ProgrammeSources, Reading, Risk
 from mobilise.finance.thresholds import flagged_commitments
-from mobilise.finance.variance import Line, by_year_and_budget, variance_lines
+from mobilise.finance.variance import (
+    Line,
+    by_year_and_budget,
+    envelope_amounts,
+    variance_lines,
+)
 from mobilise.finance.years import FinancialYear, financial_year
 from mobilise.programme import figures
 from mobilise.programme.figures import Figure, FinishForecast, SpendTotals, by_key
@@ -187,10 +191,10 @@ def _actuals(session: Session, programme: Programme, *, capital_only: bool) -> i
 
 
 def _approved_capital(session: Session, programme: Programme) -> int:
-    return sum(session.scalars(
-        select(Envelope.amount_pence).join(Decision, Envelope.decision_id == Decision.id)
-        .where(Decision.programme == programme.value, Envelope.budget == "capital",
-               Envelope.purpose == Purpose.DELIVERY.value)))
+    ours = set(session.scalars(select(Decision.reference)
+                               .where(Decision.programme == programme.value)))
+    return sum(amount for (ref, _, budget, purpose), amount in envelope_amounts(session)
+               if ref in ours and budget == "capital" and purpose == Purpose.DELIVERY.value)
 
 
 def _planned(progress: Reading[DeliveryProgress]) -> Reading[int]:

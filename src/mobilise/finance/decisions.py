@@ -5,6 +5,7 @@ the papers twice changes nothing."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from mobilise.finance.models import (
     Programme,
     Purpose,
 )
+from mobilise.finance.money import format_millions
 from mobilise.finance.papers import PAPERS, DecisionPaper, EnvelopeFigure
 from mobilise.finance.thresholds import PAPER_THRESHOLDS, record_threshold
 from mobilise.finance.years import FinancialYear
@@ -72,15 +74,34 @@ def record_decision(session: Session, actor: Actor, paper: DecisionPaper,
         if envelope is None:
             audit.create(session, actor, "envelope.add", Envelope(
                 decision_id=decision.id, year=figure.year, budget=figure.budget.value,
-                purpose=figure.purpose.value, amount_pence=figure.amount_pence), reason=reason)
+                purpose=figure.purpose.value, amount_pence=figure.amount_pence,
+                open_ended=figure.open_ended), reason=reason)
             out.envelopes_added += 1
-        elif envelope.amount_pence != figure.amount_pence:
+        elif (envelope.amount_pence, envelope.open_ended) != (figure.amount_pence,
+                                                              figure.open_ended):
             with audit.change(session, actor, "envelope.update", envelope, reason=reason):
                 envelope.amount_pence = figure.amount_pence
+                envelope.open_ended = figure.open_ended
             out.envelopes_changed += 1
+        if figure.open_ended:
+            out.envelopes_changed += _fold_into_open_ended(session, actor, figure,
+                                                           existing.values(), reason)
     _record_funding(session, actor, decision, paper, reason)
     session.flush()
     return out
+
+
+def _fold_into_open_ended(session: Session, actor: Actor, figure: EnvelopeFigure,
+                          existing: Iterable[Envelope], reason: str | None) -> int:
+    """Later years recorded one by one at the open-ended amount (as the papers were once
+    loaded, four years of £3m) are that envelope's own years now: removed, audited."""
+    folded = [e for e in existing if not e.open_ended and e.year > figure.year
+              and (e.budget, e.purpose) == (figure.budget.value, figure.purpose.value)
+              and e.amount_pence == figure.amount_pence]
+    for envelope in folded:
+        audit.delete(session, actor, "envelope.fold", envelope,
+                     reason=reason or "into the open-ended envelope")
+    return len(folded)
 
 
 def _record_funding(session: Session, actor: Actor, decision: Decision, paper: DecisionPaper,
@@ -164,7 +185,8 @@ def _papers_from_rows(path: Path, rows: list[Row]) -> list[DecisionPaper]:
             envelopes=tuple(EnvelopeFigure(r.values["year"].start_year,
                                            BudgetType(r.values["budget"]),
                                            Purpose(r.values["purpose"]),
-                                           r.values["amount"]) for r in group),
+                                           r.values["amount"], r.values["open_ended"])
+                            for r in group),
             notes=v["notes"]))
     if problems:
         raise ImportRejected(problems)
@@ -186,24 +208,32 @@ def get_decision(session: Session, reference: str) -> Decision:
 
 
 def decision_row(decision: Decision) -> dict[str, Any]:
-    capital = sum(e.amount_pence for e in decision.envelopes if e.budget == "capital")
-    revenue = sum(e.amount_pence for e in decision.envelopes if e.budget == "revenue")
+    """Capital and revenue over the envelopes with a year; open-ended ones (no end year,
+    so no total) as their yearly amounts, described."""
+    fixed = [e for e in decision.envelopes if not e.open_ended]
+    capital = sum(e.amount_pence for e in fixed if e.budget == "capital")
+    revenue = sum(e.amount_pence for e in fixed if e.budget == "revenue")
+    yearly = [f"{e.budget} {format_millions(e.amount_pence)} a year from "
+              f"{FinancialYear(e.year).label}, no end year"
+              for e in decision.envelopes if e.open_ended]
     return {"reference": decision.reference, "title": decision.title,
             "decided_on": decision.decided_on, "approver": decision.approver,
             "programme": decision.programme, "capital_pence": capital,
-            "revenue_pence": revenue, "notes": decision.notes}
+            "revenue_pence": revenue, "open_ended": "; ".join(yearly), "notes": decision.notes}
 
 
 def envelope_rows(session: Session) -> list[dict[str, Any]]:
     rows = session.execute(
         select(Decision.reference, Envelope.year, Envelope.budget, Envelope.purpose,
-               Envelope.amount_pence)
+               Envelope.amount_pence, Envelope.open_ended)
         .join(Decision, Envelope.decision_id == Decision.id)
         .order_by(Decision.reference, Envelope.year, Envelope.budget, Envelope.purpose)).all()
-    return [{"decision": d, "year": FinancialYear(y).label, "budget": b, "purpose": p,
-             "amount_pence": a} for d, y, b, p, a in rows]
+    return [{"decision": d, "year": FinancialYear(y).label,
+             "budget": b, "purpose": p, "amount_pence": a, "open_ended": o,
+             "per": "a year, no end year" if o else "the year"}
+            for d, y, b, p, a, o in rows]
 
 
 DECISION_COLUMNS = ["reference", "title", "decided_on", "approver", "programme", "capital",
-                    "revenue"]
-ENVELOPE_COLUMNS = ["decision", "year", "budget", "purpose", "amount"]
+                    "revenue", "open_ended"]
+ENVELOPE_COLUMNS = ["decision", "year", "budget", "purpose", "amount", "per"]

@@ -9,7 +9,17 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mobilise.core.audit import Audited
@@ -60,7 +70,9 @@ class Decision(Audited, Base):
 
 
 class Envelope(Audited, Base):
-    """Money a decision approved for one financial year, budget type and purpose."""
+    """Money a decision approved for one financial year, budget type and purpose; an
+    open-ended envelope is that amount every year from ``year`` with no end year (PCD 1322's
+    "£3m per year from 2023/24"), projected over whatever years a report asks for."""
 
     __tablename__ = "finance_envelope"
     __table_args__ = (UniqueConstraint("decision_id", "year", "budget", "purpose"),)
@@ -71,6 +83,7 @@ class Envelope(Audited, Base):
     budget: Mapped[str] = mapped_column(String(10))
     purpose: Mapped[str] = mapped_column(String(10), default=Purpose.DELIVERY.value)
     amount_pence: Mapped[int] = mapped_column(BigInteger)
+    open_ended: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     decision: Mapped[Decision] = relationship(back_populates="envelopes")
 

@@ -1,6 +1,6 @@
 """approval thresholds by the date they take effect (the PCR threshold is revised every
 two years; each commitment is held to the one in force on its date); the funding sources
-each decision names
+each decision names; open-ended envelopes (an amount every year from a year, no end)
 
 Revision ID: figures_0001
 Revises: cutover_0001
@@ -42,9 +42,14 @@ def upgrade() -> None:
         sa.UniqueConstraint("decision_id", "kind", name=op.f("uq_finance_funding_decision_id")),
     )
     op.create_index(op.f("ix_finance_funding_decision_id"), "finance_funding", ["decision_id"])
+    with op.batch_alter_table("finance_envelope") as batch:
+        batch.add_column(sa.Column("open_ended", sa.Boolean(), nullable=False,
+                                   server_default=sa.false()))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("finance_envelope") as batch:
+        batch.drop_column("open_ended")
     op.drop_index(op.f("ix_finance_funding_decision_id"), table_name="finance_funding")
     op.drop_table("finance_funding")
     op.drop_table("finance_threshold")
