@@ -174,9 +174,12 @@ def _latest_dry_run(s: Session) -> dict[str, int]:
     return {str(r["action"]): int(r["files"]) for r in loaded["by_action"]}
 
 
-def _spend(s: Session) -> dict[str, int]:
-    approved = s.execute(text("SELECT coalesce(sum(amount_pence), 0) FROM finance_envelope")
-                         ).scalar_one()
+def _spend(s: Session) -> dict[str, Any]:
+    last = max(s.execute(text("SELECT max(year) FROM finance_envelope")).scalar_one(),
+               s.execute(text("SELECT coalesce(max(year), 0) FROM finance_spend")).scalar_one())
+    approved = sum(amount * ((max(last, year) - year + 1) if open_ended else 1)
+                   for year, amount, open_ended in s.execute(text(
+                       "SELECT year, amount_pence, open_ended FROM finance_envelope")))
     rows = s.execute(text("SELECT kind, reference, amount_pence, order_reference "
                           "FROM finance_spend")).all()
     invoiced: dict[str, int] = defaultdict(int)
@@ -187,7 +190,8 @@ def _spend(s: Session) -> dict[str, int]:
     actual = sum(a for k, _, a, _ in rows if k == "invoice")
     outstanding = sum(min(max(a - invoiced[r], 0), a) for k, r, a, _ in rows if k == "order")
     return {"approved_pence": approved, "committed_pence": committed,
-            "actual_pence": actual, "forecast_pence": actual + outstanding}
+            "actual_pence": actual, "forecast_pence": actual + outstanding,
+            "through": f"{last}/{(last + 1) % 100:02d}"}
 
 
 def _finish(s: Session, settings: Settings, today: date) -> tuple[date | None, date]:

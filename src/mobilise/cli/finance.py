@@ -93,8 +93,8 @@ def import_spend(
 
 @app.command("import-purchases")
 def import_purchases(path: Path = FileArgument) -> None:
-    """Handset purchase batches (reference, date, handsets, unit cost) for the refresh
-    forecast, until the devices register supplies purchase dates."""
+    """Handset purchase batches (reference, date, handsets, unit cost): each handset's
+    price, and the purchase dates of the handsets the register does not hold."""
     with session() as s:
         count = refresh_forecast.import_purchases(s, actor(), path)
     err_console.print(f"purchase batches: {count}")

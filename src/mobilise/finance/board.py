@@ -3,8 +3,9 @@ forecast against the deadline (through ``ProgrammeSources``), budget against act
 forecast, unit costs, the refresh forecast, approvals needed, and risks.
 
 This module gathers figures only; the web layer renders them (page, HTML document, PDF).
-Anything another workstream has not yet connected is carried as a note saying so, never
-as a made-up number.
+The headline figures come from ``programme.figures`` (through the installed sources), as
+the overview, the CLI and the API show them. A figure the installed sources cannot answer
+is carried as a note saying so, never as a made-up number.
 """
 
 from __future__ import annotations

@@ -113,8 +113,9 @@ class SpendLine(Audited, Base):
 
 
 class HandsetPurchase(Audited, Base):
-    """A batch of handsets bought on one day: the refresh forecast's input until the
-    devices register can say when each handset was bought."""
+    """A batch of handsets bought on one day: each handset's price for the refresh
+    forecast, and the purchase date of those of its handsets the register does not hold
+    (the register's own purchase dates come first)."""
 
     __tablename__ = "finance_handset_purchase"
 

@@ -2,11 +2,12 @@
 interface so finance never imports their code and never invents a number.
 
 Each method answers a ``Reading``: a value with where it came from, or *not yet
-available* with the reason. ``FinanceSources`` is the default: it knows only what finance
-holds itself (handset purchase batches) and says honestly that rollout, migration and
-device figures are not connected. When those registers land, subclass it, override the
-methods they can answer, and install the subclass with ``use_sources`` at start-up
-(see docs/finance.md, "Connecting the workstreams").
+available* with the reason. ``FinanceSources`` knows only what finance holds itself
+(handset purchase batches) and says that rollout, migration and device figures are not
+connected; ``finance.connected.ProgrammeRegisters`` answers them from the live registers
+(through ``programme.figures`` for the headline figures), and the web app and the CLI
+install it with ``use_sources`` at start-up (see docs/finance.md, "Connecting the
+workstreams").
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ from mobilise.core.settings import Settings
 from mobilise.core.words import size_text
 from mobilise.devices.models import Handset, HandsetStatus
 from mobilise.finance.money import format_pounds
-from mobilise.finance.variance import by_year_and_budget, variance_lines
+from mobilise.finance.variance import by_year_and_budget, horizon, variance_lines
+from mobilise.finance.years import FinancialYear
 from mobilise.migration.models import MigrationRound, MigrationState, PersonMigration, RoundStatus
 from mobilise.people.models import Person, PersonStatus
 from mobilise.retention.dry_run import latest_recorded
@@ -61,10 +62,12 @@ class SpendTotals:
     committed: int
     actual: int
     forecast: int
+    through: int  # the last year counted (open-ended envelopes have no end of their own)
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, Any]:
         return {"approved_pence": self.approved, "committed_pence": self.committed,
-                "actual_pence": self.actual, "forecast_pence": self.forecast}
+                "actual_pence": self.actual, "forecast_pence": self.forecast,
+                "through": FinancialYear(self.through).label}
 
 
 @dataclass(frozen=True)
@@ -155,12 +158,14 @@ def files_by_retention_outcome(session: Session, clock: Clock) -> Figure[dict[st
 
 
 def spend(session: Session, clock: Clock) -> Figure[SpendTotals]:
-    lines = by_year_and_budget(variance_lines(session))
+    """Over every year to ``horizon`` (open-ended envelopes counted in each of those)."""
+    last = horizon(session)
+    lines = by_year_and_budget(variance_lines(session, through=last))
     totals = SpendTotals(sum(x.envelope for x in lines), sum(x.committed for x in lines),
-                         sum(x.actual for x in lines), sum(x.forecast for x in lines))
+                         sum(x.actual for x in lines), sum(x.forecast for x in lines), last)
     text = (f"{format_pounds(totals.actual)} spent, {format_pounds(totals.committed)} "
             f"committed, forecast {format_pounds(totals.forecast)} against "
-            f"{format_pounds(totals.approved)} approved")
+            f"{format_pounds(totals.approved)} approved to {FinancialYear(last).label}")
     return Figure("spend", "Spend", totals, text, clock.today(),
                   "decision envelopes, purchase orders and invoices")
 
