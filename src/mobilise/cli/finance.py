@@ -202,7 +202,8 @@ def add_threshold(
 
 @app.command("unit-costs")
 def unit_costs(fmt: FormatOption = Format.TABLE) -> None:
-    """Spend per handset issued, per person migrated and per TB moved."""
+    """Unit costs, each naming what it divides by what, as of today: per handset
+    planned, per handset issued to date, per person migrated and per TB moved to date."""
     with session() as s:
         today = SystemClock().today()
         rows = [u.row() for u in measure_unit_costs(s, programme_sources(), today)]

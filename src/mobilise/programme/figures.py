@@ -124,7 +124,8 @@ def people_migrated(session: Session, clock: Clock) -> Figure[int]:
                               .where(PersonMigration.state == MigrationState.MIGRATED.value)
                               ) or 0
     return Figure("people_migrated", "People migrated", migrated,
-                  f"{migrated:,} people migrated to OneDrive", clock.today(), "migration waves")
+                  f"{migrated:,} {'person' if migrated == 1 else 'people'} migrated to OneDrive",
+                  clock.today(), "migration waves")
 
 
 def data_moved(session: Session, clock: Clock) -> Figure[int]:

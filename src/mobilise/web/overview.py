@@ -82,7 +82,8 @@ def _migration(session: Session, shown: dict[str, Figure[Any]]) -> Panel:
     states = dict(session.execute(select(PersonMigration.state, func.count())
                                   .group_by(PersonMigration.state)).all())
     total = sum(states.values())
-    panel = Panel("migration", "People migrated", f"{shown['people_migrated'].text}.",
+    panel = Panel("migration", "People migrated",
+                  f"{shown['people_migrated'].text}, of {total:,} people in waves.",
                   "/migration/progress", "Migration progress")
     if total:
         panel.chart = bar_chart("People in waves by migration state",
@@ -114,7 +115,8 @@ def _data_moved(session: Session, shown: dict[str, Figure[Any]]) -> Panel:
 
 def _retention(shown: dict[str, Figure[Any]]) -> Panel:
     outcomes = shown["files_by_retention_outcome"]
-    panel = Panel("retention", "Retention outcomes", f"Latest dry run: {outcomes.text}.",
+    panel = Panel("retention", "Retention outcomes",
+                  f"Retention dry run: not yet run ({outcomes.text}).",
                   "/audit?entity=retention_rule_set", "Dry runs in the audit log")
     if outcomes.value is None:
         panel.empty = ("Not yet run: run mobilise retention dry-run to see what the rules "
