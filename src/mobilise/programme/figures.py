@@ -178,7 +178,9 @@ def forecast_finish(session: Session, settings: Settings, clock: Clock
     fc = rollout.forecast(session, RolloutRecords(managed_before=settings.rollout_managed_before),
                           settings, clock)
     value = FinishForecast(fc.finish, fc.deadline, fc.rate_per_week, fc.remaining)
-    if fc.finish is None:
+    if fc.remaining <= 0:
+        text = f"finished: all {fc.total:,} eligible people hold a handset"
+    elif fc.finish is None:
         text = (f"no hand-overs in the last {rollout.RECENT_WEEKS} weeks: cannot forecast "
                 f"a finish; deadline {fc.deadline:%d %B %Y} at risk")
     elif value.at_risk:
