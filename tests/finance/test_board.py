@@ -71,9 +71,12 @@ def test_default_sources_say_not_yet_available_and_invent_nothing(
     assert "Not yet available: the rollout plan has not been connected" in html
     assert html.count("not yet available") >= 3  # unit costs say so, no number
     titles = {r.title for r in report.risks}
-    # Findings in the demo's own figures: the April 2023 tranche falls due for refresh in
-    # 2026/27 where no envelope exists, and one order over the PCR threshold has no approval.
-    assert "Refresh not funded in 2026/27" in titles
+    # Findings in the demo's own figures: every handset bought under PCD 1322 (and the fleet
+    # bought in September 2022) falls due for refresh in 2025/26, 39,737 at £232 against a
+    # £9m envelope, and one order over the PCR threshold has no approval.
+    assert "Refresh not funded in 2025/26" in titles
+    [refresh] = [r for r in report.refresh if r.handsets_due]
+    assert (refresh.year.label, refresh.handsets_due) == ("2025/26", 39_737)
     assert "Approval not recorded for PO-22-0104" in titles
     assert "Forecast overspend, capital 2023/24" in titles
 
@@ -84,28 +87,49 @@ def test_connected_sources_feed_progress_forecast_and_unit_cost(
         report = build_board_report(s, demo_settings, CLOCK, RolloutConnected())
     rollout = report.workstreams[0]
     assert rollout.completion is not None
-    # 2,000 a week: 16,000 by 26 February, 8,000 on 29 January (28 days before): 8,000/28
-    # a day; 13,737 to go is 48.1 days → 49 days after 26 February: 16 April, 16 days late.
-    assert rollout.completion.finishes_on == date(2023, 4, 16)
-    assert rollout.completion.days_late == 16
+    # Projected from today (1 March), not from the last reading (26 February): 2,000 a
+    # week, 16,000 by 26 February, 8,000 on 29 January (the last reading at or before 1
+    # February, 28 days back): 8,000 in 31 days; 13,737 to go is 53.2 days → 54 days after
+    # 1 March: 24 April, 24 days late.
+    assert rollout.completion.finishes_on == date(2023, 4, 24)
+    assert rollout.completion.days_late == 24
     assert "Smartphone rollout forecast to miss its deadline" in {r.title for r in report.risks}
     assert "Staging capacity" in {r.title for r in report.risks}
-    per_handset = report.unit_costs[0]
+    planned, per_handset = report.unit_costs[0], report.unit_costs[1]
     assert per_handset.per_unit_pence == per_handset.spend_pence // 20_000
+    # Each unit cost says what it divides by what, as of when.
+    assert per_handset.row()["divides"] == ("rollout capital invoiced to date ÷ handsets "
+                                            "issued to date")
+    assert per_handset.row()["as_of"] == CLOCK.today()
+    assert planned.measure == "per handset planned"
+    assert planned.spend_pence == 820_000_000 + 40_000_000  # PCD 1322's capital envelopes
+    assert planned.per_unit_pence == planned.spend_pence // 29_737
 
 
 def test_completion_forecast_edges() -> None:
+    today = date(2025, 6, 20)
     done = DeliveryProgress("people migrated", 10, date(2025, 6, 30),
                             [(date(2025, 6, 1), 4), (date(2025, 6, 20), 10)])
-    finished = forecast_completion(done)
+    finished = forecast_completion(done, today)
     assert finished.finishes_on == date(2025, 6, 20) and finished.days_late == -10
     # No reading 28 days back: the rate runs from the first reading, 6 in 19 days.
-    going = forecast_completion(replace(done, target=20))
+    going = forecast_completion(replace(done, target=20), today)
     assert going.rate_per_day == Decimal("0.3")
     assert going.finishes_on == date(2025, 6, 20) + timedelta(days=32)  # ceil(10 / (6/19))
     stalled = replace(done, target=20, cumulative=[(date(2025, 6, 1), 4), (date(2025, 6, 20), 4)])
-    assert forecast_completion(stalled).finishes_on is None
-    assert forecast_completion(replace(done, cumulative=[])).finishes_on is None
+    assert forecast_completion(stalled, today).finishes_on is None
+    assert forecast_completion(replace(done, cumulative=[]), today).finishes_on is None
+
+
+def test_completion_is_projected_from_today_not_the_last_reading() -> None:
+    """The same readings, read two months later: nothing happened since, so no rate and
+    no finish (the old forecast projected June's rate from 20 June as if still going)."""
+    progress = DeliveryProgress("handsets issued", 20, date(2025, 6, 30),
+                                [(date(2025, 6, 1), 4), (date(2025, 6, 20), 10)])
+    assert forecast_completion(progress, date(2025, 8, 20)).finishes_on is None
+    # A week after the last reading: 6 in 26 days (from 1 June), projected from today.
+    later = forecast_completion(progress, date(2025, 6, 27))
+    assert later.finishes_on == date(2025, 6, 27) + timedelta(days=44)  # ceil(10 / (6/26))
 
 
 def _pdf_pages(pdf: bytes) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -9,14 +11,21 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mobilise.core.audit import AuditEntry
-from mobilise.core.errors import ImportRejected
+from mobilise.core.errors import ImportRejected, InvalidInput
 from mobilise.core.settings import Settings
 from mobilise.finance.decisions import envelope_rows, import_envelopes, record_decision
-from mobilise.finance.models import Envelope, SpendLine
-from mobilise.finance.papers import PAPERS, PCD_1322
-from mobilise.finance.spend import import_spend
-from mobilise.finance.thresholds import flagged_commitments
+from mobilise.finance.models import BudgetType, Envelope, Purpose, SpendLine
+from mobilise.finance.papers import PAPERS, PCD_1322, EnvelopeFigure
+from mobilise.finance.spend import envelope_keys, import_spend
+from mobilise.finance.thresholds import (
+    PAPER_THRESHOLDS,
+    DatedThreshold,
+    flagged_commitments,
+    record_threshold,
+    threshold_rows,
+)
 from mobilise.finance.variance import by_year_and_budget, variance_lines
+from mobilise.finance.years import FinancialYear
 from tests.factories import ADMIN, write_csv
 from tests.finance.conftest import spend_file
 
@@ -179,3 +188,67 @@ def test_envelope_import_is_all_or_nothing(session: Session, tmp_path: Path) -> 
     path = write_csv(tmp_path / "env.csv", header, [
         good, [*good[:5], "2023/24", "capital", "delivery", "0.4m"]])
     assert import_envelopes(session, ADMIN, path).envelopes_added == 2
+
+
+def test_each_commitment_is_held_to_the_threshold_in_force_on_its_date(
+        papers: Session, tmp_path: Path, settings: Settings) -> None:
+    """The two papers cite £213,477 (from 1 January 2022) and £214,904 (from 1 January
+    2024): an order of £214,000 needs PCR procurement in 2023 but not in 2024."""
+    assert all(record_threshold(papers, ADMIN, t) for t in PAPER_THRESHOLDS)
+    assert not any(record_threshold(papers, ADMIN, t) for t in PAPER_THRESHOLDS)
+    with pytest.raises(InvalidInput):
+        record_threshold(papers, ADMIN, DatedThreshold("tender", date(2024, 1, 1), 1, "x"))
+    rows = [["order", ref, day, "Supplier", "", "PCD 1322", "capital", "", "2023/24", amount,
+             "", ""] for ref, day, amount in (("PO-A", "2023-06-01", "214,000"),
+                                                ("PO-B", "2024-06-01", "214,000"),
+                                                ("PO-C", "2024-06-01", "214,904"))]
+    import_spend(papers, ADMIN, spend_file(tmp_path, rows))
+    flagged = {f["reference"]: f for f in flagged_commitments(papers, settings)}
+    assert set(flagged) == {"PO-A", "PO-C"}
+    assert "£213,477.00" in flagged["PO-A"]["in_force"]
+    assert "PCD 1322" in flagged["PO-A"]["in_force"]
+    assert "£214,904.00" in flagged["PO-C"]["in_force"]
+    assert "from 01 January 2024" in flagged["PO-C"]["in_force"]
+    rows_shown = threshold_rows(papers)
+    assert [(r["rule"], r["effective_from"]) for r in rows_shown] == [
+        ("delegation", date(2022, 1, 1)), ("procurement", date(2022, 1, 1)),
+        ("procurement", date(2024, 1, 1))]
+
+
+def test_open_ended_revenue_is_projected_over_the_years_asked(papers: Session) -> None:
+    """PCD 1322's "£3m per year from 2023/24" has no end year: one open-ended envelope,
+    counted in every year a report covers (by default the latest year anything names:
+    2025/26, the refresh capital), and in any later year asked for."""
+    [revenue] = [r for r in envelope_rows(papers) if r["open_ended"]]
+    assert (revenue["year"], revenue["amount_pence"], revenue["per"]) == (
+        "2023/24", 300_000_000, "a year, no end year")
+
+    def revenue_by_year(through: int | None = None) -> dict[str, int]:
+        return {FinancialYear(x.year).label: x.envelope
+                for x in by_year_and_budget(variance_lines(papers, through=through))
+                if x.budget == "revenue"}
+
+    assert revenue_by_year() == {"2022/23": 80_000_000, "2023/24": 300_000_000,
+                                 "2024/25": 300_000_000, "2025/26": 300_000_000}
+    assert len(revenue_by_year(2030)) == 9 and revenue_by_year(2030)["2030/31"] == 300_000_000
+    # Spend may be charged to any year of it.
+    assert ("PCD 1322", 2040, "revenue", "delivery") in envelope_keys(papers)
+
+
+def test_years_once_recorded_one_by_one_fold_into_the_open_ended_envelope(
+        session: Session) -> None:
+    """A register loaded when four years of £3m were recorded: recording the paper again
+    keeps one open-ended envelope (audited), and the years are the same money."""
+    old = replace(PCD_1322, envelopes=tuple(
+        [e for e in PCD_1322.envelopes if not e.open_ended]
+        + [EnvelopeFigure(2023 + n, BudgetType.REVENUE, Purpose.DELIVERY, 300_000_000)
+           for n in range(4)]))
+    record_decision(session, ADMIN, old)
+    done = record_decision(session, ADMIN, PCD_1322)
+    assert done.envelopes_changed == 4  # 2023/24 made open-ended, three later years folded
+    rows = [r for r in envelope_rows(session) if r["budget"] == "revenue"]
+    assert [(r["year"], r["open_ended"]) for r in rows] == [("2022/23", False),
+                                                           ("2023/24", True)]
+    folds = session.scalar(select(func.count()).select_from(AuditEntry)
+                           .where(AuditEntry.action == "envelope.fold"))
+    assert folds == 3

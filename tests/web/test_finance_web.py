@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mobilise.core.db import session_scope
-from mobilise.finance.decisions import record_decision
-from mobilise.finance.papers import PAPERS
+from mobilise.finance.decisions import record_papers
 from tests.factories import ADMIN, write_csv
 from tests.finance.conftest import SPEND_HEADER
 from tests.web.conftest import Web
@@ -19,8 +18,7 @@ ROWS = [["order", "PO-1", "2022-11-02", "Northwind", "", "PCD 1322", "capital", 
 
 def _load_papers(web: Web) -> None:
     with session_scope(web.settings) as s:
-        for paper in PAPERS:
-            record_decision(s, ADMIN, paper)
+        record_papers(s, ADMIN)
 
 
 def test_spend_import_over_api_is_all_or_nothing(web: Web, tmp_path: Path) -> None:
@@ -63,7 +61,13 @@ def test_variance_thresholds_and_board_over_api(web: Web, tmp_path: Path) -> Non
         ("PO-1", "procurement, delegation")]
     decisions = web.client.get("/api/v1/finance/decisions", headers=viewer).json()
     assert [d["reference"] for d in decisions] == ["PCD 1322", "OneDrive Migration 2025"]
-    assert len(decisions[0]["envelopes"]) == 9
+    # Revenue of £3m a year from 2023/24 is one open-ended envelope, not four years of it.
+    assert len(decisions[0]["envelopes"]) == 6
+    assert decisions[0]["open_ended"] == "revenue £3.000m a year from 2023/24, no end year"
+    longer = web.client.get("/api/v1/finance/variance?through=2030/31", headers=viewer).json()
+    assert {r["year"] for r in longer if r["budget"] == "revenue"} >= {"2030/31"}
+    bad = web.client.get("/api/v1/finance/variance?through=soon", headers=viewer)
+    assert bad.status_code == 422
     board = web.client.get("/api/v1/finance/board", headers=viewer).json()
     assert board["totals_pence"]["actual"] == 25_000_000
     assert {w["available"] for w in board["workstreams"]} == {False}
@@ -87,3 +91,20 @@ def test_finance_page_upload_shows_the_bad_line(web: Web, tmp_path: Path) -> Non
     assert "The spend file was not imported" in r.text
     assert "bad.csv:3:10: amount: &#39;12.345&#39; has fractions of a penny" in r.text
     assert "No decisions recorded yet" not in r.text
+
+
+def test_funding_sources_and_dated_thresholds_over_api_and_page(web: Web) -> None:
+    _load_papers(web)
+    viewer = web.as_("viewer")
+    funding = web.client.get("/api/v1/finance/funding", headers=viewer).json()
+    assert [(f["decision"], f["kind"], f["amount"]) for f in funding] == [
+        ("PCD 1322", "capital_programme", None), ("PCD 1322", "reallocation", None),
+        ("PCD 1322", "underspend", None)]
+    assert next(f for f in funding if f["kind"] == "underspend")["year"] == "2022/23"
+    table = web.client.get("/api/v1/finance/threshold-table", headers=viewer).json()
+    assert [(t["rule"], t["effective_from"], t["amount"]) for t in table] == [
+        ("delegation", "2022-01-01", "500000.00"), ("procurement", "2022-01-01", "213477.00"),
+        ("procurement", "2024-01-01", "214904.00")]
+    assert web.login("viewer").status_code == 303
+    page = web.client.get("/finance").text
+    assert "a reallocation of existing budgets" in page and "£214,904.00" in page

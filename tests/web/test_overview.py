@@ -53,8 +53,9 @@ def test_every_panel_has_its_chart_and_link(web: Web, tmp_path: Path) -> None:
         assert f'href="{links[key]}"' in panel, key
         if key != "risks":  # the risks panel has a chart only when risks are flagged
             assert "<svg" in panel, key
-    assert "1 of 12 people in waves migrated" in _panel(page.text, "migration")
-    assert "1.000 TB copied" in _panel(page.text, "data")
+    assert "1 person migrated to OneDrive, of 12 people in waves" in _panel(page.text,
+                                                                              "migration")
+    assert "1.1 TB copied to OneDrive (1.000 TiB)" in _panel(page.text, "data")
     assert 'href="/waves/Pilot"' in _panel(page.text, "data")  # the bar links to the wave
     assert "force-rules v3" in _panel(page.text, "retention")
     assert "Approved and forecast spend by year" in _panel(page.text, "budget")
@@ -68,7 +69,8 @@ def test_the_overview_follows_every_audited_change(web: Web, tmp_path: Path) -> 
     assert web.client.get("/", headers=web.as_("viewer")).text.count("No migration waves") == 1
     _migrated_pilot(web.settings, tmp_path, load=False)
     after = web.client.get("/", headers=web.as_("viewer"))
-    assert "1 of 12 people in waves migrated" in _panel(after.text, "migration")
+    assert "1 person migrated to OneDrive, of 12 people in waves" in _panel(after.text,
+                                                                              "migration")
 
 
 def test_charts_carry_no_inline_script() -> None:

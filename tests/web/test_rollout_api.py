@@ -144,4 +144,8 @@ def test_hand_over_through_the_api_and_every_surface_counts_the_register(
     page = web.client.get("/rollout", headers=web.as_("viewer")).text
     assert re.search(rf'<span class="figure">{expected}</span> of 12 handed over', page)
     overview = web.client.get("/", headers=web.as_("viewer")).text
-    assert f"{expected} of 12 eligible people have a handset" in overview
+    assert (f'data-figure="handsets_issued">{expected} eligible people hold an issued handset'
+            in overview)
+    assert "of 12 active people eligible for a handset" in overview
+    figures = web.client.get("/api/v1/figures", headers=web.as_("viewer")).json()
+    assert {f["key"]: f["value"] for f in figures}["handsets_issued"] == expected

@@ -258,7 +258,8 @@ def add_kit(code: str, name: str, contents: str = typer.Option("", help="what is
 @app.command("compliance")
 def compliance(imei: str, state: str = typer.Argument(..., help="compliant, noncompliant...")
                ) -> None:
-    """Record a handset's Intune compliance state (until Intune sync does it)."""
+    """Record a handset's Intune compliance state by hand (Intune sync records it for
+    the handsets it finds in Intune)."""
     with session() as s:
         handsets.record_compliance(s, actor(), register.get_handset(s, imei), state)
     console.print(f"{imei}: {state}")

@@ -15,6 +15,7 @@ from mobilise.cli.context import (
     session,
     settings,
 )
+from mobilise.core.clock import SystemClock
 from mobilise.core.output import Format
 from mobilise.finance import decisions as register
 from mobilise.finance import refresh as refresh_forecast
@@ -23,7 +24,6 @@ from mobilise.finance import thresholds as approvals
 from mobilise.finance import variance as budget
 from mobilise.finance.board import unit_costs as measure_unit_costs
 from mobilise.finance.money import in_pounds, parse_pounds
-from mobilise.finance.papers import PAPERS
 
 app = typer.Typer(help="Programme finance: decisions, envelopes, spend, variance, refresh.",
                   no_args_is_help=True)
@@ -53,10 +53,11 @@ def envelopes(decision: str | None = typer.Option(None, help="one decision's ref
 def load_papers() -> None:
     """Record both decision papers (PCD 1322 and the OneDrive migration) and their money."""
     with session() as s:
-        for paper in PAPERS:
-            done = register.record_decision(s, actor(), paper, reason="decision paper")
-            err_console.print(f"{paper.reference}: {done.envelopes_added} envelopes added, "
-                              f"{done.envelopes_changed} changed")
+        recorded, changed = register.record_papers(s, actor())
+    for reference, done in recorded.items():
+        err_console.print(f"{reference}: {done.envelopes_added} envelopes added, "
+                          f"{done.envelopes_changed} changed")
+    err_console.print(f"thresholds cited by the papers: {changed} added or changed")
 
 
 @app.command("import-envelopes")
@@ -92,8 +93,8 @@ def import_spend(
 
 @app.command("import-purchases")
 def import_purchases(path: Path = FileArgument) -> None:
-    """Handset purchase batches (reference, date, handsets, unit cost) for the refresh
-    forecast, until the devices register supplies purchase dates."""
+    """Handset purchase batches (reference, date, handsets, unit cost): each handset's
+    price, and the purchase dates of the handsets the register does not hold."""
     with session() as s:
         count = refresh_forecast.import_purchases(s, actor(), path)
     err_console.print(f"purchase batches: {count}")
@@ -112,10 +113,20 @@ def spend(kind: str | None = typer.Option(None, help="order or invoice"),
 @app.command("variance")
 def variance(decision: str | None = typer.Option(None, help="one decision's reference"),
              detail: bool = typer.Option(False, help="by decision and purpose too"),
+             through: str | None = typer.Option(
+                 None, help="project open-ended envelopes through this year (e.g. 2030/31; "
+                            "default: the latest year any envelope or spend names)"),
              fmt: FormatOption = Format.TABLE) -> None:
     """Approved against committed, actual and forecast, by financial year and type."""
+    from mobilise.core.errors import InvalidInput
+    from mobilise.finance.years import parse_year
+
+    try:
+        last = parse_year(through).start_year if through else None
+    except ValueError as err:
+        raise InvalidInput(f"--through: {err}") from None
     with session() as s:
-        lines = budget.variance_lines(s, decision=decision)
+        lines = budget.variance_lines(s, decision=decision, through=last)
     shown = lines if detail or decision else budget.by_year_and_budget(lines)
     emit([in_pounds(x.row()) for x in shown], budget.VARIANCE_COLUMNS, fmt,
          title="budget variance (negative is a forecast overspend)")
@@ -145,9 +156,56 @@ def thresholds(fmt: FormatOption = Format.TABLE) -> None:
     emit(rows, approvals.THRESHOLD_COLUMNS, fmt, title="commitments needing approval")
 
 
+@app.command("funding")
+def funding(fmt: FormatOption = Format.TABLE) -> None:
+    """Where each decision's money comes from (underspend, reallocation, Capital Programme
+    additions), with the amount where the paper states one."""
+    with session() as s:
+        rows = [in_pounds(r) for r in register.funding_rows(s)]
+    for row in rows:
+        if not row["amount_stated"]:
+            row["amount"] = "not stated"
+    emit(rows, register.FUNDING_COLUMNS, fmt, title="funding sources")
+
+
+@app.command("threshold-table")
+def threshold_table(fmt: FormatOption = Format.TABLE) -> None:
+    """Approval thresholds by the day each takes effect (a commitment is held to the one
+    in force on its date)."""
+    with session() as s:
+        rows = [in_pounds(r) for r in approvals.threshold_rows(s)]
+    emit(rows, approvals.DATED_COLUMNS, fmt, title="approval thresholds by effective date")
+
+
+@app.command("add-threshold")
+def add_threshold(
+    rule: str = typer.Argument(..., help="procurement or delegation"),
+    effective_from: str = typer.Argument(..., help="the day it takes effect, YYYY-MM-DD"),
+    amount: str = typer.Argument(..., help="pounds, inclusive of VAT"),
+    source: str = typer.Option(..., "--source", help="where the figure comes from"),
+) -> None:
+    """Record a rule's threshold from the day it takes effect (or correct one)."""
+    from datetime import date
+
+    from mobilise.core.errors import InvalidInput
+
+    try:
+        day = date.fromisoformat(effective_from)
+    except ValueError:
+        raise InvalidInput(f"{effective_from!r} is not a date (YYYY-MM-DD)") from None
+    with session() as s:
+        changed = approvals.record_threshold(
+            s, actor(), approvals.DatedThreshold(rule, day, parse_pounds(amount), source),
+            reason="recorded by hand")
+    err_console.print(f"{rule} from {day:%d %B %Y}: {'recorded' if changed else 'unchanged'}")
+
+
 @app.command("unit-costs")
 def unit_costs(fmt: FormatOption = Format.TABLE) -> None:
-    """Spend per handset issued, per person migrated and per TB moved."""
+    """Unit costs, each naming what it divides by what, as of today: per handset
+    planned, per handset issued to date, per person migrated and per TB moved to date."""
     with session() as s:
-        rows = [u.row() for u in measure_unit_costs(s, programme_sources())]
-    emit(rows, ["measure", "spend", "quantity", "unit_cost"], fmt, title="unit costs")
+        today = SystemClock().today()
+        rows = [u.row() for u in measure_unit_costs(s, programme_sources(), today)]
+    emit(rows, ["measure", "divides", "spend", "quantity", "unit_cost", "as_of"], fmt,
+         title=f"unit costs as of {today:%d %B %Y}")

@@ -7,12 +7,21 @@ from pathlib import Path
 
 import typer
 
-from mobilise.cli.context import err_console, programme_sources, session, settings
+from mobilise.cli.context import (
+    FormatOption,
+    emit,
+    err_console,
+    programme_sources,
+    session,
+    settings,
+)
 from mobilise.core.clock import SystemClock
-from mobilise.core.output import to_json
+from mobilise.core.output import Format, to_json
 from mobilise.finance.board import build_board_report
 
 app = typer.Typer(help="Reports for the programme's governance.", no_args_is_help=True)
+
+FIGURE_COLUMNS = ["label", "text", "as_of", "source"]
 
 
 class BoardFormat(StrEnum):
@@ -47,3 +56,18 @@ def board(
             return
         target.write_text(text, encoding="utf-8")
     err_console.print(f"wrote {target}")
+
+
+@app.command("figures")
+def figures(fmt: FormatOption = Format.TABLE) -> None:
+    """The programme's headline figures: handsets issued, people eligible, people
+    migrated, data moved, files by retention outcome, spend and the forecast finish (the
+    same as the overview, the board report and /api/v1/figures)."""
+    from mobilise.programme.figures import headline
+
+    with session() as s:
+        rows = [f.row() for f in headline(s, settings(), SystemClock())]
+    if fmt is Format.JSON:
+        typer.echo(to_json(rows))
+        return
+    emit(rows, FIGURE_COLUMNS, fmt, title="headline figures")

@@ -19,7 +19,8 @@ from mobilise.core.actor import Actor
 from mobilise.core.db import session_scope
 from mobilise.core.settings import Settings
 from mobilise.core.words import counts_text
-from mobilise.finance.decisions import record_decision
+from mobilise.demo.devices import ALREADY_ISSUED, DELIVERIES, NEW_HANDSETS, PURCHASED_ON
+from mobilise.finance.decisions import record_papers
 from mobilise.finance.money import format_pounds, parse_pounds
 from mobilise.finance.papers import PAPERS
 from mobilise.finance.refresh import import_purchases
@@ -64,13 +65,17 @@ ORDERS = (
               "PCD 1322"),
 )
 
-PURCHASES = (
-    ("A32-UEM-2021", date(2021, 6, 15), 10_000),
-    ("A32-PCD1322-T1", date(2022, 12, 9), 9_000),
-    ("A32-PCD1322-T2", date(2023, 1, 20), 9_000),
-    ("A32-PCD1322-T3", date(2023, 3, 3), 10_000),
-    ("A32-PCD1322-T4", date(2023, 4, 14), 1_737),
-)
+def _purchases() -> tuple[tuple[str, date, int], ...]:
+    """The batches bought, at full scale, under the purchase orders the handset register
+    names (the demo's register holds a scaled share of each: the refresh forecast takes
+    those handsets' dates from the register and the rest from these batches)."""
+    shares = [round(NEW_HANDSETS * d.share) for d in DELIVERIES[:-1]]
+    shares.append(NEW_HANDSETS - sum(shares))
+    return (("PO-FLEET-2022", PURCHASED_ON.date(), ALREADY_ISSUED),
+            *((d.purchase_order, d.arrives, n) for d, n in zip(DELIVERIES, shares, strict=True)))
+
+
+PURCHASES = _purchases()
 HANDSET_PRICE = "232.00"
 LAST_DAY = date(2023, 10, 31)
 
@@ -122,8 +127,7 @@ def write_demo_files(out_dir: Path, seed: int) -> tuple[Path, Path]:
 def load_finance(settings: Settings, out_dir: Path, people: int, seed: int) -> str:
     spend, purchases = write_demo_files(out_dir, seed)
     with session_scope(settings) as s:
-        for paper in PAPERS:
-            record_decision(s, DEMO_ACTOR, paper, reason="decision paper")
+        record_papers(s, DEMO_ACTOR)
         batches = import_purchases(s, DEMO_ACTOR, purchases)
         result = import_spend(s, DEMO_ACTOR, spend)
     return (f"Finance: {len(PAPERS)} decision papers, {batches} handset purchase batches, "

@@ -10,7 +10,7 @@ from mobilise.core.clock import SystemClock
 from mobilise.core.db import session_scope
 from mobilise.core.settings import Settings
 from mobilise.core.words import label, size_text
-from mobilise.retention import rule_sets
+from mobilise.retention import dry_run, rule_sets
 from mobilise.retention.models import RuleSetStatus
 from mobilise.retention.scanned import scanned_dry_run
 
@@ -27,6 +27,10 @@ def retention_step(settings: Settings, out_dir: Path, people: int, seed: int) ->
             rule_sets.activate(s, RECORDS_MANAGER, row.name, row.version,
                                reason="the demo's example rule set", clock=clock)
         result = scanned_dry_run(s, row, clock.now().date())
+        if result is not None:
+            # Recorded as `mobilise retention dry-run` records its own: the overview, the
+            # board report and the figures read the latest recorded dry run.
+            dry_run.record(s, RECORDS_MANAGER, result)
         name = f"{row.name} v{row.version}"
     if result is None:
         return f"Retention: rule set {name} in force; no drive scanned, so no dry run"

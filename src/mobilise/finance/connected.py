@@ -5,27 +5,50 @@ register holds nothing yet, the reading says so rather than reporting zero."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mobilise.core.clock import Clock, SystemClock
 from mobilise.core.settings import Settings
 from mobilise.devices.capacity import capacity
 from mobilise.devices.models import Handset, HandsetStatus
 from mobilise.drives.models import DriveScan, ScanStatus
-from mobilise.finance.sources import DeliveryProgress, FinanceSources, Reading, Risk
+from mobilise.finance.sources import (
+    DeliveryProgress,
+    FinanceSources,
+    PurchaseBatch,
+    Reading,
+    Risk,
+)
 from mobilise.migration.burndown import migrated_by_day
 from mobilise.migration.models import (
     MigrationRound,
-    MigrationState,
     PersonMigration,
     RoundKind,
     RoundStatus,
 )
 from mobilise.people.models import Person, PersonStatus
-from mobilise.rollout.reports import handed_over_by_day
+from mobilise.programme import figures
+from mobilise.programme.figures import Figure
+from mobilise.rollout.reports import handed_over_by_day, latest_plan
+
+# Handsets no longer in service are not refreshed (disposal and replacement, not refresh).
+GONE = (HandsetStatus.LOST, HandsetStatus.STOLEN, HandsetStatus.RETIRED, HandsetStatus.DISPOSED)
+
+
+def _price(batch: PurchaseBatch | None, batches: list[PurchaseBatch], day: date) -> int | None:
+    """The named batch's price, else the latest batch bought on or before ``day``, else the
+    first; None when no batch has been imported."""
+    if batch is not None:
+        return batch.unit_cost_pence
+    earlier = [b for b in batches if b.purchased_on <= day]
+    chosen = earlier[-1] if earlier else (batches[0] if batches else None)
+    return chosen.unit_cost_pence if chosen else None
 
 
 class ProgrammeRegisters(FinanceSources):
@@ -38,29 +61,25 @@ class ProgrammeRegisters(FinanceSources):
     def handsets_issued(self, session: Session) -> Reading[int]:
         if not self._registered(session):
             return super().handsets_issued(session)
-        issued = session.scalar(select(func.count()).select_from(Handset).where(
-            Handset.status == HandsetStatus.ISSUED.value)) or 0
-        return Reading(issued, "handset register")
+        issued = figures.handsets_issued(session, SystemClock())
+        return Reading(issued.value, issued.source)
 
     def people_migrated(self, session: Session) -> Reading[int]:
         if not session.scalar(select(func.count()).select_from(PersonMigration)):
             return super().people_migrated(session)
-        migrated = session.scalar(select(func.count(func.distinct(PersonMigration.person_id)))
-                                  .where(PersonMigration.state == MigrationState.MIGRATED.value))
-        return Reading(migrated or 0, "migration waves")
+        migrated = figures.people_migrated(session, SystemClock())
+        return Reading(migrated.value, migrated.source)
 
     def terabytes_moved(self, session: Session) -> Reading[Decimal]:
-        # Each finished round's summary totals the bytes its copies wrote (the journals'
-        # per-file records summed by the round); failed rounds copied bytes too.
-        summaries: list[dict[str, Any] | None] = list(session.scalars(
-            select(MigrationRound.summary).where(
-            MigrationRound.status.in_([RoundStatus.DONE.value, RoundStatus.FAILED.value]))))
-        if not summaries:
+        if not session.scalar(select(func.count()).select_from(MigrationRound).where(
+                MigrationRound.status.in_([RoundStatus.DONE.value, RoundStatus.FAILED.value]))):
             return super().terabytes_moved(session)
-        moved = sum(int((s or {}).get("bytes_copied", 0)) for s in summaries)
+        moved = figures.data_moved(session, SystemClock())
         # Binary terabytes, as the drives register reports sizes.
-        return Reading((Decimal(moved) / Decimal(1024**4)).quantize(Decimal("0.001")),
-                       "migration round totals")
+        return Reading(figures.terabytes(moved.value or 0), moved.source)
+
+    def headline(self, session: Session, clock: Clock) -> Reading[list[Figure[Any]]]:
+        return Reading(figures.headline(session, self.settings, clock), "programme registers")
 
     def migration_progress(self, session: Session) -> Reading[DeliveryProgress]:
         in_waves = session.scalar(select(func.count(func.distinct(PersonMigration.person_id))))
@@ -85,19 +104,62 @@ class ProgrammeRegisters(FinanceSources):
                        "migration waves and audit log")
 
     def rollout_progress(self, session: Session) -> Reading[DeliveryProgress]:
-        # The rollout's own count of hand-overs (the handset register), as its pages show.
+        # The rollout's own count of hand-overs (the handset register), as its pages show,
+        # against everyone eligible and the deadline of the rollout's latest plan.
         days = dict(handed_over_by_day(session))
         if not days:
             return super().rollout_progress(session)
-        target = session.scalar(select(func.count()).select_from(Person).where(
-            Person.status == PersonStatus.ACTIVE.value, Person.eligible.is_(True))) or 0
+        target = figures.people_eligible(session, SystemClock()).value or 0
+        plan = latest_plan(session)
         running, cumulative = 0, []
         for day in sorted(days):
             running += days[day]
             cumulative.append((day, running))
         return Reading(DeliveryProgress("handsets issued", target,
-                                        self.settings.rollout_deadline, cumulative),
+                                        plan.deadline if plan else self.settings.rollout_deadline,
+                                        cumulative),
                        "handset register hand-overs")
+
+    def handset_purchases(self, session: Session) -> Reading[list[PurchaseBatch]]:
+        """Purchase dates from the handset register, each handset at its batch's price (the
+        batch its purchase order names); imported batches only for the handsets of theirs
+        the register does not hold, and the reading says how many came from where."""
+        imported = super().handset_purchases(session)
+        batches = imported.value or []
+        groups = session.execute(
+            select(Handset.purchase_date, Handset.purchase_order, func.count())
+            .where(Handset.purchase_date.is_not(None),
+                   Handset.status.not_in([s.value for s in GONE]))
+            .group_by(Handset.purchase_date, Handset.purchase_order)
+            .order_by(Handset.purchase_date, Handset.purchase_order)).all()
+        if not groups:
+            return imported
+        by_order = {b.reference: b for b in batches}
+        held: dict[str, int] = dict(session.execute(  # type: ignore[arg-type]
+            select(Handset.purchase_order, func.count())
+            .where(Handset.purchase_order.in_(list(by_order)))
+            .group_by(Handset.purchase_order)).all())
+        out, unpriced = [], 0
+        for day, order, count in groups:
+            if day is None:  # excluded by the query; narrows the type
+                continue
+            price = _price(by_order.get(order or ""), batches, day)
+            if price is None:
+                unpriced += count
+                price = 0
+            out.append(PurchaseBatch(f"{order or 'no purchase order'} (register)", day, count,
+                                     price))
+        registered = sum(b.handsets for b in out)
+        rest = [replace(b, reference=f"{b.reference} (batch, not in the register)",
+                        handsets=b.handsets - held.get(b.reference, 0))
+                for b in batches if b.handsets > held.get(b.reference, 0)]
+        source = f"handset register purchase dates for {registered:,} handsets"
+        if rest:
+            source += (f"; imported purchase batches for {sum(b.handsets for b in rest):,} "
+                       "handsets not in the register")
+        if unpriced:
+            source += f"; no price known for {unpriced:,} handsets (costed at nothing)"
+        return Reading(sorted(out + rest, key=lambda b: b.purchased_on), source)
 
     def risks(self, session: Session) -> Reading[list[Risk]]:
         if not self._registered(session):

@@ -5,6 +5,7 @@ the papers twice changes nothing."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,17 @@ from mobilise.core.actor import Actor
 from mobilise.core.errors import FileProblem, ImportRejected, NotFound
 from mobilise.core.importer import Row, read_rows
 from mobilise.finance.importers import ENVELOPES
-from mobilise.finance.models import BudgetType, Decision, Envelope, Programme, Purpose
-from mobilise.finance.papers import DecisionPaper, EnvelopeFigure
+from mobilise.finance.models import (
+    BudgetType,
+    Decision,
+    Envelope,
+    FundingSource,
+    Programme,
+    Purpose,
+)
+from mobilise.finance.money import format_millions
+from mobilise.finance.papers import PAPERS, DecisionPaper, EnvelopeFigure
+from mobilise.finance.thresholds import PAPER_THRESHOLDS, record_threshold
 from mobilise.finance.years import FinancialYear
 
 
@@ -64,14 +74,77 @@ def record_decision(session: Session, actor: Actor, paper: DecisionPaper,
         if envelope is None:
             audit.create(session, actor, "envelope.add", Envelope(
                 decision_id=decision.id, year=figure.year, budget=figure.budget.value,
-                purpose=figure.purpose.value, amount_pence=figure.amount_pence), reason=reason)
+                purpose=figure.purpose.value, amount_pence=figure.amount_pence,
+                open_ended=figure.open_ended), reason=reason)
             out.envelopes_added += 1
-        elif envelope.amount_pence != figure.amount_pence:
+        elif (envelope.amount_pence, envelope.open_ended) != (figure.amount_pence,
+                                                              figure.open_ended):
             with audit.change(session, actor, "envelope.update", envelope, reason=reason):
                 envelope.amount_pence = figure.amount_pence
+                envelope.open_ended = figure.open_ended
             out.envelopes_changed += 1
+        if figure.open_ended:
+            out.envelopes_changed += _fold_into_open_ended(session, actor, figure,
+                                                           existing.values(), reason)
+    _record_funding(session, actor, decision, paper, reason)
     session.flush()
     return out
+
+
+def _fold_into_open_ended(session: Session, actor: Actor, figure: EnvelopeFigure,
+                          existing: Iterable[Envelope], reason: str | None) -> int:
+    """Later years recorded one by one at the open-ended amount (as the papers were once
+    loaded, four years of £3m) are that envelope's own years now: removed, audited."""
+    folded = [e for e in existing if not e.open_ended and e.year > figure.year
+              and (e.budget, e.purpose) == (figure.budget.value, figure.purpose.value)
+              and e.amount_pence == figure.amount_pence]
+    for envelope in folded:
+        audit.delete(session, actor, "envelope.fold", envelope,
+                     reason=reason or "into the open-ended envelope")
+    return len(folded)
+
+
+def _record_funding(session: Session, actor: Actor, decision: Decision, paper: DecisionPaper,
+                    reason: str | None) -> None:
+    """The funding sources the paper names, added or brought in line (others left)."""
+    existing = {f.kind: f for f in session.scalars(
+        select(FundingSource).where(FundingSource.decision_id == decision.id))}
+    for figure in paper.funding:
+        wanted = {"description": figure.description, "year": figure.year,
+                  "amount_pence": figure.amount_pence, "source": figure.source}
+        found = existing.get(figure.kind.value)
+        if found is None:
+            audit.create(session, actor, "funding.add", FundingSource(
+                decision_id=decision.id, kind=figure.kind.value, **wanted), reason=reason)
+        elif any(getattr(found, k) != v for k, v in wanted.items()):
+            with audit.change(session, actor, "funding.update", found, reason=reason):
+                for k, v in wanted.items():
+                    setattr(found, k, v)
+
+
+def funding_rows(session: Session) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(Decision.reference, FundingSource)
+        .join(FundingSource, FundingSource.decision_id == Decision.id)
+        .order_by(Decision.reference, FundingSource.kind)).all()
+    return [{"decision": ref, "kind": f.kind, "description": f.description,
+             "year": FinancialYear(f.year).label if f.year is not None else None,
+             "amount_pence": f.amount_pence,
+             "amount_stated": f.amount_pence is not None, "source": f.source}
+            for ref, f in rows]
+
+
+FUNDING_COLUMNS = ["decision", "kind", "description", "year", "amount", "source"]
+
+
+def record_papers(session: Session, actor: Actor, *, reason: str = "decision paper"
+                  ) -> tuple[dict[str, Recorded], int]:
+    """Both decision papers (their money and funding) and the thresholds they cite; the
+    number of thresholds added or changed."""
+    done = {paper.reference: record_decision(session, actor, paper, reason=reason)
+            for paper in PAPERS}
+    changed = sum(record_threshold(session, actor, t, reason=reason) for t in PAPER_THRESHOLDS)
+    return done, changed
 
 
 def import_envelopes(session: Session, actor: Actor, path: Path) -> Recorded:
@@ -112,7 +185,8 @@ def _papers_from_rows(path: Path, rows: list[Row]) -> list[DecisionPaper]:
             envelopes=tuple(EnvelopeFigure(r.values["year"].start_year,
                                            BudgetType(r.values["budget"]),
                                            Purpose(r.values["purpose"]),
-                                           r.values["amount"]) for r in group),
+                                           r.values["amount"], r.values["open_ended"])
+                            for r in group),
             notes=v["notes"]))
     if problems:
         raise ImportRejected(problems)
@@ -134,24 +208,32 @@ def get_decision(session: Session, reference: str) -> Decision:
 
 
 def decision_row(decision: Decision) -> dict[str, Any]:
-    capital = sum(e.amount_pence for e in decision.envelopes if e.budget == "capital")
-    revenue = sum(e.amount_pence for e in decision.envelopes if e.budget == "revenue")
+    """Capital and revenue over the envelopes with a year; open-ended ones (no end year,
+    so no total) as their yearly amounts, described."""
+    fixed = [e for e in decision.envelopes if not e.open_ended]
+    capital = sum(e.amount_pence for e in fixed if e.budget == "capital")
+    revenue = sum(e.amount_pence for e in fixed if e.budget == "revenue")
+    yearly = [f"{e.budget} {format_millions(e.amount_pence)} a year from "
+              f"{FinancialYear(e.year).label}, no end year"
+              for e in decision.envelopes if e.open_ended]
     return {"reference": decision.reference, "title": decision.title,
             "decided_on": decision.decided_on, "approver": decision.approver,
             "programme": decision.programme, "capital_pence": capital,
-            "revenue_pence": revenue, "notes": decision.notes}
+            "revenue_pence": revenue, "open_ended": "; ".join(yearly), "notes": decision.notes}
 
 
 def envelope_rows(session: Session) -> list[dict[str, Any]]:
     rows = session.execute(
         select(Decision.reference, Envelope.year, Envelope.budget, Envelope.purpose,
-               Envelope.amount_pence)
+               Envelope.amount_pence, Envelope.open_ended)
         .join(Decision, Envelope.decision_id == Decision.id)
         .order_by(Decision.reference, Envelope.year, Envelope.budget, Envelope.purpose)).all()
-    return [{"decision": d, "year": FinancialYear(y).label, "budget": b, "purpose": p,
-             "amount_pence": a} for d, y, b, p, a in rows]
+    return [{"decision": d, "year": FinancialYear(y).label,
+             "budget": b, "purpose": p, "amount_pence": a, "open_ended": o,
+             "per": "a year, no end year" if o else "the year"}
+            for d, y, b, p, a, o in rows]
 
 
 DECISION_COLUMNS = ["reference", "title", "decided_on", "approver", "programme", "capital",
-                    "revenue"]
-ENVELOPE_COLUMNS = ["decision", "year", "budget", "purpose", "amount"]
+                    "revenue", "open_ended"]
+ENVELOPE_COLUMNS = ["decision", "year", "budget", "purpose", "amount", "per"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mobilise.core.importer import Column, ImportSpec, choice, parse_date
+from mobilise.core.importer import Column, ImportSpec, choice, parse_bool, parse_date
 from mobilise.finance.money import parse_pounds
 from mobilise.finance.years import FinancialYear, financial_year, parse_year
 
@@ -60,6 +60,8 @@ ENVELOPES = ImportSpec(
         Column("budget", ("type", "budget type", "capital or revenue"), BUDGET),
         Column("purpose", (), PURPOSE, required=False, default="delivery"),
         Column("amount", ("amount (£)", "value", "envelope"), parse_positive_pounds),
+        Column("open_ended", ("every year", "recurring", "no end year"), parse_bool,
+               required=False, default=False),
         Column("notes", (), required=False),
     ),
 )

@@ -9,7 +9,17 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mobilise.core.audit import Audited
@@ -60,7 +70,9 @@ class Decision(Audited, Base):
 
 
 class Envelope(Audited, Base):
-    """Money a decision approved for one financial year, budget type and purpose."""
+    """Money a decision approved for one financial year, budget type and purpose; an
+    open-ended envelope is that amount every year from ``year`` with no end year (PCD 1322's
+    "£3m per year from 2023/24"), projected over whatever years a report asks for."""
 
     __tablename__ = "finance_envelope"
     __table_args__ = (UniqueConstraint("decision_id", "year", "budget", "purpose"),)
@@ -71,6 +83,7 @@ class Envelope(Audited, Base):
     budget: Mapped[str] = mapped_column(String(10))
     purpose: Mapped[str] = mapped_column(String(10), default=Purpose.DELIVERY.value)
     amount_pence: Mapped[int] = mapped_column(BigInteger)
+    open_ended: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     decision: Mapped[Decision] = relationship(back_populates="envelopes")
 
@@ -100,8 +113,9 @@ class SpendLine(Audited, Base):
 
 
 class HandsetPurchase(Audited, Base):
-    """A batch of handsets bought on one day: the refresh forecast's input until the
-    devices register can say when each handset was bought."""
+    """A batch of handsets bought on one day: each handset's price for the refresh
+    forecast, and the purchase date of those of its handsets the register does not hold
+    (the register's own purchase dates come first)."""
 
     __tablename__ = "finance_handset_purchase"
 
@@ -111,3 +125,48 @@ class HandsetPurchase(Audited, Base):
     handsets: Mapped[int] = mapped_column(Integer)
     unit_cost_pence: Mapped[int] = mapped_column(BigInteger)
     model: Mapped[str | None] = mapped_column(String(100))
+
+
+class ThresholdRule(StrEnum):
+    PROCUREMENT = "procurement"
+    DELEGATION = "delegation"
+
+
+class Threshold(Audited, Base):
+    """An approval threshold from the day it takes effect until the next one for the same
+    rule: the PCR 2015 threshold is revised every two years, and a decision is held to
+    the one in force on its date."""
+
+    __tablename__ = "finance_threshold"
+    __table_args__ = (UniqueConstraint("rule", "effective_from"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule: Mapped[str] = mapped_column(String(20))
+    effective_from: Mapped[date] = mapped_column(Date)
+    amount_pence: Mapped[int] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(300))
+
+
+class FundingKind(StrEnum):
+    """Where a decision's money comes from, in the papers' words."""
+
+    UNDERSPEND = "underspend"
+    REALLOCATION = "reallocation"
+    CAPITAL_PROGRAMME = "capital_programme"
+    OTHER = "other"
+
+
+class FundingSource(Audited, Base):
+    """One source a decision names for its money; the amount when the paper states one
+    (PCD 1322 names three sources and no amounts: "funded in part from ...")."""
+
+    __tablename__ = "finance_funding"
+    __table_args__ = (UniqueConstraint("decision_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("finance_decision.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str] = mapped_column(String(300))
+    year: Mapped[int | None] = mapped_column(Integer)
+    amount_pence: Mapped[int | None] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(300))

@@ -3,8 +3,8 @@
 PCD 1322 (Smartphone Rollout, signed 31/10/2022 by the Deputy Mayor for Policing and
 Crime): capital £8.6m (£8.2m in 2022/23, £0.4m in 2023/24); revenue support £0.8m in
 2022/23 rising to £3m a year from 2023/24; refresh capital £3m in 2024/25 and £9m in
-2025/26. The paper sets no end to the £3m a year, so ``RECURRING_REVENUE_YEARS`` years of
-it are recorded (through 2026/27) and the register says so in the decision's notes.
+2025/26. The paper sets no end to the £3m a year, so it is recorded as open-ended: £3m
+every year from 2023/24, projected over whatever years a report covers.
 
 The OneDrive migration paper ("Delivery of modern management of end user devices", 2025):
 capital £0.830m in 2025/26. The published paper carries no decision reference or date
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from mobilise.finance.models import BudgetType, Programme, Purpose
+from mobilise.finance.models import BudgetType, FundingKind, Programme, Purpose
 from mobilise.finance.money import parse_pounds
 
 
@@ -26,6 +26,16 @@ class EnvelopeFigure:
     budget: BudgetType
     purpose: Purpose
     amount_pence: int
+    open_ended: bool = False  # the amount every year from ``year``, no end year
+
+
+@dataclass(frozen=True)
+class FundingFigure:
+    kind: FundingKind
+    description: str
+    year: int | None = None  # the year it applies to (or from), when the paper says
+    amount_pence: int | None = None  # None: the paper names the source, not the amount
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -37,9 +47,9 @@ class DecisionPaper:
     programme: Programme
     envelopes: tuple[EnvelopeFigure, ...] = field(default=())
     notes: str | None = None
+    funding: tuple[FundingFigure, ...] = field(default=())
 
 
-RECURRING_REVENUE_YEARS = 4
 CAPITAL, REVENUE = BudgetType.CAPITAL, BudgetType.REVENUE
 DELIVERY, REFRESH = Purpose.DELIVERY, Purpose.REFRESH
 
@@ -53,13 +63,21 @@ PCD_1322 = DecisionPaper(
         EnvelopeFigure(2022, CAPITAL, DELIVERY, parse_pounds("8.2m")),
         EnvelopeFigure(2023, CAPITAL, DELIVERY, parse_pounds("0.4m")),
         EnvelopeFigure(2022, REVENUE, DELIVERY, parse_pounds("0.8m")),
-        *(EnvelopeFigure(2023 + n, REVENUE, DELIVERY, parse_pounds("3m"))
-          for n in range(RECURRING_REVENUE_YEARS)),
+        EnvelopeFigure(2023, REVENUE, DELIVERY, parse_pounds("3m"), open_ended=True),
         EnvelopeFigure(2024, CAPITAL, REFRESH, parse_pounds("3m")),
         EnvelopeFigure(2025, CAPITAL, REFRESH, parse_pounds("9m")),
     ),
-    notes="Revenue support is £3m a year from 2023/24 with no end year in the paper; "
-          f"{RECURRING_REVENUE_YEARS} years are recorded.",
+    notes="Revenue support is £3m a year from 2023/24 with no end year in the paper: "
+          "recorded as open-ended.",
+    funding=(
+        FundingFigure(FundingKind.UNDERSPEND, "the 2022/23 underspend", 2022,
+                      source="PCD 1322, 3.2 (funded in part from; no amount stated)"),
+        FundingFigure(FundingKind.REALLOCATION, "a reallocation of existing budgets",
+                      source="PCD 1322, 3.2 (funded in part from; no amount stated)"),
+        FundingFigure(FundingKind.CAPITAL_PROGRAMME,
+                      "additions to the Capital Programme in future years", 2023,
+                      source="PCD 1322, 3.2 (funded in part from; no amount stated)"),
+    ),
 )
 
 ONEDRIVE_2025 = DecisionPaper(

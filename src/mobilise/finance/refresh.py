@@ -21,8 +21,9 @@ from mobilise.core import audit
 from mobilise.core.actor import Actor
 from mobilise.core.importer import read_rows
 from mobilise.finance.importers import PURCHASES
-from mobilise.finance.models import BudgetType, Envelope, HandsetPurchase, Purpose
+from mobilise.finance.models import BudgetType, HandsetPurchase, Purpose
 from mobilise.finance.sources import ProgrammeSources, PurchaseBatch, Reading
+from mobilise.finance.variance import envelope_amounts
 from mobilise.finance.years import FinancialYear, add_years, financial_year
 
 
@@ -66,11 +67,9 @@ def forecast_refresh(batches: list[PurchaseBatch], service_life_years: int,
 def refresh_envelopes(session: Session) -> dict[int, int]:
     """Capital approved for refreshing handsets, by year, over every decision."""
     out: dict[int, int] = defaultdict(int)
-    for year, amount in session.execute(
-            select(Envelope.year, Envelope.amount_pence)
-            .where(Envelope.budget == BudgetType.CAPITAL.value,
-                   Envelope.purpose == Purpose.REFRESH.value)):
-        out[year] += amount
+    for (_, year, budget, purpose), amount in envelope_amounts(session):
+        if budget == BudgetType.CAPITAL.value and purpose == Purpose.REFRESH.value:
+            out[year] += amount
     return dict(out)
 
 

@@ -2,11 +2,12 @@
 interface so finance never imports their code and never invents a number.
 
 Each method answers a ``Reading``: a value with where it came from, or *not yet
-available* with the reason. ``FinanceSources`` is the default: it knows only what finance
-holds itself (handset purchase batches) and says honestly that rollout, migration and
-device figures are not connected. When those registers land, subclass it, override the
-methods they can answer, and install the subclass with ``use_sources`` at start-up
-(see docs/finance.md, "Connecting the workstreams").
+available* with the reason. ``FinanceSources`` knows only what finance holds itself
+(handset purchase batches) and says that rollout, migration and device figures are not
+connected; ``finance.connected.ProgrammeRegisters`` answers them from the live registers
+(through ``programme.figures`` for the headline figures), and the web app and the CLI
+install it with ``use_sources`` at start-up (see docs/finance.md, "Connecting the
+workstreams").
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mobilise.core.clock import Clock
 from mobilise.finance.models import HandsetPurchase
+
+if TYPE_CHECKING:
+    from mobilise.programme.figures import Figure
 
 T = TypeVar("T")
 
@@ -84,6 +89,8 @@ class ProgrammeSources(Protocol):
 
     def risks(self, session: Session) -> Reading[list[Risk]]: ...
 
+    def headline(self, session: Session, clock: Clock) -> Reading[list[Figure[Any]]]: ...
+
 
 NOT_CONNECTED = "not yet available: the {what} has not been connected to finance"
 
@@ -109,6 +116,9 @@ class FinanceSources:
     def risks(self, session: Session) -> Reading[list[Risk]]:
         return Reading.missing("workstreams", "not yet available: no workstream's risk "
                                               "register has been connected to finance")
+
+    def headline(self, session: Session, clock: Clock) -> Reading[list[Figure[Any]]]:
+        return Reading.missing("programme", NOT_CONNECTED.format(what="programme's registers"))
 
     def handset_purchases(self, session: Session) -> Reading[list[PurchaseBatch]]:
         batches = [PurchaseBatch(p.reference, p.purchased_on, p.handsets, p.unit_cost_pence)

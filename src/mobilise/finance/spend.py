@@ -38,11 +38,16 @@ class SpendImport:
                 "unchanged": self.unchanged}
 
 
+# Spend may be charged to an open-ended envelope in any year from its start: this far.
+OPEN_ENDED_YEARS = 100
+
+
 def envelope_keys(session: Session) -> set[EnvelopeKey]:
     rows = session.execute(select(Decision.reference, Envelope.year, Envelope.budget,
-                                  Envelope.purpose)
+                                  Envelope.purpose, Envelope.open_ended)
                            .join(Decision, Envelope.decision_id == Decision.id)).all()
-    return {(d, y, b, p) for d, y, b, p in rows}
+    return {(d, year, b, p) for d, y, b, p, open_ended in rows
+            for year in (range(y, y + OPEN_ENDED_YEARS) if open_ended else (y,))}
 
 
 def import_spend(session: Session, actor: Actor, path: Path, *,

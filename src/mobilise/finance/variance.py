@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mobilise.finance.models import Decision, Envelope, SpendKind, SpendLine
@@ -95,20 +95,43 @@ def compute_variance(envelopes: Iterable[tuple[Key, int]],
     return sorted(lines.values(), key=lambda x: (x.decision, x.year, x.budget, x.purpose))
 
 
-def variance_lines(session: Session, *, decision: str | None = None) -> list[Line]:
-    envelopes = (select(Decision.reference, Envelope.year, Envelope.budget, Envelope.purpose,
-                        Envelope.amount_pence)
-                 .join(Decision, Envelope.decision_id == Decision.id))
+def horizon(session: Session) -> int:
+    """The last year a report covers unless asked for more: the latest year any envelope,
+    open-ended envelope's start or spend line names."""
+    years = [session.scalar(select(func.max(Envelope.year))),
+             session.scalar(select(func.max(SpendLine.year)))]
+    return max((y for y in years if y is not None), default=0)
+
+
+def envelope_amounts(session: Session, *, through: int | None = None,
+                     decision: str | None = None) -> list[tuple[Key, int]]:
+    """Each envelope's (decision, year, budget, purpose) and amount; an open-ended envelope
+    once for every year from its start through ``through`` (default: ``horizon``)."""
+    stmt = (select(Decision.reference, Envelope.year, Envelope.budget, Envelope.purpose,
+                   Envelope.amount_pence, Envelope.open_ended)
+            .join(Decision, Envelope.decision_id == Decision.id))
+    if decision:
+        stmt = stmt.where(Decision.reference == decision)
+    last = horizon(session) if through is None else through
+    out: list[tuple[Key, int]] = []
+    for ref, year, budget, purpose, amount, open_ended in session.execute(stmt):
+        years = range(year, max(year, last) + 1) if open_ended else (year,)
+        out += [((ref, y, budget, purpose), amount) for y in years]
+    return out
+
+
+def variance_lines(session: Session, *, decision: str | None = None,
+                   through: int | None = None) -> list[Line]:
+    """Approved, committed, actual and forecast by decision, year, budget and purpose;
+    open-ended envelopes projected through ``through`` (default: ``horizon``)."""
     spend = (select(Decision.reference, SpendLine.year, SpendLine.budget, SpendLine.purpose,
                     SpendLine.kind, SpendLine.reference, SpendLine.amount_pence,
                     SpendLine.order_reference)
              .join(Decision, SpendLine.decision_id == Decision.id))
     if decision:
-        envelopes = envelopes.where(Decision.reference == decision)
         spend = spend.where(Decision.reference == decision)
     return compute_variance(
-        (((ref, year, budget, purpose), amount)
-         for ref, year, budget, purpose, amount in session.execute(envelopes)),
+        envelope_amounts(session, through=through, decision=decision),
         (SpendFact((ref, year, budget, purpose), kind, doc, amount, order)
          for ref, year, budget, purpose, kind, doc, amount, order in session.execute(spend)))
 

@@ -25,6 +25,7 @@ from mobilise.web.api import comms as comms_api
 from mobilise.web.api import devices as devices_api
 from mobilise.web.api import drives as drives_api
 from mobilise.web.api import endpoints as endpoints_api
+from mobilise.web.api import figures as figures_api
 from mobilise.web.api import finance as finance_api
 from mobilise.web.api import jobs as jobs_api
 from mobilise.web.api import migration as migration_api
@@ -75,6 +76,7 @@ ROUTERS = (
     rollout_pages.router,
     comms_api.router,
     finance_api.router,
+    figures_api.router,
     finance_pages.router,
     migration_api.router,
     migration_pages.router,

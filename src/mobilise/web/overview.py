@@ -17,16 +17,13 @@ from sqlalchemy.orm import Session
 from mobilise.core.clock import Clock
 from mobilise.core.settings import Settings
 from mobilise.devices.register import status_counts
-from mobilise.finance.connected import ProgrammeRegisters
 from mobilise.finance.variance import by_year_and_budget, variance_lines
 from mobilise.finance.years import FinancialYear
 from mobilise.migration.models import MigrationRound, MigrationState, MigrationWave, PersonMigration
-from mobilise.retention.dry_run import latest_recorded
+from mobilise.programme.figures import Figure
 from mobilise.rollout import reports as rollout
 from mobilise.rollout.planning import RolloutRecords
-from mobilise.web.charts import bar_chart, grouped_bar_chart, line_chart
-
-TIB = 1024**4
+from mobilise.web.charts import bar_chart, bytes_chart, grouped_bar_chart, line_chart
 
 
 @dataclass
@@ -44,18 +41,21 @@ class Panel:
     notes: tuple[str, ...] = ()
 
 
-def panels(session: Session, settings: Settings, clock: Clock) -> list[Panel]:
+def panels(session: Session, settings: Settings, clock: Clock,
+           shown: dict[str, Figure[Any]]) -> list[Panel]:
+    """The panels, their sentences made of the headline figures (``programme.figures``)
+    so that they read exactly as the board report, the CLI and the API do."""
     records = RolloutRecords(managed_before=settings.rollout_managed_before)
-    return [_handsets(session, settings, clock, records), _migration(session),
-            _data_moved(session, settings), _retention(session), _budget(session),
+    return [_handsets(session, settings, clock, records, shown), _migration(session, shown),
+            _data_moved(session, shown), _retention(shown), _budget(session, shown),
             _risks(session, settings, clock, records)]
 
 
 def _handsets(session: Session, settings: Settings, clock: Clock,
-              records: RolloutRecords) -> Panel:
+              records: RolloutRecords, shown: dict[str, Figure[Any]]) -> Panel:
     fc = rollout.forecast(session, records, settings, clock)
-    figures = (f"{fc.issued:,} of {fc.total:,} eligible people have a handset; "
-               f"{fc.remaining:,} to go by {fc.deadline:%d %b %Y}.")
+    figures = (f"{shown['handsets_issued'].text}, of {shown['people_eligible'].text}; "
+               f"{shown['forecast_finish'].text}.")
     panel = Panel("handsets", "Handsets issued against plan", figures, "/rollout",
                   "Rollout detail")
     series: dict[str, Sequence[float | None]] = {
@@ -76,13 +76,13 @@ def _handsets(session: Session, settings: Settings, clock: Clock,
     return panel
 
 
-def _migration(session: Session) -> Panel:
+def _migration(session: Session, shown: dict[str, Figure[Any]]) -> Panel:
     states = dict(session.execute(select(PersonMigration.state, func.count())
                                   .group_by(PersonMigration.state)).all())
     total = sum(states.values())
     panel = Panel("migration", "People migrated",
-                  f"{states.get(MigrationState.MIGRATED.value, 0):,} of {total:,} people in "
-                  "waves migrated.", "/migration/progress", "Migration progress")
+                  f"{shown['people_migrated'].text}, of {total:,} people in waves.",
+                  "/migration/progress", "Migration progress")
     if total:
         panel.chart = bar_chart("People in waves by migration state",
                                 [(s.value.replace("_", " "), states.get(s.value, 0))
@@ -92,7 +92,7 @@ def _migration(session: Session) -> Panel:
     return panel
 
 
-def _data_moved(session: Session, settings: Settings) -> Panel:
+def _data_moved(session: Session, shown: dict[str, Figure[Any]]) -> Panel:
     per_wave: dict[str, int] = defaultdict(int)
     rows = session.execute(
         select(MigrationWave.name, MigrationRound.summary)
@@ -100,44 +100,37 @@ def _data_moved(session: Session, settings: Settings) -> Panel:
         .where(MigrationRound.summary.is_not(None)))
     for name, summary in cast("Iterable[tuple[str, dict[str, Any] | None]]", rows):
         per_wave[name] += int((summary or {}).get("bytes_copied", 0))
-    moved = ProgrammeRegisters(settings).terabytes_moved(session)
-    panel = Panel("data", "Data moved",
-                  f"{moved.value} TB copied to OneDrive." if moved.available
-                  else "No migration round has run yet.", "/waves", "Migration waves")
+    panel = Panel("data", "Data moved", f"{shown['data_moved'].text}.", "/waves",
+                  "Migration waves")
     if per_wave:
-        panel.chart = bar_chart("Data copied by wave (TB)",
-                                [(n, round(b / TIB, 3)) for n, b in sorted(per_wave.items())],
-                                link="/waves/{}")
+        panel.chart = bytes_chart("Data copied by wave", sorted(per_wave.items()),
+                                  link="/waves/{}")
     else:
         panel.empty = "No data moved yet."
     return panel
 
 
-def _retention(session: Session) -> Panel:
-    latest = latest_recorded(session)
-    panel = Panel("retention", "Retention outcomes", "Retention dry run: not yet run.",
+def _retention(shown: dict[str, Figure[Any]]) -> Panel:
+    outcomes = shown["files_by_retention_outcome"]
+    panel = Panel("retention", "Retention outcomes",
+                  f"Retention dry run: not yet run ({outcomes.text}).",
                   "/audit?entity=retention_rule_set", "Dry runs in the audit log")
-    if latest is None:
+    if outcomes.value is None:
         panel.empty = ("Not yet run: run mobilise retention dry-run to see what the rules "
                        "would do.")
         return panel
-    panel.figures = (f"Latest dry run ({latest['rule_set']} v{latest['version']}, "
-                     f"{latest['ran_at']:%d %b %Y}): {latest['files']:,} files.")
+    panel.figures = f"Latest dry run ({outcomes.as_of:%d %b %Y}): {outcomes.text}."
     panel.chart = bar_chart("Files by retention action (latest dry run)",
-                            [(str(r["action"]), int(r["files"])) for r in latest["by_action"]])
+                            list(outcomes.value.items()))
     return panel
 
 
-def _budget(session: Session) -> Panel:
+def _budget(session: Session, shown: dict[str, Figure[Any]]) -> Panel:
     years: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for line in by_year_and_budget(variance_lines(session)):
         years[line.year][0] += line.envelope
         years[line.year][1] += line.forecast
-    envelope = sum(v[0] for v in years.values())
-    forecast = sum(v[1] for v in years.values())
-    panel = Panel("budget", "Budget", f"Forecast £{forecast / 100:,.0f} against approved "
-                  f"£{envelope / 100:,.0f}: variance £{(envelope - forecast) / 100:,.0f}.",
-                  "/finance", "Finance detail")
+    panel = Panel("budget", "Budget", f"{shown['spend'].text}.", "/finance", "Finance detail")
     if years:
         labels = [FinancialYear(y).label for y in sorted(years)]
         panel.chart = grouped_bar_chart(
@@ -145,7 +138,7 @@ def _budget(session: Session) -> Panel:
             {"approved": [round(years[y][0] / 100_000, 1) for y in sorted(years)],
              "forecast": [round(years[y][1] / 100_000, 1) for y in sorted(years)]})
     else:
-        panel.figures, panel.empty = "No decision envelopes recorded.", "No budget yet."
+        panel.empty = "No decision envelopes recorded yet."
     return panel
 
 
@@ -158,7 +151,8 @@ def _risks(session: Session, settings: Settings, clock: Clock,
     panel = Panel("risks", "Risks", f"{levels['red']} red, {levels['amber']} amber risks "
                   "flagged by the rollout.", "/rollout", "Rollout risks")
     if found:
-        panel.chart = bar_chart("Rollout risks by level", list(levels.items()))
+        panel.chart = bar_chart("Rollout risks by level", list(levels.items()),
+                                colours={"red": "red", "amber": "amber"})
         panel.notes = tuple(r.message for r in found[:5])
     else:
         panel.empty = "No risks flagged."

@@ -17,7 +17,8 @@ from mobilise.finance import variance as budget
 from mobilise.finance.board import build_board_report, unit_costs
 from mobilise.finance.money import in_pounds, parse_pounds
 from mobilise.finance.sources import current_sources
-from mobilise.finance.thresholds import flagged_commitments
+from mobilise.finance.thresholds import flagged_commitments, threshold_rows
+from mobilise.finance.years import parse_year
 from mobilise.web.auth import db, requires
 from mobilise.web.uploads import uploaded
 
@@ -79,9 +80,16 @@ def import_purchases(file: UploadFile = File(..., description="purchase batches 
 
 @router.get("/variance")
 def variance(decision: str | None = Query(None, max_length=60), detail: bool = False,
+             through: str | None = Query(None, max_length=12),
              session: Session = Depends(db, scope="function"),
              _: Actor = READ) -> list[dict[str, Any]]:
-    lines = budget.variance_lines(session, decision=decision)
+    """``through``: project open-ended envelopes through that year (default: the latest
+    year any envelope or spend line names)."""
+    try:
+        last = parse_year(through).start_year if through else None
+    except ValueError as err:
+        raise InvalidInput(f"through: {err}") from None
+    lines = budget.variance_lines(session, decision=decision, through=last)
     shown = lines if detail or decision else budget.by_year_and_budget(lines)
     return [in_pounds(x.row()) for x in shown]
 
@@ -107,10 +115,24 @@ def thresholds(request: Request, session: Session = Depends(db, scope="function"
     return [in_pounds(r) for r in flagged_commitments(session, request.app.state.settings)]
 
 
+@router.get("/funding")
+def funding(session: Session = Depends(db, scope="function"),
+            _: Actor = READ) -> list[dict[str, Any]]:
+    """Each decision's funding sources; ``amount`` is null where the paper states none."""
+    return [{"amount": None, **in_pounds(r)} for r in register.funding_rows(session)]
+
+
+@router.get("/threshold-table")
+def threshold_table(session: Session = Depends(db, scope="function"),
+                    _: Actor = READ) -> list[dict[str, Any]]:
+    """Approval thresholds by the day each takes effect."""
+    return [in_pounds(r) for r in threshold_rows(session)]
+
+
 @router.get("/unit-costs")
 def unit_cost_list(session: Session = Depends(db, scope="function"),
                    _: Actor = READ) -> list[dict[str, Any]]:
-    return [u.row() for u in unit_costs(session, current_sources())]
+    return [u.row() for u in unit_costs(session, current_sources(), SystemClock().today())]
 
 
 @router.get("/board")

@@ -19,6 +19,7 @@ from mobilise.finance import decisions as register
 from mobilise.finance import spend as spending
 from mobilise.finance.board import build_board_report
 from mobilise.finance.sources import current_sources
+from mobilise.finance.thresholds import threshold_rows
 from mobilise.web.auth import db, requires
 from mobilise.web.board_report import charts, context, render_document
 from mobilise.web.chromium import print_pdf
@@ -46,7 +47,9 @@ def _finance_page(request: Request, session: Session, **extra: Any) -> HTMLRespo
     report, drawn = finance_aggregates(session, request.app.state.settings)
     return page(request, "finance.html", report=report, charts=drawn,
                 envelopes=register.envelope_rows(session),
-                spend=spending.spend_rows(session)[-50:], **extra)
+                spend=spending.spend_rows(session)[-50:],
+                threshold_table=threshold_rows(session),
+                funding=register.funding_rows(session), **extra)
 
 
 @router.get("/finance")

@@ -17,6 +17,7 @@ from mobilise.core.errors import NotAuthenticated
 from mobilise.core.readcache import aggregates
 from mobilise.core.settings import Settings
 from mobilise.people.reports import register_summary
+from mobilise.programme import figures
 from mobilise.retention.review import pending_for
 from mobilise.web.auth import check_csrf, db, public_route, requires
 from mobilise.web.charts import bar_chart
@@ -97,4 +98,6 @@ def _overview(session: Session, settings: Settings, clock: Clock
     chart = bar_chart("People by org unit (active)",
                       [(u["org_unit"], u["active"]) for u in summary["by_unit"]],
                       link="/people?org_unit={}")
-    return summary, chart, panels(session, settings, clock)
+    shown = figures.headline(session, settings, clock)
+    summary["figures"] = shown
+    return summary, chart, panels(session, settings, clock, figures.by_key(shown))

@@ -1,0 +1,1 @@
+"""The programme as a whole: figures read across the workstreams' registers."""
