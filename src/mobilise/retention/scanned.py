@@ -26,12 +26,13 @@ from sqlalchemy.orm import Session, joinedload
 
 from mobilise.core.actor import Actor
 from mobilise.core.errors import InvalidInput, NotFound
+from mobilise.core.progress import NullProgress, Progress
 from mobilise.core.settings import Settings
 from mobilise.drives.estate import inventory_of, latest_scans
 from mobilise.people.models import Person
 from mobilise.retention import rule_sets
 from mobilise.retention.disposal import propose_batch
-from mobilise.retention.dry_run import Diff, DryRun, diff, dry_run
+from mobilise.retention.dry_run import RECORDED_GROUPINGS, Diff, DryRun, diff, dry_run, record
 from mobilise.retention.evaluate import (
     INVENTORY_COLUMNS,
     Estate,
@@ -230,6 +231,25 @@ def scanned_dry_run(session: Session, version: RuleSetVersion, as_of: date
     if scanned is None:
         return None
     return dry_run(scanned.estate, rule_sets.parsed(version), as_of, holds_in_force(session))
+
+
+def record_scanned_dry_run(session: Session, actor: Actor, version: RuleSetVersion,
+                           as_of: date, progress: Progress | None = None) -> DryRun | None:
+    """Dry-run ``version`` over every scanned drive and record the outcome (the audit
+    log keeps it for the dry-run page and the overview); None: no drive scanned yet.
+    Reports its three steps (read the inventories, evaluate, record) to ``progress``."""
+    progress = progress or NullProgress()
+    progress.start(3, f"dry run of {version.name} v{version.version}")
+    scanned = scanned_estate(session)
+    if scanned is None:
+        return None
+    progress.advance(1, drives=len(scanned.people))
+    result = dry_run(scanned.estate, rule_sets.parsed(version), as_of, holds_in_force(session),
+                     groupings=RECORDED_GROUPINGS)
+    progress.advance(1, files=result.files)
+    record(session, actor, result)
+    progress.advance(1)
+    return result
 
 
 def scanned_diff(session: Session, old: RuleSetVersion, new: RuleSetVersion, as_of: date
