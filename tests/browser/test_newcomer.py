@@ -77,6 +77,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     tmp = tmp_path_factory.mktemp("newcomer")
     clone = _clone(tmp)
     env = _env(clone)
+    code = subprocess.run([str(clone / ".venv/bin/python"), "-c",
+                           "import mobilise; print(mobilise.__file__)"],
+                          env=env, capture_output=True, text=True, check=True).stdout
+    assert code.startswith(str(clone / "src")), code  # the clone's code, not this checkout's
     data = tmp / "demo-data"
     built = subprocess.run(["script/demo", "--no-serve", "--people", str(PEOPLE),
                             "--dir", str(data)], cwd=clone, env=env, capture_output=True,
@@ -284,4 +288,6 @@ def test_without_the_emulator_a_round_says_why_within_ten_seconds(
         expect(failure).to_contain_text(re.compile("refused|unreachable|cannot reach",
                                                    re.IGNORECASE), timeout=10_000)
         assert time.monotonic() - clicked < 10
+        print(f"without the emulator, in {time.monotonic() - clicked:.1f} s: "
+              f"{failure.text_content()}")
         context.close()
