@@ -32,7 +32,15 @@ from mobilise.drives.estate import inventory_of, latest_scans
 from mobilise.people.models import Person
 from mobilise.retention import rule_sets
 from mobilise.retention.disposal import propose_batch
-from mobilise.retention.dry_run import RECORDED_GROUPINGS, Diff, DryRun, diff, dry_run, record
+from mobilise.retention.dry_run import (
+    RECORDED_GROUPINGS,
+    SCANNED,
+    Diff,
+    DryRun,
+    diff,
+    dry_run,
+    record,
+)
 from mobilise.retention.evaluate import (
     INVENTORY_COLUMNS,
     Estate,
@@ -247,7 +255,7 @@ def record_scanned_dry_run(session: Session, actor: Actor, version: RuleSetVersi
     result = dry_run(scanned.estate, rule_sets.parsed(version), as_of, holds_in_force(session),
                      groupings=RECORDED_GROUPINGS)
     progress.advance(1, files=result.files)
-    record(session, actor, result)
+    record(session, actor, result, estate=SCANNED)
     progress.advance(1)
     return result
 

@@ -138,7 +138,7 @@ def dry_run_page(request: Request, version: str | None = None,
     minutes: it runs in the background from this page's button, or ``mobilise retention
     dry-run``), and the dry run under way, if any."""
     row = _version(session, version)
-    kept = recorded(session, row.name, row.version) if row is not None else None
+    kept = recorded(session, row.name, row.version, row.content_hash) if row else None
     result = kept.result if kept else None
     return page(request, "retention_dry_run.html", row=row, result=result, recorded=kept,
                 running=_dry_run_jobs(session, row) if row is not None else [],
