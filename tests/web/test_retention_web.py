@@ -115,6 +115,17 @@ def test_rule_sets_dry_run_diff_and_holds_pages(web: Web) -> None:
     api = web.client.get("/api/v1/retention/dry-run", headers=_bearer(tokens["rm1"])).json()
     assert {r["action"]: r["files"] for r in api["by_action"]} == \
         {"migrate": 1, "dispose": 1, "review": 1}
+    # The API records one in the background too, and answers with the recorded one.
+    api_kept = web.client.get("/api/v1/retention/dry-run?recorded=true",
+                              headers=_bearer(tokens["rm2"]))
+    assert api_kept.status_code == 200 and api_kept.json()["ran_by"] == "rm1"
+    job = _finished(web, web.client.post("/api/v1/retention/dry-runs", json={"version": "web@1"},
+                                         headers=_bearer(tokens["rm2"])))
+    assert job["status"] == "done" and "3 files" in job["message"], job
+    api_kept = web.client.get("/api/v1/retention/dry-run?recorded=true&version=web@1",
+                              headers=_bearer(tokens["rm2"])).json()
+    assert api_kept["ran_by"] == "rm2" and api_kept["files"] == 3
+    assert {r["action"] for r in api_kept["by_rule"]} == {"migrate", "dispose", "review"}
 
     _add(web, tokens["rm1"], 2, "dispose")
     diff = web.client.get("/retention/diff?old=web@1&new=web@2")

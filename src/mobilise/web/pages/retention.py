@@ -16,18 +16,16 @@ from starlette.datastructures import FormData
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
 from mobilise.core.errors import InvalidInput, NotFound
-from mobilise.core.jobs import job_row, recent_jobs
-from mobilise.core.progress import Job, JobProgress
 from mobilise.people.models import Person
 from mobilise.retention import disposal, holds, review, rule_sets
 from mobilise.retention.dry_run import DryRun, bytes_text, recorded
+from mobilise.retention.launch import running_dry_runs, start_dry_run
 from mobilise.retention.models import Hold, HoldStatus, RuleSetVersion
 from mobilise.retention.scanned import (
     active_rule_set,
     drive_of,
     propose_scanned,
     queue_scanned,
-    record_scanned_dry_run,
     scanned_diff,
     scanned_explain,
 )
@@ -35,7 +33,6 @@ from mobilise.web.auth import db, requires
 from mobilise.web.charts import bar_chart
 from mobilise.web.pages.render import form_data, form_fields, page
 from mobilise.web.params import RecordId
-from mobilise.workers.background import WorkFailed, start_job
 
 router = APIRouter(include_in_schema=False)
 READERS = (Role.RECORDS, Role.AUDITOR)
@@ -119,17 +116,6 @@ def dry_run_charts(result: DryRun) -> dict[str, Any]:
     return charts
 
 
-DRY_RUN_JOB = "retention-dry-run"
-
-
-def _dry_run_jobs(session: Session, row: RuleSetVersion) -> list[Job]:
-    """Dry runs of ``row`` running now, newest first."""
-    return [j for j in recent_jobs(session, kind=DRY_RUN_JOB, active=True)
-            if job_row(j)["status"] == "running"  # not stalled: its process went away
-            and (j.stats or {}).get("rule_set") == row.name
-            and (j.stats or {}).get("version") == row.version]
-
-
 @router.get("/retention/dry-run")
 def dry_run_page(request: Request, version: str | None = None,
                  session: Session = Depends(db, scope="function"),
@@ -141,36 +127,24 @@ def dry_run_page(request: Request, version: str | None = None,
     kept = recorded(session, row.name, row.version, row.content_hash) if row else None
     result = kept.result if kept else None
     return page(request, "retention_dry_run.html", row=row, result=result, recorded=kept,
-                running=_dry_run_jobs(session, row) if row is not None else [],
+                running=running_dry_runs(session, row) if row is not None else [],
                 charts=dry_run_charts(result) if result else {}, bytes_text=bytes_text,
                 versions=_versions(session))
 
 
 @router.post("/retention/dry-run")
-def start_dry_run(request: Request, session: Session = Depends(db, scope="function"),
-                  actor: Actor = Depends(requires(*READERS)),
-                  form: dict[str, str] = FORM) -> Response:
+def start_dry_run_from_page(request: Request,
+                            session: Session = Depends(db, scope="function"),
+                            actor: Actor = Depends(requires(*READERS)),
+                            form: dict[str, str] = FORM) -> Response:
     """Start a dry run of the chosen version in the background and go back to its page,
     which shows the job's progress and, once done, the result. One already running for
     the version is followed rather than started again."""
     row = _version(session, form.get("version"))
     if row is None:
         raise InvalidInput("no rule set is active: choose a version")
+    start_dry_run(request.app.state.sessions, session, actor, row, _today())
     ref = f"{row.name}@{row.version}"
-    if not _dry_run_jobs(session, row):
-        name, number, today = row.name, row.version, _today()
-
-        def work(s: Session, progress: JobProgress) -> str:
-            done = record_scanned_dry_run(s, actor, rule_sets.get_version(s, name, number),
-                                          today, progress)
-            if done is None:
-                raise WorkFailed("no drive has been scanned yet: scan drives with "
-                                 "mobilise drives scan")
-            return f"dry run of {name} v{number}: {done.files:,} files, " \
-                   f"{bytes_text(done.bytes)}"
-
-        start_job(request.app.state.sessions, DRY_RUN_JOB, f"dry run: {name} v{number}", work,
-                  stats={"rule_set": name, "version": number})
     return _back(f"/retention/dry-run?version={ref}")
 
 
