@@ -129,8 +129,15 @@ def test_rule_sets_dry_run_diff_and_holds_pages(web: Web) -> None:
 
     _add(web, tokens["rm1"], 2, "dispose")
     diff = web.client.get("/retention/diff?old=web@1&new=web@2")
-    assert diff.status_code == 200
+    assert diff.status_code == 200 and "have not been compared yet" in diff.text
+    started = web.client.post("/retention/diff", data={
+        "old": "web@1", "new": "web@2", "csrf_token": web.csrf()}, follow_redirects=False)
+    assert started.status_code == 303
+    assert started.headers["location"] == "/retention/diff?old=web%401&new=web%402"
+    wait_for_jobs(60)
+    diff = web.client.get(started.headers["location"])
     assert "v2 disposes 1 more files, 5 B, mostly through rule media" in diff.text
+    assert "by rm1" in diff.text and "Compare them again" in diff.text
     api_diff = web.client.get("/api/v1/retention/diff", params={"old": "web@1", "new": "web@2"},
                               headers=_bearer(tokens["rm2"])).json()
     assert api_diff["changed_files"] == 1

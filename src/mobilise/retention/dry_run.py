@@ -244,3 +244,43 @@ def count_text(n: int) -> str:
 
 def bytes_text(n: int) -> str:
     return size_text(n)
+
+
+DIFF_ACTION = "retention.diff"
+# A version as a recorded comparison names it: name, number and content hash.
+VersionKey = tuple[str, int, str]
+
+
+def record_diff(session: Session, actor: Actor, result: Diff, old: VersionKey,
+                new: VersionKey) -> None:
+    """Keep a comparison of the scanned drives under two versions in the audit log (a
+    few rows: per action and per change of action), so the comparison page shows it
+    without evaluating the estate twice again."""
+    audit.event(session, actor, DIFF_ACTION, "retention_rule_set", new[0],
+                {**result.as_dict(), "old_hash": old[2], "new_hash": new[2],
+                 "estate": SCANNED})
+
+
+@dataclass
+class RecordedDiff:
+    result: Diff
+    ran_at: datetime
+    actor: str
+
+
+def recorded_diff(session: Session, old: VersionKey, new: VersionKey) -> RecordedDiff | None:
+    """The latest recorded comparison of ``old`` with ``new`` (by content), or None."""
+    entries = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == DIFF_ACTION,
+                                 AuditEntry.entity_id == new[0])
+        .order_by(AuditEntry.seq.desc()).limit(RECORDED_LOOKBACK))
+    for entry in entries:
+        data = entry.after or {}
+        if ((data["old"]["rule_set"], data["old"]["version"], data.get("old_hash")) != old
+                or (data["new"]["rule_set"], data["new"]["version"], data.get("new_hash"))
+                != new):
+            continue
+        result = Diff(old[:2], new[:2], int(data["changed_files"]),
+                      [ActionChange(**c) for c in data["changes"]], list(data["transitions"]))
+        return RecordedDiff(result, entry.at, entry.actor)
+    return None

@@ -1,6 +1,7 @@
-"""Dry runs started from a web request: the request gets the job at once and the dry run
-of every scanned drive runs in the background (seconds at 2,000 people, minutes for a
-force), recording its outcome for the dry-run page, the API and the overview."""
+"""Dry runs and comparisons of two versions started from a web request: the request gets
+the job at once and the evaluation of every scanned drive runs in the background (seconds
+at 2,000 people, minutes for a force), recording its outcome for the pages, the API and
+the overview."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from mobilise.core.progress import Job, JobProgress
 from mobilise.core.words import size_text
 from mobilise.retention import rule_sets
 from mobilise.retention.models import RuleSetVersion
-from mobilise.retention.scanned import record_scanned_dry_run
+from mobilise.retention.scanned import record_scanned_diff, record_scanned_dry_run
 from mobilise.workers.background import WorkFailed, start_job
 
 DRY_RUN_JOB = "retention-dry-run"
+DIFF_JOB = "retention-diff"
 
 
 def running_dry_runs(session: Session, version: RuleSetVersion) -> list[Job]:
@@ -47,3 +49,38 @@ def start_dry_run(sessions: sessionmaker[Session], session: Session, actor: Acto
 
     return start_job(sessions, DRY_RUN_JOB, f"dry run: {name} v{number}", work,
                      stats={"rule_set": name, "version": number})
+
+
+def _ref(version: RuleSetVersion) -> str:
+    return f"{version.name}@{version.version}"
+
+
+def running_diffs(session: Session, old: RuleSetVersion, new: RuleSetVersion) -> list[Job]:
+    """Comparisons of ``old`` with ``new`` running now (not stalled)."""
+    return [j for j in recent_jobs(session, kind=DIFF_JOB, active=True)
+            if job_row(j)["status"] == "running"
+            and (j.stats or {}).get("old") == _ref(old)
+            and (j.stats or {}).get("new") == _ref(new)]
+
+
+def start_diff(sessions: sessionmaker[Session], session: Session, actor: Actor,
+               old: RuleSetVersion, new: RuleSetVersion, as_of: date) -> Job:
+    """Start a recorded comparison of two versions in the background, or return the one
+    already running for them."""
+    running = running_diffs(session, old, new)
+    if running:
+        return running[0]
+    # Plain values: the rows belong to the request's session, gone when the work runs.
+    (on, ov), (nn, nv) = (old.name, old.version), (new.name, new.version)
+    old_ref, new_ref = _ref(old), _ref(new)
+
+    def work(s: Session, progress: JobProgress) -> str:
+        done = record_scanned_diff(s, actor, rule_sets.get_version(s, on, ov),
+                                   rule_sets.get_version(s, nn, nv), as_of, progress)
+        if done is None:
+            raise WorkFailed("no drive has been scanned yet: scan drives with "
+                             "mobilise drives scan")
+        return f"{old_ref} against {new_ref}: {done.changed_files:,} file(s) change"
+
+    return start_job(sessions, DIFF_JOB, f"compare {old_ref} with {new_ref}", work,
+                     stats={"old": old_ref, "new": new_ref})

@@ -40,6 +40,7 @@ from mobilise.retention.dry_run import (
     diff,
     dry_run,
     record,
+    record_diff,
 )
 from mobilise.retention.evaluate import (
     INVENTORY_COLUMNS,
@@ -267,6 +268,26 @@ def scanned_diff(session: Session, old: RuleSetVersion, new: RuleSetVersion, as_
         return None
     return diff(scanned.estate, rule_sets.parsed(old), rule_sets.parsed(new), as_of,
                 holds_in_force(session))
+
+
+def record_scanned_diff(session: Session, actor: Actor, old: RuleSetVersion,
+                        new: RuleSetVersion, as_of: date,
+                        progress: Progress | None = None) -> Diff | None:
+    """Compare two versions over every scanned drive and record the comparison; None:
+    no drive scanned yet. Reports its three steps to ``progress``."""
+    progress = progress or NullProgress()
+    progress.start(3, f"compare {old.name} v{old.version} with {new.name} v{new.version}")
+    scanned = scanned_estate(session)
+    if scanned is None:
+        return None
+    progress.advance(1, drives=len(scanned.people))
+    result = diff(scanned.estate, rule_sets.parsed(old), rule_sets.parsed(new), as_of,
+                  holds_in_force(session))
+    progress.advance(1, changed_files=result.changed_files)
+    record_diff(session, actor, result, (old.name, old.version, old.content_hash),
+                (new.name, new.version, new.content_hash))
+    progress.advance(1)
+    return result
 
 
 def scanned_explain(session: Session, version: RuleSetVersion, person: str, path: str,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -18,15 +19,14 @@ from mobilise.core.clock import SystemClock
 from mobilise.core.errors import InvalidInput, NotFound
 from mobilise.people.models import Person
 from mobilise.retention import disposal, holds, review, rule_sets
-from mobilise.retention.dry_run import DryRun, bytes_text, recorded
-from mobilise.retention.launch import running_dry_runs, start_dry_run
+from mobilise.retention.dry_run import DryRun, bytes_text, recorded, recorded_diff
+from mobilise.retention.launch import running_diffs, running_dry_runs, start_diff, start_dry_run
 from mobilise.retention.models import Hold, HoldStatus, RuleSetVersion
 from mobilise.retention.scanned import (
     active_rule_set,
     drive_of,
     propose_scanned,
     queue_scanned,
-    scanned_diff,
     scanned_explain,
 )
 from mobilise.web.auth import db, requires
@@ -152,13 +152,37 @@ def start_dry_run_from_page(request: Request,
 def diff_page(request: Request, old: str | None = None, new: str | None = None,
               session: Session = Depends(db, scope="function"),
               _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
-    result = None
+    """The latest recorded comparison of two versions (evaluating the estate twice takes
+    seconds to minutes: it runs in the background from this page's button), and the one
+    under way, if any."""
+    kept, running = None, []
     if old and new:
         old_row, new_row = _version(session, old), _version(session, new)
         assert old_row is not None and new_row is not None
-        result = scanned_diff(session, old_row, new_row, _today())
-    return page(request, "retention_diff.html", result=result, old=old or "", new=new or "",
+        kept = recorded_diff(session, _key(old_row), _key(new_row))
+        running = running_diffs(session, old_row, new_row)
+    return page(request, "retention_diff.html", result=kept.result if kept else None,
+                recorded=kept, running=running, old=old or "", new=new or "",
                 versions=_versions(session), bytes_text=bytes_text)
+
+
+def _key(row: RuleSetVersion) -> tuple[str, int, str]:
+    return row.name, row.version, row.content_hash
+
+
+@router.post("/retention/diff")
+def start_diff_from_page(request: Request, session: Session = Depends(db, scope="function"),
+                         actor: Actor = Depends(requires(*READERS)),
+                         form: dict[str, str] = FORM) -> Response:
+    """Start comparing the two chosen versions in the background and go back to the
+    comparison, which shows the job's progress and, once done, the result."""
+    old, new = form.get("old"), form.get("new")
+    if not old or not new:
+        raise InvalidInput("choose two versions to compare")
+    old_row, new_row = _version(session, old), _version(session, new)
+    assert old_row is not None and new_row is not None
+    start_diff(request.app.state.sessions, session, actor, old_row, new_row, _today())
+    return _back(f"/retention/diff?old={quote(old)}&new={quote(new)}")
 
 
 @router.get("/retention/explain")
