@@ -27,7 +27,12 @@ from mobilise.drives.estate import scan_people
 from mobilise.migration.waves import WaveSelection, create_wave
 from mobilise.people.models import Person
 from mobilise.retention import disposal, holds, review, rule_sets
-from mobilise.retention.scanned import drive_of, propose_scanned, scanned_estate
+from mobilise.retention.scanned import (
+    drive_of,
+    propose_scanned,
+    record_scanned_dry_run,
+    scanned_estate,
+)
 from mobilise.web.app import create_app
 from tests.devices.fleet import build_fleet
 from tests.factories import ADMIN, load_people
@@ -96,8 +101,8 @@ def fleet_site(sqlite_settings: Settings, tmp_path: Path) -> Iterator[Site]:
 def _retention_estate(settings: Settings, tmp_path: Path) -> Settings:
     """Thirty people, an admin, records managers rm1 and rm2, Alex0 Smith's account
     "alex" linked to them, their drive (HOME_FILES: one file to keep, one to dispose of,
-    one flagged for review) scanned, rule set browser v1 active (v2 a draft)
-    and the flagged file queued for review."""
+    one flagged for review) scanned, rule set browser v1 active (v2 a draft) and
+    dry-run, and the flagged file queued for review."""
     settings = settings.model_copy(update={"home_template": str(settings.home_root) + "/{sam}"})
     home = Path(settings.home_root) / "asmith0"
     for rel, data in HOME_FILES.items():
@@ -120,6 +125,8 @@ def _retention_estate(settings: Settings, tmp_path: Path) -> Settings:
             rule_sets.add_rule_set(
                 s, ADMIN, RULE_SET.format(name="browser", version=version, media=media))
         active = rule_sets.activate(s, ADMIN, "browser", 1, reason="agreed")
+        # Recorded, so the dry-run page shows its charts and tables.
+        record_scanned_dry_run(s, ADMIN, active, SystemClock().now().date())
         scanned = scanned_estate(s)
         assert scanned is not None
         review.queue_reviews(s, ADMIN, active, scanned.estate, SystemClock().now().date())

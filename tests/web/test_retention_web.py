@@ -24,6 +24,7 @@ from mobilise.retention.models import ReviewItem
 from mobilise.retention.scanned import scanned_estate
 from mobilise.web.pages import retention as retention_pages
 from mobilise.web.pages.render import NAVIGATION
+from mobilise.workers.background import wait_for_jobs
 from tests.factories import ADMIN
 from tests.retention.small_estate import HOME_FILES, RULE_SET
 from tests.web.conftest import PASSWORD, Web
@@ -113,18 +114,45 @@ def test_rule_sets_dry_run_diff_and_holds_pages(web: Web) -> None:
     assert done.status_code == 303, done.text
     assert "In force: <strong>web v1</strong>" in web.client.get("/retention").text
 
+    # Nothing recorded yet: the page answers at once and offers to run it.
     dry = web.client.get("/retention/dry-run")
-    assert dry.status_code == 200
+    assert dry.status_code == 200 and "No dry run of web v1 has been recorded" in dry.text
+    assert "<svg" not in dry.text
+    started = web.client.post("/retention/dry-run", data={
+        "version": "web@1", "csrf_token": web.csrf()}, follow_redirects=False)
+    assert started.status_code == 303
+    assert started.headers["location"] == "/retention/dry-run?version=web@1"
+    wait_for_jobs(60)
+    dry = web.client.get("/retention/dry-run")
     assert dry.text.count("<svg") == 6  # files and bytes per action, rule and org unit
+    assert "by rm1" in dry.text and "Run the dry run again" in dry.text
     assert "tmp-files" in dry.text and "3 files" in dry.text
     api = web.client.get("/api/v1/retention/dry-run", headers=_bearer(tokens["rm1"])).json()
     assert {r["action"]: r["files"] for r in api["by_action"]} == \
         {"migrate": 1, "dispose": 1, "review": 1}
+    # The API records one in the background too, and answers with the recorded one.
+    api_kept = web.client.get("/api/v1/retention/dry-run?recorded=true",
+                              headers=_bearer(tokens["rm2"]))
+    assert api_kept.status_code == 200 and api_kept.json()["ran_by"] == "rm1"
+    job = _finished(web, web.client.post("/api/v1/retention/dry-runs", json={"version": "web@1"},
+                                         headers=_bearer(tokens["rm2"])))
+    assert job["status"] == "done" and "3 files" in job["message"], job
+    api_kept = web.client.get("/api/v1/retention/dry-run?recorded=true&version=web@1",
+                              headers=_bearer(tokens["rm2"])).json()
+    assert api_kept["ran_by"] == "rm2" and api_kept["files"] == 3
+    assert {r["action"] for r in api_kept["by_rule"]} == {"migrate", "dispose", "review"}
 
     _add(web, tokens["rm1"], 2, "dispose")
     diff = web.client.get("/retention/diff?old=web@1&new=web@2")
-    assert diff.status_code == 200
+    assert diff.status_code == 200 and "have not been compared yet" in diff.text
+    started = web.client.post("/retention/diff", data={
+        "old": "web@1", "new": "web@2", "csrf_token": web.csrf()}, follow_redirects=False)
+    assert started.status_code == 303
+    assert started.headers["location"] == "/retention/diff?old=web%401&new=web%402"
+    wait_for_jobs(60)
+    diff = web.client.get(started.headers["location"])
     assert "v2 disposes 1 more files, 5 B, mostly through rule media" in diff.text
+    assert "by rm1" in diff.text and "Compare them again" in diff.text
     api_diff = web.client.get("/api/v1/retention/diff", params={"old": "web@1", "new": "web@2"},
                               headers=_bearer(tokens["rm2"])).json()
     assert api_diff["changed_files"] == 1

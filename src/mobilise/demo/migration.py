@@ -1,6 +1,7 @@
 """Demo step: a wave of demo people migrated from generated H: drives into the Graph
-emulator, through pre-seed, a delta round and cutover. Small on purpose: the demo stays
-quick at 2,000 people."""
+emulator, through pre-seed, a delta round and cutover; and a second wave, planned and
+ready, whose first round the operator starts from its page (the served demo serves the
+emulator it copies into). Small on purpose: the demo stays quick at 2,000 people."""
 
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ from mobilise.workers import InProcessExecutor
 
 DEMO_WAVE = "Demo wave 1"
 DEMO_PEOPLE = 8
+# The wave left for the operator: few people, so its first round takes seconds.
+READY_WAVE = "Demo wave 2"
+READY_PEOPLE = 4
 FILES_EACH = 12
 ACTOR = Actor("demo")
 FOLDERS = ("", "Documents", "Documents/Court files", "Pictures", "Training")
@@ -55,7 +59,7 @@ def _pilot_people(session: Session, settings: Settings) -> list[Person]:
                latest_readiness(session, settings.onedrive_quota_bytes)}
     active = session.scalars(select(Person).where(Person.status == PersonStatus.ACTIVE.value)
                              .order_by(Person.number))
-    return [p for p in active if scanned.get(p.number, True)][:DEMO_PEOPLE]
+    return [p for p in active if scanned.get(p.number, True)][:DEMO_PEOPLE + READY_PEOPLE]
 
 
 def _provision(root: Path, upns: list[str], quota: int) -> None:
@@ -78,8 +82,8 @@ def migrate_demo_wave(settings: Settings, out_dir: Path, people: int, seed: int)
     with session_scope(settings) as s:
         if s.scalar(select(MigrationWave).where(MigrationWave.name == DEMO_WAVE)) is not None:
             return f"Migration: wave {DEMO_WAVE!r} exists already"
-        chosen = _pilot_people(s, settings)
-        numbers = [p.number for p in chosen]
+        chosen = [p.number for p in _pilot_people(s, settings)]
+        numbers, ready = chosen[:DEMO_PEOPLE], chosen[DEMO_PEOPLE:]
         # Everyone has a OneDrive in the demo's tenant, so a wave the operator makes on
         # the served pages has somewhere to copy to.
         upns = list(s.scalars(select(Person.upn).where(
@@ -94,7 +98,8 @@ def migrate_demo_wave(settings: Settings, out_dir: Path, people: int, seed: int)
             "graph_resource_units_per_minute": 600_000, "home_root": out_dir / "home",
             "migration_destination": "onedrive", "archive_root": out_dir / "archive",
         })
-        return _run_wave(demo, numbers, random.Random(seed))
+        rng = random.Random(seed)
+        return _run_wave(demo, numbers, rng) + _ready_wave(demo, ready, rng)
     finally:
         emulator.stop()
 
@@ -178,3 +183,20 @@ def _owners_decide(session: Session, numbers: list[str]) -> str:
                 decision = "keep-archive"
             made[decision] = made.get(decision, 0) + len(ids)
     return ", ".join(f"{label(d)} {n}" for d, n in sorted(made.items())) or "none to decide"
+
+
+def _ready_wave(settings: Settings, numbers: list[str], rng: random.Random) -> str:
+    """The second wave, planned: nothing copied yet (people without a drive get one)."""
+    if not numbers:
+        return ""
+    with session_scope(settings) as s:
+        for person in s.scalars(select(Person).where(Person.number.in_(numbers))):
+            root = Path(source_spec(settings, person)["root"])
+            if not root.exists():
+                write_home_drive(root, rng)
+        wave = create_wave(s, ACTOR, READY_WAVE, WaveSelection(people=numbers), delta_rounds=1,
+                           description="planned: start its first round from this page")
+        s.flush()
+        where = f"/waves/{wave.id}"
+    return f"; wave {READY_WAVE!r} ({len(numbers)} people) is planned: start its first " \
+           f"round on its page ({where})"

@@ -10,9 +10,9 @@ from mobilise.core.clock import SystemClock
 from mobilise.core.db import session_scope
 from mobilise.core.settings import Settings
 from mobilise.core.words import label, size_text
-from mobilise.retention import dry_run, rule_sets
+from mobilise.retention import rule_sets
 from mobilise.retention.models import RuleSetStatus
-from mobilise.retention.scanned import scanned_dry_run
+from mobilise.retention.scanned import record_scanned_dry_run
 
 EXAMPLE = Path(__file__).parent.parent / "retention" / "examples" / "personal-files.yaml"
 RECORDS_MANAGER = Actor("demo-records-manager", frozenset({Role.RECORDS}))
@@ -26,11 +26,8 @@ def retention_step(settings: Settings, out_dir: Path, people: int, seed: int) ->
         if row.status == RuleSetStatus.DRAFT.value:  # a second demo run finds it active
             rule_sets.activate(s, RECORDS_MANAGER, row.name, row.version,
                                reason="the demo's example rule set", clock=clock)
-        result = scanned_dry_run(s, row, clock.now().date())
-        if result is not None:
-            # Recorded as `mobilise retention dry-run` records its own: the overview, the
-            # board report and the figures read the latest recorded dry run.
-            dry_run.record(s, RECORDS_MANAGER, result)
+        # Recorded: the dry-run page and the overview show it without evaluating again.
+        result = record_scanned_dry_run(s, RECORDS_MANAGER, row, clock.now().date())
         name = f"{row.name} v{row.version}"
     if result is None:
         return f"Retention: rule set {name} in force; no drive scanned, so no dry run"

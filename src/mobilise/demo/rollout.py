@@ -33,6 +33,9 @@ START = date(2022, 11, 7)
 AS_OF = date(2023, 1, 20)
 DEADLINE = date(2023, 3, 31)
 # Share of the handsets in each delivery, and when it was due (PCD 1322: 29,737 in all).
+# Handsets kept back from the appointments, so the served demo's hand-over desk has
+# something to hand to those who came when stock ran out.
+DESK_SPARES = 10
 DELIVERIES = [(date(2022, 11, 1), 0.35), (date(2022, 12, 1), 0.30), (date(2023, 1, 3), 0.20),
               (date(2023, 2, 13), 0.15)]
 
@@ -89,15 +92,17 @@ def rollout_step(settings: Settings, out_dir: Path, people: int, seed: int) -> s
 def _run_until(settings: Settings, rng: random.Random, as_of: date) -> tuple[int, int, int]:
     """Every appointment before ``as_of`` gets its outcome: most people come and are
     handed a handset from stock at the desk (which attends their appointment), a few do
-    not come; when stock runs out, those who came are attended, not issued."""
+    not come; when stock runs out, those who came are attended, not issued. A few
+    handsets stay on the shelf for the desk (DESK_SPARES)."""
     with session_scope(settings) as s:
         due = s.scalars(select(Appointment).where(
             Appointment.status == AppointmentStatus.BOOKED.value, Appointment.day < as_of)
             .options(joinedload(Appointment.person))
             .order_by(Appointment.day, Appointment.id)).all()
-        shelf = iter(s.scalars(select(Handset).where(
+        stocked = s.scalars(select(Handset).where(
             Handset.status == HandsetStatus.IN_STOCK.value, Handset.holder_id.is_(None))
-            .order_by(Handset.id)).all())
+            .order_by(Handset.id)).all()
+        shelf = iter(stocked[:max(len(stocked) - DESK_SPARES, 0)])
         missed: list[Appointment] = []
         without: list[Appointment] = []
         handed = 0

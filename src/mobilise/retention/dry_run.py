@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -85,15 +85,28 @@ def dry_run(
 
 
 RECORD_ACTION = "retention.dry_run"
+# What a recorded dry run keeps: a few rows each (per person would be a row per person,
+# tens of thousands at full size; the CLI and the API still total per person on request).
+RECORDED_GROUPINGS = ("action", "rule", "org_unit")
+# How many recorded dry runs of a rule set are looked through for one of its versions.
+RECORDED_LOOKBACK = 200
 
 
-def record(session: Session, actor: Actor, result: DryRun) -> None:
-    """Keep the outcome per action (a few rows) in the audit log, so the overview can show
-    the latest dry run without evaluating the estate again."""
+# What a recorded dry run evaluated: every scanned drive (the pages' estate), or
+# inventory files named on the command line.
+SCANNED, INVENTORY = "scanned drives", "inventory files"
+
+
+def record(session: Session, actor: Actor, result: DryRun, *, estate: str = INVENTORY) -> None:
+    """Keep the outcome per action, rule and org unit in the audit log, so the overview
+    and the dry-run page show the latest dry run without evaluating the estate again
+    (seconds at 2,000 people, minutes at full size)."""
     audit.event(session, actor, RECORD_ACTION, "retention_rule_set", result.rule_set,
                 {"rule_set": result.rule_set, "version": result.version,
+                 "content_hash": result.content_hash, "estate": estate,
                  "as_of": result.as_of.isoformat(), "files": result.files,
-                 "bytes": result.bytes, "by_action": result.tables.get("by_action", [])})
+                 "bytes": result.bytes,
+                 **{f"by_{c}": result.tables.get(f"by_{c}", []) for c in RECORDED_GROUPINGS}})
 
 
 def latest_recorded(session: Session) -> dict[str, Any] | None:
@@ -103,6 +116,36 @@ def latest_recorded(session: Session) -> dict[str, Any] | None:
     if entry is None or entry.after is None:
         return None
     return {**entry.after, "ran_at": entry.at}
+
+
+@dataclass
+class Recorded:
+    """A dry run as recorded: its result (the kept groupings) and when and by whom."""
+
+    result: DryRun
+    ran_at: datetime
+    actor: str
+
+
+def recorded(session: Session, name: str, version: int, content_hash: str) -> Recorded | None:
+    """The latest recorded dry run over the scanned drives of rule set ``name`` version
+    ``version`` with that content (a rule file of the same name and version run from the
+    command line, over other inventories, is not it), or None."""
+    entries = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == RECORD_ACTION,
+                                 AuditEntry.entity_id == name)
+        .order_by(AuditEntry.seq.desc()).limit(RECORDED_LOOKBACK))
+    for entry in entries:
+        data = entry.after or {}
+        if (data.get("version"), data.get("content_hash"), data.get("estate")) != \
+                (version, content_hash, SCANNED):
+            continue
+        result = DryRun(name, version, str(data.get("content_hash", "")),
+                        date.fromisoformat(data["as_of"]), int(data["files"]),
+                        int(data["bytes"]))
+        result.tables = {f"by_{c}": list(data.get(f"by_{c}", [])) for c in RECORDED_GROUPINGS}
+        return Recorded(result, entry.at, entry.actor)
+    return None
 
 
 @dataclass
@@ -201,3 +244,43 @@ def count_text(n: int) -> str:
 
 def bytes_text(n: int) -> str:
     return size_text(n)
+
+
+DIFF_ACTION = "retention.diff"
+# A version as a recorded comparison names it: name, number and content hash.
+VersionKey = tuple[str, int, str]
+
+
+def record_diff(session: Session, actor: Actor, result: Diff, old: VersionKey,
+                new: VersionKey) -> None:
+    """Keep a comparison of the scanned drives under two versions in the audit log (a
+    few rows: per action and per change of action), so the comparison page shows it
+    without evaluating the estate twice again."""
+    audit.event(session, actor, DIFF_ACTION, "retention_rule_set", new[0],
+                {**result.as_dict(), "old_hash": old[2], "new_hash": new[2],
+                 "estate": SCANNED})
+
+
+@dataclass
+class RecordedDiff:
+    result: Diff
+    ran_at: datetime
+    actor: str
+
+
+def recorded_diff(session: Session, old: VersionKey, new: VersionKey) -> RecordedDiff | None:
+    """The latest recorded comparison of ``old`` with ``new`` (by content), or None."""
+    entries = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == DIFF_ACTION,
+                                 AuditEntry.entity_id == new[0])
+        .order_by(AuditEntry.seq.desc()).limit(RECORDED_LOOKBACK))
+    for entry in entries:
+        data = entry.after or {}
+        if ((data["old"]["rule_set"], data["old"]["version"], data.get("old_hash")) != old
+                or (data["new"]["rule_set"], data["new"]["version"], data.get("new_hash"))
+                != new):
+            continue
+        result = Diff(old[:2], new[:2], int(data["changed_files"]),
+                      [ActionChange(**c) for c in data["changes"]], list(data["transitions"]))
+        return RecordedDiff(result, entry.at, entry.actor)
+    return None

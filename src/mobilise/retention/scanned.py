@@ -26,12 +26,22 @@ from sqlalchemy.orm import Session, joinedload
 
 from mobilise.core.actor import Actor
 from mobilise.core.errors import InvalidInput, NotFound
+from mobilise.core.progress import NullProgress, Progress
 from mobilise.core.settings import Settings
 from mobilise.drives.estate import inventory_of, latest_scans
 from mobilise.people.models import Person
 from mobilise.retention import rule_sets
 from mobilise.retention.disposal import propose_batch
-from mobilise.retention.dry_run import Diff, DryRun, diff, dry_run
+from mobilise.retention.dry_run import (
+    RECORDED_GROUPINGS,
+    SCANNED,
+    Diff,
+    DryRun,
+    diff,
+    dry_run,
+    record,
+    record_diff,
+)
 from mobilise.retention.evaluate import (
     INVENTORY_COLUMNS,
     Estate,
@@ -232,6 +242,25 @@ def scanned_dry_run(session: Session, version: RuleSetVersion, as_of: date
     return dry_run(scanned.estate, rule_sets.parsed(version), as_of, holds_in_force(session))
 
 
+def record_scanned_dry_run(session: Session, actor: Actor, version: RuleSetVersion,
+                           as_of: date, progress: Progress | None = None) -> DryRun | None:
+    """Dry-run ``version`` over every scanned drive and record the outcome (the audit
+    log keeps it for the dry-run page and the overview); None: no drive scanned yet.
+    Reports its three steps (read the inventories, evaluate, record) to ``progress``."""
+    progress = progress or NullProgress()
+    progress.start(3, f"dry run of {version.name} v{version.version}")
+    scanned = scanned_estate(session)
+    if scanned is None:
+        return None
+    progress.advance(1, drives=len(scanned.people))
+    result = dry_run(scanned.estate, rule_sets.parsed(version), as_of, holds_in_force(session),
+                     groupings=RECORDED_GROUPINGS)
+    progress.advance(1, files=result.files)
+    record(session, actor, result, estate=SCANNED)
+    progress.advance(1)
+    return result
+
+
 def scanned_diff(session: Session, old: RuleSetVersion, new: RuleSetVersion, as_of: date
                  ) -> Diff | None:
     scanned = scanned_estate(session)
@@ -239,6 +268,26 @@ def scanned_diff(session: Session, old: RuleSetVersion, new: RuleSetVersion, as_
         return None
     return diff(scanned.estate, rule_sets.parsed(old), rule_sets.parsed(new), as_of,
                 holds_in_force(session))
+
+
+def record_scanned_diff(session: Session, actor: Actor, old: RuleSetVersion,
+                        new: RuleSetVersion, as_of: date,
+                        progress: Progress | None = None) -> Diff | None:
+    """Compare two versions over every scanned drive and record the comparison; None:
+    no drive scanned yet. Reports its three steps to ``progress``."""
+    progress = progress or NullProgress()
+    progress.start(3, f"compare {old.name} v{old.version} with {new.name} v{new.version}")
+    scanned = scanned_estate(session)
+    if scanned is None:
+        return None
+    progress.advance(1, drives=len(scanned.people))
+    result = diff(scanned.estate, rule_sets.parsed(old), rule_sets.parsed(new), as_of,
+                  holds_in_force(session))
+    progress.advance(1, changed_files=result.changed_files)
+    record_diff(session, actor, result, (old.name, old.version, old.content_hash),
+                (new.name, new.version, new.content_hash))
+    progress.advance(1)
+    return result
 
 
 def scanned_explain(session: Session, version: RuleSetVersion, person: str, path: str,

@@ -21,7 +21,8 @@ from mobilise.core.clock import SystemClock
 from mobilise.core.errors import NotFound
 from mobilise.core.jobs import job_row
 from mobilise.migration.review_load import load_rows
-from mobilise.retention import disposal, holds, review, routing, rule_sets
+from mobilise.retention import disposal, holds, launch, review, routing, rule_sets
+from mobilise.retention import dry_run as dry_runs
 from mobilise.retention.launch import start_proposal, start_queueing
 from mobilise.retention.models import Hold, HoldStatus, RuleSetVersion
 from mobilise.retention.scanned import (
@@ -336,19 +337,46 @@ def _version(session: Session, ref: str | None) -> RuleSetVersion:
 
 
 @router.get("/dry-run")
-def dry_run(version: str | None = VersionRef, session: Session = Depends(db, scope="function"),
+def dry_run(version: str | None = VersionRef, recorded: bool = Query(False),
+            session: Session = Depends(db, scope="function"),
             _: Actor = Depends(requires(*READERS))) -> dict[str, Any]:
     """Files and bytes per action, rule, org unit and person over every scanned drive
-    (no drive scanned yet: nothing, counted as zero)."""
+    (no drive scanned yet: nothing, counted as zero), evaluated now (seconds to minutes);
+    ``recorded=true``: the latest recorded dry run of the version at once (per action,
+    rule and org unit, with when it ran; 404 if none), as ``POST dry-runs`` records it."""
     if not version and active_rule_set(session) is None:
         return {"rule_set": None, "files": 0, "bytes": 0,
                 "note": "no rule set is active: name a version (NAME@VERSION)"}
     row = _version(session, version)
+    if recorded:
+        kept = dry_runs.recorded(session, row.name, row.version, row.content_hash)
+        if kept is None:
+            raise NotFound(f"no dry run of {row.name} v{row.version} has been recorded: "
+                           "POST /api/v1/retention/dry-runs runs one")
+        return {**kept.result.as_dict(), "ran_at": kept.ran_at, "ran_by": kept.actor}
     result = scanned_dry_run(session, row, SystemClock().now().date())
     if result is None:
         return {"rule_set": row.name, "version": row.version, "files": 0, "bytes": 0,
                 "note": "no drive has been scanned yet"}
     return result.as_dict()
+
+
+class DryRunRequest(BaseModel):
+    version: str | None = Field(None, pattern=VERSION_REF)
+
+
+@router.post("/dry-runs", status_code=202)
+def start_dry_run(body: DryRunRequest, request: Request, response: Response,
+                  session: Session = Depends(db, scope="function"),
+                  actor: Actor = Depends(requires(*READERS))) -> dict[str, Any]:
+    """Dry-run the version (default: the active one) over every scanned drive in the
+    background and record it; one already running for the version is answered instead.
+    Poll ``/api/v1/jobs/{id}``; then ``GET dry-run?recorded=true`` has the outcome."""
+    row = _version(session, body.version)
+    job = launch.start_dry_run(request.app.state.sessions, session, actor, row,
+                               SystemClock().now().date())
+    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+    return job_row(job)
 
 
 def _previous(session: Session, row: RuleSetVersion) -> RuleSetVersion | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -23,14 +23,21 @@ from mobilise.drives.estate import latest_scans
 from mobilise.migration import waves
 from mobilise.people.models import Person
 from mobilise.retention import disposal, holds, review, routing, rule_sets
-from mobilise.retention.dry_run import DryRun, bytes_text
-from mobilise.retention.launch import PROPOSAL_KIND, QUEUE_KIND, start_proposal, start_queueing
+from mobilise.retention.dry_run import DryRun, bytes_text, recorded, recorded_diff
+from mobilise.retention.launch import (
+    PROPOSAL_KIND,
+    QUEUE_KIND,
+    running_diffs,
+    running_dry_runs,
+    start_diff,
+    start_dry_run,
+    start_proposal,
+    start_queueing,
+)
 from mobilise.retention.models import Hold, HoldStatus, RuleSetVersion
 from mobilise.retention.scanned import (
     active_rule_set,
     drive_of,
-    scanned_diff,
-    scanned_dry_run,
     scanned_explain,
 )
 from mobilise.web.auth import db, requires
@@ -214,24 +221,69 @@ def dry_run_charts(result: DryRun) -> dict[str, Any]:
 def dry_run_page(request: Request, version: str | None = None,
                  session: Session = Depends(db, scope="function"),
                  _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
+    """The latest recorded dry run of the version (evaluating the estate takes seconds to
+    minutes: it runs in the background from this page's button, or ``mobilise retention
+    dry-run``), and the dry run under way, if any."""
     row = _version(session, version)
-    result = scanned_dry_run(session, row, _today()) if row is not None else None
-    return page(request, "retention_dry_run.html", row=row, result=result,
+    kept = recorded(session, row.name, row.version, row.content_hash) if row else None
+    result = kept.result if kept else None
+    return page(request, "retention_dry_run.html", row=row, result=result, recorded=kept,
+                running=running_dry_runs(session, row) if row is not None else [],
                 charts=dry_run_charts(result) if result else {}, bytes_text=bytes_text,
                 versions=_versions(session))
+
+
+@router.post("/retention/dry-run")
+def start_dry_run_from_page(request: Request,
+                            session: Session = Depends(db, scope="function"),
+                            actor: Actor = Depends(requires(*READERS)),
+                            form: dict[str, str] = FORM) -> Response:
+    """Start a dry run of the chosen version in the background and go back to its page,
+    which shows the job's progress and, once done, the result. One already running for
+    the version is followed rather than started again."""
+    row = _version(session, form.get("version"))
+    if row is None:
+        raise InvalidInput("no rule set is active: choose a version")
+    start_dry_run(request.app.state.sessions, session, actor, row, _today())
+    ref = f"{row.name}@{row.version}"
+    return _back(f"/retention/dry-run?version={ref}")
 
 
 @router.get("/retention/diff")
 def diff_page(request: Request, old: str | None = None, new: str | None = None,
               session: Session = Depends(db, scope="function"),
               _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
-    result = None
+    """The latest recorded comparison of two versions (evaluating the estate twice takes
+    seconds to minutes: it runs in the background from this page's button), and the one
+    under way, if any."""
+    kept, running = None, []
     if old and new:
         old_row, new_row = _version(session, old), _version(session, new)
         assert old_row is not None and new_row is not None
-        result = scanned_diff(session, old_row, new_row, _today())
-    return page(request, "retention_diff.html", result=result, old=old or "", new=new or "",
+        kept = recorded_diff(session, _key(old_row), _key(new_row))
+        running = running_diffs(session, old_row, new_row)
+    return page(request, "retention_diff.html", result=kept.result if kept else None,
+                recorded=kept, running=running, old=old or "", new=new or "",
                 versions=_versions(session), bytes_text=bytes_text)
+
+
+def _key(row: RuleSetVersion) -> tuple[str, int, str]:
+    return row.name, row.version, row.content_hash
+
+
+@router.post("/retention/diff")
+def start_diff_from_page(request: Request, session: Session = Depends(db, scope="function"),
+                         actor: Actor = Depends(requires(*READERS)),
+                         form: dict[str, str] = FORM) -> Response:
+    """Start comparing the two chosen versions in the background and go back to the
+    comparison, which shows the job's progress and, once done, the result."""
+    old, new = form.get("old"), form.get("new")
+    if not old or not new:
+        raise InvalidInput("choose two versions to compare")
+    old_row, new_row = _version(session, old), _version(session, new)
+    assert old_row is not None and new_row is not None
+    start_diff(request.app.state.sessions, session, actor, old_row, new_row, _today())
+    return _back(f"/retention/diff?old={quote(old)}&new={quote(new)}")
 
 
 @router.get("/retention/explain")
