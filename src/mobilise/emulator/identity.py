@@ -1,6 +1,7 @@
 """The Microsoft identity platform's part: OpenID configuration and the client-credentials
-token endpoint (sign-in of users, the authorisation-code grant, is in ``signin``), with a client secret or a certificate-signed client assertion (RS256 or
-PS256 JWT whose key is the registered certificate's)."""
+token endpoint, with a client secret or a certificate-signed client assertion (RS256 or
+PS256 JWT whose key is the registered certificate's). Signing users in (the
+authorisation-code grant) is in ``signin``."""
 
 from __future__ import annotations
 

@@ -166,7 +166,8 @@ def _verifier_matches(code: dict[str, Any], verifier: str | None) -> bool:
     if not verifier:
         return False
     if code["challenge_method"] == "S256":
-        return _b64url(hashlib.sha256(verifier.encode("ascii", "replace")).digest()) == challenge
+        return bool(_b64url(hashlib.sha256(verifier.encode("ascii", "replace")).digest())
+                    == challenge)
     return bool(verifier == challenge)
 
 
