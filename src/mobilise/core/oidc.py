@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,8 +152,13 @@ class EntraSignIn:
     def begin(self, redirect_uri: str) -> tuple[str, dict[str, Any]]:
         """The identity platform's sign-in address, and the flow to keep until the way back."""
         try:
-            flow = self._application().initiate_auth_code_flow(
-                [], redirect_uri=redirect_uri, response_mode="query")
+            with warnings.catch_warnings():
+                # MSAL recommends form_post; but a cross-site POST back would carry no
+                # SameSite=Lax cookie, so the flow would be lost. The code in the query is
+                # worth nothing without the client secret and the PKCE verifier.
+                warnings.filterwarnings("ignore", message="response_mode='form_post'")
+                flow = self._application().initiate_auth_code_flow(
+                    [], redirect_uri=redirect_uri, response_mode="query")
         except (requests.RequestException, ValueError) as exc:
             raise SignInFailed(f"could not reach the identity platform: {exc}") from exc
         return str(flow["auth_uri"]), {k: flow[k] for k in FLOW_KEYS if k in flow}

@@ -74,11 +74,10 @@ def unlink_login(session: Session, actor: Actor, user: auth.User) -> auth.User:
 
 
 def refuse_leaver(session: Session, user: auth.User, address: str | None = None) -> None:
-    """Refuse a login linked to a leaver (any sign-in: password or Microsoft)."""
-    if user.person_id is None:
-        return
-    status = session.scalar(select(Person.status).where(Person.id == user.person_id))
-    if status == PersonStatus.LEAVER.value:
+    """Refuse a login that is a leaver's: linked to one, or named by one's UPN."""
+    person = (session.get(Person, user.person_id) if user.person_id is not None
+              else person_by_upn(session, user.username))
+    if person is not None and person.status == PersonStatus.LEAVER.value:
         _refused(session, user.username, "leaver", address)
         raise NotAuthenticated(LEAVER)
 

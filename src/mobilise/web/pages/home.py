@@ -41,9 +41,9 @@ async def login(
     next: str = Form("/", max_length=500),
     session: Session = Depends(db, scope="function"),
 ) -> Response:
-    await check_csrf(request)
     if not request.app.state.settings.local_passwords:
         raise NotFound("local passwords are turned off here: sign in with Microsoft")
+    await check_csrf(request)
     policy = auth.LoginPolicy.from_settings(request.app.state.settings)
     # Behind a reverse proxy this is the proxy's address unless uvicorn trusts its
     # X-Forwarded-For (--forwarded-allow-ips; docs/security.md).
