@@ -39,6 +39,7 @@ from mobilise.web.pages import drives as drives_pages
 from mobilise.web.pages import finance as finance_pages
 from mobilise.web.pages import home as home_pages
 from mobilise.web.pages import jobs as jobs_pages
+from mobilise.web.pages import logins as logins_pages
 from mobilise.web.pages import migration as migration_pages
 from mobilise.web.pages import people as people_pages
 from mobilise.web.pages import retention as retention_pages
@@ -62,6 +63,7 @@ ROUTERS = (
     users_api.router,
     home_pages.router,
     signin_pages.router,
+    logins_pages.router,
     jobs_api.router,
     jobs_pages.router,
     people_api.router,

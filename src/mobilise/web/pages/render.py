@@ -42,6 +42,7 @@ NAVIGATION: list[tuple[str, str, frozenset[Role]]] = [
     ("Board report", "/reports/board", _ANY),
     ("Work in progress", "/jobs", _ANY),
     ("Audit", "/audit", frozenset({Role.AUDITOR})),
+    ("Logins", "/users", frozenset({Role.ADMIN})),
 ]
 
 
