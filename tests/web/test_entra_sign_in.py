@@ -101,6 +101,8 @@ def test_a_records_manager_signs_in(client: TestClient, onedrive_emulator: Emula
     assert landing(answer) == "/retention"
     assert client.get("/retention").status_code == 200
     assert client.get("/audit").status_code == 403
+    # The web process keeps nobody's tokens (MSAL's cache stays empty).
+    assert client.app.state.entra._application().get_accounts() == []  # type: ignore[attr-defined]
     with session_scope(app_settings) as s:
         user = s.scalar(select(auth.User).where(auth.User.username == upn))
         assert user is not None and user.roles == ["records"] and user.oid

@@ -93,6 +93,14 @@ def identity_of(claims: dict[str, Any]) -> Identity:
                     groups=tuple(str(g) for g in claims.get("groups") or ()))
 
 
+class _NoTokens(msal.TokenCache):  # type: ignore[misc]
+    """MSAL's cache, kept empty: sign-in needs only the ID token once, and a web process
+    must not gather the refresh and access tokens of everyone who ever signed in."""
+
+    def add(self, event: Any, now: Any = None) -> None:
+        return None
+
+
 class EntraSignIn:
     """One per web process: MSAL's application and the tenant's signing keys, fetched on
     first use and fetched again when a token names a key not seen yet (key rollover)."""
@@ -125,7 +133,7 @@ class EntraSignIn:
                 self._app = msal.ConfidentialClientApplication(
                     s.entra_client_id, client_credential=s.entra_client_secret.get_secret_value(),
                     authority=s.entra_authority, instance_discovery=False,
-                    http_client=self._http(), token_cache=msal.TokenCache())
+                    http_client=self._http(), token_cache=_NoTokens())
             return self._app
 
     def _discovery(self) -> dict[str, Any]:
