@@ -173,3 +173,21 @@ def test_a_password_sign_in_links_a_login_named_by_upn(people: Session) -> None:
     logins.link_on_password_sign_in(people, plain)
     assert user.person_id == logins.find_person(people, "100003").id
     assert plain.person_id is None
+
+
+def test_a_roster_that_makes_someone_a_leaver_disables_their_login(
+        people: Session, settings: Settings, tmp_path: Path) -> None:
+    from mobilise.people import roster
+    from tests.factories import ROSTER_HEADER, person_row, write_csv
+
+    user = logins.sign_in_with_entra(people, identity(1), entra_settings(settings))
+    token = auth.issue_token(people, ADMIN, user, "laptop")
+    people.commit()
+    epoch = user.session_epoch
+    rows = [person_row(i) for i in range(4) if i != 1]
+    roster.import_roster(people, ADMIN, write_csv(tmp_path / "r2.csv", ROSTER_HEADER, rows),
+                         allow_mass_leavers=True)
+    people.commit()
+    assert not user.active and user.session_epoch == epoch + 1
+    with pytest.raises(NotAuthenticated):
+        auth.user_for_token(people, token)

@@ -82,6 +82,18 @@ def refuse_leaver(session: Session, user: auth.User, address: str | None = None)
         raise NotAuthenticated(LEAVER)
 
 
+def disable_leavers_logins(session: Session, actor: Actor, person_ids: list[int]) -> None:
+    """The logins of people who have just left are disabled: their sessions end at once
+    and their API tokens stop working (sign-in was refused already). Someone who comes
+    back needs an administrator's ``users enable``."""
+    for user in session.scalars(select(auth.User).where(auth.User.person_id.in_(person_ids),
+                                                        auth.User.active.is_(True))):
+        with audit.change(session, actor, "user.disable", user, reason="left (roster)"):
+            user.active = False
+            auth.end_sessions(user)
+    session.flush()
+
+
 def link_on_password_sign_in(session: Session, user: auth.User) -> auth.User:
     """A local login named by a person's UPN is that person's: linked at sign-in."""
     if user.person_id is not None or "@" not in user.username:
