@@ -18,13 +18,14 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy import select
 
-from mobilise.core import audit, auth
+from mobilise.core import auth
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
 from mobilise.core.db import session_scope
 from mobilise.core.settings import Settings
 from mobilise.drives.estate import scan_people
 from mobilise.migration.waves import WaveSelection, create_wave
+from mobilise.people import logins
 from mobilise.people.models import Person
 from mobilise.retention import disposal, holds, review, rule_sets
 from mobilise.retention.scanned import (
@@ -118,8 +119,7 @@ def _retention_estate(settings: Settings, tmp_path: Path) -> Settings:
         person = s.scalar(select(Person).where(Person.number == "100000"))
         assert person is not None
         s.flush()
-        with audit.change(s, ADMIN, "user.link_person", alex):
-            alex.person_id = person.id
+        logins.link_login(s, ADMIN, alex, person)
         scan_people(s, settings, [person], SystemClock())
         for version, media in ((1, "review"), (2, "dispose")):
             rule_sets.add_rule_set(

@@ -21,7 +21,7 @@ CHECKED: list[tuple[str, str, str | None]] = [
         "/finance", "/reports/board", "/reports/board.html", "/handsets", "/handover?q=alex",
         "/handover?person=100002", "/drives", "/rollout?as_of=2026-11-22", "/comms", "/waves",
         "/waves/Pilot", "/waves/Pilot?notified=readiness&queued=2&already=1&skipped=1",
-        "/migration/progress?as_of=2026-11-22")],
+        "/migration/progress?as_of=2026-11-22", "/users")],
     *[("fleet_site", path, "admin") for path in (
         "/", "/handsets", "/handsets?status=in_stock", f"/handsets/{imei(4)}",
         "/rollout?as_of=2026-11-22", "/sims")],
@@ -44,6 +44,10 @@ NOT_PAGES = {
     "/healthz": "a JSON health check",
     "/favicon.ico": "the site's icon (an SVG image)",
     "/reports/board.pdf": "a PDF document (its HTML twin, /reports/board.html, is checked)",
+    "/login/microsoft": "a redirect (303) to the identity platform's sign-in page",
+    "/auth/callback": "the identity platform's way back: a page that moves on at once to the "
+                      "page asked for (test_entra_sign_in.py follows it in Chromium and "
+                      "checks where it lands); a refusal is the sign-in page (/login)",
 }
 
 

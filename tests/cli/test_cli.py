@@ -107,7 +107,7 @@ def test_users_and_tokens(env: dict[str, str], tmp_path: Path) -> None:
     assert token.startswith("mob_")
     users = json.loads(run(["users", "list", "--format", "json"], env, tmp_path).stdout)
     assert users == [{"username": "rm1", "name": "rm1", "roles": "records,viewer",
-                      "active": True, "tokens": 1}]
+                      "active": True, "person": None, "entra": False, "tokens": 1}]
     log = run(["audit", "log", "--format", "json"], env, tmp_path).stdout
     assert token not in log and "a long enough password" not in log
 

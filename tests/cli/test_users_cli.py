@@ -20,9 +20,10 @@ from mobilise.cli.users import app
 from mobilise.core import auth
 from mobilise.core.audit import AuditEntry
 from mobilise.core.db import session_scope
-from mobilise.core.errors import InvalidInput, NotFound
+from mobilise.core.errors import Conflict, InvalidInput, NotFound
 from mobilise.core.settings import DEFAULT_SECRET, Settings, secret_problem
 from mobilise.demo.run import demo_secret
+from tests.factories import load_people
 
 runner = CliRunner()
 PASSWORD = "correct horse battery"
@@ -51,7 +52,7 @@ def test_users_lifecycle_from_the_cli(cli_db: Settings, monkeypatch: pytest.Monk
     invoke("disable", "alice", "--reason", "left the team")
     listed = json.loads(invoke("list", "-f", "json"))
     assert listed == [{"username": "alice", "name": "alice", "roles": "records",
-                       "active": False, "tokens": 1}]
+                       "active": False, "person": None, "entra": False, "tokens": 1}]
     with session_scope(cli_db) as s, pytest.raises(Exception, match="invalid or revoked"):
         auth.user_for_token(s, token)
     invoke("enable", "alice")
@@ -75,6 +76,26 @@ def test_users_lifecycle_from_the_cli(cli_db: Settings, monkeypatch: pytest.Monk
         assert alice.active and alice.session_epoch == 4
     assert actions == ["user.add", "token.issue", "user.disable", "user.enable",
                        "user.password", "user.roles", "token.revoke"]
+
+
+def test_link_and_unlink_a_login_from_the_cli(cli_db: Settings, tmp_path: Path) -> None:
+    with session_scope(cli_db) as s:
+        load_people(s, tmp_path, count=3)
+    invoke("add", "desk1", "--roles", "service-desk")
+    assert "desk1 is person 100002" in invoke("link", "desk1", "alex2.smith@example.police.uk")
+    assert "desk1 is person 100002" in invoke("link", "desk1", "100002")  # again: no change
+    with pytest.raises(Conflict, match="unlink it first"):
+        runner.invoke(app, ["link", "desk1", "100001"], catch_exceptions=False)
+    with pytest.raises(NotFound, match="no person"):
+        runner.invoke(app, ["link", "desk1", "nobody"], catch_exceptions=False)
+    listed = json.loads(invoke("list", "-f", "json"))
+    assert listed[0]["person"] == "100002"
+    assert "linked to no person" in invoke("unlink", "desk1")
+    with session_scope(cli_db) as s:
+        assert auth.get_user(s, "desk1").person_id is None
+        actions = s.scalars(select(AuditEntry.action).where(
+            AuditEntry.action.in_(["user.link", "user.unlink"])).order_by(AuditEntry.seq)).all()
+    assert actions == ["user.link", "user.unlink"]
 
 
 def test_secret_problems() -> None:

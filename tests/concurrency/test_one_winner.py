@@ -638,6 +638,28 @@ def revoke_token(env: Served) -> None:
     assert revoked == [str(token_id)]
 
 
+@case("PUT", "/api/v1/users/{username}/person")
+def link_person(env: Served) -> None:
+    person = env.ids["people"][-1]
+    linked = at_most_once(env, [Call(env.tokens["admin"], "PUT", "/api/v1/users/migration/person",
+                                     json={"person": person}) for _ in range(N)], "user.link")
+    assert len(linked) == 1
+
+
+@case("DELETE", "/api/v1/users/{username}/person")
+def unlink_person(env: Served) -> None:
+    from mobilise.core import auth
+    from mobilise.people import logins
+
+    with session_scope(env.settings) as s:
+        logins.link_login(s, _admin(), auth.get_user(s, "desk"),
+                          logins.find_person(s, env.ids["people"][-2]))
+    unlinked = at_most_once(env, [Call(env.tokens["admin"], "DELETE",
+                                       "/api/v1/users/desk/person") for _ in range(N)],
+                            "user.unlink")
+    assert len(unlinked) == 1
+
+
 def _admin() -> Any:
     from mobilise.core.actor import Actor, Role
 

@@ -187,6 +187,35 @@ def test_graph_client_secret_at_debug(tmp_path: Path, raw_logs: Captured) -> Non
     raw_logs.assert_clean(GRAPH_SECRET, PASSWORD, access)
 
 
+def test_entra_client_secret_at_debug(sqlite_settings: Settings, tmp_path: Path,
+                                      raw_logs: Captured) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.web.test_entra_sign_in import directory_user, microsoft_sign_in
+
+    root = tmp_path / "emulator"
+    register_default_app(root, "entra-secrets", GRAPH_SECRET)
+    emulator = start_emulator(root)
+    try:
+        with session_scope(sqlite_settings) as s:
+            load_people(s, tmp_path, count=2)
+        directory_user(emulator, "alex1.smith@example.police.uk")
+        settings = sqlite_settings.model_copy(update={
+            "entra_authority": emulator.authority, "entra_client_id": "entra-secrets",
+            "entra_client_secret": SecretStr(GRAPH_SECRET), "entra_ca_bundle": emulator.ca})
+        with TestClient(create_app(settings), base_url="http://testserver") as client:
+            answer = microsoft_sign_in(client, emulator, "alex1.smith@example.police.uk")
+            assert answer.status_code == 200
+        wrong = settings.model_copy(update={"entra_client_secret": SecretStr(PASSWORD)})
+        with TestClient(create_app(wrong), base_url="http://testserver") as client:
+            answer = microsoft_sign_in(client, emulator, "alex1.smith@example.police.uk")
+            assert answer.status_code == 401 and "AADSTS7000215" in answer.text
+            log.error("sign-in refused: %s", answer.text)
+    finally:
+        emulator.stop()
+    raw_logs.assert_clean(GRAPH_SECRET, PASSWORD)
+
+
 def test_the_cli_at_debug_logs_no_secret(settings: Settings, tmp_path: Path) -> None:
     """The real entry point: ``mobilise`` with MOBILISE_LOG_LEVEL=debug adds a login,
     issues a token (shown once, on stdout) and reads the database through a URL with a

@@ -38,6 +38,25 @@ def test_users_add_provision_and_apps(tmp_path: Path) -> None:
     store.close()
 
 
+def test_users_get_app_roles_and_groups_and_apps_redirect_uris(tmp_path: Path) -> None:
+    root = tmp_path / "emu"
+    upn = "rm.one@example.police.uk"
+    added = runner.invoke(app, ["users", "add", upn, "--root", str(root), "--app-role",
+                                "Records.Manager", "--group", "g-2", "--group", "g-1"])
+    assert added.exit_code == 0, added.output
+    registered = runner.invoke(app, ["apps-add", "web", "--root", str(root), "--secret", "pw",
+                                     "--redirect-uri", "https://m.example/auth/callback"])
+    assert registered.exit_code == 0, registered.output
+    store = Store(root)
+    user = store.user(upn)
+    assert user is not None
+    assert json.loads(user["app_roles"]) == ["Records.Manager"]
+    assert json.loads(user["groups"]) == ["g-1", "g-2"]
+    assert json.loads(store.app("web")["redirect_uris"]) == [  # type: ignore[index]
+        "https://m.example/auth/callback"]
+    store.close()
+
+
 def test_serve_takes_fault_flags(tmp_path: Path) -> None:
     root, port = tmp_path / "emu", free_port()
     runner.invoke(app, ["provision", "a.b@example.police.uk", "--root", str(root)])

@@ -12,7 +12,9 @@ from mobilise.core.actor import Role
 from mobilise.web.auth import RoleGuard, public_route
 from tests.web.conftest import Web, all_routes
 
-PUBLIC = {("/healthz", "GET"), ("/favicon.ico", "GET"), ("/login", "GET"), ("/login", "POST")}
+PUBLIC = {("/healthz", "GET"), ("/favicon.ico", "GET"), ("/login", "GET"), ("/login", "POST"),
+          # Sign-in with Microsoft: its start, and the redirect URI it comes back to.
+          ("/login/microsoft", "GET"), ("/auth/callback", "GET")}
 
 
 def _guard(route: object) -> RoleGuard | None | str:

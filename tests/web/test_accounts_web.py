@@ -158,3 +158,23 @@ def test_authenticated_answers_are_not_cached(web: Web) -> None:
         assert r.status_code == 200
         assert r.headers["cache-control"] == "no-store", path
     assert web.client.get("/api/v1/people").headers["cache-control"] == "no-store"  # 401
+
+
+def test_logins_are_linked_to_people_through_the_api(web: Web) -> None:
+    admin = web.as_("admin")
+    base = "/api/v1/users/programme/person"
+    linked = web.client.put(base, json={"person": "alex3.smith@example.police.uk"},
+                            headers=admin)
+    assert linked.status_code == 200 and linked.json()["person"] == "100003"
+    assert web.client.put(base, json={"person": "100003"}, headers=admin).status_code == 200
+    other = web.client.put(base, json={"person": "100004"}, headers=admin)
+    assert other.status_code == 409 and "unlink it first" in other.json()["detail"]
+    assert web.client.put(base, json={"person": "nobody"}, headers=admin).status_code == 404
+    assert web.client.put(base, json={}, headers=admin).status_code == 422
+    assert web.client.put(base, json={"person": "100003"},
+                          headers=web.as_("programme")).status_code == 403
+    shown = web.client.get("/api/v1/users/programme", headers=admin).json()
+    assert shown["person"] == "100003" and shown["person_name"] == "Alex3 Smith"
+    unlinked = web.client.delete(base, headers=admin)
+    assert unlinked.status_code == 200 and unlinked.json()["person"] is None
+    assert web.client.delete("/api/v1/users/nobody/person", headers=admin).status_code == 404

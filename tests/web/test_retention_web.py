@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from mobilise.core import audit, auth
+from mobilise.core import auth
 from mobilise.core.clock import SystemClock
 from mobilise.core.db import session_scope
 from mobilise.drives.estate import scan_people
+from mobilise.people import logins
 from mobilise.people.models import Person
 from mobilise.retention import review, rule_sets
 from mobilise.retention.models import ReviewItem
@@ -50,8 +51,7 @@ def _setup(web: Web) -> dict[str, str]:
         person = s.scalar(select(Person).where(Person.number == "100000"))
         assert person is not None
         s.flush()
-        with audit.change(s, ADMIN, "user.link_person", alex):
-            alex.person_id = person.id
+        logins.link_login(s, ADMIN, alex, person)
         tokens["alex"] = auth.issue_token(s, ADMIN, alex, "test")
         scan_people(s, settings, [person], SystemClock())
     return tokens

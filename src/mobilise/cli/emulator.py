@@ -90,11 +90,18 @@ def users_add(
     upn: str,
     root: RootOption = Path("./mobilise-data/emulator"),
     display_name: Annotated[str | None, typer.Option(help="shown name")] = None,
+    app_role: Annotated[list[str] | None, typer.Option(
+        help="an app role assigned to them, in their ID token's roles claim (repeat)")] = None,
+    group: Annotated[list[str] | None, typer.Option(
+        help="a group (object id) they belong to, in the groups claim (repeat)")] = None,
 ) -> None:
     """Add a person to the emulator's directory (their OneDrive is not provisioned)."""
     store = Store(root)
     try:
         user = store.add_user(upn, display_name)
+        if app_role or group:
+            user = store.set_assignments(upn, list(app_role) if app_role else None,
+                                         list(group) if group else None)
     finally:
         store.close()
     typer.echo(json.dumps({"id": user["id"], "userPrincipalName": user["upn"]}))
@@ -108,6 +115,8 @@ def apps_add(
     certificate: Annotated[Path | None, typer.Option(help="PEM certificate")] = None,
     role: Annotated[list[str] | None, typer.Option(
         help="an application permission it was granted (repeat); none given: all")] = None,
+    redirect_uri: Annotated[list[str] | None, typer.Option(
+        help="a registered web redirect URI for sign-in (repeat); none given: any")] = None,
 ) -> None:
     """Register an app (client id) with a secret and/or a certificate."""
     store = Store(root)
@@ -115,6 +124,7 @@ def apps_add(
         pem = certificate.read_text() if certificate else None
         store.add_app(client_id, secret, pem)
         store.set_app_roles(client_id, list(role) if role else None)
+        store.set_redirect_uris(client_id, list(redirect_uri) if redirect_uri else None)
     finally:
         store.close()
     typer.echo(json.dumps({"client_id": client_id}))

@@ -30,11 +30,35 @@ def add(
 
 @app.command("list")
 def list_(fmt: FormatOption = Format.TABLE) -> None:
-    """List logins and their roles."""
+    """List logins, their roles and the people they are linked to."""
+    from mobilise.people import logins
+
     with session() as s:
-        rows = [auth.user_row(u) | {"roles": ",".join(u.roles)}
+        rows = [logins.login_row(s, u) | {"roles": ",".join(u.roles)}
                 for u in s.scalars(select(auth.User).order_by(auth.User.username))]
-    emit(rows, ["username", "name", "roles", "active", "tokens"], fmt)
+    emit(rows, ["username", "name", "roles", "active", "person", "entra", "tokens"], fmt)
+
+
+@app.command("link")
+def link(username: str, person: str = typer.Argument(..., help="number or UPN")) -> None:
+    """Link a login to the person it is (their own pages and review items follow)."""
+    from mobilise.people import logins
+
+    with session() as s:
+        found = logins.find_person(s, person)
+        logins.link_login(s, actor(), auth.get_user(s, username), found)
+        number = found.number
+    typer.echo(f"{username} is person {number}")
+
+
+@app.command("unlink")
+def unlink(username: str) -> None:
+    """Unlink a login from its person."""
+    from mobilise.people import logins
+
+    with session() as s:
+        logins.unlink_login(s, actor(), auth.get_user(s, username))
+    typer.echo(f"{username} is linked to no person")
 
 
 @app.command("disable")

@@ -64,7 +64,12 @@ class User(audit.Audited, Base):
     # Every lifecycle change raises the epoch, and its UPDATE names the epoch it read: of
     # two parallel changes to one login, the second matches no row (one winner).
     __mapper_args__ = {"version_id_col": session_epoch, "version_id_generator": False}
-    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    # The person this login is (people.logins links it): by UPN on first sign-in, or by an
+    # administrator.
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    # The Microsoft Entra object id of a login made by signing in with Microsoft: the key
+    # later sign-ins find it by (a UPN can change, an object id cannot).
+    oid: Mapped[str | None] = mapped_column(String(36), unique=True)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 
@@ -124,7 +129,7 @@ def end_sessions(user: User) -> None:
     user.session_epoch = (user.session_epoch or 0) + 1
 
 
-def _one_winner(session: Session, user: User) -> None:
+def one_winner(session: Session, user: User) -> None:
     """Write the change now: if another change to this login came first, refuse."""
     try:
         session.flush()
@@ -139,7 +144,7 @@ def set_password(session: Session, actor: Actor, user: User, password: str) -> N
     with audit.change(session, actor, "user.password", user):
         user.password_hash = _hasher.hash(password)
         end_sessions(user)
-    _one_winner(session, user)
+    one_winner(session, user)
     clear_throttle(session, user.username)
 
 
@@ -150,7 +155,7 @@ def set_roles(session: Session, actor: Actor, user: User, roles: list[str]) -> U
     with audit.change(session, actor, "user.roles", user):
         user.roles = wanted
         end_sessions(user)
-    _one_winner(session, user)
+    one_winner(session, user)
     return user
 
 
@@ -165,7 +170,7 @@ def set_active(session: Session, actor: Actor, user: User, active: bool,
                           reason=reason):
             user.active = active
             end_sessions(user)
-        _one_winner(session, user)
+        one_winner(session, user)
     if active:
         clear_throttle(session, user.username)
     return user
@@ -176,7 +181,7 @@ def sign_out(session: Session, user: User) -> None:
     with audit.change(session, user.actor(), "user.logout", user):
         end_sessions(user)
     with suppress(Conflict):  # another sign-out (or change) ended them first: no matter
-        _one_winner(session, user)
+        one_winner(session, user)
 
 
 def token_rows(user: User) -> list[dict[str, Any]]:
@@ -188,7 +193,8 @@ def token_rows(user: User) -> list[dict[str, Any]]:
 
 def user_row(user: User) -> dict[str, Any]:
     return {"username": user.username, "name": user.display_name, "roles": list(user.roles),
-            "active": user.active,
+            "active": user.active, "person_id": user.person_id,
+            "entra": user.oid is not None,
             "tokens": sum(1 for t in user.tokens if t.revoked_at is None)}
 
 

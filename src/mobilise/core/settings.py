@@ -64,6 +64,30 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=900, ge=1, description="failures older than "
                                       "this are forgotten")
 
+    # --- sign-in with Microsoft Entra ID (docs/operators.md) ---------------------------
+    entra_authority: str | None = Field(
+        default=None, description="https://login.microsoftonline.com/<tenant id>; unset: "
+        "no sign-in with Microsoft")
+    entra_client_id: str | None = Field(default=None, description="the app registration's "
+                                        "Application (client) ID")
+    entra_client_secret: SecretStr | None = Field(default=None, description="its client "
+                                                  "secret (never logged)")
+    entra_redirect_uri: str | None = Field(
+        default=None, description="https://<mobilise host>/auth/callback, as registered "
+        "(Web platform) on the app registration")
+    entra_ca_bundle: Path | None = Field(default=None, description="CA for a private "
+                                         "identity endpoint (the emulator's tls/ca.pem)")
+    entra_role_map: dict[str, list[str]] = Field(
+        default={}, description="an app role value or group object id in the ID token -> "
+        "the Mobilise roles it gives; a person whose claims map to nothing signs in with "
+        "no staff role")
+    entra_unknown_person: Literal["refuse", "viewer"] = Field(
+        default="refuse", description="someone not in the people register: refused, or "
+        "signed in with the viewer role only")
+    local_passwords: bool = Field(
+        default=True, description="sign-in with a local password (break-glass "
+        "administration); false: only sign-in with Microsoft")
+
     # --- Microsoft Graph --------------------------------------------------------------
     graph_url: str = Field(default="https://127.0.0.1:8443/v1.0")
     graph_authority: str = Field(default="https://127.0.0.1:8443/mobilise-tenant")
@@ -221,6 +245,18 @@ class Settings(BaseSettings):
             raise ValueError("audit_key must differ from secret_key")
         if key is not None and len(key) < 16:
             raise ValueError("audit_key is too short: use 32 random bytes or more")
+        return self
+
+    @model_validator(mode="after")
+    def _entra_roles_known(self) -> Settings:
+        from mobilise.core.actor import Role
+
+        known = {r.value for r in Role}
+        for claim, roles in self.entra_role_map.items():
+            unknown = sorted(set(roles) - known)
+            if unknown:
+                raise ValueError(f"entra_role_map[{claim!r}] names unknown roles {unknown}; "
+                                 f"roles are {', '.join(sorted(known))}")
         return self
 
     def masked(self) -> dict[str, Any]:

@@ -18,13 +18,24 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.types import Receive, Scope, Send
 
-from mobilise.emulator import drives, query, uploads
+from mobilise.emulator import drives, query, signin, uploads
 from mobilise.emulator.errors import GraphFault, invalid_request, not_found, unauthenticated
 from mobilise.emulator.faults import FaultConfig, FaultPlan, ResourceBudget, request_cost
-from mobilise.emulator.identity import TokenRefused, issue_token, openid_configuration
+from mobilise.emulator.identity import (
+    TokenRefused,
+    issue_token,
+    openid_configuration,
+    read_form,
+)
 from mobilise.emulator.intune import ManagedDevices, WriteLimit
 from mobilise.emulator.permissions import required_roles
 from mobilise.emulator.shapes import (
@@ -152,7 +163,12 @@ class Emulator:
             tenant = path.split("/")[1]
             return Outcome(JSONResponse(openid_configuration(self.base(request), tenant)))
         if path == tenant_token or path.endswith("/oauth2/v2.0/token"):
-            return Outcome(await self.token(request))
+            return Outcome(await self.token(request, path.split("/")[1]))
+        if path.endswith("/oauth2/v2.0/authorize"):
+            return Outcome(await self.authorize(request))
+        if path.endswith("/discovery/v2.0/keys"):
+            issuer = f"{self.base(request)}/{path.split('/')[1]}/v2.0"
+            return Outcome(JSONResponse(signin.jwks(self.store, issuer)))
         if path.startswith("/v1.0/"):
             app_id = self.authenticate(request)
             self.authorise(app_id, request.method, path[len("/v1.0"):])
@@ -225,14 +241,46 @@ class Emulator:
             raise not_found("Upload and download URLs are served from their own host.")
 
     # --- identity ---------------------------------------------------------------------
-    async def token(self, request: Request) -> Response:
+    async def token(self, request: Request, tenant: str) -> Response:
         if request.method != "POST":
             raise invalid_request("The token endpoint takes POST.")
+        body = await request.body()
         try:
-            answer = issue_token(self.store, await request.body())
+            form = read_form(body)
+            if form.get("grant_type") == "authorization_code":
+                answer = signin.redeem(self.store, form, f"{self.base(request)}/{tenant}/v2.0",
+                                       self.tenant)
+            else:
+                answer = issue_token(self.store, body)
         except TokenRefused as refused:
             return JSONResponse(refused.body(), status_code=400)
         return JSONResponse(answer, headers={"Cache-Control": "no-store"})
+
+    async def authorize(self, request: Request) -> Response:
+        """The sign-in page (GET), and the chosen user's way back to the app (POST)."""
+        if request.method == "POST":
+            params = read_form(await request.body())
+        else:
+            params = dict(request.query_params)
+        headers = {"Cache-Control": "no-store"}
+        try:
+            signin.check_request(self.store, params)
+        except signin.SignInRefused as refused:
+            return HTMLResponse(signin.error_page(refused.message), status_code=400,
+                                headers=headers)
+        problem = signin.request_error(params)
+        if problem is not None:
+            error, description = problem
+            return RedirectResponse(signin.back_to_app(
+                params, {"error": error, "error_description": description}), status_code=302)
+        if request.method != "POST":
+            return HTMLResponse(signin.sign_in_page(params), headers=headers)
+        try:
+            code = signin.issue_code(self.store, params, params.get("login", "").strip())
+        except signin.SignInRefused as refused:
+            return HTMLResponse(signin.sign_in_page(params, refused.message), status_code=400,
+                                headers=headers)
+        return RedirectResponse(signin.back_to_app(params, {"code": code}), status_code=302)
 
     # --- Graph ------------------------------------------------------------------------
     async def graph(self, request: Request, path: str, client_id: str | None) -> Response:
@@ -543,6 +591,15 @@ class Emulator:
                             media_type="application/octet-stream")
 
     # --- admin ------------------------------------------------------------------------
+    def assign(self, upn: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """A user's app roles (``appRoles``: values) and groups (``groups``: object ids)."""
+        roles, groups = payload.get("appRoles"), payload.get("groups")
+        if not isinstance(roles, list | None) or not isinstance(groups, list | None):
+            raise ValueError("appRoles and groups are lists of strings")
+        return self.store.set_assignments(
+            upn, None if roles is None else [str(r) for r in roles],
+            None if groups is None else [str(g) for g in groups])
+
     async def admin(self, request: Request, path: str) -> Response:
         try:
             return await self.admin_route(request, path)
@@ -554,7 +611,12 @@ class Emulator:
         payload = await self.json_body(request) if method in ("POST", "PUT", "PATCH") else {}
         if path == "/users" and method == "POST":
             user = self.store.add_user(payload["userPrincipalName"], payload.get("displayName"))
+            if "appRoles" in payload or "groups" in payload:
+                user = self.assign(user["upn"], payload)
             return JSONResponse(user_json(user), status_code=201)
+        if path.startswith("/users/") and method == "PATCH":
+            user = self.assign(unquote(path[len("/users/"):]), payload)
+            return JSONResponse(user_json(user))
         if path == "/drives" and method == "POST":
             drive = self.store.provision(payload["userPrincipalName"], int(payload["quota"]))
             return JSONResponse(drive_json(self.store, drive, self.tenant_host), status_code=201)
@@ -564,6 +626,9 @@ class Emulator:
             roles = payload.get("roles")
             self.store.set_app_roles(payload["client_id"],
                                      None if roles is None else [str(r) for r in roles])
+            uris = payload.get("redirect_uris")
+            self.store.set_redirect_uris(payload["client_id"],
+                                         None if uris is None else [str(u) for u in uris])
             return JSONResponse({"client_id": payload["client_id"]}, status_code=201)
         if path == "/managedDevices" and method == "POST":
             return JSONResponse({"loaded": self.devices.load(list(payload["value"]))},

@@ -1,6 +1,7 @@
 """The Microsoft identity platform's part: OpenID configuration and the client-credentials
 token endpoint, with a client secret or a certificate-signed client assertion (RS256 or
-PS256 JWT whose key is the registered certificate's)."""
+PS256 JWT whose key is the registered certificate's). Signing users in (the
+authorisation-code grant) is in ``signin``."""
 
 from __future__ import annotations
 
@@ -49,6 +50,12 @@ def openid_configuration(base: str, tenant: str) -> dict[str, Any]:
         "response_types_supported": ["code", "id_token", "code id_token", "token id_token"],
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["RS256"],
+        "end_session_endpoint": f"{base}/{tenant}/oauth2/v2.0/logout",
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "nonce",
+                             "preferred_username", "name", "tid", "ver", "at_hash", "c_hash",
+                             "email"],
+        "request_uri_parameter_supported": False,
         "token_endpoint_auth_methods_supported": [
             "client_secret_post", "private_key_jwt", "client_secret_basic"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
@@ -57,7 +64,7 @@ def openid_configuration(base: str, tenant: str) -> dict[str, Any]:
 
 
 def issue_token(store: Store, body: bytes) -> dict[str, Any]:
-    form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+    form = read_form(body)
     if form.get("grant_type") != "client_credentials":
         raise TokenRefused(
             "unsupported_grant_type", "The provided grant_type is not supported here.", 70003)
@@ -66,6 +73,19 @@ def issue_token(store: Store, body: bytes) -> dict[str, Any]:
         raise TokenRefused(
             "invalid_scope", f"The provided value for scope '{scope}' is not valid. Client "
             "credential flows must have a scope value with /.default suffixed.", 1002012)
+    client_id = authenticate_client(store, form)
+    token = store.issue_token(client_id, TOKEN_LIFETIME)
+    return {"token_type": "Bearer", "expires_in": TOKEN_LIFETIME,
+            "ext_expires_in": TOKEN_LIFETIME, "access_token": token}
+
+
+def read_form(body: bytes) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+
+
+def authenticate_client(store: Store, form: dict[str, str]) -> str:
+    """The client id of a confidential client that proved itself with its secret or a
+    certificate-signed assertion; refused otherwise."""
     client_id = form.get("client_id", "")
     app = store.app(client_id)
     if app is None:
@@ -84,9 +104,7 @@ def issue_token(store: Store, body: bytes) -> dict[str, Any]:
         raise TokenRefused(
             "invalid_client", "The request body must contain the following parameter: "
             "'client_assertion' or 'client_secret'.", 7000218)
-    token = store.issue_token(client_id, TOKEN_LIFETIME)
-    return {"token_type": "Bearer", "expires_in": TOKEN_LIFETIME,
-            "ext_expires_in": TOKEN_LIFETIME, "access_token": token}
+    return client_id
 
 
 def _b64url(text: str) -> bytes:

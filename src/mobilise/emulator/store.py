@@ -47,6 +47,10 @@ CREATE TABLE IF NOT EXISTS sessions (
     declared_size INTEGER, total INTEGER, received INTEGER NOT NULL DEFAULT 0,
     expires REAL NOT NULL, deadline REAL NOT NULL, client_id TEXT,
     defer_commit INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS auth_codes (
+    code TEXT PRIMARY KEY, client_id TEXT NOT NULL, redirect_uri TEXT NOT NULL,
+    user_id TEXT NOT NULL, scope TEXT NOT NULL, nonce TEXT, challenge TEXT,
+    challenge_method TEXT, expires REAL NOT NULL, redeemed INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS seq_times (seq INTEGER PRIMARY KEY, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY AUTOINCREMENT, started REAL NOT NULL, finished REAL,
@@ -133,8 +137,11 @@ class Store:
         if "defer_commit" not in columns:  # a root made by an older emulator
             self.db.execute("ALTER TABLE sessions ADD COLUMN defer_commit INTEGER NOT NULL "
                             "DEFAULT 0")
-        if "roles" not in {r["name"] for r in self.db.execute("PRAGMA table_info(apps)")}:
-            self.db.execute("ALTER TABLE apps ADD COLUMN roles TEXT")
+        # Columns added after the first release: a root made by an older emulator gains them.
+        for table, column in (("apps", "roles"), ("apps", "redirect_uris"),
+                              ("users", "app_roles"), ("users", "groups")):
+            if column not in {r["name"] for r in self.db.execute(f"PRAGMA table_info({table})")}:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
         self.db.commit()
 
     def close(self) -> None:
@@ -205,6 +212,12 @@ class Store:
             return None
         return set(json.loads(row["roles"]))
 
+    def set_redirect_uris(self, client_id: str, uris: list[str] | None) -> None:
+        """The app registration's web redirect URIs; None: any (the emulator's default)."""
+        self.db.execute("UPDATE apps SET redirect_uris = ? WHERE client_id = ?",
+                        (None if uris is None else json.dumps(uris), client_id))
+        self.db.commit()
+
     def app(self, client_id: str) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self.db.execute(
             "SELECT * FROM apps WHERE client_id = ?", (client_id,)
@@ -247,6 +260,46 @@ class Store:
         user = self.user(upn)
         assert user is not None
         return user
+
+    def set_assignments(self, upn: str, app_roles: list[str] | None,
+                        groups: list[str] | None) -> dict[str, Any]:
+        """The app roles assigned to a user and the groups (object ids) they belong to,
+        which sign-in puts in the ID token's ``roles`` and ``groups`` claims."""
+        user = self.user(upn)
+        if user is None:
+            raise KeyError(f"no user {upn!r}")
+        if app_roles is not None:
+            self.db.execute("UPDATE users SET app_roles = ? WHERE id = ?",
+                            (json.dumps(sorted(app_roles)), user["id"]))
+        if groups is not None:
+            self.db.execute("UPDATE users SET groups = ? WHERE id = ?",
+                            (json.dumps(sorted(groups)), user["id"]))
+        self.db.commit()
+        updated = self.user(upn)
+        assert updated is not None
+        return updated
+
+    # --- sign-in: authorisation codes ---------------------------------------------------
+    def add_code(self, code: str, values: dict[str, Any], lifetime: float) -> None:
+        self.db.execute(
+            "INSERT INTO auth_codes (code, client_id, redirect_uri, user_id, scope, nonce, "
+            "challenge, challenge_method, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (code, values["client_id"], values["redirect_uri"], values["user_id"],
+             values["scope"], values.get("nonce"), values.get("challenge"),
+             values.get("challenge_method"), time.time() + lifetime))
+        self.db.commit()
+
+    def code(self, code: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM auth_codes WHERE code = ?", (code,)).fetchone()
+        return None if row is None else dict(row)
+
+    def redeem_code(self, code: str) -> bool:
+        """Whether this call redeemed the code: a code is good once, and of two redemptions
+        at the same moment only one matches the conditional update."""
+        won = self.db.execute("UPDATE auth_codes SET redeemed = 1 WHERE code = ? AND "
+                              "redeemed = 0", (code,)).rowcount == 1
+        self.db.commit()
+        return won
 
     def user(self, id_or_upn: str) -> dict[str, Any] | None:
         row = self.db.execute(

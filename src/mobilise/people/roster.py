@@ -21,6 +21,7 @@ from mobilise.core.clock import Clock, SystemClock
 from mobilise.core.errors import FileProblem, ImportRejected, InvalidInput
 from mobilise.core.importer import read_rows
 from mobilise.people.importers import SITES, UNITS, roster_spec
+from mobilise.people.logins import disable_leavers_logins
 from mobilise.people.models import OrgUnit, Person, PersonStatus, Site
 
 FIELDS = ("kind", "first_name", "last_name", "upn", "email", "rank", "org_unit_id", "site_id",
@@ -156,6 +157,8 @@ def import_roster(
                               reason=f"not in roster {path.name}"):
                 person.status = PersonStatus.LEAVER.value
                 person.left_on = today
+    if diff.leavers and not dry_run:
+        disable_leavers_logins(session, actor, [people[n].id for n in diff.leavers])
     return diff
 
 

@@ -17,6 +17,7 @@ import mobilise.models  # noqa: F401  (every model mapped before the first flush
 from mobilise import __version__
 from mobilise.core.db import session_factory
 from mobilise.core.errors import InvalidInput
+from mobilise.core.oidc import EntraSignIn
 from mobilise.core.settings import Settings, secret_problem
 from mobilise.finance.connected import ProgrammeRegisters
 from mobilise.finance.sources import FinanceSources, current_sources, use_sources
@@ -41,10 +42,12 @@ from mobilise.web.pages import endpoints as endpoints_pages
 from mobilise.web.pages import finance as finance_pages
 from mobilise.web.pages import home as home_pages
 from mobilise.web.pages import jobs as jobs_pages
+from mobilise.web.pages import logins as logins_pages
 from mobilise.web.pages import migration as migration_pages
 from mobilise.web.pages import people as people_pages
 from mobilise.web.pages import retention as retention_pages
 from mobilise.web.pages import rollout as rollout_pages
+from mobilise.web.pages import signin as signin_pages
 from mobilise.web.params import plain_request
 
 SECURITY_HEADERS = {
@@ -62,6 +65,8 @@ ROUTERS = (
     system_api.router,
     users_api.router,
     home_pages.router,
+    signin_pages.router,
+    logins_pages.router,
     jobs_api.router,
     jobs_pages.router,
     people_api.router,
@@ -115,6 +120,7 @@ def create_app(settings: Settings, *, served: bool = False) -> FastAPI:
     if type(current_sources()) is FinanceSources:  # unless a caller installed its own
         use_sources(ProgrammeRegisters(settings))
     app.state.sessions = session_factory(settings)
+    app.state.entra = EntraSignIn(settings)
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key.get_secret_value(),
                        session_cookie="mobilise_session", same_site="strict",
                        https_only=settings.secure_cookies, max_age=8 * 3600)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from mobilise.core import auth
 from mobilise.core.actor import Actor, Role
+from mobilise.people import logins
 from mobilise.web.auth import db, requires
 from mobilise.web.params import RecordId
 
@@ -30,8 +31,12 @@ class NewRoles(BaseModel):
     roles: list[str] = Field(..., max_length=20)
 
 
+class PersonLink(BaseModel):
+    person: str = Field(..., min_length=1, max_length=200, description="number or UPN")
+
+
 def _user(session: Session, username: str) -> dict[str, Any]:
-    return auth.user_row(auth.get_user(session, username))
+    return logins.login_row(session, auth.get_user(session, username))
 
 
 @router.get("")
@@ -39,7 +44,25 @@ def list_users(session: Session = Depends(db, scope="function"),
                _: Actor = Depends(requires(Role.ADMIN))) -> dict[str, Any]:
     users = session.scalars(select(auth.User).options(selectinload(auth.User.tokens))
                             .order_by(auth.User.username))
-    return {"items": [auth.user_row(u) for u in users]}
+    return {"items": [logins.login_row(session, u) for u in users]}
+
+
+@router.put("/{username}/person")
+def link_person(username: Username, body: PersonLink,
+                session: Session = Depends(db, scope="function"),
+                actor: Actor = Depends(requires(Role.ADMIN))) -> dict[str, Any]:
+    """Link the login to a person (by number or UPN); the login's sessions end. Linking
+    it again to the same person changes nothing; to another person, 409 (unlink first)."""
+    user = auth.get_user(session, username)
+    logins.link_login(session, actor, user, logins.find_person(session, body.person))
+    return logins.login_row(session, user)
+
+
+@router.delete("/{username}/person")
+def unlink_person(username: Username, session: Session = Depends(db, scope="function"),
+                  actor: Actor = Depends(requires(Role.ADMIN))) -> dict[str, Any]:
+    user = logins.unlink_login(session, actor, auth.get_user(session, username))
+    return logins.login_row(session, user)
 
 
 @router.get("/{username}")

@@ -13,23 +13,25 @@ from starlette.concurrency import run_in_threadpool
 from mobilise.core import auth
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import Clock, SystemClock
-from mobilise.core.errors import NotAuthenticated
+from mobilise.core.errors import NotAuthenticated, NotFound
 from mobilise.core.readcache import aggregates
 from mobilise.core.settings import Settings
+from mobilise.people import logins
 from mobilise.people.reports import register_summary
 from mobilise.programme import figures
 from mobilise.retention.review import pending_for
 from mobilise.web.auth import check_csrf, db, public_route, requires
 from mobilise.web.charts import bar_chart
 from mobilise.web.overview import Panel, panels
-from mobilise.web.pages.render import page
+from mobilise.web.pages.render import login_choices, page
+from mobilise.web.pages.signin import landing
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/login", dependencies=[Depends(public_route)])
 def login_form(request: Request, next: str = "/") -> HTMLResponse:
-    return page(request, "login.html", error=None, next=next)
+    return page(request, "login.html", error=None, next=next, **login_choices(request))
 
 
 @router.post("/login", dependencies=[Depends(public_route)])
@@ -40,6 +42,8 @@ async def login(
     next: str = Form("/", max_length=500),
     session: Session = Depends(db, scope="function"),
 ) -> Response:
+    if not request.app.state.settings.local_passwords:
+        raise NotFound("local passwords are turned off here: sign in with Microsoft")
     await check_csrf(request)
     policy = auth.LoginPolicy.from_settings(request.app.state.settings)
     # Behind a reverse proxy this is the proxy's address unless uvicorn trusts its
@@ -47,16 +51,26 @@ async def login(
     address = request.client.host if request.client else None
     try:
         # argon2 takes tens of milliseconds by design: not on the event loop.
-        user = await run_in_threadpool(auth.authenticate, session, username, password,
-                                       address=address, policy=policy)
+        user = await run_in_threadpool(_password_sign_in, session, username, password,
+                                       address, policy)
     except NotAuthenticated as err:
         session.commit()  # keep the failed-attempt count
-        return page(request, "login.html", status_code=401, error=err.message, next=next)
+        return page(request, "login.html", status_code=401, error=err.message, next=next,
+                    **login_choices(request))
     request.session.clear()  # a fresh session on sign-in: no fixation
     request.session["user_id"] = user.id
     request.session["epoch"] = user.session_epoch
-    target = next if next.startswith("/") and not next.startswith("//") else "/"
-    return RedirectResponse(target, status_code=303)
+    return RedirectResponse(landing(next, user), status_code=303)
+
+
+def _password_sign_in(session: Session, username: str, password: str, address: str | None,
+                      policy: auth.LoginPolicy) -> auth.User:
+    user = auth.authenticate(session, username, password, address=address, policy=policy)
+    logins.refuse_leaver(session, user, address)
+    # Linked now, so that the session starts with the login's final epoch.
+    user = logins.link_on_password_sign_in(session, user)
+    session.commit()
+    return user
 
 
 @router.post("/logout")

@@ -12,6 +12,7 @@ from starlette.datastructures import FormData
 
 from mobilise import __version__
 from mobilise.core.actor import Actor, Role
+from mobilise.core.oidc import EntraSignIn
 from mobilise.core.words import label, size_text, when_text
 from mobilise.web.auth import csrf_token
 
@@ -41,6 +42,7 @@ NAVIGATION: list[tuple[str, str, frozenset[Role]]] = [
     ("Board report", "/reports/board", _ANY),
     ("Work in progress", "/jobs", _ANY),
     ("Audit", "/audit", frozenset({Role.AUDITOR})),
+    ("Logins", "/users", frozenset({Role.ADMIN})),
 ]
 
 
@@ -61,9 +63,17 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     )
 
 
+def login_choices(request: Request) -> dict[str, bool]:
+    """What the sign-in page offers: Microsoft when configured, passwords unless off."""
+    settings = request.app.state.settings
+    sign_in = getattr(request.app.state, "entra", None) or EntraSignIn(settings)
+    return {"microsoft": sign_in.enabled, "passwords": settings.local_passwords}
+
+
 def error_page(request: Request, status: int, title: str, detail: str) -> HTMLResponse:
     if status == 401:
-        return page(request, "login.html", status_code=401, error=None, next=request.url.path)
+        return page(request, "login.html", status_code=401, error=None, next=request.url.path,
+                    **login_choices(request))
     return page(request, "error.html", status_code=status, title=title, detail=detail)
 
 
