@@ -17,6 +17,9 @@ from mobilise.core.clock import FixedClock
 from mobilise.core.errors import Conflict, InvalidInput, PermissionDenied
 from mobilise.core.settings import Settings
 from mobilise.drives.models import DriveScan
+from mobilise.emulator.server import EmulatorProcess
+from mobilise.graph import GraphClient
+from mobilise.graph import groups as graph_groups
 from mobilise.migration import after
 from mobilise.migration.models import DriveAfterCutover, MigrationWave
 from mobilise.migration.rounds import cutover, run_round
@@ -25,6 +28,9 @@ from mobilise.retention import disposal, rule_sets
 from mobilise.workers import InProcessExecutor
 from tests.factories import ADMIN, load_people
 from tests.migration.conftest import make_tree
+from tests.storage.onedrive_fixture import emulator_settings, onedrive_emulator
+
+__all__ = ["onedrive_emulator"]
 
 RM1 = Actor("rm1", frozenset({Role.RECORDS}))
 RM2 = Actor("rm2", frozenset({Role.RECORDS}))
@@ -253,3 +259,29 @@ def test_the_data_owner_may_sign_off_their_own_drive(estate: Settings, session: 
     row = after.sign_off(session, owner, wave, "100000", "I have what I need", clock=clock)
     assert row.signed_off_by == owner.name
     assert session.get(DriveAfterCutover, row.id) is not None
+
+
+def test_people_whose_cutover_is_complete_join_the_kfm_group_once(
+        estate: Settings, session: Session, onedrive_emulator: EmulatorProcess) -> None:
+    wave = _migrated_wave(session, estate)
+    with onedrive_emulator.admin() as admin:
+        group = admin.post("/groups", json={"displayName": "KFM pilot"}).json()["id"]
+        for n in range(2):
+            admin.post("/users", json={"userPrincipalName": f"alex{n}.smith@example.police.uk"})
+    graph_settings = emulator_settings(onedrive_emulator, kfm_group_id=group,
+                                       graph_max_retries=0)
+    with pytest.raises(InvalidInput, match="kfm_group_id"):
+        after.kfm_group(estate)
+    with GraphClient(graph_settings) as client:
+        # One of them was put in the group by hand already: Graph's 400 is "already".
+        graph_groups.add_member(client, group, graph_groups.user_id(
+            client, "alex1.smith@example.police.uk"))
+        results = after.add_to_kfm_group(session, ADMIN, graph_settings, wave, client)
+        assert [(r.person, r.outcome) for r in results] == [
+            ("100000", "added"), ("100001", "already a member")]
+        assert sorted(m["userPrincipalName"] for m in graph_groups.members(client, group)) == [
+            "alex0.smith@example.police.uk", "alex1.smith@example.police.uk"]
+        assert after.add_to_kfm_group(session, ADMIN, graph_settings, wave, client) == []
+    assert all(r.kfm_added_at is not None for r in after.wave_rows(session, wave))
+    csv_text = after.kfm_membership_csv(session, ADMIN, graph_settings, wave)
+    assert csv_text.splitlines()[1].startswith(f"{group},alex0.smith@example.police.uk,100000")

@@ -35,10 +35,13 @@ from mobilise.core.errors import (
     PermissionDenied,
     TransitionRefused,
 )
+from mobilise.core.output import to_csv
 from mobilise.core.settings import Settings
 from mobilise.core.transitions import Context, Lifecycle, Transition, lock, run_transition
 from mobilise.drives.models import DriveScan, ScanStatus
 from mobilise.drives.roots import DriveRootRefused
+from mobilise.graph import GraphClient, GraphError
+from mobilise.graph import groups as graph_groups
 from mobilise.migration.freeze import hook_environment, run_hook
 from mobilise.migration.journal import journal_path, read_journal
 from mobilise.migration.models import (
@@ -482,6 +485,70 @@ def _tell_late(session: Session, actor: Actor, settings: Settings, wave: Migrati
                                      "number": person.number, "email": person.email},
                           "late": {"files": late[:200], "count": len(late),
                                    "swept_on": f"{clock.now():%d %B %Y}"}})
+
+
+# --------------------------------------------------------------------------- Known Folder Move
+
+
+@dataclass
+class KfmResult:
+    person: str
+    upn: str
+    outcome: str  # added, already a member, failed
+    reason: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"person": self.person, "upn": self.upn, "outcome": self.outcome,
+                "reason": self.reason}
+
+
+def kfm_group(settings: Settings) -> str:
+    if not settings.kfm_group_id:
+        raise InvalidInput("no Known Folder Move group is configured (kfm_group_id)")
+    return settings.kfm_group_id
+
+
+def add_to_kfm_group(session: Session, actor: Actor, settings: Settings, wave: MigrationWave,
+                     client: GraphClient, *, clock: Clock | None = None) -> list[KfmResult]:
+    """Add the wave's people whose cutover is complete, and who are not in it yet, to the
+    Entra ID group the force's Known Folder Move policy targets: KFM then applies to them,
+    and never before their files are in OneDrive. Each addition is recorded (audited) as
+    it is made; one that fails is reported and tried again next time."""
+    group = kfm_group(settings)
+    clock = clock or SystemClock()
+    results = []
+    for row in ensure_rows(session, actor, wave):
+        person = row.migration.person
+        if row.kfm_added_at is not None:
+            continue
+        try:
+            added = graph_groups.add_member(client, group,
+                                            graph_groups.user_id(client, person.upn))
+        except GraphError as err:
+            results.append(KfmResult(person.number, person.upn, "failed", err.message))
+            continue
+        with audit.change(session, actor, "migration_drive_after.kfm", row,
+                          reason=f"Known Folder Move group {group}"):
+            row.kfm_added_at = clock.now()
+        session.commit()
+        results.append(KfmResult(person.number, person.upn,
+                                 "added" if added else "already a member"))
+    session.commit()
+    return results
+
+
+KFM_COLUMNS = ["group_id", "user_principal_name", "person", "name", "wave", "cutover_complete"]
+
+
+def kfm_membership_csv(session: Session, actor: Actor, settings: Settings,
+                       wave: MigrationWave) -> str:
+    """The same people as a membership CSV, for a force that loads groups itself."""
+    rows = [{"group_id": settings.kfm_group_id or "", "user_principal_name": r.migration.person.upn,
+             "person": r.migration.person.number, "name": r.migration.person.display_name,
+             "wave": wave.name, "cutover_complete": "yes"}
+            for r in ensure_rows(session, actor, wave)]
+    session.commit()
+    return to_csv(rows, KFM_COLUMNS)
 
 
 # --------------------------------------------------------------------------- storage released
