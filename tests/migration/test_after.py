@@ -25,6 +25,7 @@ from mobilise.migration.models import DriveAfterCutover, MigrationWave
 from mobilise.migration.rounds import cutover, run_round
 from mobilise.migration.waves import WaveSelection, create_wave
 from mobilise.retention import disposal, rule_sets
+from mobilise.retention.scanned import drive_of
 from mobilise.workers import InProcessExecutor
 from tests.factories import ADMIN, load_people
 from tests.migration.conftest import make_tree
@@ -226,10 +227,8 @@ def test_release_needs_sign_off_and_an_executed_disposal_batch(
     assert "is proposed" in (unapproved[0].reason or "")
     assert home.exists() and any(home.rglob("*.dat"))  # nothing deleted yet
 
-    def drive(number: str) -> object:
-        return after._drive(estate, after.wave_rows(session, wave), number)
     disposal.approve_batch(session, RM2, batch.id, clock=clock)
-    disposal.execute_batch(session, RM1, batch.id, drive, clock=clock)  # type: ignore[arg-type]
+    disposal.execute_batch(session, RM1, batch.id, drive_of(session, estate), clock=clock)
     session.commit()
     assert not any(p.is_file() for p in home.rglob("*"))
     assert len(disposal.certificate_rows(session, batch.id)) == len(batch.items)

@@ -65,7 +65,7 @@ from mobilise.migration.sync import walk
 from mobilise.migration.tasks import backend_from_spec
 from mobilise.retention import disposal
 from mobilise.retention.models import BatchStatus, DisposalBatch, DisposalItem, ItemOutcome
-from mobilise.retention.scanned import active_rule_set
+from mobilise.retention.scanned import active_rule_set, drive_of
 from mobilise.storage.base import EntryKind
 from mobilise.workers.executors import Executor
 
@@ -386,7 +386,7 @@ def propose_release(session: Session, actor: Actor, settings: Settings, wave: Mi
         raise InvalidInput("the drives hold no files: nothing to dispose of")
     authorities = {r.migration.person.number: _authority(r) for r in rows}
     batch = disposal.propose_listed(
-        session, actor, version, candidates, lambda number: _drive(settings, rows, number),
+        session, actor, version, candidates, drive_of(session, settings),
         authorities=authorities, clock=clock,
         reason=f"after cutover: release of {len(rows)} H: drive(s) of wave {wave.name}")
     for row in rows:
@@ -401,13 +401,6 @@ def _authority(row: DriveAfterCutover) -> str:
     when = f"{utc(row.signed_off_at):%Y-%m-%d}" if row.signed_off_at else ""
     return f"H: drive released after migration: signed off by {row.signed_off_by} {when}: " \
            f"{row.sign_off_note or ''}".strip()
-
-
-def _drive(settings: Settings, rows: Sequence[DriveAfterCutover], number: str) -> Any:
-    for row in rows:
-        if row.migration.person.number == number:
-            return backend_from_spec(settings, source_spec(settings, row.migration.person))
-    raise NotFound(f"no drive for {number}")
 
 
 def _drive_files(settings: Settings, row: DriveAfterCutover) -> list[disposal.Candidate]:
