@@ -372,6 +372,29 @@ def start_round(env: Served) -> None:
     assert audit_count(env.settings, "migration_round.start") == 1
 
 
+@case("POST", "/api/v1/waves/{key}/lifecycle/{person}/advance")
+def advance_drive(env: Served) -> None:
+    race(env, [Call(env.tokens["migration"], "POST",
+                    "/api/v1/waves/A/lifecycle/100004/advance") for _ in range(N)],
+         "migration_drive_after.grace")
+
+
+@case("POST", "/api/v1/waves/{key}/lifecycle/{person}/sign-off")
+def sign_off_drive(env: Served) -> None:
+    race(env, [Call(env.tokens[_records(i)], "POST", "/api/v1/waves/A/lifecycle/100005/sign-off",
+                    json={"note": "nothing of record left"}) for i in range(N)],
+         "migration_drive_after.sign_off")
+
+
+@case("POST", "/api/v1/waves/{key}/lifecycle/release")
+def release_drives(env: Served) -> None:
+    won = race(env, [Call(env.tokens[_records(i)], "POST", "/api/v1/waves/A/lifecycle/release",
+                          json={"people": ["100006"]}) for i in range(N)],
+               "retention.disposal.propose")
+    assert audit_count(env.settings, "migration_drive_after.batch") == 1
+    assert '"files":13' in won.body.replace(" ", "")
+
+
 @case("POST", "/api/v1/rollout/notify")
 def notify(env: Served) -> None:
     from mobilise.comms.models import OutboxMessage
@@ -537,6 +560,16 @@ def checkpoint(env: Served) -> None:
 
 
 EXCLUDED: dict[tuple[str, str], str] = {
+    ("POST", "/api/v1/waves/{key}/lifecycle/sweep"):
+        "runs a sweep round: two sweeps of a wave one after the other are both right (each "
+        "copies what arrived late since the last); one while another runs is refused (the "
+        "wave's row is locked, a running sweep refuses the next): tests/migration/"
+        "test_after.py::test_a_sweep_while_another_runs_is_refused",
+    ("POST", "/api/v1/waves/{key}/lifecycle/kfm"):
+        "adds people to an Entra ID group through Graph: every request rightly tries those "
+        "not yet recorded; Graph answers a second addition 400 (taken as already a member) "
+        "and the row records the membership once, under its lock: tests/migration/"
+        "test_after.py::test_people_whose_cutover_is_complete_join_the_kfm_group_once",
     ("POST", "/api/v1/audit/verify"):
         "verifies the chain against a checkpoint the caller sends: it reads and writes "
         "nothing (tests/core/test_audit_key.py verifies while others write)",

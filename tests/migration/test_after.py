@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mobilise.comms.models import OutboxMessage
+from mobilise.core import audit
 from mobilise.core.actor import Actor, Role
 from mobilise.core.audit import AuditEntry
 from mobilise.core.clock import FixedClock
@@ -284,3 +285,15 @@ def test_people_whose_cutover_is_complete_join_the_kfm_group_once(
     assert all(r.kfm_added_at is not None for r in after.wave_rows(session, wave))
     csv_text = after.kfm_membership_csv(session, ADMIN, graph_settings, wave)
     assert csv_text.splitlines()[1].startswith(f"{group},alex0.smith@example.police.uk,100000")
+
+
+def test_a_sweep_while_another_runs_is_refused(estate: Settings, session: Session) -> None:
+    wave = _migrated_wave(session, estate)
+    after.advance(session, ADMIN, estate, wave)
+    executor = InProcessExecutor(estate)
+    first = after.sweep(session, ADMIN, estate, wave, executor)
+    with audit.change(session, ADMIN, "test.still_running", first.round):
+        first.round.status = "running"  # as if it were still copying
+    session.commit()
+    with pytest.raises(Conflict, match="is running"):
+        after.sweep(session, ADMIN, estate, wave, executor)

@@ -28,6 +28,7 @@ from mobilise.comms import outbox, templates
 from mobilise.core import audit
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import Clock, SystemClock, utc
+from mobilise.core.db import serialise_on
 from mobilise.core.errors import (
     Conflict,
     InvalidInput,
@@ -166,7 +167,9 @@ AFTER_LIFECYCLE: Lifecycle[DriveAfterCutover] = Lifecycle(
 
 def ensure_rows(session: Session, actor: Actor, wave: MigrationWave) -> list[DriveAfterCutover]:
     """Every migrated person of the wave has a lifecycle row (``migrated``); returns all
-    of the wave's rows, in the wave's order."""
+    of the wave's rows, in the wave's order. Concurrent callers run one after the other
+    (the wave's row is locked first), so a row is made once."""
+    serialise_on(session, MigrationWave.__table__, MigrationWave.id == wave.id)
     members = session.scalars(select(PersonMigration).where(
         PersonMigration.wave_id == wave.id,
         PersonMigration.state == MigrationState.MIGRATED.value)).all()
@@ -371,11 +374,16 @@ def propose_release(session: Session, actor: Actor, settings: Settings, wave: Mi
     deletes the files (each re-checked, holds included) and certifies them."""
     rows = [r for r in wave_rows(session, wave)
             if r.state == DriveState.ARCHIVED.value and r.signed_off_by is not None
-            and r.disposal_batch_id is None
             and (not people or r.migration.person.number in people
                  or r.migration.person.upn in people)]
     if not rows:
-        raise InvalidInput("no archived, signed-off drive without a batch to release")
+        raise InvalidInput("no archived, signed-off drive to release")
+    lock(session, rows)  # one proposal per drive: read again under the lock
+    taken = [r for r in rows if r.disposal_batch_id is not None]
+    rows = [r for r in rows if r.disposal_batch_id is None]
+    if not rows:
+        raise Conflict(f"these drives are in disposal batch {taken[0].disposal_batch_id} "
+                       "already")
     version = active_rule_set(session)
     if version is None:
         raise InvalidInput("no active retention rule set: a disposal batch names one")
@@ -435,13 +443,19 @@ def sweep(session: Session, actor: Actor, settings: Settings, wave: MigrationWav
     rows = [r for r in ensure_rows(session, actor, wave) if r.state == DriveState.GRACE.value]
     if not rows:
         raise InvalidInput(f"nobody in wave {wave.name!r} is in grace: nothing to sweep")
+    # One sweep of a wave at a time: the wave stays locked (from ensure_rows) until the
+    # round is started and committed; a second sweep then finds it running.
+    session.refresh(wave)
+    running = [r for r in wave.rounds if r.kind == RoundKind.SWEEP.value
+               and r.status == RoundStatus.RUNNING.value]
+    if running:
+        raise Conflict(f"sweep round {running[0].number} of wave {wave.name!r} is running")
     number = max((r.number for r in wave.rounds), default=0) + 1
     round_ = audit.create(session, actor, "migration_round.plan",
                           MigrationRound(wave_id=wave.id, number=number,
                                          kind=RoundKind.SWEEP.value,
                                          status=RoundStatus.PLANNED.value))
     session.flush()
-    session.refresh(wave)
     _start_round(session, actor, round_, clock)
     session.commit()
     members = [r.migration for r in rows]
@@ -510,7 +524,9 @@ def add_to_kfm_group(session: Session, actor: Actor, settings: Settings, wave: M
     group = kfm_group(settings)
     clock = clock or SystemClock()
     results = []
-    for row in ensure_rows(session, actor, wave):
+    rows = ensure_rows(session, actor, wave)
+    session.commit()  # no lock is held across the Graph requests
+    for row in rows:
         person = row.migration.person
         if row.kfm_added_at is not None:
             continue
@@ -520,9 +536,13 @@ def add_to_kfm_group(session: Session, actor: Actor, settings: Settings, wave: M
         except GraphError as err:
             results.append(KfmResult(person.number, person.upn, "failed", err.message))
             continue
-        with audit.change(session, actor, "migration_drive_after.kfm", row,
-                          reason=f"Known Folder Move group {group}"):
-            row.kfm_added_at = clock.now()
+        # Recorded once however many runs added them at once (a conditional update): the
+        # Graph request is not made under a row lock.
+        lock(session, [row])
+        if row.kfm_added_at is None:
+            with audit.change(session, actor, "migration_drive_after.kfm", row,
+                              reason=f"Known Folder Move group {group}"):
+                row.kfm_added_at = clock.now()
         session.commit()
         results.append(KfmResult(person.number, person.upn,
                                  "added" if added else "already a member"))

@@ -26,6 +26,7 @@ from mobilise.web.api import devices as devices_api
 from mobilise.web.api import drives as drives_api
 from mobilise.web.api import finance as finance_api
 from mobilise.web.api import jobs as jobs_api
+from mobilise.web.api import lifecycle as lifecycle_api
 from mobilise.web.api import migration as migration_api
 from mobilise.web.api import people as people_api
 from mobilise.web.api import retention as retention_api
@@ -68,6 +69,7 @@ ROUTERS = (
     drives_api.router,
     drives_pages.router,
     retention_api.router,
+    lifecycle_api.router,
     retention_pages.router,
     rollout_api.router,
     rollout_pages.router,
