@@ -35,8 +35,7 @@ def show(wave: str = typer.Argument(..., help="wave name"),
     """Each migrated person's drive: state, next step and when it is due."""
     from mobilise.migration import after, waves
     with session() as s:
-        rows = [after.row_json(r) for r in after.ensure_rows(s, actor(), waves.get_wave(s, wave))]
-        s.commit()
+        rows = after.view_rows(s, waves.get_wave(s, wave))
     emit(rows, COLUMNS, fmt, title=f"wave {wave}: after cutover")
 
 

@@ -211,6 +211,27 @@ def row_json(row: DriveAfterCutover) -> dict[str, Any]:
             "released_bytes": row.released_bytes, "kfm_added_at": row.kfm_added_at}
 
 
+def view_rows(session: Session, wave: MigrationWave) -> list[dict[str, Any]]:
+    """What the pages, API and CLI show, without writing: each lifecycle row, and each
+    migrated person who has none yet (``migrated``, grace not started)."""
+    rows = wave_rows(session, wave)
+    have = {r.migration_id for r in rows}
+    shown = {r.migration_id: row_json(r) for r in rows}
+    for member in session.scalars(select(PersonMigration).options(
+            joinedload(PersonMigration.person)).where(
+            PersonMigration.wave_id == wave.id,
+            PersonMigration.state == MigrationState.MIGRATED.value)):
+        if member.id not in have:
+            person = member.person
+            shown[member.id] = {
+                **dict.fromkeys(("due_at", "entered_at", "hook_error", "signed_off_by",
+                                 "signed_off_at", "disposal_batch", "kfm_added_at")),
+                "person": person.number, "name": person.display_name, "upn": person.upn,
+                "state": DriveState.MIGRATED.value, "next_step": "grace",
+                "hook_attempts": 0, "late_files": 0, "released_bytes": 0}
+    return [shown[key] for key in sorted(shown)]
+
+
 def person_lifecycle(session: Session, person_id: int) -> DriveAfterCutover | None:
     """The person's drive lifecycle, for their page (None before their cutover)."""
     return session.scalar(select(DriveAfterCutover).join(PersonMigration)

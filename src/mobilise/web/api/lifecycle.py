@@ -34,10 +34,8 @@ class ReleaseIn(BaseModel):
 
 @router.get("/api/v1/waves/{key}/lifecycle")
 def show(key: str, session: Session = Depends(db, scope="function"),
-         actor: Actor = Depends(requires(Role.VIEWER))) -> list[dict[str, Any]]:
-    rows = after.ensure_rows(session, actor, waves.get_wave(session, key))
-    session.commit()
-    return [after.row_json(r) for r in rows]
+         _: Actor = Depends(requires(Role.VIEWER))) -> list[dict[str, Any]]:
+    return after.view_rows(session, waves.get_wave(session, key))
 
 
 @router.post("/api/v1/waves/{key}/lifecycle/{person}/advance")

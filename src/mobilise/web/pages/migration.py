@@ -11,16 +11,16 @@ from sqlalchemy.orm import Session
 
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
-from mobilise.core.errors import MobiliseError
+from mobilise.core.errors import Conflict, MobiliseError
 from mobilise.core.words import label
-from mobilise.migration import reports, waves
+from mobilise.migration import after, reports, waves
 from mobilise.migration.burndown import ALL, burndown
 from mobilise.migration.launch import round_to_start, start_round
-from mobilise.migration.models import MigrationState, MigrationWave, RoundStatus
+from mobilise.migration.models import DriveState, MigrationState, MigrationWave, RoundStatus
 from mobilise.migration.progress import live_round
 from mobilise.web.auth import db, requires
 from mobilise.web.charts import bar_chart, grouped_bar_chart, line_chart
-from mobilise.web.pages.render import page
+from mobilise.web.pages.render import form_fields, page
 
 router = APIRouter(include_in_schema=False)
 
@@ -49,6 +49,10 @@ def wave_page(request: Request, key: str, session: Session = Depends(db, scope="
     live = live_round(session, wave.id)
     ran = [r for r in rounds if r["status"] != RoundStatus.PLANNED.value]
     return page(request, "wave.html", wave=summary, people=reports.wave_rows(session, wave),
+                after_rows=after.view_rows(session, wave),
+                may_advance=actor.has_any(frozenset({Role.MIGRATION})),
+                may_sign_off=actor.has_any(frozenset({Role.RECORDS})),
+                drive_colours={s.value: s.colour for s in DriveState},
                 live=live, live_points=_points((live or {}).get("stats", {}).get("series")),
                 latest=ran[-1] if ran else None, offer=start_offer(wave),
                 may_start=actor.has_any(frozenset({Role.MIGRATION})),
@@ -69,6 +73,32 @@ def start_round_from_page(request: Request, key: str,
                       number=number)
     return RedirectResponse(f"/waves/{wave.id}?started={job.id}#live-heading",
                             status_code=303)
+
+
+@router.post("/waves/{key}/lifecycle/{person}/advance")
+def advance_from_page(request: Request, key: str, person: str,
+                      form: dict[str, str] = Depends(form_fields),
+                      session: Session = Depends(db, scope="function"),
+                      actor: Actor = Depends(requires(Role.MIGRATION))) -> Response:
+    """The wave page's "next step" button for one person's H: drive (its hook runs
+    first); a refusal or a failed hook is shown with its reason."""
+    wave = waves.get_wave(session, key)
+    result = after.advance(session, actor, request.app.state.settings, wave, people=[person],
+                           reason=form.get("reason", "").strip() or None)[0]
+    if not result.done:
+        raise Conflict(f"{result.person}: {label(result.step)} not done: {result.reason}")
+    return RedirectResponse(f"/waves/{wave.id}#after-heading", status_code=303)
+
+
+@router.post("/waves/{key}/lifecycle/{person}/sign-off")
+def sign_off_from_page(request: Request, key: str, person: str,
+                       form: dict[str, str] = Depends(form_fields),
+                       session: Session = Depends(db, scope="function"),
+                       actor: Actor = Depends(requires(Role.VIEWER))) -> Response:
+    """A records manager (or the data owner) signs the drive's release off."""
+    wave = waves.get_wave(session, key)
+    after.sign_off(session, actor, wave, person, form.get("note", ""))
+    return RedirectResponse(f"/waves/{wave.id}#after-heading", status_code=303)
 
 
 def _points(series: list[list[float]] | None) -> dict[str, str]:
