@@ -243,7 +243,7 @@ def test_release_needs_sign_off_and_an_executed_disposal_batch(
     assert figures.released_bytes == size and figures.estate_bytes == size * 4
     assert figures.as_json()["waves"] == [{"wave": "W1", "people": 2, "released": 1,
                                            "released_bytes": size,
-                                           "released_tb": round(size / 10**12, 3)}]
+                                           "released_tb": round(size / after.TB, 3)}]
     assert figures.share == 0.25
 
 

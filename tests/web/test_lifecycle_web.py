@@ -81,3 +81,35 @@ def test_wave_and_person_pages_show_the_lifecycle_and_advance_it(web: Web,
     refused = web.client.post(f"/waves/{wave_id}/lifecycle/100000/advance",
                               data={"csrf_token": web.csrf(), "reason": ""})
     assert refused.status_code == 409 and "not due until" in refused.text
+
+
+def test_storage_released_on_the_overview_and_in_the_board_report(web: Web,
+                                                                 tmp_path: Path) -> None:
+    from sqlalchemy import select
+
+    from mobilise.core import audit
+    from mobilise.drives.models import DriveScan
+    from mobilise.migration.models import DriveAfterCutover, PersonMigration
+
+    _migrated(web, tmp_path)
+    with session_scope(web.settings) as s:
+        member = s.scalars(select(PersonMigration)).one()
+        # A drive released through its batch (the steps are tested in tests/migration).
+        audit.create(s, ADMIN, "test.released", DriveAfterCutover(
+            migration_id=member.id, state="released", hook_attempts=0, late_files=0,
+            released_bytes=3 * 1024**4 // 2))
+        s.add(DriveScan(person_id=member.person_id, status="complete", root="/h",
+                        scanned_at=member.wave.created_at, bytes=6 * 1024**4))
+    released = web.client.get("/api/v1/migration/storage-released",
+                              headers=web.as_("viewer")).json()
+    assert (released["released_tb"], released["estate_tb"], released["share"]) == (
+        1.5, 6.0, 0.25)
+    assert released["waves"][0]["wave"] == "Pilot"
+    assert web.login("admin").status_code == 303
+    overview = web.client.get("/")
+    assert "Storage released" in overview.text
+    assert "1.500 TB of H: drive storage released on Isilon, of 6.000 TB" in overview.text
+    board = web.client.get("/api/v1/finance/board", headers=web.as_("admin")).json()
+    assert board["storage_released"]["released_tb"] == 1.5
+    document = web.client.get("/reports/board.html")
+    assert "Storage released" in document.text and "<strong>1.5 TB</strong>" in document.text

@@ -116,6 +116,9 @@ class BoardReport:
     thresholds: list[dict[str, Any]]
     risks: list[Risk] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Isilon space released by the drives' after-cutover lifecycle (None: not connected).
+    storage_released: dict[str, Any] | None = None
+    storage_note: str = ""
 
     def totals(self) -> dict[str, int]:
         return {"envelope": sum(x.envelope for x in self.budget),
@@ -140,6 +143,7 @@ class BoardReport:
             "refresh": [r.row() for r in self.refresh], "refresh_note": self.refresh_note,
             "thresholds": self.thresholds,
             "risks": [vars(r) for r in self.risks], "notes": self.notes,
+            "storage_released": self.storage_released,
         }
 
 
@@ -188,6 +192,8 @@ def build_board_report(session: Session, settings: Settings, clock: Clock,
     )
     report.notes = [f"{w.name}: {w.progress.note}" for w in report.workstreams
                     if not w.progress.available]
+    released = sources.storage_released(session)
+    report.storage_released, report.storage_note = released.value, released.note
     report.risks = finance_risks(report)
     external = sources.risks(session)
     if external.value is not None:

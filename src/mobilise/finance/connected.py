@@ -16,6 +16,7 @@ from mobilise.devices.capacity import capacity
 from mobilise.devices.models import Handset, HandsetStatus
 from mobilise.drives.models import DriveScan, ScanStatus
 from mobilise.finance.sources import DeliveryProgress, FinanceSources, Reading, Risk
+from mobilise.migration.after import storage_released
 from mobilise.migration.burndown import migrated_by_day
 from mobilise.migration.models import (
     MigrationRound,
@@ -61,6 +62,13 @@ class ProgrammeRegisters(FinanceSources):
         # Binary terabytes, as the drives register reports sizes.
         return Reading((Decimal(moved) / Decimal(1024**4)).quantize(Decimal("0.001")),
                        "migration round totals")
+
+    def storage_released(self, session: Session) -> Reading[dict[str, Any]]:
+        # The programme's benefit: Isilon space freed by released H: drives, per wave.
+        if not session.scalar(select(func.count()).select_from(PersonMigration)):
+            return super().storage_released(session)
+        return Reading(storage_released(session).as_json(),
+                       "released H: drives' disposal batches")
 
     def migration_progress(self, session: Session) -> Reading[DeliveryProgress]:
         in_waves = session.scalar(select(func.count(func.distinct(PersonMigration.person_id))))

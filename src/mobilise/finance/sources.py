@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -84,6 +84,8 @@ class ProgrammeSources(Protocol):
 
     def risks(self, session: Session) -> Reading[list[Risk]]: ...
 
+    def storage_released(self, session: Session) -> Reading[dict[str, Any]]: ...
+
 
 NOT_CONNECTED = "not yet available: the {what} has not been connected to finance"
 
@@ -105,6 +107,10 @@ class FinanceSources:
 
     def migration_progress(self, session: Session) -> Reading[DeliveryProgress]:
         return Reading.missing("migration", NOT_CONNECTED.format(what="migration journal"))
+
+    def storage_released(self, session: Session) -> Reading[dict[str, Any]]:
+        return Reading.missing("migration", NOT_CONNECTED.format(
+            what="drives' after-cutover lifecycle"))
 
     def risks(self, session: Session) -> Reading[list[Risk]]:
         return Reading.missing("workstreams", "not yet available: no workstream's risk "

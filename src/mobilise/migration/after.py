@@ -71,7 +71,8 @@ from mobilise.storage.base import EntryKind
 from mobilise.workers.executors import Executor
 
 RELEASE_RULE = "drive-released"  # the rule named on a released drive's disposal items
-TB = 10**12
+# Binary terabytes, as the drives register and "data moved" report sizes.
+TB = 1024**4
 
 # The step out of each state, and the hook setting that does it (None: no hook).
 NEXT_STEP: dict[str, str] = {
@@ -606,6 +607,14 @@ class StorageReleased:
     waves: list[WaveReleased]
     released_bytes: int
     estate_bytes: int  # the H: drives' size at their first complete scan
+
+    @property
+    def released_tb_text(self) -> str:
+        return f"{self.released_bytes / TB:,.3f}"
+
+    @property
+    def estate_tb_text(self) -> str:
+        return f"{self.estate_bytes / TB:,.3f}"
 
     @property
     def share(self) -> float | None:

@@ -20,6 +20,7 @@ from mobilise.devices.register import status_counts
 from mobilise.finance.connected import ProgrammeRegisters
 from mobilise.finance.variance import by_year_and_budget, variance_lines
 from mobilise.finance.years import FinancialYear
+from mobilise.migration.after import storage_released
 from mobilise.migration.models import MigrationRound, MigrationState, MigrationWave, PersonMigration
 from mobilise.retention.dry_run import latest_recorded
 from mobilise.rollout import reports as rollout
@@ -47,7 +48,8 @@ class Panel:
 def panels(session: Session, settings: Settings, clock: Clock) -> list[Panel]:
     records = RolloutRecords(managed_before=settings.rollout_managed_before)
     return [_handsets(session, settings, clock, records), _migration(session),
-            _data_moved(session, settings), _retention(session), _budget(session),
+            _data_moved(session, settings), _storage_released(session), _retention(session),
+            _budget(session),
             _risks(session, settings, clock, records)]
 
 
@@ -110,6 +112,22 @@ def _data_moved(session: Session, settings: Settings) -> Panel:
                                 link="/waves/{}")
     else:
         panel.empty = "No data moved yet."
+    return panel
+
+
+def _storage_released(session: Session) -> Panel:
+    figures = storage_released(session)
+    panel = Panel("storage", "Storage released",
+                  f"{figures.released_tb_text} TB of H: drive storage released on Isilon, of "
+                  f"{figures.estate_tb_text} TB at the first scan.", "/waves",
+                  "Migration waves")
+    if figures.waves:
+        panel.chart = bar_chart("Storage released by wave (TB)",
+                                [(w.wave, round(w.released_bytes / TIB, 3))
+                                 for w in figures.waves], link="/waves/{}")
+    else:
+        panel.empty = ("No H: drive released yet: a drive is released after grace, "
+                       "read-only and archive, with sign-off and a disposal batch.")
     return panel
 
 
