@@ -297,3 +297,17 @@ def test_a_sweep_while_another_runs_is_refused(estate: Settings, session: Sessio
     session.commit()
     with pytest.raises(Conflict, match="is running"):
         after.sweep(session, ADMIN, estate, wave, executor)
+
+
+def test_a_failed_sweep_is_not_offered_as_a_round_to_retry(estate: Settings,
+                                                           session: Session) -> None:
+    from mobilise.migration.launch import round_to_start
+
+    wave = _migrated_wave(session, estate)
+    after.advance(session, ADMIN, estate, wave)
+    swept = after.sweep(session, ADMIN, estate, wave, InProcessExecutor(estate))
+    with audit.change(session, ADMIN, "test.failed", swept.round):
+        swept.round.status = "failed"  # a task of it failed; the next sweep covers it
+    session.commit()
+    with pytest.raises(InvalidInput, match="no planned round left"):
+        round_to_start(wave)
