@@ -120,7 +120,38 @@ def build_estate(settings: Settings, tmp: Path) -> dict[str, Any]:
         ids.update(_devices_and_rollout(s, settings))
     with session_scope(settings) as s:
         ids.update(_leaver_papers_and_wave(s, tmp))
+    with session_scope(settings) as s:
+        _after_cutover_wave(s, settings)
     return ids
+
+
+def _after_cutover_wave(s: Session, settings: Settings) -> None:
+    """Wave A (100004 to 100007) cut over; after it, 100005 is archived, 100006 archived
+    and signed off, 100007 in grace, 100004 not yet moved on."""
+    from mobilise.migration import after
+    from mobilise.migration.rounds import cutover, run_round
+    from mobilise.workers import InProcessExecutor
+
+    for sam in ("asmith4", "asmith5", "asmith6", "asmith7"):
+        _drive(Path(settings.home_root), sam)
+    wave = waves.create_wave(s, ADMIN, "A", waves.WaveSelection(
+        people=["100004", "100005", "100006", "100007"]), delta_rounds=0)
+    s.commit()
+    executor = InProcessExecutor(settings, workers=1)
+    run_round(s, ADMIN, settings, wave, executor)
+    assert all(o.migrated for o in cutover(s, ADMIN, settings, wave, executor,
+                                           frozen_confirmed=True))
+    rows = {r.migration.person.number: r for r in after.ensure_rows(s, ADMIN, wave)}
+    now = datetime.now(UTC)
+    steps = {"100005": ["grace", "read_only", "archive"],
+             "100006": ["grace", "read_only", "archive"], "100007": ["grace"]}
+    for number, names in steps.items():
+        for name in names:
+            run_transition(s, ADMIN, after.AFTER_LIFECYCLE, name, [rows[number]],
+                           reason="concurrency estate", now=now, settings=settings,
+                           hook_done=True)
+    s.commit()
+    after.sign_off(s, Actor("rm1", frozenset({Role.RECORDS})), wave, "100006", "checked")
 
 
 def _leaver_papers_and_wave(s: Session, tmp: Path) -> dict[str, Any]:

@@ -382,6 +382,7 @@ def start_round(env: Served) -> None:
     from mobilise.core.progress import Job
     from mobilise.workers.background import wait_for_jobs
 
+    started = audit_count(env.settings, "migration_round.start")  # wave A's, in the estate
     one_winner(fire(env.url, [Call(env.tokens["migration"], "POST", "/api/v1/waves/R/rounds",
                                    json={"workers": 1}) for _ in range(N)]))
     wait_for_jobs(300)
@@ -389,7 +390,30 @@ def start_round(env: Served) -> None:
         jobs = [j for j in s.scalars(select(Job)) if (j.stats or {}).get("round") == 1]
         assert len(jobs) == 1 and jobs[0].status == "done", [(j.status, j.message)
                                                               for j in jobs]
-    assert audit_count(env.settings, "migration_round.start") == 1
+    assert audit_count(env.settings, "migration_round.start") == started + 1
+
+
+@case("POST", "/api/v1/waves/{key}/lifecycle/{person}/advance")
+def advance_drive(env: Served) -> None:
+    race(env, [Call(env.tokens["migration"], "POST",
+                    "/api/v1/waves/A/lifecycle/100004/advance") for _ in range(N)],
+         "migration_drive_after.grace")
+
+
+@case("POST", "/api/v1/waves/{key}/lifecycle/{person}/sign-off")
+def sign_off_drive(env: Served) -> None:
+    race(env, [Call(env.tokens[_records(i)], "POST", "/api/v1/waves/A/lifecycle/100005/sign-off",
+                    json={"note": "nothing of record left"}) for i in range(N)],
+         "migration_drive_after.sign_off")
+
+
+@case("POST", "/api/v1/waves/{key}/lifecycle/release")
+def release_drives(env: Served) -> None:
+    won = race(env, [Call(env.tokens[_records(i)], "POST", "/api/v1/waves/A/lifecycle/release",
+                          json={"people": ["100006"]}) for i in range(N)],
+               "retention.disposal.propose")
+    assert audit_count(env.settings, "migration_drive_after.batch") == 1
+    assert '"files":13' in won.body.replace(" ", "")
 
 
 @case("POST", "/api/v1/rollout/notify")
@@ -685,6 +709,16 @@ EXCLUDED: dict[tuple[str, str], str] = {
         "starts a background dry run that records what a rule set would do, changing "
         "nothing: two requests at once rightly answer with a job each (or the running "
         "one), and two records of the same outcome are both true",
+    ("POST", "/api/v1/waves/{key}/lifecycle/sweep"):
+        "runs a sweep round: two sweeps of a wave one after the other are both right (each "
+        "copies what arrived late since the last); one while another runs is refused (the "
+        "wave's row is locked, a running sweep refuses the next): tests/migration/"
+        "test_after.py::test_a_sweep_while_another_runs_is_refused",
+    ("POST", "/api/v1/waves/{key}/lifecycle/kfm"):
+        "adds people to an Entra ID group through Graph: every request rightly tries those "
+        "not yet recorded; Graph answers a second addition 400 (taken as already a member) "
+        "and the row records the membership once, under its lock: tests/migration/"
+        "test_after.py::test_people_whose_cutover_is_complete_join_the_kfm_group_once",
     ("POST", "/api/v1/audit/verify"):
         "verifies the chain against a checkpoint the caller sends: it reads and writes "
         "nothing (tests/core/test_audit_key.py verifies while others write)",

@@ -53,13 +53,15 @@ from msgraph.generated.models.drive_item_uploadable_properties import (
 )
 from msgraph.generated.models.folder import Folder
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from msgraph.generated.models.reference_create import ReferenceCreate
+from msgraph.generated.models.user import User
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 from msgraph_core import GraphClientFactory
 from msgraph_core.tasks.large_file_upload import LargeFileUploadTask
 
 from mobilise.devices.intune import ACTION_BODIES, DEVICES
 from mobilise.emulator.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, EmulatorProcess
-from mobilise.graph import GraphClient, GraphError, Pacer
+from mobilise.graph import GraphClient, GraphError, Pacer, groups
 from mobilise.storage.onedrive import OneDriveBackend
 from tests.storage.onedrive_fixture import emulator_settings
 
@@ -288,6 +290,30 @@ class SdkDriver:
         else:
             self.run(item.sync_device.post())
 
+    # --- Entra ID groups
+    def user_id(self, upn: str) -> str:
+        user = self.run(self.client.users.by_user_id(upn).get())
+        assert user is not None
+        return str(user.id)
+
+    def add_member(self, group_id: str, object_id: str) -> bool:
+        """True: added. A member already there is the SDK's ODataError (400), raised."""
+        self.run(self.client.groups.by_group_id(group_id).members.ref.post(ReferenceCreate(
+            odata_id=f"https://graph.microsoft.com/v1.0/directoryObjects/{object_id}")))
+        return True
+
+    def members(self, group_id: str) -> list[str]:
+        builder = self.client.groups.by_group_id(group_id).members
+        page = self.run(builder.get())
+        found: list[str] = []
+        while page is not None:
+            found += [str(m.user_principal_name) if isinstance(m, User) else str(m.id)
+                      for m in page.value or []]
+            if not page.odata_next_link:
+                break
+            page = self.run(builder.with_url(page.odata_next_link).get())
+        return found
+
 
 def _enum(value: Any) -> str | None:
     return None if value is None else str(value.value)
@@ -404,6 +430,16 @@ class OursDriver:
     def act(self, device_id: str, action: str) -> None:
         self.client.request("POST", f"{DEVICES}/{device_id}/{action}",
                             json=ACTION_BODIES.get(action, {}))
+
+    # --- Entra ID groups
+    def user_id(self, upn: str) -> str:
+        return groups.user_id(self.client, upn)
+
+    def add_member(self, group_id: str, object_id: str) -> bool:
+        return groups.add_member(self.client, group_id, object_id)
+
+    def members(self, group_id: str) -> list[str]:
+        return [m["userPrincipalName"] for m in groups.members(self.client, group_id)]
 
 
 def _our_file(item: dict[str, Any]) -> FileItem:

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import typer
 
+from mobilise.cli import lifecycle
 from mobilise.cli.context import FormatOption, actor, emit, err_console, session, settings
 from mobilise.core.errors import InvalidInput
 from mobilise.core.output import Format
 from mobilise.migration import reports, spmt, waves
 
 app = typer.Typer(help="Migration waves: create, list, show.", no_args_is_help=True)
+app.add_typer(lifecycle.app, name="lifecycle")
 
 
 @app.command("create")

@@ -174,6 +174,19 @@ DEFAULTS: tuple[DefaultTemplate, ...] = (
                            "OneDrive blocks"}]}},
     ),
     DefaultTemplate(
+        "late_files",
+        "{{ late.count }} late file(s) from your H: drive are now in OneDrive",
+        "Dear {{ person.first_name }},\n\n"
+        "After your files moved to OneDrive, {{ late.count }} file(s) reached your H: drive "
+        "late (most often a laptop's offline copy that synced after the switch-over). On "
+        "{{ late.swept_on }} we copied them to OneDrive:\n"
+        "{% for f in late.files %}  {{ f }}\n{% endfor %}\n"
+        "Please work on them in OneDrive from now on: your H: drive will soon become "
+        "read-only." + SIGN_OFF,
+        {"person": PERSON, "late": {"count": 1, "files": ["Reports/statement-v2.docx"],
+                                    "swept_on": "2 July 2025"}},
+    ),
+    DefaultTemplate(
         "sim_bar",
         "Bar request: SIM {{ sim.iccid }}{% if sim.msisdn %} ({{ sim.msisdn }}){% endif %}",
         "To {{ sim.carrier or 'the network operator' }},\n\n"

@@ -207,6 +207,27 @@ class Settings(BaseSettings):
     # same people: longer than any cutover runs; a run that crashed frees them after it.
     migration_cutover_lease_hours: float = Field(default=12.0, gt=0, le=24 * 14)
 
+    # --- after cutover: the H: drive's lifecycle --------------------------------------
+    after_grace_days: int = Field(
+        default=30, ge=0, le=3650, description="days after cutover during which late "
+        "files are swept from the H: drive before it is made read-only")
+    after_read_only_days: int = Field(
+        default=60, ge=0, le=3650, description="days a drive stays read-only (and mapped) "
+        "before its mapping is removed and it is archived")
+    after_archive_days: int = Field(
+        default=90, ge=0, le=3650, description="days an archived drive is kept before its "
+        "space may be released (with sign-off, through a disposal batch)")
+    after_read_only_hook: str | None = Field(
+        default=None, description="command that makes a migrated person's H: drive "
+        "read-only; gets MOBILISE_PERSON, MOBILISE_WAVE, MOBILISE_UPN, MOBILISE_SOURCE")
+    after_unmap_hook: str | None = Field(
+        default=None, description="command that removes a migrated person's H: drive "
+        "mapping (GPO, AD home directory); same environment as the read-only hook")
+    after_hook_timeout_seconds: float = Field(default=120.0, gt=0)
+    kfm_group_id: str | None = Field(
+        default=None, description="Entra ID group (object id) whose members the Known "
+        "Folder Move policy applies to: people whose cutover is complete join it")
+
     # --- operations -------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
         default="warning", description="of every entry point; secrets are masked at any level")

@@ -9,6 +9,7 @@ import os
 import random
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -29,6 +30,9 @@ from mobilise.migration.rounds import cutover, run_round, source_spec
 from mobilise.migration.waves import WaveSelection, create_wave
 from mobilise.people.models import Person, PersonStatus
 from mobilise.workers import InProcessExecutor
+
+if TYPE_CHECKING:
+    from mobilise.emulator.server import EmulatorProcess
 
 DEMO_WAVE = "Demo wave 1"
 DEMO_PEOPLE = 8
@@ -76,8 +80,21 @@ def _provision(root: Path, upns: list[str], quota: int) -> None:
         store.close()
 
 
+def graph_settings(settings: Settings, emulator: EmulatorProcess, out_dir: Path) -> Settings:
+    """The demo's settings with Graph (and the migration's destination) in the emulator."""
+    from mobilise.emulator.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+
+    return settings.model_copy(update={
+        "graph_url": emulator.graph_url, "graph_authority": emulator.authority,
+        "graph_tenant_id": emulator.tenant, "graph_client_id": DEFAULT_CLIENT_ID,
+        "graph_client_secret": SecretStr(DEFAULT_CLIENT_SECRET), "graph_ca_bundle": emulator.ca,
+        "graph_resource_units_per_minute": 600_000, "home_root": out_dir / "home",
+        "migration_destination": "onedrive", "archive_root": out_dir / "archive",
+    })
+
+
 def migrate_demo_wave(settings: Settings, out_dir: Path, people: int, seed: int) -> str:
-    from mobilise.emulator.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, EmulatorProcess
+    from mobilise.emulator.server import EmulatorProcess
 
     with session_scope(settings) as s:
         if s.scalar(select(MigrationWave).where(MigrationWave.name == DEMO_WAVE)) is not None:
@@ -91,13 +108,7 @@ def migrate_demo_wave(settings: Settings, out_dir: Path, people: int, seed: int)
     _provision(out_dir / "emulator", upns, settings.onedrive_quota_bytes)
     emulator = EmulatorProcess(out_dir / "emulator").start()
     try:
-        demo = settings.model_copy(update={
-            "graph_url": emulator.graph_url, "graph_authority": emulator.authority,
-            "graph_tenant_id": emulator.tenant, "graph_client_id": DEFAULT_CLIENT_ID,
-            "graph_client_secret": SecretStr(DEFAULT_CLIENT_SECRET), "graph_ca_bundle": emulator.ca,
-            "graph_resource_units_per_minute": 600_000, "home_root": out_dir / "home",
-            "migration_destination": "onedrive", "archive_root": out_dir / "archive",
-        })
+        demo = graph_settings(settings, emulator, out_dir)
         rng = random.Random(seed)
         return _run_wave(demo, numbers, rng) + _ready_wave(demo, ready, rng)
     finally:

@@ -24,6 +24,7 @@ from mobilise.core.db import session_scope
 from mobilise.core.errors import InvalidInput
 from mobilise.core.settings import MIN_SECRET_LENGTH, Settings, secret_problem
 from mobilise.core.words import counts_text
+from mobilise.demo.after import after_cutover_step
 from mobilise.demo.devices import load_devices
 from mobilise.demo.drives import drives_step
 from mobilise.demo.finance import load_finance
@@ -146,6 +147,7 @@ STEPS: list[Step] = [
     rollout_step,
     load_finance,
     migrate_demo_wave,
+    after_cutover_step,
 ]
 
 

@@ -30,6 +30,7 @@ from starlette.types import Receive, Scope, Send
 from mobilise.emulator import drives, query, signin, uploads
 from mobilise.emulator.errors import GraphFault, invalid_request, not_found, unauthenticated
 from mobilise.emulator.faults import FaultConfig, FaultPlan, ResourceBudget, request_cost
+from mobilise.emulator.groups import Groups
 from mobilise.emulator.identity import (
     TokenRefused,
     issue_token,
@@ -91,6 +92,7 @@ class Emulator:
         self.plan = FaultPlan(config)
         self.budget = ResourceBudget()
         self.devices = ManagedDevices(self.store)
+        self.groups = Groups(self.store)
         self.writes = WriteLimit()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -289,6 +291,8 @@ class Emulator:
             return await self.managed_devices(request, parts[3:], client_id)
         if path in ("/users", "/users/"):
             return self.list_users(request)
+        if len(parts) >= 4 and parts[1] == "groups" and parts[3] == "members":
+            return await self.group_members(request, unquote(parts[2]), parts[4:])
         if len(parts) >= 3 and parts[1] == "users":
             user = self.store.user(unquote(parts[2]))
             if user is None:
@@ -323,6 +327,27 @@ class Emulator:
             body["@odata.nextLink"] = str(
                 request.url.include_query_params(**{"$top": top, "$skiptoken": token}))
         return JSONResponse(body)
+
+    async def group_members(self, request: Request, group_id: str, rest: list[str]
+                            ) -> Response:
+        """``POST /groups/{id}/members/$ref`` (204) and ``GET /groups/{id}/members``."""
+        if rest == ["$ref"] and request.method == "POST":
+            self.groups.add_member(group_id, await self.json_body(request))
+            return Response(status_code=204)
+        if not rest and request.method == "GET":
+            top = drives.page_size(request.query_params.get("$top"), 100, 999)
+            skip = request.query_params.get("$skiptoken")
+            after = int(drives.decode_cursor(skip).get("s", 0)) if skip else 0
+            found = self.groups.members(group_id, after, top + 1)
+            body: dict[str, Any] = {
+                "@odata.context": f"{self.graph_base(request)}/$metadata#directoryObjects",
+                "value": [member for _, member in found[:top]]}
+            if len(found) > top:
+                token = drives.encode_cursor({"s": found[top - 1][0]})
+                body["@odata.nextLink"] = str(
+                    request.url.include_query_params(**{"$top": top, "$skiptoken": token}))
+            return JSONResponse(body)
+        raise invalid_request(f"{request.method} is not supported on a group's members.")
 
     async def managed_devices(self, request: Request, rest: list[str],
                               client_id: str | None) -> Response:
@@ -630,6 +655,9 @@ class Emulator:
             self.store.set_redirect_uris(payload["client_id"],
                                          None if uris is None else [str(u) for u in uris])
             return JSONResponse({"client_id": payload["client_id"]}, status_code=201)
+        if path == "/groups" and method == "POST":
+            group = self.groups.add_group(str(payload["displayName"]), payload.get("id"))
+            return JSONResponse(group, status_code=201)
         if path == "/managedDevices" and method == "POST":
             return JSONResponse({"loaded": self.devices.load(list(payload["value"]))},
                                 status_code=201)

@@ -12,6 +12,11 @@ USERS_READ = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All")
 DEVICES_READ = ("DeviceManagementManagedDevices.Read.All",
                 "DeviceManagementManagedDevices.ReadWrite.All")
 DEVICES_ACT = ("DeviceManagementManagedDevices.PrivilegedOperations.All",)
+# "Add members" (a user into a group) and "List group members", least privileged first.
+MEMBERS_WRITE = ("GroupMember.ReadWrite.All", "Group.ReadWrite.All",
+                 "Directory.ReadWrite.All")
+MEMBERS_READ = ("GroupMember.Read.All", "Group.Read.All", "GroupMember.ReadWrite.All",
+                "Group.ReadWrite.All", "Directory.Read.All")
 
 
 def required_roles(method: str, path: str) -> tuple[str, ...]:
@@ -20,6 +25,8 @@ def required_roles(method: str, path: str) -> tuple[str, ...]:
     if parts[:2] == ["deviceManagement", "managedDevices"]:
         # retire, wipe, syncDevice... are privileged operations; reading is not.
         return DEVICES_ACT if method == "POST" else DEVICES_READ
+    if parts[:1] == ["groups"]:
+        return MEMBERS_WRITE if method == "POST" else MEMBERS_READ
     if parts[:1] == ["users"] and (len(parts) <= 2):
         return USERS_READ
     return FILES_READ if method == "GET" else FILES_WRITE

@@ -153,6 +153,9 @@ class BoardReport:
     figures_note: str = ""
     risks: list[Risk] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Isilon space released by the drives' after-cutover lifecycle (None: not connected).
+    storage_released: dict[str, Any] | None = None
+    storage_note: str = ""
 
     def totals(self) -> dict[str, int]:
         spent = self.spend.value
@@ -178,6 +181,7 @@ class BoardReport:
             "thresholds": self.thresholds,
             "risks": [vars(r) for r in self.risks], "notes": self.notes,
             "figures": [f.row() for f in self.figures], "figures_note": self.figures_note,
+            "storage_released": self.storage_released,
         }
 
 
@@ -259,6 +263,8 @@ def build_board_report(session: Session, settings: Settings, clock: Clock,
     )
     report.notes = [f"{w.name}: {w.progress.note}" for w in report.workstreams
                     if not w.progress.available]
+    released = sources.storage_released(session)
+    report.storage_released, report.storage_note = released.value, released.note
     report.risks = finance_risks(report)
     external = sources.risks(session)
     if external.value is not None:

@@ -25,6 +25,7 @@ from mobilise.finance.sources import (
     Reading,
     Risk,
 )
+from mobilise.migration.after import storage_released
 from mobilise.migration.burndown import migrated_by_day
 from mobilise.migration.models import (
     MigrationRound,
@@ -80,6 +81,13 @@ class ProgrammeRegisters(FinanceSources):
 
     def headline(self, session: Session, clock: Clock) -> Reading[list[Figure[Any]]]:
         return Reading(figures.headline(session, self.settings, clock), "programme registers")
+
+    def storage_released(self, session: Session) -> Reading[dict[str, Any]]:
+        # The programme's benefit: Isilon space freed by released H: drives, per wave.
+        if not session.scalar(select(func.count()).select_from(PersonMigration)):
+            return super().storage_released(session)
+        return Reading(storage_released(session).as_json(),
+                       "released H: drives' disposal batches")
 
     def migration_progress(self, session: Session) -> Reading[DeliveryProgress]:
         in_waves = session.scalar(select(func.count(func.distinct(PersonMigration.person_id))))

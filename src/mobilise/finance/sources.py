@@ -90,6 +90,7 @@ class ProgrammeSources(Protocol):
     def risks(self, session: Session) -> Reading[list[Risk]]: ...
 
     def headline(self, session: Session, clock: Clock) -> Reading[list[Figure[Any]]]: ...
+    def storage_released(self, session: Session) -> Reading[dict[str, Any]]: ...
 
 
 NOT_CONNECTED = "not yet available: the {what} has not been connected to finance"
@@ -112,6 +113,10 @@ class FinanceSources:
 
     def migration_progress(self, session: Session) -> Reading[DeliveryProgress]:
         return Reading.missing("migration", NOT_CONNECTED.format(what="migration journal"))
+
+    def storage_released(self, session: Session) -> Reading[dict[str, Any]]:
+        return Reading.missing("migration", NOT_CONNECTED.format(
+            what="drives' after-cutover lifecycle"))
 
     def risks(self, session: Session) -> Reading[list[Risk]]:
         return Reading.missing("workstreams", "not yet available: no workstream's risk "

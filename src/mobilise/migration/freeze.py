@@ -46,34 +46,41 @@ def hook_environment(*, person: str, wave: str, upn: str, source: str,
 
 def run_freeze_hook(command: str, variables: dict[str, str], timeout: float) -> HookRun:
     """Run the hook for one person and say whether their source is frozen."""
+    return run_hook(command, variables, timeout, "freeze hook")
+
+
+def run_hook(command: str, variables: dict[str, str], timeout: float, what: str) -> HookRun:
+    """Run an operator hook (``what`` names it in the reasons) for one person: ``frozen``
+    (done) only when it exited with status 0. The after-cutover steps (read-only, the
+    drive mapping's removal) run through this as the freeze does."""
     started = time.monotonic()
     try:
         argv = shlex.split(command)
     except ValueError as exc:
-        return HookRun(command, False, f"freeze hook is not a valid command line: {exc}",
+        return HookRun(command, False, f"{what} is not a valid command line: {exc}",
                        None, 0.0, "")
     if not argv:
-        return HookRun(command, False, "freeze hook is empty", None, 0.0, "")
+        return HookRun(command, False, f"{what} is empty", None, 0.0, "")
     try:
         process = subprocess.Popen(argv, env={**os.environ, **variables},
                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     except OSError as exc:
-        return HookRun(command, False, f"freeze hook could not start: {exc}", None,
+        return HookRun(command, False, f"{what} could not start: {exc}", None,
                        time.monotonic() - started, "")
     try:
         raw, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         _end_session(process)
         raw, _ = process.communicate()
-        return HookRun(command, False, f"freeze hook did not finish within {timeout:g} s",
+        return HookRun(command, False, f"{what} did not finish within {timeout:g} s",
                        None, time.monotonic() - started, _tail(raw))
     output = _tail(raw)
     seconds = time.monotonic() - started
     if process.returncode != 0:
         last = output.strip().splitlines()[-1] if output.strip() else "no output"
         return HookRun(command, False,
-                       f"freeze hook exited with status {process.returncode}: {last}",
+                       f"{what} exited with status {process.returncode}: {last}",
                        process.returncode, seconds, output)
     return HookRun(command, True, None, 0, seconds, output)
 

@@ -38,8 +38,9 @@ def round_to_start(wave: MigrationWave, number: int | None = None) -> MigrationR
     if running:
         raise Conflict(f"wave {wave.name!r}: round {running[0]} is running; wait for it "
                        "to finish (or retry it if it was interrupted)")
+    # A failed sweep (after cutover) is not retried here: the next sweep covers it.
     failed = next((r for r in wave.rounds if r.status == RoundStatus.FAILED.value
-                   and r.kind != RoundKind.CUTOVER.value), None)
+                   and r.kind not in (RoundKind.CUTOVER.value, RoundKind.SWEEP.value)), None)
     if failed is not None and number not in (None, failed.number):
         raise Conflict(f"wave {wave.name!r}: round {failed.number} failed "
                        f"({failed.reason or 'no reason recorded'}); retry it first")

@@ -18,6 +18,9 @@ class RoundKind(StrEnum):
     PRE_SEED = "pre_seed"
     DELTA = "delta"
     CUTOVER = "cutover"
+    # After cutover, during grace: a delta over migrated people's drives for anything that
+    # arrived late (a laptop's offline copy synced after the freeze).
+    SWEEP = "sweep"
 
 
 class RoundStatus(StrEnum):
@@ -112,3 +115,44 @@ class PersonMigration(Audited, Base):
 
     wave: Mapped[MigrationWave] = relationship(back_populates="people")
     person: Mapped[Person] = relationship()
+
+
+class DriveState(StrEnum):
+    """A migrated person's H: drive after cutover, until its space is released."""
+
+    MIGRATED = "migrated"
+    GRACE = "grace"
+    READ_ONLY = "read_only"
+    ARCHIVED = "archived"
+    RELEASED = "released"
+
+    @property
+    def colour(self) -> str:
+        return {"migrated": "blue", "grace": "blue", "read_only": "amber",
+                "archived": "grey", "released": "green"}[self.value]
+
+
+class DriveAfterCutover(Audited, Base):
+    """One migrated person's H: drive on its way out: its lifecycle state, when the next
+    step is due, the last hook failure, the sign-off and the disposal batch that freed it."""
+
+    __tablename__ = "migration_drive_after"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    migration_id: Mapped[int] = mapped_column(ForeignKey("migration_person.id"), unique=True)
+    state: Mapped[str] = mapped_column(String(20), default=DriveState.MIGRATED.value, index=True)
+    entered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Why the last attempt at the next step failed (its hook), and how many attempts.
+    hook_error: Mapped[str | None] = mapped_column(Text)
+    hook_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    late_files: Mapped[int] = mapped_column(Integer, default=0)
+    signed_off_by: Mapped[str | None] = mapped_column(String(200))
+    signed_off_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sign_off_note: Mapped[str | None] = mapped_column(Text)
+    disposal_batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("retention_disposal_batch.id"))
+    released_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    kfm_added_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    migration: Mapped[PersonMigration] = relationship()

@@ -243,6 +243,56 @@ def propose_batch(
     return batch
 
 
+def propose_listed(
+    session: Session, actor: Actor, version: RuleSetVersion, candidates: Sequence[Candidate],
+    drive: Drive, *, authorities: Mapping[str, str], reason: str,
+    clock: Clock | None = None,
+) -> DisposalBatch:
+    """Propose a batch of the files named (a migrated person's whole H: drive, once its
+    release is signed off) rather than of those a rule found due: the same batch as
+    ``propose_batch`` makes (facts recorded now and re-checked at execution, approval by a
+    second records manager, a certificate), each item's authority the sign-off given per
+    person in ``authorities``. A file already in an open or executed batch is left out."""
+    require_records_manager(actor, "propose a disposal batch")
+    clock = clock or SystemClock()
+    serialise_on(session, RuleSetVersion.__table__, true())
+    taken = _in_open_or_done_batches(session)
+    drives: dict[str, Backend | str] = {}
+    items: list[DisposalItem] = []
+    for c in candidates:
+        if (c.person, c.path) in taken:
+            continue
+        item = DisposalItem(person=c.person, path=c.path, size=c.size, rule=c.rule,
+                            authority=authorities.get(c.person, c.rule),
+                            eligible_since=c.eligible_since, outcome=ItemOutcome.PENDING.value)
+        if c.person not in drives:
+            drives[c.person] = _open_drive(drive, c.person)
+        backend = drives[c.person]
+        if isinstance(backend, str):
+            item.outcome, item.skip_reason = ItemOutcome.SKIPPED.value, backend
+            items.append(item)
+        elif _record_facts(item, backend) is not False:
+            items.append(item)
+    usable = [b for b in drives.values() if not isinstance(b, str)]
+    if not items or not usable:
+        raise InvalidInput("no file named can be disposed of: nothing to propose")
+    skipped = sum(1 for i in items if i.outcome == ItemOutcome.SKIPPED.value)
+    batch = DisposalBatch(
+        rule_set_id=version.id, status=BatchStatus.PROPOSED.value,
+        method=f"deleted through the {usable[0].name} storage backend (remove)",
+        proposed_by=actor.name, proposed_at=clock.now(), deleted_files=0, deleted_bytes=0,
+        skipped_files=skipped)
+    audit.create(session, actor, "retention.disposal.propose", batch,
+                 reason=f"{reason}: {len(items) - skipped} files"
+                        + (f"; {skipped} skipped" if skipped else ""))
+    session.flush()
+    for item in items:
+        item.batch_id = batch.id
+        session.add(item)
+    session.flush()
+    return batch
+
+
 def _record_facts(item: DisposalItem, backend: Backend) -> bool | None:
     """Read the file's size, modified time and hash into ``item``; mark it skipped (with
     the reason) if it cannot be addressed or read. False: the file is gone since the scan,

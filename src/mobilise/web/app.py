@@ -29,6 +29,7 @@ from mobilise.web.api import endpoints as endpoints_api
 from mobilise.web.api import figures as figures_api
 from mobilise.web.api import finance as finance_api
 from mobilise.web.api import jobs as jobs_api
+from mobilise.web.api import lifecycle as lifecycle_api
 from mobilise.web.api import migration as migration_api
 from mobilise.web.api import people as people_api
 from mobilise.web.api import retention as retention_api
@@ -76,6 +77,7 @@ ROUTERS = (
     drives_api.router,
     drives_pages.router,
     retention_api.router,
+    lifecycle_api.router,
     retention_pages.router,
     rollout_api.router,
     rollout_pages.router,

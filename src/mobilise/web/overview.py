@@ -19,6 +19,7 @@ from mobilise.core.settings import Settings
 from mobilise.devices.register import status_counts
 from mobilise.finance.variance import by_year_and_budget, variance_lines
 from mobilise.finance.years import FinancialYear
+from mobilise.migration.after import storage_released
 from mobilise.migration.models import MigrationRound, MigrationState, MigrationWave, PersonMigration
 from mobilise.programme.figures import Figure
 from mobilise.rollout import reports as rollout
@@ -47,7 +48,8 @@ def panels(session: Session, settings: Settings, clock: Clock,
     so that they read exactly as the board report, the CLI and the API do."""
     records = RolloutRecords(managed_before=settings.rollout_managed_before)
     return [_handsets(session, settings, clock, records, shown), _migration(session, shown),
-            _data_moved(session, shown), _retention(shown), _budget(session, shown),
+            _data_moved(session, shown), _storage_released(session), _retention(shown),
+            _budget(session, shown),
             _risks(session, settings, clock, records)]
 
 
@@ -107,6 +109,22 @@ def _data_moved(session: Session, shown: dict[str, Figure[Any]]) -> Panel:
                                   link="/waves/{}")
     else:
         panel.empty = "No data moved yet."
+    return panel
+
+
+def _storage_released(session: Session) -> Panel:
+    figures = storage_released(session)
+    panel = Panel("storage", "Storage released",
+                  f"{figures.released_tb_text} TB of H: drive storage released on Isilon, of "
+                  f"{figures.estate_tb_text} TB at the first scan.", "/waves",
+                  "Migration waves")
+    if figures.waves:
+        panel.chart = bytes_chart("Storage released by wave",
+                                  [(w.wave, w.released_bytes) for w in figures.waves],
+                                  link="/waves/{}")
+    else:
+        panel.empty = ("No H: drive released yet: a drive is released after grace, "
+                       "read-only and archive, with sign-off and a disposal batch.")
     return panel
 
 

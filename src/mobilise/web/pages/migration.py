@@ -17,12 +17,12 @@ from starlette.datastructures import FormData
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
 from mobilise.core.db import integrity_conflict
-from mobilise.core.errors import InvalidInput, MobiliseError
+from mobilise.core.errors import Conflict, InvalidInput, MobiliseError
 from mobilise.core.words import label
-from mobilise.migration import reports, waves
+from mobilise.migration import after, reports, waves
 from mobilise.migration.burndown import ALL, burndown
 from mobilise.migration.launch import round_to_start, start_round
-from mobilise.migration.models import MigrationState, MigrationWave, RoundStatus
+from mobilise.migration.models import DriveState, MigrationState, MigrationWave, RoundStatus
 from mobilise.migration.notices import Stage, notice_counts, queue_stage
 from mobilise.migration.progress import live_round
 from mobilise.web.api.migration import WaveIn
@@ -129,6 +129,10 @@ def wave_page(request: Request, key: str, notified: Stage | None = None,
     live = live_round(session, wave.id)
     ran = [r for r in rounds if r["status"] != RoundStatus.PLANNED.value]
     return page(request, "wave.html", wave=summary, people=reports.wave_rows(session, wave),
+                after_rows=after.view_rows(session, wave),
+                may_advance=actor.has_any(frozenset({Role.MIGRATION})),
+                may_sign_off=actor.has_any(frozenset({Role.RECORDS})),
+                drive_colours={s.value: s.colour for s in DriveState},
                 live=live, live_points=_points((live or {}).get("stats", {}).get("series")),
                 latest=ran[-1] if ran else None, offer=start_offer(wave), created=created,
                 may_start=actor.has_any(frozenset({Role.MIGRATION})),
@@ -171,6 +175,32 @@ def notify_from_page(request: Request, key: str, form: dict[str, str] = Depends(
             "skipped": sum(run.skipped.values())}
     return RedirectResponse(f"/waves/{wave.id}?{urlencode(said)}#messages-heading",
                             status_code=303)
+
+
+@router.post("/waves/{key}/lifecycle/{person}/advance")
+def advance_from_page(request: Request, key: str, person: str,
+                      form: dict[str, str] = Depends(form_fields),
+                      session: Session = Depends(db, scope="function"),
+                      actor: Actor = Depends(requires(Role.MIGRATION))) -> Response:
+    """The wave page's "next step" button for one person's H: drive (its hook runs
+    first); a refusal or a failed hook is shown with its reason."""
+    wave = waves.get_wave(session, key)
+    result = after.advance(session, actor, request.app.state.settings, wave, people=[person],
+                           reason=form.get("reason", "").strip() or None)[0]
+    if not result.done:
+        raise Conflict(f"{result.person}: {label(result.step)} not done: {result.reason}")
+    return RedirectResponse(f"/waves/{wave.id}#after-heading", status_code=303)
+
+
+@router.post("/waves/{key}/lifecycle/{person}/sign-off")
+def sign_off_from_page(request: Request, key: str, person: str,
+                       form: dict[str, str] = Depends(form_fields),
+                       session: Session = Depends(db, scope="function"),
+                       actor: Actor = Depends(requires(Role.VIEWER))) -> Response:
+    """A records manager (or the data owner) signs the drive's release off."""
+    wave = waves.get_wave(session, key)
+    after.sign_off(session, actor, wave, person, form.get("note", ""))
+    return RedirectResponse(f"/waves/{wave.id}#after-heading", status_code=303)
 
 
 def _points(series: list[list[float]] | None) -> dict[str, str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
@@ -10,6 +12,7 @@ from sqlalchemy.orm import Session
 from mobilise.core.actor import Actor, Role
 from mobilise.core.audit import AuditEntry
 from mobilise.devices.register import handset_row, held_by
+from mobilise.migration.after import person_lifecycle, row_json
 from mobilise.migration.reports import person_migrations
 from mobilise.people.models import OrgUnit
 from mobilise.people.register import PeopleQuery, find_people, get_person, person_row_for
@@ -55,4 +58,10 @@ def person(request: Request, key: str, session: Session = Depends(db, scope="fun
     handsets = [handset_row(h) for h in held_by(session, [found.id]).get(found.id, [])]
     return page(request, "person.html", person=person_row_for(found, actor),
                 history=history, handsets=handsets,
-                migrations=person_migrations(session, found))
+                migrations=person_migrations(session, found),
+                drive_after=_drive_after(session, found.id))
+
+
+def _drive_after(session: Session, person_id: int) -> dict[str, Any] | None:
+    row = person_lifecycle(session, person_id)
+    return None if row is None else row_json(row)
