@@ -26,8 +26,10 @@ from mobilise.web.api import devices as devices_api
 from mobilise.web.api import drives as drives_api
 from mobilise.web.api import finance as finance_api
 from mobilise.web.api import jobs as jobs_api
+from mobilise.web.api import me as me_api
 from mobilise.web.api import migration as migration_api
 from mobilise.web.api import people as people_api
+from mobilise.web.api import policy as policy_api
 from mobilise.web.api import retention as retention_api
 from mobilise.web.api import rollout as rollout_api
 from mobilise.web.api import system as system_api
@@ -38,6 +40,7 @@ from mobilise.web.pages import drives as drives_pages
 from mobilise.web.pages import finance as finance_pages
 from mobilise.web.pages import home as home_pages
 from mobilise.web.pages import jobs as jobs_pages
+from mobilise.web.pages import me as me_pages
 from mobilise.web.pages import migration as migration_pages
 from mobilise.web.pages import people as people_pages
 from mobilise.web.pages import retention as retention_pages
@@ -77,6 +80,9 @@ ROUTERS = (
     migration_api.router,
     migration_pages.router,
     audit_pages.router,
+    me_api.router,
+    me_pages.router,
+    policy_api.router,
 )
 
 

@@ -55,12 +55,14 @@ async def login(
     request.session["user_id"] = user.id
     request.session["epoch"] = user.session_epoch
     target = next if next.startswith("/") and not next.startswith("//") else "/"
+    if target == "/" and user.person_id is not None and not user.roles:
+        target = "/me"  # an officer with no staff role: their own page is their start
     return RedirectResponse(target, status_code=303)
 
 
 @router.post("/logout")
 def logout(request: Request, session: Session = Depends(db, scope="function"),
-           actor: Actor = Depends(requires(Role.VIEWER))) -> Response:
+           actor: Actor = Depends(requires(Role.VIEWER, Role.PERSON))) -> Response:
     if actor.user_id is not None and request.session.get("user_id") == actor.user_id:
         # The cookie alone would still be valid until it expires: end it on the server.
         login = session.get(auth.User, actor.user_id)
