@@ -304,3 +304,84 @@ def test_book_through_the_page(client: TestClient, estate: Estate) -> None:
         assert live.day.isoformat() == day
     bad = client.post("/me/appointment/move", data={"csrf_token": token, "place": "nonsense"})
     assert bad.status_code == 422 and "choose a day" in bad.text
+
+
+# --- the desk and the programme ----------------------------------------------------------
+
+def test_the_desk_hands_over_with_a_signature_on_its_screen(client: TestClient,
+                                                            estate: Estate) -> None:
+    _login(client, "desk")
+    form = client.get("/handover?person=100004")
+    assert "Version 2." in form.text and "Where the officer signs" in form.text
+    token = _csrf(client, "/handover")
+    spare = estate.ids["spares"][0]
+    base = {"csrf_token": token, "person": "100004", "imei": spare, "method": "signature",
+            "policy_version": "2.0", "signed": "desk-screen"}
+    refused = client.post("/handover", data=base)
+    assert refused.status_code == 422  # not ticked: nothing handed over
+    r = client.post("/handover", data={**base, "accepted": "yes"})
+    assert r.status_code == 200 and "Signed on this screen" in r.text, r.text[-2000:]
+    with session_scope(estate.settings) as s:
+        row = s.scalars(select(PolicyAcceptance).join(Handset).where(
+            Handset.imei == spare)).one()
+        assert (row.how, row.signed_by, row.policy.version) == ("desk-screen", "desk", "2.0")
+        assert s.scalars(select(OutboxMessage).where(
+            OutboxMessage.idempotency_key == f"policy_receipt:acceptance:{row.id}")).one()
+
+
+def test_the_desk_hands_over_for_a_signature_on_the_officers_device(
+        client: TestClient, estate: Estate) -> None:
+    _login(client, "desk")
+    token = _csrf(client, "/handover")
+    spare = estate.ids["spares"][1]
+    r = client.post("/handover", data={"csrf_token": token, "person": "100005", "imei": spare,
+                                       "method": "web-form", "policy_version": "2.0",
+                                       "signed": "own-device"})
+    assert r.status_code == 200 and "own device" in r.text
+    status = client.get("/api/v1/policy/status?accepted=false",
+                        headers=_as(estate, "desk")).json()
+    assert spare in [i["imei"] for i in status["items"]]  # until the officer signs
+    assert "not yet" in client.get("/policy?show=not-accepted").text
+
+
+def test_the_programme_publishes_on_the_page(client: TestClient, estate: Estate) -> None:
+    _login(client, "desk")
+    assert "Publish a new version" not in client.get("/policy").text
+    client.cookies.clear()
+    _login(client, "planner")
+    token = _csrf(client, "/policy")
+    r = client.post("/policy/versions", data={"csrf_token": token, "version": "3.0",
+                                              "text": "Third words."}, follow_redirects=False)
+    assert r.status_code == 303
+    assert "version <strong>3.0</strong>" in client.get("/policy").text
+    again = client.post("/policy/versions", data={"csrf_token": token, "version": "3.0",
+                                                  "text": "Third words."})
+    assert again.status_code == 409 and "already published" in again.text
+
+
+def test_the_desk_settles_a_request_on_its_page(client: TestClient, estate: Estate) -> None:
+    client.post("/api/v1/me/adjustments", headers=_as(estate, "bob"),
+                json={"requested": "Large-print guide"})
+    _login(client, "desk")
+    page = client.get("/adjustments")
+    assert "Large-print guide" in page.text and "100001" in page.text
+    rid = re.search(r'action="/adjustments/(\d+)/settle"', page.text)
+    assert rid
+    r = client.post(f"/adjustments/{rid.group(1)}/settle",
+                    data={"csrf_token": _csrf(client, "/adjustments"), "change": "yes",
+                          "adjustments": "Large-print guide"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert "No requests are open" in client.get("/adjustments").text
+
+
+def test_my_receipt_as_a_pdf(client: TestClient, estate: Estate) -> None:
+    r = client.get(f"/api/v1/me/policy/receipts/{estate.ids['alice_acceptance']}/pdf",
+                   headers=_as(estate, "alice"))
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
+    from mobilise.devices import policy
+    from mobilise.web.receipt import receipt_document
+    with session_scope(estate.settings) as s:
+        row = s.get(PolicyAcceptance, estate.ids["alice_acceptance"])
+        assert row is not None
+        html = receipt_document(policy.receipt(s, row), "Test Police")
+        assert estate.ids["alice_imei"] in html and row.text_sha256 in html

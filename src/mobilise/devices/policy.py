@@ -95,9 +95,10 @@ def accept(session: Session, actor: Actor, clock: Clock, person: Person, handset
         # Not "forbidden": a handset someone else holds is none of this person's business.
         raise NotFound(f"{person.number} holds no handset {handset.imei}")
     policy = require_current(session, clock)
+    # Read now: after a refused flush the session can no longer load them.
+    already = f"policy {policy.version} is already accepted for handset {handset.imei}"
     if _signed(session, person.id, handset.id, policy.id):
-        raise Conflict(f"policy {policy.version} is already accepted for handset "
-                       f"{handset.imei}")
+        raise Conflict(already)
     row = PolicyAcceptance(person_id=person.id, handset_id=handset.id,
                            policy_version_id=policy.id, text_sha256=policy.sha256,
                            accepted_at=clock.now(), how=how, signed_by=actor.name)
@@ -106,8 +107,7 @@ def accept(session: Session, actor: Actor, clock: Clock, person: Person, handset
     try:
         session.flush()
     except IntegrityError:
-        raise Conflict(f"policy {policy.version} is already accepted for handset "
-                       f"{handset.imei}") from None
+        raise Conflict(already) from None
     return row
 
 

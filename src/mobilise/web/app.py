@@ -43,6 +43,7 @@ from mobilise.web.pages import jobs as jobs_pages
 from mobilise.web.pages import me as me_pages
 from mobilise.web.pages import migration as migration_pages
 from mobilise.web.pages import people as people_pages
+from mobilise.web.pages import policy as policy_pages
 from mobilise.web.pages import retention as retention_pages
 from mobilise.web.pages import rollout as rollout_pages
 from mobilise.web.params import plain_request
@@ -83,6 +84,7 @@ ROUTERS = (
     me_api.router,
     me_pages.router,
     policy_api.router,
+    policy_pages.router,
 )
 
 

@@ -33,6 +33,8 @@ NAVIGATION: list[tuple[str, str, frozenset[Role]]] = [
     ("People", "/people", _ANY),
     ("Handsets", "/handsets", _ANY),
     ("Hand-over", "/handover", frozenset({Role.SERVICE_DESK})),
+    ("Acceptable-use policy", "/policy", frozenset({Role.SERVICE_DESK, Role.PROGRAMME})),
+    ("Adjustment requests", "/adjustments", frozenset({Role.SERVICE_DESK})),
     ("Rollout", "/rollout", _ANY),
     ("Comms", "/comms", _ANY),
     ("H: drives", "/drives", _ANY),
