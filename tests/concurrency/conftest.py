@@ -130,7 +130,7 @@ SELF_SERVICE = ("200001", "200002", "200003", "200004", "200005")
 def _self_service(settings: Settings, tmp: Path, fleet_issued: dict[str, str],
                   roster_rows: list[Any]) -> dict[str, Any]:
     """People of their own for the self-service cases, each with a login linked to them
-    (``me200001``...; ``me100003`` has files to review, ``me100000`` an issued handset):
+    (``me200001``...; ``me100000`` holds an issued handset): 200001 has files to review,
     200002 and 200003 booked, 200004 and 200005 holding handsets, 200005 asking for an
     adjustment; a policy in force; places open in the days ahead."""
     from mobilise.core import audit
@@ -149,7 +149,7 @@ def _self_service(settings: Settings, tmp: Path, fleet_issued: dict[str, str],
         roster.import_roster(s, ADMIN, write_csv(tmp / "roster-self.csv", ROSTER_HEADER, rows))
     with session_scope(settings) as s:
         people = {p.number: p for p in s.scalars(select(Person).where(
-            Person.number.in_([*SELF_SERVICE, "100000", "100003"])))}
+            Person.number.in_([*SELF_SERVICE, "100000"])))}
         tokens = {}
         for number, person in people.items():
             user = auth.add_user(s, ADMIN, f"me{number}", PASSWORD, [])
@@ -180,8 +180,11 @@ def _self_service(settings: Settings, tmp: Path, fleet_issued: dict[str, str],
         ids["adjustment_request"] = adjustments.request_change(
             s, ADMIN, clock, people["200005"], "step-free, please").id
         version = rule_sets.get_version(s, "drives")
+        # 200001's drive, with files to review (100001 to 100003 are the other cases').
+        _drive(Path(settings.home_root), "asmith100001")
+        scan_people(s, settings, [people["200001"]], clock)
         queue_scanned(s, Actor("rm1", frozenset({Role.RECORDS})), version, clock.today(),
-                      person="100003")
+                      person="200001")
     return ids
 
 

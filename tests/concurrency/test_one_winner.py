@@ -615,9 +615,9 @@ def publish_policy(env: Served) -> None:
 def decide_mine(env: Served) -> None:
     with session_scope(env.settings) as s:
         mine = list(s.scalars(select(ReviewItem.id).where(
-            ReviewItem.person == "100003", ReviewItem.status == "pending")))
+            ReviewItem.person == "200001", ReviewItem.status == "pending")))
     assert mine
-    race(env, [Call(_me(env, "100003"), "POST", "/api/v1/me/drive/decide",
+    race(env, [Call(_me(env, "200001"), "POST", "/api/v1/me/drive/decide",
                     json={"ids": mine, "decision": "keep-migrate", "justification": f"j {i}"})
                for i in range(N)], "review_item.decide", changes=len(mine))
 
