@@ -9,7 +9,6 @@ from playwright.sync_api import Page
 from tests.browser.conftest import Site, assert_accessible
 from tests.web.self_service_estate import PASSWORD
 
-
 FOCUSED = """([selector, text]) => {
   const el = document.activeElement;
   return !!el && el.matches(selector) && (text === null || el.textContent.trim() === text);
