@@ -38,7 +38,8 @@ CHECKED: list[tuple[str, str, str | None]] = [
     ("disposed_site", "/audit", "admin"),
     *[("self_service_site", path, who) for path, who in (
         ("/me", "bob"), ("/me/phone", "bob"), ("/me/phone", "alice"), ("/me/policy", "alice"),
-        ("/me/drive", "bob"), ("/policy", "planner"), ("/adjustments", "desk"))],
+        ("/me/drive", "bob"), ("/policy", "planner"), ("/adjustments", "desk"),
+        ("/handover?person=100004", "desk"))],
 ]
 
 # GET routes outside /api/v1 that are not HTML pages, and why.
