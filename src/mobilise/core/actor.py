@@ -35,7 +35,7 @@ class Actor:
         if Role.PERSON in roles and Role.PERSON in self.roles:
             return True
         staff = self.roles - {Role.PERSON}
-        if roles <= {Role.PERSON}:
+        if roles and roles <= {Role.PERSON}:
             return False
         if Role.ADMIN in staff:
             return True
