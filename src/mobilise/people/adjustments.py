@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from mobilise.core import audit
 from mobilise.core.actor import Actor
@@ -43,7 +43,8 @@ def request_change(session: Session, actor: Actor, clock: Clock, person: Person,
 
 
 def open_requests(session: Session, person_id: int | None = None) -> list[AdjustmentRequest]:
-    query = select(AdjustmentRequest).where(AdjustmentRequest.status == OPEN)
+    query = select(AdjustmentRequest).options(joinedload(AdjustmentRequest.person)).where(
+        AdjustmentRequest.status == OPEN)
     if person_id is not None:
         query = query.where(AdjustmentRequest.person_id == person_id)
     return list(session.scalars(query.order_by(AdjustmentRequest.id)))
