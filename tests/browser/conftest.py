@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -176,7 +177,8 @@ def sign_in(page: Page, site: Site, username: str = "admin", password: str = PAS
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(site.url + "/")
+    # Staff land on the overview; a login with no staff role on its own page (/me).
+    page.wait_for_url(re.compile(re.escape(site.url) + "/(me)?$"))
 
 
 def assert_accessible(page: Page) -> None:
@@ -187,3 +189,14 @@ def assert_accessible(page: Page) -> None:
     assert serious == [], page.url + "\n" + "\n".join(
         f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes: "
         f"{', '.join(str(n['target']) for n in v['nodes'][:3])})" for v in serious)
+
+
+@pytest.fixture
+def self_service_site(sqlite_settings: Settings, tmp_path: Path) -> Iterator[Site]:
+    """tests/web/self_service_estate.py: alice holds a handset (policy 2.0 to accept),
+    bob has a booked appointment, a scanned drive and files to review; desk and planner
+    logins (their password is that estate's)."""
+    from tests.web.self_service_estate import build, with_drives
+
+    estate = build(with_drives(sqlite_settings), tmp_path)
+    yield from serve(estate.settings)

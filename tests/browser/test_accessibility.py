@@ -37,6 +37,10 @@ CHECKED: list[tuple[str, str, str | None]] = [
         "/retention/holds", "/retention/disposal", "/retention/disposal/1",
         "/retention/disposal/1/certificate")],
     ("disposed_site", "/audit", "admin"),
+    *[("self_service_site", path, who) for path, who in (
+        ("/me", "bob"), ("/me/phone", "bob"), ("/me/phone", "alice"), ("/me/policy", "alice"),
+        ("/me/drive", "bob"), ("/policy", "planner"), ("/adjustments", "desk"),
+        ("/handover?person=100004", "desk"))],
 ]
 
 # GET routes outside /api/v1 that are not HTML pages, and why.
@@ -48,7 +52,14 @@ NOT_PAGES = {
     "/auth/callback": "the identity platform's way back: a page that moves on at once to the "
                       "page asked for (test_entra_sign_in.py follows it in Chromium and "
                       "checks where it lands); a refusal is the sign-in page (/login)",
+    "/me/appointment.ics": "a calendar file (text/calendar)",
+    "/me/policy/receipts/{acceptance_id}.pdf": "a PDF receipt",
 }
+
+
+def _password(estate: str) -> dict[str, str]:
+    from tests.web.self_service_estate import PASSWORD
+    return {"password": PASSWORD} if estate == "self_service_site" else {}
 
 
 @pytest.mark.parametrize(("estate", "path", "who"), CHECKED,
@@ -57,7 +68,7 @@ def test_no_serious_accessibility_violations(page: Page, request: pytest.Fixture
                                              estate: str, path: str, who: str | None) -> None:
     site: Site = request.getfixturevalue(estate)
     if who is not None:
-        sign_in(page, site, who)
+        sign_in(page, site, who, **_password(estate))
     # Every console error counts: a script or style the Content-Security-Policy refuses
     # is reported only there.
     errors: list[str] = []

@@ -122,6 +122,71 @@ def build_estate(settings: Settings, tmp: Path) -> dict[str, Any]:
         ids.update(_leaver_papers_and_wave(s, tmp))
     with session_scope(settings) as s:
         _after_cutover_wave(s, settings)
+    ids.update(_self_service(settings, tmp, ids["by_state"], ids["roster"]))
+    return ids
+
+
+SELF_SERVICE = ("200001", "200002", "200003", "200004", "200005")
+
+
+def _self_service(settings: Settings, tmp: Path, fleet_issued: dict[str, str],
+                  roster_rows: list[Any]) -> dict[str, Any]:
+    """People of their own for the self-service cases, each with a login linked to them
+    (``me200001``...; ``me100000`` holds an issued handset): 200001 has files to review,
+    200002 and 200003 booked, 200004 and 200005 holding handsets, 200005 asking for an
+    adjustment; a policy in force; places open in the days ahead."""
+    from mobilise.core import audit
+    from mobilise.devices import policy
+    from mobilise.devices.models import Handset
+    from mobilise.people import adjustments
+    from tests.web.self_service_estate import open_days
+
+    ids: dict[str, Any] = {}
+    clock = SystemClock()
+    # In the roster (person_row(100001) is number 200001), so that the roster-import case
+    # does not make them leavers.
+    rows = [*roster_rows, *[person_row(100000 + int(n) - 200000) for n in SELF_SERVICE]]
+    ids["roster"] = rows
+    with session_scope(settings) as s:
+        roster.import_roster(s, ADMIN, write_csv(tmp / "roster-self.csv", ROSTER_HEADER, rows))
+    with session_scope(settings) as s:
+        people = {p.number: p for p in s.scalars(select(Person).where(
+            Person.number.in_([*SELF_SERVICE, "100000"])))}
+        tokens = {}
+        for number, person in people.items():
+            user = auth.add_user(s, ADMIN, f"me{number}", PASSWORD, [])
+            s.flush()
+            with audit.change(s, ADMIN, "user.link_person", user):
+                user.person_id = person.id
+            tokens[f"me{number}"] = auth.issue_token(s, ADMIN, user, "test")
+        ids["me_tokens"] = tokens
+        policy.publish_version(s, ADMIN, clock, "1.0", "Use it for work.",
+                               clock.today() - timedelta(days=1))
+        site = s.scalars(select(Site).where(Site.code == "CE-01")).one()
+        days = open_days(3)
+        appointments.open_places(s, site.id, days, capacity=5)
+        ids["me_days"] = [d.isoformat() for d in days]
+        for number in ("200002", "200003"):
+            appointments.book(s, ADMIN, people[number].id, site.id, days[0])
+        in_stock = s.scalars(select(Handset).where(
+            Handset.imei == fleet_issued["in_stock"])).one()
+        # The fleet's returned handset, back in stock (the spares are the other cases').
+        spare = s.scalars(select(Handset).where(
+            Handset.imei == fleet_issued["returned"])).one()
+        handsets.move_handsets(s, ADMIN, settings, clock, "stock", [spare], site=site)
+        for number, handset in (("200004", spare), ("200005", in_stock)):
+            handsets.issue_handset(s, ADMIN, settings, clock, handset, people[number],
+                                   method="signature")
+            ids[f"imei_{number}"] = handset.imei
+        ids["imei_100000"] = fleet_issued["issued"]
+        ids["adjustment_request"] = adjustments.request_change(
+            s, ADMIN, clock, people["200005"], "step-free, please").id
+        version = rule_sets.get_version(s, "drives")
+        # 200001's drive, with files to review (100001 to 100003 are the other cases').
+        _drive(Path(settings.home_root), "asmith100001")
+        scan_people(s, settings, [people["200001"]], clock)
+        queue_scanned(s, Actor("rm1", frozenset({Role.RECORDS})), version, clock.today(),
+                      person="200001")
     return ids
 
 
@@ -222,7 +287,7 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         drop, url = _pg_clone(request.getfixturevalue("pg_template"))
     settings = Settings(database_url=url, **common)
     ids = build_estate(settings, tmp)
-    tokens = ids.pop("tokens")
+    tokens = {**ids.pop("tokens"), **ids.pop("me_tokens")}
     try:
         with serve(settings) as base:
             yield Served(base, settings, tokens, ids)

@@ -23,7 +23,7 @@ from sqlalchemy import func, select, update
 
 from mobilise.core.db import session_scope
 from mobilise.core.settings import Settings
-from mobilise.devices.models import Acceptance, Handset, LicenceSeat
+from mobilise.devices.models import Acceptance, DeviceAction, Handset, LicenceSeat
 from mobilise.retention.models import DisposalBatch, DisposalItem, ItemOutcome, ReviewItem
 from mobilise.web.app import create_app
 from tests.devices.fleet import MANIFEST_HEADER, manifest_row
@@ -702,6 +702,92 @@ def checkpoint(env: Served) -> None:
     verdict = httpx.get(f"{env.url}/api/v1/audit/verify",
                         headers={"Authorization": f"Bearer {env.tokens['admin']}"})
     assert verdict.status_code == 200 and verdict.json()["intact"] is True, verdict.text
+
+
+# --- self-service (each person acting for themselves, N times at once) -------------------
+
+def _me(env: Served, number: str) -> str:
+    return str(env.tokens[f"me{number}"])
+
+
+@case("POST", "/api/v1/me/appointment")
+def book_mine(env: Served) -> None:
+    race(env, [Call(_me(env, "200001"), "POST", "/api/v1/me/appointment",
+                    json={"site": "CE-01", "day": env.ids["me_days"][1]}) for _ in range(N)],
+         "appointment.book")
+
+
+@case("POST", "/api/v1/me/appointment/move")
+def move_mine(env: Served) -> None:
+    race(env, [Call(_me(env, "200002"), "POST", "/api/v1/me/appointment/move",
+                    json={"site": "CE-01", "day": env.ids["me_days"][2]}) for _ in range(N)],
+         "appointment.reschedule")
+
+
+@case("POST", "/api/v1/me/appointment/cancel")
+def cancel_mine(env: Served) -> None:
+    race(env, [Call(_me(env, "200003"), "POST", "/api/v1/me/appointment/cancel",
+                    json={"reason": "on leave"}) for _ in range(N)], "appointment.cancel")
+
+
+@case("POST", "/api/v1/me/handsets/{imei}/report")
+def report_mine(env: Served) -> None:
+    imei = env.ids["imei_200004"]
+    race(env, [Call(_me(env, "200004"), "POST", f"/api/v1/me/handsets/{imei}/report",
+                    json={"kind": "lost", "reference": f"LP {i}"}) for i in range(N)],
+         "handset.lose")
+    # The wipe is queued once, with the one loss.
+    with session_scope(env.settings) as s:
+        wipes = s.scalars(select(DeviceAction).where(
+            DeviceAction.handset_id == _handset_id(env.settings, imei),
+            DeviceAction.kind == "wipe")).all()
+        assert len(wipes) == 1
+
+
+@case("POST", "/api/v1/me/adjustments")
+def request_adjustment(env: Served) -> None:
+    race(env, [Call(_me(env, "200001"), "POST", "/api/v1/me/adjustments",
+                    json={"requested": f"request {i}"}) for i in range(N)],
+         "adjustments.request")
+
+
+@case("POST", "/api/v1/adjustment-requests/{request_id}/settle")
+def settle_adjustment(env: Served) -> None:
+    rid = env.ids["adjustment_request"]
+    race(env, [Call(env.tokens["desk"], "POST", f"/api/v1/adjustment-requests/{rid}/settle",
+                    json={"adjustments": f"version {i}"}) for i in range(N)],
+         "adjustments.settle")
+
+
+@case("POST", "/api/v1/me/policy/accept")
+def accept_mine(env: Served) -> None:
+    race(env, [Call(_me(env, "200005"), "POST", "/api/v1/me/policy/accept",
+                    json={"imei": env.ids["imei_200005"]}) for _ in range(N)], "policy.accept")
+
+
+@case("POST", "/api/v1/policy/acceptances")
+def accept_at_the_desk(env: Served) -> None:
+    race(env, [Call(env.tokens["desk"], "POST", "/api/v1/policy/acceptances",
+                    json={"person": "100000", "imei": env.ids["imei_100000"]})
+               for _ in range(N)], "policy.accept")
+
+
+@case("POST", "/api/v1/policy/versions")
+def publish_policy(env: Served) -> None:
+    race(env, [Call(env.tokens["planner"], "POST", "/api/v1/policy/versions",
+                    json={"version": "2.0", "text": f"words {i}"}) for i in range(N)],
+         "policy.publish")
+
+
+@case("POST", "/api/v1/me/drive/decide")
+def decide_mine(env: Served) -> None:
+    with session_scope(env.settings) as s:
+        mine = list(s.scalars(select(ReviewItem.id).where(
+            ReviewItem.person == "200001", ReviewItem.status == "pending")))
+    assert mine
+    race(env, [Call(_me(env, "200001"), "POST", "/api/v1/me/drive/decide",
+                    json={"ids": mine, "decision": "keep-migrate", "justification": f"j {i}"})
+               for i in range(N)], "review_item.decide", changes=len(mine))
 
 
 EXCLUDED: dict[tuple[str, str], str] = {

@@ -213,3 +213,16 @@ def test_two_changes_to_one_login_have_one_winner(settings: Settings,
     actions = session.scalars(select(AuditEntry.action).where(
         AuditEntry.entity == "app_user").order_by(AuditEntry.seq)).all()
     assert actions == ["user.add", "user.add", "user.disable", "user.enable"]
+
+
+def test_the_person_pseudo_role_is_held_only_through_a_link() -> None:
+    from mobilise.core.actor import Actor, Role
+
+    person = frozenset({Role.PERSON})
+    officer = Actor("officer", frozenset({Role.PERSON}), person_id=7)
+    admin = Actor("root", frozenset({Role.ADMIN}))
+    assert officer.has_any(person) and not admin.has_any(person)
+    # An officer with no staff role is no viewer of the programme's pages...
+    assert not officer.has_any(frozenset({Role.VIEWER}))
+    # ...and an administrator still passes every staff guard.
+    assert admin.has_any(frozenset({Role.RECORDS})) and admin.has_any(frozenset())

@@ -55,6 +55,7 @@ class Web:
 USERS = {
     "admin": ["admin"], "viewer": ["viewer"], "programme": ["programme"],
     "auditor": ["auditor"], "norole": [],
+    "person": [],  # no staff role, linked to person 100001: the self-service pages
 }
 
 
@@ -67,10 +68,20 @@ def web(sqlite_settings: Settings, tmp_path: Path) -> Iterator[Web]:
             user = auth.add_user(s, ADMIN, name, PASSWORD, roles)
             s.flush()
             tokens[name] = auth.issue_token(s, ADMIN, user, "test")
+        link_person(s, "person", "100001")
         seed_rollout(s)
     app = create_app(sqlite_settings)
     with TestClient(app, base_url="http://testserver") as client:
         yield Web(app, client, tokens, sqlite_settings)
+
+
+def link_person(s: Session, username: str, number: str) -> None:
+    """Link a login to a person (what Entra sign-in does for a work account)."""
+    user = auth.get_user(s, username)
+    person = s.scalar(select(Person).where(Person.number == number))
+    assert person is not None
+    with audit.change(s, ADMIN, "user.link_person", user):
+        user.person_id = person.id
 
 
 def seed_rollout(s: Session) -> None:

@@ -48,6 +48,10 @@ NOT_COUNTED = {
     "/login": "no database",
     "/api/v1/openapi.json": "no database",
     "/reports/board.pdf": "the same queries as /reports/board.html, which is counted",
+    "/me/policy/receipts/{acceptance_id}.pdf": "the same queries as "
+    "/api/v1/me/policy/receipts/{acceptance_id}, which is counted (and a PDF by Chromium)",
+    "/api/v1/me/policy/receipts/{acceptance_id}/pdf": "as the one above",
+    "/api/v1/policy/acceptances/{acceptance_id}/pdf": "as the one above, for the desk",
 }
 
 
@@ -95,7 +99,9 @@ def _estate(root: Path, people: int) -> Generator[Estate]:
             found = s.scalar(select(column).order_by(column))
             return None if found is None else str(found)
 
+        acceptance = _self_service(s, user, handset)
         keys = {"people": person, "handsets": handset, "waves": first(MigrationWave.name),
+                "acceptance_id": acceptance,
                 "number": person, "job_id": first(Job.id),
                 "appointment_id": first(Appointment.id), "batch_id": first(DisposalBatch.id),
                 "templates": first(MessageTemplate.name), "username": "admin",
@@ -103,6 +109,30 @@ def _estate(root: Path, people: int) -> Generator[Estate]:
                 "version": str(rules[1]) if rules else None}
     with TestClient(create_app(settings)) as client:
         yield Estate(client, token, keys)
+
+
+def _self_service(s: Any, user: auth.User, imei: str | None) -> str:
+    """The admin login linked to the holder of ``imei``, who also has an appointment
+    booked and has signed the policy in force: every /me page has something to show."""
+    from datetime import timedelta
+
+    from mobilise.core import audit
+    from mobilise.devices import policy
+    from mobilise.people.models import Site
+    from mobilise.rollout import appointments
+
+    handset = s.scalar(select(Handset).where(Handset.imei == imei))
+    assert handset is not None and handset.holder is not None
+    with audit.change(s, ADMIN, "user.link_person", user):
+        user.person_id = handset.holder_id
+    clock = SystemClock()
+    site = s.scalar(select(Site).where(Site.issuing.is_(True)).order_by(Site.id))
+    day = clock.today() + timedelta(days=30)
+    appointments.open_places(s, site.id, [day], 5)
+    if appointments.live_appointment(s, handset.holder.id) is None:
+        appointments.book(s, ADMIN, handset.holder.id, site.id, day)
+    policy.publish_version(s, ADMIN, clock, "9.9", "Counted words.", clock.today())
+    return str(policy.accept(s, ADMIN, clock, handset.holder, handset, "desk-screen").id)
 
 
 @pytest.fixture(scope="module")

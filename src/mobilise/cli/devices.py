@@ -335,3 +335,44 @@ def send_actions(limit: int = typer.Option(10_000, min=1, help="most actions thi
             s, client, settings(), SystemClock(), actor=actor(), limit=limit,
             progress=Tee(bar, JobProgress(job_session, "intune-actions")))
     emit([report.summary()], list(report.summary()), fmt, title="Intune actions")
+
+
+@app.command("policy-publish")
+def policy_publish(
+    version: str = typer.Argument(..., help="e.g. 2.0"),
+    text_file: Path = typer.Argument(..., exists=True, dir_okay=False, help="the policy text"),
+    effective_on: str | None = typer.Option(None, help="YYYY-MM-DD (default: today)"),
+) -> None:
+    """Publish an acceptable-use policy version: from its effective day every holder is
+    asked to accept it again."""
+    from datetime import date
+
+    from mobilise.core.errors import InvalidInput
+    from mobilise.devices import policy
+
+    try:
+        day = date.fromisoformat(effective_on) if effective_on else None
+    except ValueError:
+        raise InvalidInput(f"--effective-on {effective_on!r} is not YYYY-MM-DD") from None
+    with session() as s:
+        row = policy.publish_version(s, actor(), SystemClock(), version,
+                                     text_file.read_text(encoding="utf-8"), day)
+        console.print(f"published policy {row.version} (in force from {row.effective_on}; "
+                      f"text SHA-256 {row.sha256})")
+
+
+@app.command("policy-status")
+def policy_status(
+    not_accepted: bool = typer.Option(False, "--not-accepted",
+                                      help="only holders who have not accepted"),
+    fmt: FormatOption = Format.TABLE,
+) -> None:
+    """Who holds a handset and whether they accepted the policy version in force."""
+    from mobilise.devices import policy
+
+    with session() as s:
+        status = policy.acceptance_status(s, SystemClock(),
+                                          accepted=False if not_accepted else None)
+        title = (f"policy {status.policy.version}: {status.accepted} of {len(status.rows)} "
+                 "accepted" if status.policy else "no policy version in force")
+        emit(status.rows, policy.STATUS_COLUMNS, fmt, title=title)

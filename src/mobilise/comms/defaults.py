@@ -262,6 +262,26 @@ DEFAULTS += (
         {"person": PERSON, "review": REVIEW,
          "subject": {"first_name": "Alex", "last_name": "Reid", "number": "204118"}},
     ),
+    DefaultTemplate(
+        "policy_receipt",
+        "Your receipt: acceptable-use policy {{ policy.version }} accepted",
+        "Dear {{ person.first_name }},\n\n"
+        "This is your receipt for accepting the acceptable-use policy for your work "
+        "smartphone.\n\n"
+        "Handset:        {{ handset.model }}, IMEI {{ handset.imei }}\n"
+        "Phone number:   {{ handset.number or 'none fitted' }}\n"
+        "Kit:            {% if kit %}{{ kit.name }} ({{ kit.code }}){% else %}none{% endif %}\n"
+        "Policy version: {{ policy.version }} (in force from {{ policy.effective_on }})\n"
+        "Text SHA-256:   {{ policy.sha256 }}\n"
+        "Accepted at:    {{ accepted_at }} ({{ how }})\n\n"
+        "Keep this message: the hash identifies exactly the text you accepted. You can "
+        "download the receipt as a PDF from My Mobilise." + SIGN_OFF,
+        {"person": PERSON, "handset": {"model": "Samsung Galaxy A32",
+                                       "imei": "356938035643809", "number": "07700900123"},
+         "kit": {"code": "STD", "name": "Standard kit", "contents": "case, charger"},
+         "policy": {"version": "2.0", "effective_on": "2026-12-01", "sha256": "0" * 64},
+         "accepted_at": "2026-12-07T10:15:00+00:00", "how": "own-device"},
+    ),
 )
 
 BY_NAME = {t.name: t for t in DEFAULTS}

@@ -15,6 +15,9 @@ class Role(StrEnum):
     RECORDS = "records"
     AUDITOR = "auditor"
     VIEWER = "viewer"
+    # Never granted: every login linked to a person in the register holds it, and with it
+    # the self-service pages (/me) about that person alone, whatever its staff roles.
+    PERSON = "person"
 
 
 @dataclass(frozen=True)
@@ -23,14 +26,22 @@ class Actor:
     roles: frozenset[Role] = field(default_factory=frozenset)
     request_id: str | None = None
     user_id: int | None = None
+    person_id: int | None = None  # the person this login is (``User.person_id``)
 
     def has_any(self, roles: frozenset[Role]) -> bool:
-        """Admin may do anything; ``viewer`` in ``roles`` means any signed-in role."""
-        if Role.ADMIN in self.roles:
+        """Admin may do anything; ``viewer`` in ``roles`` means any signed-in staff role.
+        ``person`` is held only by a login linked to a person: admin alone is not enough
+        (there would be no one for the self-service pages to be about)."""
+        if Role.PERSON in roles and Role.PERSON in self.roles:
             return True
-        if Role.VIEWER in roles and self.roles:
+        staff = self.roles - {Role.PERSON}
+        if roles and roles <= {Role.PERSON}:
+            return False
+        if Role.ADMIN in staff:
             return True
-        return bool(self.roles & roles)
+        if Role.VIEWER in roles and staff:
+            return True
+        return bool(staff & roles)
 
 
 def cli_actor() -> Actor:

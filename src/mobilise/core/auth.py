@@ -74,7 +74,10 @@ class User(audit.Audited, Base):
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 
     def actor(self, request_id: str | None = None) -> Actor:
-        return Actor(self.username, frozenset(Role(r) for r in self.roles), request_id, self.id)
+        roles = {Role(r) for r in self.roles} - {Role.PERSON}
+        if self.person_id is not None:
+            roles.add(Role.PERSON)
+        return Actor(self.username, frozenset(roles), request_id, self.id, self.person_id)
 
 
 class ApiToken(audit.Audited, Base):
@@ -98,10 +101,13 @@ def parse_roles(text: str | list[str]) -> list[str]:
     for item in (i.strip() for i in items):
         if not item:
             continue
+        if item == Role.PERSON.value:
+            raise InvalidInput("'person' is not granted: link the login to a person "
+                               "(users link) and it follows")
         try:
             roles.append(Role(item).value)
         except ValueError:
-            known = ", ".join(r.value for r in Role)
+            known = ", ".join(r.value for r in Role if r is not Role.PERSON)
             raise InvalidInput(f"unknown role {item!r}; roles are {known}") from None
     return sorted(set(roles))
 

@@ -12,6 +12,7 @@ from typing import Any
 # underscores as spaces (so a new status is never shown as ``snake_case``).
 LABELS: dict[str, str] = {
     # migration
+    "desk-screen": "on the desk's screen", "own-device": "on their own device",
     "pre_seed": "pre-seed", "delta": "delta", "cutover": "cutover",
     "not_started": "not started", "in_progress": "in progress",
     # drive findings (drives.assess.FindingKind)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -288,6 +289,50 @@ class Acceptance(Audited, Base):
     accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     method: Mapped[str] = mapped_column(String(20))
     recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class SignedHow(StrEnum):
+    """Where the holder signed the acceptable-use policy."""
+
+    DESK_SCREEN = "desk-screen"
+    OWN_DEVICE = "own-device"
+
+
+class PolicyVersion(Audited, Base):
+    """A published version of the acceptable-use policy: its text and the SHA-256 of that
+    text, so that a signature names exactly the words that were accepted."""
+
+    __tablename__ = "policy_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[str] = mapped_column(String(20), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    effective_on: Mapped[date] = mapped_column(Date, index=True)
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    published_by: Mapped[str] = mapped_column(String(200))
+
+
+class PolicyAcceptance(Audited, Base):
+    """A holder's electronic signature of one policy version for one handset, at one time.
+    One per person, handset and version, held by the database (two taps, one record)."""
+
+    __tablename__ = "policy_acceptance"
+    __table_args__ = (UniqueConstraint("person_id", "handset_id", "policy_version_id",
+                                       name="uq_policy_acceptance_once"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    handset_id: Mapped[int] = mapped_column(ForeignKey("handset.id"), index=True)
+    policy_version_id: Mapped[int] = mapped_column(ForeignKey("policy_version.id"), index=True)
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    how: Mapped[str] = mapped_column(String(20))
+    signed_by: Mapped[str] = mapped_column(String(200), doc="the login that signed")
+
+    policy: Mapped[PolicyVersion] = relationship()
+    handset: Mapped[Handset] = relationship()
+    person: Mapped[Person] = relationship()
 
 
 class HandsetAllowance(Audited, Base):

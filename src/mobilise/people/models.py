@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mobilise.core.audit import Audited
@@ -87,3 +87,21 @@ class Person(Audited, Base):
     @property
     def display_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+
+class AdjustmentRequest(Audited, Base):
+    """A person's request to change their recorded reasonable adjustments, made in
+    self-service and settled by the service desk (who alone change the register)."""
+
+    __tablename__ = "adjustment_request"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    recorded: Mapped[str | None] = mapped_column(Text, doc="what was recorded when asked")
+    requested: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    settled_by: Mapped[str | None] = mapped_column(String(200))
+
+    person: Mapped[Person] = relationship()

@@ -30,8 +30,10 @@ from mobilise.web.api import figures as figures_api
 from mobilise.web.api import finance as finance_api
 from mobilise.web.api import jobs as jobs_api
 from mobilise.web.api import lifecycle as lifecycle_api
+from mobilise.web.api import me as me_api
 from mobilise.web.api import migration as migration_api
 from mobilise.web.api import people as people_api
+from mobilise.web.api import policy as policy_api
 from mobilise.web.api import retention as retention_api
 from mobilise.web.api import rollout as rollout_api
 from mobilise.web.api import system as system_api
@@ -44,8 +46,10 @@ from mobilise.web.pages import finance as finance_pages
 from mobilise.web.pages import home as home_pages
 from mobilise.web.pages import jobs as jobs_pages
 from mobilise.web.pages import logins as logins_pages
+from mobilise.web.pages import me as me_pages
 from mobilise.web.pages import migration as migration_pages
 from mobilise.web.pages import people as people_pages
+from mobilise.web.pages import policy as policy_pages
 from mobilise.web.pages import retention as retention_pages
 from mobilise.web.pages import rollout as rollout_pages
 from mobilise.web.pages import signin as signin_pages
@@ -90,6 +94,10 @@ ROUTERS = (
     endpoints_api.router,
     endpoints_pages.router,
     audit_pages.router,
+    me_api.router,
+    me_pages.router,
+    policy_api.router,
+    policy_pages.router,
 )
 
 

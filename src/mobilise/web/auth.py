@@ -130,6 +130,30 @@ def requires(*roles: Role) -> RoleGuard:
     return RoleGuard(frozenset(roles))
 
 
+NOT_LINKED = ("your login is not linked to a person in the register, so there is nothing "
+              "of your own to show here: ask the service desk to link it")
+
+
+class PersonGuard(RoleGuard):
+    """Admits a login linked to a person (the ``person`` pseudo-role), whatever its staff
+    roles, and no other: an administrator without a person is refused, plainly."""
+
+    def __init__(self) -> None:
+        super().__init__(frozenset({Role.PERSON}))
+
+    async def __call__(self, request: Request,
+                       session: Session = Depends(db, scope="function")) -> Actor:
+        actor = await current_actor(request, session)
+        request.state.actor = actor
+        if actor.person_id is None:
+            raise PermissionDenied(NOT_LINKED)
+        return actor
+
+
+def requires_person() -> PersonGuard:
+    return PersonGuard()
+
+
 async def public_route() -> None:
     """Marks a route as deliberately open to anyone (health check, sign-in page)."""
 

@@ -43,7 +43,9 @@ def openapi(request: Request, _: Actor = Depends(requires(Role.VIEWER))) -> dict
 
 
 @router.get("/api/v1/me")
-def me(actor: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
+def me(actor: Actor = Depends(requires(Role.VIEWER, Role.PERSON))) -> dict[str, Any]:
+    """Who is signed in; ``person`` among the roles when the login is linked to a person
+    (the self-service routes under /api/v1/me/ are theirs)."""
     return {"name": actor.name, "roles": sorted(r.value for r in actor.roles)}
 
 

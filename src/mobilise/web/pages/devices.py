@@ -16,7 +16,7 @@ from mobilise.core.audit import AuditEntry
 from mobilise.core.clock import SystemClock
 from mobilise.core.errors import InvalidInput, MobiliseError
 from mobilise.core.settings import Settings
-from mobilise.devices import capacity, carrier, handsets, register
+from mobilise.devices import capacity, carrier, handsets, policy, register
 from mobilise.devices.carrier import EmailCarrier
 from mobilise.devices.models import (
     Acceptance,
@@ -25,13 +25,15 @@ from mobilise.devices.models import (
     ActionKind,
     ActionStatus,
     DeviceAction,
+    Handset,
     HandsetModel,
     HandsetStatus,
+    SignedHow,
     SimBarState,
 )
 from mobilise.devices.tasks import SEND_ACTIONS
 from mobilise.devices.transitions import HANDSET
-from mobilise.people.models import Site
+from mobilise.people.models import Person, Site
 from mobilise.people.register import PeopleQuery, find_people, get_person, person_row
 from mobilise.rollout.handover import hand_over
 from mobilise.web.auth import db, requires
@@ -166,7 +168,7 @@ def _handset(request: Request, session: Session, key: str, *, error: str | None 
 def _handover(request: Request, session: Session, *, q: str = "", person_key: str = "",
               imei: str = "", error: str | None = None, done: str | None = None,
               status_code: int = 200, kit: str = "", method: str = "",
-              accepted: bool = False) -> HTMLResponse:
+              accepted: bool = False, signed: str = "desk-screen") -> HTMLResponse:
     people = []
     if q:
         found, _ = find_people(session, PeopleQuery(q=q, status="active", limit=20))
@@ -182,6 +184,7 @@ def _handover(request: Request, session: Session, *, q: str = "", person_key: st
                 chosen=chosen, imei=imei, error=error, done=done, kit=kit,
                 method=method, accepted=accepted,
                 methods=[m.value for m in AcceptanceMethod],
+                policy=policy.current_version(session, SystemClock()), signed=signed,
                 policy_version=settings.acceptable_use_version,
                 kits=session.scalars(select(AccessoryKit).order_by(AccessoryKit.code)).all())
 
@@ -203,31 +206,53 @@ def handover(
     policy_version: str = Form(..., max_length=20),
     accepted: str | None = Form(None, max_length=10),
     kit: str = Form("", max_length=40),
+    signed: str = Form("desk-screen", max_length=20),
     session: Session = Depends(db, scope="function"),
     actor: Actor = Depends(requires(Role.SERVICE_DESK)),
 ) -> HTMLResponse:
     settings: Settings = request.app.state.settings
-    if accepted != "yes":
+    desk_screen = signed == SignedHow.DESK_SCREEN.value
+    if desk_screen and accepted != "yes":
         return _handover(request, session, person_key=person, imei=imei, status_code=422,
-                         kit=kit, method=method,
+                         kit=kit, method=method, signed=signed,
                          error="The officer must read and accept the acceptable-use policy "
                                "before the handset is handed over.")
+    clock = SystemClock()
     try:
         h = register.get_handset(session, imei)
         who = get_person(session, person)
         accessory = handsets.get_kit(session, kit) if kit else None
-        done = hand_over(session, actor, settings, SystemClock(), h, who, method=method,
+        done = hand_over(session, actor, settings, clock, h, who, method=method,
                          policy_version=policy_version, kit=accessory)
+        signature = _desk_signature(session, actor, settings, h, who) if desk_screen else None
     except MobiliseError as err:
         session.rollback()
         return _handover(request, session, person_key=person, imei=imei, error=err.message,
-                         status_code=err.status, kit=kit, method=method, accepted=True)
+                         status_code=err.status, kit=kit, method=method, accepted=True,
+                         signed=signed)
     return _handover(request, session,
                      done=f"Handset {h.imei} handed to {who.display_name} ({who.number}); "
                           f"acceptable-use policy {policy_version} accepted by {method}"
                           + (f"; appointment {done.appointment.id} on "
                              f"{done.appointment.day} attended." if done.appointment
-                             else "."))
+                             else ".")
+                          + (f" Signed on this screen: receipt {signature} e-mailed to "
+                             "the officer." if signature else "")
+                          + ("" if desk_screen else " Ask the officer to sign in on their "
+                             "own device and accept the policy under My Mobilise → "
+                             "Acceptable-use policy; /policy shows when they have."))
+
+
+def _desk_signature(session: Session, actor: Actor, settings: Settings, h: Handset,
+                    who: Person) -> int | None:
+    """The officer's signature on the desk's screen, with its receipt (when a policy
+    version is published: before any is, the register's acceptance is the record)."""
+    clock = SystemClock()
+    if policy.current_version(session, clock) is None:
+        return None
+    row = policy.accept(session, actor, clock, who, h, SignedHow.DESK_SCREEN.value)
+    policy.queue_receipt(session, settings, clock, row)
+    return row.id
 
 
 BAR_STATES = [s.value for s in SimBarState if s is not SimBarState.NONE]

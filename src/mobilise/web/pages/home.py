@@ -75,7 +75,7 @@ def _password_sign_in(session: Session, username: str, password: str, address: s
 
 @router.post("/logout")
 def logout(request: Request, session: Session = Depends(db, scope="function"),
-           actor: Actor = Depends(requires(Role.VIEWER))) -> Response:
+           actor: Actor = Depends(requires(Role.VIEWER, Role.PERSON))) -> Response:
     if actor.user_id is not None and request.session.get("user_id") == actor.user_id:
         # The cookie alone would still be valid until it expires: end it on the server.
         login = session.get(auth.User, actor.user_id)

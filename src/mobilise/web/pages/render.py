@@ -28,10 +28,14 @@ _ANY = frozenset({Role.VIEWER})  # any signed-in role (Actor.has_any)
 # programme thinks of them. The roles are those of the page's own route guard (a test
 # holds them equal), so a link is shown exactly to those who may follow it.
 NAVIGATION: list[tuple[str, str, frozenset[Role]]] = [
+    # Shown to every login linked to a person (staff or not), and to no other.
+    ("My Mobilise", "/me", frozenset({Role.PERSON})),
     ("Overview", "/", _ANY),
     ("People", "/people", _ANY),
     ("Handsets", "/handsets", _ANY),
     ("Hand-over", "/handover", frozenset({Role.SERVICE_DESK})),
+    ("Acceptable-use policy", "/policy", frozenset({Role.SERVICE_DESK, Role.PROGRAMME})),
+    ("Adjustment requests", "/adjustments", frozenset({Role.SERVICE_DESK})),
     ("Rollout", "/rollout", _ANY),
     ("Comms", "/comms", _ANY),
     ("H: drives", "/drives", _ANY),
