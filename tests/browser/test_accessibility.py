@@ -21,7 +21,7 @@ CHECKED: list[tuple[str, str, str | None]] = [
         "/finance", "/reports/board", "/reports/board.html", "/handsets", "/handover?q=alex",
         "/handover?person=100002", "/drives", "/rollout?as_of=2026-11-22", "/comms", "/waves",
         "/waves/Pilot", "/waves/Pilot?notified=readiness&queued=2&already=1&skipped=1",
-        "/migration/progress?as_of=2026-11-22", "/users")],
+        "/migration/progress?as_of=2026-11-22", "/users", "/waves/Pilot/laptops")],
     *[("fleet_site", path, "admin") for path in (
         "/", "/handsets", "/handsets?status=in_stock", f"/handsets/{imei(4)}",
         "/rollout?as_of=2026-11-22", "/sims")],
@@ -29,6 +29,7 @@ CHECKED: list[tuple[str, str, str | None]] = [
     ("retention_site", "/retention/review/me", "alex"),
     *[("retention_site", path, "rm1") for path in (
         "/retention", "/retention/rule-sets/browser/1", "/retention/dry-run",
+        "/retention/rule-sets/browser/1/purview", "/retention/drives",
         "/retention/diff", "/retention/diff?old=browser@1&new=browser@2", "/retention/review",
         "/retention/review/people/100000", "/retention/review/me",
         "/retention/explain?person=100000&path=Music/song.mp3&version=browser@1")],
