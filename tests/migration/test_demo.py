@@ -75,10 +75,11 @@ def test_demo_wave_runs_with_the_retention_rules_in_force(
     assert "under personal-files v1" in note
     assert f"{DEMO_PEOPLE} of {DEMO_PEOPLE} people migrated" in note
     with session_scope(settings) as s:
-        members = s.scalars(select(PersonMigration)).all()
+        wave = s.scalars(select(MigrationWave).where(MigrationWave.name == DEMO_WAVE)).one()
+        members = s.scalars(select(PersonMigration).where(
+            PersonMigration.wave_id == wave.id)).all()
         assert [m.state for m in members] == ["migrated"] * DEMO_PEOPLE
         assert all(m.review_override is None for m in members)
-        wave = s.scalars(select(MigrationWave)).one()
         cutover_day = wave.rounds[-1].scheduled_for
         items = s.scalars(select(ReviewItem)).all()
         assert items, "the wave's people had files to review"

@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 
 from mobilise.core.db import session_scope
 from mobilise.migration import waves
-from mobilise.retention import launch
 from mobilise.retention.models import ReviewItem
 from tests.factories import ADMIN
 from tests.web.conftest import Web
@@ -50,13 +49,15 @@ def test_queueing_answers_at_once_shows_the_job_live_then_the_count(
         web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
     tokens = _ready(web)
     release = threading.Event()
-    real = launch.queue_scanned
+    from mobilise.migration import review_load
+
+    real = review_load.queue_for_review
 
     def held(*args: Any, **kwargs: Any) -> int:
         release.wait(30)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(launch, "queue_scanned", held)
+    monkeypatch.setattr(review_load, "queue_for_review", held)
     assert web.login("rm1").status_code == 303
     started = web.client.post("/retention/review/queue", follow_redirects=False, data={
         "csrf_token": web.csrf(), "version": "web@1", "wave": "Scanned"})

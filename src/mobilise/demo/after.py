@@ -102,7 +102,7 @@ def _walk(settings: Settings) -> str:
 def _late_file(settings: Settings, row: DriveAfterCutover) -> str:
     """A statement saved offline on a laptop, synced to the H: drive after the cutover."""
     root = Path(str(source_spec(settings, row.migration.person)["root"]))
-    late = root / "Documents" / "statement-late-sync.docx"
+    late = root / "Documents" / "minutes-late-sync.docx"
     late.parent.mkdir(parents=True, exist_ok=True)
     late.write_bytes(b"A witness statement typed offline and synced after the cutover.\n")
-    return "Documents/statement-late-sync.docx"
+    return "Documents/minutes-late-sync.docx"

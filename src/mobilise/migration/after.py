@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -481,6 +481,18 @@ def sweep(session: Session, actor: Actor, settings: Settings, wave: MigrationWav
     _start_round(session, actor, round_, clock)
     session.commit()
     members = [r.migration for r in rows]
+    # The same decisions as every round (retention rules and review decisions): a file
+    # the rules keep in the archive is not a late file for OneDrive. A late file is newer
+    # than the last scan, and a file the scan does not know waits: so the drives in grace
+    # are scanned again first, and the rules decide the late files too.
+    if plan_inputs is None:
+        from mobilise.drives.estate import scan_people
+        from mobilise.migration.decisions import plan_inputs_from_estate
+
+        plan_inputs = plan_inputs_from_estate(settings, session, clock)
+        if plan_inputs.rule_set is not None:
+            scan_people(session, settings, [m.person for m in members], clock)
+            session.commit()
     report = sync_people(session, actor, settings, round_, members, executor,
                          plan_inputs=plan_inputs)
     _finish_round(session, actor, round_, report, executor, clock)
@@ -489,12 +501,24 @@ def sweep(session: Session, actor: Actor, settings: Settings, wave: MigrationWav
         person = row.migration.person
         late = [r.path for r in read_journal(journal_path(settings.data_dir, person.number,
                                                           round_.journal_name))
-                if r.outcome == "copied"]
+                if r.outcome == "copied" and _after_freeze(r.modified, row.migration)]
         if late:
             found.late[person.number] = late
             _tell_late(session, actor, settings, wave, round_, row, late, clock)
     session.commit()
     return found
+
+
+def _after_freeze(modified: str | None, member: PersonMigration) -> bool:
+    """A late file is one changed after the person's source was frozen for cutover. (The
+    sweep also copies what the rules now move that was not there before, such as a file
+    whose review was decided since: caught up, but not news to the person.)"""
+    frozen = member.source_frozen_at
+    if frozen is None or modified is None:
+        return True
+    when = datetime.fromisoformat(modified)
+    frozen = frozen if frozen.tzinfo else frozen.replace(tzinfo=UTC)
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)) > frozen
 
 
 def _tell_late(session: Session, actor: Actor, settings: Settings, wave: MigrationWave,
