@@ -149,8 +149,10 @@ def test_board_report_from_the_demo_renders_in_chromium_with_charts(
     # (rollout from the hand-overs in the handset register, migration from the demo's wave).
     progress = [w for w in report.workstreams if w.progress.available]
     assert len(progress) == 2
+    # A workstream with nothing delivered yet has no line to draw.
+    drawn = [w for w in progress if w.progress.value and w.progress.value.cumulative]
     charts = re.findall(r"<svg[^>]*class=\"pygal-chart\"", dom)
-    assert len(charts) == 3 + len(progress), charts
+    assert len(charts) == 3 + len(drawn), charts
     for title in ("Capital: approved, actual and forecast by financial year (£m)",
                   "Revenue: approved, actual and forecast by financial year (£m)",
                   "Handset refresh: cost due against the refresh envelope (£m)"):
