@@ -69,14 +69,14 @@ def _walk(settings: Settings) -> str:
         wave = s.scalar(select(MigrationWave).where(MigrationWave.name == DEMO_WAVE))
         if wave is None:
             return "After cutover: no demo wave"
+        if any(r.state != DriveState.MIGRATED.value for r in after.wave_rows(s, wave)):
+            return "After cutover: the demo wave's drives are past cutover already"
+        after.advance(s, ACTOR, settings, wave, clock=clock)
         rows = after.wave_rows(s, wave)
         if not rows:
             return ("After cutover: nobody in the demo wave was migrated, so no H: drive "
                     "has an after-cutover lifecycle yet (see the wave's page for why)")
-        if any(r.state != DriveState.MIGRATED.value for r in rows):
-            return "After cutover: the demo wave's drives are past cutover already"
-        after.advance(s, ACTOR, settings, wave, clock=clock)
-        late = _late_file(settings, after.wave_rows(s, wave)[0])
+        late = _late_file(settings, rows[0])
         swept = after.sweep(s, ACTOR, settings, wave, InProcessExecutor(settings, workers=4),
                             clock=clock)
         with GraphClient(settings) as client:

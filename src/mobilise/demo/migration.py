@@ -144,6 +144,12 @@ def _run_wave(settings: Settings, numbers: list[str], rng: random.Random) -> str
         reviewed = _owners_decide(s, numbers)
         s.commit()
         run_round(s, ACTOR, settings, wave, executor, plan_inputs=decisions, notices=told)
+        # Files that fell due since (review is queued as each becomes due): asked and
+        # decided before the cutover, as the owners would from their reminders.
+        queued += _queue_review(s, settings, numbers)
+        s.commit()
+        _owners_decide(s, numbers)
+        s.commit()
         results = cutover(s, ACTOR, settings, wave, executor, frozen_confirmed=True,
                           plan_inputs=decisions, notices=told)
         messages = sum(notice_counts(s, wave).values())
