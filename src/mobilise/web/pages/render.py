@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 from starlette.datastructures import FormData
 
 from mobilise import __version__
@@ -17,6 +18,11 @@ from mobilise.core.words import label, size_text, when_text
 from mobilise.web.auth import csrf_token
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
+# The GOV.UK Design System's own macros, imported as "govuk_frontend_jinja/components/...".
+TEMPLATES.env.loader = ChoiceLoader([
+    TEMPLATES.env.loader or FileSystemLoader(str(Path(__file__).parent.parent / "templates")),
+    PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")}),
+])
 # How internal values read on every page: one dictionary, one size and one time format.
 TEMPLATES.env.filters["label"] = label
 TEMPLATES.env.filters["size"] = size_text
