@@ -151,6 +151,7 @@ def test_board_report_from_the_demo_renders_in_chromium_with_charts(
     assert len(progress) == 2
     # A workstream with nothing delivered yet has no line to draw.
     drawn = [w for w in progress if w.progress.value and w.progress.value.cumulative]
+    assert drawn == progress  # the demo hands over phones and migrates its first wave
     charts = re.findall(r"<svg[^>]*class=\"pygal-chart\"", dom)
     assert len(charts) == 3 + len(drawn), charts
     for title in ("Capital: approved, actual and forecast by financial year (£m)",

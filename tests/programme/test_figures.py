@@ -138,9 +138,7 @@ def test_each_figure_recomputed_from_the_raw_rows(
         assert (finish.finish, finish.deadline) == _finish(s, settings, clock.today())
     # The figures are not trivially zero on the demo.
     assert got["handsets_issued"].value and got["people_eligible"].value
-    # people_migrated and data_moved are not asserted non-zero: the full demo's wave
-    # currently migrates nobody (its people wait on files to review; open on the
-    # tracker, #18). Each is still recomputed from the raw rows above.
+    assert got["people_migrated"].value and got["data_moved"].value
     assert got["files_by_retention_outcome"].value
 
 

@@ -108,7 +108,8 @@ def test_storage_released_on_the_overview_and_in_the_board_report(web: Web,
     assert web.login("admin").status_code == 303
     overview = web.client.get("/")
     assert "Storage released" in overview.text
-    assert "1.500 TB of H: drive storage released on Isilon, of 6.000 TB" in overview.text
+    # In the unit that fits, as every size people read (decimal, like size_text).
+    assert "1.6 TB of H: drive storage released on Isilon, of 6.6 TB" in overview.text
     board = web.client.get("/api/v1/finance/board", headers=web.as_("admin")).json()
     assert board["storage_released"]["released_tb"] == 1.5
     document = web.client.get("/reports/board.html")

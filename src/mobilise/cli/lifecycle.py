@@ -136,9 +136,10 @@ def released(fmt: FormatOption = Format.TABLE) -> None:
     """Storage released on Isilon per wave and in total, against the first-scan estate."""
     from mobilise.migration import after
     with session() as s:
-        figures = after.storage_released(s).as_json()
+        storage = after.storage_released(s)
+    figures = storage.as_json()
     rows = [*figures["waves"], {"wave": "total", "released_bytes": figures["released_bytes"],
                                 "released_tb": figures["released_tb"]}]
     emit(rows, ["wave", "people", "released", "released_bytes", "released_tb"], fmt,
-         title=f"storage released: {figures['released_tb']} TB of {figures['estate_tb']} TB "
+         title=f"storage released: {storage.released_text} of {storage.estate_text} "
                "at the first scan")

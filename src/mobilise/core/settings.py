@@ -26,6 +26,11 @@ DEFAULT_SECRET = "change-me-mobilise-dev-secret"
 MIN_SECRET_LENGTH = 32
 
 
+# Folders that default to a place under data_dir (see Settings._folders_under_data_dir).
+_DATA_DIR_FOLDERS = {"home_root": "home", "archive_root": "archive",
+                     "migration_destination_root": "onedrive"}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MOBILISE_", extra="ignore")
 
@@ -114,7 +119,8 @@ class Settings(BaseSettings):
     )
 
     # --- storage, drives, migration ---------------------------------------------------
-    home_root: Path = Field(default=Path("./mobilise-data/home"), description="H: share mount")
+    home_root: Path = Field(default=Path("./mobilise-data/home"),
+                            description="H: share mount (default: <data_dir>/home)")
     home_template: str | None = Field(default=None, description="e.g. /mnt/isilon/home/{sam}")
     home_unc_root: str | None = Field(
         default=None,
@@ -127,14 +133,16 @@ class Settings(BaseSettings):
     smb_username: str | None = None
     smb_password: SecretStr | None = None
     onedrive_quota_bytes: int = Field(default=1024**4)
-    archive_root: Path = Field(default=Path("./mobilise-data/archive"))
+    archive_root: Path = Field(default=Path("./mobilise-data/archive"),
+                               description="default: <data_dir>/archive")
     scan_processes: int = Field(default=2)
     migration_concurrency: int = Field(default=8)
     migration_max_concurrency: int = Field(default=32)
     migration_destination: str = Field(
         default="onedrive", description="onedrive, or local (a folder per person) for trials")
     migration_destination_root: Path = Field(
-        default=Path("./mobilise-data/onedrive"), description="with migration_destination=local")
+        default=Path("./mobilise-data/onedrive"),
+        description="with migration_destination=local (default: <data_dir>/onedrive)")
     migration_shard_files: int = Field(
         default=50_000, description="files per task at most: large drives are split")
     retention_review_days: int = Field(
@@ -256,6 +264,15 @@ class Settings(BaseSettings):
             env_settings,
             TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
         )
+
+    @model_validator(mode="after")
+    def _folders_under_data_dir(self) -> Settings:
+        # A folder left unset lives under data_dir: one setting (MOBILISE_DATA_DIR, the
+        # demo's --dir) moves everything Mobilise writes, never into the current folder.
+        for name, leaf in _DATA_DIR_FOLDERS.items():
+            if name not in self.model_fields_set:
+                setattr(self, name, self.data_dir / leaf)
+        return self
 
     @model_validator(mode="after")
     def _audit_key_apart(self) -> Settings:

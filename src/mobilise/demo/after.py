@@ -17,7 +17,6 @@ from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import FixedClock, SystemClock
 from mobilise.core.db import session_scope
 from mobilise.core.settings import Settings
-from mobilise.core.words import size_text
 from mobilise.demo.migration import DEMO_WAVE, graph_settings
 from mobilise.migration import after
 from mobilise.migration.models import DriveAfterCutover, DriveState, MigrationWave
@@ -99,8 +98,8 @@ def _walk(settings: Settings) -> str:
             f"{swept.round.number} found {late} late and told its owner), read-only and "
             f"archive by hook; {sum(r.outcome != 'failed' for r in kfm)} people in the Known "
             f"Folder Move group; disposal batch {batch.id} certified {certified} files; "
-            f"{released} drives released, {size_text(figures.released_bytes)} "
-            f"({figures.released_tb_text} TB) of {figures.estate_tb_text} TB scanned")
+            f"{released} drives released, {figures.released_text} of {figures.estate_text} "
+            "scanned")
 
 
 def _late_file(settings: Settings, row: DriveAfterCutover) -> str:

@@ -151,13 +151,11 @@ def drives_step(settings: Settings, out_dir: Path, people: int, seed: int) -> st
 
     from mobilise.core.clock import SystemClock
     from mobilise.core.db import session_scope
+    from mobilise.demo.people import on_demo_share
     from mobilise.drives import estate
     from mobilise.people.models import Person, PersonStatus
 
-    local = settings.model_copy(update={
-        "home_unc_root": settings.home_unc_root
-        or f"\\\\isilon.{settings.email_domain}\\home$",
-    })
+    local = on_demo_share(settings)
     with session_scope(local) as s:
         register = s.scalars(select(Person).options(joinedload(Person.org_unit))
                              .where(Person.status == PersonStatus.ACTIVE.value)

@@ -88,7 +88,10 @@ def graph_settings(settings: Settings, emulator: EmulatorProcess, out_dir: Path)
         "graph_url": emulator.graph_url, "graph_authority": emulator.authority,
         "graph_tenant_id": emulator.tenant, "graph_client_id": DEFAULT_CLIENT_ID,
         "graph_client_secret": SecretStr(DEFAULT_CLIENT_SECRET), "graph_ca_bundle": emulator.ca,
-        "graph_resource_units_per_minute": 600_000, "home_root": out_dir / "home",
+        # The H: drives stay where the drives step wrote and scanned them (home_root):
+        # copying from another folder would migrate drives that were never scanned, so
+        # every file would wait for a retention decision it can never have.
+        "graph_resource_units_per_minute": 600_000,
         "migration_destination": "onedrive", "archive_root": out_dir / "archive",
     })
 

@@ -8,6 +8,10 @@ import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mobilise.core.settings import Settings
 
 BCUS = [
     ("CE", "Central East"),
@@ -364,6 +368,20 @@ def write_structure(out_dir: Path) -> tuple[Path, Path, list[str], dict[str, lis
     return units_path, sites_path, [r[0] for r in unit_rows], sites_by_unit
 
 
+def share_unc(domain: str) -> str:
+    """The UNC root of the demo roster's home directories (``\\\\isilon.<domain>\\home$``),
+    read as ``home_root`` on this machine by every demo step."""
+    return f"\\\\isilon.{domain}\\home$"
+
+
+def on_demo_share(settings: Settings) -> Settings:
+    """``settings`` reading the demo roster's home paths as ``home_root`` (unless the
+    operator named a share): without it no drive matches its person."""
+    if settings.home_unc_root:
+        return settings
+    return settings.model_copy(update={"home_unc_root": share_unc(settings.email_domain)})
+
+
 def generate_roster(
     out: Path,
     people: int = 2000,
@@ -452,7 +470,7 @@ def generate_roster(
                     reason,
                     adjustment,
                     candidate,
-                    f"\\\\isilon.{domain}\\home$\\{candidate}",
+                    f"{share_unc(domain)}\\{candidate}",
                 ]
             )
         # Each unit's first person is everyone else's line manager there (the head has

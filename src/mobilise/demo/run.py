@@ -30,7 +30,7 @@ from mobilise.demo.drives import drives_step
 from mobilise.demo.finance import load_finance
 from mobilise.demo.intune import intune_step
 from mobilise.demo.migration import migrate_demo_wave
-from mobilise.demo.people import generate_roster
+from mobilise.demo.people import generate_roster, on_demo_share
 from mobilise.demo.retention import retention_step
 from mobilise.demo.rollout import rollout_step
 from mobilise.people import roster
@@ -59,7 +59,7 @@ def demo_settings(settings: Settings, out_dir: Path) -> Settings:
     update: dict[str, object] = {
         "data_dir": root, "home_root": root / "home", "archive_root": root / "archive",
         "migration_destination_root": root / "onedrive", "rollout_managed_before": 0,
-        "home_unc_root": settings.home_unc_root or f"\\\\isilon.{settings.email_domain}\\home$",
+        "home_unc_root": on_demo_share(settings).home_unc_root,
     }
     if settings.database_url.startswith("sqlite"):
         update["database_url"] = f"sqlite:///{root / 'mobilise.db'}"
@@ -156,6 +156,8 @@ def run_demo(settings: Settings, out_dir: Path, people: int = 2000, seed: int = 
     """Build the demo in ``out_dir`` with ``settings`` (see ``demo_settings``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MARKER_FILE).touch()
+    # Every step reads the roster's home paths on the same share (one place says where).
+    settings = on_demo_share(settings)
     report(f"Database schema at revision {upgrade_schema(settings)}")
     notes = []
     for step in STEPS:

@@ -39,6 +39,7 @@ from mobilise.core.errors import (
 from mobilise.core.output import to_csv
 from mobilise.core.settings import Settings
 from mobilise.core.transitions import Context, Lifecycle, Transition, lock, run_transition
+from mobilise.core.words import size_text
 from mobilise.drives.models import DriveScan, ScanStatus
 from mobilise.drives.roots import DriveRootRefused
 from mobilise.graph import GraphClient, GraphError
@@ -632,13 +633,15 @@ class StorageReleased:
     released_bytes: int
     estate_bytes: int  # the H: drives' size at their first complete scan
 
+    # People read sizes in the unit that fits (599 MB, not "0.001 TB"); the JSON keeps
+    # bytes and TB for machines.
     @property
-    def released_tb_text(self) -> str:
-        return f"{self.released_bytes / TB:,.3f}"
+    def released_text(self) -> str:
+        return size_text(self.released_bytes)
 
     @property
-    def estate_tb_text(self) -> str:
-        return f"{self.estate_bytes / TB:,.3f}"
+    def estate_text(self) -> str:
+        return size_text(self.estate_bytes)
 
     @property
     def share(self) -> float | None:

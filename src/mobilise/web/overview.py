@@ -115,8 +115,8 @@ def _data_moved(session: Session, shown: dict[str, Figure[Any]]) -> Panel:
 def _storage_released(session: Session) -> Panel:
     figures = storage_released(session)
     panel = Panel("storage", "Storage released",
-                  f"{figures.released_tb_text} TB of H: drive storage released on Isilon, of "
-                  f"{figures.estate_tb_text} TB at the first scan.", "/waves",
+                  f"{figures.released_text} of H: drive storage released on Isilon, of "
+                  f"{figures.estate_text} at the first scan.", "/waves",
                   "Migration waves")
     if figures.waves:
         panel.chart = bytes_chart("Storage released by wave",
