@@ -21,6 +21,7 @@ from mobilise.core.db import session_scope
 from mobilise.core.errors import TransitionRefused
 from mobilise.core.settings import Settings
 from mobilise.core.words import label
+from mobilise.demo.people import on_demo_share
 from mobilise.demo.retention import RECORDS_MANAGER
 from mobilise.drives.estate import latest_readiness, scan_people
 from mobilise.migration.decisions import plan_inputs_from_estate
@@ -99,6 +100,7 @@ def graph_settings(settings: Settings, emulator: EmulatorProcess, out_dir: Path)
 def migrate_demo_wave(settings: Settings, out_dir: Path, people: int, seed: int) -> str:
     from mobilise.emulator.server import EmulatorProcess
 
+    settings = on_demo_share(settings)
     with session_scope(settings) as s:
         if s.scalar(select(MigrationWave).where(MigrationWave.name == DEMO_WAVE)) is not None:
             return f"Migration: wave {DEMO_WAVE!r} exists already"
@@ -129,7 +131,14 @@ def _run_wave(settings: Settings, numbers: list[str], rng: random.Random) -> str
         people = list(s.scalars(select(Person).where(Person.number.in_(numbers))))
         for person in people:
             write_home_drive(Path(source_spec(settings, person)["root"]), rng)
-        scan_people(s, settings, people, clock)
+        scanned = scan_people(s, settings, people, clock)
+        if len(scanned.scans) < len(people):
+            # Never copy drives that were not scanned: their files would have no
+            # retention decision and the cutover would wait on them for ever.
+            raise RuntimeError(f"the demo wave's drives were not all found on the share "
+                               f"({len(scanned.scans)} of {len(people)} under "
+                               f"{settings.home_root}, home paths read from "
+                               f"{settings.home_unc_root})")
         cutover_on = clock.now() + timedelta(days=REVIEW_DAYS_BEFORE_CUTOVER)
         wave = create_wave(s, ACTOR, DEMO_WAVE, WaveSelection(people=numbers), delta_rounds=1,
                            schedule=[None, None, cutover_on],
