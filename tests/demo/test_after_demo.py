@@ -44,6 +44,9 @@ def test_the_demo_wave_goes_through_grace_read_only_archive_and_release(
         assert {r.state for r in after.wave_rows(s, wave)} == {"released"}
         sweep = s.scalar(select(MigrationRound).where(MigrationRound.kind == "sweep"))
         assert sweep is not None and sweep.status == "done"
+        # The sweep copies the late file and nothing else: the rounds before it left the
+        # sources' access times alone, so no archived file became "opened recently".
+        assert sweep.summary["copied"] == 1, sweep.summary
         told = s.scalars(select(OutboxMessage).where(OutboxMessage.template == "late_files"))
         told = list(told)
         assert [m.body.count("minutes-late-sync.docx") for m in told] == [1], \

@@ -323,3 +323,23 @@ def test_overlapping_syncs_still_collect_now_and_then(monkeypatch: pytest.Monkey
             pass  # another sync is still running: the collector stays off, but runs once
         assert collected == [1] and not gc.isenabled()
     assert gc.isenabled()
+
+
+def test_copying_and_verifying_leave_the_sources_last_access_as_it_was(
+        tmp_path: Path) -> None:
+    """A retention rule archives files "not opened for six years": a copy that refreshed
+    their access times would turn the next round's decision to migrate (the sweep after
+    cutover then copied 744 archived demo files into OneDrive). Both paths, batched small
+    files and kernel-copied large ones, and the verification read the source."""
+    source, dest = tmp_path / "src", tmp_path / "dst"
+    source.mkdir()
+    dest.mkdir()
+    (source / "big.bin").write_bytes(os.urandom(SMALL_FILE + 1))
+    (source / "small.txt").write_bytes(b"small")
+    accessed, modified = 1_420_070_400 * 10**9, 1_451_606_400 * 10**9  # 2015, 2016
+    for name in ("big.bin", "small.txt"):
+        os.utime(source / name, ns=(accessed, modified))
+    result = sync_person(local(source), local(dest), options=FAST)
+    assert result.count(Outcome.COPIED) == 2
+    assert verify_person(local(source), local(dest)).ok
+    assert {os.stat(source / n).st_atime_ns for n in ("big.bin", "small.txt")} == {accessed}

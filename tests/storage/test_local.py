@@ -78,3 +78,17 @@ def test_count_below_counts_everything_but_folders_and_follows_no_link(
     assert backend.count_below("empty") == 0
     listed = [e for e in backend.list("a/b") if e.kind is not EntryKind.FOLDER]
     assert backend.count_below("a/b") == len(listed) == 2
+
+
+def test_reading_a_file_leaves_its_last_access_as_it_was(tmp_path: Path) -> None:
+    """Retention rules select files "not opened for six years" by their access time: a
+    copy that refreshed it would change the next round's decisions (archived files then
+    copied into OneDrive by the sweep). The filesystem here updates access times on read
+    (relatime updates an access time older than the modification)."""
+    path = tmp_path / "old.txt"
+    path.write_bytes(b"a statement from 2015")
+    accessed, modified = 1_420_070_400 * 10**9, 1_451_606_400 * 10**9  # 2015, 2016
+    os.utime(path, ns=(accessed, modified))
+    with LocalBackend(tmp_path).open_read("old.txt") as stream:
+        assert stream.read() == b"a statement from 2015"
+    assert os.stat(path).st_atime_ns == accessed

@@ -33,7 +33,7 @@ from mobilise.migration.files import (
     PlannedFile,
 )
 from mobilise.storage.base import Backend, StorageError
-from mobilise.storage.local import LocalBackend
+from mobilise.storage.local import LocalBackend, open_without_access_time
 from mobilise.storage.quickxor import QuickXorHash, quickxor_b64_many
 from mobilise.storage.streams import READ_SIZE
 from mobilise.storage.timestamps import to_ns
@@ -222,7 +222,7 @@ def _read_one(planned: PlannedFile, source_fd: int,
     assert entry is not None
     name = entry.name
     try:
-        fd = os.open(name, _READ_FLAGS, dir_fd=source_fd)
+        fd = open_without_access_time(name, source_fd)
     except OSError:
         return None
     try:
@@ -344,7 +344,7 @@ def copy_large(source: LocalBackend, destination: LocalBackend, planned: Planned
     try:
         with source.open_folder(parent(entry.path)) as source_fd, \
                 destination.open_folder(dest_folder, create=True) as dest_fd:
-            fd = os.open(entry.name, _READ_FLAGS, dir_fd=source_fd)
+            fd = open_without_access_time(entry.name, source_fd)
             try:
                 info = os.fstat(fd)
                 if not stat.S_ISREG(info.st_mode):

@@ -41,6 +41,23 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEX
 # O_NONBLOCK so that opening a FIFO by mistake cannot hang a scan; it has no effect on
 # regular files, which are all we go on to read.
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+# Reading a file must not make it "opened recently": retention rules select on the last
+# access ("not opened for six years: archive"), and a migration that refreshed every
+# access time by copying would change the decisions of its own next round (its sweep
+# would copy archived files into OneDrive). O_NOATIME needs the file's owner or
+# CAP_FOWNER; where refused (EPERM), the read goes on without it.
+_NOATIME = getattr(os, "O_NOATIME", 0)
+
+
+def open_without_access_time(name: str, folder: int) -> int:
+    """A source file opened for reading without touching its access time (see _NOATIME);
+    every reader of a source goes through here."""
+    if _NOATIME:
+        try:
+            return os.open(name, _READ_FLAGS | _NOATIME, dir_fd=folder)
+        except PermissionError:
+            pass
+    return os.open(name, _READ_FLAGS, dir_fd=folder)
 
 
 def entry_from_stat(path: str, result: os.stat_result) -> Entry:
@@ -161,7 +178,7 @@ class LocalBackend:
             raise KindMismatch("'': the root is a folder")
         with self._folder(parts[:-1]) as folder, translated(where):
             try:
-                fd = os.open(parts[-1], _READ_FLAGS, dir_fd=folder)
+                fd = open_without_access_time(parts[-1], folder)
             except OSError as exc:
                 if _is_link_or_file_error(exc):
                     raise KindMismatch(f"{where!r}: a symbolic link, not a file") from exc
