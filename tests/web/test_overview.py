@@ -55,7 +55,7 @@ def test_every_panel_has_its_chart_and_link(web: Web, tmp_path: Path) -> None:
             assert "<svg" in panel, key
     assert "1 person migrated to OneDrive, of 12 people in waves" in _panel(page.text,
                                                                               "migration")
-    assert "1.1 TB copied to OneDrive (1.000 TiB)" in _panel(page.text, "data")
+    assert "1.1 TB copied from H: drives to OneDrive and the archive" in _panel(page.text, "data")
     assert 'href="/waves/Pilot"' in _panel(page.text, "data")  # the bar links to the wave
     assert "force-rules v3" in _panel(page.text, "retention")
     assert "Approved and forecast spend by year" in _panel(page.text, "budget")

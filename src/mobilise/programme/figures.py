@@ -129,14 +129,15 @@ def people_migrated(session: Session, clock: Clock) -> Figure[int]:
 
 
 def data_moved(session: Session, clock: Clock) -> Figure[int]:
-    """Bytes copied to OneDrive by every finished round (a failed round copied bytes too),
-    as each round's summary totals its journal; shown in binary terabytes."""
+    """Bytes copied out of the H: drives (to OneDrive, or the archive where the rules keep
+    a file there) by every finished round (a failed round copied bytes too), as each
+    round's summary totals its journal; shown in the unit that fits."""
     finished = [RoundStatus.DONE.value, RoundStatus.FAILED.value]
     summaries: list[dict[str, Any] | None] = list(session.scalars(
         select(MigrationRound.summary).where(MigrationRound.status.in_(finished))))
     moved = sum(int((s or {}).get("bytes_copied", 0)) for s in summaries)
     return Figure("data_moved", "Data moved", moved,
-                  f"{size_text(moved)} copied to OneDrive ({terabytes(moved)} TiB)",
+                  f"{size_text(moved)} copied from H: drives to OneDrive and the archive",
                   clock.today(),
                   "migration round totals")
 
