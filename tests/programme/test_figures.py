@@ -214,3 +214,45 @@ def _finish(s: Session, settings: Settings, today: date) -> tuple[date | None, d
     if not recent:
         return None, deadline
     return monday + timedelta(weeks=math.ceil(remaining / (recent / 4)), days=4), deadline
+
+
+def test_one_person_followed_from_the_roster_to_their_reviewed_files(
+        served: tuple[Settings, TestClient, str]) -> None:
+    """The programme manager's walk through one person: appointment, hand-over, migrated
+    drive and its end state, reviewed files, messages. Every link agrees with the rows
+    that own it, and the API, the CLI and the person's page say the same."""
+    settings, client, token = served
+    bearer = {"Authorization": f"Bearer {token}"}
+    with session_scope(settings) as s:
+        number, imei = s.execute(text(
+            "SELECT p.number, h.imei FROM migration_person m JOIN person p ON p.id = m.person_id"
+            " JOIN rollout_appointment a ON a.person_id = p.id AND a.status = 'attended'"
+            " JOIN handset h ON h.id = a.handset_id"
+            " WHERE m.state = 'migrated' ORDER BY p.number")).first()
+        items, undecided = s.execute(text(
+            "SELECT count(*), count(*) - count(decision) FROM retention_review_item"
+            " WHERE person = :n"), {"n": number}).one()
+        held = s.execute(text("SELECT h.imei, h.status FROM handset h JOIN person p"
+                              " ON p.id = h.holder_id WHERE p.number = :n"),
+                         {"n": number}).all()
+    journey = client.get(f"/api/v1/people/{number}/journey", headers=bearer).json()
+    assert journey == _cli(settings, "people", "journey", number, "--format", "json")[0]
+    # Hand-over: the appointment was attended with the handset the register has them hold.
+    attended = [a for a in journey["appointments"] if a["status"] == "attended"]
+    assert [a["imei"] for a in attended] == [imei] and (imei, "issued") in held
+    assert [h["imei"] for h in journey["handsets"]] == [imei for imei, _ in held]
+    # Migrated, and the drive carried on to its end state in the demo.
+    [migration] = journey["migrations"]
+    assert (migration["wave"], migration["state"], migration["after_cutover"]) == (
+        "Demo wave 1", "migrated", "released")
+    # Their files sent to review, every one decided before their cutover.
+    assert journey["review"]["items"] == items > 0 and journey["review"]["open"] == undecided == 0
+    assert sum(journey["review"]["decided"].values()) == items
+    # Each migration message exactly once, and the hand-over confirmation.
+    sent = [m["template"] for m in journey["messages"]]
+    for stage in ("wave_announcement", "readiness_report", "cutover_notice", "completion"):
+        assert sent.count(stage) == 1, sent
+    assert "handover" in sent
+    page = client.get(f"/people/{number}", headers=bearer).text
+    assert f'href="/handsets/{imei}"' in page and 'data-field="review"' in page
+    assert page.count('data-field="messages"') == 1

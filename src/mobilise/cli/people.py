@@ -96,3 +96,17 @@ def show(key: str, fmt: FormatOption = Format.TABLE) -> None:
         emit([{"field": k, "value": v} for k, v in row.items()], ["field", "value"], fmt)
     else:
         emit([row], list(row), fmt)
+
+
+@app.command("journey")
+def journey_(key: str, fmt: FormatOption = Format.TABLE) -> None:
+    """One person through both programmes: roster, appointment, hand-over, H: drive
+    migration and its end state, files reviewed, messages sent."""
+    from mobilise.programme.journey import journey
+
+    with session() as s:
+        found = journey(s, key)
+    if fmt is Format.TABLE:
+        emit(found.steps(), ["step", "detail"], fmt, title=f"journey of {key}")
+    else:
+        emit([found.as_json()], list(found.as_json()), fmt)

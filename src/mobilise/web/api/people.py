@@ -45,6 +45,16 @@ def show_person(key: str, session: Session = Depends(db, scope="function"),
     return person_row_for(get_person(session, key), actor)
 
 
+@router.get("/{key}/journey")
+def person_journey(key: str, session: Session = Depends(db, scope="function"),
+                   actor: Actor = Depends(requires(Role.VIEWER))) -> dict[str, Any]:
+    """One person through both programmes: roster, appointment, hand-over, H: drive
+    migration and its end state, files reviewed, messages sent."""
+    from mobilise.programme.journey import journey
+
+    return journey(session, key).as_json()
+
+
 @router.post("/import")
 def import_people(
     request: Request,

@@ -16,6 +16,7 @@ from mobilise.migration.after import person_lifecycle, row_json
 from mobilise.migration.reports import person_migrations
 from mobilise.people.models import OrgUnit
 from mobilise.people.register import PeopleQuery, find_people, get_person, person_row_for
+from mobilise.programme.journey import journey
 from mobilise.web.auth import db, requires
 from mobilise.web.pages.render import page
 from mobilise.web.params import PageNo, Pager
@@ -59,7 +60,8 @@ def person(request: Request, key: str, session: Session = Depends(db, scope="fun
     return page(request, "person.html", person=person_row_for(found, actor),
                 history=history, handsets=handsets,
                 migrations=person_migrations(session, found),
-                drive_after=_drive_after(session, found.id))
+                drive_after=_drive_after(session, found.id),
+                journey=journey(session, found.id))
 
 
 def _drive_after(session: Session, person_id: int) -> dict[str, Any] | None:
