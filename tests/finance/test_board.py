@@ -151,7 +151,7 @@ def test_board_report_from_the_demo_renders_in_chromium_with_charts(
     assert len(progress) == 2
     # A workstream with nothing delivered yet has no line to draw.
     drawn = [w for w in progress if w.progress.value and w.progress.value.cumulative]
-    charts = re.findall(r"<svg[^>]*class=\"pygal-chart\"", dom)
+    charts = re.findall(r"<svg[^>]*class=\"chart-svg\"", dom)
     assert len(charts) == 3 + len(drawn), charts
     for title in ("Capital: approved, actual and forecast by financial year (£m)",
                   "Revenue: approved, actual and forecast by financial year (£m)",
@@ -175,7 +175,7 @@ def test_cli_writes_the_board_report_as_pdf_and_html(demo_settings: Settings,
         assert done.returncode == 0, done.stderr
         assert out.stat().st_size > 10_000
     assert _pdf_pages((tmp_path / "board.pdf").read_bytes()) >= 2
-    assert 'class="pygal-chart"' in (tmp_path / "board.html").read_text(encoding="utf-8")
+    assert 'class="chart-svg"' in (tmp_path / "board.html").read_text(encoding="utf-8")
 
 
 def test_cli_spend_import_names_the_bad_line(demo_settings: Settings, tmp_path: Path) -> None:
@@ -217,7 +217,7 @@ def test_installed_sources_reach_the_web_page(installed_sources: None,
         page = client.get("/reports/board", headers={"Authorization": f"Bearer {token}"})
     assert page.status_code == 200
     assert "16,000</strong> of 29,737 handsets issued" in page.text
-    assert page.text.count('class="pygal-chart"') == 4  # progress chart joins the three
+    assert page.text.count('class="chart-svg"') == 4  # progress chart joins the three
 
 
 def test_demo_finance_step_runs_twice_without_counting_twice(demo_settings: Settings,
