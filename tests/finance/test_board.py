@@ -157,7 +157,7 @@ def test_board_report_from_the_demo_renders_in_chromium_with_charts(
                   "Revenue: approved, actual and forecast by financial year (£m)",
                   "Handset refresh: cost due against the refresh envelope (£m)"):
         assert title in dom
-    assert len(re.findall(r'class="rect reactive tooltip-trigger"', dom)) >= 15
+    assert len(re.findall(r'aria-roledescription="bar"', dom)) >= 15
     assert "2022/23" in dom and "PCD 1322" in dom
     pdf = print_pdf(sqlite_settings, html, tmp_path / "board.pdf").read_bytes()
     assert pdf.startswith(b"%PDF") and _pdf_pages(pdf) >= 2

@@ -10,17 +10,21 @@ needs."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import altair as alt
 from markupsafe import Markup, escape
 
 from mobilise.core.words import SIZE_UNITS
+
+if TYPE_CHECKING:
+    import altair as alt
 
 # Colours that carry a meaning keep it in every chart (GOV.UK's palette): a red risk is
 # drawn red, never in the series' blue. Series without a meaning take the neutral blues.
@@ -57,16 +61,23 @@ _CLASS_ATTR = re.compile(r'\sclass="[^"]*"')
 _EMPTY = "No figures to chart yet."
 
 
-def _convert(spec: dict[str, Any]) -> str:
+@lru_cache(maxsize=128)
+def _convert(spec: str) -> str:
+    """The SVG of a Vega-Lite spec (JSON). The same figures draw the same picture, so
+    the pages every reader sees (the overview, the board report) convert once, not per
+    request; 128 charts of at most about 100 KB each."""
     import vl_convert  # imported on first use: it boots a JavaScript runtime
 
-    return str(vl_convert.vegalite_to_svg(spec))
+    return str(vl_convert.vegalite_to_svg(json.loads(spec)))
 
 
 def warm() -> None:
-    """Boot the converter (about half a second, once a process) before a reader waits."""
-    _convert({"mark": "point", "data": {"values": [{"x": 1}]},
-              "encoding": {"x": {"field": "x", "type": "quantitative"}}})
+    """Import altair (about a second) and boot the converter (about half a second), once
+    a process, before a reader waits for them."""
+    import altair  # noqa: F401 - imported for its import time
+
+    _convert(json.dumps({"mark": "point", "data": {"values": [{"x": 1}]},
+                         "encoding": {"x": {"field": "x", "type": "quantitative"}}}))
 
 
 def warm_in_background() -> threading.Thread:
@@ -106,8 +117,10 @@ def _table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]],
 def _svg(chart: alt.Chart | alt.LayerChart, title: str, description: str) -> str:
     """The chart as SVG, named and described for screen readers (``role="img"``: its
     marks are one picture; the figures themselves are in the table beside it)."""
-    svg = _VEGA_BASE.sub('tabindex="-1" xlink:href="/', _convert(
-        chart.configure(**_CONFIG).to_dict()))
+    # Not validated against the schema on every request (a third of the time of a small
+    # chart): the specs are fixed by this module, and the tests draw each kind.
+    spec = chart.configure(**_CONFIG).to_dict(validate=False)
+    svg = _VEGA_BASE.sub('tabindex="-1" xlink:href="/', _convert(json.dumps(spec)))
     match = _SVG_OPEN.search(svg)
     if match is None:  # the converter always writes one root element
         raise ValueError("the chart converter returned no SVG")
@@ -142,6 +155,8 @@ def bar_chart(title: str, data: Sequence[tuple[str, float]], link: str | None = 
     name in ``MEANING`` or a colour); ``link`` (with ``{}`` for the label) makes each bar
     and each table row a link. ``unit`` heads the table's figure column; ``table=False``
     where the page already shows the same figures as a table beside the chart."""
+    import altair as alt  # on first use: a second to import, not at start-up
+
     if not data:
         return _empty()
     labels = [label for label, _ in data]
@@ -186,6 +201,8 @@ def bytes_chart(title: str, data: Sequence[tuple[str, int]], link: str | None = 
 
 
 def _series_scale(names: Sequence[str], colours: Mapping[str, str] | None) -> alt.Scale:
+    import altair as alt  # on first use: a second to import, not at start-up
+
     colours = colours or {}
     return alt.Scale(domain=list(names), range=[
         MEANING.get(colours[n], colours[n]) if n in colours else SERIES[i % len(SERIES)]
@@ -210,6 +227,8 @@ def line_chart(title: str, days: Sequence[date], series: Mapping[str, Sequence[f
                height: int = 320, colours: Mapping[str, str] | None = None) -> Markup:
     """Lines over real dates (one point a day given, usually weeks): the axis shows a
     few nice dates however long the run, never every week's label on top of the others."""
+    import altair as alt  # on first use: a second to import, not at start-up
+
     if not days or not series:
         return _empty()
     names = list(series)
@@ -242,6 +261,8 @@ def grouped_bar_chart(title: str, x_labels: Sequence[str],
     """Several series side by side per label (approved, actual, forecast per year); the
     legend names them in the order they stand, left to right, so it reads without
     colour."""
+    import altair as alt  # on first use: a second to import, not at start-up
+
     if not x_labels or not series:
         return _empty()
     names = list(series)
