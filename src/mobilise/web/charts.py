@@ -143,9 +143,10 @@ def _href(link: str | None, label: str) -> str | None:
     return link.format(quote(label, safe="")) if link else None
 
 
-def _axis_format(unit: str) -> str:
-    # Money and rates keep a decimal place; counts are whole, thousands separated.
-    return ",.1~f" if unit else ",~r"
+def _value_axis(unit: str) -> dict[str, Any]:
+    # Money and rates keep a decimal place; counts are whole (no tick at 0.5 of a
+    # handset), thousands separated.
+    return {"format": ",.1~f"} if unit else {"format": ",~r", "tickMinStep": 1}
 
 
 def bar_chart(title: str, data: Sequence[tuple[str, float]], link: str | None = None,
@@ -168,7 +169,7 @@ def bar_chart(title: str, data: Sequence[tuple[str, float]], link: str | None = 
     encoding: dict[str, Any] = {
         "x": alt.X("label:N", sort=labels, title=None,
                    axis=alt.Axis(labelAngle=-30 if len(labels) > 6 else 0, labelLimit=160)),
-        "y": alt.Y("value:Q", title=unit or None, axis=alt.Axis(format=_axis_format(unit))),
+        "y": alt.Y("value:Q", title=unit or None, axis=alt.Axis(**_value_axis(unit))),
         "color": alt.Color("colour:N", scale=None, legend=None)}
     if link:
         encoding["href"] = alt.Href("href:N")
@@ -214,7 +215,7 @@ def _date_axis(first: date, last: date) -> dict[str, Any]:
     ``DATE_TICKS`` labels stand along the axis; a run of a few weeks lets Vega choose days.
     Dates are UTC throughout: a week's Monday stays that Monday in any server time zone."""
     months = (last - first).days / 30.44
-    if months <= 2:
+    if months <= 4:
         return {"format": "%d %b %Y", "tickCount": DATE_TICKS}
     for step in (1, 2, 3, 6, 12):
         if months / step <= DATE_TICKS - 1:
@@ -224,9 +225,11 @@ def _date_axis(first: date, last: date) -> dict[str, Any]:
 
 
 def line_chart(title: str, days: Sequence[date], series: Mapping[str, Sequence[float | None]],
-               height: int = 320, colours: Mapping[str, str] | None = None) -> Markup:
+               height: int = 320, colours: Mapping[str, str] | None = None,
+               table: bool = True) -> Markup:
     """Lines over real dates (one point a day given, usually weeks): the axis shows a
-    few nice dates however long the run, never every week's label on top of the others."""
+    few nice dates however long the run, never every week's label on top of the others.
+    ``table=False`` where the page already shows the same figures as a table."""
     import altair as alt  # on first use: a second to import, not at start-up
 
     if not days or not series:
@@ -241,7 +244,7 @@ def line_chart(title: str, days: Sequence[date], series: Mapping[str, Sequence[f
         x=alt.X("day:T", title=None, scale=alt.Scale(type="utc"),
                 axis=alt.Axis(**_date_axis(min(days), max(days)), labelOverlap=True,
                               labelSeparation=8, labelFlush=True)),
-        y=alt.Y("value:Q", title=None, axis=alt.Axis(format=",~r")),
+        y=alt.Y("value:Q", title=None, axis=alt.Axis(**_value_axis(""))),
         color=alt.Color("series:N", sort=names, scale=_series_scale(names, colours),
                         legend=alt.Legend(title=None, symbolType="stroke")),
         strokeDash=alt.StrokeDash("series:N", sort=names, legend=None, scale=alt.Scale(
@@ -252,15 +255,17 @@ def line_chart(title: str, days: Sequence[date], series: Mapping[str, Sequence[f
     rows = [[f"{day:%d %b %Y}", *[_number(f[i] if i < len(f) else None)
                                   for f in series.values()]]
             for i, day in enumerate(days)]
-    return _figure(_svg(chart, title, description), _table(title, ["Date", *names], rows))
+    return _figure(_svg(chart, title, description),
+                   _table(title, ["Date", *names], rows) if table else "")
 
 
 def grouped_bar_chart(title: str, x_labels: Sequence[str],
                       series: Mapping[str, Sequence[float | None]], height: int = 320,
-                      y_title: str = "", colours: Mapping[str, str] | None = None) -> Markup:
+                      y_title: str = "", colours: Mapping[str, str] | None = None,
+                      table: bool = True) -> Markup:
     """Several series side by side per label (approved, actual, forecast per year); the
     legend names them in the order they stand, left to right, so it reads without
-    colour."""
+    colour. ``table=False`` where the page already shows the same figures as a table."""
     import altair as alt  # on first use: a second to import, not at start-up
 
     if not x_labels or not series:
@@ -273,7 +278,7 @@ def grouped_bar_chart(title: str, x_labels: Sequence[str],
         x=alt.X("label:N", sort=list(x_labels), title=None,
                 axis=alt.Axis(labelAngle=-30 if len(x_labels) > 8 else 0, labelLimit=160)),
         xOffset=alt.XOffset("series:N", sort=names),
-        y=alt.Y("value:Q", title=y_title or None, axis=alt.Axis(format=_axis_format(y_title))),
+        y=alt.Y("value:Q", title=y_title or None, axis=alt.Axis(**_value_axis(y_title))),
         color=alt.Color("series:N", sort=names, scale=_series_scale(names, colours),
                         legend=alt.Legend(title="Bars, left to right:", direction="horizontal",
                                           symbolType="square")),
@@ -283,4 +288,5 @@ def grouped_bar_chart(title: str, x_labels: Sequence[str],
     rows = [[label, *[_number(f[i] if i < len(f) else None) for f in series.values()]]
             for i, label in enumerate(x_labels)]
     headers = [f"{n} ({y_title})" if y_title else n for n in names]
-    return _figure(_svg(chart, title, description), _table(title, ["Label", *headers], rows))
+    return _figure(_svg(chart, title, description),
+                   _table(title, ["Label", *headers], rows) if table else "")

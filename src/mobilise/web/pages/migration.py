@@ -121,10 +121,11 @@ def wave_page(request: Request, key: str, notified: Stage | None = None,
     throughput = bar_chart("Throughput by round (MB/s)",
                            [(label, r["mb_per_s"] or 0.0) for label, r in zip(labels, rounds,
                                                                                strict=True)],
-                           unit="MB/s")
+                           unit="MB/s", table=False)  # the rounds table holds these
     files = grouped_bar_chart("Files copied and throttling events by round", labels,
                               {"files copied": [r["copied"] for r in rounds],
-                               "throttling events": [r["throttle_events"] for r in rounds]})
+                               "throttling events": [r["throttle_events"] for r in rounds]},
+                              table=False)
     actor = request.state.actor
     created = request.query_params.get("created") == "1"
     live = live_round(session, wave.id)
@@ -252,7 +253,7 @@ def migration_progress(request: Request, as_of: date | None = None,
                        {"planned": [left - p for p in result.planned[unit]],
                         "actual": [None if a is None else left - a
                                    for a in result.actual[unit]],
-                        "forecast": result.forecast[unit]})
+                        "forecast": result.forecast[unit]}, table=False)
     units = sorted(u for u in result.people if u != ALL)
     finish = result.finish_week(unit)
     return page(request, "migration_progress.html", chart=chart, rows=result.rows(unit),

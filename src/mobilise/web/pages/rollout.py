@@ -90,10 +90,11 @@ def _aggregates(session: Session, settings: Settings, clock: Clock, org_unit: st
         ("Forecast", "forecast"))}
     burndown = line_chart("Handsets issued, cumulative by week"
                           + (f": {org_unit}" if org_unit else ""), [w["week"] for w in weeks],
-                          {k: v for k, v in series.items() if any(x is not None for x in v)})
+                          {k: v for k, v in series.items() if any(x is not None for x in v)},
+                          table=False)  # the page's own tables hold these figures
     remaining = bar_chart("People still without a handset, by org unit",
                           [(u["org_unit"], u["remaining"]) for u in units],
-                          link="/people?org_unit={}")
+                          link="/people?org_unit={}", table=False)
     return fc, units, reports.risks(session, records, settings, clock), burndown, remaining
 
 
