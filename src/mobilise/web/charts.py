@@ -39,8 +39,8 @@ DASHES = ([1, 0], [8, 4], [2, 3], [10, 3, 2, 3], [4, 2], [1, 0])
 # reader's browser then draws it in the first of these it has.
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 WIDTH = 640
-# About one date label per 80 pixels: Vega picks "nice" dates (weeks, months, quarters)
-# no more often than this, and drops any label that would still overlap its neighbour.
+# At most one date label per 80 pixels (``_date_axis`` picks the step); Vega also drops
+# any label that would still overlap its neighbour.
 DATE_TICKS = WIDTH // 80
 
 _CONFIG: dict[str, Any] = {
