@@ -7,6 +7,11 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 
+from fastapi.testclient import TestClient
+from pytest import MonkeyPatch
+
+from mobilise.core.readcache import aggregates
+from mobilise.web.app import create_app
 from mobilise.web.charts import (
     DATE_TICKS,
     MEANING,
@@ -16,6 +21,7 @@ from mobilise.web.charts import (
     line_chart,
     size_unit,
 )
+from tests.web.conftest import Web
 
 MONDAY = date(2025, 1, 6)
 
@@ -165,3 +171,22 @@ def test_no_figures_read_as_a_sentence_not_an_empty_chart() -> None:
                    line_chart("t", _weeks(2), {"s": [None, None]}),
                    grouped_bar_chart("t", [], {})):
         assert "<svg" not in markup and "No figures to chart yet." in markup
+
+
+def test_a_served_process_boots_the_converter_as_it_starts(web: Web,
+                                                           monkeypatch: MonkeyPatch) -> None:
+    """The first chart in a process costs seconds (altair's import, the JavaScript
+    runtime's boot): a server process pays it at start-up, in the background."""
+    from mobilise.web import charts
+
+    real = charts.warm_in_background
+    started: list[str] = []
+    monkeypatch.setattr(charts, "warm_in_background", lambda: started.append("warm"))
+    monkeypatch.setattr(aggregates, "store", aggregates.store)  # served sets the shared store
+    with TestClient(create_app(web.settings, served=True)):
+        assert started == ["warm"]
+    with TestClient(create_app(web.settings)):  # tests and tools draw on demand
+        assert started == ["warm"]
+    thread = real()  # and the real one boots it without blocking its caller
+    thread.join(60)
+    assert not thread.is_alive()
