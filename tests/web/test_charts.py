@@ -146,6 +146,12 @@ def test_sizes_take_the_unit_their_largest_needs() -> None:
     assert _table_rows(svg) == [["W1", "3"], ["W2", "12"]]
 
 
+def test_a_few_things_tick_at_whole_numbers() -> None:
+    assert _y_labels(bar_chart("Risks", [("red", 2), ("amber", 1)])) == ["0", "1", "2"]
+    weeks = _y_labels(line_chart("Issued", _weeks(3), {"Issued": [1, 2, 3]}))
+    assert weeks == ["0", "1", "2", "3"]
+
+
 def test_counts_carry_thousands_separators() -> None:
     svg = bar_chart("Files by action", [("keep", 12_000), ("delete", 3_500)])
     assert "12,000" in _y_labels(svg)

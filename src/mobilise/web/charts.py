@@ -143,10 +143,19 @@ def _href(link: str | None, label: str) -> str | None:
     return link.format(quote(label, safe="")) if link else None
 
 
-def _value_axis(unit: str) -> dict[str, Any]:
-    # Money and rates keep a decimal place; counts are whole (no tick at 0.5 of a
-    # handset), thousands separated.
-    return {"format": ",.1~f"} if unit else {"format": ",~r", "tickMinStep": 1}
+def _value_axis(unit: str, largest: float) -> dict[str, Any]:
+    """Money and rates keep a decimal place; counts are whole, thousands separated, and
+    a handful of them ticks at each whole number (no tick at half a handset: Vega's
+    ``tickMinStep`` is not honoured by the converter, a tick count is)."""
+    if unit:
+        return {"format": ",.1~f"}
+    if 0 < largest < 8:
+        return {"format": ",~r", "tickCount": max(1, int(largest))}
+    return {"format": ",~r"}
+
+
+def _largest(values: Sequence[dict[str, Any]]) -> float:
+    return max((float(v["value"]) for v in values), default=0.0)
 
 
 def bar_chart(title: str, data: Sequence[tuple[str, float]], link: str | None = None,
@@ -169,7 +178,8 @@ def bar_chart(title: str, data: Sequence[tuple[str, float]], link: str | None = 
     encoding: dict[str, Any] = {
         "x": alt.X("label:N", sort=labels, title=None,
                    axis=alt.Axis(labelAngle=-30 if len(labels) > 6 else 0, labelLimit=160)),
-        "y": alt.Y("value:Q", title=unit or None, axis=alt.Axis(**_value_axis(unit))),
+        "y": alt.Y("value:Q", title=unit or None,
+                   axis=alt.Axis(**_value_axis(unit, _largest(values)))),
         "color": alt.Color("colour:N", scale=None, legend=None)}
     if link:
         encoding["href"] = alt.Href("href:N")
@@ -244,7 +254,7 @@ def line_chart(title: str, days: Sequence[date], series: Mapping[str, Sequence[f
         x=alt.X("day:T", title=None, scale=alt.Scale(type="utc"),
                 axis=alt.Axis(**_date_axis(min(days), max(days)), labelOverlap=True,
                               labelSeparation=8, labelFlush=True)),
-        y=alt.Y("value:Q", title=None, axis=alt.Axis(**_value_axis(""))),
+        y=alt.Y("value:Q", title=None, axis=alt.Axis(**_value_axis("", _largest(values)))),
         color=alt.Color("series:N", sort=names, scale=_series_scale(names, colours),
                         legend=alt.Legend(title=None, symbolType="stroke")),
         strokeDash=alt.StrokeDash("series:N", sort=names, legend=None, scale=alt.Scale(
@@ -278,7 +288,8 @@ def grouped_bar_chart(title: str, x_labels: Sequence[str],
         x=alt.X("label:N", sort=list(x_labels), title=None,
                 axis=alt.Axis(labelAngle=-30 if len(x_labels) > 8 else 0, labelLimit=160)),
         xOffset=alt.XOffset("series:N", sort=names),
-        y=alt.Y("value:Q", title=y_title or None, axis=alt.Axis(**_value_axis(y_title))),
+        y=alt.Y("value:Q", title=y_title or None,
+                axis=alt.Axis(**_value_axis(y_title, _largest(values)))),
         color=alt.Color("series:N", sort=names, scale=_series_scale(names, colours),
                         legend=alt.Legend(title="Bars, left to right:", direction="horizontal",
                                           symbolType="square")),
