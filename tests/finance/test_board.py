@@ -152,13 +152,13 @@ def test_board_report_from_the_demo_renders_in_chromium_with_charts(
     # A workstream with nothing delivered yet has no line to draw.
     drawn = [w for w in progress if w.progress.value and w.progress.value.cumulative]
     assert drawn == progress  # the demo hands over phones and migrates its first wave
-    charts = re.findall(r"<svg[^>]*class=\"pygal-chart\"", dom)
+    charts = re.findall(r"<svg[^>]*class=\"chart-svg\"", dom)
     assert len(charts) == 3 + len(drawn), charts
     for title in ("Capital: approved, actual and forecast by financial year (£m)",
                   "Revenue: approved, actual and forecast by financial year (£m)",
                   "Handset refresh: cost due against the refresh envelope (£m)"):
         assert title in dom
-    assert len(re.findall(r'class="rect reactive tooltip-trigger"', dom)) >= 15
+    assert len(re.findall(r'aria-roledescription="bar"', dom)) >= 15
     assert "2022/23" in dom and "PCD 1322" in dom
     pdf = print_pdf(sqlite_settings, html, tmp_path / "board.pdf").read_bytes()
     assert pdf.startswith(b"%PDF") and _pdf_pages(pdf) >= 2
@@ -176,7 +176,7 @@ def test_cli_writes_the_board_report_as_pdf_and_html(demo_settings: Settings,
         assert done.returncode == 0, done.stderr
         assert out.stat().st_size > 10_000
     assert _pdf_pages((tmp_path / "board.pdf").read_bytes()) >= 2
-    assert 'class="pygal-chart"' in (tmp_path / "board.html").read_text(encoding="utf-8")
+    assert 'class="chart-svg"' in (tmp_path / "board.html").read_text(encoding="utf-8")
 
 
 def test_cli_spend_import_names_the_bad_line(demo_settings: Settings, tmp_path: Path) -> None:
@@ -218,7 +218,7 @@ def test_installed_sources_reach_the_web_page(installed_sources: None,
         page = client.get("/reports/board", headers={"Authorization": f"Bearer {token}"})
     assert page.status_code == 200
     assert "16,000</strong> of 29,737 handsets issued" in page.text
-    assert page.text.count('class="pygal-chart"') == 4  # progress chart joins the three
+    assert page.text.count('class="chart-svg"') == 4  # progress chart joins the three
 
 
 def test_demo_finance_step_runs_twice_without_counting_twice(demo_settings: Settings,

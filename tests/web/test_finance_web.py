@@ -74,7 +74,7 @@ def test_variance_thresholds_and_board_over_api(web: Web, tmp_path: Path) -> Non
     refresh = web.client.get("/api/v1/finance/refresh?unit_cost=abc", headers=viewer)
     assert refresh.status_code == 422
     page = web.client.get("/reports/board", headers=viewer)
-    assert page.status_code == 200 and page.text.count('class="pygal-chart"') == 2
+    assert page.status_code == 200 and page.text.count('class="chart-svg"') == 2
     pdf = web.client.get("/reports/board.pdf", headers=viewer)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
 

@@ -113,7 +113,12 @@ def create_app(settings: Settings, *, served: bool = False) -> FastAPI:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
         if served:
             from mobilise.core.readcache import aggregates
+            from mobilise.web.charts import warm_in_background
             from mobilise.web.warm import figure_store
+
+            # The chart converter boots a JavaScript runtime on its first chart (about half
+            # a second): booted now, beside start-up, rather than in a reader's request.
+            warm_in_background()
 
             aggregates.store = figure_store(settings)
             # Everything loaded so far lives as long as the process: out of the collector's

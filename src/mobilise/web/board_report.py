@@ -1,6 +1,6 @@
-"""Rendering the investment board report: its charts (pygal SVG) and its HTML, once for
-the web page and the printable document alike (the PDF is the document printed by
-Chromium)."""
+"""Rendering the investment board report: its charts (Vega-Lite drawn to SVG) and its
+HTML, once for the web page and the printable document alike (the PDF is the document
+printed by Chromium)."""
 
 from __future__ import annotations
 
@@ -56,10 +56,10 @@ def progress_chart(workstream: Workstream) -> Markup | None:
     progress = workstream.progress.value
     if progress is None or not progress.cumulative:
         return None
-    labels = [day.isoformat() for day, _ in progress.cumulative]
-    return line_chart(f"{workstream.name}: {progress.unit}, cumulative", labels, {
+    days = [day for day, _ in progress.cumulative]
+    return line_chart(f"{workstream.name}: {progress.unit}, cumulative", days, {
         progress.unit.capitalize(): [n for _, n in progress.cumulative],
-        "Target": [progress.target] * len(labels)})
+        "Target": [progress.target] * len(days)}, colours={"Target": "grey"})
 
 
 def charts(report: BoardReport) -> dict[str, Markup | None]:

@@ -66,7 +66,7 @@ def _handsets(session: Session, settings: Settings, clock: Clock,
     series = {k: v for k, v in series.items() if any(x is not None for x in v)}
     if series:
         panel.chart = line_chart("Handsets issued, cumulative by week",
-                                 [w["week"].strftime("%d %b %y") for w in fc.weeks], series)
+                                 [w["week"] for w in fc.weeks], series)
     else:
         counts = status_counts(session)
         if any(counts.values()):

@@ -54,7 +54,8 @@ def _estate(session: Session, quota: int) -> tuple[Any, Any, Any, list[dict[str,
     readiness = [r for r, _ in pairs]
     summary = estate_summary(readiness, {r.person_key: unit for r, unit in pairs})
     issues = sorted(summary["issues_by_kind"].items(), key=lambda kv: -kv[1])
-    chart = bar_chart("Findings by kind", [(label(k), n) for k, n in issues]) \
+    chart = bar_chart("Findings by kind", [(label(k), n) for k, n in issues],
+                      table=False) \
         if issues else None
     rows = sorted(summary_rows(readiness), key=lambda r: (-r["cannot_move"], -r["to_rename"]))
     return summary, issues, chart, rows[:200]

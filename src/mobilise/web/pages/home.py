@@ -111,7 +111,7 @@ def _overview(session: Session, settings: Settings, clock: Clock
     summary = {**register_summary(session), "as_of": clock.now()}
     chart = bar_chart("People by org unit (active)",
                       [(u["org_unit"], u["active"]) for u in summary["by_unit"]],
-                      link="/people?org_unit={}")
+                      link="/people?org_unit={}", table=False)
     shown = figures.headline(session, settings, clock)
     summary["figures"] = shown
     return summary, chart, panels(session, settings, clock, figures.by_key(shown))

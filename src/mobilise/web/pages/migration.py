@@ -120,10 +120,12 @@ def wave_page(request: Request, key: str, notified: Stage | None = None,
     labels = [f"{r['number']} {r['kind']}" for r in rounds]
     throughput = bar_chart("Throughput by round (MB/s)",
                            [(label, r["mb_per_s"] or 0.0) for label, r in zip(labels, rounds,
-                                                                               strict=True)])
+                                                                               strict=True)],
+                           unit="MB/s", table=False)  # the rounds table holds these
     files = grouped_bar_chart("Files copied and throttling events by round", labels,
                               {"files copied": [r["copied"] for r in rounds],
-                               "throttling events": [r["throttle_events"] for r in rounds]})
+                               "throttling events": [r["throttle_events"] for r in rounds]},
+                              table=False)
     actor = request.state.actor
     created = request.query_params.get("created") == "1"
     live = live_round(session, wave.id)
@@ -245,14 +247,13 @@ def migration_progress(request: Request, as_of: date | None = None,
     day = as_of or SystemClock().now().date()
     result = burndown(session, day)
     unit = org_unit if org_unit in result.people else ALL
-    labels = [w.isoformat() for w in result.weeks]
     left = result.people[unit]
     chart = line_chart(f"People left to migrate ({'everyone' if unit == ALL else unit})",
-                       labels,
+                       result.weeks,
                        {"planned": [left - p for p in result.planned[unit]],
                         "actual": [None if a is None else left - a
                                    for a in result.actual[unit]],
-                        "forecast": result.forecast[unit]})
+                        "forecast": result.forecast[unit]}, table=False)
     units = sorted(u for u in result.people if u != ALL)
     finish = result.finish_week(unit)
     return page(request, "migration_progress.html", chart=chart, rows=result.rows(unit),

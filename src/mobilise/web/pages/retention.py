@@ -41,7 +41,7 @@ from mobilise.retention.scanned import (
     scanned_explain,
 )
 from mobilise.web.auth import db, requires
-from mobilise.web.charts import bar_chart
+from mobilise.web.charts import bar_chart, bytes_chart
 from mobilise.web.pages.render import form_data, form_fields, page
 from mobilise.web.params import PageNo, Pager, RecordId
 
@@ -212,8 +212,7 @@ def dry_run_charts(result: DryRun) -> dict[str, Any]:
         ordered = sorted(totals.items(), key=lambda kv: -kv[1][1])[:30]
         charts[column] = (
             bar_chart(f"Files per {column.replace('_', ' ')}", [(k, v[0]) for k, v in ordered]),
-            bar_chart(f"Megabytes per {column.replace('_', ' ')}",
-                      [(k, round(v[1] / 1e6, 2)) for k, v in ordered]))
+            bytes_chart(f"Size per {column.replace('_', ' ')}", [(k, v[1]) for k, v in ordered]))
     return charts
 
 

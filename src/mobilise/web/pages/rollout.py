@@ -85,16 +85,16 @@ def _aggregates(session: Session, settings: Settings, clock: Clock, org_unit: st
     fc = reports.forecast(session, records, settings, clock, org_unit or None)
     units = reports.by_org_unit(session, records)
     weeks = fc.weeks if view == "all" else reports.programme_weeks(session, settings, fc)
-    labels = [w["week"].strftime("%d %b %y") for w in weeks]
     series = {name: [w.get(key) for w in weeks] for name, key in (
         ("Planned", "planned"), ("Re-planned", "replanned"), ("Issued", "actual"),
         ("Forecast", "forecast"))}
     burndown = line_chart("Handsets issued, cumulative by week"
-                          + (f": {org_unit}" if org_unit else ""), labels,
-                          {k: v for k, v in series.items() if any(x is not None for x in v)})
+                          + (f": {org_unit}" if org_unit else ""), [w["week"] for w in weeks],
+                          {k: v for k, v in series.items() if any(x is not None for x in v)},
+                          table=False)  # the page's own tables hold these figures
     remaining = bar_chart("People still without a handset, by org unit",
                           [(u["org_unit"], u["remaining"]) for u in units],
-                          link="/people?org_unit={}")
+                          link="/people?org_unit={}", table=False)
     return fc, units, reports.risks(session, records, settings, clock), burndown, remaining
 
 
