@@ -91,3 +91,19 @@ def test_the_package_data_ships_the_vendored_files() -> None:
     pyproject = (ROOT / "pyproject.toml").read_text()
     for pattern in ('"**/*.css"', '"**/*.js"', '"web/static/govuk/*"'):
         assert pattern in pyproject, pattern
+
+
+def test_the_pager_is_govuk_pagination_keeping_the_filters() -> None:
+    from mobilise.web.pages.render import TEMPLATES
+    from mobilise.web.params import Pager
+
+    pager = TEMPLATES.env.get_template("pager.html").module.pager  # type: ignore[attr-defined]
+    html = str(pager(Pager.of(2, 50, 2400, status="sent"), "Outbox pages"))
+    assert 'class="govuk-pagination"' in html and 'aria-label="Outbox pages"' in html
+    assert "Showing 51–100 of 2,400. Page 2 of 48" in html
+    assert re.search(r'href="\?status=sent&page=2" aria-label="Page 2" aria-current="page"', html)
+    assert re.search(r'class="govuk-pagination__prev">\s*<a [^>]*href="\?status=sent&page=1"', html)
+    assert re.search(r'class="govuk-pagination__next">\s*<a [^>]*href="\?status=sent&page=3"', html)
+    assert html.count("govuk-pagination__item--ellipsis") == 1  # 1 2 3 4 … 48
+    single = str(pager(Pager.of(1, 50, 10)))
+    assert "Showing 1–10 of 10" in single and "govuk-pagination" not in single
