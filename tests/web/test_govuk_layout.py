@@ -107,3 +107,11 @@ def test_the_pager_is_govuk_pagination_keeping_the_filters() -> None:
     assert html.count("govuk-pagination__item--ellipsis") == 1  # 1 2 3 4 … 48
     single = str(pager(Pager.of(1, 50, 10)))
     assert "Showing 1–10 of 10" in single and "govuk-pagination" not in single
+
+
+def test_a_refused_sign_in_is_an_error_summary_and_a_field_error(web: Web) -> None:
+    refused = web.login("admin", "not the password").text
+    summary = re.search(r'<div class="govuk-error-summary".*?</ul>', refused, re.S)
+    assert summary and '<a href="#username">' in summary.group(0)
+    assert 'class="govuk-form-group govuk-form-group--error"' in refused
+    assert 'aria-describedby="username-error"' in refused
