@@ -57,7 +57,7 @@ def emulator_page(browser: Browser) -> Iterator[Page]:
 
 def sign_in_with_microsoft(page: Page, site: Site, upn: str, start: str = "/login") -> None:
     page.goto(site.url + start)
-    page.get_by_role("link", name="Sign in with Microsoft").click()
+    page.get_by_role("button", name="Sign in with Microsoft").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     assert page.url.startswith("https://127.0.0.1:")  # on the identity platform's page
     page.get_by_label("Email or user principal name").fill(upn)
@@ -91,5 +91,5 @@ def test_a_records_manager_signs_in_with_microsoft(emulator_page: Page,
     assert_accessible(emulator_page)
     assert linked_person(entra_site, upn) == (["records"], "100002")
     emulator_page.get_by_role("button", name="Sign out").click()
-    expect(emulator_page.get_by_role("link", name="Sign in with Microsoft")).to_be_visible()
+    expect(emulator_page.get_by_role("button", name="Sign in with Microsoft")).to_be_visible()
     assert_accessible(emulator_page)

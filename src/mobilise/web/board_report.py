@@ -21,7 +21,9 @@ TEMPLATES.env.filters["pounds"] = format_pounds
 TEMPLATES.env.filters["millions"] = format_millions
 TEMPLATES.env.filters["fy"] = lambda year: FinancialYear(int(year)).label
 
-STYLE = Path(__file__).parent / "static" / "style.css"
+# The document carries its styles: the vendored GOV.UK Frontend CSS and ours, inline.
+STYLES = (Path(__file__).parent / "static" / "govuk" / "govuk-frontend.min.css",
+          Path(__file__).parent / "static" / "style.css")
 
 
 def _millions(pence: int) -> float:
@@ -80,4 +82,5 @@ def context(report: BoardReport) -> dict[str, Any]:
 def render_document(report: BoardReport) -> str:
     """A self-contained HTML document (styles inline, charts inline SVG) for print."""
     return TEMPLATES.env.get_template("board_document.html").render(
-        style=Markup(STYLE.read_text(encoding="utf-8")), **context(report))  # noqa: S704
+        style=Markup("\n".join(p.read_text(encoding="utf-8-sig") for p in STYLES)),  # noqa: S704
+        **context(report))

@@ -28,6 +28,30 @@ TEMPLATES.env.filters["label"] = label
 TEMPLATES.env.filters["size"] = size_text
 TEMPLATES.env.filters["when"] = when_text
 
+# A status's GOV.UK tag colour, by what it means: red for what needs acting on (failed,
+# lost, full), yellow for what is uncertain or waiting, green for what is done, grey for
+# what is over; the handset, SIM and drive states' own ``colour`` names one directly.
+_TAG_COLOURS = {
+    "red": "red", "failed": "red", "no_show": "red", "full": "red", "error": "red",
+    "high": "red", "medium": "yellow", "low": "grey",
+    "amber": "yellow", "uncertain": "yellow", "sending": "yellow", "warning": "yellow",
+    "queued": "grey", "pending": "grey",
+    "green": "green", "done": "green", "sent": "green", "attended": "green",
+    "succeeded": "green", "accepted": "green",
+    "blue": "blue", "running": "blue", "active": "blue", "booked": "blue",
+    "teal": "teal", "purple": "purple",
+    "grey": "grey", "leaver": "grey", "cancelled": "grey", "expired": "grey",
+}
+
+
+def tag_class(status: object) -> str:
+    """The class of a GOV.UK tag for ``status``: ``govuk-tag govuk-tag--<colour>``."""
+    colour = _TAG_COLOURS.get(str(status), "grey")
+    return f"govuk-tag govuk-tag--{colour}"
+
+
+TEMPLATES.env.filters["tag"] = tag_class
+
 _ANY = frozenset({Role.VIEWER})  # any signed-in role (Actor.has_any)
 
 # (label, path, the roles its page admits): one entry per line, in the order the
