@@ -3,6 +3,7 @@ components spread a table's cells over lines and classes."""
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 
@@ -33,3 +34,8 @@ def table_rows(html: str) -> list[list[str]]:
     parser = _Rows()
     parser.feed(html)
     return parser.rows
+
+
+def text_of(html: str) -> str:
+    """What ``html`` says: its text without tags, whitespace collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
