@@ -79,7 +79,7 @@ def test_readiness_pages(sqlite_settings, tmp_path):
         # retention dry run uses too (184 kB, not 0.000 TB).
         assert "invalid_characters" not in estate_page.text
         assert "characters OneDrive does not allow" in estate_page.text
-        assert '<span class="figure">184 kB</span>' in estate_page.text
+        assert re.search(r'govuk-summary-list__value">\s*184 kB\s*</dd>', estate_page.text)
         assert size_text(183_601) == bytes_text(183_601) == "184 kB"
         drive_page = client.get(f"/drives/people/{number}", headers=headers)
         assert drive_page.status_code == 200
@@ -117,7 +117,8 @@ def test_a_drive_with_many_findings_is_listed_a_page_at_a_time(sqlite_settings, 
     app.include_router(pages)
     with TestClient(app) as client:
         summary = client.get(f"/drives/people/{number}", headers=headers).text
-        assert "<td>120</td>" in summary and "report 000" not in summary
+        assert re.search(r'govuk-table__cell--numeric">120</td>', summary)
+        assert "report 000" not in summary
         last = client.get(f"/drives/people/{number}", headers=headers,
                           params={"show": "findings", "page": 3}).text
         assert "Showing 101–120 of 120" in last

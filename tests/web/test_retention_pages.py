@@ -98,7 +98,7 @@ def test_decisions_and_a_proposal_are_confirmed(web: Web) -> None:
     page_job(web, web.client.post("/retention/review/queue", follow_redirects=False, data={
         "csrf_token": web.csrf(), "version": "web@1"}), tokens["rm1"])
     listing = web.client.get("/retention/review").text
-    item = re.search(r'name="item" value="(\d+)"', listing)
+    item = re.search(r'name="item"[^>]*value="(\d+)"', listing)
     assert item
     decided = web.client.post("/retention/review/decide", follow_redirects=False, data={
         "csrf_token": web.csrf(), "item": item.group(1), "decision": "keep-archive",

@@ -94,7 +94,11 @@ class BatchStatus(StrEnum):
 class ItemOutcome(StrEnum):
     PENDING = "pending"
     DELETED = "deleted"
-    SKIPPED = "skipped"
+    SKIPPED = "skipped"  # something changed since the proposal: someone should look
+
+    @property
+    def colour(self) -> str:
+        return {"pending": "grey", "deleted": "green", "skipped": "amber"}[self.value]
 
 
 class RuleSetVersion(Audited, Base):

@@ -34,7 +34,15 @@ from mobilise.retention.launch import (
     start_proposal,
     start_queueing,
 )
-from mobilise.retention.models import Hold, HoldStatus, RuleSetVersion
+from mobilise.retention.models import (
+    BatchStatus,
+    Hold,
+    HoldStatus,
+    ItemOutcome,
+    ReviewStatus,
+    RuleSetStatus,
+    RuleSetVersion,
+)
 from mobilise.retention.scanned import (
     active_rule_set,
     drive_of,
@@ -48,6 +56,22 @@ from mobilise.web.params import PageNo, Pager, RecordId
 router = APIRouter(include_in_schema=False)
 READERS = (Role.RECORDS, Role.AUDITOR)
 SHOWN_ITEMS = 500  # a batch page lists this many files; its certificate lists them all
+
+
+# Each status's display colour (its enum's own), for the pages' GOV.UK tags.
+COLOURS: dict[str, dict[str, str]] = {
+    "rule_set": {s.value: s.colour for s in RuleSetStatus},
+    "hold": {s.value: s.colour for s in HoldStatus},
+    "review": {s.value: s.colour for s in ReviewStatus},
+    "batch": {s.value: s.colour for s in BatchStatus},
+    "outcome": {s.value: s.colour for s in ItemOutcome},
+}
+
+
+def _page(request: Request, template: str, status_code: int = 200,
+          **context: Any) -> HTMLResponse:
+    """A retention page, with the status colours its tags are drawn in."""
+    return page(request, template, status_code, colours=COLOURS, **context)
 
 
 def _today() -> date:
@@ -118,7 +142,7 @@ def _back(to: str) -> RedirectResponse:
 @router.get("/retention")
 def rule_set_list(request: Request, session: Session = Depends(db, scope="function"),
                   _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
-    return page(request, "retention.html", versions=_versions(session),
+    return _page(request, "retention.html", versions=_versions(session),
                 active=active_rule_set(session))
 
 
@@ -127,7 +151,7 @@ def rule_set_page(request: Request, name: str, version: RecordId,
                   session: Session = Depends(db, scope="function"),
                   _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
     row = rule_sets.get_version(session, name, version)
-    return page(request, "retention_rule_set.html", row=row,
+    return _page(request, "retention_rule_set.html", row=row,
                 rules=rule_sets.parsed(row).all_rules)
 
 
@@ -142,7 +166,7 @@ def purview_page(request: Request, name: str, version: RecordId,
     row = rule_sets.get_version(session, name, version)
     plan = purview.plan(rule_sets.parsed(row), as_of=SystemClock().today(),
                         reviewer=reviewer or None)
-    return page(request, "retention_purview.html", row=row, plan=plan,
+    return _page(request, "retention_purview.html", row=row, plan=plan,
                 rows=purview.rows(plan), reviewer=reviewer or "")
 
 
@@ -153,7 +177,7 @@ def drive_cases_page(request: Request, session: Session = Depends(db, scope="fun
     from mobilise.retention import leavers
 
     found = leavers.cases(session)
-    return page(request, "retention_drives.html", cases=found,
+    return _page(request, "retention_drives.html", cases=found,
                 open=[c for c in found if c.outcome is None],
                 may_decide=request.state.actor.has_any(frozenset({Role.RECORDS})),
                 notice=request.query_params.get("notice"))
@@ -226,7 +250,7 @@ def dry_run_page(request: Request, version: str | None = None,
     row = _version(session, version)
     kept = recorded(session, row.name, row.version, row.content_hash) if row else None
     result = kept.result if kept else None
-    return page(request, "retention_dry_run.html", row=row, result=result, recorded=kept,
+    return _page(request, "retention_dry_run.html", row=row, result=result, recorded=kept,
                 running=running_dry_runs(session, row) if row is not None else [],
                 charts=dry_run_charts(result) if result else {}, bytes_text=bytes_text,
                 versions=_versions(session))
@@ -261,7 +285,7 @@ def diff_page(request: Request, old: str | None = None, new: str | None = None,
         assert old_row is not None and new_row is not None
         kept = recorded_diff(session, _key(old_row), _key(new_row))
         running = running_diffs(session, old_row, new_row)
-    return page(request, "retention_diff.html", result=kept.result if kept else None,
+    return _page(request, "retention_diff.html", result=kept.result if kept else None,
                 recorded=kept, running=running, old=old or "", new=new or "",
                 versions=_versions(session), bytes_text=bytes_text)
 
@@ -300,7 +324,7 @@ def explain_page(request: Request, person: str = Query("", max_length=100),
             shown = scanned_explain(session, row, person, path, _today())
         except NotFound as err:
             error = err.message
-    return page(request, "retention_explain.html", row=row, shown=shown, error=error,
+    return _page(request, "retention_explain.html", row=row, shown=shown, error=error,
                 person=person, file_path=path, versions=_versions(session),
                 status_code=404 if error else 200)
 
@@ -312,7 +336,7 @@ def explain_page(request: Request, person: str = Query("", max_length=100),
 def holds_page(request: Request, session: Session = Depends(db, scope="function"),
                _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
     rows = list(session.scalars(select(Hold).order_by(Hold.status.desc(), Hold.id.desc())))
-    return page(request, "retention_holds.html", holds=rows, placed=HoldStatus.PLACED.value)
+    return _page(request, "retention_holds.html", holds=rows, placed=HoldStatus.PLACED.value)
 
 
 @router.post("/retention/holds")
@@ -357,7 +381,7 @@ def _review_page(request: Request, session: Session, *, person: Person | None, b
         offset=(page_no - 1) * REVIEW_PAGE)
     job = started_job(session, _job_id(request), QUEUE_KIND) if totals else None
     settings = request.app.state.settings
-    return page(request, "retention_review.html", mine=mine,
+    return _page(request, "retention_review.html", mine=mine,
                 review_days=settings.retention_review_days,
                 reminder_days=settings.retention_review_reminder_days,
                 by_person=review.review_queue(session) if totals else [],
@@ -437,7 +461,7 @@ def my_review(request: Request, status: str = StatusFilter, page_no: int = PageN
     number = review.person_of(session, actor)
     person = session.scalar(select(Person).where(Person.number == number)) if number else None
     if person is None:
-        return page(request, "retention_review.html", by_person=[], by_rule=[], items=[],
+        return _page(request, "retention_review.html", by_person=[], by_rule=[], items=[],
                     total=0, person=None, unlinked=True, back="/retention/review/me",
                     bytes_text=bytes_text, status=status, rule="", person_filter="",
                     pager=Pager.of(1, REVIEW_PAGE, 0), queue_form=False, active=None,
@@ -503,7 +527,7 @@ def decide_rule(request: Request, session: Session = Depends(db, scope="function
 @router.get("/retention/disposal")
 def disposal_page(request: Request, session: Session = Depends(db, scope="function"),
                   _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
-    return page(request, "retention_disposal.html", batches=disposal.batches(session),
+    return _page(request, "retention_disposal.html", batches=disposal.batches(session),
                 active=active_rule_set(session), bytes_text=bytes_text,
                 versions=version_choices(session),
                 job=started_job(session, _job_id(request), PROPOSAL_KIND),
@@ -529,7 +553,7 @@ def batch_page(request: Request, batch_id: RecordId,
                session: Session = Depends(db, scope="function"),
                _: Actor = Depends(requires(*READERS))) -> HTMLResponse:
     batch = disposal.get_batch(session, batch_id)
-    return page(request, "retention_batch.html", batch=batch, items=batch.items[:SHOWN_ITEMS],
+    return _page(request, "retention_batch.html", batch=batch, items=batch.items[:SHOWN_ITEMS],
                 bytes_text=bytes_text)
 
 
