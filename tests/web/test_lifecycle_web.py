@@ -127,7 +127,8 @@ def test_a_sweep_runs_as_a_background_job_from_the_api_and_the_wave_page(
     assert pressed.headers["location"].startswith(f"/waves/{wave_id}?started=")
     wait_for_jobs(120)
     live = web.client.get(f"/api/v1/waves/{wave_id}/progress", headers=web.as_("viewer"))
-    assert live.json()["live"]["description"] == "wave Pilot: sweep"
+    shown = live.json()["live"]  # the wave page's live section shows it as a round
+    assert (shown["description"], shown["status"]) == ("wave Pilot: round 4 (sweep)", "done")
 
 
 def test_storage_released_on_the_overview_and_in_the_board_report(web: Web,

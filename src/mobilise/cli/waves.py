@@ -137,4 +137,5 @@ def notify(
         typer.echo(json.dumps({k: stats.get(k) for k in ("wave", "stage", "queued",
                                                          "already", "skipped")}))
         return
-    err_console.print(f"{job.message} (job {job.id})", markup=False, highlight=False)
+    err_console.print(f"wave {name!r}: {job.message} (job {job.id})", markup=False,
+                      highlight=False)

@@ -178,7 +178,8 @@ def start_notices(sessions: sessionmaker[Session], actor: Actor, settings: Setti
         run = queue_stage_job(session, actor, settings, wave_id, stage, progress,
                               commit_every=commit_every, job=progress.job_id)
         progress.note(**run.as_dict())
-        return f"wave {wave_name}: {run.describe()}"
+        said = run.describe()
+        return said[:1].upper() + said[1:]  # the job's description names the wave
 
     return start_job(sessions, NOTICE_KIND, f"wave {wave_name}: queue the {what}", work,
                      stats={"wave_id": wave_id, "stage": stage.value}, claim=claim, here=here)
