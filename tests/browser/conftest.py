@@ -22,9 +22,11 @@ from sqlalchemy import select
 from mobilise.core import auth
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
-from mobilise.core.db import session_scope
+from mobilise.core.db import session_factory, session_scope
+from mobilise.core.progress import NullProgress
 from mobilise.core.settings import Settings
 from mobilise.drives.estate import scan_people
+from mobilise.migration.launch import start_notices
 from mobilise.migration.waves import WaveSelection, create_wave
 from mobilise.people import logins
 from mobilise.people.models import Person
@@ -84,8 +86,13 @@ def site(sqlite_settings: Settings, tmp_path: Path) -> Iterator[Site]:
     with session_scope(sqlite_settings) as s:
         load_people(s, tmp_path, count=30)
         auth.add_user(s, ADMIN, "admin", PASSWORD, ["admin"])
-        create_wave(s, ADMIN, "Pilot", WaveSelection(people=[str(100000 + n) for n in range(5)]),
-                    schedule=[None, None, datetime(2026, 11, 25, 9, tzinfo=UTC)])
+        wave = create_wave(s, ADMIN, "Pilot", WaveSelection(
+            people=[str(100000 + n) for n in range(5)]),
+            schedule=[None, None, datetime(2026, 11, 25, 9, tzinfo=UTC)])
+    # Job 1: readiness reports queued from the wave page (nobody scanned: none due), for
+    # the page's job status (/waves/Pilot?job=1).
+    start_notices(session_factory(sqlite_settings), ADMIN, sqlite_settings, wave,
+                  "readiness", here=NullProgress())
     yield from serve(sqlite_settings)
 
 

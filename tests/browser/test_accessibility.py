@@ -20,7 +20,7 @@ CHECKED: list[tuple[str, str, str | None]] = [
         "/", "/people", "/people?q=alex1", "/people/100001", "/audit?verify=true", "/jobs",
         "/finance", "/reports/board", "/reports/board.html", "/handsets", "/handover?q=alex",
         "/handover?person=100002", "/drives", "/rollout?as_of=2026-11-22", "/comms", "/waves",
-        "/waves/Pilot", "/waves/Pilot?notified=readiness&queued=2&already=1&skipped=1",
+        "/waves/Pilot", "/waves/Pilot?job=1",
         "/migration/progress?as_of=2026-11-22", "/users", "/waves/Pilot/laptops")],
     *[("fleet_site", path, "admin") for path in (
         "/", "/handsets", "/handsets?status=in_stock", f"/handsets/{imei(4)}",

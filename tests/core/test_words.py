@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from mobilise.core.words import counts_text, label, size_text, when_text
+import pytest
+
+from mobilise.core.clock import utc
+from mobilise.core.words import counts_text, label, parse_size, size_text, when_text
 from mobilise.drives.assess import FindingKind
 from mobilise.migration.models import RoundKind
 
@@ -37,3 +40,19 @@ def test_counts_in_words() -> None:
     assert counts_text({"enrolled_not_registered": 1}) == \
         "1 enrolled in Intune but not in the register"
     assert counts_text({"added": 0}) == "none"
+
+
+def test_one_size_parser_reads_decimal_and_binary_units() -> None:
+    """What rule sets (``10MB``, ``2GiB``) and laptop exports (``1,024``, ``850 MB``) write:
+    one parser for both (each kept its own copy of the pattern before)."""
+    assert parse_size("10MB") == 10_000_000 and parse_size("2GiB") == 2 * 2**30
+    assert parse_size(" 1,024 ") == 1024 and parse_size("1.5 kib") == 1536
+    for bad in ("lots", "", "10 XB", "-5 MB"):
+        with pytest.raises(ValueError, match="is not a size"):
+            parse_size(bad)
+
+
+def test_one_utc_helper_gives_naive_times_their_zone_and_keeps_none() -> None:
+    naive = datetime(2026, 12, 8, 9, 30)
+    assert utc(naive) == datetime(2026, 12, 8, 9, 30, tzinfo=UTC)
+    assert utc(utc(naive)) is not None and utc(None) is None

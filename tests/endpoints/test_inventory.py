@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from mobilise.core.audit import AuditEntry
 from mobilise.core.errors import ImportRejected
-from mobilise.endpoints.inventory import import_endpoints, parse_size, parse_time
+from mobilise.core.words import parse_size
+from mobilise.endpoints.inventory import import_endpoints, parse_time
 from mobilise.endpoints.models import Endpoint
 from tests.factories import ADMIN, load_people
 

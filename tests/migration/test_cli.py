@@ -70,7 +70,7 @@ def test_wave_rounds_cutover_reports_and_spmt_tasks(tmp_path: Path) -> None:
                                 "json"], env, tmp_path).stdout)
         assert (again["queued"], again["already"]) == (0, 2), again
     said = run(["waves", "notify", "W1", "--stage", "completion"], env, tmp_path)
-    assert "completion: 0 queued, 2 queued before" in said.stderr
+    assert "wave 'W1': Completion: 0 queued, 2 queued before (job " in said.stderr
     wrong = run(["waves", "notify", "W1", "--stage", "goodbye"], env, tmp_path, ok=False)
     assert wrong.returncode != 0 and "--stage 'goodbye'" in wrong.stderr
     assert "Traceback" not in wrong.stderr

@@ -227,3 +227,73 @@ def test_a_message_that_cannot_be_queued_never_stops_a_round(
     assert not _messages(session, "wave_announcement")
     assert "wave_announcement not queued" in caplog.text
     assert set(_messages(session, "readiness_report")) == {"alex0", "alex1"}
+
+
+def test_a_notice_job_killed_half_way_and_run_again_queues_each_message_once(
+        drives: Settings, session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator's run of a stage is a background job that commits as it goes: killed
+    at the third person, it keeps the two messages it queued (and their audit entry); run
+    again, it queues only the third, and each person has exactly one message."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from mobilise.core.audit import AuditEntry
+    from mobilise.core.db import session_factory
+    from mobilise.core.errors import Conflict
+    from mobilise.core.progress import Job, NullProgress
+    from mobilise.migration.launch import start_notices
+
+    wave = _wave(session)
+    sessions = session_factory(drives)
+    real = notices.BUILDERS[Stage.ANNOUNCEMENT]
+    seen: list[int] = []
+
+    def killed_at_the_third(s: Session, settings: Settings, member: object,
+                            clock: object) -> dict[str, object]:
+        seen.append(1)
+        if len(seen) == 3:
+            raise KeyboardInterrupt  # the process stops here: nothing after it runs
+        return real(s, settings, member, clock)  # type: ignore[arg-type]
+
+    monkeypatch.setitem(notices.BUILDERS, Stage.ANNOUNCEMENT, killed_at_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        start_notices(sessions, ADMIN, drives, wave, "announcement", here=NullProgress(),
+                      commit_every=0)
+    session.expire_all()
+    assert len(_messages(session, "wave_announcement")) == 2
+    killed = session.scalars(select(Job).where(Job.kind == "wave-messages")).one()
+    assert (killed.status, killed.message) == ("failed", "interrupted")
+    # A server killed outright leaves its row "running": a start then is refused while the
+    # row is fresh, and goes ahead once it is not (the process has gone).
+    session.execute(update(Job).where(Job.id == killed.id).values(status="running"))
+    session.commit()
+    monkeypatch.setitem(notices.BUILDERS, Stage.ANNOUNCEMENT, real)
+    with pytest.raises(Conflict, match="being queued already"):
+        start_notices(sessions, ADMIN, drives, wave, "announcement", here=NullProgress())
+    session.execute(update(Job).where(Job.id == killed.id).values(
+        updated_at=killed.updated_at - timedelta(minutes=11)))
+    session.commit()
+    told: list[tuple[int, dict[str, object]]] = []
+
+    class Told(NullProgress):
+        def advance(self, n: int = 1, **stats: object) -> None:
+            told.append((n, stats))
+
+    again = start_notices(sessions, ADMIN, drives, wave, "announcement", here=Told(),
+                          commit_every=0)
+    assert again.status == "done", again.message
+    assert {k: (again.stats or {})[k] for k in ("queued", "already")} == {"queued": 1,
+                                                                         "already": 2}
+    assert [n for n, _ in told] == [1, 1, 1]  # each person, as they are done
+    assert told[-1][1] == {"queued": 1, "already": 2, "skipped": 0}
+    session.expire_all()
+    keys = [m.idempotency_key for m in session.scalars(select(OutboxMessage))]
+    people = session.scalars(select(Person.id).where(Person.number.in_(
+        ["100000", "100001", "100002"])))
+    assert sorted(keys) == sorted(notices.notice_key(Stage.ANNOUNCEMENT, wave.id, p)
+                                  for p in people)
+    # Every message queued is in the audit log once, across both runs' commits.
+    entries = session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "migration_wave.notify")).all()
+    assert sum((e.after or {})["queued"] for e in entries) == 3

@@ -83,6 +83,54 @@ def test_wave_and_person_pages_show_the_lifecycle_and_advance_it(web: Web,
     assert refused.status_code == 409 and "not due until" in refused.text
 
 
+def test_a_sweep_runs_as_a_background_job_from_the_api_and_the_wave_page(
+        web: Web, tmp_path: Path) -> None:
+    """Before: the sweep ran inside the request (200 with the report). Now: 202 with its
+    job, whose stats carry the late files; the page's button redirects to the wave's live
+    section; one while another of the wave runs is refused (409)."""
+    from sqlalchemy import update
+
+    from mobilise.core.progress import Job
+    from mobilise.workers.background import wait_for_jobs
+
+    wave_id = _migrated(web, tmp_path)
+    path = "/api/v1/waves/Pilot/lifecycle/sweep"
+    nobody = web.client.post(path, headers=web.as_("mig"))
+    assert nobody.status_code == 422 and "nobody in wave 'Pilot' is in grace" in nobody.text
+    assert web.client.post("/api/v1/waves/Pilot/lifecycle/100000/advance",
+                           headers=web.as_("mig")).status_code == 200
+    (Path(web.app.state.settings.home_root) / "asmith0" / "late.txt").write_text("late")
+    assert web.client.post(path, headers=web.as_("viewer")).status_code == 403
+    started = web.client.post(path, headers=web.as_("mig"))
+    assert started.status_code == 202, started.text
+    job = started.json()
+    assert started.headers["location"] == f"/api/v1/jobs/{job['id']}"
+    wait_for_jobs(120)
+    done = web.client.get(job["links"]["job"], headers=web.as_("viewer")).json()
+    assert done["status"] == "done", done
+    assert done["stats"]["late"] == {"100000": {"files": 1, "first": "late.txt"}}
+    assert "1 people had 1 late file(s)" in done["message"]
+    # A sweep whose job is still running (its row as a live one leaves it) refuses the next.
+    with session_scope(web.settings) as s:
+        s.execute(update(Job).where(Job.id == job["id"]).values(status="running"))
+    again = web.client.post(path, headers=web.as_("mig"))
+    assert again.status_code == 409 and "being started or run already" in again.text
+    with session_scope(web.settings) as s:
+        s.execute(update(Job).where(Job.id == job["id"]).values(status="done"))
+
+    assert web.login("admin").status_code == 303
+    page = web.client.get(f"/waves/{wave_id}").text
+    assert f'action="/waves/{wave_id}/lifecycle/sweep"' in page
+    pressed = web.client.post(f"/waves/{wave_id}/lifecycle/sweep",
+                              data={"csrf_token": web.csrf()}, follow_redirects=False)
+    assert pressed.status_code == 303, pressed.text
+    assert pressed.headers["location"].startswith(f"/waves/{wave_id}?started=")
+    wait_for_jobs(120)
+    live = web.client.get(f"/api/v1/waves/{wave_id}/progress", headers=web.as_("viewer"))
+    shown = live.json()["live"]  # the wave page's live section shows it as a round
+    assert (shown["description"], shown["status"]) == ("wave Pilot: round 4 (sweep)", "done")
+
+
 def test_storage_released_on_the_overview_and_in_the_board_report(web: Web,
                                                                  tmp_path: Path) -> None:
     from sqlalchemy import select

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from mobilise.core.db import session_scope
 from mobilise.migration.rounds import run_round
@@ -261,6 +262,7 @@ def test_a_stage_is_queued_from_the_api_and_the_wave_page_once(web: Web,
     from sqlalchemy import func, select
 
     from mobilise.comms.models import OutboxMessage
+    from mobilise.workers.background import wait_for_jobs
 
     _local_wave(web, tmp_path)
     wave_id = get_id(web, "Pilot")
@@ -272,11 +274,23 @@ def test_a_stage_is_queued_from_the_api_and_the_wave_page_once(web: Web,
     assert web.client.post("/api/v1/waves/nope/notify", headers=web.as_("admin"),
                            json={"stage": "announcement"}).status_code == 404
     first = web.client.post(path, headers=web.as_("admin"), json={"stage": "announcement"})
-    assert first.status_code == 200, first.text
-    assert first.json() == {"wave": "Pilot", "stage": "announcement", "queued": 2,
-                            "already": 0, "skipped": {}}
+    assert first.status_code == 202, first.text  # a background job (was: counts, at once)
+    assert first.headers["location"] == f"/api/v1/jobs/{first.json()['id']}"
+    wait_for_jobs(60)
+    counts = ("wave", "stage", "queued", "already", "skipped")
+
+    def outcome(started: dict[str, Any]) -> dict[str, Any]:
+        job = web.client.get(started["links"]["job"], headers=web.as_("viewer")).json()
+        assert job["status"] == "done", job
+        assert (job["done"], job["total"]) == (2, 2)  # told each person
+        return {k: job["stats"][k] for k in counts}
+
+    assert outcome(first.json()) == {"wave": "Pilot", "stage": "announcement", "queued": 2,
+                                     "already": 0, "skipped": {}}
     again = web.client.post(path, headers=web.as_("admin"), json={"stage": "announcement"})
-    assert (again.json()["queued"], again.json()["already"]) == (0, 2)
+    wait_for_jobs(60)
+    said = outcome(again.json())
+    assert (said["queued"], said["already"]) == (0, 2)
     with session_scope(web.settings) as s:
         assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 2
 
@@ -291,12 +305,18 @@ def test_a_stage_is_queued_from_the_api_and_the_wave_page_once(web: Web,
     done = web.client.post(f"/waves/{wave_id}/notify", follow_redirects=False,
                            data={"csrf_token": web.csrf(), "stage": "announcement"})
     assert done.status_code == 303
-    said = web.client.get(done.headers["location"]).text
-    assert "Wave announcement: 0 queued now, 2 queued before." in said
+    assert "?job=" in done.headers["location"]  # the page shows the job live
+    wait_for_jobs(60)
+    shown = web.client.get(done.headers["location"]).text
+    assert "Queueing messages" in shown
+    assert "Wave announcement: 0 queued, 2 queued before" in shown
     # Nobody's drive is scanned: no readiness report can be written yet, and the page says so.
-    ready = web.client.post(f"/waves/{wave_id}/notify", follow_redirects=True,
+    ready = web.client.post(f"/waves/{wave_id}/notify", follow_redirects=False,
                             data={"csrf_token": web.csrf(), "stage": "readiness"})
-    assert "Readiness report: 0 queued now, 0 queued before, 2 not due one" in ready.text
+    wait_for_jobs(60)
+    shown = web.client.get(ready.headers["location"]).text
+    assert "Readiness report: 0 queued, 0 queued before; not queued: 2 no complete drive " \
+           "scan yet" in shown
     wrong = web.client.post(f"/waves/{wave_id}/notify",
                             data={"csrf_token": web.csrf(), "stage": "<b>x</b>"})
     assert wrong.status_code == 422 and "<b>x</b>" not in wrong.text

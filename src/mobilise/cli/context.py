@@ -13,13 +13,13 @@ from rich.console import Console
 
 from mobilise.core import auth
 from mobilise.core.actor import Actor, cli_actor
-from mobilise.core.db import make_engine, session_scope
+from mobilise.core.db import make_engine, session_factory, session_scope
 from mobilise.core.errors import DatabaseNotReady, InvalidInput, NotAuthenticated
 from mobilise.core.output import Format, render
 from mobilise.core.settings import Settings
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from sqlalchemy.orm import Session, sessionmaker
 
     from mobilise.finance.sources import ProgrammeSources
 
@@ -74,6 +74,15 @@ def session() -> Iterator[Session]:
     require_schema(settings().database_url)
     with session_scope(settings()) as s:
         yield s
+
+
+def sessions() -> sessionmaker[Session]:
+    """Sessions of the configured database, for work run as a job (``workers.background``
+    opens its own: the job's row and the work's unit of work)."""
+    import mobilise.models  # noqa: F401  (every model mapped before the first flush)
+
+    require_schema(settings().database_url)
+    return session_factory(settings())
 
 
 @cache  # once a process (a failure is not cached)

@@ -4,6 +4,7 @@ sweeps, read-only, archived, released), Known Folder Move, and the storage relea
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -14,6 +15,7 @@ from mobilise.cli.context import (
     emit,
     err_console,
     session,
+    sessions,
     settings,
     user_actor,
 )
@@ -62,20 +64,26 @@ def sweep(wave: str = typer.Argument(..., help="wave name"),
                                        help="inprocess, processes or celery"),
           fmt: FormatOption = Format.TABLE) -> None:
     """A delta round over the drives in grace: late files go to OneDrive, people are told."""
-    from mobilise.migration import after, waves
-    from mobilise.migration.decisions import plan_inputs_from_estate
-    from mobilise.workers import open_executor
-    pool = open_executor(executor, settings())
+    from mobilise.core.progress import RichProgress
+    from mobilise.migration import waves
+    from mobilise.migration.launch import start_sweep
+    from mobilise.migration.progress import BarStats
+
     with session() as s:
-        report = after.sweep(s, actor(), settings(), waves.get_wave(s, wave), pool,
-                             plan_inputs=plan_inputs_from_estate(settings(), s))
-        rows = [{"person": p, "late_files": len(f), "first": f[0]}
-                for p, f in report.late.items()]
-        number = report.round.number
+        found = waves.get_wave(s, wave)
+    # The same job as the API's and the page's (one round or sweep of a wave at a time,
+    # shown live on the wave page), run here with a bar.
+    with RichProgress(unit="files") as bar:
+        job = start_sweep(sessions(), actor(), settings(), found, executor=executor,
+                          here=BarStats(bar))
+    stats = job.stats or {}
+    late: dict[str, dict[str, Any]] = stats.get("late") or {}
+    rows = [{"person": p, "late_files": n["files"], "first": n["first"]}
+            for p, n in late.items()]
     emit(rows, ["person", "late_files", "first"], fmt,
-         title=f"sweep round {number}: {len(rows)} people had late files")
-    if report.errors:
-        err_console.print(f"{len(report.errors)} task error(s): {report.errors[0]}")
+         title=f"sweep round {stats.get('round', '?')}: {len(rows)} people had late files")
+    if job.status != "done":
+        err_console.print(f"job {job.id}: {job.message}", markup=False, highlight=False)
         raise typer.Exit(1)
 
 

@@ -8,7 +8,15 @@ from pathlib import Path
 import typer
 
 from mobilise.cli import lifecycle
-from mobilise.cli.context import FormatOption, actor, emit, err_console, session, settings
+from mobilise.cli.context import (
+    FormatOption,
+    actor,
+    emit,
+    err_console,
+    session,
+    sessions,
+    settings,
+)
 from mobilise.core.errors import InvalidInput
 from mobilise.core.output import Format
 from mobilise.migration import reports, spmt, waves
@@ -109,14 +117,25 @@ def notify(
     fmt: FormatOption = Format.TABLE,  # json: the counts
 ) -> None:
     """Queue a stage's message to each person of the wave who has not had it yet."""
-    from mobilise.migration.notices import Stage, queue_stage
+    from mobilise.core.progress import RichProgress
+    from mobilise.migration.launch import start_notices
+    from mobilise.migration.notices import Stage
 
     if stage not in {s.value for s in Stage}:
         raise InvalidInput(f"--stage {stage!r}: one of {', '.join(s.value for s in Stage)}")
     with session() as s:
         wave = waves.get_wave(s, name)
-        run = queue_stage(s, actor(), settings(), wave, stage)
+    # The same job as the API's and the page's (one at a time, on the jobs page), run
+    # here with a bar.
+    with RichProgress(unit="people") as bar:
+        job = start_notices(sessions(), actor(), settings(), wave, stage, here=bar)
+    if job.status != "done":
+        err_console.print(f"job {job.id}: {job.message}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    stats = job.stats or {}
     if fmt is Format.JSON:
-        typer.echo(json.dumps(run.as_dict()))
+        typer.echo(json.dumps({k: stats.get(k) for k in ("wave", "stage", "queued",
+                                                         "already", "skipped")}))
         return
-    err_console.print(f"wave {name!r}: {run.describe()}", markup=False, highlight=False)
+    err_console.print(f"wave {name!r}: {job.message} (job {job.id})", markup=False,
+                      highlight=False)

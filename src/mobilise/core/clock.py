@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, overload
 
 
 class Clock(Protocol):
@@ -36,6 +36,17 @@ class FixedClock:
         self._at += delta
 
 
-def utc(dt: datetime) -> datetime:
-    """Naive datetimes read back from SQLite are UTC: give them their zone back."""
+@overload
+def utc(dt: datetime) -> datetime: ...
+
+
+@overload
+def utc(dt: None) -> None: ...
+
+
+def utc(dt: datetime | None) -> datetime | None:
+    """Naive datetimes read back from SQLite (or written without a zone) are UTC: give
+    them their zone back. The one helper for it; None stays None."""
+    if dt is None:
+        return None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)

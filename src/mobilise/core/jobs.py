@@ -12,6 +12,10 @@ from sqlalchemy.orm import Session
 from mobilise.core.clock import Clock, SystemClock, utc
 from mobilise.core.progress import Job
 
+# A running job whose row has not been written for this long is shown as stalled (its
+# process has most likely gone).
+STALLED_AFTER = timedelta(minutes=5)
+
 
 def job_row(job: Job, clock: Clock | None = None) -> dict[str, Any]:
     now = (clock or SystemClock()).now()
@@ -20,7 +24,7 @@ def job_row(job: Job, clock: Clock | None = None) -> dict[str, Any]:
     remaining = None
     if rate and job.total is not None and job.status == "running":
         remaining = max(job.total - job.done, 0) / rate
-    stale = job.status == "running" and now - utc(job.updated_at) > timedelta(minutes=5)
+    stale = job.status == "running" and now - utc(job.updated_at) > STALLED_AFTER
     return {
         "id": job.id, "kind": job.kind, "description": job.description,
         "status": "stalled" if stale else job.status, "done": job.done, "total": job.total,
@@ -40,3 +44,23 @@ def recent_jobs(session: Session, *, kind: str | None = None, active: bool = Fal
     if active:
         stmt = stmt.where(Job.status == "running")
     return list(session.scalars(stmt))
+
+
+def started_job(session: Session, job_id: int | None, kind: str) -> dict[str, Any] | None:
+    """The background job a form started (``?job=``), for its live status and result on
+    the page the form redirects to; None for no job, or one of another kind."""
+    job = session.get(Job, job_id) if job_id else None
+    return job_row(job) if job is not None and job.kind == kind else None
+
+
+def running_jobs(session: Session, kind: str, *, fresh: timedelta = STALLED_AFTER,
+                 **about: Any) -> list[Job]:
+    """Jobs of ``kind`` running now whose stats carry each of ``about`` (the rule set,
+    the wave): what a second start of the same work finds. A row not written for
+    ``fresh`` does not count: the process running it has gone, and it must not block
+    the work from being started again."""
+    rows = session.scalars(select(Job).where(
+        Job.kind == kind, Job.status == "running",
+        Job.updated_at >= SystemClock().now() - fresh).order_by(Job.id.desc()))
+    return [job for job in rows
+            if all((job.stats or {}).get(k) == v for k, v in about.items())]

@@ -103,11 +103,13 @@ class Job(Base):
 
 
 class JobProgress:
-    """Keeps a ``Job`` row current, writing at most twice a second, in its own session."""
+    """Keeps a ``Job`` row current, writing at most twice a second, in its own session;
+    ``echo`` (a terminal bar, when the CLI runs a job) is told the same as it goes."""
 
     def __init__(self, session: Session, kind: str, clock: Clock | None = None, *,
-                 job_id: int | None = None) -> None:
+                 job_id: int | None = None, echo: Progress | None = None) -> None:
         self.session = session
+        self.echo = echo or NullProgress()
         self.kind = kind
         self.clock = clock or SystemClock()
         self.job: Job | None = None
@@ -123,6 +125,7 @@ class JobProgress:
         self.job.description, self.job.total, self.job.done = description[:300], total, 0
         self.job.updated_at, self.job.status = now, "running"
         self.session.commit()
+        self.echo.start(total, description)
 
     def advance(self, n: int = 1, **stats: Any) -> None:
         assert self.job is not None
@@ -131,6 +134,14 @@ class JobProgress:
             self.job.stats = {**(self.job.stats or {}), **stats}
         if time.monotonic() - self._last >= 0.5:
             self._flush()
+        self.echo.advance(n, **stats)
+
+    def note(self, **stats: Any) -> None:
+        """Add to the job's stats (its outcome, for the pages and the API) without telling
+        the bar; committed with the job's next write or its closing status."""
+        job = self.job or self.session.get(Job, self.job_id)
+        if job is not None:
+            job.stats = {**(job.stats or {}), **stats}
 
     def _flush(self) -> None:
         assert self.job is not None
@@ -143,6 +154,7 @@ class JobProgress:
         self.job.status = "done"
         self.job.message = message
         self._flush()
+        self.echo.finish(message)
 
 
 class Tee:

@@ -5,6 +5,7 @@ units, and moments to the minute. The pages use these as Jinja filters (``label`
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -75,6 +76,21 @@ def size_text(n: int | float | None) -> str:
             digits = f"{value:.0f}" if value >= 100 else f"{value:.1f}"
             return f"{sign}{digits} {suffix}"
     return f"{sign}{int(n)} B"
+
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$", re.IGNORECASE)
+_SIZE_FACTORS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+                 "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """Bytes from bytes or a size with its unit, decimal or binary (``850 MB``,
+    ``1.2 GiB``, ``10MB``, ``1,024``): what people write in rule sets and exports.
+    ValueError for anything else."""
+    found = _SIZE.match(text.strip().replace(",", ""))
+    if not found:
+        raise ValueError(f"{text!r} is not a size (bytes, or e.g. 850 MB)")
+    return int(float(found.group(1)) * _SIZE_FACTORS[(found.group(2) or "b").lower()])
 
 
 def when_text(moment: datetime | date | str | None) -> str:

@@ -9,10 +9,9 @@ by UPN, e-mail or SAM account name (``DOMAIN\\sam`` as Configuration Manager wri
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +20,12 @@ from sqlalchemy.orm import Session
 
 from mobilise.core import audit
 from mobilise.core.actor import Actor
-from mobilise.core.clock import Clock, SystemClock
+from mobilise.core.clock import Clock, SystemClock, utc
 from mobilise.core.importer import Column, ImportSpec, limited, read_rows
+from mobilise.core.words import parse_size
 from mobilise.endpoints.models import Endpoint
 from mobilise.people.models import Person
 
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$", re.IGNORECASE)
-_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 _NEVER = {"never", "none", "n/a", "-"}
 _TIME_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y", "%Y-%m-%d %H:%M:%S",
                  "%Y-%m-%d %H:%M", "%Y-%m-%d")
@@ -45,7 +42,7 @@ def parse_time(text: str) -> datetime | None:
     if parsed is None:
         raise ValueError(f"{text!r} is not a date and time (YYYY-MM-DD HH:MM, "
                          "DD/MM/YYYY HH:MM, or never)")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return utc(parsed)
 
 
 def _parsed_time(value: str) -> datetime | None:
@@ -59,14 +56,6 @@ def _parsed_time(value: str) -> datetime | None:
         except ValueError:
             continue
     return None
-
-
-def parse_size(text: str) -> int:
-    """Bytes, or a size with its unit (``850 MB``, ``1.2 GiB``)."""
-    found = _SIZE.match(text.strip().replace(",", ""))
-    if not found:
-        raise ValueError(f"{text!r} is not a size (bytes, or e.g. 850 MB)")
-    return int(float(found.group(1)) * _UNITS[(found.group(2) or "b").lower()])
 
 
 def parse_count(text: str) -> int:
@@ -167,9 +156,7 @@ def _differs(endpoint: Endpoint, values: dict[str, Any]) -> bool:
 
 def _same_time(value: Any) -> Any:
     # SQLite hands back naive datetimes: compare instants, not representations.
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+    return utc(value) if isinstance(value, datetime) else value
 
 
 def _sha256(path: Path) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -37,6 +37,7 @@ from mobilise.core.errors import (
     TransitionRefused,
 )
 from mobilise.core.output import to_csv
+from mobilise.core.progress import Progress
 from mobilise.core.settings import Settings
 from mobilise.core.transitions import Context, Lifecycle, Transition, lock, run_transition
 from mobilise.core.words import size_text
@@ -456,23 +457,32 @@ class SweepReport:
                 "late": self.late, "errors": self.errors[:50]}
 
 
-def sweep(session: Session, actor: Actor, settings: Settings, wave: MigrationWave,
-          executor: Executor, *, plan_inputs: PlanInputs | None = None,
-          clock: Clock | None = None) -> SweepReport:
-    """A sweep round: the wave's round machinery in delta mode over the people in grace.
-    A file it copies arrived after the cutover; the person is told which (one outbox
-    message per person and sweep)."""
-    clock = clock or SystemClock()
+def sweep_rows(session: Session, actor: Actor, wave: MigrationWave) -> list[DriveAfterCutover]:
+    """The drives a sweep of ``wave`` would cover (those in grace), or why it cannot run:
+    nobody is in grace, or a sweep round of the wave is running. The wave's row is locked
+    (by ``ensure_rows``) until the caller commits."""
     rows = [r for r in ensure_rows(session, actor, wave) if r.state == DriveState.GRACE.value]
     if not rows:
         raise InvalidInput(f"nobody in wave {wave.name!r} is in grace: nothing to sweep")
-    # One sweep of a wave at a time: the wave stays locked (from ensure_rows) until the
-    # round is started and committed; a second sweep then finds it running.
     session.refresh(wave)
     running = [r for r in wave.rounds if r.kind == RoundKind.SWEEP.value
                and r.status == RoundStatus.RUNNING.value]
     if running:
         raise Conflict(f"sweep round {running[0].number} of wave {wave.name!r} is running")
+    return rows
+
+
+def sweep(session: Session, actor: Actor, settings: Settings, wave: MigrationWave,
+          executor: Executor, *, plan_inputs: PlanInputs | None = None,
+          clock: Clock | None = None, progress: Progress | None = None) -> SweepReport:
+    """A sweep round: the wave's round machinery in delta mode over the people in grace.
+    A file it copies arrived after the cutover; the person is told which (one outbox
+    message per person and sweep). ``progress`` is told the round's files as they copy,
+    as every round's are (``launch.start_sweep`` runs it as a background job)."""
+    clock = clock or SystemClock()
+    # One sweep of a wave at a time: the wave stays locked (from ensure_rows) until the
+    # round is started and committed; a second sweep then finds it running.
+    rows = sweep_rows(session, actor, wave)
     number = max((r.number for r in wave.rounds), default=0) + 1
     round_ = audit.create(session, actor, "migration_round.plan",
                           MigrationRound(wave_id=wave.id, number=number,
@@ -495,7 +505,7 @@ def sweep(session: Session, actor: Actor, settings: Settings, wave: MigrationWav
             scan_people(session, settings, [m.person for m in members], clock)
             session.commit()
     report = sync_people(session, actor, settings, round_, members, executor,
-                         plan_inputs=plan_inputs)
+                         plan_inputs=plan_inputs, progress=progress)
     _finish_round(session, actor, round_, report, executor, clock)
     found = SweepReport(round_, errors=list(report.errors))
     for row in rows:
@@ -517,9 +527,7 @@ def _after_freeze(modified: str | None, member: PersonMigration) -> bool:
     frozen = member.source_frozen_at
     if frozen is None or modified is None:
         return True
-    when = datetime.fromisoformat(modified)
-    frozen = frozen if frozen.tzinfo else frozen.replace(tzinfo=UTC)
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)) > frozen
+    return utc(datetime.fromisoformat(modified)) > utc(frozen)
 
 
 def _tell_late(session: Session, actor: Actor, settings: Settings, wave: MigrationWave,

@@ -22,6 +22,7 @@ completion when their cutover is verified); an operator can queue a stage at any
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +42,8 @@ from mobilise.core import audit
 from mobilise.core.actor import Actor
 from mobilise.core.clock import Clock, SystemClock
 from mobilise.core.db import serialise_on
-from mobilise.core.errors import MobiliseError
+from mobilise.core.errors import MobiliseError, NotFound
+from mobilise.core.progress import Progress
 from mobilise.core.settings import Settings
 from mobilise.core.words import label, size_text
 from mobilise.drives import estate
@@ -108,6 +110,11 @@ class NoticeRun:
     queued: int = 0
     already: int = 0  # queued before (by an earlier run or another operator)
     skipped: Counter[str] = field(default_factory=Counter)  # why → people
+
+    def add(self, other: NoticeRun) -> None:
+        self.queued += other.queued
+        self.already += other.already
+        self.skipped.update(other.skipped)
 
     def as_dict(self) -> dict[str, Any]:
         return {"wave": self.wave, "stage": self.stage.value, "queued": self.queued,
@@ -251,47 +258,99 @@ def queue_stage(session: Session, actor: Actor, settings: Settings, wave: Migrat
     """Queue ``stage``'s message to every person of ``wave`` (or the ``people`` named)
     who has none yet. Who has one already is counted, not queued again; who is not due
     one (no scan for a readiness report, not migrated for a completion) is counted with
-    why. One audit entry records a run that queued anything."""
+    why. One audit entry records a run that queued anything. (As the stages happen; an
+    operator's run of a whole wave is ``queue_stage_job``, in the background.)"""
     stage = Stage(stage)
     clock = clock or SystemClock()
     # Runs for one wave take turns: the one that comes second reads what the first
     # queued, counts it as queued before, and renders nothing twice. (The outbox's unique
     # key alone would keep each message single, not the work.)
     serialise_on(session, MigrationWave.__table__, MigrationWave.id == wave.id)
+    _ensure_templates(session, actor, clock)
+    run = NoticeRun(wave.name, stage)
+    done = existing_keys(session, key_prefix(stage, wave.id))
+    members = list(people) if people is not None else wave_people(session, wave)
+    for member in members:
+        _queue_one(session, settings, wave, stage, member, run, done, clock, when)
+    _audit(session, actor, wave, run)
+    session.flush()
+    return run
+
+
+def queue_stage_job(session: Session, actor: Actor, settings: Settings, wave_id: int,
+                    stage: Stage, progress: Progress, *, clock: Clock | None = None,
+                    commit_every: float = 1.0, job: int | None = None) -> NoticeRun:
+    """``queue_stage`` over the whole wave as long work (a readiness report computes the
+    person's dry run: most of a second each): ``progress`` is told after each person,
+    and what is queued is committed as it goes (every ``commit_every`` seconds, with an
+    audit entry for each commit that queued anything), so work stopped half-way keeps
+    what it queued and a run after it queues the rest, each message once (the outbox's
+    unique key; a concurrent run's messages are counted as queued before)."""
+    clock = clock or SystemClock()
+    wave = session.get(MigrationWave, wave_id)
+    if wave is None:
+        raise NotFound(f"no wave {wave_id}")
+    _ensure_templates(session, actor, clock)
+    session.commit()
+    run, batch = NoticeRun(wave.name, stage), NoticeRun(wave.name, stage)
+    done = existing_keys(session, key_prefix(stage, wave.id))
+    members = wave_people(session, wave)
+    progress.start(len(members), f"wave {wave.name}: {label(stage.template)}")
+    since, last = 0, time.monotonic()
+    for i, member in enumerate(members, 1):
+        _queue_one(session, settings, wave, stage, member, batch, done, clock)
+        since += 1
+        if i < len(members) and time.monotonic() - last < commit_every:
+            continue
+        _audit(session, actor, wave, batch, job)
+        session.commit()  # before the progress row is written: SQLite has one writer
+        run.add(batch)
+        batch = NoticeRun(wave.name, stage)
+        progress.advance(since, queued=run.queued, already=run.already,
+                         skipped=sum(run.skipped.values()))
+        since, last = 0, time.monotonic()
+    return run
+
+
+def _ensure_templates(session: Session, actor: Actor, clock: Clock) -> None:
     try:
         with session.begin_nested():
             templates.ensure_defaults(session, actor, clock)
     except IntegrityError:
         pass  # another run added the same default version at the same moment
-    run = NoticeRun(wave.name, stage)
-    done = existing_keys(session, key_prefix(stage, wave.id))
-    members = list(people) if people is not None else wave_people(session, wave)
-    for member in members:
-        key = notice_key(stage, wave.id, member.person_id)
-        if key in done:
-            run.already += 1
-            continue
-        if not member.person.email:
-            run.skipped["without an e-mail address"] += 1
-            continue
-        try:
-            context = (cutover_context(session, settings, member, clock, when)
-                       if stage is Stage.CUTOVER
-                       else BUILDERS[stage](session, settings, member, clock))
-        except NotDue as why:
-            run.skipped[str(why)] += 1
-            continue
-        _, new = queue(session, key=key, template=stage.template,
-                       recipient=member.person.email,
-                       context={"person": person_context(member), **context},
-                       settings=settings, person_id=member.person_id, clock=clock)
-        run.queued += int(new)
-        run.already += int(not new)
+
+
+def _queue_one(session: Session, settings: Settings, wave: MigrationWave, stage: Stage,
+               member: PersonMigration, run: NoticeRun, done: set[str], clock: Clock,
+               when: datetime | None = None) -> None:
+    """Queue one person's message of ``stage`` unless it is in ``done`` (queued before) or
+    they are not due one; ``run`` counts which."""
+    key = notice_key(stage, wave.id, member.person_id)
+    if key in done:
+        run.already += 1
+        return
+    if not member.person.email:
+        run.skipped["without an e-mail address"] += 1
+        return
+    try:
+        context = (cutover_context(session, settings, member, clock, when)
+                   if stage is Stage.CUTOVER
+                   else BUILDERS[stage](session, settings, member, clock))
+    except NotDue as why:
+        run.skipped[str(why)] += 1
+        return
+    _, new = queue(session, key=key, template=stage.template, recipient=member.person.email,
+                   context={"person": person_context(member), **context},
+                   settings=settings, person_id=member.person_id, clock=clock)
+    run.queued += int(new)
+    run.already += int(not new)
+
+
+def _audit(session: Session, actor: Actor, wave: MigrationWave, run: NoticeRun,
+           job: int | None = None) -> None:
     if run.queued:
         audit.event(session, actor, "migration_wave.notify", "migration_wave", str(wave.id),
-                    run.as_dict())
-    session.flush()
-    return run
+                    {**run.as_dict(), **({"job": job} if job is not None else {})})
 
 
 def notify_stage(session: Session, actor: Actor, settings: Settings, wave: MigrationWave,

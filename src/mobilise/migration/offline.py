@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from mobilise.comms import outbox
 from mobilise.core import audit
 from mobilise.core.actor import Actor
-from mobilise.core.clock import Clock
+from mobilise.core.clock import Clock, utc
 from mobilise.core.errors import Conflict, InvalidInput
 from mobilise.core.settings import Settings
 from mobilise.core.words import when_text as when
@@ -61,16 +61,11 @@ class LaptopState:
 def freeze_of(wave: MigrationWave) -> datetime | None:
     """When people were told to stop working on H: the cutover round's scheduled time."""
     cutover = next((r for r in wave.rounds if r.kind == RoundKind.CUTOVER.value), None)
-    return _aware(cutover.scheduled_for) if cutover else None
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; every time here is UTC.
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+    return utc(cutover.scheduled_for) if cutover else None
 
 
 def laptop_state(endpoint: Endpoint, since: datetime | None) -> str:
-    last = _aware(endpoint.last_sync)
+    last = utc(endpoint.last_sync)
     if last is None:
         return NEVER
     if endpoint.pending_items:

@@ -208,14 +208,7 @@ def propose_batch(
             size=c.size, rule=c.rule, authority=rule_set.rule(c.rule).authority,
             eligible_since=c.eligible_since, review_item_id=c.review_item,
             outcome=ItemOutcome.PENDING.value)
-        if c.person not in drives:
-            drives[c.person] = _open_drive(drive, c.person)
-        backend = drives[c.person]
-        if isinstance(backend, str):
-            item.outcome, item.skip_reason = ItemOutcome.SKIPPED.value, backend
-            items.append(item)
-            taken.add((c.person, c.path))
-        elif _record_facts(item, backend) is not False:
+        if _checked(item, drive, drives):
             items.append(item)
             taken.add((c.person, c.path))
     skipped = [i for i in items if i.outcome == ItemOutcome.SKIPPED.value]
@@ -243,6 +236,19 @@ def propose_batch(
     return batch
 
 
+def _checked(item: DisposalItem, drive: Drive, drives: dict[str, Backend | str]) -> bool:
+    """Whether ``item`` goes in the batch: its facts read from its person's drive (opened
+    once, kept in ``drives``), or skipped with the reason the drive cannot be opened.
+    False: the file is no longer there to dispose of."""
+    if item.person not in drives:
+        drives[item.person] = _open_drive(drive, item.person)
+    backend = drives[item.person]
+    if isinstance(backend, str):
+        item.outcome, item.skip_reason = ItemOutcome.SKIPPED.value, backend
+        return True
+    return _record_facts(item, backend) is not False
+
+
 def propose_listed(
     session: Session, actor: Actor, version: RuleSetVersion, candidates: Sequence[Candidate],
     drive: Drive, *, authorities: Mapping[str, str], reason: str,
@@ -265,13 +271,7 @@ def propose_listed(
         item = DisposalItem(person=c.person, path=c.path, size=c.size, rule=c.rule,
                             authority=authorities.get(c.person, c.rule),
                             eligible_since=c.eligible_since, outcome=ItemOutcome.PENDING.value)
-        if c.person not in drives:
-            drives[c.person] = _open_drive(drive, c.person)
-        backend = drives[c.person]
-        if isinstance(backend, str):
-            item.outcome, item.skip_reason = ItemOutcome.SKIPPED.value, backend
-            items.append(item)
-        elif _record_facts(item, backend) is not False:
+        if _checked(item, drive, drives):
             items.append(item)
     usable = [b for b in drives.values() if not isinstance(b, str)]
     if not items or not usable:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from mobilise.core.actor import Actor
-from mobilise.core.jobs import job_row, recent_jobs
+from mobilise.core.jobs import running_jobs
 from mobilise.core.progress import Job, JobProgress
 from mobilise.core.settings import Settings
 from mobilise.core.words import size_text
@@ -39,13 +38,6 @@ def _scope(rule: str | None, person: str | None, people: Sequence[str] | None,
     return "".join(f", {p}" for p in parts if p)
 
 
-def _add_stats(progress: JobProgress, **stats: Any) -> None:
-    """Add to the job's stats; committed with the job's closing status."""
-    job = progress.session.get(Job, progress.job_id)
-    if job is not None:
-        job.stats = {**(job.stats or {}), **stats}
-
-
 def start_queueing(sessions: sessionmaker[Session], actor: Actor, settings: Settings,
                    version: RuleSetVersion, as_of: date, *, rule: str | None = None,
                    person: str | None = None, people: Sequence[str] | None = None,
@@ -61,7 +53,7 @@ def start_queueing(sessions: sessionmaker[Session], actor: Actor, settings: Sett
     def work(s: Session, progress: JobProgress) -> str:
         queued = queue_for_review(s, actor, settings, rule_sets.get_version(s, name, number),
                                   as_of, rule=rule, person=person, people=chosen)
-        _add_stats(progress, queued=queued)
+        progress.note(queued=queued)
         return f"queued {queued} review item(s)"
 
     return start_job(sessions, QUEUE_KIND,
@@ -81,7 +73,7 @@ def start_proposal(sessions: sessionmaker[Session], actor: Actor, settings: Sett
     def work(s: Session, progress: JobProgress) -> str:
         batch = propose_scanned(s, actor, settings, rule_sets.get_version(s, name, number),
                                 as_of, rule=rule, person=person, people=chosen)
-        _add_stats(progress, batch=batch.id, files=len(batch.items))
+        progress.note(batch=batch.id, files=len(batch.items))
         return f"disposal batch {batch.id} proposed: {len(batch.items)} file(s)"
 
     return start_job(sessions, PROPOSAL_KIND,
@@ -98,10 +90,7 @@ DIFF_JOB = "retention-diff"
 
 def running_dry_runs(session: Session, version: RuleSetVersion) -> list[Job]:
     """Dry runs of ``version`` running now (not stalled: their process is alive)."""
-    return [j for j in recent_jobs(session, kind=DRY_RUN_JOB, active=True)
-            if job_row(j)["status"] == "running"
-            and (j.stats or {}).get("rule_set") == version.name
-            and (j.stats or {}).get("version") == version.version]
+    return running_jobs(session, DRY_RUN_JOB, rule_set=version.name, version=version.version)
 
 
 def start_dry_run(sessions: sessionmaker[Session], session: Session, actor: Actor,
@@ -131,10 +120,7 @@ def _ref(version: RuleSetVersion) -> str:
 
 def running_diffs(session: Session, old: RuleSetVersion, new: RuleSetVersion) -> list[Job]:
     """Comparisons of ``old`` with ``new`` running now (not stalled)."""
-    return [j for j in recent_jobs(session, kind=DIFF_JOB, active=True)
-            if job_row(j)["status"] == "running"
-            and (j.stats or {}).get("old") == _ref(old)
-            and (j.stats or {}).get("new") == _ref(new)]
+    return running_jobs(session, DIFF_JOB, old=_ref(old), new=_ref(new))
 
 
 def start_diff(sessions: sessionmaker[Session], session: Session, actor: Actor,

@@ -52,6 +52,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from mobilise.core.errors import FileProblem, ImportRejected
 from mobilise.core.limits import NestedTooDeep, compose_yaml
+from mobilise.core.words import parse_size
 
 MAX_RULES = 1000  # the rule's position is packed into 10 bits of the precedence key
 
@@ -86,11 +87,6 @@ class Status(StrEnum):
 
 _PERIOD = re.compile(r"^(\d{1,4})([dmy])$")
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$", re.IGNORECASE)
-_SIZE_UNITS = {
-    "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
-}
 
 
 def add_months(day: date, months: int) -> date:
@@ -394,13 +390,13 @@ class _Parser:
 
     def size(self, node: Node, what: str) -> int | None:
         text = self.string(node, what)
-        match = _SIZE.match(text) if text else None
-        if match is None:
-            if text is not None:
-                self.problem(node, f"{what} {text!r}: use bytes or a size such as 10MB, 2GiB")
+        if text is None:
             return None
-        unit = (match.group(2) or "b").lower()
-        return int(float(match.group(1)) * _SIZE_UNITS[unit])
+        try:
+            return parse_size(text)
+        except ValueError:
+            self.problem(node, f"{what} {text!r}: use bytes or a size such as 10MB, 2GiB")
+            return None
 
     def enum(self, node: Node, kind: Callable[[str], Any], choices: list[str], what: str) -> Any:
         text = self.string(node, what)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mobilise.core.clock import Clock, SystemClock
 from mobilise.core.db import unit_of_work
-from mobilise.core.progress import Job, JobProgress
+from mobilise.core.progress import Job, JobProgress, Progress
 from mobilise.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,11 +39,16 @@ class WorkFailed(Exception):
 
 def start_job(sessions: sessionmaker[Session], kind: str, description: str, work: Work, *,
               stats: dict[str, Any] | None = None, clock: Clock | None = None,
-              claim: Callable[[Session], None] | None = None) -> Job:
+              claim: Callable[[Session], None] | None = None,
+              here: Progress | None = None) -> Job:
     """Record a running ``Job`` (with ``stats`` that say what it is about) and start
     ``work`` on a thread; returns the job row. ``claim``, run in the transaction that
     records the job, takes the locks that make one start win and raises ``Conflict`` for
-    the others (work of which only one may run at a time)."""
+    the others (work of which only one may run at a time).
+
+    ``here``: run the work in this thread instead (the CLI), reporting to ``here`` (a
+    terminal bar) as well as to the job's row, and return the row as it closed: the same
+    claim, row, audit and work as from the web, only waited for."""
     clock = clock or SystemClock()
     with sessions() as session:
         if claim is not None:
@@ -55,6 +60,13 @@ def start_job(sessions: sessionmaker[Session], kind: str, description: str, work
         session.commit()
         session.refresh(job)
         session.expunge(job)  # the row as started, for the caller's 202
+    if here is not None:
+        _run(sessions, job.id, work, clock, here)
+        with sessions() as session:
+            closed = session.get(Job, job.id)
+            assert closed is not None
+            session.expunge(closed)
+            return closed
     thread = threading.Thread(target=_run, args=(sessions, job.id, work, clock),
                               name=f"job-{job.id}", daemon=True)
     with _threads_lock:  # requests start jobs from many threads at once
@@ -64,12 +76,13 @@ def start_job(sessions: sessionmaker[Session], kind: str, description: str, work
     return job
 
 
-def _run(sessions: sessionmaker[Session], job_id: int, work: Work, clock: Clock) -> None:
+def _run(sessions: sessionmaker[Session], job_id: int, work: Work, clock: Clock,
+         echo: Progress | None = None) -> None:
     job_session = sessions()
     try:
         job = job_session.get(Job, job_id)
         assert job is not None
-        progress = JobProgress(job_session, job.kind, clock, job_id=job_id)
+        progress = JobProgress(job_session, job.kind, clock, job_id=job_id, echo=echo)
         try:
             with unit_of_work(sessions) as session:
                 message = work(session, progress)
@@ -82,6 +95,12 @@ def _run(sessions: sessionmaker[Session], job_id: int, work: Work, clock: Clock)
             job_session.rollback()
             _close(job_session, job_id, "failed", f"{type(exc).__name__}: {exc}", clock)
             return
+        except BaseException:
+            # Ctrl-C at the terminal: the row says so at once (not "running" until it looks
+            # stalled), and what was committed stays; running it again carries on.
+            job_session.rollback()
+            _close(job_session, job_id, "failed", "interrupted", clock)
+            raise
         _close(job_session, job_id, "done", message, clock)
     finally:
         job_session.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 from mobilise.core.actor import Actor, Role
 from mobilise.core.errors import Conflict
 from mobilise.migration import after, waves
+from mobilise.migration.launch import start_sweep
 from mobilise.web.auth import db, requires
+from mobilise.workers.background import job_payload
 
 router = APIRouter(tags=["migration"])
 
@@ -52,18 +54,19 @@ def advance(key: str, person: str, request: Request, body: AdvanceIn | None = No
     return result.as_json()
 
 
-@router.post("/api/v1/waves/{key}/lifecycle/sweep")
-def sweep(key: str, request: Request, session: Session = Depends(db, scope="function"),
+@router.post("/api/v1/waves/{key}/lifecycle/sweep", status_code=202)
+def sweep(key: str, request: Request, response: Response,
+          session: Session = Depends(db, scope="function"),
           actor: Actor = Depends(requires(Role.MIGRATION))) -> dict[str, Any]:
-    """A sweep round over the people in grace (in this process): late files are copied
-    and their owners told."""
-    from mobilise.migration.decisions import plan_inputs_from_estate
-    from mobilise.workers import open_executor
-    settings = request.app.state.settings
-    report = after.sweep(session, actor, settings, waves.get_wave(session, key),
-                         open_executor("inprocess", settings, workers=2),
-                         plan_inputs=plan_inputs_from_estate(settings, session))
-    return report.as_json()
+    """Start a sweep round over the people in grace as a background job (late files are
+    copied and their owners told): 202 with the ``Job``; poll ``GET /api/v1/jobs/{id}``
+    (its stats name the ``round`` and the ``late`` files per person when done) or the
+    wave's ``/progress``. 422 when nobody is in grace, 409 while a round or sweep of the
+    wave runs."""
+    wave = waves.get_wave(session, key)
+    job = start_sweep(request.app.state.sessions, actor, request.app.state.settings, wave)
+    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+    return job_payload(job, progress=f"/api/v1/waves/{wave.id}/progress")
 
 
 @router.post("/api/v1/waves/{key}/lifecycle/{person}/sign-off")

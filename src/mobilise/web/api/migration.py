@@ -15,9 +15,9 @@ from mobilise.core.clock import SystemClock
 from mobilise.core.errors import NotFound
 from mobilise.migration import reports, waves
 from mobilise.migration.burndown import burndown
-from mobilise.migration.launch import start_round
+from mobilise.migration.launch import start_notices, start_round
 from mobilise.migration.models import MigrationWave
-from mobilise.migration.notices import Stage, queue_stage
+from mobilise.migration.notices import Stage
 from mobilise.migration.progress import live_round
 from mobilise.web.auth import db, requires
 from mobilise.web.params import column_field
@@ -93,16 +93,20 @@ class NotifyIn(BaseModel):
     stage: Stage = Field(description="announcement, readiness, cutover or completion")
 
 
-@router.post("/api/v1/waves/{key}/notify")
-def notify_wave(key: str, body: NotifyIn, request: Request,
+@router.post("/api/v1/waves/{key}/notify", status_code=202)
+def notify_wave(key: str, body: NotifyIn, request: Request, response: Response,
                 session: Session = Depends(db, scope="function"),
                 actor: Actor = Depends(requires(Role.MIGRATION))) -> dict[str, Any]:
-    """Queue the stage's message to each person of the wave who has not had it: how many
-    were queued now, how many were queued before, and who was not due one and why."""
+    """Start queueing the stage's message to each person of the wave who has not had it,
+    as a background job (a readiness report takes most of a second a person): 202 with
+    the ``Job``; poll ``GET /api/v1/jobs/{id}``, whose stats say, when done, how many
+    were queued now (``queued``), before (``already``), and who was not due one and why
+    (``skipped``). 409 while the same stage of the wave is being queued."""
     wave = waves.get_wave(session, key)
-    run = queue_stage(session, actor, request.app.state.settings, wave, body.stage)
-    session.commit()
-    return run.as_dict()
+    job = start_notices(request.app.state.sessions, actor, request.app.state.settings, wave,
+                        body.stage)
+    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+    return job_payload(job)
 
 
 @router.get("/api/v1/waves/{key}/progress")

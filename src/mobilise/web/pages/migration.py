@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -18,12 +17,19 @@ from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
 from mobilise.core.db import integrity_conflict
 from mobilise.core.errors import Conflict, InvalidInput, MobiliseError
+from mobilise.core.jobs import started_job
 from mobilise.core.words import label
 from mobilise.migration import after, reports, waves
 from mobilise.migration.burndown import ALL, burndown
-from mobilise.migration.launch import round_to_start, start_round
+from mobilise.migration.launch import (
+    NOTICE_KIND,
+    round_to_start,
+    start_notices,
+    start_round,
+    start_sweep,
+)
 from mobilise.migration.models import DriveState, MigrationState, MigrationWave, RoundStatus
-from mobilise.migration.notices import Stage, notice_counts, queue_stage
+from mobilise.migration.notices import Stage, notice_counts
 from mobilise.migration.progress import live_round
 from mobilise.web.api.migration import WaveIn
 from mobilise.web.auth import db, requires
@@ -110,9 +116,8 @@ def _field_of(message: str) -> str:
 
 
 @router.get("/waves/{key}")
-def wave_page(request: Request, key: str, notified: Stage | None = None,
-              queued: int = Query(0, ge=0), already: int = Query(0, ge=0),
-              skipped: int = Query(0, ge=0), session: Session = Depends(db, scope="function"),
+def wave_page(request: Request, key: str, job: int | None = Query(None, ge=1, le=2**31),
+              session: Session = Depends(db, scope="function"),
               _: Actor = Depends(requires(Role.VIEWER))) -> HTMLResponse:
     wave = waves.get_wave(session, key)
     summary = reports.wave_summary(session, wave)
@@ -140,8 +145,7 @@ def wave_page(request: Request, key: str, notified: Stage | None = None,
                 may_start=actor.has_any(frozenset({Role.MIGRATION})),
                 throughput=throughput, files_chart=files, stages=list(Stage),
                 notice_counts=notice_counts(session, wave),
-                notified=notified and {"template": notified.template, "queued": queued,
-                                       "already": already, "skipped": skipped},
+                job=started_job(session, job, NOTICE_KIND),
                 state_colours={s.value: s.colour for s in MigrationState},
                 round_colours={s.value: s.colour for s in RoundStatus})
 
@@ -165,17 +169,27 @@ def notify_from_page(request: Request, key: str, form: dict[str, str] = Depends(
                      session: Session = Depends(db, scope="function"),
                      actor: Actor = Depends(requires(Role.MIGRATION))) -> Response:
     """The wave page's "queue messages" buttons: one stage's message to each person who
-    has not had it, then the page says how many were queued now and how many before."""
+    has not had it, queued in the background; the page then shows the job live, and how
+    many were queued now and before once it is done."""
     wave = waves.get_wave(session, key)
     stage = form.get("stage", "")
     if stage not in {s.value for s in Stage}:
         raise InvalidInput(f"no stage {stage[:40]!r}: one of "
                            f"{', '.join(s.value for s in Stage)}")
-    run = queue_stage(session, actor, request.app.state.settings, wave, stage)
-    session.commit()
-    said = {"notified": stage, "queued": run.queued, "already": run.already,
-            "skipped": sum(run.skipped.values())}
-    return RedirectResponse(f"/waves/{wave.id}?{urlencode(said)}#messages-heading",
+    job = start_notices(request.app.state.sessions, actor, request.app.state.settings, wave,
+                        stage)
+    return RedirectResponse(f"/waves/{wave.id}?job={job.id}#job-h", status_code=303)
+
+
+@router.post("/waves/{key}/lifecycle/sweep")
+def sweep_from_page(request: Request, key: str, form: dict[str, str] = Depends(form_fields),
+                    session: Session = Depends(db, scope="function"),
+                    actor: Actor = Depends(requires(Role.MIGRATION))) -> Response:
+    """The wave page's "sweep late files" button: a sweep round over the drives in grace,
+    in the background; the page's live section shows it as it shows a round."""
+    wave = waves.get_wave(session, key)
+    job = start_sweep(request.app.state.sessions, actor, request.app.state.settings, wave)
+    return RedirectResponse(f"/waves/{wave.id}?started={job.id}#live-heading",
                             status_code=303)
 
 

@@ -17,8 +17,7 @@ from starlette.datastructures import FormData
 from mobilise.core.actor import Actor, Role
 from mobilise.core.clock import SystemClock
 from mobilise.core.errors import InvalidInput, NotFound
-from mobilise.core.jobs import job_row
-from mobilise.core.progress import Job
+from mobilise.core.jobs import started_job
 from mobilise.drives.estate import latest_scans
 from mobilise.migration import waves
 from mobilise.people.models import Person
@@ -121,12 +120,6 @@ def _scope(session: Session, form: dict[str, str]) -> dict[str, Any]:
         people = [m.person.number for m in waves.wave_people(session, wave)]
     return {"rule": form.get("rule") or None, "person": form.get("person") or None,
             "people": people, "whose": f"wave {chosen}" if chosen else None}
-
-
-def started_job(session: Session, job_id: int | None, kind: str) -> dict[str, Any] | None:
-    """The background job a form started (``?job=``), for its live status and result."""
-    job = session.get(Job, job_id) if job_id else None
-    return job_row(job) if job is not None and job.kind == kind else None
 
 
 FORM = Depends(form_fields)
