@@ -311,3 +311,36 @@ def test_a_failed_sweep_is_not_offered_as_a_round_to_retry(estate: Settings,
     session.commit()
     with pytest.raises(InvalidInput, match="no planned round left"):
         round_to_start(wave)
+
+
+def test_a_sweep_given_its_plan_inputs_still_scans_the_drives_in_grace_first(
+        estate: Settings, session: Session) -> None:
+    """The sweep job, the CLI and the API hand the sweep their own retention decisions.
+    Under a rule set a file the last scan does not know waits for a decision, so the
+    sweep scans the drives in grace first whoever built the decisions: before, only a
+    sweep without plan inputs did, and through the job a late file waited for ever."""
+    from mobilise.drives.estate import scan_people
+    from mobilise.migration.decisions import plan_inputs_from_estate
+
+    estate = estate.model_copy(update={"home_template": f"{estate.home_root}/{{sam}}"})
+    wave = _migrated_wave(session, estate)
+    clock = FixedClock(datetime(2026, 12, 1, tzinfo=UTC))
+    rule_sets.add_rule_set(session, RM1, RULES, clock=clock)
+    rule_sets.activate(session, RM1, "drives", 1, clock=clock)
+    scanned = scan_people(session, estate, [m.person for m in wave.people], clock)
+    session.commit()
+    assert len(scanned.scans) == 2
+    after.advance(session, ADMIN, estate, wave, clock=clock)
+    folder = Path(estate.home_root) / "asmith1" / "Documents"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "statement-v2.docx").write_bytes(b"synced late from the laptop")
+    (folder / "scratch.tmp").write_bytes(b"the rules dispose of this")
+    for name in ("statement-v2.docx", "scratch.tmp"):
+        os.utime(folder / name, (1_900_000_000, 1_900_000_000))
+    decisions = plan_inputs_from_estate(estate, session, clock)
+    report = after.sweep(session, ADMIN, estate, wave, InProcessExecutor(estate),
+                         plan_inputs=decisions, clock=clock)
+    assert report.late == {"100001": ["Documents/statement-v2.docx"]}
+    onedrive = Path(estate.migration_destination_root) / "alex1.smith@example.police.uk"
+    assert (onedrive / "Documents" / "statement-v2.docx").exists()
+    assert not (onedrive / "Documents" / "scratch.tmp").exists()

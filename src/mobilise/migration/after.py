@@ -496,14 +496,15 @@ def sweep(session: Session, actor: Actor, settings: Settings, wave: MigrationWav
     # the rules keep in the archive is not a late file for OneDrive. A late file is newer
     # than the last scan, and a file the scan does not know waits: so the drives in grace
     # are scanned again first, and the rules decide the late files too.
-    if plan_inputs is None:
-        from mobilise.drives.estate import scan_people
-        from mobilise.migration.decisions import plan_inputs_from_estate
+    # (Whoever built the plan inputs: the job, the CLI and the API pass their own.)
+    from mobilise.drives.estate import scan_people
+    from mobilise.migration.decisions import MigrationDecisions, plan_inputs_from_estate
 
+    if plan_inputs is None:
         plan_inputs = plan_inputs_from_estate(settings, session, clock)
-        if plan_inputs.rule_set is not None:
-            scan_people(session, settings, [m.person for m in members], clock)
-            session.commit()
+    if isinstance(plan_inputs, MigrationDecisions) and plan_inputs.rule_set is not None:
+        scan_people(session, settings, [m.person for m in members], clock)
+        session.commit()
     report = sync_people(session, actor, settings, round_, members, executor,
                          plan_inputs=plan_inputs, progress=progress)
     _finish_round(session, actor, round_, report, executor, clock)
