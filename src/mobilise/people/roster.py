@@ -168,8 +168,8 @@ def _release_moving_upns(session: Session, rows: list[Any], people: dict[str, Pe
 
     The unique constraint is checked on every statement, so a swap applied row by row
     collides with itself. Each person who gives up a UPN that someone else in the file
-    takes is given a placeholder first, by a plain statement in this transaction; the
-    audited change then writes their new UPN, so no placeholder outlives the transaction
+    takes is given a temporary UPN first, by a plain statement in this transaction; the
+    audited change then writes their new UPN, so no temporary UPN outlives the transaction
     and the log records the real change (old UPN to new)."""
     wanted = {r.values["number"]: r.values["upn"] for r in rows}
     taken = set(wanted.values())
@@ -178,8 +178,8 @@ def _release_moving_upns(session: Session, rows: list[Any], people: dict[str, Pe
     if giving_up:
         session.connection().execute(
             update(Person).where(Person.id == bindparam("pid"))
-            .values(upn=bindparam("placeholder")),
-            [{"pid": pid, "placeholder": f"~moving~{pid}"} for pid in giving_up])
+            .values(upn=bindparam("temporary")),
+            [{"pid": pid, "temporary": f"~moving~{pid}"} for pid in giving_up])
 
 
 def _refuse_mass_leavers(path: Path, rows: list[Any], people: dict[str, Person],
