@@ -82,7 +82,7 @@ def test_register_and_handset_pages(desk: Web) -> None:
     desk.login("admin")
     r = desk.client.get("/handsets?status=in_stock")
     assert r.status_code == 200
-    assert "status-green" in r.text and imei(2) in r.text
+    assert "govuk-tag--green" in r.text and imei(2) in r.text
     assert "5 of 40,000 managed devices" in r.text
     r = desk.client.get(f"/handsets/{imei(2)}")
     assert r.status_code == 200 and "handset.stock" in r.text

@@ -33,8 +33,9 @@ TEMPLATES.env.filters["when"] = when_text
 # what is over; the handset, SIM and drive states' own ``colour`` names one directly.
 _TAG_COLOURS = {
     "red": "red", "failed": "red", "no_show": "red", "full": "red", "error": "red",
-    "high": "red", "medium": "yellow", "low": "grey",
-    "amber": "yellow", "uncertain": "yellow", "sending": "yellow", "warning": "yellow",
+    # Amber is GOV.UK's orange, as the charts draw it (charts.MEANING).
+    "high": "red", "medium": "orange", "low": "grey",
+    "amber": "orange", "uncertain": "orange", "sending": "orange", "warning": "orange",
     "queued": "grey", "pending": "grey",
     "green": "green", "done": "green", "sent": "green", "attended": "green",
     "succeeded": "green", "accepted": "green",
