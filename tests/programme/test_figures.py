@@ -69,7 +69,7 @@ def served(demo: tuple[Settings, TestClient, str]) -> tuple[Settings, TestClient
 
 def _shown(page: str) -> dict[str, str]:
     return {key: html.unescape(value) for key, value in
-            re.findall(r'<dd data-figure="([a-z_]+)">([^<]*)</dd>', page)}
+            re.findall(r'data-figure="([a-z_]+)">([^<]*)</', page)}
 
 
 def _cli(settings: Settings, *args: str) -> Any:
