@@ -136,10 +136,9 @@ def start_sweep(sessions: sessionmaker[Session], actor: Actor, settings: Setting
         found = session.get(MigrationWave, wave_id)
         assert found is not None
         options: dict[str, Any] = {"workers": workers} if executor != "celery" else {}
+        # The sweep builds the retention decisions itself, after scanning the drives.
         report = after.sweep(session, actor, settings, found,
-                             open_executor(executor, settings, **options),
-                             plan_inputs=plan_inputs_from_estate(settings, session),
-                             progress=progress)
+                             open_executor(executor, settings, **options), progress=progress)
         late = {number: {"files": len(paths), "first": paths[0]}
                 for number, paths in report.late.items()}
         progress.note(round=report.round.number, late=late, errors=len(report.errors))

@@ -5,6 +5,7 @@ printed by Chromium)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,13 @@ TEMPLATES.env.filters["fy"] = lambda year: FinancialYear(int(year)).label
 # The document carries its styles: the vendored GOV.UK Frontend CSS and ours, inline.
 STYLES = (Path(__file__).parent / "static" / "govuk" / "govuk-frontend.min.css",
           Path(__file__).parent / "static" / "style.css")
+
+
+@cache
+def document_styles() -> Markup:
+    """The styles a self-contained document (the board report, a policy receipt) carries
+    inline: read once a process, not on every document (they ship with the code)."""
+    return Markup("\n".join(p.read_text(encoding="utf-8-sig") for p in STYLES))  # noqa: S704
 
 
 def _millions(pence: int) -> float:
@@ -82,5 +90,4 @@ def context(report: BoardReport) -> dict[str, Any]:
 def render_document(report: BoardReport) -> str:
     """A self-contained HTML document (styles inline, charts inline SVG) for print."""
     return TEMPLATES.env.get_template("board_document.html").render(
-        style=Markup("\n".join(p.read_text(encoding="utf-8-sig") for p in STYLES)),  # noqa: S704
-        **context(report))
+        style=document_styles(), **context(report))

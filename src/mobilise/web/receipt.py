@@ -7,18 +7,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from markupsafe import Markup
-
 from mobilise.core.settings import Settings
-from mobilise.web.board_report import STYLES
+from mobilise.web.board_report import document_styles
 from mobilise.web.chromium import print_pdf
 from mobilise.web.pages.render import TEMPLATES
 
 
 def receipt_document(receipt: dict[str, Any], organisation: str) -> str:
     return TEMPLATES.get_template("policy_receipt_document.html").render(
-        receipt=receipt, organisation=organisation,
-        style=Markup("\n".join(p.read_text(encoding="utf-8-sig") for p in STYLES)))  # noqa: S704
+        receipt=receipt, organisation=organisation, style=document_styles())
 
 
 def receipt_pdf(settings: Settings, receipt: dict[str, Any]) -> bytes:
